@@ -1,0 +1,261 @@
+//! Identifiers: host names, component kinds and `HOST/KIND` component ids.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest DNS label (RFC 1035).
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// The name of a host, such as `web-01`. Must be a DNS label to be valid;
+/// deserializing accepts any string so that `validate()` can report every bad
+/// name at once instead of stopping at the first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HostName(String);
+
+impl HostName {
+    /// Wraps a name without checking it; see [`is_dns_label`].
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for HostName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for HostName {
+    fn from(name: &str) -> Self {
+        Self::new(name)
+    }
+}
+
+/// Whether `name` is a DNS label: 1–63 lowercase ASCII letters, digits and
+/// hyphens, neither starting nor ending with a hyphen.
+pub fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_LABEL_LEN
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Why `name` is not a DNS label, in words, or `None` when it is one.
+pub fn dns_label_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("is empty".to_owned())
+    } else if name.len() > MAX_LABEL_LEN {
+        Some(format!(
+            "is {} characters long (at most {MAX_LABEL_LEN})",
+            name.len()
+        ))
+    } else if name.starts_with('-') || name.ends_with('-') {
+        Some("starts or ends with a hyphen".to_owned())
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        Some(format!(
+            "contains {c:?} (only lowercase letters a-z, digits and '-' are allowed)"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The kind of a component; also its name inside its host (`web-01/db`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentKind {
+    /// HAProxy load balancer.
+    Lb,
+    /// Nginx web server.
+    Nginx,
+    /// The application server.
+    App,
+    /// MySQL or MariaDB database server.
+    Db,
+}
+
+impl ComponentKind {
+    /// Every kind, in tier order.
+    pub const ALL: [Self; 4] = [Self::Lb, Self::Nginx, Self::App, Self::Db];
+
+    /// The short name used in ids, labels and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lb => "lb",
+            Self::Nginx => "nginx",
+            Self::App => "app",
+            Self::Db => "db",
+        }
+    }
+
+    /// The program that plays this part, for people.
+    pub fn program(self) -> &'static str {
+        match self {
+            Self::Lb => "HAProxy",
+            Self::Nginx => "Nginx",
+            Self::App => "application server",
+            Self::Db => "MySQL",
+        }
+    }
+}
+
+impl fmt::Display for ComponentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ComponentKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown component kind {s:?}: expected one of lb, nginx, app, db"))
+    }
+}
+
+/// A component, named `HOST/KIND` everywhere (CLI, messages, labels, JSON).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ComponentId {
+    /// The host the component runs on.
+    pub host: HostName,
+    /// What the component is.
+    pub kind: ComponentKind,
+}
+
+impl ComponentId {
+    /// The component `kind` on `host`.
+    pub fn new(host: impl Into<HostName>, kind: ComponentKind) -> Self {
+        Self {
+            host: host.into(),
+            kind,
+        }
+    }
+}
+
+impl From<&HostName> for HostName {
+    fn from(h: &HostName) -> Self {
+        h.clone()
+    }
+}
+
+impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.host, self.kind)
+    }
+}
+
+impl FromStr for ComponentId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (host, kind) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not a component: expected HOST/KIND, e.g. web-01/db"))?;
+        if let Some(why) = dns_label_problem(host) {
+            return Err(format!("{s:?}: host name {host:?} {why}"));
+        }
+        Ok(Self::new(HostName::new(host), kind.parse()?))
+    }
+}
+
+impl Serialize for ComponentId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What a problem, finding or event is about: a whole host or one component.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    /// A host and everything on it.
+    Host(HostName),
+    /// One component.
+    Component(ComponentId),
+}
+
+impl Subject {
+    /// The host named, or the host of the component named.
+    pub fn host(&self) -> &HostName {
+        match self {
+            Self::Host(h) => h,
+            Self::Component(c) => &c.host,
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Host(h) => h.fmt(f),
+            Self::Component(c) => c.fmt(f),
+        }
+    }
+}
+
+impl FromStr for Subject {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.contains('/') {
+            s.parse().map(Self::Component)
+        } else if let Some(why) = dns_label_problem(s) {
+            Err(format!("host name {s:?} {why}"))
+        } else {
+            Ok(Self::Host(HostName::new(s)))
+        }
+    }
+}
+
+impl Serialize for Subject {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        for ok in ["web-01", "a", "lb1", &"x".repeat(63)] {
+            assert!(is_dns_label(ok), "{ok}");
+            assert_eq!(dns_label_problem(ok), None);
+        }
+        for bad in ["", "-a", "a-", "Web", "web_01", "wéb", "a.b", &"x".repeat(64)] {
+            assert!(!is_dns_label(bad), "{bad}");
+            assert!(dns_label_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn component_ids_round_trip() {
+        let id: ComponentId = "web-01/db".parse().expect("valid id");
+        assert_eq!(id, ComponentId::new("web-01", ComponentKind::Db));
+        assert_eq!(id.to_string(), "web-01/db");
+        assert!("web-01".parse::<ComponentId>().is_err());
+        assert!("web-01/redis".parse::<ComponentId>().is_err());
+        assert!("WEB/db".parse::<ComponentId>().is_err());
+        assert_eq!(
+            "web-02".parse::<Subject>(),
+            Ok(Subject::Host(HostName::new("web-02")))
+        );
+    }
+}

@@ -1,0 +1,552 @@
+//! The topology document: hosts, their components and every setting.
+
+use serde::{Deserialize, Serialize};
+
+use super::names::{ComponentId, ComponentKind, HostName};
+
+/// The file format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole design: what the user edits, saves as RON and launches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// File format version; see [`FORMAT_VERSION`].
+    pub version: u32,
+    /// A short name (a DNS label), also the default lab name.
+    pub name: String,
+    /// One line for people.
+    #[serde(default)]
+    pub description: String,
+    /// The site's public name, e.g. `www.foobar.com`.
+    #[serde(default = "default_domain")]
+    pub domain: String,
+    /// Settings shared by every database.
+    #[serde(default)]
+    pub databases: DatabaseSettings,
+    /// TLS and tier segmentation.
+    #[serde(default)]
+    pub security: Security,
+    /// Metrics collection (Prometheus and exporters).
+    #[serde(default)]
+    pub monitoring: Monitoring,
+    /// The machines of the design (the reference design's "servers").
+    pub hosts: Vec<Host>,
+}
+
+fn default_domain() -> String {
+    "www.foobar.com".to_owned()
+}
+
+/// A machine: a network namespace with a name, holding components.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// The host's name, a DNS label.
+    pub name: HostName,
+    /// Where it runs; hosts without one share the default region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Where the canvas draws it; `None` lets the layout decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
+    /// What runs on the host; at most one of each kind.
+    pub components: Vec<Component>,
+}
+
+/// A point on the canvas, in canvas units.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Position {
+    /// Horizontal, growing right.
+    pub x: f32,
+    /// Vertical, growing down.
+    pub y: f32,
+}
+
+/// A program running on a host. Each kind carries its own settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Component {
+    /// HAProxy.
+    Lb(LoadBalancer),
+    /// Nginx.
+    Nginx(WebServer),
+    /// The application server.
+    App(AppServer),
+    /// MySQL or MariaDB.
+    Db(Database),
+}
+
+impl Component {
+    /// The component's kind.
+    pub fn kind(&self) -> ComponentKind {
+        match self {
+            Self::Lb(_) => ComponentKind::Lb,
+            Self::Nginx(_) => ComponentKind::Nginx,
+            Self::App(_) => ComponentKind::App,
+            Self::Db(_) => ComponentKind::Db,
+        }
+    }
+
+    /// A component of `kind` with default settings.
+    pub fn with_defaults(kind: ComponentKind) -> Self {
+        match kind {
+            ComponentKind::Lb => Self::Lb(LoadBalancer::default()),
+            ComponentKind::Nginx => Self::Nginx(WebServer::default()),
+            ComponentKind::App => Self::App(AppServer::default()),
+            ComponentKind::Db => Self::Db(Database::default()),
+        }
+    }
+
+    /// The TCP ports the component listens on, each with what it is for.
+    pub fn ports(&self, security: &Security) -> Vec<(u16, &'static str)> {
+        match self {
+            Self::Lb(lb) => {
+                let mut ports = vec![(lb.port, "HTTP")];
+                if security.tls {
+                    ports.push((lb.tls_port, "HTTPS"));
+                }
+                if lb.stats {
+                    ports.push((lb.stats_port, "stats"));
+                }
+                ports
+            }
+            Self::Nginx(web) => vec![(web.port, "HTTP")],
+            Self::App(app) => vec![(app.port, "HTTP")],
+            Self::Db(db) => vec![(db.port, "MySQL")],
+        }
+    }
+}
+
+/// HAProxy's balancing algorithm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// Each server in turn, in proportion to its weight.
+    #[default]
+    RoundRobin,
+    /// The server with the fewest active connections.
+    LeastConn,
+    /// A hash of the client's address: a client sticks to one server.
+    Source,
+}
+
+impl Algorithm {
+    /// Every algorithm.
+    pub const ALL: [Self; 3] = [Self::RoundRobin, Self::LeastConn, Self::Source];
+
+    /// HAProxy's keyword for it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "roundrobin",
+            Self::LeastConn => "leastconn",
+            Self::Source => "source",
+        }
+    }
+}
+
+/// A load balancer (HAProxy) and its backends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadBalancer {
+    /// How requests are spread.
+    pub algorithm: Algorithm,
+    /// The hosts whose Nginx receives traffic.
+    pub backends: Vec<Backend>,
+    /// How the load balancer checks its backends.
+    pub health_check: HealthCheck,
+    /// How often a failed connection is retried.
+    pub retries: u8,
+    /// Whether a retry may go to another server.
+    pub redispatch: bool,
+    /// Connect timeout to a backend, in milliseconds.
+    pub connect_timeout_ms: u32,
+    /// Serve HAProxy's stats page and Prometheus metrics.
+    pub stats: bool,
+    /// Port of the stats page.
+    pub stats_port: u16,
+    /// Port for plain HTTP.
+    pub port: u16,
+    /// Port for HTTPS when TLS is on.
+    pub tls_port: u16,
+    /// Port on 127.0.0.1 of the machine running the lab; `None`: topolab picks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_port: Option<u16>,
+}
+
+impl Default for LoadBalancer {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::RoundRobin,
+            backends: Vec::new(),
+            health_check: HealthCheck::default(),
+            retries: 2,
+            redispatch: true,
+            connect_timeout_ms: 300,
+            stats: false,
+            stats_port: 8404,
+            port: 80,
+            tls_port: 443,
+            published_port: None,
+        }
+    }
+}
+
+impl LoadBalancer {
+    /// Active-passive when any backend is a backup server.
+    pub fn is_active_passive(&self) -> bool {
+        self.backends.iter().any(|b| b.backup)
+    }
+}
+
+/// A server in a load balancer's backend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    /// The host whose Nginx serves.
+    pub host: HostName,
+    /// Share of traffic relative to the other servers (1–256).
+    #[serde(default = "default_weight")]
+    pub weight: u16,
+    /// A backup server only serves when no active server is up.
+    #[serde(default)]
+    pub backup: bool,
+}
+
+fn default_weight() -> u16 {
+    100
+}
+
+impl Backend {
+    /// An active backend of default weight.
+    pub fn new(host: impl Into<HostName>) -> Self {
+        Self {
+            host: host.into(),
+            weight: default_weight(),
+            backup: false,
+        }
+    }
+}
+
+/// HAProxy's health check of each backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheck {
+    /// Time between checks, in milliseconds.
+    pub interval_ms: u32,
+    /// Failed checks in a row that mark a server DOWN.
+    pub fall: u8,
+    /// Passed checks in a row that mark a server UP again.
+    pub rise: u8,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        Self {
+            interval_ms: 250,
+            fall: 2,
+            rise: 2,
+        }
+    }
+}
+
+/// Nginx: terminates HTTP and proxies to the app on the same host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebServer {
+    /// Port Nginx listens on.
+    pub port: u16,
+}
+
+impl Default for WebServer {
+    fn default() -> Self {
+        Self { port: 80 }
+    }
+}
+
+/// The application server: business logic, writes to the primary of its
+/// replication group and reads from a replica.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppServer {
+    /// Port the app listens on (on 127.0.0.1 of its host).
+    pub port: u16,
+    /// The replication group the app reads and writes.
+    pub group: String,
+}
+
+impl Default for AppServer {
+    fn default() -> Self {
+        Self {
+            port: 8000,
+            group: default_group(),
+        }
+    }
+}
+
+fn default_group() -> String {
+    "main".to_owned()
+}
+
+/// A database server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// Primary (takes writes) or replica of a primary.
+    pub role: Role,
+    /// The replication group: one primary and its replicas.
+    pub group: String,
+    /// Port the server listens on.
+    pub port: u16,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self {
+            role: Role::Primary,
+            group: default_group(),
+            port: 3306,
+        }
+    }
+}
+
+/// A database's part in replication.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Takes every write and writes the binary log.
+    Primary,
+    /// Replays the primary's binary log; read-only.
+    Replica {
+        /// The host whose database this one replicates.
+        of: HostName,
+    },
+}
+
+/// Which database server program.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// MySQL 8.4.
+    #[default]
+    Mysql,
+    /// MariaDB (10.11 LTS or newer).
+    Mariadb,
+}
+
+impl Flavor {
+    /// Both flavors.
+    pub const ALL: [Self; 2] = [Self::Mysql, Self::Mariadb];
+
+    /// The flavor's name as in files and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mysql => "mysql",
+            Self::Mariadb => "mariadb",
+        }
+    }
+}
+
+/// How a primary waits for its replicas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicationMode {
+    /// The primary acknowledges a commit without waiting: a replica can lag.
+    #[default]
+    Async,
+    /// The primary waits until a replica has received each commit.
+    SemiSync,
+}
+
+/// Settings every database of the topology shares.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// MySQL or MariaDB.
+    pub flavor: Flavor,
+    /// Asynchronous or semi-synchronous replication.
+    pub replication: ReplicationMode,
+}
+
+/// Security options.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Security {
+    /// Terminate HTTPS at the load balancers with the lab's certificate.
+    pub tls: bool,
+    /// One network per tier: the load balancers cannot reach the databases.
+    pub segmentation: bool,
+}
+
+/// Monitoring options.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Monitoring {
+    /// Run Prometheus scraping HAProxy and a MySQL exporter per database.
+    pub enabled: bool,
+}
+
+impl Topology {
+    /// An empty topology of the current format version.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            version: FORMAT_VERSION,
+            name: name.into(),
+            description: String::new(),
+            domain: default_domain(),
+            databases: DatabaseSettings::default(),
+            security: Security::default(),
+            monitoring: Monitoring::default(),
+            hosts: Vec::new(),
+        }
+    }
+
+    /// The host named `name`.
+    pub fn host(&self, name: &HostName) -> Option<&Host> {
+        self.hosts.iter().find(|h| &h.name == name)
+    }
+
+    /// The host named `name`, for editing.
+    pub fn host_mut(&mut self, name: &HostName) -> Option<&mut Host> {
+        self.hosts.iter_mut().find(|h| &h.name == name)
+    }
+
+    /// Every component with its id, hosts and components in file order.
+    pub fn components(&self) -> impl Iterator<Item = (ComponentId, &Component)> {
+        self.hosts.iter().flat_map(|h| {
+            h.components
+                .iter()
+                .map(move |c| (ComponentId::new(&h.name, c.kind()), c))
+        })
+    }
+
+    /// Every load balancer with its host.
+    pub fn load_balancers(&self) -> impl Iterator<Item = (&Host, &LoadBalancer)> {
+        self.hosts
+            .iter()
+            .filter_map(|h| h.load_balancer().map(|lb| (h, lb)))
+    }
+
+    /// Every database with its host.
+    pub fn databases(&self) -> impl Iterator<Item = (&Host, &Database)> {
+        self.hosts
+            .iter()
+            .filter_map(|h| h.database().map(|db| (h, db)))
+    }
+
+    /// The primary database of replication group `group`, if exactly one
+    /// exists.
+    pub fn primary_of_group(&self, group: &str) -> Option<&Host> {
+        let mut primaries = self
+            .databases()
+            .filter(|(_, db)| db.group == group && db.role == Role::Primary);
+        match (primaries.next(), primaries.next()) {
+            (Some((host, _)), None) => Some(host),
+            _ => None,
+        }
+    }
+
+    /// The replicas of replication group `group`.
+    pub fn replicas_of_group<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Host> {
+        self.databases()
+            .filter(move |(_, db)| db.group == group && matches!(db.role, Role::Replica { .. }))
+            .map(|(h, _)| h)
+    }
+
+    /// Every region named by a host; hosts without one count as `None`.
+    pub fn regions(&self) -> Vec<Option<&str>> {
+        let mut regions: Vec<Option<&str>> =
+            self.hosts.iter().map(|h| h.region.as_deref()).collect();
+        regions.sort();
+        regions.dedup();
+        regions
+    }
+
+    /// The hosts clients connect to: every load balancer, or every web
+    /// server when there is no load balancer.
+    pub fn entry_points(&self) -> Vec<&Host> {
+        let lbs: Vec<&Host> = self.load_balancers().map(|(h, _)| h).collect();
+        if lbs.is_empty() {
+            self.hosts.iter().filter(|h| h.web_server().is_some()).collect()
+        } else {
+            lbs
+        }
+    }
+}
+
+impl Host {
+    /// A host with no components.
+    pub fn new(name: impl Into<HostName>) -> Self {
+        Self {
+            name: name.into(),
+            region: None,
+            position: None,
+            components: Vec::new(),
+        }
+    }
+
+    /// A host with these components.
+    pub fn with(mut self, components: impl IntoIterator<Item = Component>) -> Self {
+        self.components.extend(components);
+        self
+    }
+
+    /// The component of `kind`, if the host runs one.
+    pub fn component(&self, kind: ComponentKind) -> Option<&Component> {
+        self.components.iter().find(|c| c.kind() == kind)
+    }
+
+    /// Whether the host runs a component of `kind`.
+    pub fn has(&self, kind: ComponentKind) -> bool {
+        self.component(kind).is_some()
+    }
+
+    /// The host's load balancer.
+    pub fn load_balancer(&self) -> Option<&LoadBalancer> {
+        self.components.iter().find_map(|c| match c {
+            Component::Lb(lb) => Some(lb),
+            _ => None,
+        })
+    }
+
+    /// The host's load balancer, for editing.
+    pub fn load_balancer_mut(&mut self) -> Option<&mut LoadBalancer> {
+        self.components.iter_mut().find_map(|c| match c {
+            Component::Lb(lb) => Some(lb),
+            _ => None,
+        })
+    }
+
+    /// The host's web server.
+    pub fn web_server(&self) -> Option<&WebServer> {
+        self.components.iter().find_map(|c| match c {
+            Component::Nginx(web) => Some(web),
+            _ => None,
+        })
+    }
+
+    /// The host's app server.
+    pub fn app_server(&self) -> Option<&AppServer> {
+        self.components.iter().find_map(|c| match c {
+            Component::App(app) => Some(app),
+            _ => None,
+        })
+    }
+
+    /// The host's database.
+    pub fn database(&self) -> Option<&Database> {
+        self.components.iter().find_map(|c| match c {
+            Component::Db(db) => Some(db),
+            _ => None,
+        })
+    }
+
+    /// The host's database, for editing.
+    pub fn database_mut(&mut self) -> Option<&mut Database> {
+        self.components.iter_mut().find_map(|c| match c {
+            Component::Db(db) => Some(db),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,443 @@
+//! `validate()`: every semantic problem of a topology at once.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use serde::Serialize;
+
+use super::names::{ComponentId, ComponentKind, HostName, Subject, dns_label_problem};
+use super::topology::{FORMAT_VERSION, Role, Topology};
+
+/// More hosts than this is refused: every host needs an address in one /24.
+pub const MAX_HOSTS: usize = 200;
+/// Longest description accepted.
+pub const MAX_DESCRIPTION: usize = 1000;
+/// Highest HAProxy server weight.
+pub const MAX_WEIGHT: u16 = 256;
+
+/// A line and column in a file, both counting from 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TextPos {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+}
+
+/// Something that makes a topology invalid (it cannot be generated or run).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The host or component the problem is about, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
+    /// What is wrong, in a sentence.
+    pub message: String,
+    /// Where in the file, for problems found while reading one.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub at: Option<TextPos>,
+}
+
+impl Problem {
+    /// A problem about the whole topology.
+    pub fn general(message: impl Into<String>) -> Self {
+        Self {
+            subject: None,
+            message: message.into(),
+            at: None,
+        }
+    }
+
+    /// A problem about `subject`.
+    pub fn about(subject: Subject, message: impl Into<String>) -> Self {
+        Self {
+            subject: Some(subject),
+            message: message.into(),
+            at: None,
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(at) = self.at {
+            write!(f, "{}:{}: ", at.line, at.column)?;
+        }
+        if let Some(subject) = &self.subject {
+            write!(f, "{subject}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem of `topology`, in a stable order; empty when it is valid.
+pub fn validate(topology: &Topology) -> Vec<Problem> {
+    let mut v = Validator {
+        topology,
+        problems: Vec::new(),
+    };
+    v.topology_settings();
+    v.hosts();
+    v.ports();
+    v.load_balancers();
+    v.web_and_app();
+    v.replication();
+    v.problems
+}
+
+struct Validator<'a> {
+    topology: &'a Topology,
+    problems: Vec<Problem>,
+}
+
+fn host(h: &HostName) -> Subject {
+    Subject::Host(h.clone())
+}
+
+fn component(h: &HostName, kind: ComponentKind) -> Subject {
+    Subject::Component(ComponentId::new(h, kind))
+}
+
+impl Validator<'_> {
+    fn general(&mut self, message: String) {
+        self.problems.push(Problem::general(message));
+    }
+
+    fn about(&mut self, subject: Subject, message: String) {
+        self.problems.push(Problem::about(subject, message));
+    }
+
+    fn topology_settings(&mut self) {
+        let t = self.topology;
+        if t.version != FORMAT_VERSION {
+            self.general(format!(
+                "format version {} is not supported: this topolab reads version {FORMAT_VERSION}",
+                t.version
+            ));
+        }
+        if let Some(why) = dns_label_problem(&t.name) {
+            self.general(format!("topology name {:?} {why}", t.name));
+        }
+        if t.description.chars().count() > MAX_DESCRIPTION {
+            self.general(format!(
+                "description is {} characters long (at most {MAX_DESCRIPTION})",
+                t.description.chars().count()
+            ));
+        }
+        if let Some(why) = domain_problem(&t.domain) {
+            self.general(format!("domain {:?} {why}", t.domain));
+        }
+        if t.hosts.is_empty() {
+            self.general("the topology has no hosts".to_owned());
+        }
+        if t.hosts.len() > MAX_HOSTS {
+            self.general(format!(
+                "the topology has {} hosts (at most {MAX_HOSTS})",
+                t.hosts.len()
+            ));
+        }
+        if t.security.tls && t.load_balancers().next().is_none() {
+            self.general(
+                "security.tls is on, but TLS terminates at a load balancer and there is none"
+                    .to_owned(),
+            );
+        }
+        if !t.hosts.is_empty() && t.entry_points().is_empty() {
+            self.general(
+                "nothing serves clients: add a load balancer or a web server (nginx)".to_owned(),
+            );
+        }
+    }
+
+    fn hosts(&mut self) {
+        let mut seen: HashMap<&HostName, usize> = HashMap::new();
+        for h in &self.topology.hosts {
+            *seen.entry(&h.name).or_default() += 1;
+            if let Some(why) = dns_label_problem(h.name.as_str()) {
+                self.about(host(&h.name), format!("host name {:?} {why}", h.name.as_str()));
+            }
+            if let Some(region) = &h.region
+                && let Some(why) = dns_label_problem(region)
+            {
+                self.about(host(&h.name), format!("region {region:?} {why}"));
+            }
+            if let Some(p) = h.position
+                && !(p.x.is_finite() && p.y.is_finite())
+            {
+                self.about(
+                    host(&h.name),
+                    "position must be finite numbers".to_owned(),
+                );
+            }
+            if h.components.is_empty() {
+                self.about(host(&h.name), "runs no component".to_owned());
+            }
+            let mut kinds = BTreeMap::<ComponentKind, usize>::new();
+            for c in &h.components {
+                *kinds.entry(c.kind()).or_default() += 1;
+            }
+            for (kind, n) in kinds {
+                if n > 1 {
+                    self.about(
+                        component(&h.name, kind),
+                        format!("the host runs {n} components of kind {kind}: at most one is allowed"),
+                    );
+                }
+            }
+        }
+        let mut dups: Vec<_> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+        dups.sort();
+        for (name, n) in dups {
+            self.about(host(name), format!("{n} hosts are named {name:?}: names must be unique"));
+        }
+    }
+
+    fn ports(&mut self) {
+        let security = &self.topology.security;
+        for h in &self.topology.hosts {
+            let mut users: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+            for c in &h.components {
+                for (port, what) in c.ports(security) {
+                    if port == 0 {
+                        self.about(
+                            component(&h.name, c.kind()),
+                            format!("{what} port 0 is not a usable port"),
+                        );
+                        continue;
+                    }
+                    users
+                        .entry(port)
+                        .or_default()
+                        .push(format!("{}/{} ({what})", h.name, c.kind()));
+                }
+            }
+            for (port, who) in users {
+                if who.len() > 1 {
+                    self.about(
+                        host(&h.name),
+                        format!("port {port} is wanted by {}", who.join(" and ")),
+                    );
+                }
+            }
+        }
+        let mut published: BTreeMap<u16, Vec<&HostName>> = BTreeMap::new();
+        for (h, lb) in self.topology.load_balancers() {
+            if let Some(port) = lb.published_port {
+                published.entry(port).or_default().push(&h.name);
+            }
+        }
+        for (port, hosts) in published {
+            if port == 0 {
+                for h in hosts {
+                    self.about(
+                        component(h, ComponentKind::Lb),
+                        "published port 0 is not a usable port: leave it out to let topolab pick"
+                            .to_owned(),
+                    );
+                }
+            } else if hosts.len() > 1 {
+                let names: Vec<String> = hosts.iter().map(|h| format!("{h}/lb")).collect();
+                self.general(format!(
+                    "published port {port} is pinned by {}",
+                    names.join(" and ")
+                ));
+            }
+        }
+    }
+
+    fn load_balancers(&mut self) {
+        let t = self.topology;
+        for (h, lb) in t.load_balancers() {
+            let me = || component(&h.name, ComponentKind::Lb);
+            if lb.backends.is_empty() {
+                self.about(me(), "the load balancer has no backends".to_owned());
+            } else if lb.backends.iter().all(|b| b.backup) {
+                self.about(
+                    me(),
+                    "every backend is a backup server: at least one must be active".to_owned(),
+                );
+            }
+            let mut seen = BTreeSet::new();
+            for b in &lb.backends {
+                if !seen.insert(&b.host) {
+                    self.about(me(), format!("backend {} is listed twice", b.host));
+                }
+                match t.host(&b.host) {
+                    None => self.about(me(), format!("backend {} does not exist", b.host)),
+                    Some(target) if !target.has(ComponentKind::Nginx) => self.about(
+                        me(),
+                        format!("backend {} runs no web server (nginx)", b.host),
+                    ),
+                    Some(_) => {}
+                }
+                if b.weight == 0 || b.weight > MAX_WEIGHT {
+                    self.about(
+                        me(),
+                        format!(
+                            "backend {} has weight {} (1 to {MAX_WEIGHT})",
+                            b.host, b.weight
+                        ),
+                    );
+                }
+            }
+            let hc = lb.health_check;
+            if !(10..=3_600_000).contains(&hc.interval_ms) {
+                self.about(
+                    me(),
+                    format!(
+                        "health_check.interval_ms is {} (10 to 3600000)",
+                        hc.interval_ms
+                    ),
+                );
+            }
+            if hc.fall == 0 || hc.rise == 0 {
+                self.about(
+                    me(),
+                    "health_check.fall and health_check.rise must be at least 1".to_owned(),
+                );
+            }
+            if !(1..=600_000).contains(&lb.connect_timeout_ms) {
+                self.about(
+                    me(),
+                    format!(
+                        "connect_timeout_ms is {} (1 to 600000)",
+                        lb.connect_timeout_ms
+                    ),
+                );
+            }
+        }
+    }
+
+    fn web_and_app(&mut self) {
+        let t = self.topology;
+        for h in &t.hosts {
+            if h.has(ComponentKind::Nginx) && !h.has(ComponentKind::App) {
+                self.about(
+                    component(&h.name, ComponentKind::Nginx),
+                    "nginx proxies to the app on its own host, and this host runs no app"
+                        .to_owned(),
+                );
+            }
+            if let Some(app) = h.app_server() {
+                let primaries = t
+                    .databases()
+                    .filter(|(_, db)| db.group == app.group && db.role == Role::Primary)
+                    .count();
+                if primaries == 0 {
+                    self.about(
+                        component(&h.name, ComponentKind::App),
+                        format!(
+                            "the app uses replication group {:?}, which has no primary database",
+                            app.group
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn replication(&mut self) {
+        let t = self.topology;
+        let mut primaries: BTreeMap<&str, Vec<&HostName>> = BTreeMap::new();
+        for (h, db) in t.databases() {
+            let me = || component(&h.name, ComponentKind::Db);
+            if let Some(why) = dns_label_problem(&db.group) {
+                self.about(me(), format!("replication group {:?} {why}", db.group));
+            }
+            match &db.role {
+                Role::Primary => primaries.entry(&db.group).or_default().push(&h.name),
+                Role::Replica { of } => {
+                    if of == &h.name {
+                        self.about(me(), "is a replica of itself".to_owned());
+                        continue;
+                    }
+                    match t.host(of).map(|target| (target, target.database())) {
+                        None => self.about(
+                            me(),
+                            format!("replica of {of}, which does not exist"),
+                        ),
+                        Some((_, None)) => self.about(
+                            me(),
+                            format!("replica of {of}, which runs no database"),
+                        ),
+                        Some((_, Some(target))) => match &target.role {
+                            Role::Replica { .. } => self.about(
+                                me(),
+                                format!(
+                                    "replica of {of}/db, which is not a primary (it is itself a replica)"
+                                ),
+                            ),
+                            Role::Primary if target.group != db.group => self.about(
+                                me(),
+                                format!(
+                                    "in replication group {:?} but replicates {of}/db of group {:?}",
+                                    db.group, target.group
+                                ),
+                            ),
+                            Role::Primary => {}
+                        },
+                    }
+                }
+            }
+        }
+        for (group, hosts) in primaries {
+            if hosts.len() > 1 {
+                let names: Vec<String> = hosts.iter().map(|h| format!("{h}/db")).collect();
+                self.general(format!(
+                    "replication group {group:?} has {} primaries ({}): a group has exactly one",
+                    hosts.len(),
+                    names.join(", ")
+                ));
+            }
+        }
+        for cycle in replication_cycles(t) {
+            let path: Vec<String> = cycle.iter().map(|h| format!("{h}/db")).collect();
+            self.general(format!(
+                "replication cycle: {} -> {}/db",
+                path.join(" -> "),
+                cycle[0]
+            ));
+        }
+    }
+}
+
+/// Each replication cycle once, as the hosts along it, starting from the
+/// smallest name.
+fn replication_cycles(t: &Topology) -> Vec<Vec<HostName>> {
+    let source_of: HashMap<&HostName, &HostName> = t
+        .databases()
+        .filter_map(|(h, db)| match &db.role {
+            Role::Replica { of } if of != &h.name => Some((&h.name, of)),
+            _ => None,
+        })
+        .collect();
+    let mut cycles = BTreeSet::new();
+    for start in source_of.keys() {
+        let mut path: Vec<&HostName> = vec![start];
+        let mut at = *start;
+        while let Some(next) = source_of.get(at) {
+            if let Some(i) = path.iter().position(|h| h == next) {
+                let mut cycle: Vec<HostName> = path[i..].iter().map(|h| (*h).clone()).collect();
+                let min = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, h)| *h)
+                    .map_or(0, |(i, _)| i);
+                cycle.rotate_left(min);
+                cycles.insert(cycle);
+                break;
+            }
+            path.push(next);
+            at = next;
+        }
+    }
+    cycles.into_iter().collect()
+}
+
+fn domain_problem(domain: &str) -> Option<String> {
+    if domain.len() > 253 {
+        return Some(format!("is {} characters long (at most 253)", domain.len()));
+    }
+    domain
+        .split('.')
+        .find_map(|label| dns_label_problem(label).map(|why| format!("has a label {label:?} that {why}")))
+}
