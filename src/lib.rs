@@ -1,6 +1,13 @@
-//! topolab: design a distributed web infrastructure, generate its configs,
-//! and run it as a live lab.
+//! topolab: design a distributed web infrastructure (HAProxy, Nginx, an
+//! application server, MySQL replication), generate every config file, and
+//! run it as a live lab.
+//!
+//! Arrows point one way: `cli -> generate -> model`, `preset -> model`.
+//! `model` and `generate` are pure: no egui, bollard or tokio.
 
+pub mod cli;
+pub mod export;
+pub mod generate;
 pub mod model;
 pub mod preset;
 

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `topolab` binary: everything is in the library.
+
+fn main() -> std::process::ExitCode {
+    topolab::cli::run()
+}

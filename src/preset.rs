@@ -245,7 +245,10 @@ fn check_text(bytes: &[u8]) -> Result<&str, Problem> {
 fn pos_of_offset(bytes: &[u8], offset: usize) -> TextPos {
     let before = &bytes[..offset];
     let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
     TextPos {
         line,
         column: offset - line_start + 1,
@@ -308,7 +311,8 @@ mod tests {
         for p in PRESETS {
             let t = p.topology().expect("preset loads");
             let text = to_ron(&t).expect("serializes");
-            let again = load(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {e:?}\n{text}", p.name));
+            let again =
+                load(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {e:?}\n{text}", p.name));
             assert_eq!(t, again, "{}", p.name);
         }
     }

@@ -126,7 +126,9 @@ impl FromStr for ComponentKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown component kind {s:?}: expected one of lb, nginx, app, db"))
+            .ok_or_else(|| {
+                format!("unknown component kind {s:?}: expected one of lb, nginx, app, db")
+            })
     }
 }
 
@@ -165,9 +167,9 @@ impl FromStr for ComponentId {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (host, kind) = s
-            .split_once('/')
-            .ok_or_else(|| format!("{s:?} is not a component: expected HOST/KIND, e.g. web-01/db"))?;
+        let (host, kind) = s.split_once('/').ok_or_else(|| {
+            format!("{s:?} is not a component: expected HOST/KIND, e.g. web-01/db")
+        })?;
         if let Some(why) = dns_label_problem(host) {
             return Err(format!("{s:?}: host name {host:?} {why}"));
         }
@@ -239,7 +241,16 @@ mod tests {
             assert!(is_dns_label(ok), "{ok}");
             assert_eq!(dns_label_problem(ok), None);
         }
-        for bad in ["", "-a", "a-", "Web", "web_01", "wéb", "a.b", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "Web",
+            "web_01",
+            "wéb",
+            "a.b",
+            &"x".repeat(64),
+        ] {
             assert!(!is_dns_label(bad), "{bad}");
             assert!(dns_label_problem(bad).is_some(), "{bad}");
         }

@@ -105,7 +105,12 @@ impl AddressPlan {
     pub fn subnet(&self, net: Network) -> Option<Ipv4Addr> {
         let k = self.networks.iter().position(|n| *n == net)?;
         let [a, b, c, _] = self.first.octets();
-        Some(Ipv4Addr::new(a, b, c.wrapping_add(u8::try_from(k).ok()?), 0))
+        Some(Ipv4Addr::new(
+            a,
+            b,
+            c.wrapping_add(u8::try_from(k).ok()?),
+            0,
+        ))
     }
 
     /// `net`'s subnet in CIDR notation.

@@ -147,10 +147,7 @@ fn spofs(t: &Topology) -> Vec<Finding> {
                 severity: Severity::High,
                 subjects: vec![Subject::Host(h.name.clone())],
                 title: format!("Host {} is a single point of failure", h.name),
-                explanation: format!(
-                    "If host {} fails, clients lose {what}.",
-                    h.name
-                ),
+                explanation: format!("If host {} fails, clients lose {what}.", h.name),
                 fix: "Spread its components over more hosts.".to_owned(),
                 action: None,
             });
@@ -228,7 +225,10 @@ fn component_spof(t: &Topology, id: ComponentId, what: &str) -> Finding {
             category: Category::Spof,
             severity: Severity::High,
             subjects,
-            title: format!("The {} {id} is a single point of failure", id.kind.program()),
+            title: format!(
+                "The {} {id} is a single point of failure",
+                id.kind.program()
+            ),
             explanation: format!(
                 "Only one server handles requests: if {id} fails, clients lose {what}."
             ),

@@ -468,7 +468,10 @@ impl Topology {
     pub fn entry_points(&self) -> Vec<&Host> {
         let lbs: Vec<&Host> = self.load_balancers().map(|(h, _)| h).collect();
         if lbs.is_empty() {
-            self.hosts.iter().filter(|h| h.web_server().is_some()).collect()
+            self.hosts
+                .iter()
+                .filter(|h| h.web_server().is_some())
+                .collect()
         } else {
             lbs
         }

@@ -153,7 +153,10 @@ impl Validator<'_> {
         for h in &self.topology.hosts {
             *seen.entry(&h.name).or_default() += 1;
             if let Some(why) = dns_label_problem(h.name.as_str()) {
-                self.about(host(&h.name), format!("host name {:?} {why}", h.name.as_str()));
+                self.about(
+                    host(&h.name),
+                    format!("host name {:?} {why}", h.name.as_str()),
+                );
             }
             if let Some(region) = &h.region
                 && let Some(why) = dns_label_problem(region)
@@ -163,10 +166,7 @@ impl Validator<'_> {
             if let Some(p) = h.position
                 && !(p.x.is_finite() && p.y.is_finite())
             {
-                self.about(
-                    host(&h.name),
-                    "position must be finite numbers".to_owned(),
-                );
+                self.about(host(&h.name), "position must be finite numbers".to_owned());
             }
             if h.components.is_empty() {
                 self.about(host(&h.name), "runs no component".to_owned());
@@ -179,7 +179,9 @@ impl Validator<'_> {
                 if n > 1 {
                     self.about(
                         component(&h.name, kind),
-                        format!("the host runs {n} components of kind {kind}: at most one is allowed"),
+                        format!(
+                            "the host runs {n} components of kind {kind}: at most one is allowed"
+                        ),
                     );
                 }
             }
@@ -187,7 +189,10 @@ impl Validator<'_> {
         let mut dups: Vec<_> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
         dups.sort();
         for (name, n) in dups {
-            self.about(host(name), format!("{n} hosts are named {name:?}: names must be unique"));
+            self.about(
+                host(name),
+                format!("{n} hosts are named {name:?}: names must be unique"),
+            );
         }
     }
 
@@ -204,10 +209,11 @@ impl Validator<'_> {
                         );
                         continue;
                     }
-                    users
-                        .entry(port)
-                        .or_default()
-                        .push(format!("{}/{} ({what})", h.name, c.kind()));
+                    users.entry(port).or_default().push(format!(
+                        "{}/{} ({what})",
+                        h.name,
+                        c.kind()
+                    ));
                 }
             }
             for (port, who) in users {
@@ -437,7 +443,7 @@ fn domain_problem(domain: &str) -> Option<String> {
     if domain.len() > 253 {
         return Some(format!("is {} characters long (at most 253)", domain.len()));
     }
-    domain
-        .split('.')
-        .find_map(|label| dns_label_problem(label).map(|why| format!("has a label {label:?} that {why}")))
+    domain.split('.').find_map(|label| {
+        dns_label_problem(label).map(|why| format!("has a label {label:?} that {why}"))
+    })
 }

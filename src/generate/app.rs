@@ -1,0 +1,75 @@
+//! The app server's config (JSON): where it listens, which database takes
+//! its writes and which serve its reads.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, paths};
+use crate::model::{AppServer, ComponentKind, Host, HostName};
+
+/// Read by `topolab app --config FILE` inside the lab.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The host the app runs on (its `X-Topolab-App` header).
+    pub host: HostName,
+    /// Where it listens: the host's loopback, reached by Nginx.
+    pub listen: SocketAddr,
+    /// The database that takes writes: the group's primary.
+    pub writer: DbEndpoint,
+    /// The databases reads go to, in order of preference (a replica on the
+    /// same host first); the writer serves reads when none is healthy.
+    pub readers: Vec<DbEndpoint>,
+    /// Schema.
+    pub database: String,
+    /// Database user.
+    pub user: String,
+    /// Environment variable holding the user's password.
+    pub password_env: String,
+    /// Environment variable holding the admin endpoint's token.
+    pub admin_token_env: String,
+    /// Connect and query timeout, in milliseconds.
+    pub db_timeout_ms: u64,
+}
+
+/// A database the app talks to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbEndpoint {
+    /// The database's host (its `X-Topolab-Db` header is `HOST/db`).
+    pub host: HostName,
+    /// Address and port.
+    pub address: SocketAddr,
+}
+
+pub(super) fn config(ctx: &Ctx, host: &Host, app: &AppServer) -> String {
+    let t = ctx.topology;
+    let endpoint = |h: &Host| -> Option<DbEndpoint> {
+        let port = h.database()?.port;
+        let ip = ctx.address(&h.name, ComponentKind::Db)?;
+        Some(DbEndpoint {
+            host: h.name.clone(),
+            address: SocketAddr::from((ip, port)),
+        })
+    };
+    let writer = t.primary_of_group(&app.group).and_then(endpoint);
+    let mut replicas: Vec<&Host> = t.replicas_of_group(&app.group).collect();
+    replicas.sort_by_key(|h| h.name != host.name);
+    let config = writer.map(|writer| AppConfig {
+        host: host.name.clone(),
+        listen: SocketAddr::from(([127, 0, 0, 1], app.port)),
+        writer,
+        readers: replicas.into_iter().filter_map(endpoint).collect(),
+        database: paths::APP_SCHEMA.to_owned(),
+        user: "app".to_owned(),
+        password_env: "TOPOLAB_APP_PASSWORD".to_owned(),
+        admin_token_env: "TOPOLAB_ADMIN_TOKEN".to_owned(),
+        db_timeout_ms: 1000,
+    });
+    // A valid topology always has the group's primary; serialization of
+    // these plain fields cannot fail.
+    let mut text = serde_json::to_string_pretty(&config).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,353 @@
+//! docker-compose.yml, .env and README.md: the same lab without topolab.
+//!
+//! Each host is a holder service that owns the host's network namespace,
+//! name and fixed addresses; the host's components join it
+//! (`network_mode: service:HOST`), so Nginx reaches its app on 127.0.0.1.
+
+use super::{Ctx, line, paths};
+use crate::model::{ComponentKind, Host, HostName};
+
+/// Published port of entry point number `i` when the topology pins none.
+fn default_port(i: usize) -> usize {
+    8080 + i
+}
+
+/// `.env` variable holding the published port of entry host `h`.
+fn port_var(h: &HostName) -> String {
+    format!(
+        "TOPOLAB_PORT_{}",
+        h.as_str().to_uppercase().replace('-', "_")
+    )
+}
+
+/// `.env` variable holding the published HTTPS port of load balancer `h`.
+fn tls_port_var(h: &HostName) -> String {
+    format!("{}_HTTPS", port_var(h))
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn command(o: &mut String, args: &[&str]) {
+    let args: Vec<String> = args.iter().map(|a| quote(a)).collect();
+    line!(o, "    command: [{}]", args.join(", "));
+}
+
+fn mounts(o: &mut String, host: &HostName, files: &[(&str, &str)]) {
+    line!(o, "    volumes:");
+    for (file, target) in files {
+        line!(o, "      - ./{host}/{file}:{target}:ro");
+    }
+}
+
+fn labels(o: &mut String, ctx: &Ctx, host: &HostName, component: &str) {
+    line!(o, "    labels:");
+    line!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
+    line!(o, "      topolab.host: {}", quote(host.as_str()));
+    line!(o, "      topolab.component: {}", quote(component));
+}
+
+fn service(o: &mut String, ctx: &Ctx, host: &Host, kind: ComponentKind, image_var: &str) {
+    let h = &host.name;
+    line!(o, "  {h}-{kind}:");
+    line!(o, "    image: ${{{image_var}}}");
+    line!(o, "    init: true");
+    line!(o, "    network_mode: \"service:{h}\"");
+    line!(o, "    depends_on: [{h}]");
+    labels(o, ctx, h, kind.as_str());
+}
+
+pub(super) fn compose(ctx: &Ctx) -> String {
+    let t = ctx.topology;
+    let mut o = ctx.header("#", "docker-compose");
+    line!(
+        o,
+        "# Start: docker-compose up -d   Stop and remove: docker-compose down -v"
+    );
+    line!(o, "# Images and secrets come from .env beside this file.");
+    line!(o, "version: \"2.4\"");
+    line!(o);
+    line!(o, "services:");
+    let entries: Vec<&HostName> = t.entry_points().into_iter().map(|h| &h.name).collect();
+    for host in &t.hosts {
+        let h = &host.name;
+        line!(
+            o,
+            "  # Host {h}: owns the network namespace its components share."
+        );
+        line!(o, "  {h}:");
+        line!(o, "    image: ${{TOPOLAB_HOLDER_IMAGE}}");
+        line!(o, "    init: true");
+        command(&mut o, &["sleep", "infinity"]);
+        line!(o, "    hostname: {h}");
+        line!(o, "    networks:");
+        for (net, addr) in ctx.plan.host_addresses(h) {
+            line!(o, "      {}:", net.as_str());
+            line!(o, "        ipv4_address: {addr}");
+        }
+        if let Some(i) = entries.iter().position(|e| *e == h) {
+            line!(o, "    ports:");
+            if let Some(lb) = host.load_balancer() {
+                let port = lb.published_port.map_or(default_port(i), usize::from);
+                line!(
+                    o,
+                    "      - \"127.0.0.1:${{{}:-{port}}}:{}\"",
+                    port_var(h),
+                    lb.port
+                );
+                if t.security.tls {
+                    line!(
+                        o,
+                        "      - \"127.0.0.1:${{{}:-{}}}:{}\"",
+                        tls_port_var(h),
+                        port + 100,
+                        lb.tls_port
+                    );
+                }
+            } else if let Some(web) = host.web_server() {
+                line!(
+                    o,
+                    "      - \"127.0.0.1:${{{}:-{}}}:{}\"",
+                    port_var(h),
+                    default_port(i),
+                    web.port
+                );
+            }
+        }
+        labels(&mut o, ctx, h, "holder");
+        if let Some(lb) = host.load_balancer() {
+            service(&mut o, ctx, host, ComponentKind::Lb, "TOPOLAB_LB_IMAGE");
+            let mut files = vec![("haproxy.cfg", "/etc/topolab/haproxy.cfg")];
+            let haproxy = ["haproxy", "-W", "-db", "-f", "/etc/topolab/haproxy.cfg"];
+            if t.security.tls {
+                files.push(("tls/lab.pem", paths::TLS_CERT));
+                line!(o, "    env_file: .env");
+                line!(
+                    o,
+                    "    # The key lives only in .env; HAProxy reads it from lab.pem.key."
+                );
+                let script = format!(
+                    "printf %s \"$$TOPOLAB_TLS_KEY_B64\" | base64 -d > {}.key && exec {}",
+                    paths::TLS_CERT,
+                    haproxy.join(" ")
+                );
+                command(&mut o, &["sh", "-c", &script]);
+            } else {
+                if lb.stats {
+                    line!(o, "    env_file: .env");
+                }
+                command(&mut o, &haproxy);
+            }
+            mounts(&mut o, h, &files);
+        }
+        if host.web_server().is_some() {
+            service(&mut o, ctx, host, ComponentKind::Nginx, "TOPOLAB_WEB_IMAGE");
+            command(&mut o, &["nginx", "-c", "/etc/topolab/nginx.conf"]);
+            mounts(
+                &mut o,
+                h,
+                &[
+                    ("nginx.conf", "/etc/topolab/nginx.conf"),
+                    ("static", "/etc/topolab/static"),
+                ],
+            );
+        }
+        if host.app_server().is_some() {
+            service(&mut o, ctx, host, ComponentKind::App, "TOPOLAB_APP_IMAGE");
+            line!(o, "    env_file: .env");
+            command(
+                &mut o,
+                &["topolab", "app", "--config", "/etc/topolab/app.json"],
+            );
+            mounts(&mut o, h, &[("app.json", "/etc/topolab/app.json")]);
+        }
+        if host.database().is_some() {
+            service(&mut o, ctx, host, ComponentKind::Db, "TOPOLAB_DB_IMAGE");
+            line!(o, "    env_file: .env");
+            command(&mut o, &["sh", "/etc/topolab/db-start.sh"]);
+            mounts(
+                &mut o,
+                h,
+                &[
+                    ("my.cnf", "/etc/topolab/my.cnf"),
+                    ("bootstrap.sql", "/etc/topolab/bootstrap.sql"),
+                    ("db-start.sh", "/etc/topolab/db-start.sh"),
+                ],
+            );
+            line!(o, "      - {h}-db-data:{}", paths::DB_DATA);
+            if t.monitoring.enabled {
+                line!(o, "  {h}-exporter:");
+                line!(o, "    image: ${{TOPOLAB_MONITORING_IMAGE}}");
+                line!(o, "    init: true");
+                line!(o, "    network_mode: \"service:{h}\"");
+                line!(o, "    depends_on: [{h}]");
+                line!(o, "    environment:");
+                line!(
+                    o,
+                    "      DATA_SOURCE_NAME: \"monitor:${{TOPOLAB_MONITOR_PASSWORD}}@(127.0.0.1:3306)/\""
+                );
+                command(
+                    &mut o,
+                    &["prometheus-mysqld-exporter", "--web.listen-address=:9104"],
+                );
+                labels(&mut o, ctx, h, "exporter");
+            }
+        }
+    }
+    if t.monitoring.enabled {
+        line!(
+            o,
+            "  # Prometheus, on every network, scraping HAProxy and each database's exporter."
+        );
+        line!(o, "  monitoring:");
+        line!(o, "    image: ${{TOPOLAB_MONITORING_IMAGE}}");
+        line!(o, "    init: true");
+        command(
+            &mut o,
+            &[
+                "prometheus",
+                "--config.file=/etc/topolab/prometheus.yml",
+                "--storage.tsdb.path=/tmp/prometheus",
+                "--web.listen-address=:9090",
+            ],
+        );
+        line!(o, "    networks:");
+        for net in ctx.plan.networks() {
+            line!(o, "      - {}", net.as_str());
+        }
+        line!(o, "    ports:");
+        line!(
+            o,
+            "      - \"127.0.0.1:${{TOPOLAB_PORT_PROMETHEUS:-9090}}:9090\""
+        );
+        line!(o, "    volumes:");
+        line!(
+            o,
+            "      - ./monitoring/prometheus.yml:/etc/topolab/prometheus.yml:ro"
+        );
+        line!(
+            o,
+            "      - ./monitoring/alerts.yml:/etc/topolab/alerts.yml:ro"
+        );
+        labels(&mut o, ctx, &HostName::new("monitoring"), "monitoring");
+    }
+    line!(o);
+    line!(o, "networks:");
+    for net in ctx.plan.networks() {
+        line!(o, "  {}:", net.as_str());
+        line!(o, "    ipam:");
+        line!(o, "      config:");
+        if let Some(cidr) = ctx.plan.cidr(*net) {
+            line!(o, "        - subnet: {cidr}");
+        }
+        line!(o, "    labels:");
+        line!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
+    }
+    let dbs: Vec<&HostName> = t.databases().map(|(h, _)| &h.name).collect();
+    if !dbs.is_empty() {
+        line!(o);
+        line!(o, "volumes:");
+        for h in dbs {
+            line!(o, "  {h}-db-data:");
+            line!(o, "    labels:");
+            line!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
+        }
+    }
+    o
+}
+
+pub(super) fn env_file(ctx: &Ctx, secrets: &super::Secrets) -> String {
+    let images = &ctx.settings.images;
+    let mut o = ctx.header("#", ".env");
+    line!(
+        o,
+        "# The lab's secrets: random for this lab. Keep this file private."
+    );
+    line!(o, "COMPOSE_PROJECT_NAME=topolab-{}", ctx.settings.lab);
+    for (name, image) in [
+        ("TOPOLAB_HOLDER_IMAGE", &images.holder),
+        ("TOPOLAB_LB_IMAGE", &images.lb),
+        ("TOPOLAB_WEB_IMAGE", &images.web),
+        ("TOPOLAB_APP_IMAGE", &images.app),
+        ("TOPOLAB_DB_IMAGE", &images.db),
+        ("TOPOLAB_MONITORING_IMAGE", &images.monitoring),
+    ] {
+        line!(o, "{name}={image}");
+    }
+    for (name, value) in secrets.env() {
+        line!(o, "{name}={value}");
+    }
+    o
+}
+
+pub(super) fn readme(ctx: &Ctx) -> String {
+    let t = ctx.topology;
+    let mut o = format!("# {} — generated by topolab\n\n", t.name);
+    if !t.description.is_empty() {
+        line!(o, "{}\n", t.description);
+    }
+    line!(
+        o,
+        "This folder runs the lab without topolab, with Docker Compose.\n"
+    );
+    line!(o, "## Run it\n");
+    line!(
+        o,
+        "The images named in `.env` must exist: `topolab images build` makes them on"
+    );
+    line!(o, "a machine without a registry (the `local` profile).\n");
+    line!(o, "```sh");
+    line!(o, "docker-compose up -d");
+    for (i, h) in t.entry_points().iter().enumerate() {
+        let port = h
+            .load_balancer()
+            .and_then(|lb| lb.published_port)
+            .map_or(default_port(i), usize::from);
+        line!(
+            o,
+            "curl -i http://127.0.0.1:{port}/     # through {}",
+            h.name
+        );
+    }
+    line!(
+        o,
+        "docker-compose down -v   # stop and remove everything, data included"
+    );
+    line!(o, "```\n");
+    line!(
+        o,
+        "Ports are published on 127.0.0.1 only; change them in `.env`"
+    );
+    line!(
+        o,
+        "(`TOPOLAB_PORT_...`). `.env` holds this lab's random passwords: keep it private.\n"
+    );
+    line!(o, "## Files\n");
+    line!(
+        o,
+        "- `docker-compose.yml`: one holder service per host owns the host's network"
+    );
+    line!(
+        o,
+        "  namespace and fixed addresses; the host's programs join it."
+    );
+    for host in &t.hosts {
+        let kinds: Vec<&str> = host.components.iter().map(|c| c.kind().as_str()).collect();
+        line!(
+            o,
+            "- `{}/`: configs of {} ({}).",
+            host.name,
+            host.name,
+            kinds.join(", ")
+        );
+    }
+    if t.monitoring.enabled {
+        line!(
+            o,
+            "- `monitoring/`: Prometheus's scrape config and alert rules."
+        );
+    }
+    line!(o, "- `.env`: images, secrets.");
+    o
+}

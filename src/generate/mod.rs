@@ -1,0 +1,241 @@
+//! Topology -> artifacts: every config file of a lab, as text keyed by its
+//! relative path. Pure and deterministic: the same topology, settings and
+//! secrets give byte-identical files. No egui, bollard or tokio here.
+
+mod app;
+mod compose;
+mod haproxy;
+mod monitoring;
+mod mysql;
+mod nginx;
+mod secrets;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+pub use app::{AppConfig, DbEndpoint};
+pub use secrets::{Secrets, SecretsError};
+
+use crate::model::{
+    AddressPlan, ComponentKind, DEFAULT_FIRST_SUBNET, Flavor, HostName, Network, Problem, Topology,
+    serving_network, validate,
+};
+
+/// Generated files: relative path -> text, in path order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Artifacts {
+    files: BTreeMap<String, String>,
+}
+
+impl Artifacts {
+    fn add(&mut self, path: impl Into<String>, text: String) {
+        self.files.insert(path.into(), text);
+    }
+
+    /// Every file, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files.iter().map(|(p, t)| (p.as_str(), t.as_str()))
+    }
+
+    /// The file at `path`.
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.files.get(path).map(String::as_str)
+    }
+
+    /// The files of one host (`web-01/...`).
+    pub fn of_host<'a>(&'a self, host: &'a HostName) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let prefix = format!("{host}/");
+        self.iter().filter(move |(p, _)| p.starts_with(&prefix))
+    }
+
+    /// How many files there are.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// The container images a bundle runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Images {
+    /// Holders of the hosts' network namespaces.
+    pub holder: String,
+    /// HAProxy.
+    pub lb: String,
+    /// Nginx.
+    pub web: String,
+    /// The app server (the topolab binary).
+    pub app: String,
+    /// The database server.
+    pub db: String,
+    /// Prometheus and the MySQL exporter.
+    pub monitoring: String,
+}
+
+impl Images {
+    /// The `local` profile: one base image built on this machine with
+    /// every program, and the app image on top of it.
+    pub fn local() -> Self {
+        let base = "topolab-base:bookworm".to_owned();
+        Self {
+            holder: base.clone(),
+            lb: base.clone(),
+            web: base.clone(),
+            app: format!("topolab-app:{}", env!("CARGO_PKG_VERSION")),
+            db: base.clone(),
+            monitoring: base,
+        }
+    }
+}
+
+/// How to generate, beyond the topology itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The lab's name (a DNS label), used for the compose project.
+    pub lab: String,
+    /// The database program actually run; differs from the topology's when
+    /// a profile has no MySQL and runs MariaDB in its place.
+    pub flavor: Flavor,
+    /// The first /24 of the lab's networks.
+    pub first_subnet: Ipv4Addr,
+    /// Images for docker-compose.yml.
+    pub images: Images,
+}
+
+impl Settings {
+    /// Settings for exporting `topology` as it is.
+    pub fn for_topology(topology: &Topology) -> Self {
+        Self {
+            lab: topology.name.clone(),
+            flavor: topology.databases.flavor,
+            first_subnet: DEFAULT_FIRST_SUBNET,
+            images: Images::local(),
+        }
+    }
+}
+
+/// Why artifacts could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// The topology is not valid.
+    #[error("the topology is not valid: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+}
+
+/// Where generated files put things inside the containers.
+pub mod paths {
+    /// Directory of every generated config inside a container.
+    pub const CONFIG_DIR: &str = "/etc/topolab";
+    /// HAProxy's runtime API socket.
+    pub const HAPROXY_SOCKET: &str = "/run/haproxy-admin.sock";
+    /// The TLS certificate; HAProxy loads the key from `lab.pem.key` beside it.
+    pub const TLS_CERT: &str = "/etc/topolab/tls/lab.pem";
+    /// The database's data directory.
+    pub const DB_DATA: &str = "/var/lib/mysql";
+    /// The database's socket.
+    pub const DB_SOCKET: &str = "/run/mysqld/mysqld.sock";
+    /// The application's schema.
+    pub const APP_SCHEMA: &str = "app";
+}
+
+/// Everything derived from the topology that several generators need.
+struct Ctx<'a> {
+    topology: &'a Topology,
+    settings: &'a Settings,
+    plan: AddressPlan,
+}
+
+impl Ctx<'_> {
+    /// `host`'s address on the network where `kind` serves its peers.
+    fn address(&self, host: &HostName, kind: ComponentKind) -> Option<Ipv4Addr> {
+        self.plan
+            .address(host, serving_network(self.topology, kind))
+    }
+
+    fn header(&self, comment: &str, what: &str) -> String {
+        format!(
+            "{comment} Generated by topolab {} for {what} of topology \"{}\".\n\
+             {comment} Edit the topology, not this file: it is regenerated.\n",
+            env!("CARGO_PKG_VERSION"),
+            self.topology.name
+        )
+    }
+}
+
+/// Every file of a lab running `topology`: per host its programs' configs,
+/// plus docker-compose.yml, .env (the only file with secret values), the
+/// monitoring configs when enabled, and a README.md.
+pub fn generate(
+    topology: &Topology,
+    settings: &Settings,
+    secrets: &Secrets,
+) -> Result<Artifacts, GenerateError> {
+    let problems = validate(topology);
+    if !problems.is_empty() {
+        return Err(GenerateError::Invalid(problems));
+    }
+    let ctx = Ctx {
+        topology,
+        settings,
+        plan: AddressPlan::new(topology, settings.first_subnet),
+    };
+    let mut out = Artifacts::default();
+    for host in &topology.hosts {
+        let h = &host.name;
+        if let Some(lb) = host.load_balancer() {
+            out.add(format!("{h}/haproxy.cfg"), haproxy::config(&ctx, host, lb));
+            if topology.security.tls {
+                out.add(format!("{h}/tls/lab.pem"), secrets.tls_cert_pem.clone());
+            }
+        }
+        if let Some(web) = host.web_server() {
+            out.add(format!("{h}/nginx.conf"), nginx::config(&ctx, host, web));
+            out.add(
+                format!("{h}/static/index.html"),
+                nginx::static_page(&ctx, host),
+            );
+        }
+        if let Some(app) = host.app_server() {
+            out.add(format!("{h}/app.json"), app::config(&ctx, host, app));
+        }
+        if let Some(db) = host.database() {
+            out.add(format!("{h}/my.cnf"), mysql::my_cnf(&ctx, host, db));
+            out.add(
+                format!("{h}/bootstrap.sql"),
+                mysql::bootstrap_sql(&ctx, host, db),
+            );
+            out.add(format!("{h}/db-start.sh"), mysql::start_script(&ctx, host));
+        }
+    }
+    if topology.monitoring.enabled {
+        out.add("monitoring/prometheus.yml", monitoring::prometheus(&ctx));
+        out.add("monitoring/alerts.yml", monitoring::alerts(&ctx));
+    }
+    out.add("docker-compose.yml", compose::compose(&ctx));
+    out.add(".env", compose::env_file(&ctx, secrets));
+    out.add("README.md", compose::readme(&ctx));
+    Ok(out)
+}
+
+/// Appends one formatted line to a `String`.
+macro_rules! line {
+    ($out:expr) => { $out.push('\n') };
+    ($out:expr, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+use line;
+
+/// The network an address on `net` is for, in words (for comments).
+fn network_note(net: Network) -> &'static str {
+    match net {
+        Network::Lab => "the lab network",
+        Network::Front => "the front (web) network",
+        Network::Back => "the back (data) network",
+    }
+}
