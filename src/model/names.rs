@@ -62,15 +62,12 @@ pub fn dns_label_problem(name: &str) -> Option<String> {
         ))
     } else if name.starts_with('-') || name.ends_with('-') {
         Some("starts or ends with a hyphen".to_owned())
-    } else if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        Some(format!(
-            "contains {c:?} (only lowercase letters a-z, digits and '-' are allowed)"
-        ))
     } else {
-        None
+        name.chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+            .map(|c| {
+                format!("contains {c:?} (only lowercase letters a-z, digits and '-' are allowed)")
+            })
     }
 }
 

@@ -191,7 +191,7 @@ impl Validator<'_> {
         for (name, n) in dups {
             self.about(
                 host(name),
-                format!("{n} hosts are named {name:?}: names must be unique"),
+                format!("{n} hosts are named \"{name}\": names must be unique"),
             );
         }
     }
