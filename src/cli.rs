@@ -56,12 +56,72 @@ enum Command {
     },
     /// List the built-in presets.
     Presets,
+    /// Launch a topology as a live lab of Docker containers.
+    Up {
+        /// A topology file, or the name of a preset.
+        topology: String,
+        /// Lab name (default: the topology's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Print the command a person would type for each step.
+        #[arg(long)]
+        explain: bool,
+        /// Image profile (default: whichever is present, local first).
+        #[arg(long, value_enum)]
+        images: Option<ProfileArg>,
+    },
+    /// Remove a lab: every container, network and volume it created.
+    Down {
+        /// The lab (default: the only one running).
+        lab: Option<String>,
+    },
+    /// Show running labs, per host and component. Exit 1 when LAB does not exist.
+    Status {
+        /// The lab (default: every lab).
+        lab: Option<String>,
+    },
+    /// Build, pull or list the lab's container images.
+    Images {
+        #[command(subcommand)]
+        action: ImagesAction,
+    },
+    /// Run the application server (inside a lab's container).
+    App {
+        /// The app's config, generated as HOST/app.json.
+        #[arg(long)]
+        config: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImagesAction {
+    /// Build the local profile's images (debootstrap + docker import; needs root, no registry).
+    Build,
+    /// Pull the official profile's images from a registry.
+    Pull,
+    /// Show which images are present.
+    Status,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    Local,
+    Official,
+}
+
+impl From<ProfileArg> for crate::lab::images::Profile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Local => Self::Local,
+            ProfileArg::Official => Self::Official,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -96,6 +156,57 @@ pub fn run() -> ExitCode {
             force,
             flavor,
         }) => export(&topology, &dir, force, flavor.map(Flavor::from)),
+        Some(Command::Up {
+            topology,
+            name,
+            explain,
+            images,
+        }) => {
+            let topology = match preset::load_file_or_preset(&topology) {
+                Ok(t) => t,
+                Err(LoadError::Invalid { problems, .. }) => {
+                    print_problems(&topology, &problems);
+                    return ExitCode::from(INVALID);
+                }
+                Err(e @ LoadError::Read { .. }) => {
+                    eprintln!("topolab: {e}");
+                    return ExitCode::from(UNUSABLE);
+                }
+            };
+            let options = crate::lab::launch::UpOptions {
+                name,
+                profile: images.map(Into::into),
+                timeout: None,
+            };
+            block_on(crate::lab::cli::up(topology, options, explain))
+        }
+        Some(Command::Down { lab }) => block_on(crate::lab::cli::down(lab)),
+        Some(Command::Status { lab }) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build();
+            match runtime.map(|r| r.block_on(crate::lab::cli::status(lab))) {
+                Ok(Ok(true)) => ExitCode::SUCCESS,
+                Ok(Ok(false)) => ExitCode::from(1),
+                Ok(Err(e)) => {
+                    eprintln!("topolab: {e:#}");
+                    ExitCode::from(1)
+                }
+                Err(e) => {
+                    eprintln!("topolab: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Images { action }) => block_on(images(action)),
+        Some(Command::App { config }) => {
+            init_tracing();
+            block_on(async move {
+                crate::appserver::run(&config)
+                    .await
+                    .map_err(anyhow::Error::from)
+            })
+        }
         Some(Command::Presets) => {
             for p in PRESETS {
                 println!("{:<18} {}", p.name, p.description());
@@ -103,6 +214,68 @@ pub fn run() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: info).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs `work` on a fresh tokio runtime; an error is printed once and gives
+/// exit code 1.
+fn block_on(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("topolab: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("topolab: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn images(action: ImagesAction) -> anyhow::Result<()> {
+    use crate::lab::images::{self, Profile};
+    let engine = crate::lab::docker::Engine::connect().await?;
+    let say = |line: String| println!("{line}");
+    match action {
+        ImagesAction::Build => {
+            let started = std::time::Instant::now();
+            images::build_base(&engine, &say).await?;
+            println!(
+                "built {} in {:.1} s",
+                images::BASE_IMAGE,
+                started.elapsed().as_secs_f64()
+            );
+            let tag = images::ensure_app_image(&engine, Profile::Local).await?;
+            println!("app image {tag} ready");
+        }
+        ImagesAction::Pull => {
+            images::pull(&engine, &say).await?;
+            let tag = images::ensure_app_image(&engine, Profile::Official).await?;
+            println!("app image {tag} ready");
+        }
+        ImagesAction::Status => {
+            for (image, present) in images::status(&engine).await? {
+                println!("{} {image}", if present { "present" } else { "missing" });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check(arg: &str, format: Format) -> ExitCode {

@@ -5,9 +5,11 @@
 //! Arrows point one way: `cli -> generate -> model`, `preset -> model`.
 //! `model` and `generate` are pure: no egui, bollard or tokio.
 
+pub mod appserver;
 pub mod cli;
 pub mod export;
 pub mod generate;
+pub mod lab;
 pub mod model;
 pub mod preset;
 

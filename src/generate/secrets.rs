@@ -9,7 +9,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 /// The secrets of one lab. Its `Debug` never prints a value.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Secrets {
     /// Password of the databases' `root@localhost`.
     pub db_root_password: String,

@@ -1,0 +1,446 @@
+//! The application server that runs inside the lab (`topolab app --config
+//! FILE`): the "business logic" of each server in the reference design.
+//!
+//! - `GET /` says which host served the request and which database served
+//!   the read.
+//! - `POST /api/items` `{"value": "..."}` writes to the current primary (201).
+//! - `GET /api/items` reads every item from a healthy replica, else from the
+//!   primary.
+//! - `GET /health` is 200 whenever the process can serve, whatever the
+//!   databases' state: the load balancer's check goes through Nginx to it,
+//!   and a dead primary must not take every server out of rotation.
+//! - `GET|PUT /admin/databases` (bearer token) shows or repoints the writer
+//!   and readers without a restart (promotion uses it).
+//!
+//! Every response carries `X-Topolab-App` and, when a database answered,
+//! `X-Topolab-Db`, plus per-hop timing in `Server-Timing`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use mysql_async::prelude::Queryable;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::generate::{AppConfig, DbEndpoint};
+
+/// How long a reader that failed is skipped before it is tried again.
+const READER_BACKOFF: Duration = Duration::from_secs(1);
+/// Most items `GET /api/items` returns (the newest).
+const MAX_ITEMS: u32 = 10_000;
+
+/// Why the app server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppServerError {
+    /// The config file is missing or not valid JSON for [`AppConfig`].
+    #[error("cannot read the app config {path}: {why}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        why: String,
+    },
+    /// An environment variable the config names is not set.
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+    /// The listen address could not be bound or serving failed.
+    #[error("cannot serve on {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: SocketAddr,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+/// The writer and readers currently in use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Databases {
+    /// Takes writes.
+    pub writer: DbEndpoint,
+    /// Serve reads, in order of preference.
+    pub readers: Vec<DbEndpoint>,
+}
+
+struct App {
+    host: String,
+    user: String,
+    password: String,
+    schema: String,
+    admin_token: String,
+    timeout: Duration,
+    databases: RwLock<Databases>,
+    pools: Mutex<HashMap<SocketAddr, mysql_async::Pool>>,
+    reader_down_until: Mutex<HashMap<SocketAddr, Instant>>,
+}
+
+/// Reads the config at `path` and serves until the process is stopped.
+pub async fn run(path: &str) -> Result<(), AppServerError> {
+    let text = std::fs::read_to_string(path).map_err(|e| AppServerError::Config {
+        path: path.to_owned(),
+        why: e.to_string(),
+    })?;
+    let config: AppConfig = serde_json::from_str(&text).map_err(|e| AppServerError::Config {
+        path: path.to_owned(),
+        why: e.to_string(),
+    })?;
+    let env =
+        |name: &str| std::env::var(name).map_err(|_| AppServerError::MissingEnv(name.to_owned()));
+    let app = Arc::new(App {
+        host: config.host.to_string(),
+        user: config.user.clone(),
+        password: env(&config.password_env)?,
+        schema: config.database.clone(),
+        admin_token: env(&config.admin_token_env)?,
+        timeout: Duration::from_millis(config.db_timeout_ms),
+        databases: RwLock::new(Databases {
+            writer: config.writer.clone(),
+            readers: config.readers.clone(),
+        }),
+        pools: Mutex::new(HashMap::new()),
+        reader_down_until: Mutex::new(HashMap::new()),
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| AppServerError::Serve {
+            addr: config.listen,
+            source,
+        })?;
+    tracing::info!(host = %config.host, listen = %config.listen, "app server ready");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| AppServerError::Serve {
+            addr: config.listen,
+            source,
+        })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/health", get(health))
+        .route("/api/items", get(list_items).post(add_item))
+        .route("/admin/databases", get(show_databases).put(set_databases))
+        .with_state(app)
+}
+
+/// Timing and path of one request, turned into headers.
+struct Trace {
+    start: Instant,
+    db: Option<(String, Duration)>,
+}
+
+impl Trace {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            db: None,
+        }
+    }
+
+    fn respond(self, app: &App, status: StatusCode, body: impl IntoResponse) -> Response {
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        insert(headers, "x-topolab-app", &format!("{}/app", app.host));
+        let total = self.start.elapsed();
+        let mut timing = format!("app;dur={:.2}", total.as_secs_f64() * 1000.0);
+        if let Some((db, took)) = &self.db {
+            insert(headers, "x-topolab-db", &format!("{db}/db"));
+            timing.push_str(&format!(
+                ", db;dur={:.2};desc=\"{db}/db\"",
+                took.as_secs_f64() * 1000.0
+            ));
+        }
+        insert(headers, "server-timing", &timing);
+        response
+    }
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+impl App {
+    async fn pool(&self, db: &DbEndpoint) -> mysql_async::Pool {
+        let mut pools = self.pools.lock().await;
+        pools
+            .entry(db.address)
+            .or_insert_with(|| {
+                let opts = mysql_async::OptsBuilder::default()
+                    .ip_or_hostname(db.address.ip().to_string())
+                    .tcp_port(db.address.port())
+                    .user(Some(self.user.clone()))
+                    .pass(Some(self.password.clone()))
+                    .db_name(Some(self.schema.clone()))
+                    .prefer_socket(false)
+                    .pool_opts(mysql_async::PoolOpts::default().with_constraints(
+                        mysql_async::PoolConstraints::new(0, 16).unwrap_or_default(),
+                    ));
+                mysql_async::Pool::new(opts)
+            })
+            .clone()
+    }
+
+    /// Runs `work` on `db` within the timeout.
+    async fn on<T>(
+        &self,
+        db: &DbEndpoint,
+        work: impl AsyncFnOnce(&mut mysql_async::Conn) -> Result<T, mysql_async::Error>,
+    ) -> Result<T, String> {
+        let pool = self.pool(db).await;
+        let attempt = async {
+            let mut conn = pool.get_conn().await.map_err(|e| e.to_string())?;
+            work(&mut conn).await.map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+        }
+    }
+
+    /// Runs a read on the first healthy reader, else on the writer.
+    async fn read<T>(
+        &self,
+        trace: &mut Trace,
+        work: impl AsyncFn(&mut mysql_async::Conn) -> Result<T, mysql_async::Error>,
+    ) -> Result<T, String> {
+        let dbs = self.databases.read().await.clone();
+        let now = Instant::now();
+        let mut last_error = String::from("no database to read from");
+        for reader in &dbs.readers {
+            let skip = self
+                .reader_down_until
+                .lock()
+                .await
+                .get(&reader.address)
+                .is_some_and(|until| *until > now);
+            if skip {
+                continue;
+            }
+            let start = Instant::now();
+            match self.on(reader, &work).await {
+                Ok(v) => {
+                    trace.db = Some((reader.host.to_string(), start.elapsed()));
+                    return Ok(v);
+                }
+                Err(e) => {
+                    tracing::warn!(reader = %reader.host, error = %e, "read failed; falling back");
+                    self.reader_down_until
+                        .lock()
+                        .await
+                        .insert(reader.address, Instant::now() + READER_BACKOFF);
+                    last_error = e;
+                }
+            }
+        }
+        let start = Instant::now();
+        match self.on(&dbs.writer, &work).await {
+            Ok(v) => {
+                trace.db = Some((dbs.writer.host.to_string(), start.elapsed()));
+                Ok(v)
+            }
+            Err(e) => Err(format!("{e} (and the readers: {last_error})")),
+        }
+    }
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    Trace::new().respond(&app, StatusCode::OK, "ok\n")
+}
+
+async fn index(State(app): State<Arc<App>>) -> Response {
+    let mut trace = Trace::new();
+    let count = app
+        .read(&mut trace, async |c| {
+            c.query_first::<u64, _>("SELECT COUNT(*) FROM items").await
+        })
+        .await;
+    let body = match (&count, &trace.db) {
+        (Ok(n), Some((db, _))) => format!(
+            "Hello from {}! The read was served by {db}/db ({} items).\n",
+            app.host,
+            n.unwrap_or(0)
+        ),
+        (Err(e), _) => format!("Hello from {}! No database answered: {e}\n", app.host),
+        (Ok(_), None) => format!("Hello from {}!\n", app.host),
+    };
+    let status = if count.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    trace.respond(&app, status, body)
+}
+
+/// An item as stored.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Item {
+    /// Primary key.
+    pub id: u64,
+    /// What the client wrote.
+    pub value: String,
+    /// The app host that wrote it.
+    pub written_by: String,
+}
+
+#[derive(Deserialize)]
+struct NewItem {
+    value: String,
+}
+
+async fn add_item(
+    State(app): State<Arc<App>>,
+    body: Result<Json<NewItem>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let trace = Trace::new();
+    let Ok(Json(item)) = body else {
+        return trace.respond(
+            &app,
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "expected a JSON body {\"value\": \"...\"}"})),
+        );
+    };
+    if item.value.chars().count() > 255 {
+        return trace.respond(
+            &app,
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "value is longer than 255 characters"})),
+        );
+    }
+    let writer = app.databases.read().await.writer.clone();
+    let host = app.host.clone();
+    let value = item.value.clone();
+    let start = Instant::now();
+    let result = app
+        .on(&writer, async |c| {
+            c.exec_drop(
+                "INSERT INTO items (value, written_by) VALUES (?, ?)",
+                (value.clone(), host.clone()),
+            )
+            .await?;
+            Ok(c.last_insert_id().unwrap_or(0))
+        })
+        .await;
+    let mut trace = trace;
+    match result {
+        Ok(id) => {
+            trace.db = Some((writer.host.to_string(), start.elapsed()));
+            trace.respond(
+                &app,
+                StatusCode::CREATED,
+                Json(Item {
+                    id,
+                    value: item.value,
+                    written_by: app.host.clone(),
+                }),
+            )
+        }
+        Err(e) => trace.respond(
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": format!("the write to {}/db failed: {e}", writer.host)})),
+        ),
+    }
+}
+
+async fn list_items(State(app): State<Arc<App>>) -> Response {
+    let mut trace = Trace::new();
+    let items = app
+        .read(&mut trace, async |c| {
+            c.query_map(
+                format!(
+                    "SELECT id, value, written_by FROM (SELECT id, value, written_by FROM items \
+                     ORDER BY id DESC LIMIT {MAX_ITEMS}) newest ORDER BY id"
+                ),
+                |(id, value, written_by)| Item {
+                    id,
+                    value,
+                    written_by,
+                },
+            )
+            .await
+        })
+        .await;
+    match items {
+        Ok(items) => {
+            let db = trace.db.as_ref().map(|(h, _)| format!("{h}/db"));
+            trace.respond(
+                &app,
+                StatusCode::OK,
+                Json(serde_json::json!({ "db": db, "items": items })),
+            )
+        }
+        Err(e) => trace.respond(
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": format!("no database answered: {e}")})),
+        ),
+    }
+}
+
+fn authorized(app: &App, headers: &HeaderMap) -> bool {
+    let expected = format!("Bearer {}", app.admin_token);
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn show_databases(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if !authorized(&app, &headers) {
+        return Trace::new().respond(&app, StatusCode::UNAUTHORIZED, "admin token required\n");
+    }
+    let dbs = app.databases.read().await.clone();
+    Trace::new().respond(&app, StatusCode::OK, Json(dbs))
+}
+
+async fn set_databases(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<Json<Databases>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return Trace::new().respond(&app, StatusCode::UNAUTHORIZED, "admin token required\n");
+    }
+    let Ok(Json(dbs)) = body else {
+        return Trace::new().respond(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "expected {\"writer\": ..., \"readers\": [...]}\n",
+        );
+    };
+    tracing::info!(writer = %dbs.writer.host, readers = dbs.readers.len(), "databases repointed");
+    *app.databases.write().await = dbs.clone();
+    app.reader_down_until.lock().await.clear();
+    Trace::new().respond(&app, StatusCode::OK, Json(dbs))
+}

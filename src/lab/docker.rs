@@ -1,0 +1,579 @@
+//! Every call to the Docker Engine (bollard) goes through here. Callers see
+//! plain data and [`DockerError`]s that say what failed and how to fix it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, Mount,
+    MountType, MountVolumeOptions, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig,
+    PortBinding, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+/// A Docker failure, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    /// The engine could not be reached.
+    #[error(
+        "cannot reach the Docker engine ({0}). Start it (e.g. `sudo systemctl start docker`), \
+         check that you may use it (`docker info`), or point DOCKER_HOST at a running engine"
+    )]
+    Unreachable(String),
+    /// A call failed.
+    #[error("{what}: {why}")]
+    Call {
+        /// What was being done.
+        what: String,
+        /// What the engine said.
+        why: String,
+    },
+}
+
+fn call(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+    let what = what.into();
+    move |e| DockerError::Call {
+        what,
+        why: engine_message(&e),
+    }
+}
+
+/// The engine's own message, without bollard's wrapping.
+fn engine_message(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether the error is the engine's "no such ..." (404).
+pub fn is_not_found(e: &DockerError) -> bool {
+    matches!(e, DockerError::Call { why, .. } if why.contains("No such") || why.contains("not found"))
+}
+
+/// A connection to the engine (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Engine {
+    docker: Docker,
+}
+
+/// A container as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// Its name, without the leading slash.
+    pub name: String,
+    /// `running`, `exited`, `paused`, ...
+    pub state: String,
+    /// Docker's human status, e.g. `Up 3 seconds`.
+    pub status: String,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+}
+
+/// A network to create.
+#[derive(Clone, Debug)]
+pub struct NetworkSpec<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// CIDR, e.g. `10.213.0.0/24`.
+    pub subnet: &'a str,
+    /// Gateway address.
+    pub gateway: &'a str,
+    /// Labels.
+    pub labels: &'a HashMap<String, String>,
+}
+
+/// A container to create.
+#[derive(Clone, Debug, Default)]
+pub struct CreateSpec {
+    /// Name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// Command.
+    pub cmd: Vec<String>,
+    /// `NAME=value` environment.
+    pub env: Vec<String>,
+    /// Labels.
+    pub labels: HashMap<String, String>,
+    /// Hostname (holders only).
+    pub hostname: Option<String>,
+    /// `container:NAME` to join a holder's namespace.
+    pub network_mode: Option<String>,
+    /// First network and the fixed address on it.
+    pub network: Option<(String, String)>,
+    /// (container port, host port) published on 127.0.0.1.
+    pub ports: Vec<(u16, u16)>,
+    /// (volume, mount path).
+    pub volume: Option<(String, String)>,
+    /// Run under Docker's init.
+    pub init: bool,
+    /// Extra capabilities.
+    pub cap_add: Vec<String>,
+}
+
+impl Engine {
+    /// Connects with the usual conventions (`DOCKER_HOST`, else the local
+    /// socket) and agrees on an API version.
+    pub async fn connect() -> Result<Self, DockerError> {
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| DockerError::Unreachable(engine_message(&e)))?;
+        let docker = tokio::time::timeout(Duration::from_secs(5), docker.negotiate_version())
+            .await
+            .map_err(|_| DockerError::Unreachable("no answer within 5 s".to_owned()))?
+            .map_err(|e| DockerError::Unreachable(engine_message(&e)))?;
+        Ok(Self { docker })
+    }
+
+    /// Whether the engine is local (a unix socket), so that ports it
+    /// publishes on 127.0.0.1 are reachable from here.
+    pub fn is_local() -> bool {
+        std::env::var("DOCKER_HOST")
+            .map(|h| h.starts_with("unix://"))
+            .unwrap_or(true)
+    }
+
+    /// The engine's total memory in bytes.
+    pub async fn mem_total(&self) -> Result<u64, DockerError> {
+        let info = self.docker.info().await.map_err(call("docker info"))?;
+        Ok(info
+            .mem_total
+            .and_then(|m| u64::try_from(m).ok())
+            .unwrap_or(0))
+    }
+
+    /// Whether an image exists; its labels if it does.
+    pub async fn image_labels(
+        &self,
+        image: &str,
+    ) -> Result<Option<HashMap<String, String>>, DockerError> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(Some(i.config.and_then(|c| c.labels).unwrap_or_default())),
+            Err(e) => {
+                let err = call(format!("inspect image {image}"))(e);
+                if is_not_found(&err) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// `docker import`: a root file system tarball streamed in as an image.
+    pub async fn import_rootfs(
+        &self,
+        tar: impl Stream<Item = Bytes> + Send + 'static,
+        repo: &str,
+        tag: &str,
+        changes: Vec<String>,
+    ) -> Result<(), DockerError> {
+        let options = CreateImageOptionsBuilder::default()
+            .from_src("-")
+            .repo(repo)
+            .tag(tag)
+            .changes(changes)
+            .build();
+        let mut stream =
+            self.docker
+                .create_image(Some(options), Some(bollard::body_stream(tar)), None);
+        while let Some(item) = stream.next().await {
+            item.map_err(call(format!("import image {repo}:{tag}")))?;
+        }
+        Ok(())
+    }
+
+    /// `docker pull`, reporting progress lines to `progress`.
+    pub async fn pull(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(String) + Sync),
+    ) -> Result<(), DockerError> {
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(call(format!("pull {image}")))?;
+            if let Some(status) = info.status {
+                let detail = info
+                    .progress_detail
+                    .and_then(|d| Some(format!(" {}/{} bytes", d.current?, d.total?)))
+                    .unwrap_or_default();
+                progress(format!("{image}: {status}{detail}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `docker build` of a context tarball.
+    pub async fn build(
+        &self,
+        context: Bytes,
+        tag: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::BuildImageOptionsBuilder::default()
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .labels(&labels)
+            .build();
+        let mut stream = self
+            .docker
+            .build_image(options, None, Some(bollard::body_full(context)));
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(call(format!("build image {tag}")))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(DockerError::Call {
+                    what: format!("build image {tag}"),
+                    why: err,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every network's subnets, to pick ones that do not collide.
+    pub async fn used_subnets(&self) -> Result<Vec<String>, DockerError> {
+        let nets = self
+            .docker
+            .list_networks(None)
+            .await
+            .map_err(call("list networks"))?;
+        Ok(nets
+            .into_iter()
+            .flat_map(|n| n.ipam.and_then(|i| i.config).unwrap_or_default())
+            .filter_map(|c| c.subnet)
+            .collect())
+    }
+
+    /// Creates a bridge network.
+    pub async fn create_network(&self, spec: &NetworkSpec<'_>) -> Result<(), DockerError> {
+        let request = NetworkCreateRequest {
+            name: spec.name.to_owned(),
+            driver: Some("bridge".to_owned()),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(spec.subnet.to_owned()),
+                    gateway: Some(spec.gateway.to_owned()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            labels: Some(spec.labels.clone()),
+            ..Default::default()
+        };
+        self.docker
+            .create_network(request)
+            .await
+            .map_err(call(format!(
+                "create network {} ({})",
+                spec.name, spec.subnet
+            )))?;
+        Ok(())
+    }
+
+    /// Creates a labelled volume.
+    pub async fn create_volume(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<(), DockerError> {
+        let request = VolumeCreateRequest {
+            name: Some(name.to_owned()),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(request)
+            .await
+            .map_err(call(format!("create volume {name}")))?;
+        Ok(())
+    }
+
+    /// Creates (does not start) a container.
+    pub async fn create_container(&self, spec: &CreateSpec) -> Result<(), DockerError> {
+        let port_bindings = (!spec.ports.is_empty()).then(|| {
+            spec.ports
+                .iter()
+                .map(|(inside, outside)| {
+                    (
+                        format!("{inside}/tcp"),
+                        Some(vec![PortBinding {
+                            host_ip: Some("127.0.0.1".to_owned()),
+                            host_port: Some(outside.to_string()),
+                        }]),
+                    )
+                })
+                .collect()
+        });
+        let mounts = spec.volume.as_ref().map(|(volume, target)| {
+            vec![Mount {
+                target: Some(target.clone()),
+                source: Some(volume.clone()),
+                typ: Some(MountType::VOLUME),
+                volume_options: Some(MountVolumeOptions {
+                    no_copy: Some(true),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]
+        });
+        let networking_config = spec.network.as_ref().map(|(net, ip)| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net.clone(),
+                EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig {
+                        ipv4_address: Some(ip.clone()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )])),
+        });
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: Some(spec.cmd.clone()),
+            env: Some(spec.env.clone()),
+            labels: Some(spec.labels.clone()),
+            hostname: spec.hostname.clone(),
+            exposed_ports: (!spec.ports.is_empty())
+                .then(|| spec.ports.iter().map(|(p, _)| format!("{p}/tcp")).collect()),
+            host_config: Some(HostConfig {
+                network_mode: spec.network_mode.clone(),
+                port_bindings,
+                mounts,
+                init: Some(spec.init),
+                cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+                ..Default::default()
+            }),
+            networking_config,
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(call(format!("create container {}", spec.name)))?;
+        Ok(())
+    }
+
+    /// Connects a container to another network at a fixed address.
+    pub async fn connect_network(
+        &self,
+        container: &str,
+        network: &str,
+        ip: &str,
+    ) -> Result<(), DockerError> {
+        let request = NetworkConnectRequest {
+            container: container.to_owned(),
+            endpoint_config: Some(EndpointSettings {
+                ipam_config: Some(EndpointIpamConfig {
+                    ipv4_address: Some(ip.to_owned()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        };
+        self.docker
+            .connect_network(network, request)
+            .await
+            .map_err(call(format!("connect {container} to {network}")))
+    }
+
+    /// Copies a tarball into a container (extracted at `/`).
+    pub async fn upload(&self, container: &str, tar: Bytes) -> Result<(), DockerError> {
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(container, Some(options), bollard::body_full(tar))
+            .await
+            .map_err(call(format!("copy configs into {container}")))
+    }
+
+    /// Starts a container.
+    pub async fn start(&self, container: &str) -> Result<(), DockerError> {
+        self.docker
+            .start_container(container, None)
+            .await
+            .map_err(call(format!("start {container}")))
+    }
+
+    /// Runs a command in a running container: (exit code, stdout + stderr).
+    pub async fn exec(&self, container: &str, cmd: &[&str]) -> Result<(i64, String), DockerError> {
+        let what = || format!("run `{}` in {container}", cmd.join(" "));
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(call(what()))?;
+        let mut text = String::new();
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(call(what()))?
+        {
+            while let Some(chunk) = output.next().await {
+                let chunk = chunk.map_err(call(what()))?;
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+        }
+        let code = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(call(what()))?
+            .exit_code
+            .unwrap_or(-1);
+        Ok((code, text))
+    }
+
+    /// A container's state (`running`, `exited`, ...) and exit code.
+    pub async fn state(&self, container: &str) -> Result<(String, i64), DockerError> {
+        let info = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(call(format!("inspect {container}")))?;
+        let state = info.state.unwrap_or_default();
+        Ok((
+            state.status.map(|s| s.to_string()).unwrap_or_default(),
+            state.exit_code.unwrap_or(0),
+        ))
+    }
+
+    /// The last `lines` lines of a container's log.
+    pub async fn log_tail(&self, container: &str, lines: usize) -> String {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = self.docker.logs(container, Some(options));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        text
+    }
+
+    /// Containers carrying `label` (`key` or `key=value`), stopped ones too.
+    pub async fn containers(&self, label: &str) -> Result<Vec<ContainerInfo>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(call("list containers"))?;
+        Ok(list
+            .into_iter()
+            .map(|c| ContainerInfo {
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_owned(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                status: c.status.unwrap_or_default(),
+                labels: c.labels.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Names of networks carrying `label`.
+    pub async fn networks(&self, label: &str) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let options = ListNetworksOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let nets = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(call("list networks"))?;
+        Ok(nets.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    /// Names of volumes carrying `label`.
+    pub async fn volumes(&self, label: &str) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let options = ListVolumesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let vols = self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(call("list volumes"))?;
+        Ok(vols
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
+    /// Removes a container at once (killing it), with its anonymous volumes.
+    pub async fn remove_container(&self, name: &str) -> Result<(), DockerError> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let err = call(format!("remove container {name}"))(e);
+                if is_not_found(&err) { Ok(()) } else { Err(err) }
+            }
+        }
+    }
+
+    /// Removes a network.
+    pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let err = call(format!("remove network {name}"))(e);
+                if is_not_found(&err) { Ok(()) } else { Err(err) }
+            }
+        }
+    }
+
+    /// Removes a volume.
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let err = call(format!("remove volume {name}"))(e);
+                if is_not_found(&err) { Ok(()) } else { Err(err) }
+            }
+        }
+    }
+}

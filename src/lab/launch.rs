@@ -1,0 +1,912 @@
+//! `up` and `down`: execute a launch plan against the engine, with real
+//! readiness checks, progress per phase, the equivalent commands for
+//! `--explain`, and a teardown that leaves nothing behind, also when a
+//! launch fails or is cancelled.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use futures_util::future::try_join_all;
+use tokio_util::sync::CancellationToken;
+
+use super::docker::{CreateSpec, DockerError, Engine, NetworkSpec};
+use super::images::{self, ImageError, Profile};
+use super::plan::{self, ContainerPlan, EntryPoint, Part, Plan, PlanParams};
+use super::state::{LabState, StateError, env_path};
+use crate::generate::{Secrets, SecretsError};
+use crate::model::{ComponentKind, Flavor, Topology, dns_label_problem};
+
+/// The phases of a launch, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Images present or built.
+    Images,
+    /// Networks and volumes created.
+    Networks,
+    /// Containers created with their configs, holders started.
+    Hosts,
+    /// Every database answers a query.
+    Databases,
+    /// Every replica's replication threads run.
+    Replication,
+    /// Every app server answers /health.
+    Apps,
+    /// Every Nginx answers /health through to its app.
+    Web,
+    /// Every load balancer answers / (through web, app and database).
+    LoadBalancers,
+    /// Prometheus answers.
+    Monitoring,
+}
+
+impl Phase {
+    /// The phase in words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Images => "images",
+            Self::Networks => "networks",
+            Self::Hosts => "hosts",
+            Self::Databases => "databases ready",
+            Self::Replication => "replication running",
+            Self::Apps => "apps ready",
+            Self::Web => "web ready",
+            Self::LoadBalancers => "load balancers ready",
+            Self::Monitoring => "monitoring ready",
+        }
+    }
+}
+
+/// What a launch reports while it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// Something the user should know (profile chosen, MariaDB for MySQL).
+    Note(String),
+    /// A phase began.
+    Started(Phase),
+    /// A phase finished, `at` after the launch began.
+    Finished {
+        /// Which.
+        phase: Phase,
+        /// Time since the launch began.
+        at: Duration,
+    },
+    /// The command a person would type for a step that just ran.
+    Explain(String),
+}
+
+/// Why a launch or teardown failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// Docker failed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// Images missing or not buildable.
+    #[error(transparent)]
+    Images(#[from] ImageError),
+    /// State could not be saved or read.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Secrets could not be made.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    /// The topology cannot be planned.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// Bad request: a name in use, a port taken, too little memory.
+    #[error("{0}")]
+    Refused(String),
+    /// A step failed; everything created was removed.
+    #[error("{phase} failed: {why}")]
+    Step {
+        /// The phase.
+        phase: &'static str,
+        /// Why, with the container's last log lines where there are some.
+        why: String,
+    },
+    /// The launch was cancelled; everything created was removed.
+    #[error("cancelled; everything the launch created was removed")]
+    Cancelled,
+    /// No lab of that name.
+    #[error("no lab named {0} (`topolab status` lists the labs)")]
+    NoSuchLab(String),
+}
+
+/// How to launch.
+#[derive(Clone, Debug, Default)]
+pub struct UpOptions {
+    /// Lab name; default: the topology's name.
+    pub name: Option<String>,
+    /// Image profile; default: what is present.
+    pub profile: Option<Profile>,
+    /// How long readiness may take before the launch fails.
+    pub timeout: Option<Duration>,
+}
+
+/// What a successful launch made.
+#[derive(Clone, Debug)]
+pub struct Launched {
+    /// The lab's name.
+    pub lab: String,
+    /// Where clients reach it.
+    pub entry_points: Vec<EntryPoint>,
+    /// When each phase finished, from the start.
+    pub phases: Vec<(Phase, Duration)>,
+    /// The plan that ran (its artifacts are the files as launched).
+    pub plan: Plan,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
+const POLL: Duration = Duration::from_millis(100);
+
+/// Launches `topology`. On failure or cancellation everything created is
+/// removed before returning.
+pub async fn up(
+    engine: &Engine,
+    topology: &Topology,
+    options: &UpOptions,
+    cancel: &CancellationToken,
+    report: &(dyn Fn(Progress) + Sync),
+) -> Result<Launched, LabError> {
+    let lab = options
+        .name
+        .clone()
+        .unwrap_or_else(|| topology.name.clone());
+    if let Some(why) = dns_label_problem(&lab) {
+        return Err(LabError::Refused(format!("lab name {lab:?} {why}")));
+    }
+    let problems = crate::model::validate(topology);
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(LabError::Refused(format!(
+            "the topology is not valid: {}",
+            list.join("; ")
+        )));
+    }
+    if !engine
+        .containers(&format!("topolab.lab={lab}"))
+        .await?
+        .is_empty()
+    {
+        return Err(LabError::Refused(format!(
+            "a lab named {lab} already exists: `topolab down {lab}` removes it, or pass --name"
+        )));
+    }
+    let start = Instant::now();
+    let mut run = Run {
+        engine,
+        report,
+        cancel,
+        start,
+        phases: Vec::new(),
+        timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        flavor: Flavor::Mariadb,
+        env: Vec::new(),
+    };
+    let prepared = run.prepare(topology, &lab, options).await?;
+    let (plan, state) = prepared;
+    state.save()?;
+    match run.execute(&plan).await {
+        Ok(()) => Ok(Launched {
+            lab,
+            entry_points: plan.entry_points.clone(),
+            phases: run.phases,
+            plan,
+        }),
+        Err(e) => {
+            report(Progress::Note(format!(
+                "launch failed; removing what it created ({e})"
+            )));
+            down(engine, &lab, report).await?;
+            Err(if cancel.is_cancelled() {
+                LabError::Cancelled
+            } else {
+                e
+            })
+        }
+    }
+}
+
+/// One launch in progress.
+struct Run<'a> {
+    engine: &'a Engine,
+    report: &'a (dyn Fn(Progress) + Sync),
+    cancel: &'a CancellationToken,
+    start: Instant,
+    phases: Vec<(Phase, Duration)>,
+    timeout: Duration,
+    flavor: Flavor,
+    /// `NAME=value` secrets for the containers that need them.
+    env: Vec<String>,
+}
+
+impl Run<'_> {
+    fn explain(&self, command: String) {
+        (self.report)(Progress::Explain(command));
+    }
+
+    fn finished(&mut self, phase: Phase) {
+        let at = self.start.elapsed();
+        self.phases.push((phase, at));
+        (self.report)(Progress::Finished { phase, at });
+    }
+
+    fn check_cancel(&self) -> Result<(), LabError> {
+        if self.cancel.is_cancelled() {
+            Err(LabError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Images, subnet, ports, secrets, plan, memory check: nothing created
+    /// yet in Docker.
+    async fn prepare(
+        &mut self,
+        topology: &Topology,
+        lab: &str,
+        options: &UpOptions,
+    ) -> Result<(Plan, LabState), LabError> {
+        (self.report)(Progress::Started(Phase::Images));
+        let profile =
+            images::pick_profile(self.engine, options.profile, topology.databases.flavor).await?;
+        (self.report)(Progress::Note(format!(
+            "using the {} image profile",
+            profile.as_str()
+        )));
+        let app_image = images::ensure_app_image(self.engine, profile).await?;
+        self.finished(Phase::Images);
+        self.check_cancel()?;
+
+        let first_subnet = free_subnet(self.engine).await?;
+        let ports = choose_ports(topology)?;
+        let secrets = Secrets::generate(&topology.domain)?;
+        let params = PlanParams {
+            lab: lab.to_owned(),
+            profile,
+            app_image: app_image.clone(),
+            first_subnet,
+            ports,
+        };
+        let plan = plan::plan(topology, &secrets, &params)?;
+        self.flavor = plan.flavor;
+        self.env = secrets
+            .env()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if let Some(note) = plan.flavor_note() {
+            (self.report)(Progress::Note(note));
+        }
+        check_memory(self.engine, &plan).await?;
+        let state = LabState::new(
+            lab.to_owned(),
+            topology.clone(),
+            profile,
+            plan.flavor,
+            first_subnet,
+            app_image,
+            plan.entry_points.clone(),
+            secrets,
+        );
+        Ok((plan, state))
+    }
+
+    async fn execute(&mut self, plan: &Plan) -> Result<(), LabError> {
+        let engine = self.engine;
+        (self.report)(Progress::Started(Phase::Networks));
+        let labels = plan.lab_labels();
+        try_join_all(plan.networks.iter().map(|n| {
+            self.explain(format!(
+                "docker network create --subnet {} --gateway {} --label topolab.lab={} {}",
+                n.subnet, n.gateway, plan.lab, n.name
+            ));
+            let gateway = n.gateway.to_string();
+            let labels = &labels;
+            async move {
+                engine
+                    .create_network(&NetworkSpec {
+                        name: &n.name,
+                        subnet: &n.subnet,
+                        gateway: &gateway,
+                        labels,
+                    })
+                    .await
+            }
+        }))
+        .await?;
+        try_join_all(plan.volumes.iter().map(|v| {
+            self.explain(format!(
+                "docker volume create --label topolab.lab={} {v}",
+                plan.lab
+            ));
+            engine.create_volume(v, &labels)
+        }))
+        .await?;
+        self.finished(Phase::Networks);
+        self.check_cancel()?;
+
+        (self.report)(Progress::Started(Phase::Hosts));
+        try_join_all(plan.containers.iter().map(|c| self.create(plan, c))).await?;
+        let holders: Vec<&ContainerPlan> = plan
+            .containers
+            .iter()
+            .filter(|c| c.part == Part::Holder)
+            .collect();
+        try_join_all(holders.iter().map(|c| self.start_container(c))).await?;
+        self.finished(Phase::Hosts);
+        self.check_cancel()?;
+
+        // Databases, apps and web servers start together: an app needs no
+        // database to start, Nginx no app; each is then checked for real.
+        let first_wave: Vec<&ContainerPlan> = plan
+            .containers
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.part,
+                    Part::Component(ComponentKind::Db | ComponentKind::App | ComponentKind::Nginx)
+                        | Part::Exporter
+                )
+            })
+            .collect();
+        (self.report)(Progress::Started(Phase::Databases));
+        try_join_all(first_wave.iter().map(|c| self.start_container(c))).await?;
+
+        let topology_dbs: Vec<&ContainerPlan> = of_kind(plan, ComponentKind::Db);
+        try_join_all(topology_dbs.iter().map(|c| self.wait_db(c))).await?;
+        self.finished(Phase::Databases);
+        self.check_cancel()?;
+
+        (self.report)(Progress::Started(Phase::Replication));
+        let replicas = plan_replicas(plan);
+        try_join_all(replicas.iter().map(|c| self.wait_replication(c))).await?;
+        self.finished(Phase::Replication);
+
+        (self.report)(Progress::Started(Phase::Apps));
+        try_join_all(of_kind(plan, ComponentKind::App).iter().map(|c| {
+            let port = app_port(plan, c);
+            self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}/health"))
+        }))
+        .await?;
+        self.finished(Phase::Apps);
+
+        (self.report)(Progress::Started(Phase::Web));
+        try_join_all(of_kind(plan, ComponentKind::Nginx).iter().map(|c| {
+            let port = web_port(plan, c);
+            self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}/health"))
+        }))
+        .await?;
+        self.finished(Phase::Web);
+        self.check_cancel()?;
+
+        let lbs = of_kind(plan, ComponentKind::Lb);
+        if !lbs.is_empty() {
+            (self.report)(Progress::Started(Phase::LoadBalancers));
+            try_join_all(lbs.iter().map(|c| self.start_container(c))).await?;
+            try_join_all(lbs.iter().map(|c| {
+                let port = plan
+                    .containers
+                    .iter()
+                    .find(|h| h.part == Part::Holder && h.host == c.host)
+                    .and_then(|h| h.ports.first().map(|(inside, _)| *inside))
+                    .unwrap_or(80);
+                self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}/"))
+            }))
+            .await?;
+            self.finished(Phase::LoadBalancers);
+        }
+        // Every entry point answers from here, through its published port.
+        if Engine::is_local() {
+            for e in &plan.entry_points {
+                self.wait_published(e).await?;
+            }
+        }
+        if let Some(monitoring) = plan.containers.iter().find(|c| c.part == Part::Monitoring) {
+            (self.report)(Progress::Started(Phase::Monitoring));
+            self.start_container(monitoring).await?;
+            self.wait_http(
+                monitoring,
+                &monitoring.name,
+                "http://127.0.0.1:9090/-/ready".to_owned(),
+            )
+            .await?;
+            self.finished(Phase::Monitoring);
+        }
+        Ok(())
+    }
+
+    async fn create(&self, plan: &Plan, c: &ContainerPlan) -> Result<(), LabError> {
+        let labels = plan.labels(&c.host, c.part);
+        let env = if c.secret_env {
+            self.env.clone()
+        } else {
+            Vec::new()
+        };
+        let spec = CreateSpec {
+            name: c.name.clone(),
+            image: c.image.clone(),
+            cmd: c.cmd.clone(),
+            env,
+            labels: labels.clone(),
+            hostname: (c.part == Part::Holder).then(|| c.host.to_string()),
+            network_mode: c.join.as_ref().map(|h| format!("container:{h}")),
+            network: c
+                .networks
+                .first()
+                .map(|(n, ip)| (n.clone(), ip.to_string())),
+            ports: c.ports.clone(),
+            volume: c.volume.clone(),
+            init: true,
+            cap_add: Vec::new(),
+        };
+        self.explain(explain_create(plan, c));
+        self.engine.create_container(&spec).await?;
+        for (net, ip) in c.networks.iter().skip(1) {
+            self.explain(format!("docker network connect --ip {ip} {net} {}", c.name));
+            self.engine
+                .connect_network(&c.name, net, &ip.to_string())
+                .await?;
+        }
+        if !c.files.is_empty() {
+            for f in &c.files {
+                match &f.source {
+                    Some(src) => self.explain(format!("docker cp {src} {}:{}", c.name, f.path)),
+                    None => self.explain(format!(
+                        "docker cp <secret from the lab's state> {}:{}",
+                        c.name, f.path
+                    )),
+                }
+            }
+            let entries: Vec<(&str, &[u8], u32)> = c
+                .files
+                .iter()
+                .map(|f| (f.path.as_str(), f.content.as_bytes(), f.mode))
+                .collect();
+            let tar = images::tar_of(&entries).map_err(|e| LabError::Step {
+                phase: "copy configs",
+                why: e.to_string(),
+            })?;
+            self.engine.upload(&c.name, tar).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_container(&self, c: &ContainerPlan) -> Result<(), LabError> {
+        self.explain(format!("docker start {}", c.name));
+        self.engine.start(&c.name).await?;
+        Ok(())
+    }
+
+    /// Polls `check` until it passes, the container exits, or the timeout.
+    async fn wait(
+        &self,
+        c: &ContainerPlan,
+        what: &str,
+        check: impl AsyncFn() -> Result<bool, DockerError>,
+    ) -> Result<(), LabError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if check().await.unwrap_or(false) {
+                return Ok(());
+            }
+            self.check_cancel()?;
+            let (state, code) = self.engine.state(&c.name).await?;
+            if state != "running" {
+                let log = self.engine.log_tail(&c.name, 15).await;
+                return Err(LabError::Step {
+                    phase: "readiness",
+                    why: format!(
+                        "{} {state} (exit code {code}) before {what}; its last log lines:\n{log}",
+                        c.name
+                    ),
+                });
+            }
+            if Instant::now() > deadline {
+                let log = self.engine.log_tail(&c.name, 15).await;
+                return Err(LabError::Step {
+                    phase: "readiness",
+                    why: format!(
+                        "{} not {what} after {} s; its last log lines:\n{log}",
+                        c.name,
+                        self.timeout.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn wait_db(&self, c: &ContainerPlan) -> Result<(), LabError> {
+        let cmd = sql(self.flavor, "SELECT 1", true);
+        self.explain(format!("docker exec {} {}", c.name, shell_words(&cmd)));
+        self.wait(c, "answering SQL", async || {
+            let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            Ok(self.engine.exec(&c.name, &refs).await?.0 == 0)
+        })
+        .await
+    }
+
+    async fn wait_replication(&self, c: &ContainerPlan) -> Result<(), LabError> {
+        let statement = match self.flavor {
+            Flavor::Mariadb => "SHOW SLAVE STATUS\\G",
+            Flavor::Mysql => "SHOW REPLICA STATUS\\G",
+        };
+        let cmd = sql(self.flavor, statement, false);
+        self.explain(format!("docker exec {} {}", c.name, shell_words(&cmd)));
+        self.wait(c, "replicating", async || {
+            let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            let (code, out) = self.engine.exec(&c.name, &refs).await?;
+            Ok(code == 0 && replication_running(&out))
+        })
+        .await
+    }
+
+    async fn wait_http(&self, c: &ContainerPlan, via: &str, url: String) -> Result<(), LabError> {
+        let cmd = ["curl", "-fsS", "-o", "/dev/null", "-m", "1", url.as_str()];
+        self.explain(format!("docker exec {via} {}", cmd.join(" ")));
+        self.wait(c, &format!("answering {url}"), async || {
+            Ok(self.engine.exec(via, &cmd).await?.0 == 0)
+        })
+        .await
+    }
+
+    async fn wait_published(&self, e: &EntryPoint) -> Result<(), LabError> {
+        let url = format!("http://127.0.0.1:{}/", e.http);
+        self.explain(format!("curl -i {url}"));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(1))
+            .build()
+            .map_err(|err| LabError::Step {
+                phase: "entry point",
+                why: err.to_string(),
+            })?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match client.get(&url).send().await {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                other if Instant::now() > deadline => {
+                    return Err(LabError::Step {
+                        phase: "entry point",
+                        why: format!("{url} ({}) does not answer 200: {other:?}", e.host),
+                    });
+                }
+                _ => {}
+            }
+            self.check_cancel()?;
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+fn of_kind(plan: &Plan, kind: ComponentKind) -> Vec<&ContainerPlan> {
+    plan.containers
+        .iter()
+        .filter(|c| c.part == Part::Component(kind))
+        .collect()
+}
+
+fn holder_of(c: &ContainerPlan) -> &str {
+    c.join.as_deref().unwrap_or(&c.name)
+}
+
+fn plan_replicas(plan: &Plan) -> Vec<&ContainerPlan> {
+    of_kind(plan, ComponentKind::Db)
+        .into_iter()
+        .filter(|c| {
+            plan.artifacts
+                .get(&format!("{}/bootstrap.sql", c.host))
+                .is_some_and(|sql| sql.contains("START SLAVE") || sql.contains("START REPLICA"))
+        })
+        .collect()
+}
+
+fn app_port(plan: &Plan, c: &ContainerPlan) -> u16 {
+    plan.artifacts
+        .get(&format!("{}/app.json", c.host))
+        .and_then(|text| serde_json::from_str::<crate::generate::AppConfig>(text).ok())
+        .map_or(8000, |a| a.listen.port())
+}
+
+fn web_port(plan: &Plan, c: &ContainerPlan) -> u16 {
+    plan.artifacts
+        .get(&format!("{}/nginx.conf", c.host))
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix("listen "))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|p| p.trim_end_matches(';').parse().ok())
+        })
+        .unwrap_or(80)
+}
+
+/// The SQL client command for `statement`, as root over the socket. With
+/// `bare`, values only (no column names), for reading one value.
+pub fn sql(flavor: Flavor, statement: &str, bare: bool) -> Vec<String> {
+    let n = if bare { " -N" } else { "" };
+    match flavor {
+        Flavor::Mariadb => {
+            let mut cmd = vec!["mariadb".to_owned(), "-uroot".to_owned()];
+            if bare {
+                cmd.push("-N".to_owned());
+            }
+            cmd.extend(["-e".to_owned(), statement.to_owned()]);
+            cmd
+        }
+        Flavor::Mysql => vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!("mysql -uroot -p\"$TOPOLAB_DB_ROOT_PASSWORD\"{n} -e '{statement}'"),
+        ],
+    }
+}
+
+/// Whether `SHOW SLAVE|REPLICA STATUS\G` output says both threads run.
+pub fn replication_running(status: &str) -> bool {
+    let yes = |field: &str| {
+        status.lines().any(|l| {
+            let l = l.trim();
+            l.strip_prefix(field)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .is_some_and(|v| v.trim() == "Yes")
+        })
+    };
+    (yes("Slave_IO_Running") || yes("Replica_IO_Running"))
+        && (yes("Slave_SQL_Running") || yes("Replica_SQL_Running"))
+}
+
+fn shell_words(cmd: &[String]) -> String {
+    cmd.iter()
+        .map(|w| {
+            if w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
+            {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn explain_create(plan: &Plan, c: &ContainerPlan) -> String {
+    let mut words = vec!["docker create".to_owned(), format!("--name {}", c.name)];
+    let mut labels: Vec<(String, String)> = plan.labels(&c.host, c.part).into_iter().collect();
+    labels.sort();
+    for (k, v) in labels {
+        words.push(format!("--label {k}={v}"));
+    }
+    words.push("--init".to_owned());
+    if c.part == Part::Holder {
+        words.push(format!("--hostname {}", c.host));
+    }
+    if let Some(h) = &c.join {
+        words.push(format!("--network container:{h}"));
+    }
+    if let Some((net, ip)) = c.networks.first() {
+        words.push(format!("--network {net} --ip {ip}"));
+    }
+    for (inside, outside) in &c.ports {
+        words.push(format!("-p 127.0.0.1:{outside}:{inside}"));
+    }
+    if let Some((vol, path)) = &c.volume {
+        words.push(format!(
+            "--mount type=volume,source={vol},target={path},volume-nocopy"
+        ));
+    }
+    if c.secret_env {
+        words.push(format!("--env-file {}", env_path(&plan.lab).display()));
+    }
+    words.push(c.image.clone());
+    words.push(shell_words(&c.cmd));
+    words.join(" ")
+}
+
+/// A free first /24 for a lab: two consecutive /24s in 10.213.0.0/16 that
+/// no Docker network uses (a lab takes one or two).
+async fn free_subnet(engine: &Engine) -> Result<Ipv4Addr, LabError> {
+    let used = engine.used_subnets().await?;
+    (0u8..=127)
+        .map(|k| Ipv4Addr::new(10, 213, k * 2, 0))
+        .find(|candidate| {
+            let [a, b, c, _] = candidate.octets();
+            let mine = [format!("{a}.{b}.{c}."), format!("{a}.{b}.{}.", c + 1)];
+            !used
+                .iter()
+                .any(|s| mine.iter().any(|m| s.starts_with(m.as_str())))
+        })
+        .ok_or_else(|| {
+            LabError::Refused("no free subnet left in 10.213.0.0/16: remove some labs".to_owned())
+        })
+}
+
+/// Published ports: those the topology pins (refused when taken), else
+/// free ones picked now.
+fn choose_ports(
+    topology: &Topology,
+) -> Result<BTreeMap<crate::model::HostName, (u16, Option<u16>)>, LabError> {
+    let mut ports = BTreeMap::new();
+    for host in topology.entry_points() {
+        let pinned = host.load_balancer().and_then(|lb| lb.published_port);
+        let http = match pinned {
+            Some(p) => {
+                std::net::TcpListener::bind(("127.0.0.1", p)).map_err(|e| {
+                    LabError::Refused(format!(
+                        "port {p} on 127.0.0.1, pinned by {}/lb, is not free ({e})",
+                        host.name
+                    ))
+                })?;
+                p
+            }
+            None => free_port()?,
+        };
+        let https = if topology.security.tls && host.load_balancer().is_some() {
+            Some(free_port()?)
+        } else {
+            None
+        };
+        ports.insert(host.name.clone(), (http, https));
+    }
+    Ok(ports)
+}
+
+fn free_port() -> Result<u16, LabError> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| LabError::Refused(format!("no free port on 127.0.0.1: {e}")))
+}
+
+async fn check_memory(engine: &Engine, plan: &Plan) -> Result<(), LabError> {
+    let need = plan.memory_mib();
+    let available = if Engine::is_local() {
+        mem_available_mib()
+    } else {
+        None
+    };
+    let available = match available {
+        Some(a) => a,
+        None => engine.mem_total().await? / (1024 * 1024),
+    };
+    if need > available {
+        return Err(LabError::Refused(format!(
+            "the lab needs about {need} MiB of memory and the machine has {available} MiB available"
+        )));
+    }
+    Ok(())
+}
+
+fn mem_available_mib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib / 1024)
+}
+
+/// What `down` removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Containers.
+    pub containers: usize,
+    /// Networks.
+    pub networks: usize,
+    /// Volumes.
+    pub volumes: usize,
+}
+
+/// Removes every container, network and volume labelled with `lab`, and
+/// its state; nothing else.
+pub async fn down(
+    engine: &Engine,
+    lab: &str,
+    report: &(dyn Fn(Progress) + Sync),
+) -> Result<Removed, LabError> {
+    let label = format!("topolab.lab={lab}");
+    let containers = engine.containers(&label).await?;
+    report(Progress::Explain(format!(
+        "docker rm -f -v $(docker ps -aq --filter label={label})"
+    )));
+    try_join_all(containers.iter().map(|c| engine.remove_container(&c.name))).await?;
+    let networks = engine.networks(&label).await?;
+    report(Progress::Explain(format!(
+        "docker network rm $(docker network ls -q --filter label={label})"
+    )));
+    try_join_all(networks.iter().map(|n| engine.remove_network(n))).await?;
+    let volumes = engine.volumes(&label).await?;
+    report(Progress::Explain(format!(
+        "docker volume rm $(docker volume ls -q --filter label={label})"
+    )));
+    try_join_all(volumes.iter().map(|v| engine.remove_volume(v))).await?;
+    LabState::remove(lab)?;
+    Ok(Removed {
+        containers: containers.len(),
+        networks: networks.len(),
+        volumes: volumes.len(),
+    })
+}
+
+/// The database roles as the running servers report them: `replica of
+/// HOST` (from its source address), `primary` (writable, no source), or the
+/// reason none could be read.
+pub async fn db_roles(
+    engine: &Engine,
+    state: &LabState,
+) -> BTreeMap<crate::model::HostName, String> {
+    let addresses = crate::model::AddressPlan::new(&state.topology, state.first_subnet);
+    let db_net = crate::model::serving_network(&state.topology, ComponentKind::Db);
+    let mut roles = BTreeMap::new();
+    for (host, _) in state.topology.databases() {
+        let name = plan::container_name(&state.lab, &host.name, Part::Component(ComponentKind::Db));
+        let statement = match state.flavor {
+            Flavor::Mariadb => "SHOW SLAVE STATUS\\G",
+            Flavor::Mysql => "SHOW REPLICA STATUS\\G",
+        };
+        let refs = sql(state.flavor, statement, false);
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        let role = match engine.exec(&name, &refs).await {
+            Ok((0, out)) if out.trim().is_empty() => {
+                let ro = sql(state.flavor, "SELECT @@read_only", true);
+                let ro: Vec<&str> = ro.iter().map(String::as_str).collect();
+                match engine.exec(&name, &ro).await {
+                    Ok((0, v)) if v.trim() == "0" => "primary".to_owned(),
+                    Ok((0, _)) => "read-only, not replicating".to_owned(),
+                    _ => "unknown".to_owned(),
+                }
+            }
+            Ok((0, out)) => {
+                let source = out
+                    .lines()
+                    .find_map(|l| {
+                        let l = l.trim();
+                        l.strip_prefix("Master_Host:")
+                            .or_else(|| l.strip_prefix("Source_Host:"))
+                    })
+                    .map(str::trim)
+                    .unwrap_or("");
+                let source_host = state
+                    .topology
+                    .hosts
+                    .iter()
+                    .find(|h| {
+                        addresses
+                            .address(&h.name, db_net)
+                            .is_some_and(|a| a.to_string() == source)
+                    })
+                    .map_or_else(|| source.to_owned(), |h| h.name.to_string());
+                let running = if replication_running(&out) {
+                    "running"
+                } else {
+                    "stopped"
+                };
+                format!("replica of {source_host} (replication {running})")
+            }
+            _ => "not answering".to_owned(),
+        };
+        roles.insert(host.name.clone(), role);
+    }
+    roles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replication_status_parsing() {
+        let running = "*** 1. row ***\n  Slave_IO_Running: Yes\n Slave_SQL_Running: Yes\n";
+        assert!(replication_running(running));
+        assert!(!replication_running(
+            "  Slave_IO_Running: Connecting\n Slave_SQL_Running: Yes\n"
+        ));
+        assert!(replication_running(
+            "Replica_IO_Running: Yes\nReplica_SQL_Running: Yes"
+        ));
+        assert!(!replication_running(""));
+    }
+}

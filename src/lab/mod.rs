@@ -1,0 +1,9 @@
+//! The live lab: runs a topology as Docker containers. The only module that
+//! uses bollard (through `docker.rs`) and tokio; no egui here.
+
+pub mod cli;
+pub mod docker;
+pub mod images;
+pub mod launch;
+pub mod plan;
+pub mod state;
