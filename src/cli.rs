@@ -96,7 +96,14 @@ enum Command {
 #[derive(Subcommand)]
 enum ImagesAction {
     /// Build the local profile's images (debootstrap + docker import; needs root, no registry).
-    Build,
+    ///
+    /// The base image is built when missing (or with --rebuild); the app
+    /// image is built for this binary when missing.
+    Build {
+        /// Rebuild the base image even when it exists.
+        #[arg(long)]
+        rebuild: bool,
+    },
     /// Pull the official profile's images from a registry.
     Pull,
     /// Show which images are present.
@@ -253,14 +260,21 @@ async fn images(action: ImagesAction) -> anyhow::Result<()> {
     let engine = crate::lab::docker::Engine::connect().await?;
     let say = |line: String| println!("{line}");
     match action {
-        ImagesAction::Build => {
-            let started = std::time::Instant::now();
-            images::build_base(&engine, &say).await?;
-            println!(
-                "built {} in {:.1} s",
-                images::BASE_IMAGE,
-                started.elapsed().as_secs_f64()
-            );
+        ImagesAction::Build { rebuild } => {
+            if rebuild || engine.image_labels(images::BASE_IMAGE).await?.is_none() {
+                let started = std::time::Instant::now();
+                images::build_base(&engine, &say).await?;
+                println!(
+                    "built {} in {:.1} s",
+                    images::BASE_IMAGE,
+                    started.elapsed().as_secs_f64()
+                );
+            } else {
+                println!(
+                    "{} is present (--rebuild builds it again)",
+                    images::BASE_IMAGE
+                );
+            }
             let tag = images::ensure_app_image(&engine, Profile::Local).await?;
             println!("app image {tag} ready");
         }
@@ -387,6 +401,11 @@ fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCod
     let mut settings = Settings::for_topology(&topology);
     if let Some(f) = flavor {
         settings.flavor = f;
+    }
+    // The bundle runs the app image of this very binary (`topolab images
+    // build` makes it).
+    if let Ok(tag) = crate::lab::images::app_image_tag(crate::lab::images::Profile::Local) {
+        settings.images = crate::lab::images::Profile::Local.images(settings.flavor, &tag);
     }
     let artifacts = match generate::generate(&topology, &settings, &secrets) {
         Ok(a) => a,

@@ -76,8 +76,9 @@ pub struct AddressPlan {
     hosts: Vec<(HostName, Vec<Network>)>,
 }
 
-/// Where the exported docker-compose bundle puts its networks.
-pub const DEFAULT_FIRST_SUBNET: Ipv4Addr = Ipv4Addr::new(10, 213, 0, 0);
+/// Where an exported docker-compose bundle puts its networks (labs that
+/// topolab runs itself take 10.213.0.0/16, so the two never collide).
+pub const DEFAULT_FIRST_SUBNET: Ipv4Addr = Ipv4Addr::new(10, 214, 0, 0);
 
 /// First host number in each subnet (.1 is the gateway).
 const FIRST_HOST: u8 = 10;

@@ -1,0 +1,249 @@
+//! Harness for end-to-end tests against a real Docker engine (local image
+//! profile). Tests run one at a time; every lab is removed when its guard
+//! drops, also when the test fails.
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::topolab;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A tokio runtime for the HTTP client.
+pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+});
+
+/// The right to use Docker, or `None` after saying why the test is skipped.
+/// With `TOPOLAB_E2E=require` (CI) an absent engine fails the test.
+pub fn docker() -> Option<MutexGuard<'static, ()>> {
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let reachable = RT.block_on(topolab::lab::docker::Engine::connect());
+    if let Err(e) = reachable {
+        assert!(
+            std::env::var("TOPOLAB_E2E").as_deref() != Ok("require"),
+            "TOPOLAB_E2E=require but {e}"
+        );
+        eprintln!("SKIP: no Docker engine ({e}); set TOPOLAB_E2E=require to make this a failure");
+        return None;
+    }
+    static IMAGES: std::sync::Once = std::sync::Once::new();
+    IMAGES.call_once(|| {
+        // Builds the base image when missing (about 90 s) and the app
+        // image of this build.
+        let out = topolab()
+            .args(["images", "build"])
+            .output()
+            .expect("topolab runs");
+        assert!(
+            out.status.success(),
+            "images build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    Some(guard)
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// How many containers, networks and volumes carry `topolab.lab=LAB`.
+pub fn leftovers(lab: &str) -> (usize, usize, usize) {
+    let count = |args: &[&str]| {
+        let out = Command::new("docker")
+            .args(args)
+            .arg("--filter")
+            .arg(format!("label=topolab.lab={lab}"))
+            .arg("-q")
+            .output()
+            .expect("docker");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .count()
+    };
+    (
+        count(&["ps", "-a"]),
+        count(&["network", "ls"]),
+        count(&["volume", "ls"]),
+    )
+}
+
+/// A running lab, removed on drop.
+pub struct Lab {
+    /// Its name.
+    pub name: String,
+    /// `topolab up`'s output.
+    pub stdout: String,
+    data: tempfile::TempDir,
+}
+
+impl Lab {
+    /// `topolab up TOPOLOGY --name NAME`; panics with the output on failure.
+    pub fn up(topology: &str, name: &str) -> Self {
+        let data = tempfile::tempdir().expect("data dir");
+        let mut lab = Self {
+            name: name.to_owned(),
+            stdout: String::new(),
+            data,
+        };
+        let out = lab.run(&["up", topology, "--name", name]);
+        assert!(
+            out.status.success(),
+            "up {topology} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab.stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        lab
+    }
+
+    /// A topolab command sharing this lab's data folder.
+    pub fn command(&self) -> Command {
+        let mut cmd = topolab();
+        cmd.env("TOPOLAB_DATA_DIR", self.data.path());
+        cmd
+    }
+
+    /// Runs topolab with `args`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("topolab runs")
+    }
+
+    /// The HTTP entry points `up` printed, in order.
+    pub fn entry_urls(&self) -> Vec<String> {
+        self.stdout
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("http://")
+                    .map(|rest| format!("http://{}", rest.split_whitespace().next().unwrap_or("")))
+            })
+            .collect()
+    }
+
+    /// The HTTPS entry points `up` printed.
+    pub fn https_urls(&self) -> Vec<String> {
+        self.stdout
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("https://")
+                    .map(|rest| format!("https://{}", rest.split_whitespace().next().unwrap_or("")))
+            })
+            .collect()
+    }
+
+    /// The lab's state file, parsed.
+    pub fn state(&self) -> serde_json::Value {
+        let path = self
+            .data
+            .path()
+            .join("labs")
+            .join(format!("{}.json", self.name));
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("state file"))
+            .expect("state JSON")
+    }
+
+    /// `docker exec CONTAINER ARGS`: (exit code, output).
+    pub fn exec(&self, container: &str, args: &[&str]) -> (i32, String) {
+        let out = Command::new("docker")
+            .arg("exec")
+            .arg(container)
+            .args(args)
+            .output()
+            .expect("docker");
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.run(&["down", &self.name]);
+    }
+}
+
+/// A response, simplified.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers, lowercase names.
+    pub headers: std::collections::HashMap<String, String>,
+    /// Body.
+    pub body: String,
+}
+
+impl Reply {
+    /// A header's value, or "".
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+}
+
+/// Sends a request; `body` makes it a JSON POST.
+pub fn http(
+    client: &reqwest::Client,
+    url: &str,
+    body: Option<serde_json::Value>,
+) -> Result<Reply, String> {
+    RT.block_on(async {
+        let request = match body {
+            Some(b) => client.post(url).json(&b),
+            None => client.get(url),
+        };
+        let r = request.send().await.map_err(|e| e.to_string())?;
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let body = r.text().await.map_err(|e| e.to_string())?;
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    })
+}
+
+/// A plain HTTP client with a short timeout.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("client")
+}
+
+/// Polls `f` until it returns `Some`, at most `limit`.
+pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
