@@ -80,6 +80,11 @@ enum Command {
         /// The lab (default: every lab).
         lab: Option<String>,
     },
+    /// Measure topolab itself.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Build, pull or list the lab's container images.
     Images {
         #[command(subcommand)]
@@ -90,6 +95,19 @@ enum Command {
         /// The app's config, generated as HOST/app.json.
         #[arg(long)]
         config: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Launch and tear down a topology N times; print the median time per phase.
+    Launch {
+        /// A topology file, or the name of a preset.
+        #[arg(default_value = "reference")]
+        topology: String,
+        /// How many timed runs.
+        #[arg(short = 'n', default_value_t = 3)]
+        runs: usize,
     },
 }
 
@@ -205,6 +223,15 @@ pub fn run() -> ExitCode {
                 }
             }
         }
+        Some(Command::Bench {
+            what: BenchWhat::Launch { topology, runs },
+        }) => match preset::load_file_or_preset(&topology) {
+            Ok(t) => block_on(crate::lab::bench::launch(t, runs)),
+            Err(e) => {
+                eprintln!("topolab: {e}");
+                ExitCode::from(UNUSABLE)
+            }
+        },
         Some(Command::Images { action }) => block_on(images(action)),
         Some(Command::App { config }) => {
             init_tracing();

@@ -136,6 +136,9 @@ pub mod paths {
     pub const TLS_CERT: &str = "/etc/topolab/tls/lab.pem";
     /// The database's data directory.
     pub const DB_DATA: &str = "/var/lib/mysql";
+    /// A ready (MariaDB) data directory an image may carry; copied on a
+    /// database's first start instead of initializing one.
+    pub const DB_TEMPLATE: &str = "/usr/share/topolab/db-template";
     /// The database's socket.
     pub const DB_SOCKET: &str = "/run/mysqld/mysqld.sock";
     /// The application's schema.

@@ -241,6 +241,90 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs `cmd` in a new container of `image` until it exits; returns
+    /// the exit code and log. The container is kept for [`Engine::commit`].
+    pub async fn run_once(
+        &self,
+        name: &str,
+        image: &str,
+        cmd: &[&str],
+    ) -> Result<(i64, String), DockerError> {
+        let spec = CreateSpec {
+            name: name.to_owned(),
+            image: image.to_owned(),
+            cmd: cmd.iter().map(|s| (*s).to_owned()).collect(),
+            ..CreateSpec::default()
+        };
+        self.create_container(&spec).await?;
+        self.start(name).await?;
+        let mut wait = self.docker.wait_container(name, None);
+        while let Some(status) = wait.next().await {
+            // A non-zero exit arrives as an error; the state below has it.
+            if status.is_err() {
+                break;
+            }
+        }
+        let (_, code) = self.state(name).await?;
+        Ok((code, self.log_tail(name, 30).await))
+    }
+
+    /// `docker commit`: `container` as image `repo:tag` with `cmd` and
+    /// `labels`.
+    pub async fn commit(
+        &self,
+        container: &str,
+        repo: &str,
+        tag: &str,
+        cmd: &[&str],
+        labels: HashMap<String, String>,
+    ) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::CommitContainerOptionsBuilder::default()
+            .container(container)
+            .repo(repo)
+            .tag(tag)
+            .build();
+        let config = bollard::models::ContainerConfig {
+            cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
+            labels: Some(labels),
+            env: Some(vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+            ]),
+            ..Default::default()
+        };
+        self.docker
+            .commit_container(options, config)
+            .await
+            .map_err(call(format!("commit {container} as {repo}:{tag}")))?;
+        Ok(())
+    }
+
+    /// Tags of images carrying `label` (`key=value`).
+    pub async fn image_tags(&self, label: &str) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let options = bollard::query_parameters::ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(call("list images"))?;
+        Ok(images.into_iter().flat_map(|i| i.repo_tags).collect())
+    }
+
+    /// Removes an image; an image in use is left alone.
+    pub async fn remove_image(&self, image: &str) -> Result<(), DockerError> {
+        self.docker
+            .remove_image(
+                image,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+            .map_err(call(format!("remove image {image}")))?;
+        Ok(())
+    }
+
     /// Every network's subnets, to pick ones that do not collide.
     pub async fn used_subnets(&self) -> Result<Vec<String>, DockerError> {
         let nets = self

@@ -15,6 +15,8 @@ use crate::model::Flavor;
 
 /// The local base image.
 pub const BASE_IMAGE: &str = "topolab-base:bookworm";
+/// A ready MariaDB data directory inside the base image.
+pub const DB_TEMPLATE: &str = crate::generate::paths::DB_TEMPLATE;
 /// Debian packages in the base image: every program of the lab, plus what
 /// faults and monitoring need.
 pub const BASE_PACKAGES: &[&str] = &[
@@ -229,6 +231,13 @@ pub async fn ensure_app_image(engine: &Engine, profile: Profile) -> Result<Strin
     .map_err(|e| ImageError::Build(e.to_string()))?;
     let labels = HashMap::from([("topolab.image".to_owned(), "app".to_owned())]);
     engine.build(context, &tag, labels).await?;
+    // App images of older binaries are dead weight (each holds a copy of the
+    // binary); one still used by a running lab is kept by the engine.
+    for old in engine.image_tags("topolab.image=app").await? {
+        if old != tag {
+            let _ = engine.remove_image(&old).await;
+        }
+    }
     Ok(tag)
 }
 
@@ -433,7 +442,40 @@ pub async fn build_base(
             "tar of the root file system failed ({status})"
         )));
     }
-    Ok(())
+    progress(
+        "preparing a ready MariaDB data directory (saves a second per database start)".to_owned(),
+    );
+    add_db_template(engine, repo, tag).await
+}
+
+/// Initializes a MariaDB data directory once, at [`DB_TEMPLATE`], and
+/// commits it into the base image: `db-start.sh` copies it instead of
+/// running `mariadb-install-db` (about 1.3 s) at every first start.
+async fn add_db_template(engine: &Engine, repo: &str, tag: &str) -> Result<(), ImageError> {
+    let name = format!("topolab-image-build-{}", std::process::id());
+    let script = format!(
+        "set -e; mkdir -p {DB_TEMPLATE}; chown mysql:mysql {DB_TEMPLATE}; \
+         mariadb-install-db --user=mysql --datadir={DB_TEMPLATE} --skip-test-db \
+         --auth-root-authentication-method=socket --innodb-log-file-size=8M > /dev/null"
+    );
+    let result = async {
+        let (code, log) = engine
+            .run_once(&name, BASE_IMAGE, &["sh", "-c", &script])
+            .await?;
+        if code != 0 {
+            return Err(ImageError::Build(format!(
+                "mariadb-install-db failed ({code}):\n{log}"
+            )));
+        }
+        let labels = HashMap::from([("topolab.image".to_owned(), "base".to_owned())]);
+        engine
+            .commit(&name, repo, tag, &["sleep", "infinity"], labels)
+            .await?;
+        Ok(())
+    }
+    .await;
+    engine.remove_container(&name).await?;
+    result
 }
 
 /// topolab's cache folder (`$XDG_CACHE_HOME/topolab` or `~/.cache/topolab`).

@@ -327,32 +327,22 @@ impl Run<'_> {
         self.check_cancel()?;
 
         (self.report)(Progress::Started(Phase::Hosts));
-        try_join_all(plan.containers.iter().map(|c| self.create(plan, c))).await?;
-        let holders: Vec<&ContainerPlan> = plan
+        let holders = plan.containers.iter().filter(|c| c.part == Part::Holder);
+        let standalone = plan
             .containers
             .iter()
-            .filter(|c| c.part == Part::Holder)
-            .collect();
-        try_join_all(holders.iter().map(|c| self.start_container(c))).await?;
+            .filter(|c| c.part == Part::Monitoring);
+        let (hosts, others) = futures_util::future::join(
+            try_join_all(holders.map(|h| self.bring_up_host(plan, h))),
+            try_join_all(standalone.map(|c| self.create(plan, c))),
+        )
+        .await;
+        hosts?;
+        others?;
         self.finished(Phase::Hosts);
         self.check_cancel()?;
 
-        // Databases, apps and web servers start together: an app needs no
-        // database to start, Nginx no app; each is then checked for real.
-        let first_wave: Vec<&ContainerPlan> = plan
-            .containers
-            .iter()
-            .filter(|c| {
-                matches!(
-                    c.part,
-                    Part::Component(ComponentKind::Db | ComponentKind::App | ComponentKind::Nginx)
-                        | Part::Exporter
-                )
-            })
-            .collect();
         (self.report)(Progress::Started(Phase::Databases));
-        try_join_all(first_wave.iter().map(|c| self.start_container(c))).await?;
-
         let topology_dbs: Vec<&ContainerPlan> = of_kind(plan, ComponentKind::Db);
         try_join_all(topology_dbs.iter().map(|c| self.wait_db(c))).await?;
         self.finished(Phase::Databases);
@@ -413,6 +403,35 @@ impl Run<'_> {
             .await?;
             self.finished(Phase::Monitoring);
         }
+        Ok(())
+    }
+
+    /// Creates a host's holder, then its components while the holder
+    /// starts, then starts every component but the load balancer (which
+    /// waits for the web tier). Databases, apps and Nginx start together:
+    /// an app needs no database to start, Nginx no app; each is checked
+    /// for real afterwards.
+    async fn bring_up_host(&self, plan: &Plan, holder: &ContainerPlan) -> Result<(), LabError> {
+        self.create(plan, holder).await?;
+        let members: Vec<&ContainerPlan> = plan
+            .containers
+            .iter()
+            .filter(|c| c.join.as_deref() == Some(holder.name.as_str()))
+            .collect();
+        let (started, created) = futures_util::future::join(
+            self.start_container(holder),
+            try_join_all(members.iter().map(|c| self.create(plan, c))),
+        )
+        .await;
+        started?;
+        created?;
+        try_join_all(
+            members
+                .iter()
+                .filter(|c| c.part != Part::Component(ComponentKind::Lb))
+                .map(|c| self.start_container(c)),
+        )
+        .await?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The live lab: runs a topology as Docker containers. The only module that
 //! uses bollard (through `docker.rs`) and tokio; no egui here.
 
+pub mod bench;
 pub mod cli;
 pub mod docker;
 pub mod images;
