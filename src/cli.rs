@@ -429,10 +429,24 @@ fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCod
     if let Some(f) = flavor {
         settings.flavor = f;
     }
-    // The bundle runs the app image of this very binary (`topolab images
-    // build` makes it).
-    if let Ok(tag) = crate::lab::images::app_image_tag(crate::lab::images::Profile::Local) {
-        settings.images = crate::lab::images::Profile::Local.images(settings.flavor, &tag);
+    // The bundle runs the app image of this very binary. The local images
+    // (built by `topolab images build`) carry MariaDB only; a MySQL bundle
+    // names the official images.
+    {
+        use crate::lab::images::{Profile, app_image_tag};
+        let profile = match settings.flavor {
+            Flavor::Mariadb => Profile::Local,
+            Flavor::Mysql => {
+                eprintln!(
+                    "note: this bundle runs MySQL 8.4 from the official images (a registry is \
+                     needed); `--flavor mariadb` makes one that runs on the local images"
+                );
+                Profile::Official
+            }
+        };
+        if let Ok(tag) = app_image_tag(profile) {
+            settings.images = profile.images(settings.flavor, &tag);
+        }
     }
     let artifacts = match generate::generate(&topology, &settings, &secrets) {
         Ok(a) => a,

@@ -230,6 +230,20 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "TLS terminates at a load balancer",
         ),
         (
+            "host name collides with a container name",
+            with_hosts(&format!(
+                "(name: \"web\", components: [{SERVER}]), (name: \"web-db\", components: [nginx(), app()])"
+            ))
+            .into_bytes(),
+            "collides with the db container of host web",
+        ),
+        (
+            "metrics port taken when monitoring is on",
+            b"(version: 1, name: \"t\", monitoring: (enabled: true), hosts: [(name: \"a\", components: [nginx(port: 9104), app(), db()])])"
+                .to_vec(),
+            "port 9104 is wanted by a/nginx (HTTP) and a/db (MySQL exporter)",
+        ),
+        (
             "a list instead of a topology",
             b"[1, 2, 3]".to_vec(),
             "Expected",

@@ -185,12 +185,11 @@ pub(super) fn compose(ctx: &Ctx) -> String {
                 line!(o, "    environment:");
                 line!(
                     o,
-                    "      DATA_SOURCE_NAME: \"monitor:${{TOPOLAB_MONITOR_PASSWORD}}@(127.0.0.1:3306)/\""
+                    "      DATA_SOURCE_NAME: \"monitor:${{TOPOLAB_MONITOR_PASSWORD}}@({})/\"",
+                    exporter_dsn_target(ctx, host)
                 );
-                command(
-                    &mut o,
-                    &["prometheus-mysqld-exporter", "--web.listen-address=:9104"],
-                );
+                let listen = format!("--web.listen-address=:{}", crate::model::EXPORTER_PORT);
+                command(&mut o, &["prometheus-mysqld-exporter", &listen]);
                 labels(&mut o, ctx, h, "exporter");
             }
         }
@@ -255,6 +254,16 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         }
     }
     o
+}
+
+/// Where a database's exporter reaches it: the address the database
+/// listens on (only the back network when tiers are segmented).
+pub(super) fn exporter_dsn_target(ctx: &Ctx, host: &Host) -> String {
+    let port = host.database().map_or(3306, |d| d.port);
+    let addr = ctx
+        .address(&host.name, ComponentKind::Db)
+        .map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
+    format!("{addr}:{port}")
 }
 
 pub(super) fn env_file(ctx: &Ctx, secrets: &super::Secrets) -> String {

@@ -24,7 +24,11 @@ pub(super) fn prometheus(ctx: &Ctx) -> String {
     line!(o, "    static_configs:");
     for (h, _) in t.databases() {
         if let Some(addr) = ctx.address(&h.name, ComponentKind::Db) {
-            line!(o, "      - targets: [\"{addr}:9104\"]");
+            line!(
+                o,
+                "      - targets: [\"{addr}:{}\"]",
+                crate::model::EXPORTER_PORT
+            );
             line!(o, "        labels: {{ host: \"{}\" }}", h.name);
         }
     }

@@ -4,6 +4,12 @@
 use super::{Ctx, line, network_note, paths};
 use crate::model::{ComponentKind, Database, Flavor, Host, ReplicationMode, Role, serving_network};
 
+/// How long a semi-sync primary waits for a replica's acknowledgement
+/// before it falls back to asynchronous replication: shorter than the app's
+/// write timeout, so a write the app reports as failed is not committed
+/// later.
+const SEMI_SYNC_TIMEOUT_MS: u32 = 700;
+
 /// Each database's server id: its place among the databases, from 1.
 fn server_id(ctx: &Ctx, host: &Host) -> usize {
     ctx.topology
@@ -39,6 +45,8 @@ pub(super) fn my_cnf(ctx: &Ctx, host: &Host, db: &Database) -> String {
         line!(o, "bind-address = 0.0.0.0");
     }
     line!(o, "skip-name-resolve = ON");
+    line!(o, "character-set-server = utf8mb4");
+    line!(o, "collation-server = utf8mb4_unicode_ci");
     line!(o, "# A small server: this is a lab.");
     line!(o, "innodb-buffer-pool-size = 32M");
     line!(o, "innodb-log-file-size = 8M");
@@ -101,18 +109,25 @@ pub(super) fn my_cnf(ctx: &Ctx, host: &Host, db: &Database) -> String {
         );
         match flavor {
             Flavor::Mysql => {
+                line!(
+                    o,
+                    "# `loose-`: the plugins' options are unknown until they are loaded."
+                );
                 line!(o, "plugin-load-add = semisync_source.so");
                 line!(o, "plugin-load-add = semisync_replica.so");
-                line!(o, "rpl-semi-sync-source-enabled = ON");
-                line!(o, "rpl-semi-sync-replica-enabled = ON");
-                line!(o, "rpl-semi-sync-source-wait-point = AFTER_SYNC");
-                line!(o, "rpl-semi-sync-source-timeout = 10000");
+                line!(o, "loose-rpl-semi-sync-source-enabled = ON");
+                line!(o, "loose-rpl-semi-sync-replica-enabled = ON");
+                line!(o, "loose-rpl-semi-sync-source-wait-point = AFTER_SYNC");
+                line!(
+                    o,
+                    "loose-rpl-semi-sync-source-timeout = {SEMI_SYNC_TIMEOUT_MS}"
+                );
             }
             Flavor::Mariadb => {
                 line!(o, "rpl-semi-sync-master-enabled = ON");
                 line!(o, "rpl-semi-sync-slave-enabled = ON");
                 line!(o, "rpl-semi-sync-master-wait-point = AFTER_SYNC");
-                line!(o, "rpl-semi-sync-master-timeout = 10000");
+                line!(o, "rpl-semi-sync-master-timeout = {SEMI_SYNC_TIMEOUT_MS}");
             }
         }
     }

@@ -35,8 +35,14 @@ pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow
     let on_ctrl_c = cancel.clone();
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ncancelling: removing what the launch created...");
+            eprintln!(
+                "\ncancelling: removing what the launch created (Ctrl-C again to quit at once)..."
+            );
             on_ctrl_c.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("quitting before the cleanup finished: `topolab down` removes what is left");
+            std::process::exit(130);
         }
     });
     let lab = options
@@ -119,6 +125,7 @@ pub async fn status(lab: Option<String>) -> anyhow::Result<bool> {
     let engine = Engine::connect().await?;
     let labs = match lab {
         Some(l) => {
+            launch::check_lab_name(&l)?;
             if engine
                 .containers(&format!("topolab.lab={l}"))
                 .await?

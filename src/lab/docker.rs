@@ -18,6 +18,9 @@ use bollard::query_parameters::{
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
+/// Longest a command run in a container may take.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A Docker failure, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -90,8 +93,8 @@ pub struct NetworkSpec<'a> {
     pub labels: &'a HashMap<String, String>,
 }
 
-/// A container to create.
-#[derive(Clone, Debug, Default)]
+/// A container to create. No `Debug`: `env` holds secrets.
+#[derive(Clone, Default)]
 pub struct CreateSpec {
     /// Name.
     pub name: String,
@@ -492,8 +495,24 @@ impl Engine {
             .map_err(call(format!("start {container}")))
     }
 
-    /// Runs a command in a running container: (exit code, stdout + stderr).
+    /// Runs a command in a running container: (exit code, stdout +
+    /// stderr). Gives up after [`EXEC_TIMEOUT`].
     pub async fn exec(&self, container: &str, cmd: &[&str]) -> Result<(i64, String), DockerError> {
+        tokio::time::timeout(EXEC_TIMEOUT, self.exec_inner(container, cmd))
+            .await
+            .unwrap_or_else(|_| {
+                Err(DockerError::Call {
+                    what: format!("run `{}` in {container}", cmd.join(" ")),
+                    why: format!("no answer within {} s", EXEC_TIMEOUT.as_secs()),
+                })
+            })
+    }
+
+    async fn exec_inner(
+        &self,
+        container: &str,
+        cmd: &[&str],
+    ) -> Result<(i64, String), DockerError> {
         let what = || format!("run `{}` in {container}", cmd.join(" "));
         let exec = self
             .docker

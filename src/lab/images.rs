@@ -75,12 +75,12 @@ impl Profile {
             },
             Self::Official => Images {
                 holder: app.to_owned(),
-                lb: "haproxy:lts".to_owned(),
+                lb: "haproxy:2.6".to_owned(),
                 web: "nginx:stable".to_owned(),
                 app: app.to_owned(),
                 db: match flavor {
                     Flavor::Mysql => "mysql:8.4".to_owned(),
-                    Flavor::Mariadb => "mariadb:lts".to_owned(),
+                    Flavor::Mariadb => "mariadb:10.11".to_owned(),
                 },
                 monitoring: "prom/prometheus:latest".to_owned(),
             },
@@ -221,8 +221,17 @@ pub async fn ensure_app_image(engine: &Engine, profile: Profile) -> Result<Strin
     let exe = current_exe()?;
     let binary =
         std::fs::read(&exe).map_err(|e| ImageError::Build(format!("{}: {e}", exe.display())))?;
+    // The holders of the official profile run this image too: readiness
+    // checks need curl in it (the local base image has it).
+    let tools = match profile {
+        Profile::Local => "",
+        Profile::Official => {
+            "RUN apt-get update && apt-get install -y --no-install-recommends curl iproute2 \
+             && rm -rf /var/lib/apt/lists/*\n"
+        }
+    };
     let dockerfile = format!(
-        "FROM {base}\nCOPY topolab /usr/local/bin/topolab\nCMD [\"topolab\", \"app\", \"--config\", \"/etc/topolab/app.json\"]\n"
+        "FROM {base}\n{tools}COPY topolab /usr/local/bin/topolab\nCMD [\"topolab\", \"app\", \"--config\", \"/etc/topolab/app.json\"]\n"
     );
     let context = tar_of(&[
         ("Dockerfile", dockerfile.as_bytes(), 0o644),

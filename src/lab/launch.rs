@@ -152,9 +152,7 @@ pub async fn up(
         .name
         .clone()
         .unwrap_or_else(|| topology.name.clone());
-    if let Some(why) = dns_label_problem(&lab) {
-        return Err(LabError::Refused(format!("lab name {lab:?} {why}")));
-    }
+    check_lab_name(&lab)?;
     let problems = crate::model::validate(topology);
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -163,30 +161,49 @@ pub async fn up(
             list.join("; ")
         )));
     }
-    if !engine
-        .containers(&format!("topolab.lab={lab}"))
-        .await?
-        .is_empty()
-    {
+    let label = format!("topolab.lab={lab}");
+    let exists = !engine.containers(&label).await?.is_empty()
+        || !engine.networks(&label).await?.is_empty()
+        || !engine.volumes(&label).await?.is_empty();
+    if exists {
         return Err(LabError::Refused(format!(
             "a lab named {lab} already exists: `topolab down {lab}` removes it, or pass --name"
         )));
     }
-    let start = Instant::now();
+    // Only one process launches a given lab at a time.
+    LabState::claim(&lab).map_err(|e| match e {
+        StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            LabError::Refused(format!(
+                "lab {lab} is being launched by another topolab (or a launch was killed): \
+                 `topolab down {lab}` clears it"
+            ))
+        }
+        other => other.into(),
+    })?;
     let mut run = Run {
         engine,
         report,
         cancel,
-        start,
+        start: Instant::now(),
         phases: Vec::new(),
         timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
         flavor: Flavor::Mariadb,
         env: Vec::new(),
     };
-    let prepared = run.prepare(topology, &lab, options).await?;
+    let prepared = match run.prepare(topology, &lab, options).await {
+        Ok(p) => p,
+        Err(e) => {
+            // Nothing was created in Docker yet: release the claim.
+            let _ = LabState::remove(&lab);
+            return Err(e);
+        }
+    };
     let (plan, state) = prepared;
-    state.save()?;
-    match run.execute(&plan).await {
+    let outcome = match state.save() {
+        Ok(()) => run.execute(&plan).await,
+        Err(e) => Err(e.into()),
+    };
+    match outcome {
         Ok(()) => Ok(Launched {
             lab,
             entry_points: plan.entry_points.clone(),
@@ -197,12 +214,18 @@ pub async fn up(
             report(Progress::Note(format!(
                 "launch failed; removing what it created ({e})"
             )));
-            down(engine, &lab, report).await?;
-            Err(if cancel.is_cancelled() {
+            let e = if cancel.is_cancelled() {
                 LabError::Cancelled
             } else {
                 e
-            })
+            };
+            match down(engine, &lab, report).await {
+                Ok(_) => Err(e),
+                Err(cleanup) => Err(LabError::Step {
+                    phase: "cleanup",
+                    why: format!("{e}; removing what the launch created failed too: {cleanup}"),
+                }),
+            }
         }
     }
 }
@@ -296,7 +319,7 @@ impl Run<'_> {
         let engine = self.engine;
         (self.report)(Progress::Started(Phase::Networks));
         let labels = plan.lab_labels();
-        try_join_all(plan.networks.iter().map(|n| {
+        all(plan.networks.iter().map(|n| {
             self.explain(format!(
                 "docker network create --subnet {} --gateway {} --label topolab.lab={} {}",
                 n.subnet, n.gateway, plan.lab, n.name
@@ -315,7 +338,7 @@ impl Run<'_> {
             }
         }))
         .await?;
-        try_join_all(plan.volumes.iter().map(|v| {
+        all(plan.volumes.iter().map(|v| {
             self.explain(format!(
                 "docker volume create --label topolab.lab={} {v}",
                 plan.lab
@@ -333,8 +356,8 @@ impl Run<'_> {
             .iter()
             .filter(|c| c.part == Part::Monitoring);
         let (hosts, others) = futures_util::future::join(
-            try_join_all(holders.map(|h| self.bring_up_host(plan, h))),
-            try_join_all(standalone.map(|c| self.create(plan, c))),
+            all(holders.map(|h| self.bring_up_host(plan, h))),
+            all(standalone.map(|c| self.create(plan, c))),
         )
         .await;
         hosts?;
@@ -420,7 +443,7 @@ impl Run<'_> {
             .collect();
         let (started, created) = futures_util::future::join(
             self.start_container(holder),
-            try_join_all(members.iter().map(|c| self.create(plan, c))),
+            all(members.iter().map(|c| self.create(plan, c))),
         )
         .await;
         started?;
@@ -437,11 +460,18 @@ impl Run<'_> {
 
     async fn create(&self, plan: &Plan, c: &ContainerPlan) -> Result<(), LabError> {
         let labels = plan.labels(&c.host, c.part);
-        let env = if c.secret_env {
-            self.env.clone()
-        } else {
-            Vec::new()
-        };
+        // Each container gets only the secrets it uses.
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .filter(|kv| {
+                c.secrets.iter().any(|name| {
+                    kv.strip_prefix(name)
+                        .is_some_and(|rest| rest.starts_with('='))
+                })
+            })
+            .cloned()
+            .collect();
         let spec = CreateSpec {
             name: c.name.clone(),
             image: c.image.clone(),
@@ -497,53 +527,57 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Polls `check` until it passes, the container exits, or the timeout.
-    async fn wait(
+    /// After a readiness check did not pass: fails when the launch was
+    /// cancelled, the container stopped, or `deadline` passed (with the
+    /// container's last log lines); else waits a moment before the next try.
+    async fn not_yet(
         &self,
         c: &ContainerPlan,
         what: &str,
-        check: impl AsyncFn() -> Result<bool, DockerError>,
+        deadline: Instant,
     ) -> Result<(), LabError> {
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            if check().await.unwrap_or(false) {
-                return Ok(());
-            }
-            self.check_cancel()?;
-            let (state, code) = self.engine.state(&c.name).await?;
-            if state != "running" {
-                let log = self.engine.log_tail(&c.name, 15).await;
-                return Err(LabError::Step {
-                    phase: "readiness",
-                    why: format!(
-                        "{} {state} (exit code {code}) before {what}; its last log lines:\n{log}",
-                        c.name
-                    ),
-                });
-            }
-            if Instant::now() > deadline {
-                let log = self.engine.log_tail(&c.name, 15).await;
-                return Err(LabError::Step {
-                    phase: "readiness",
-                    why: format!(
-                        "{} not {what} after {} s; its last log lines:\n{log}",
-                        c.name,
-                        self.timeout.as_secs()
-                    ),
-                });
-            }
-            tokio::time::sleep(POLL).await;
+        self.check_cancel()?;
+        let (state, code) = self.engine.state(&c.name).await?;
+        if state != "running" {
+            let log = self.engine.log_tail(&c.name, 15).await;
+            return Err(LabError::Step {
+                phase: "readiness",
+                why: format!(
+                    "{} {state} (exit code {code}) before {what}; its last log lines:\n{log}",
+                    c.name
+                ),
+            });
         }
+        if Instant::now() > deadline {
+            let log = self.engine.log_tail(&c.name, 15).await;
+            return Err(LabError::Step {
+                phase: "readiness",
+                why: format!(
+                    "{} not {what} after {} s; its last log lines:\n{log}",
+                    c.name,
+                    self.timeout.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+        Ok(())
     }
 
     async fn wait_db(&self, c: &ContainerPlan) -> Result<(), LabError> {
         let cmd = sql(self.flavor, "SELECT 1", true);
         self.explain(format!("docker exec {} {}", c.name, shell_words(&cmd)));
-        self.wait(c, "answering SQL", async || {
-            let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
-            Ok(self.engine.exec(&c.name, &refs).await?.0 == 0)
-        })
-        .await
+        let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let deadline = Instant::now() + self.timeout;
+        while !matches!(self.engine.exec(&c.name, &refs).await, Ok((0, _))) {
+            self.not_yet(c, "answering SQL", deadline).await?;
+        }
+        // The bootstrap with the passwords filled in was read at startup and
+        // is not needed any more.
+        let _ = self
+            .engine
+            .exec(&c.name, &["rm", "-f", "/run/mysqld/bootstrap.sql"])
+            .await;
+        Ok(())
     }
 
     async fn wait_replication(&self, c: &ContainerPlan) -> Result<(), LabError> {
@@ -553,21 +587,25 @@ impl Run<'_> {
         };
         let cmd = sql(self.flavor, statement, false);
         self.explain(format!("docker exec {} {}", c.name, shell_words(&cmd)));
-        self.wait(c, "replicating", async || {
-            let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
-            let (code, out) = self.engine.exec(&c.name, &refs).await?;
-            Ok(code == 0 && replication_running(&out))
-        })
-        .await
+        let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match self.engine.exec(&c.name, &refs).await {
+                Ok((0, out)) if replication_running(&out) => return Ok(()),
+                _ => self.not_yet(c, "replicating", deadline).await?,
+            }
+        }
     }
 
     async fn wait_http(&self, c: &ContainerPlan, via: &str, url: String) -> Result<(), LabError> {
         let cmd = ["curl", "-fsS", "-o", "/dev/null", "-m", "1", url.as_str()];
         self.explain(format!("docker exec {via} {}", cmd.join(" ")));
-        self.wait(c, &format!("answering {url}"), async || {
-            Ok(self.engine.exec(via, &cmd).await?.0 == 0)
-        })
-        .await
+        let what = format!("answering {url}");
+        let deadline = Instant::now() + self.timeout;
+        while !matches!(self.engine.exec(via, &cmd).await, Ok((0, _))) {
+            self.not_yet(c, &what, deadline).await?;
+        }
+        Ok(())
     }
 
     async fn wait_published(&self, e: &EntryPoint) -> Result<(), LabError> {
@@ -596,6 +634,25 @@ impl Run<'_> {
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// Runs every future to completion and returns the first error. Unlike
+/// `try_join_all` it drops no call half-way, so nothing is still being
+/// created in the engine when a teardown lists what exists.
+async fn all<T, E: Into<LabError>>(
+    futures: impl IntoIterator<Item = impl std::future::Future<Output = Result<T, E>>>,
+) -> Result<Vec<T>, LabError> {
+    let mut out = Vec::new();
+    let mut first = None;
+    for result in futures_util::future::join_all(futures).await {
+        match result {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                first.get_or_insert(e.into());
+            }
+        }
+    }
+    first.map_or(Ok(out), Err)
 }
 
 fn of_kind(plan: &Plan, kind: ComponentKind) -> Vec<&ContainerPlan> {
@@ -655,7 +712,7 @@ pub fn sql(flavor: Flavor, statement: &str, bare: bool) -> Vec<String> {
         Flavor::Mysql => vec![
             "sh".to_owned(),
             "-c".to_owned(),
-            format!("mysql -uroot -p\"$TOPOLAB_DB_ROOT_PASSWORD\"{n} -e '{statement}'"),
+            format!("MYSQL_PWD=\"$TOPOLAB_DB_ROOT_PASSWORD\" mysql -uroot{n} -e '{statement}'"),
         ],
     }
 }
@@ -714,7 +771,7 @@ fn explain_create(plan: &Plan, c: &ContainerPlan) -> String {
             "--mount type=volume,source={vol},target={path},volume-nocopy"
         ));
     }
-    if c.secret_env {
+    if !c.secrets.is_empty() {
         words.push(format!("--env-file {}", env_path(&plan.lab).display()));
     }
     words.push(c.image.clone());
@@ -725,56 +782,77 @@ fn explain_create(plan: &Plan, c: &ContainerPlan) -> String {
 /// A free first /24 for a lab: two consecutive /24s in 10.213.0.0/16 that
 /// no Docker network uses (a lab takes one or two).
 async fn free_subnet(engine: &Engine) -> Result<Ipv4Addr, LabError> {
-    let used = engine.used_subnets().await?;
+    let used: Vec<(u32, u8)> = engine
+        .used_subnets()
+        .await?
+        .iter()
+        .filter_map(|s| parse_cidr(s))
+        .collect();
     (0u8..=127)
         .map(|k| Ipv4Addr::new(10, 213, k * 2, 0))
         .find(|candidate| {
-            let [a, b, c, _] = candidate.octets();
-            let mine = [format!("{a}.{b}.{c}."), format!("{a}.{b}.{}.", c + 1)];
-            !used
-                .iter()
-                .any(|s| mine.iter().any(|m| s.starts_with(m.as_str())))
+            // A lab takes this /24 and the next one: a /23.
+            let mine = (u32::from(*candidate), 23);
+            !used.iter().any(|u| overlaps(*u, mine))
         })
         .ok_or_else(|| {
             LabError::Refused("no free subnet left in 10.213.0.0/16: remove some labs".to_owned())
         })
 }
 
+/// `a.b.c.d/n` as (address, prefix length); IPv6 and junk give `None`.
+fn parse_cidr(s: &str) -> Option<(u32, u8)> {
+    let (addr, len) = s.split_once('/')?;
+    let addr: Ipv4Addr = addr.parse().ok()?;
+    let len: u8 = len.parse().ok()?;
+    (len <= 32).then_some((u32::from(addr), len))
+}
+
+/// Whether two IPv4 networks share an address.
+fn overlaps(a: (u32, u8), b: (u32, u8)) -> bool {
+    let len = a.1.min(b.1);
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    };
+    a.0 & mask == b.0 & mask
+}
+
 /// Published ports: those the topology pins (refused when taken), else
-/// free ones picked now.
+/// free ones picked now. Every listener is held until all ports are
+/// chosen, so two entry points never get the same one.
 fn choose_ports(
     topology: &Topology,
 ) -> Result<BTreeMap<crate::model::HostName, (u16, Option<u16>)>, LabError> {
+    let mut held = Vec::new();
+    let mut bind = |port: u16| -> std::io::Result<u16> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        let port = listener.local_addr()?.port();
+        held.push(listener);
+        Ok(port)
+    };
+    let no_port = |e: std::io::Error| LabError::Refused(format!("no free port on 127.0.0.1: {e}"));
     let mut ports = BTreeMap::new();
     for host in topology.entry_points() {
         let pinned = host.load_balancer().and_then(|lb| lb.published_port);
         let http = match pinned {
-            Some(p) => {
-                std::net::TcpListener::bind(("127.0.0.1", p)).map_err(|e| {
-                    LabError::Refused(format!(
-                        "port {p} on 127.0.0.1, pinned by {}/lb, is not free ({e})",
-                        host.name
-                    ))
-                })?;
-                p
-            }
-            None => free_port()?,
+            Some(p) => bind(p).map_err(|e| {
+                LabError::Refused(format!(
+                    "port {p} on 127.0.0.1, pinned by {}/lb, is not free ({e})",
+                    host.name
+                ))
+            })?,
+            None => bind(0).map_err(no_port)?,
         };
         let https = if topology.security.tls && host.load_balancer().is_some() {
-            Some(free_port()?)
+            Some(bind(0).map_err(no_port)?)
         } else {
             None
         };
         ports.insert(host.name.clone(), (http, https));
     }
     Ok(ports)
-}
-
-fn free_port() -> Result<u16, LabError> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| LabError::Refused(format!("no free port on 127.0.0.1: {e}")))
 }
 
 async fn check_memory(engine: &Engine, plan: &Plan) -> Result<(), LabError> {
@@ -826,28 +904,75 @@ pub async fn down(
     lab: &str,
     report: &(dyn Fn(Progress) + Sync),
 ) -> Result<Removed, LabError> {
+    check_lab_name(lab)?;
     let label = format!("topolab.lab={lab}");
-    let containers = engine.containers(&label).await?;
     report(Progress::Explain(format!(
         "docker rm -f -v $(docker ps -aq --filter label={label})"
     )));
-    try_join_all(containers.iter().map(|c| engine.remove_container(&c.name))).await?;
-    let networks = engine.networks(&label).await?;
     report(Progress::Explain(format!(
         "docker network rm $(docker network ls -q --filter label={label})"
     )));
-    try_join_all(networks.iter().map(|n| engine.remove_network(n))).await?;
-    let volumes = engine.volumes(&label).await?;
     report(Progress::Explain(format!(
         "docker volume rm $(docker volume ls -q --filter label={label})"
     )));
-    try_join_all(volumes.iter().map(|v| engine.remove_volume(v))).await?;
-    LabState::remove(lab)?;
-    Ok(Removed {
-        containers: containers.len(),
-        networks: networks.len(),
-        volumes: volumes.len(),
+    let mut removed = Removed::default();
+    let mut last_error = None;
+    // A few rounds: a container still being created when the first list
+    // was taken, or a network whose endpoints are still going away, is
+    // caught by the next one.
+    for round in 0..4 {
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let containers = engine.containers(&label).await?;
+        for r in futures_util::future::join_all(
+            containers.iter().map(|c| engine.remove_container(&c.name)),
+        )
+        .await
+        {
+            match r {
+                Ok(()) => removed.containers += 1,
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let networks = engine.networks(&label).await?;
+        for r in
+            futures_util::future::join_all(networks.iter().map(|n| engine.remove_network(n))).await
+        {
+            match r {
+                Ok(()) => removed.networks += 1,
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let volumes = engine.volumes(&label).await?;
+        for r in
+            futures_util::future::join_all(volumes.iter().map(|v| engine.remove_volume(v))).await
+        {
+            match r {
+                Ok(()) => removed.volumes += 1,
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let left = engine.containers(&label).await?.len()
+            + engine.networks(&label).await?.len()
+            + engine.volumes(&label).await?.len();
+        if left == 0 {
+            LabState::remove(lab)?;
+            return Ok(removed);
+        }
+    }
+    Err(match last_error {
+        Some(e) => e.into(),
+        None => LabError::Refused(format!("lab {lab}: some resources could not be removed")),
     })
+}
+
+/// Lab names are DNS labels: they become container names and file names.
+pub fn check_lab_name(lab: &str) -> Result<(), LabError> {
+    match dns_label_problem(lab) {
+        Some(why) => Err(LabError::Refused(format!("lab name {lab:?} {why}"))),
+        None => Ok(()),
+    }
 }
 
 /// The database roles as the running servers report them: `replica of
@@ -915,6 +1040,17 @@ pub async fn db_roles(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subnet_overlap() {
+        let lab = (u32::from(Ipv4Addr::new(10, 213, 4, 0)), 23);
+        assert!(overlaps(parse_cidr("10.213.5.0/24").expect("cidr"), lab));
+        assert!(overlaps(parse_cidr("10.213.0.0/16").expect("cidr"), lab));
+        assert!(overlaps(parse_cidr("10.0.0.0/8").expect("cidr"), lab));
+        assert!(!overlaps(parse_cidr("10.213.6.0/24").expect("cidr"), lab));
+        assert!(!overlaps(parse_cidr("172.17.0.0/16").expect("cidr"), lab));
+        assert_eq!(parse_cidr("fd00::/64"), None);
+    }
 
     #[test]
     fn replication_status_parsing() {

@@ -1,10 +1,12 @@
 //! The live lab: runs a topology as Docker containers. The only module that
 //! uses bollard (through `docker.rs`) and tokio; no egui here.
 
+pub mod actor;
 pub mod bench;
 pub mod cli;
 pub mod docker;
 pub mod images;
 pub mod launch;
 pub mod plan;
+pub mod protocol;
 pub mod state;

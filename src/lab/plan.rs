@@ -91,8 +91,8 @@ pub struct ContainerPlan {
     pub image: String,
     /// Command.
     pub cmd: Vec<String>,
-    /// Whether it gets the lab's secrets as environment variables.
-    pub secret_env: bool,
+    /// The secrets it gets as environment variables (only those it uses).
+    pub secrets: Vec<&'static str>,
     /// The holder whose namespace it joins (components).
     pub join: Option<String>,
     /// Networks with fixed addresses (holders and Prometheus).
@@ -163,6 +163,16 @@ pub struct PlanParams {
     pub first_subnet: Ipv4Addr,
     /// Published (HTTP, HTTPS) ports per entry host.
     pub ports: BTreeMap<HostName, (u16, Option<u16>)>,
+}
+
+/// Where a database listens: its address on the network databases serve
+/// on, and its port.
+fn db_listen(topology: &Topology, addresses: &AddressPlan, host: &crate::model::Host) -> String {
+    let net = crate::model::serving_network(topology, ComponentKind::Db);
+    let ip = addresses
+        .address(&host.name, net)
+        .map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
+    format!("{ip}:{}", host.database().map_or(3306, |d| d.port))
 }
 
 /// Container name of `host`'s holder.
@@ -273,7 +283,7 @@ pub fn plan(
             part: Part::Holder,
             image: images.holder.clone(),
             cmd: vec!["sleep".into(), "infinity".into()],
-            secret_env: false,
+            secrets: Vec::new(),
             join: None,
             networks: addresses
                 .host_addresses(h)
@@ -287,14 +297,14 @@ pub fn plan(
         let component = |kind: ComponentKind,
                          image: &str,
                          cmd: &[&str],
-                         secret_env: bool,
+                         secrets: Vec<&'static str>,
                          files: Vec<FileSpec>| ContainerPlan {
             name: container_name(lab, h, Part::Component(kind)),
             host: h.clone(),
             part: Part::Component(kind),
             image: image.to_owned(),
             cmd: cmd.iter().map(|s| (*s).to_owned()).collect(),
-            secret_env,
+            secrets,
             join: Some(holder.clone()),
             networks: Vec::new(),
             ports: Vec::new(),
@@ -319,7 +329,11 @@ pub fn plan(
                 ComponentKind::Lb,
                 &images.lb,
                 &["haproxy", "-W", "-db", "-f", "/etc/topolab/haproxy.cfg"],
-                lb.stats,
+                if lb.stats {
+                    vec!["TOPOLAB_STATS_PASSWORD"]
+                } else {
+                    Vec::new()
+                },
                 files,
             ));
         }
@@ -337,7 +351,7 @@ pub fn plan(
                 ComponentKind::Nginx,
                 &images.web,
                 &["nginx", "-c", "/etc/topolab/nginx.conf"],
-                false,
+                Vec::new(),
                 files.into_iter().flatten().collect(),
             ));
         }
@@ -346,7 +360,7 @@ pub fn plan(
                 ComponentKind::App,
                 &images.app,
                 &["topolab", "app", "--config", "/etc/topolab/app.json"],
-                true,
+                vec!["TOPOLAB_APP_PASSWORD", "TOPOLAB_ADMIN_TOKEN"],
                 file(h, "app.json", "/etc/topolab/app.json", 0o644)
                     .into_iter()
                     .collect(),
@@ -364,7 +378,12 @@ pub fn plan(
                 ComponentKind::Db,
                 &images.db,
                 &["sh", "/etc/topolab/db-start.sh"],
-                true,
+                vec![
+                    "TOPOLAB_DB_ROOT_PASSWORD",
+                    "TOPOLAB_APP_PASSWORD",
+                    "TOPOLAB_REPLICATION_PASSWORD",
+                    "TOPOLAB_MONITOR_PASSWORD",
+                ],
                 files.into_iter().flatten().collect(),
             );
             db.volume = Some((volume, paths::DB_DATA.to_owned()));
@@ -378,9 +397,13 @@ pub fn plan(
                     cmd: vec![
                         "sh".into(),
                         "-c".into(),
-                        "DATA_SOURCE_NAME=\"monitor:$TOPOLAB_MONITOR_PASSWORD@(127.0.0.1:3306)/\" exec prometheus-mysqld-exporter --web.listen-address=:9104".into(),
+                        format!(
+                            "DATA_SOURCE_NAME=\"monitor:$TOPOLAB_MONITOR_PASSWORD@({})/\" exec prometheus-mysqld-exporter --web.listen-address=:{}",
+                            db_listen(topology, &addresses, host),
+                            crate::model::EXPORTER_PORT
+                        ),
                     ],
-                    secret_env: true,
+                    secrets: vec!["TOPOLAB_MONITOR_PASSWORD"],
                     join: Some(holder.clone()),
                     networks: Vec::new(),
                     ports: Vec::new(),
@@ -425,7 +448,7 @@ pub fn plan(
             ]
             .map(String::from)
             .to_vec(),
-            secret_env: false,
+            secrets: Vec::new(),
             join: None,
             networks,
             ports: Vec::new(),

@@ -82,6 +82,11 @@ pub fn state_path(lab: &str) -> PathBuf {
     labs_dir().join(format!("{lab}.json"))
 }
 
+/// The file that claims `lab` while a launch runs.
+fn lock_path(lab: &str) -> PathBuf {
+    labs_dir().join(format!("{lab}.lock"))
+}
+
 /// The env file of `lab` (its secrets as `NAME=value`, for `--explain`'s
 /// `docker run --env-file`).
 pub fn env_path(lab: &str) -> PathBuf {
@@ -178,9 +183,25 @@ impl LabState {
         labs
     }
 
-    /// Deletes the state and env files of `lab` (absent is fine).
+    /// Claims the name `lab` for one launch: fails with `AlreadyExists`
+    /// while another launch (or a killed one) holds it; [`LabState::remove`]
+    /// releases it.
+    pub fn claim(lab: &str) -> Result<(), StateError> {
+        let dir = labs_dir();
+        let io = |path: PathBuf| move |source| StateError::Io { path, source };
+        std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+        let path = lock_path(lab);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io(path.clone()))?;
+        Ok(())
+    }
+
+    /// Deletes the state, env and claim files of `lab` (absent is fine).
     pub fn remove(lab: &str) -> Result<(), StateError> {
-        for path in [state_path(lab), env_path(lab)] {
+        for path in [state_path(lab), env_path(lab), lock_path(lab)] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -17,8 +17,8 @@ pub use network::{
 };
 pub use review::{Category, Finding, Severity, review};
 pub use topology::{
-    Algorithm, AppServer, Backend, Component, Database, DatabaseSettings, FORMAT_VERSION, Flavor,
-    HealthCheck, Host, LoadBalancer, Monitoring, Position, ReplicationMode, Role, Security,
-    Topology, WebServer,
+    Algorithm, AppServer, Backend, Component, Database, DatabaseSettings, EXPORTER_PORT,
+    FORMAT_VERSION, Flavor, HealthCheck, Host, LoadBalancer, Monitoring, Position, ReplicationMode,
+    Role, Security, Topology, WebServer,
 };
 pub use validate::{MAX_HOSTS, Problem, TextPos, validate};

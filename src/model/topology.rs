@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::names::{ComponentId, ComponentKind, HostName};
 
+/// Port of the MySQL exporter beside each database when monitoring is on.
+pub const EXPORTER_PORT: u16 = 9104;
+
 /// The file format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -99,22 +102,30 @@ impl Component {
         }
     }
 
-    /// The TCP ports the component listens on, each with what it is for.
-    pub fn ports(&self, security: &Security) -> Vec<(u16, &'static str)> {
+    /// The TCP ports the component (and what monitoring adds beside it)
+    /// listens on, each with what it is for: exactly what the generated
+    /// configs bind.
+    pub fn ports(&self, security: &Security, monitoring: &Monitoring) -> Vec<(u16, &'static str)> {
         match self {
             Self::Lb(lb) => {
                 let mut ports = vec![(lb.port, "HTTP")];
                 if security.tls {
                     ports.push((lb.tls_port, "HTTPS"));
                 }
-                if lb.stats {
-                    ports.push((lb.stats_port, "stats"));
+                if lb.stats || monitoring.enabled {
+                    ports.push((lb.stats_port, "stats and metrics"));
                 }
                 ports
             }
             Self::Nginx(web) => vec![(web.port, "HTTP")],
             Self::App(app) => vec![(app.port, "HTTP")],
-            Self::Db(db) => vec![(db.port, "MySQL")],
+            Self::Db(db) => {
+                let mut ports = vec![(db.port, "MySQL")];
+                if monitoring.enabled {
+                    ports.push((EXPORTER_PORT, "MySQL exporter"));
+                }
+                ports
+            }
         }
     }
 }

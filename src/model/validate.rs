@@ -186,6 +186,27 @@ impl Validator<'_> {
                 }
             }
         }
+        // Containers are named HOST and HOST-KIND: `web-db` would be both a
+        // host and web's database; `monitoring` is Prometheus's.
+        for h in &self.topology.hosts {
+            let name = h.name.as_str();
+            if name == "monitoring" {
+                self.about(
+                    host(&h.name),
+                    "the name \"monitoring\" is reserved for Prometheus".to_owned(),
+                );
+            }
+            for other in &self.topology.hosts {
+                for suffix in ["lb", "nginx", "app", "db", "exporter"] {
+                    if name == format!("{}-{suffix}", other.name) {
+                        self.about(
+                            host(&h.name),
+                            format!("the name collides with the {suffix} container of host {}: rename one of them", other.name),
+                        );
+                    }
+                }
+            }
+        }
         let mut dups: Vec<_> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
         dups.sort();
         for (name, n) in dups {
@@ -197,11 +218,11 @@ impl Validator<'_> {
     }
 
     fn ports(&mut self) {
-        let security = &self.topology.security;
+        let (security, monitoring) = (&self.topology.security, &self.topology.monitoring);
         for h in &self.topology.hosts {
             let mut users: BTreeMap<u16, Vec<String>> = BTreeMap::new();
             for c in &h.components {
-                for (port, what) in c.ports(security) {
+                for (port, what) in c.ports(security, monitoring) {
                     if port == 0 {
                         self.about(
                             component(&h.name, c.kind()),

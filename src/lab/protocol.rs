@@ -1,0 +1,77 @@
+//! What the UI and the lab say to each other: plain data, no egui, no
+//! bollard. Every command carries a [`CommandId`] and is answered with
+//! [`LabEvent::Finished`], failures included.
+
+use super::launch::Progress;
+use super::plan::EntryPoint;
+use crate::generate::Artifacts;
+use crate::model::Topology;
+
+/// Identifies a command so that its events can be matched to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommandId(pub u64);
+
+/// A request to the lab.
+#[derive(Clone, Debug)]
+pub enum LabCommand {
+    /// Launch `topology` as lab `lab`.
+    Launch {
+        /// This command.
+        id: CommandId,
+        /// The lab's name.
+        lab: String,
+        /// What to launch.
+        topology: Box<Topology>,
+    },
+    /// Cancel the launch started by command `launch` (it cleans up).
+    Cancel {
+        /// The launch to cancel.
+        launch: CommandId,
+    },
+    /// Remove lab `lab` entirely.
+    Stop {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: String,
+    },
+    /// Look for labs already running (launched elsewhere or left by a crash).
+    Discover {
+        /// This command.
+        id: CommandId,
+    },
+}
+
+/// What the lab reports.
+#[derive(Clone, Debug)]
+pub enum LabEvent {
+    /// Whether the Docker engine is reachable, and if not, why and how to fix it.
+    Engine(Result<(), String>),
+    /// Progress of a launch or stop.
+    Progress {
+        /// The command.
+        id: CommandId,
+        /// What happened.
+        progress: Progress,
+    },
+    /// A launch finished: the lab runs.
+    Launched {
+        /// The launch command.
+        id: CommandId,
+        /// The lab.
+        lab: String,
+        /// Where clients reach it.
+        entry_points: Vec<EntryPoint>,
+        /// The files as launched (e.g. MariaDB's for a `mysql` topology).
+        artifacts: Box<Artifacts>,
+    },
+    /// Labs found running: (name, topology when its state is readable).
+    Found(Vec<(String, Option<Box<Topology>>)>),
+    /// A command is done.
+    Finished {
+        /// The command.
+        id: CommandId,
+        /// Its outcome; an error says what failed and why.
+        result: Result<String, String>,
+    },
+}
