@@ -30,6 +30,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Open the desktop app (the default with no subcommand).
+    Gui {
+        /// A topology file or preset to open (default: the reference design).
+        topology: Option<String>,
+        /// Measure: render N frames, print frame times, close.
+        #[arg(long)]
+        frames: Option<usize>,
+        /// Measure with a generated topology of this many hosts.
+        #[arg(long)]
+        generated_hosts: Option<usize>,
+    },
     /// Validate a topology and review its design (SPOFs, security, monitoring).
     ///
     /// Exit status: 0 valid (findings are not errors), 1 not a valid
@@ -168,12 +179,12 @@ impl From<FlavorArg> for Flavor {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None => {
-            use clap::CommandFactory;
-            // The desktop app arrives in a later version; until then, help.
-            let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
-        }
+        None => gui(None, None, None),
+        Some(Command::Gui {
+            topology,
+            frames,
+            generated_hosts,
+        }) => gui(topology, frames, generated_hosts),
         Some(Command::Check { topology, format }) => check(&topology, format),
         Some(Command::Export {
             topology,
@@ -246,6 +257,26 @@ pub fn run() -> ExitCode {
                 println!("{:<18} {}", p.name, p.description());
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn gui(topology: Option<String>, frames: Option<usize>, generated: Option<usize>) -> ExitCode {
+    let topology = match (generated, topology) {
+        (Some(n), _) => crate::ui::generated_topology(n),
+        (None, arg) => match preset::load_file_or_preset(arg.as_deref().unwrap_or("reference")) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("topolab: {e}");
+                return ExitCode::from(UNUSABLE);
+            }
+        },
+    };
+    match crate::ui::run(topology, frames) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("topolab: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -12,5 +12,6 @@ pub mod generate;
 pub mod lab;
 pub mod model;
 pub mod preset;
+pub mod ui;
 
 mod fsutil;

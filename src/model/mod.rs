@@ -1,6 +1,7 @@
 //! The topology model: hosts, components, settings, validation and design
 //! review. Pure data and logic (serde only): no egui, bollard or tokio.
 
+mod edit;
 mod fix;
 mod names;
 mod network;
@@ -8,6 +9,7 @@ mod review;
 mod topology;
 mod validate;
 
+pub use edit::{HostTemplate, add_host, delete_component, delete_host, rename_host};
 pub use fix::{FixAction, unused_name};
 pub use names::{
     ComponentId, ComponentKind, HostName, MAX_LABEL_LEN, Subject, dns_label_problem, is_dns_label,

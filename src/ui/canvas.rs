@@ -6,9 +6,11 @@ use std::collections::HashMap;
 
 use egui::epaint::{CornerRadius, RectShape, TextShape};
 use egui::{Color32, FontId, Pos2, Rect, Shape, Stroke, StrokeKind, Vec2};
-use egui_graphs::{DisplayEdge, DisplayNode, DrawContext, EdgeProps, Graph, Layout, LayoutState, Node, NodeProps};
-use petgraph::stable_graph::{DefaultIx, NodeIndex, StableGraph};
+use egui_graphs::{
+    DisplayEdge, DisplayNode, DrawContext, EdgeProps, Graph, Layout, LayoutState, Node, NodeProps,
+};
 use petgraph::Directed;
+use petgraph::stable_graph::{DefaultIx, NodeIndex, StableGraph};
 
 use crate::model::{ComponentId, ComponentKind, Host, HostName, Position, Role, Subject, Topology};
 
@@ -80,18 +82,21 @@ impl LinkKind {
 
     /// Dashed: backup servers and replication.
     pub fn dashed(self) -> bool {
-        matches!(self, Self::Backend { backup: true } | Self::Replication | Self::Reads)
+        matches!(
+            self,
+            Self::Backend { backup: true } | Self::Replication | Self::Reads
+        )
     }
 
     /// For the legend.
     pub fn label(self) -> &'static str {
         match self {
-            Self::Backend { backup: false } => "LB → web server",
-            Self::Backend { backup: true } => "LB → backup server",
-            Self::Proxy => "Nginx → app (127.0.0.1)",
-            Self::Writes => "app → primary (writes)",
-            Self::Reads => "app → replica (reads)",
-            Self::Replication => "primary → replica",
+            Self::Backend { backup: false } => "LB -> web server",
+            Self::Backend { backup: true } => "LB -> backup server",
+            Self::Proxy => "Nginx -> app (127.0.0.1)",
+            Self::Writes => "app -> primary (writes)",
+            Self::Reads => "app -> replica (reads)",
+            Self::Replication => "primary -> replica",
             Self::Contains => "",
         }
     }
@@ -147,7 +152,10 @@ pub fn host_positions(t: &Topology) -> HashMap<HostName, Pos2> {
 
 /// A host box's size.
 pub fn host_size(h: &Host) -> Vec2 {
-    Vec2::new(HOST_WIDTH, TITLE + ROW * h.components.len().max(1) as f32 + 6.0)
+    Vec2::new(
+        HOST_WIDTH,
+        TITLE + ROW * h.components.len().max(1) as f32 + 6.0,
+    )
 }
 
 /// The model position of a host whose box centre is at `center`.
@@ -160,7 +168,10 @@ pub fn position_from_center(h: &Host, center: Pos2) -> Position {
 }
 
 /// Builds the canvas graph; returns it with each subject's node.
-pub fn build(t: &Topology, flags: &HashMap<Subject, Color32>) -> (CanvasGraph, HashMap<Subject, NodeIndex>) {
+pub fn build(
+    t: &Topology,
+    flags: &HashMap<Subject, Color32>,
+) -> (CanvasGraph, HashMap<Subject, NodeIndex>) {
     let positions = host_positions(t);
     let mut g: StableGraph<NodeData, LinkKind> = StableGraph::new();
     let mut index = HashMap::new();
@@ -183,7 +194,8 @@ pub fn build(t: &Topology, flags: &HashMap<Subject, Color32>) -> (CanvasGraph, H
         for (i, c) in h.components.iter().enumerate() {
             let id = ComponentId::new(&h.name, c.kind());
             let subject = Subject::Component(id.clone());
-            let center = top_left + Vec2::new(HOST_WIDTH / 2.0, TITLE + ROW * i as f32 + COMPONENT.y / 2.0);
+            let center =
+                top_left + Vec2::new(HOST_WIDTH / 2.0, TITLE + ROW * i as f32 + COMPONENT.y / 2.0);
             let cn = g.add_node(NodeData {
                 flag: flags.get(&subject).copied(),
                 subject: subject.clone(),
@@ -194,21 +206,35 @@ pub fn build(t: &Topology, flags: &HashMap<Subject, Color32>) -> (CanvasGraph, H
             index.insert(subject, cn);
         }
     }
-    let node = |h: &HostName, k| index.get(&Subject::Component(ComponentId::new(h, k))).copied();
+    let node = |h: &HostName, k| {
+        index
+            .get(&Subject::Component(ComponentId::new(h, k)))
+            .copied()
+    };
     for h in &t.hosts {
         if let Some(lb) = h.load_balancer() {
             for b in &lb.backends {
-                if let (Some(from), Some(to)) = (node(&h.name, ComponentKind::Lb), node(&b.host, ComponentKind::Nginx)) {
+                if let (Some(from), Some(to)) = (
+                    node(&h.name, ComponentKind::Lb),
+                    node(&b.host, ComponentKind::Nginx),
+                ) {
                     g.add_edge(from, to, LinkKind::Backend { backup: b.backup });
                 }
             }
         }
-        if let (Some(from), Some(to)) = (node(&h.name, ComponentKind::Nginx), node(&h.name, ComponentKind::App)) {
+        if let (Some(from), Some(to)) = (
+            node(&h.name, ComponentKind::Nginx),
+            node(&h.name, ComponentKind::App),
+        ) {
             g.add_edge(from, to, LinkKind::Proxy);
         }
         if let (Some(app), Some(from)) = (h.app_server(), node(&h.name, ComponentKind::App)) {
             for (db_host, db) in t.databases().filter(|(_, db)| db.group == app.group) {
-                let kind = if db.role == Role::Primary { LinkKind::Writes } else { LinkKind::Reads };
+                let kind = if db.role == Role::Primary {
+                    LinkKind::Writes
+                } else {
+                    LinkKind::Reads
+                };
                 if let Some(to) = node(&db_host.name, ComponentKind::Db) {
                     g.add_edge(from, to, kind);
                 }
@@ -216,12 +242,15 @@ pub fn build(t: &Topology, flags: &HashMap<Subject, Color32>) -> (CanvasGraph, H
         }
         if let Some(db) = h.database()
             && let Role::Replica { of } = &db.role
-            && let (Some(from), Some(to)) = (node(of, ComponentKind::Db), node(&h.name, ComponentKind::Db))
+            && let (Some(from), Some(to)) = (
+                node(of, ComponentKind::Db),
+                node(&h.name, ComponentKind::Db),
+            )
         {
             g.add_edge(from, to, LinkKind::Replication);
         }
     }
-    let mut graph = CanvasGraph::new(g);
+    let mut graph = CanvasGraph::from(&g);
     for (n, loc, label) in locations {
         if let Some(node) = graph.node_mut(n) {
             node.set_location(loc);
@@ -307,7 +336,11 @@ impl DisplayNode<NodeData, LinkKind, Directed, DefaultIx> for NodeShape {
 
     fn shapes(&mut self, ctx: &DrawContext) -> Vec<Shape> {
         let dark = ctx.ctx.global_style().visuals.dark_mode;
-        let text_color = if dark { Color32::from_gray(230) } else { Color32::from_gray(20) };
+        let text_color = if dark {
+            Color32::from_gray(230)
+        } else {
+            Color32::from_gray(20)
+        };
         let rect = Rect::from_min_max(
             ctx.meta.canvas_to_screen_pos(self.rect().min),
             ctx.meta.canvas_to_screen_pos(self.rect().max),
@@ -319,29 +352,59 @@ impl DisplayNode<NodeData, LinkKind, Directed, DefaultIx> for NodeShape {
             None => Stroke::new(1.0, Color32::from_gray(if dark { 110 } else { 150 })),
         };
         if self.selected {
-            stroke = Stroke::new(3.0, Color32::from_rgb(250, 200, 40));
+            stroke = Stroke::new(3.0, Color32::from_rgb(80, 200, 255));
         } else if self.hovered {
             stroke.width += 1.0;
         }
         match &self.data.look {
             Look::Host { region, .. } => {
-                let fill = if dark { Color32::from_gray(38) } else { Color32::from_gray(235) };
-                shapes.push(RectShape::new(rect, CornerRadius::same(8), fill, stroke, StrokeKind::Inside).into());
+                // Only a tint: the links into the host stay visible.
+                let fill = if dark {
+                    Color32::from_white_alpha(6)
+                } else {
+                    Color32::from_black_alpha(8)
+                };
+                shapes.push(
+                    RectShape::new(
+                        rect,
+                        CornerRadius::same(8),
+                        fill,
+                        stroke,
+                        StrokeKind::Inside,
+                    )
+                    .into(),
+                );
                 let mut title = self.data.subject.to_string();
                 if let Some(r) = region {
                     title.push_str(&format!("  ({r})"));
                 }
-                let galley = ctx.ctx.fonts_mut(|f| f.layout_no_wrap(title, FontId::proportional(14.0 * zoom), text_color));
-                shapes.push(TextShape::new(rect.min + Vec2::new(8.0, 7.0) * zoom, galley, text_color).into());
+                let galley = ctx.ctx.fonts_mut(|f| {
+                    f.layout_no_wrap(title, FontId::proportional(14.0 * zoom), text_color)
+                });
+                shapes.push(
+                    TextShape::new(rect.min + Vec2::new(8.0, 7.0) * zoom, galley, text_color)
+                        .into(),
+                );
             }
             Look::Component(kind) => {
                 let fill = kind_color(*kind);
-                shapes.push(RectShape::new(rect, CornerRadius::same(6), fill, stroke, StrokeKind::Inside).into());
+                shapes.push(
+                    RectShape::new(
+                        rect,
+                        CornerRadius::same(6),
+                        fill,
+                        stroke,
+                        StrokeKind::Inside,
+                    )
+                    .into(),
+                );
                 let mut label = format!("{} {}", kind_icon(*kind), kind.program());
                 if let Some(s) = &self.data.status {
                     label.push_str(&format!(" · {s}"));
                 }
-                let galley = ctx.ctx.fonts_mut(|f| f.layout_no_wrap(label, FontId::proportional(13.0 * zoom), Color32::WHITE));
+                let galley = ctx.ctx.fonts_mut(|f| {
+                    f.layout_no_wrap(label, FontId::proportional(13.0 * zoom), Color32::WHITE)
+                });
                 let at = rect.left_center() + Vec2::new(8.0 * zoom, -galley.size().y / 2.0);
                 shapes.push(TextShape::new(at, galley, Color32::WHITE).into());
             }
@@ -386,7 +449,11 @@ impl From<EdgeProps<LinkKind>> for LinkShape {
 }
 
 impl LinkShape {
-    fn ends(&self, start: &Node<NodeData, LinkKind, Directed, DefaultIx, NodeShape>, end: &Node<NodeData, LinkKind, Directed, DefaultIx, NodeShape>) -> (Pos2, Pos2) {
+    fn ends(
+        &self,
+        start: &Node<NodeData, LinkKind, Directed, DefaultIx, NodeShape>,
+        end: &Node<NodeData, LinkKind, Directed, DefaultIx, NodeShape>,
+    ) -> (Pos2, Pos2) {
         let (a, b) = (start.location(), end.location());
         // Parallel links (reads and writes to one host) are offset a little.
         let normal = (b - a).normalized().rot90() * (self.order as f32 * 8.0);
@@ -407,7 +474,10 @@ impl DisplayEdge<NodeData, LinkKind, Directed, DefaultIx, NodeShape> for LinkSha
             return Vec::new();
         }
         let (a, b) = self.ends(start, end);
-        let (a, b) = (ctx.meta.canvas_to_screen_pos(a), ctx.meta.canvas_to_screen_pos(b));
+        let (a, b) = (
+            ctx.meta.canvas_to_screen_pos(a),
+            ctx.meta.canvas_to_screen_pos(b),
+        );
         let stroke = Stroke::new(2.0 * ctx.meta.zoom.max(0.5), self.kind.color());
         let mut shapes = if self.kind.dashed() {
             Shape::dashed_line(&[a, b], stroke, 8.0, 5.0)
@@ -418,7 +488,11 @@ impl DisplayEdge<NodeData, LinkKind, Directed, DefaultIx, NodeShape> for LinkSha
         let tip = 10.0 * ctx.meta.zoom.max(0.5);
         let left = b - dir * tip + dir.rot90() * tip * 0.45;
         let right = b - dir * tip - dir.rot90() * tip * 0.45;
-        shapes.push(Shape::convex_polygon(vec![b, left, right], self.kind.color(), Stroke::NONE));
+        shapes.push(Shape::convex_polygon(
+            vec![b, left, right],
+            self.kind.color(),
+            Stroke::NONE,
+        ));
         shapes
     }
 
@@ -443,4 +517,280 @@ impl DisplayEdge<NodeData, LinkKind, Directed, DefaultIx, NodeShape> for LinkSha
 /// The node under a subject's id in `index`, reversed.
 pub fn subject_of(index: &HashMap<Subject, NodeIndex>, n: NodeIndex) -> Option<&Subject> {
     index.iter().find(|(_, i)| **i == n).map(|(s, _)| s)
+}
+
+use egui::epaint::ClippedShape;
+use egui_graphs::{GraphChange, GraphView, SettingsInteraction, SettingsNavigation};
+
+/// What the canvas painted last, and what decides whether the real graph
+/// view must run this frame.
+#[derive(Default)]
+pub struct CanvasCache {
+    shapes: Vec<ClippedShape>,
+    rect: Option<Rect>,
+    pixels_per_point: f32,
+    atlas: ([usize; 2], f32),
+    /// Frames to keep running live after the shapes last changed (the view
+    /// lags a frame; zoom and scroll are smoothed over frames).
+    settle: u8,
+    pointer_was_over: bool,
+    drag_started_here: bool,
+}
+
+impl CanvasCache {
+    /// Whether to run the real graph view this frame.
+    fn needs_live(&mut self, ui: &egui::Ui, rect: Rect, rebuilt: bool) -> bool {
+        let ctx = ui.ctx();
+        let ppp = ctx.pixels_per_point();
+        let atlas = ctx.fonts(|f| (f.font_image_size(), f.font_atlas_fill_ratio()));
+        // A rebuilt font atlas invalidates cached text.
+        let atlas_changed = atlas.0 != self.atlas.0 || atlas.1 < self.atlas.1;
+        let (over, events, pressed_here, down, smoothing) = ui.input(|i| {
+            let over = i.pointer.hover_pos().is_some_and(|p| rect.contains(p));
+            let events = i.events.iter().any(|e| {
+                matches!(
+                    e,
+                    egui::Event::PointerMoved(_)
+                        | egui::Event::PointerButton { .. }
+                        | egui::Event::MouseWheel { .. }
+                        | egui::Event::Zoom(_)
+                        | egui::Event::Touch { .. }
+                )
+            });
+            let pressed_here = i.pointer.any_pressed() && over;
+            let smoothing = i.smooth_scroll_delta != Vec2::ZERO || i.zoom_delta() != 1.0;
+            (over, events, pressed_here, i.pointer.any_down(), smoothing)
+        });
+        if pressed_here {
+            self.drag_started_here = true;
+        }
+        if !down {
+            self.drag_started_here = false;
+        }
+        let left = self.pointer_was_over && !over;
+        self.pointer_was_over = over;
+        rebuilt
+            || self.rect != Some(rect)
+            || ppp != self.pixels_per_point
+            || atlas_changed
+            || self.settle > 0
+            || (over && (events || smoothing))
+            || self.drag_started_here
+            || left
+    }
+
+    /// Keeps what the live view painted; keeps running live while it changes.
+    fn store(&mut self, ui: &egui::Ui, rect: Rect, shapes: Vec<ClippedShape>) {
+        if shapes != self.shapes {
+            self.settle = 2;
+        } else {
+            self.settle = self.settle.saturating_sub(1);
+        }
+        self.shapes = shapes;
+        self.rect = Some(rect);
+        self.pixels_per_point = ui.ctx().pixels_per_point();
+        self.atlas = ui
+            .ctx()
+            .fonts(|f| (f.font_image_size(), f.font_atlas_fill_ratio()));
+    }
+}
+
+use super::app::{Intent, TopolabApp};
+
+impl TopolabApp {
+    /// The canvas: builds the graph when the design or selection changed,
+    /// shows it, and turns clicks and drags into intents.
+    pub(super) fn canvas_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        let key = (self.doc.revision(), self.selection.clone());
+        if self.canvas_moved {
+            // The nodes already moved on screen: no rebuild mid-drag.
+            self.canvas_moved = false;
+            self.built_revision = Some(key.clone());
+        }
+        let rebuilt = self.built_revision.as_ref() != Some(&key) || self.graph.is_none();
+        if rebuilt {
+            let (mut graph, index) = build(self.doc.topology(), &self.flags());
+            if let Some(n) = self.selection.as_ref().and_then(|s| index.get(s)) {
+                if let Some(node) = graph.node_mut(*n) {
+                    node.set_selected(true);
+                }
+                graph.set_selected_nodes(vec![*n]);
+            }
+            self.graph = Some((graph, index));
+            self.built_revision = Some(key);
+        }
+        let benchmark = self.frame_times_active();
+        let Some((graph, index)) = &mut self.graph else {
+            return;
+        };
+        let rect = ui.available_rect_before_wrap();
+        let layer = ui.layer_id();
+        let live = self.canvas_cache.needs_live(ui, rect, rebuilt) || benchmark;
+        tracing::trace!(
+            live,
+            rebuilt,
+            settle = self.canvas_cache.settle,
+            "canvas frame"
+        );
+        let (response, changes) = if live {
+            let interactions = SettingsInteraction::new()
+                .with_dragging_enabled(true)
+                .with_hover_enabled(true)
+                .with_node_clicking_enabled(true)
+                .with_node_selection_enabled(true);
+            let navigation = SettingsNavigation::new()
+                .with_zoom_and_pan_enabled(true)
+                .with_fit_to_screen_enabled(false);
+            let first = ui
+                .ctx()
+                .graphics(|g| g.get(layer).map_or(0, |l| l.all_entries().len()));
+            let shown = GraphView::<FixedState, Fixed>::new()
+                .with_interactions(&interactions)
+                .with_navigations(&navigation)
+                .show(ui, graph);
+            let painted: Vec<ClippedShape> = ui.ctx().graphics(|g| {
+                g.get(layer)
+                    .map(|l| l.all_entries().skip(first).cloned().collect())
+                    .unwrap_or_default()
+            });
+            self.canvas_cache.store(ui, rect, painted);
+            (shown.response, shown.changes)
+        } else {
+            // Nothing happened: paint what the graph view painted last time
+            // and register the same widget, so that egui_graphs' repaint
+            // request (it asks for one on every call) does not keep an idle
+            // window busy.
+            let (response, _) = ui.allocate_painter(rect.size(), egui::Sense::click_and_drag());
+            ui.ctx().graphics_mut(|g| {
+                let list = g.entry(layer);
+                for shape in &self.canvas_cache.shapes {
+                    list.add(shape.clip_rect, shape.shape.clone());
+                }
+            });
+            (response, Vec::new())
+        };
+        let mut on_node = false;
+        let mut moved_host = None;
+        for change in &changes {
+            match change {
+                GraphChange::NodeClicked { node } | GraphChange::NodeSelected { node } => {
+                    if let Some(s) = subject_of(index, *node) {
+                        intents.push(Intent::Select(Some(s.clone())));
+                        on_node = true;
+                    }
+                }
+                GraphChange::NodeMoved { node, delta, .. } => {
+                    let Some(host) = subject_of(index, *node).map(|s| s.host().clone()) else {
+                        continue;
+                    };
+                    // The whole host moves with whichever of its nodes is dragged.
+                    for (s, n) in index.iter() {
+                        if s.host() == &host
+                            && n != node
+                            && let Some(other) = graph.node_mut(*n)
+                        {
+                            let at = other.location() + *delta;
+                            other.set_location(at);
+                        }
+                    }
+                    moved_host = Some(host);
+                    on_node = true;
+                }
+                GraphChange::NodeHoverEntered { node } => {
+                    self.hovered = subject_of(index, *node).cloned()
+                }
+                GraphChange::NodeHoverExited { .. } => self.hovered = None,
+                _ => {}
+            }
+        }
+        if let Some(host) = moved_host {
+            let center = index
+                .get(&Subject::Host(host.clone()))
+                .and_then(|n| graph.node(*n))
+                .map(|n| n.location());
+            let mut t = self.doc.topology().clone();
+            if let (Some(center), Some(h)) = (center, t.host_mut(&host)) {
+                let size = host_size(h);
+                let top_left = center - size / 2.0;
+                h.position = Some(Position {
+                    x: top_left.x.round(),
+                    y: top_left.y.round(),
+                });
+                intents.push(Intent::Edit {
+                    key: format!("move {host}"),
+                    topology: Box::new(t),
+                });
+                self.canvas_moved = true;
+            }
+        }
+        if response.clicked() && !on_node {
+            intents.push(Intent::Select(None));
+        }
+        if let Some(s) = &self.hovered {
+            let text = match s {
+                Subject::Host(_) => format!("{s}: {}", super::explain::host()),
+                Subject::Component(id) => format!(
+                    "{s}: {}",
+                    super::explain::component(self.doc.topology(), id)
+                ),
+            };
+            response.clone().on_hover_text_at_pointer(text);
+        }
+        legend_ui(ui, response.rect);
+    }
+}
+
+/// The legend, in the canvas's top-left corner.
+fn legend_ui(ui: &mut egui::Ui, canvas: Rect) {
+    let entries: Vec<(Color32, &str, bool)> = [
+        LinkKind::Backend { backup: false },
+        LinkKind::Backend { backup: true },
+        LinkKind::Proxy,
+        LinkKind::Writes,
+        LinkKind::Reads,
+        LinkKind::Replication,
+    ]
+    .into_iter()
+    .map(|k| (k.color(), k.label(), k.dashed()))
+    .collect();
+    let size = Vec2::new(210.0, 18.0 * (entries.len() + 4) as f32 + 10.0);
+    let rect = Rect::from_min_size(canvas.left_top() + Vec2::new(8.0, 8.0), size);
+    let painter = ui.painter_at(canvas);
+    let visuals = ui.visuals();
+    painter.rect_filled(rect, 6.0, visuals.extreme_bg_color.gamma_multiply(0.9));
+    let text = visuals.text_color();
+    let mut y = rect.top() + 12.0;
+    for kind in ComponentKind::ALL {
+        painter.rect_filled(
+            Rect::from_center_size(Pos2::new(rect.left() + 22.0, y), Vec2::new(22.0, 12.0)),
+            3.0,
+            kind_color(kind),
+        );
+        painter.text(
+            Pos2::new(rect.left() + 42.0, y),
+            egui::Align2::LEFT_CENTER,
+            format!("{} {}", kind_icon(kind), kind.program()),
+            FontId::proportional(12.0),
+            text,
+        );
+        y += 18.0;
+    }
+    for (color, label, dashed) in entries {
+        let a = Pos2::new(rect.left() + 10.0, y);
+        let b = Pos2::new(rect.left() + 34.0, y);
+        let stroke = Stroke::new(2.0, color);
+        if dashed {
+            painter.extend(Shape::dashed_line(&[a, b], stroke, 5.0, 3.0));
+        } else {
+            painter.line_segment([a, b], stroke);
+        }
+        painter.text(
+            Pos2::new(rect.left() + 42.0, y),
+            egui::Align2::LEFT_CENTER,
+            label,
+            FontId::proportional(12.0),
+            text,
+        );
+        y += 18.0;
+    }
 }

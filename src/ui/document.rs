@@ -61,7 +61,8 @@ impl Document {
             .as_ref()
             .is_some_and(|(k, at)| k == key && now.duration_since(*at) < COALESCE);
         if !coalesce {
-            self.undo.push(std::mem::replace(&mut self.topology, topology));
+            self.undo
+                .push(std::mem::replace(&mut self.topology, topology));
             if self.undo.len() > MAX_UNDO {
                 self.undo.remove(0);
             }
@@ -105,7 +106,8 @@ impl Document {
     /// Undoes the last edit.
     pub fn undo(&mut self) {
         if let Some(previous) = self.undo.pop() {
-            self.redo.push(std::mem::replace(&mut self.topology, previous));
+            self.redo
+                .push(std::mem::replace(&mut self.topology, previous));
             self.after_history_move();
         }
     }
@@ -133,11 +135,10 @@ impl Document {
     /// The title for the window: file name (or topology name) and a mark
     /// when unsaved.
     pub fn title(&self) -> String {
-        let name = self
-            .path
-            .as_ref()
-            .and_then(|p| p.file_name())
-            .map_or_else(|| self.topology.name.clone(), |n| n.to_string_lossy().into_owned());
+        let name = self.path.as_ref().and_then(|p| p.file_name()).map_or_else(
+            || self.topology.name.clone(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         format!("{}{} — topolab", if self.dirty { "● " } else { "" }, name)
     }
 }

@@ -1,0 +1,78 @@
+//! Tooltips and inspector texts, in the words of the reference design.
+
+use crate::model::{Algorithm, ComponentId, ComponentKind, HostTemplate, Role, Topology};
+
+/// Active-active versus active-passive.
+pub const ACTIVE_ACTIVE: &str = "Active-active: every server handles requests at the same time, which adds throughput and resilience. Active-passive: backup servers sit idle and take over only when no active server is up (lower resource use, slower failover).";
+/// A backup server.
+pub const BACKUP: &str =
+    "A backup server gets traffic only when every active server is DOWN (active-passive).";
+/// Asynchronous replication.
+pub const ASYNC: &str = "The primary acknowledges a write without waiting for the replica: the replica can lag slightly, and a write acknowledged just before the primary dies can be lost.";
+/// Semi-synchronous replication.
+pub const SEMI_SYNC: &str = "The primary acknowledges a write only once a replica has received it: promotion loses no acknowledged write, at the cost of a round trip per commit.";
+
+/// What a host is.
+pub fn host() -> &'static str {
+    "A server: one machine with its own name and addresses. Its components share its network, so Nginx reaches the app on 127.0.0.1."
+}
+
+/// What a component kind does.
+pub fn kind(kind: ComponentKind) -> &'static str {
+    match kind {
+        ComponentKind::Lb => {
+            "HAProxy load balancer: spreads traffic across the servers, protects users from a single server failing, and enables horizontal scaling. A server whose health check fails is taken out of rotation until it recovers."
+        }
+        ComponentKind::Nginx => {
+            "Nginx web server: terminates HTTP and reverse-proxies to the application server on the same host; serves static files itself."
+        }
+        ComponentKind::App => {
+            "Application server: runs the business logic. Writes go to the primary database; reads go to a replica while one is healthy, else to the primary."
+        }
+        ComponentKind::Db => {
+            "MySQL: in a Primary -> Replica topology, the primary takes every write and the replica replays its binary log."
+        }
+    }
+}
+
+/// What a specific component does in this topology.
+pub fn component(t: &Topology, id: &ComponentId) -> String {
+    match (id.kind, t.host(&id.host).and_then(|h| h.database()).map(|d| &d.role)) {
+        (ComponentKind::Db, Some(Role::Primary)) => "MySQL primary: used for every write (INSERT/UPDATE/DELETE) and writes the binary log its replicas replay. If it fails, writes stop until a replica is promoted.".to_owned(),
+        (ComponentKind::Db, Some(Role::Replica { of })) => format!("MySQL replica of {of}: replays its binary log. Read-only — only replication writes to it — so it serves reads that tolerate slight staleness. If the primary fails, promote it and repoint the writers."),
+        (kind, _) => self::kind(kind).to_owned(),
+    }
+}
+
+/// What a palette entry adds.
+pub fn template(t: HostTemplate) -> &'static str {
+    match t {
+        HostTemplate::LoadBalancer => {
+            "A host running HAProxy, with every web server as a backend. A second one removes the load balancer's single point of failure."
+        }
+        HostTemplate::WebAppDb => {
+            "A server like the reference design's: Nginx, the app and MySQL. It joins every load balancer's backends; its database replicates the primary."
+        }
+        HostTemplate::WebApp => {
+            "A server with Nginx and the app; it joins every load balancer's backends."
+        }
+        HostTemplate::Database => {
+            "A database server: a replica of the primary (or the primary, if there is none)."
+        }
+    }
+}
+
+/// What an algorithm does.
+pub fn algorithm(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::RoundRobin => {
+            "Round robin: HAProxy cycles through the servers in order (in proportion to their weights)."
+        }
+        Algorithm::LeastConn => {
+            "Least connections: each request goes to the server with the fewest active connections."
+        }
+        Algorithm::Source => {
+            "Source: a hash of the client's address picks the server, so a client sticks to one server."
+        }
+    }
+}

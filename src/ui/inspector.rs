@@ -1,0 +1,357 @@
+//! The inspector: every setting of the selected host or component (or of
+//! the topology when nothing is selected). Edits a copy of the topology and
+//! turns a change into one undoable [`Intent::Edit`].
+
+use egui::RichText;
+
+use super::app::{Intent, TopolabApp};
+use super::explain;
+use crate::model::{
+    Algorithm, Backend, Component, ComponentId, ComponentKind, Flavor, HostName, ReplicationMode,
+    Role, Subject, Topology, rename_host,
+};
+
+impl TopolabApp {
+    pub(super) fn inspector_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        let mut t = self.doc.topology().clone();
+        let key = match self.selection.clone() {
+            None => {
+                ui.heading("Topology");
+                topology_ui(ui, &mut t)
+            }
+            Some(Subject::Host(h)) => {
+                if t.host(&h).is_none() {
+                    intents.push(Intent::Select(None));
+                    return;
+                }
+                self.host_ui(ui, &mut t, &h, intents)
+            }
+            Some(Subject::Component(id)) => {
+                if t.host(&id.host)
+                    .and_then(|h| h.component(id.kind))
+                    .is_none()
+                {
+                    intents.push(Intent::Select(None));
+                    return;
+                }
+                ui.heading(id.to_string());
+                ui.label(RichText::new(explain::component(&t, &id)).italics());
+                ui.separator();
+                component_ui(ui, &mut t, &id);
+                ui.separator();
+                if ui.button("Delete this component").clicked() {
+                    intents.push(Intent::DeleteSelected);
+                }
+                format!("edit {id}")
+            }
+        };
+        if &t != self.doc.topology() {
+            intents.push(Intent::Edit {
+                key,
+                topology: Box::new(t),
+            });
+        }
+    }
+
+    fn host_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        t: &mut Topology,
+        h: &HostName,
+        intents: &mut Vec<Intent>,
+    ) -> String {
+        ui.heading(format!("Host {h}"));
+        ui.label(RichText::new(explain::host()).italics());
+        ui.separator();
+        // Renames apply on Enter or leaving the field; an invalid name is
+        // refused with the reason.
+        let id = egui::Id::new(("rename", h.as_str()));
+        let mut draft: String = ui
+            .data_mut(|d| d.get_temp(id))
+            .unwrap_or_else(|| h.to_string());
+        ui.horizontal(|ui| {
+            ui.label("Name");
+            let edit = ui.text_edit_singleline(&mut draft);
+            if edit.lost_focus() && draft != h.as_str() {
+                match rename_host(t, h, &draft) {
+                    Ok(new) => {
+                        intents.push(Intent::Select(Some(Subject::Host(new))));
+                        ui.data_mut(|d| d.remove::<String>(id));
+                        self.message = Some((format!("renamed {h} to {draft}"), false));
+                    }
+                    Err(why) => {
+                        self.message = Some((format!("cannot rename {h}: {why}"), true));
+                        ui.data_mut(|d| d.remove::<String>(id));
+                    }
+                }
+            } else if edit.changed() {
+                ui.data_mut(|d| d.insert_temp(id, draft.clone()));
+            }
+        });
+        let Some(host) = t.host_mut(h) else {
+            return String::new();
+        };
+        ui.horizontal(|ui| {
+            ui.label("Region");
+            let mut region = host.region.clone().unwrap_or_default();
+            if ui.text_edit_singleline(&mut region).changed() {
+                host.region = (!region.is_empty()).then_some(region);
+            }
+        });
+        ui.separator();
+        ui.label(RichText::new("Components").strong());
+        let mut remove = None;
+        for c in &host.components {
+            ui.horizontal(|ui| {
+                ui.label(format!(
+                    "{} {}",
+                    super::canvas::kind_icon(c.kind()),
+                    c.kind().program()
+                ));
+                if ui.small_button("remove").clicked() {
+                    remove = Some(c.kind());
+                }
+                if ui.small_button("select").clicked() {
+                    intents.push(Intent::Select(Some(Subject::Component(ComponentId::new(
+                        h,
+                        c.kind(),
+                    )))));
+                }
+            });
+        }
+        if let Some(kind) = remove {
+            crate::model::delete_component(t, h, kind);
+        }
+        let Some(host) = t.host_mut(h) else {
+            return String::new();
+        };
+        ui.horizontal(|ui| {
+            ui.label("Add");
+            for kind in ComponentKind::ALL {
+                if !host.has(kind)
+                    && ui
+                        .button(format!("+ {}", kind.as_str()))
+                        .on_hover_text(explain::kind(kind))
+                        .clicked()
+                {
+                    host.components.push(Component::with_defaults(kind));
+                }
+            }
+        });
+        ui.separator();
+        if ui.button("Delete this host").clicked() {
+            intents.push(Intent::DeleteSelected);
+        }
+        format!("edit {h}")
+    }
+}
+
+fn topology_ui(ui: &mut egui::Ui, t: &mut Topology) -> String {
+    egui::Grid::new("topology").num_columns(2).show(ui, |ui| {
+        ui.label("Name");
+        ui.text_edit_singleline(&mut t.name);
+        ui.end_row();
+        ui.label("Domain");
+        ui.text_edit_singleline(&mut t.domain);
+        ui.end_row();
+        ui.label("Description");
+        ui.text_edit_multiline(&mut t.description);
+        ui.end_row();
+        ui.label("Database");
+        egui::ComboBox::from_id_salt("flavor")
+            .selected_text(t.databases.flavor.as_str())
+            .show_ui(ui, |ui| {
+                for f in Flavor::ALL {
+                    ui.selectable_value(&mut t.databases.flavor, f, f.as_str());
+                }
+            });
+        ui.end_row();
+        ui.label("Replication");
+        egui::ComboBox::from_id_salt("replication")
+            .selected_text(match t.databases.replication {
+                ReplicationMode::Async => "asynchronous",
+                ReplicationMode::SemiSync => "semi-synchronous",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(
+                    &mut t.databases.replication,
+                    ReplicationMode::Async,
+                    "asynchronous",
+                )
+                .on_hover_text(explain::ASYNC);
+                ui.selectable_value(
+                    &mut t.databases.replication,
+                    ReplicationMode::SemiSync,
+                    "semi-synchronous",
+                )
+                .on_hover_text(explain::SEMI_SYNC);
+            });
+        ui.end_row();
+    });
+    ui.checkbox(&mut t.security.tls, "HTTPS at the load balancers (TLS)")
+        .on_hover_text("Terminate TLS at the load balancer with the lab's certificate.");
+    ui.checkbox(&mut t.security.segmentation, "A network per tier (firewall)")
+        .on_hover_text("Load balancers and web servers on one network, apps and databases on another: the load balancer cannot reach a database.");
+    ui.checkbox(&mut t.monitoring.enabled, "Monitoring (Prometheus)")
+        .on_hover_text(
+            "Prometheus scrapes HAProxy's metrics and a MySQL exporter beside each database.",
+        );
+    ui.separator();
+    ui.label(RichText::new("Select a host or component on the canvas to edit it.").weak());
+    "edit topology".to_owned()
+}
+
+fn component_ui(ui: &mut egui::Ui, t: &mut Topology, id: &ComponentId) {
+    let web_hosts: Vec<HostName> = t
+        .hosts
+        .iter()
+        .filter(|h| h.has(ComponentKind::Nginx))
+        .map(|h| h.name.clone())
+        .collect();
+    let primaries: Vec<HostName> = t
+        .databases()
+        .filter(|(h, db)| db.role == Role::Primary && h.name != id.host)
+        .map(|(h, _)| h.name.clone())
+        .collect();
+    let Some(component) = t
+        .host_mut(&id.host)
+        .and_then(|h| h.components.iter_mut().find(|c| c.kind() == id.kind))
+    else {
+        return;
+    };
+    match component {
+        Component::Lb(lb) => {
+            egui::Grid::new("lb").num_columns(2).show(ui, |ui| {
+                ui.label("Algorithm");
+                egui::ComboBox::from_id_salt("algorithm")
+                    .selected_text(lb.algorithm.keyword())
+                    .show_ui(ui, |ui| {
+                        for a in Algorithm::ALL {
+                            ui.selectable_value(&mut lb.algorithm, a, a.keyword())
+                                .on_hover_text(explain::algorithm(a));
+                        }
+                    });
+                ui.end_row();
+                ui.label("Check every (ms)");
+                ui.add(egui::DragValue::new(&mut lb.health_check.interval_ms).range(10..=60_000));
+                ui.end_row();
+                ui.label("DOWN after (fall)");
+                ui.add(egui::DragValue::new(&mut lb.health_check.fall).range(1..=20));
+                ui.end_row();
+                ui.label("UP after (rise)");
+                ui.add(egui::DragValue::new(&mut lb.health_check.rise).range(1..=20));
+                ui.end_row();
+                ui.label("Retries");
+                ui.add(egui::DragValue::new(&mut lb.retries).range(0..=10));
+                ui.end_row();
+                ui.label("Connect timeout (ms)");
+                ui.add(egui::DragValue::new(&mut lb.connect_timeout_ms).range(1..=60_000));
+                ui.end_row();
+                ui.label("Port");
+                ui.add(egui::DragValue::new(&mut lb.port).range(1..=65535));
+                ui.end_row();
+                ui.label("Published port");
+                let mut pinned = lb.published_port.is_some();
+                ui.horizontal(|ui| {
+                    ui.checkbox(&mut pinned, "pin");
+                    let mut port = lb.published_port.unwrap_or(8080);
+                    if pinned {
+                        ui.add(egui::DragValue::new(&mut port).range(1..=65535));
+                    }
+                    lb.published_port = pinned.then_some(port);
+                });
+                ui.end_row();
+            });
+            ui.checkbox(&mut lb.redispatch, "Retry on another server (redispatch)");
+            ui.checkbox(&mut lb.stats, "Stats page");
+            ui.separator();
+            ui.label(
+                RichText::new(if lb.is_active_passive() {
+                    "Backends — active-passive"
+                } else {
+                    "Backends — active-active"
+                })
+                .strong(),
+            )
+            .on_hover_text(explain::ACTIVE_ACTIVE);
+            let mut remove = None;
+            egui::Grid::new("backends").num_columns(4).show(ui, |ui| {
+                for (i, b) in lb.backends.iter_mut().enumerate() {
+                    ui.label(b.host.as_str());
+                    ui.add(
+                        egui::DragValue::new(&mut b.weight)
+                            .range(1..=256)
+                            .prefix("weight "),
+                    );
+                    ui.checkbox(&mut b.backup, "backup")
+                        .on_hover_text(explain::BACKUP);
+                    if ui.small_button("remove").clicked() {
+                        remove = Some(i);
+                    }
+                    ui.end_row();
+                }
+            });
+            if let Some(i) = remove {
+                lb.backends.remove(i);
+            }
+            let candidates: Vec<&HostName> = web_hosts
+                .iter()
+                .filter(|h| !lb.backends.iter().any(|b| &b.host == *h))
+                .collect();
+            if !candidates.is_empty() {
+                ui.horizontal(|ui| {
+                    ui.label("Connect");
+                    for h in candidates {
+                        if ui.button(format!("+ {h}")).clicked() {
+                            lb.backends.push(Backend::new(h.clone()));
+                        }
+                    }
+                });
+            }
+        }
+        Component::Nginx(web) => {
+            ui.horizontal(|ui| {
+                ui.label("Port");
+                ui.add(egui::DragValue::new(&mut web.port).range(1..=65535));
+            });
+        }
+        Component::App(app) => {
+            egui::Grid::new("app").num_columns(2).show(ui, |ui| {
+                ui.label("Port (127.0.0.1)");
+                ui.add(egui::DragValue::new(&mut app.port).range(1..=65535));
+                ui.end_row();
+                ui.label("Replication group");
+                ui.text_edit_singleline(&mut app.group);
+                ui.end_row();
+            });
+        }
+        Component::Db(db) => {
+            egui::Grid::new("db").num_columns(2).show(ui, |ui| {
+                ui.label("Role");
+                let current = match &db.role {
+                    Role::Primary => "primary".to_owned(),
+                    Role::Replica { of } => format!("replica of {of}"),
+                };
+                egui::ComboBox::from_id_salt("role")
+                    .selected_text(current)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut db.role, Role::Primary, "primary");
+                        for p in &primaries {
+                            ui.selectable_value(
+                                &mut db.role,
+                                Role::Replica { of: p.clone() },
+                                format!("replica of {p}"),
+                            );
+                        }
+                    });
+                ui.end_row();
+                ui.label("Replication group");
+                ui.text_edit_singleline(&mut db.group);
+                ui.end_row();
+                ui.label("Port");
+                ui.add(egui::DragValue::new(&mut db.port).range(1..=65535));
+                ui.end_row();
+            });
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The desktop app (egui / eframe / egui_graphs). Draws only; talks to the
+//! lab through [`crate::lab::protocol`] messages.
+
+pub mod app;
+pub mod canvas;
+pub mod document;
+pub mod explain;
+mod inspector;
+mod panels;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use app::{Intent, LabLink, TopolabApp};
+pub use panels::highlight;
+
+use crate::model::{HostTemplate, Topology, add_host};
+
+/// Frame-time measurement for `topolab gui --frames N`.
+pub struct FrameTimes {
+    wanted: usize,
+    times: Vec<Duration>,
+    started: Instant,
+}
+
+impl FrameTimes {
+    fn new(wanted: usize) -> Self {
+        Self {
+            wanted,
+            times: Vec::with_capacity(wanted),
+            started: Instant::now(),
+        }
+    }
+
+    /// Records one frame; true when enough were recorded.
+    fn record(&mut self, took: Duration) -> bool {
+        self.times.push(took);
+        self.times.len() >= self.wanted
+    }
+
+    fn report(&self) {
+        let mut sorted = self.times.clone();
+        sorted.sort();
+        let pick = |q: f64| {
+            let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+            sorted.get(i).copied().unwrap_or_default().as_secs_f64() * 1000.0
+        };
+        let elapsed = self.started.elapsed().as_secs_f64();
+        println!(
+            "{} frames in {elapsed:.2} s ({:.0} frames/s): ui time p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+            sorted.len(),
+            sorted.len() as f64 / elapsed.max(1e-9),
+            pick(0.5),
+            pick(0.95),
+            pick(1.0)
+        );
+    }
+}
+
+/// A topology with `hosts` hosts (2 load balancers, a primary, then
+/// web/app/DB servers), for measuring the canvas at scale.
+pub fn generated_topology(hosts: usize) -> Topology {
+    let mut t = Topology::new("generated");
+    t.description = format!("{hosts} generated hosts");
+    add_host(&mut t, HostTemplate::LoadBalancer);
+    add_host(&mut t, HostTemplate::LoadBalancer);
+    add_host(&mut t, HostTemplate::Database);
+    while t.hosts.len() < hosts.max(4) {
+        add_host(&mut t, HostTemplate::WebApp);
+    }
+    // The load balancers were added first; give them every web server.
+    let webs: Vec<_> = t
+        .hosts
+        .iter()
+        .filter(|h| h.web_server().is_some())
+        .map(|h| h.name.clone())
+        .collect();
+    for h in &mut t.hosts {
+        if let Some(lb) = h.load_balancer_mut() {
+            lb.backends = webs
+                .iter()
+                .cloned()
+                .map(crate::model::Backend::new)
+                .collect();
+        }
+    }
+    t
+}
+
+/// Keeps the tokio runtime alive as long as the window.
+struct Shell {
+    app: TopolabApp,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl eframe::App for Shell {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.app.show(ui);
+    }
+}
+
+/// Opens the window with `topology`; `frames` runs the frame-time
+/// benchmark and closes.
+pub fn run(topology: Topology, frames: Option<usize>) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1360.0, 860.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_title("topolab")
+            .with_app_id("topolab")
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "topolab",
+        options,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            let (events_tx, events) = std::sync::mpsc::channel();
+            let sink: crate::lab::actor::Sink = Arc::new(move |event| {
+                let _ = events_tx.send(event);
+                ctx.request_repaint();
+            });
+            let commands = crate::lab::actor::spawn(runtime.handle(), sink);
+            let mut app = TopolabApp::new(
+                topology,
+                LabLink { commands, events },
+                Some(runtime.handle().clone()),
+            );
+            if let Some(n) = frames {
+                app.measure_frames(n);
+            }
+            Ok(Box::new(Shell {
+                app,
+                _runtime: runtime,
+            }))
+        }),
+    )
+    .map_err(|e| format!("cannot open the window: {e}"))
+}

@@ -1,0 +1,507 @@
+//! Menus, toolbar, status bar, the bottom tabs (review, config preview,
+//! timeline) and the dialogs.
+
+use egui::text::LayoutJob;
+use egui::{Color32, FontId, RichText, TextFormat};
+
+use super::app::{Intent, PathPurpose, Tab, TopolabApp};
+use super::explain;
+use crate::model::{Category, HostTemplate};
+
+const ERROR: Color32 = Color32::from_rgb(230, 80, 80);
+const WARN: Color32 = Color32::from_rgb(240, 170, 40);
+const OK: Color32 = Color32::from_rgb(90, 190, 110);
+
+impl TopolabApp {
+    pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        ui.menu_button("File", |ui| {
+            if ui.button("New  (Ctrl+N)").clicked() {
+                intents.push(Intent::New);
+            }
+            if ui.button("Open…  (Ctrl+O)").clicked() {
+                intents.push(Intent::OpenDialog);
+            }
+            ui.menu_button("Open recent", |ui| {
+                if self.recent.is_empty() {
+                    ui.label("nothing yet");
+                }
+                for path in &self.recent {
+                    if ui.button(path.display().to_string()).clicked() {
+                        intents.push(Intent::Open(path.clone()));
+                    }
+                }
+            });
+            ui.menu_button("Presets", |ui| self.presets_ui(ui, intents));
+            ui.separator();
+            if ui.button("Save  (Ctrl+S)").clicked() {
+                intents.push(Intent::Save);
+            }
+            if ui.button("Save as…  (Ctrl+Shift+S)").clicked() {
+                intents.push(Intent::SaveAsDialog);
+            }
+            if ui.button("Export configs…  (Ctrl+E)").clicked() {
+                intents.push(Intent::ExportDialog);
+            }
+            ui.separator();
+            if ui.button("Quit").clicked() {
+                intents.push(Intent::Quit);
+            }
+        });
+        ui.menu_button("Edit", |ui| {
+            if ui
+                .add_enabled(self.doc.can_undo(), egui::Button::new("Undo  (Ctrl+Z)"))
+                .clicked()
+            {
+                intents.push(Intent::Undo);
+            }
+            if ui
+                .add_enabled(
+                    self.doc.can_redo(),
+                    egui::Button::new("Redo  (Ctrl+Shift+Z)"),
+                )
+                .clicked()
+            {
+                intents.push(Intent::Redo);
+            }
+            if ui
+                .add_enabled(
+                    self.selection.is_some(),
+                    egui::Button::new("Delete selected  (Del)"),
+                )
+                .clicked()
+            {
+                intents.push(Intent::DeleteSelected);
+            }
+        });
+        ui.menu_button("View", |ui| {
+            if ui.radio(self.dark, "Dark theme").clicked() {
+                intents.push(Intent::Theme(true));
+            }
+            if ui.radio(!self.dark, "Light theme").clicked() {
+                intents.push(Intent::Theme(false));
+            }
+        });
+        ui.menu_button("Lab", |ui| self.lab_buttons(ui, intents));
+    }
+
+    fn presets_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        for p in Self::presets() {
+            if ui.button(p.name).on_hover_text(p.description()).clicked() {
+                intents.push(Intent::Preset(p.name));
+            }
+        }
+    }
+
+    fn lab_buttons(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        let docker = matches!(self.lab.engine, Some(Ok(())));
+        let idle = self.lab.launching.is_none() && self.lab.running.is_none();
+        if ui
+            .add_enabled(docker && idle, egui::Button::new("▶ Launch"))
+            .on_hover_text("Run this design as real containers (Ctrl+L)")
+            .clicked()
+        {
+            intents.push(Intent::Launch);
+        }
+        if self.lab.launching.is_some() && ui.button("✖ Cancel launch").clicked() {
+            intents.push(Intent::Cancel);
+        }
+        if ui
+            .add_enabled(
+                self.lab.running.is_some() && self.lab.stopping.is_none(),
+                egui::Button::new("■ Stop"),
+            )
+            .on_hover_text("Remove every container, network and volume of the lab")
+            .clicked()
+        {
+            intents.push(Intent::Stop);
+        }
+    }
+
+    pub(super) fn toolbar_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Add:").strong());
+            for template in HostTemplate::ALL {
+                if ui
+                    .button(format!("+ {}", template.label()))
+                    .on_hover_text(explain::template(template))
+                    .clicked()
+                {
+                    intents.push(Intent::AddHost(template));
+                }
+            }
+            ui.separator();
+            ui.menu_button("Presets", |ui| self.presets_ui(ui, intents));
+            ui.separator();
+            self.lab_buttons(ui, intents);
+            if let Some(l) = &self.lab.launching {
+                let fraction = l.done.len() as f32 / l.expected.max(1) as f32;
+                let current = l.done.last().map_or("starting", |p| p.label());
+                ui.add(
+                    egui::ProgressBar::new(fraction)
+                        .desired_width(220.0)
+                        .text(format!("{}: {current}", l.lab)),
+                );
+            }
+        });
+    }
+
+    pub(super) fn status_ui(&mut self, ui: &mut egui::Ui, _intents: &mut Vec<Intent>) {
+        ui.horizontal(|ui| {
+            let lab = match (&self.lab.engine, &self.lab.launching, &self.lab.running) {
+                (Some(Err(_)), _, _) => {
+                    RichText::new("Lab: Docker unavailable (the designer works)").color(WARN)
+                }
+                (None, _, _) => RichText::new("Lab: looking for Docker…"),
+                (_, Some(l), _) => RichText::new(format!("Lab: launching {}", l.lab)).color(WARN),
+                (_, _, Some(r)) => {
+                    let urls: Vec<String> = r
+                        .entry_points
+                        .iter()
+                        .map(|e| format!("http://127.0.0.1:{}", e.http))
+                        .collect();
+                    RichText::new(format!("Lab: {} running  {}", r.lab, urls.join("  "))).color(OK)
+                }
+                _ => RichText::new("Lab: not running"),
+            };
+            ui.label(lab);
+            ui.separator();
+            let (p, f) = (self.problems.len(), self.findings.len());
+            if p > 0 {
+                ui.label(RichText::new(format!("{p} problem(s)")).color(ERROR));
+            } else {
+                ui.label(RichText::new(format!("valid · {f} finding(s)")).color(OK));
+            }
+            if let Some((text, error)) = &self.message {
+                ui.separator();
+                ui.label(RichText::new(text).color(if *error {
+                    ERROR
+                } else {
+                    ui.visuals().text_color()
+                }));
+            }
+        });
+    }
+
+    pub(super) fn bottom_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        ui.horizontal(|ui| {
+            let review = format!(
+                "Problems & review ({})",
+                self.problems.len() + self.findings.len()
+            );
+            ui.selectable_value(&mut self.tab, Tab::Review, review);
+            ui.selectable_value(&mut self.tab, Tab::Preview, "Config preview");
+            ui.selectable_value(
+                &mut self.tab,
+                Tab::Timeline,
+                format!("Timeline ({})", self.lab.timeline.len()),
+            );
+        });
+        ui.separator();
+        match self.tab {
+            Tab::Review => {
+                egui::ScrollArea::vertical()
+                    .id_salt("review")
+                    .show(ui, |ui| self.review_ui(ui, intents));
+            }
+            Tab::Preview => self.preview_ui(ui),
+            Tab::Timeline => self.timeline_ui(ui),
+        }
+    }
+
+    fn review_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        if let Some(Err(why)) = &self.lab.engine {
+            ui.label(RichText::new(format!("Lab unavailable: {why}")).color(WARN));
+        }
+        for p in &self.problems {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("✖ problem").color(ERROR));
+                let text = p.to_string();
+                if ui
+                    .link(text)
+                    .on_hover_text("Select what it names")
+                    .clicked()
+                {
+                    intents.push(Intent::Select(p.subject.clone()));
+                }
+            });
+        }
+        if self.problems.is_empty() && self.findings.is_empty() {
+            ui.label(RichText::new("✔ valid, and the design review has no findings").color(OK));
+        }
+        for category in [Category::Spof, Category::Security, Category::Monitoring] {
+            for f in self.findings.iter().filter(|f| f.category == category) {
+                ui.horizontal_wrapped(|ui| {
+                    let tag = match f.category {
+                        Category::Spof => "⚠ single point of failure",
+                        Category::Security => "🔒 security",
+                        Category::Monitoring => "📈 monitoring",
+                    };
+                    ui.label(RichText::new(tag).color(WARN));
+                    let title = ui
+                        .link(&f.title)
+                        .on_hover_text(format!("{}\n\nFix: {}", f.explanation, f.fix));
+                    if title.clicked() {
+                        intents.push(Intent::Select(f.subjects.first().cloned()));
+                    }
+                    if let Some(action) = f.action
+                        && ui
+                            .small_button(format!("Fix: {}", action.label()))
+                            .clicked()
+                    {
+                        intents.push(Intent::Fix(action));
+                    }
+                });
+            }
+        }
+    }
+
+    fn preview_ui(&mut self, ui: &mut egui::Ui) {
+        let launched = self
+            .lab
+            .running
+            .as_ref()
+            .and_then(|r| r.artifacts.as_deref());
+        let artifacts = match (launched, &self.preview) {
+            (Some(a), _) => a,
+            (None, Some(a)) => a,
+            (None, None) => {
+                ui.label("Fix the problems to see the generated files.");
+                return;
+            }
+        };
+        if launched.is_some() {
+            ui.label(
+                RichText::new(
+                    "Files as launched (e.g. MariaDB's where the local profile runs it for mysql)",
+                )
+                .italics(),
+            );
+        }
+        let host = self.selection.as_ref().map(|s| s.host().to_string());
+        let files: Vec<&str> = artifacts
+            .iter()
+            .map(|(p, _)| p)
+            .filter(|p| match &host {
+                Some(h) => p.starts_with(&format!("{h}/")) && !p.ends_with(".html"),
+                None => !p.contains('/') || p.starts_with("monitoring/"),
+            })
+            .filter(|p| *p != ".env")
+            .collect();
+        if files.is_empty() {
+            ui.label("No files for this selection.");
+            return;
+        }
+        let chosen = match &self.preview_file {
+            Some(f) if files.contains(&f.as_str()) => f.clone(),
+            _ => files[0].to_owned(),
+        };
+        ui.horizontal_wrapped(|ui| {
+            for f in &files {
+                if ui.selectable_label(*f == chosen, *f).clicked() {
+                    self.preview_file = Some((*f).to_owned());
+                }
+            }
+        });
+        let text = artifacts.get(&chosen).unwrap_or_default();
+        let job = highlight(&chosen, text, ui.visuals().dark_mode);
+        egui::ScrollArea::both().id_salt("preview").show(ui, |ui| {
+            ui.add(egui::Label::new(job).selectable(true));
+        });
+    }
+
+    fn timeline_ui(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical().id_salt("timeline").stick_to_bottom(true).show(ui, |ui| {
+            if self.lab.timeline.is_empty() {
+                ui.label("Nothing yet: launch the design to see each step here, with the command a person would type for it.");
+            }
+            for (i, e) in self.lab.timeline.iter().enumerate() {
+                let text = RichText::new(format!("{:>7.2} s  {}", e.at, e.text)).monospace();
+                let text = if e.error { text.color(ERROR) } else { text };
+                if e.explain.is_empty() {
+                    ui.label(text);
+                } else {
+                    egui::CollapsingHeader::new(text).id_salt(("step", i)).show(ui, |ui| {
+                        for cmd in &e.explain {
+                            ui.add(egui::Label::new(RichText::new(format!("$ {cmd}")).monospace().small()).selectable(true));
+                        }
+                    });
+                }
+            }
+        });
+    }
+
+    pub(super) fn dialogs_ui(&mut self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+        if let Some(pending) = self.pending.clone() {
+            egui::Modal::new(egui::Id::new("unsaved")).show(ctx, |ui| {
+                ui.heading("Unsaved changes");
+                ui.label(format!(
+                    "{} has changes that are not saved.",
+                    self.doc.topology().name
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Save").clicked() {
+                        intents.push(Intent::Save);
+                        self.pending = None;
+                    }
+                    if ui.button("Discard changes").clicked() {
+                        self.doc.dirty = false;
+                        self.pending = None;
+                        intents.push(pending.clone());
+                    }
+                    if ui.button("Cancel").clicked() {
+                        self.pending = None;
+                    }
+                });
+            });
+        }
+        if let Some((origin, problems)) = self.load_errors.clone() {
+            egui::Modal::new(egui::Id::new("load-errors")).show(ctx, |ui| {
+                ui.heading("Cannot open the file");
+                ui.label(format!(
+                    "{origin} is not a valid topology. The current design is unchanged."
+                ));
+                egui::ScrollArea::vertical()
+                    .max_height(240.0)
+                    .show(ui, |ui| {
+                        for p in &problems {
+                            ui.label(RichText::new(p.to_string()).color(ERROR).monospace());
+                        }
+                    });
+                if ui.button("OK").clicked() {
+                    self.load_errors = None;
+                }
+            });
+        }
+        if let Some((purpose, mut text)) = self.path_field.clone() {
+            let mut close = false;
+            egui::Modal::new(egui::Id::new("path-field")).show(ctx, |ui| {
+                let what = match purpose {
+                    PathPurpose::Open => "Open a topology file",
+                    PathPurpose::Save => "Save the topology as",
+                    PathPurpose::Export => "Export the configs into the folder",
+                };
+                ui.heading(what);
+                ui.label("No file dialog is available here: type the path.");
+                let edit = ui.text_edit_singleline(&mut text);
+                let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                ui.horizontal(|ui| {
+                    if (ui.button("OK").clicked() || enter) && !text.trim().is_empty() {
+                        let path = std::path::PathBuf::from(text.trim());
+                        intents.push(match purpose {
+                            PathPurpose::Open => Intent::Open(path),
+                            PathPurpose::Save => Intent::SaveTo(path),
+                            PathPurpose::Export => Intent::ExportTo(path),
+                        });
+                        close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        close = true;
+                    }
+                });
+            });
+            self.path_field = if close { None } else { Some((purpose, text)) };
+        }
+        if !self.lab.found.is_empty() {
+            egui::Window::new("Labs already running")
+                .collapsible(false)
+                .show(ctx, |ui| {
+                    ui.label("These labs were launched by the CLI or left by a crash:");
+                    for (lab, topology) in self.lab.found.clone() {
+                        ui.horizontal(|ui| {
+                            ui.label(RichText::new(&lab).strong());
+                            if ui
+                                .add_enabled(topology.is_some(), egui::Button::new("Attach"))
+                                .on_hover_text("Show it here (loads its topology)")
+                                .clicked()
+                            {
+                                intents.push(Intent::Attach(lab.clone()));
+                            }
+                            if ui
+                                .button("Remove")
+                                .on_hover_text("Remove its containers, networks and volumes")
+                                .clicked()
+                            {
+                                intents.push(Intent::Remove(lab.clone()));
+                            }
+                        });
+                    }
+                });
+        }
+    }
+}
+
+/// Syntax colouring for the preview: comments, section headers, the first
+/// word of a directive, and quoted strings.
+pub fn highlight(path: &str, text: &str, dark: bool) -> LayoutJob {
+    let font = FontId::monospace(12.5);
+    let plain = if dark {
+        Color32::from_gray(215)
+    } else {
+        Color32::from_gray(30)
+    };
+    let comment = Color32::from_gray(130);
+    let keyword = if dark {
+        Color32::from_rgb(120, 170, 250)
+    } else {
+        Color32::from_rgb(20, 80, 180)
+    };
+    let section = if dark {
+        Color32::from_rgb(230, 170, 80)
+    } else {
+        Color32::from_rgb(170, 90, 0)
+    };
+    let string = if dark {
+        Color32::from_rgb(140, 200, 120)
+    } else {
+        Color32::from_rgb(30, 120, 30)
+    };
+    let comment_prefix = if path.ends_with(".sql") { "--" } else { "#" };
+    let mut job = LayoutJob::default();
+    let add = |job: &mut LayoutJob, s: &str, color: Color32| {
+        job.append(s, 0.0, TextFormat::simple(font.clone(), color));
+    };
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(comment_prefix) || trimmed.starts_with("//") {
+            add(&mut job, line, comment);
+            continue;
+        }
+        if trimmed.starts_with('[')
+            || (!line.starts_with(' ')
+                && !trimmed.is_empty()
+                && !path.ends_with(".sql")
+                && !path.ends_with(".json"))
+        {
+            add(&mut job, line, section);
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        add(&mut job, &line[..indent], plain);
+        let (word, rest) = trimmed.split_at(
+            trimmed
+                .find(|c: char| c.is_whitespace() || c == '=' || c == ':')
+                .unwrap_or(trimmed.len()),
+        );
+        add(&mut job, word, keyword);
+        let mut in_string = false;
+        let mut start = 0;
+        for (i, c) in rest.char_indices() {
+            if c == '"' || c == '\'' {
+                if in_string {
+                    add(&mut job, &rest[start..=i], string);
+                    start = i + 1;
+                } else {
+                    add(&mut job, &rest[start..i], plain);
+                    start = i;
+                }
+                in_string = !in_string;
+            }
+        }
+        add(
+            &mut job,
+            &rest[start..],
+            if in_string { string } else { plain },
+        );
+    }
+    job
+}
