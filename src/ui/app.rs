@@ -192,6 +192,8 @@ pub struct TopolabApp {
     pub path_field: Option<(PathPurpose, String)>,
     /// Recently opened or saved files, newest first.
     pub recent: Vec<PathBuf>,
+    /// Where the recent list is kept (None: not kept, e.g. in tests).
+    recent_file: Option<PathBuf>,
     /// The file shown in the preview.
     pub preview_file: Option<String>,
     /// Dark theme.
@@ -239,19 +241,11 @@ fn preview_secrets() -> Secrets {
 
 const RECENT_MAX: usize = 10;
 
-fn recent_path() -> PathBuf {
-    crate::lab::state::data_dir().join("recent.json")
-}
-
 impl TopolabApp {
     /// The app with `topology` loaded, talking to the lab through `link`;
     /// `runtime` runs file dialogs (None: no dialogs, e.g. in tests).
     pub fn new(topology: Topology, link: LabLink, runtime: Option<tokio::runtime::Handle>) -> Self {
         let (files_tx, files_rx) = mpsc::channel();
-        let recent = std::fs::read_to_string(recent_path())
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
         let no_dialog = runtime.is_none();
         let mut app = Self {
             doc: Document::new(topology),
@@ -262,7 +256,8 @@ impl TopolabApp {
             load_errors: None,
             pending: None,
             path_field: None,
-            recent,
+            recent: Vec::new(),
+            recent_file: None,
             preview_file: None,
             dark: true,
             problems: Vec::new(),
@@ -288,6 +283,15 @@ impl TopolabApp {
         let id = app.next_id();
         app.send(LabCommand::Discover { id });
         app
+    }
+
+    /// Keeps the recent-files list in `file` (and loads it now).
+    pub fn keep_recent_in(&mut self, file: PathBuf) {
+        self.recent = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        self.recent_file = Some(file);
     }
 
     /// Records frame times and closes after `frames` frames (the
@@ -802,11 +806,14 @@ impl TopolabApp {
         self.recent.retain(|p| *p != path);
         self.recent.insert(0, path);
         self.recent.truncate(RECENT_MAX);
-        if let Ok(json) = serde_json::to_string_pretty(&self.recent) {
-            let file = recent_path();
+        if let (Some(file), Ok(json)) = (
+            &self.recent_file,
+            serde_json::to_string_pretty(&self.recent),
+        ) {
             if let Some(dir) = file.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
+            // A list that cannot be kept is no reason to bother the user.
             let _ = std::fs::write(file, json);
         }
     }

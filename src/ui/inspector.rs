@@ -70,8 +70,8 @@ impl TopolabApp {
             .data_mut(|d| d.get_temp(id))
             .unwrap_or_else(|| h.to_string());
         ui.horizontal(|ui| {
-            ui.label("Name");
-            let edit = ui.text_edit_singleline(&mut draft);
+            let label = ui.label("Host name");
+            let edit = ui.text_edit_singleline(&mut draft).labelled_by(label.id);
             if edit.lost_focus() && draft != h.as_str() {
                 match rename_host(t, h, &draft) {
                     Ok(new) => {

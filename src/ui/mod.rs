@@ -132,6 +132,7 @@ pub fn run(topology: Topology, frames: Option<usize>) -> Result<(), String> {
                 LabLink { commands, events },
                 Some(runtime.handle().clone()),
             );
+            app.keep_recent_in(crate::lab::state::data_dir().join("recent.json"));
             if let Some(n) = frames {
                 app.measure_frames(n);
             }

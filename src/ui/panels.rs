@@ -382,7 +382,8 @@ impl TopolabApp {
                 };
                 ui.heading(what);
                 ui.label("No file dialog is available here: type the path.");
-                let edit = ui.text_edit_singleline(&mut text);
+                let label = ui.label("Path");
+                let edit = ui.text_edit_singleline(&mut text).labelled_by(label.id);
                 let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 ui.horizontal(|ui| {
                     if (ui.button("OK").clicked() || enter) && !text.trim().is_empty() {

@@ -1,0 +1,335 @@
+//! The desktop app, driven headless with egui_kittest: clicks by label,
+//! assertions on the app's state. The lab is a stub channel played by the
+//! test (no Docker).
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use topolab::generate::Artifacts;
+use topolab::lab::launch::{Phase, Progress};
+use topolab::lab::protocol::{CommandId, LabCommand, LabEvent};
+use topolab::model::{ComponentId, ComponentKind, HostName, Subject};
+use topolab::preset::Preset;
+use topolab::ui::{LabLink, TopolabApp};
+
+struct Stub {
+    commands: tokio::sync::mpsc::UnboundedReceiver<LabCommand>,
+    events: std::sync::mpsc::Sender<LabEvent>,
+}
+
+impl Stub {
+    fn sent(&mut self) -> Vec<LabCommand> {
+        let mut out = Vec::new();
+        while let Ok(c) = self.commands.try_recv() {
+            out.push(c);
+        }
+        out
+    }
+}
+
+fn app(preset: &str) -> (Harness<'static, TopolabApp>, Stub) {
+    let (commands_tx, commands) = tokio::sync::mpsc::unbounded_channel();
+    let (events, events_rx) = std::sync::mpsc::channel();
+    let topology = Preset::find(preset)
+        .expect("preset")
+        .topology()
+        .expect("valid");
+    let app = TopolabApp::new(
+        topology,
+        LabLink {
+            commands: commands_tx,
+            events: events_rx,
+        },
+        None,
+    );
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut TopolabApp| app.show(ui), app);
+    harness.run_steps(3);
+    (harness, Stub { commands, events })
+}
+
+fn step(h: &mut Harness<'static, TopolabApp>) {
+    h.run_steps(3);
+}
+
+fn haproxy(h: &Harness<'static, TopolabApp>) -> String {
+    h.state()
+        .preview()
+        .and_then(|a| a.get("lb-01/haproxy.cfg"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn each_preset_loads_from_the_menu() {
+    let (mut h, _stub) = app("reference");
+    for p in topolab::preset::PRESETS {
+        h.get_by_label("Presets").click();
+        step(&mut h);
+        h.get_by_label(p.name).click();
+        step(&mut h);
+        assert_eq!(h.state().doc.topology().name, p.name);
+        assert!(!h.state().doc.dirty);
+    }
+}
+
+#[test]
+fn a_new_web_server_becomes_a_backend() {
+    let (mut h, _stub) = app("reference");
+    h.get_by_label("+ Web/app server").click();
+    step(&mut h);
+    let t = h.state().doc.topology();
+    assert_eq!(t.hosts.len(), 4);
+    let lb = t.hosts[0].load_balancer().expect("lb");
+    assert!(
+        lb.backends.iter().any(|b| b.host.as_str() == "web-03"),
+        "{lb:?}"
+    );
+    assert!(haproxy(&h).contains("server web-03 "), "{}", haproxy(&h));
+    assert_eq!(
+        h.state().selection,
+        Some(Subject::Host(HostName::new("web-03")))
+    );
+}
+
+#[test]
+fn renaming_a_host_changes_the_generated_haproxy_cfg() {
+    let (mut h, _stub) = app("reference");
+    h.state_mut().selection = Some(Subject::Host(HostName::new("web-01")));
+    step(&mut h);
+    let name = h.get_by_label("Host name");
+    name.focus();
+    name.type_text("x");
+    step(&mut h);
+    h.key_press(egui::Key::Enter);
+    step(&mut h);
+    assert!(
+        h.state()
+            .doc
+            .topology()
+            .host(&HostName::new("web-01x"))
+            .is_some()
+    );
+    assert!(haproxy(&h).contains("server web-01x "), "{}", haproxy(&h));
+    assert!(!haproxy(&h).contains("server web-01 "));
+}
+
+#[test]
+fn deleting_the_primary_lists_the_problem_and_undo_restores_it() {
+    let (mut h, _stub) = app("reference");
+    // The review names the primary; clicking it selects it.
+    h.get_by_label("Every write depends on the single primary web-01/db")
+        .click();
+    step(&mut h);
+    assert_eq!(
+        h.state().selection,
+        Some(Subject::Component(ComponentId::new(
+            "web-01",
+            ComponentKind::Db
+        )))
+    );
+    h.get_by_label("Delete this component").click();
+    step(&mut h);
+    assert!(!h.state().problems().is_empty());
+    h.get_by_label_contains("replica of web-01, which runs no database");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    step(&mut h);
+    assert_eq!(h.state().problems(), &[]);
+    assert!(
+        h.state()
+            .doc
+            .topology()
+            .host(&HostName::new("web-01"))
+            .and_then(|w| w.database())
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("which runs no database")
+            .is_none()
+    );
+}
+
+#[test]
+fn applying_a_fix_removes_its_finding() {
+    let (mut h, _stub) = app("reference");
+    assert!(
+        h.state()
+            .findings()
+            .iter()
+            .any(|f| f.id == "security-no-tls")
+    );
+    h.get_by_label("Fix: Enable TLS").click();
+    step(&mut h);
+    assert!(h.state().doc.topology().security.tls);
+    assert!(
+        !h.state()
+            .findings()
+            .iter()
+            .any(|f| f.id == "security-no-tls")
+    );
+    assert!(h.query_by_label("Fix: Enable TLS").is_none());
+    assert!(h.query_by_label("No HTTPS").is_none());
+    h.get_by_label("Fix: Add a second load balancer").click();
+    step(&mut h);
+    assert!(
+        !h.state()
+            .findings()
+            .iter()
+            .any(|f| f.id == "spof-load-balancer")
+    );
+}
+
+#[test]
+fn a_malformed_file_shows_its_errors_and_keeps_the_document() {
+    let (mut h, _stub) = app("reference");
+    let dir = tempfile::tempdir().expect("dir");
+    let bad = dir.path().join("bad.ron");
+    std::fs::write(
+        &bad,
+        "(version: 1, name: \"x\", hosts: [(name: \"a\", compnents: [])])",
+    )
+    .expect("write");
+    // No dialog service in the test: File > Open offers a path field.
+    h.get_by_label("File").click();
+    step(&mut h);
+    h.get_by_label("Open…  (Ctrl+O)").click();
+    step(&mut h);
+    h.get_by_label_contains("No file dialog is available here");
+    let field = h.get_by_label("Path");
+    field.focus();
+    field.type_text(&bad.display().to_string());
+    step(&mut h);
+    h.get_by_label("OK").click();
+    step(&mut h);
+    h.get_by_label("Cannot open the file");
+    h.get_by_label_contains("1:45: Unexpected field named `compnents`");
+    assert_eq!(h.state().doc.topology().name, "reference");
+    assert_eq!(h.state().doc.topology().hosts.len(), 3);
+}
+
+#[test]
+fn launch_sends_the_command_and_progress_moves_the_bar() {
+    let (mut h, mut stub) = app("reference");
+    assert!(matches!(
+        stub.sent().as_slice(),
+        [LabCommand::Discover { .. }]
+    ));
+    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
+    step(&mut h);
+    h.get_by_label("▶ Launch").click();
+    step(&mut h);
+    let id = match stub.sent().as_slice() {
+        [LabCommand::Launch { id, lab, topology }] => {
+            assert_eq!(lab, "reference");
+            assert_eq!(topology.hosts.len(), 3);
+            *id
+        }
+        other => panic!("expected one Launch, got {other:?}"),
+    };
+    for phase in [
+        Phase::Images,
+        Phase::Networks,
+        Phase::Hosts,
+        Phase::Databases,
+    ] {
+        stub.events
+            .send(LabEvent::Progress {
+                id,
+                progress: Progress::Finished {
+                    phase,
+                    at: std::time::Duration::from_millis(500),
+                },
+            })
+            .expect("send");
+    }
+    stub.events
+        .send(LabEvent::Progress {
+            id,
+            progress: Progress::Explain("docker start topolab-reference-web-01-db".to_owned()),
+        })
+        .expect("send");
+    step(&mut h);
+    let launching = h.state().lab.launching.clone().expect("launching");
+    assert_eq!(launching.done.len(), 4);
+    h.get_by_label_contains("reference: databases ready");
+    // Cancel goes to the lab with the launch's id.
+    h.get_by_label("✖ Cancel launch").click();
+    step(&mut h);
+    assert!(matches!(stub.sent().as_slice(), [LabCommand::Cancel { launch }] if *launch == id));
+    stub.events
+        .send(LabEvent::Launched {
+            id,
+            lab: "reference".to_owned(),
+            entry_points: vec![],
+            artifacts: Box::new(Artifacts::default()),
+        })
+        .expect("send");
+    stub.events
+        .send(LabEvent::Finished {
+            id,
+            result: Ok("lab reference is running".to_owned()),
+        })
+        .expect("send");
+    step(&mut h);
+    assert!(h.state().lab.launching.is_none());
+    h.get_by_label_contains("Lab: reference running");
+}
+
+#[test]
+fn a_lab_failure_is_shown_with_its_reason() {
+    let (mut h, mut stub) = app("reference");
+    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
+    step(&mut h);
+    h.get_by_label("▶ Launch").click();
+    step(&mut h);
+    let id = stub
+        .sent()
+        .into_iter()
+        .find_map(|c| match c {
+            LabCommand::Launch { id, .. } => Some(id),
+            _ => None,
+        })
+        .unwrap_or(CommandId(0));
+    stub.events
+        .send(LabEvent::Finished {
+            id,
+            result: Err(
+                "readiness failed: topolab-reference-web-02-db not replicating after 90 s"
+                    .to_owned(),
+            ),
+        })
+        .expect("send");
+    step(&mut h);
+    assert!(h.state().lab.launching.is_none());
+    // In the status bar and in the timeline.
+    let shown = h
+        .query_all_by_label_contains(
+            "launch failed: readiness failed: topolab-reference-web-02-db not replicating",
+        )
+        .count();
+    assert!(shown >= 1);
+    assert!(
+        h.state()
+            .lab
+            .timeline
+            .iter()
+            .any(|e| e.error && e.text.contains("not replicating"))
+    );
+}
+
+#[test]
+fn without_docker_the_designer_works_and_says_what_is_missing() {
+    let (mut h, _stub) = app("reference");
+    _stub
+        .events
+        .send(LabEvent::Engine(Err(
+            "cannot reach the Docker engine (Socket not found)".to_owned(),
+        )))
+        .expect("send");
+    step(&mut h);
+    h.get_by_label_contains("Lab: Docker unavailable");
+    h.get_by_label_contains("Lab unavailable: cannot reach the Docker engine");
+    h.get_by_label("+ DB server").click();
+    step(&mut h);
+    assert_eq!(h.state().doc.topology().hosts.len(), 4);
+}
