@@ -563,7 +563,8 @@ impl TopolabApp {
                     }
                 }
                 match result {
-                    Ok(text) if !text.is_empty() => self.note(text, false),
+                    // A launch's success was already told by `Launched`.
+                    Ok(text) if !text.is_empty() && !was_launch => self.note(text, false),
                     Ok(_) => {}
                     Err(why) => {
                         let what = if was_launch {
