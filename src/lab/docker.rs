@@ -56,6 +56,17 @@ fn engine_message(e: &bollard::errors::Error) -> String {
     }
 }
 
+/// The outcome of a removal: something already gone is removed too.
+fn gone(
+    result: Result<(), bollard::errors::Error>,
+    what: impl FnOnce() -> String,
+) -> Result<(), DockerError> {
+    match result.map_err(call(what())) {
+        Err(e) if is_not_found(&e) => Ok(()),
+        other => other,
+    }
+}
+
 /// Whether the error is the engine's "no such ..." (404).
 pub fn is_not_found(e: &DockerError) -> bool {
     matches!(e, DockerError::Call { why, .. } if why.contains("No such") || why.contains("not found"))
@@ -645,38 +656,22 @@ impl Engine {
             .force(true)
             .v(true)
             .build();
-        match self.docker.remove_container(name, Some(options)).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let err = call(format!("remove container {name}"))(e);
-                if is_not_found(&err) { Ok(()) } else { Err(err) }
-            }
-        }
+        let result = self.docker.remove_container(name, Some(options)).await;
+        gone(result, || format!("remove container {name}"))
     }
 
     /// Removes a network.
     pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
-        match self.docker.remove_network(name).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let err = call(format!("remove network {name}"))(e);
-                if is_not_found(&err) { Ok(()) } else { Err(err) }
-            }
-        }
+        let result = self.docker.remove_network(name).await;
+        gone(result, || format!("remove network {name}"))
     }
 
     /// Removes a volume.
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
-        match self
+        let result = self
             .docker
             .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let err = call(format!("remove volume {name}"))(e);
-                if is_not_found(&err) { Ok(()) } else { Err(err) }
-            }
-        }
+            .await;
+        gone(result, || format!("remove volume {name}"))
     }
 }

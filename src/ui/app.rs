@@ -422,7 +422,7 @@ impl TopolabApp {
         }
         if let Some(times) = &mut self.frame_times {
             ctx.request_repaint();
-            if times.record(frame_start.elapsed()) {
+            if times.record(frame_start, frame_start.elapsed()) {
                 times.report();
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
