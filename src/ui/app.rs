@@ -425,6 +425,7 @@ impl TopolabApp {
             if times.record(frame_start, frame_start.elapsed()) {
                 times.report();
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                self.frame_times = None;
             }
         }
     }
