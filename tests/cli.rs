@@ -230,8 +230,29 @@ fn export_of_an_invalid_topology_exits_1_and_writes_nothing() {
 }
 
 #[test]
-fn no_subcommand_prints_help_for_now() {
-    let (ok, out, _) = run(&mut topolab());
+fn help_lists_the_commands() {
+    let (ok, out, _) = run(topolab().arg("--help"));
     assert!(ok);
-    assert!(out.contains("check") && out.contains("export"), "{out}");
+    for command in [
+        "gui", "check", "export", "presets", "up", "down", "status", "images", "bench",
+    ] {
+        assert!(out.contains(command), "{command} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn the_app_without_a_display_says_so() {
+    let out = topolab()
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .output()
+        .expect("topolab runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no display") && err.contains("topolab --help"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }

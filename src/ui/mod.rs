@@ -121,6 +121,17 @@ impl eframe::App for Shell {
 /// Opens the window with `topology`; `frames` runs the frame-time
 /// benchmark and closes.
 pub fn run(topology: Topology, frames: Option<usize>) -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    if ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
+        .iter()
+        .all(|v| std::env::var_os(v).is_none())
+    {
+        return Err(
+            "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is \
+                    set); the command line works without one: `topolab --help`"
+                .to_owned(),
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
