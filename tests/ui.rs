@@ -333,3 +333,74 @@ fn without_docker_the_designer_works_and_says_what_is_missing() {
     step(&mut h);
     assert_eq!(h.state().doc.topology().hosts.len(), 4);
 }
+
+#[test]
+fn unsaved_changes_are_asked_about_and_kept_on_cancel() {
+    let (mut h, _stub) = app("reference");
+    h.get_by_label("+ DB server").click();
+    step(&mut h);
+    assert!(h.state().doc.dirty);
+    h.get_by_label("Presets").click();
+    step(&mut h);
+    h.get_by_label("scaled").click();
+    step(&mut h);
+    h.get_by_label("Unsaved changes");
+    // Keys do nothing behind the prompt.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    step(&mut h);
+    h.get_by_label("Cancel").click();
+    step(&mut h);
+    assert_eq!(h.state().doc.topology().name, "reference");
+    assert_eq!(h.state().doc.topology().hosts.len(), 4, "the edit is kept");
+    assert!(h.state().doc.dirty, "still unsaved");
+    h.get_by_label("Presets").click();
+    step(&mut h);
+    h.get_by_label("scaled").click();
+    step(&mut h);
+    h.get_by_label("Discard changes").click();
+    step(&mut h);
+    assert_eq!(h.state().doc.topology().name, "scaled");
+}
+
+#[test]
+fn save_from_the_prompt_saves_then_goes_on() {
+    let (mut h, _stub) = app("reference");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("mine.ron");
+    h.get_by_label("+ Web/app server").click();
+    step(&mut h);
+    h.get_by_label("Presets").click();
+    step(&mut h);
+    h.get_by_label("one-server").click();
+    step(&mut h);
+    h.get_by_label("Save").click();
+    step(&mut h);
+    // No dialog service in the test: the path field asks where.
+    let field = h.get_by_label("Path");
+    field.focus();
+    field.type_text(&file.display().to_string());
+    step(&mut h);
+    h.get_by_label("OK").click();
+    step(&mut h);
+    let saved = topolab::preset::load_path(&file).expect("the saved file loads");
+    assert_eq!(saved.hosts.len(), 4, "the edited design was saved");
+    assert_eq!(
+        h.state().doc.topology().name,
+        "one-server",
+        "then the preset was loaded"
+    );
+    assert!(!h.state().doc.dirty);
+}
+
+#[test]
+fn separate_actions_undo_separately() {
+    let (mut h, _stub) = app("reference");
+    h.get_by_label("+ DB server").click();
+    step(&mut h);
+    h.get_by_label("+ DB server").click();
+    step(&mut h);
+    assert_eq!(h.state().doc.topology().hosts.len(), 5);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    step(&mut h);
+    assert_eq!(h.state().doc.topology().hosts.len(), 4);
+}

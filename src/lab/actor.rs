@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::docker::Engine;
 use super::launch::{self, UpOptions};
-use super::protocol::{CommandId, LabCommand, LabEvent};
+use super::protocol::{CommandId, FoundLab, LabCommand, LabEvent};
 use super::state::LabState;
 
 /// Where events go (the UI's channel plus a repaint request).
@@ -38,6 +38,15 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
     let mut launches: HashMap<CommandId, CancellationToken> = HashMap::new();
     while let Some(command) = commands.recv().await {
         let Some(engine) = engine.clone() else {
+            if let LabCommand::Discover { id } = command {
+                // No engine, no labs to find: not an error of its own.
+                sink(LabEvent::Found(Vec::new()));
+                sink(LabEvent::Finished {
+                    id,
+                    result: Ok(String::new()),
+                });
+                continue;
+            }
             if let Some(id) = command_id(&command) {
                 sink(LabEvent::Finished {
                     id,
@@ -53,8 +62,9 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                 let cancel = CancellationToken::new();
                 launches.retain(|_, token| !token.is_cancelled());
                 launches.insert(id, cancel.clone());
-                let sink = sink.clone();
-                tokio::spawn(async move {
+                let task_sink = sink.clone();
+                spawn_reporting(id, sink.clone(), async move {
+                    let sink = task_sink;
                     let options = UpOptions {
                         name: Some(lab.clone()),
                         ..UpOptions::default()
@@ -87,8 +97,9 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                 }
             }
             LabCommand::Stop { id, lab } => {
-                let sink = sink.clone();
-                tokio::spawn(async move {
+                let task_sink = sink.clone();
+                spawn_reporting(id, sink.clone(), async move {
+                    let sink = task_sink;
                     let report = |progress| sink(LabEvent::Progress { id, progress });
                     let result = launch::down(&engine, &lab, &report).await;
                     sink(LabEvent::Finished {
@@ -100,8 +111,9 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                 });
             }
             LabCommand::Discover { id } => {
-                let sink = sink.clone();
-                tokio::spawn(async move {
+                let task_sink = sink.clone();
+                spawn_reporting(id, sink.clone(), async move {
+                    let sink = task_sink;
                     let result = engine.containers("topolab.lab").await;
                     match result {
                         Ok(containers) => {
@@ -111,16 +123,24 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                                 .collect();
                             labs.sort();
                             labs.dedup();
-                            let found = labs
-                                .into_iter()
-                                .map(|lab| {
-                                    let topology = LabState::load(&lab)
-                                        .ok()
-                                        .flatten()
-                                        .map(|s| Box::new(s.topology));
-                                    (lab, topology)
-                                })
-                                .collect();
+                            let found = tokio::task::spawn_blocking(move || {
+                                labs.into_iter()
+                                    .map(|lab| {
+                                        let state = LabState::load(&lab).ok().flatten();
+                                        FoundLab {
+                                            topology: state
+                                                .as_ref()
+                                                .map(|s| Box::new(s.topology.clone())),
+                                            entry_points: state
+                                                .map(|s| s.entry_points)
+                                                .unwrap_or_default(),
+                                            lab,
+                                        }
+                                    })
+                                    .collect()
+                            })
+                            .await
+                            .unwrap_or_default();
                             sink(LabEvent::Found(found));
                             sink(LabEvent::Finished {
                                 id,
@@ -136,6 +156,23 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
             }
         }
     }
+}
+
+/// Runs `work` as its own task; if it panics, the command still gets its
+/// `Finished`, so the UI never waits forever.
+fn spawn_reporting(
+    id: CommandId,
+    sink: Sink,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        if let Err(e) = tokio::spawn(work).await {
+            sink(LabEvent::Finished {
+                id,
+                result: Err(format!("the lab task failed: {e}")),
+            });
+        }
+    });
 }
 
 fn command_id(command: &LabCommand) -> Option<CommandId> {

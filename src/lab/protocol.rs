@@ -65,8 +65,8 @@ pub enum LabEvent {
         /// The files as launched (e.g. MariaDB's for a `mysql` topology).
         artifacts: Box<Artifacts>,
     },
-    /// Labs found running: (name, topology when its state is readable).
-    Found(Vec<(String, Option<Box<Topology>>)>),
+    /// Labs found running.
+    Found(Vec<FoundLab>),
     /// A command is done.
     Finished {
         /// The command.
@@ -74,4 +74,15 @@ pub enum LabEvent {
         /// Its outcome; an error says what failed and why.
         result: Result<String, String>,
     },
+}
+
+/// A lab found running when the app started.
+#[derive(Clone, Debug)]
+pub struct FoundLab {
+    /// Its name.
+    pub lab: String,
+    /// Its topology, when its state is readable.
+    pub topology: Option<Box<Topology>>,
+    /// Where clients reach it, from its state.
+    pub entry_points: Vec<EntryPoint>,
 }

@@ -1,7 +1,8 @@
 //! The desktop app: document, view state and lab state, drawn each frame.
 //! Drawing collects [`Intent`]s; they are applied after drawing, so the
 //! frame never mutates what it is drawing. Lab work goes through
-//! [`LabCommand`]s; `ui()` never waits on Docker or the file system.
+//! [`LabCommand`]s and file work runs on the runtime's blocking pool:
+//! `ui()` never waits on Docker or the file system.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -138,8 +139,8 @@ pub struct LabView {
     pub stopping: Option<CommandId>,
     /// What happened, oldest first.
     pub timeline: Vec<TimelineEntry>,
-    /// Labs found running at start, not yet attached or removed.
-    pub found: Vec<(String, Option<Box<Topology>>)>,
+    /// Labs found running at start, not yet attached, removed or ignored.
+    pub found: Vec<crate::lab::protocol::FoundLab>,
     next_id: u64,
 }
 
@@ -154,11 +155,16 @@ pub enum Tab {
     Timeline,
 }
 
-/// A file picked by a dialog (or typed, where there is no dialog).
+/// File work that finished off the UI thread.
 enum FileEvent {
-    Open(Option<PathBuf>, Duration),
-    SaveAs(Option<PathBuf>, Duration),
-    Export(Option<PathBuf>, Duration),
+    /// A dialog's answer, and how long it took.
+    Picked(PathPurpose, Option<PathBuf>, Duration),
+    /// A file was read.
+    Loaded(PathBuf, Result<Topology, preset::LoadError>),
+    /// The document (at this revision) was written.
+    Saved(PathBuf, u64, Result<(), String>),
+    /// The configs were exported: a message, or why not.
+    Exported(Result<String, String>),
 }
 
 /// What the path field is for, when no dialog service exists.
@@ -207,7 +213,8 @@ pub struct TopolabApp {
     )>,
     pub(super) built_revision: Option<(u64, Option<Subject>)>,
     pub(super) hovered: Option<Subject>,
-    pub(super) canvas_moved: bool,
+    /// The revision a drag on the canvas produces (no rebuild for it).
+    pub(super) canvas_moved: Option<u64>,
     pub(super) canvas_cache: super::canvas::CanvasCache,
     analysed_revision: Option<u64>,
     link: LabLink,
@@ -222,6 +229,16 @@ pub struct TopolabApp {
     deferred: Vec<Intent>,
     /// The window title last sent.
     title: Option<String>,
+    /// The user agreed to drop unsaved changes for the next action.
+    discard_confirmed: bool,
+    /// What to do once a save succeeds (the unsaved-changes prompt's Save).
+    after_save: Option<Intent>,
+    /// Close once the launch or stop in progress has finished.
+    quit_when_idle: bool,
+    /// Numbers discrete edits, so undo never merges two of them.
+    pub(super) serial: u64,
+    /// Wakes the UI when background work finishes.
+    ctx: Option<egui::Context>,
 }
 
 /// Secrets shown in previews: placeholders, never a lab's real ones.
@@ -266,7 +283,7 @@ impl TopolabApp {
             graph: None,
             built_revision: None,
             hovered: None,
-            canvas_moved: false,
+            canvas_moved: None,
             canvas_cache: Default::default(),
             analysed_revision: None,
             link,
@@ -279,9 +296,14 @@ impl TopolabApp {
             frame_times: None,
             deferred: Vec::new(),
             title: None,
+            discard_confirmed: false,
+            after_save: None,
+            quit_when_idle: false,
+            serial: 0,
+            ctx: None,
         };
         let id = app.next_id();
-        app.send(LabCommand::Discover { id });
+        let _ = app.send(LabCommand::Discover { id });
         app
     }
 
@@ -325,10 +347,13 @@ impl TopolabApp {
         CommandId(self.lab.next_id)
     }
 
-    fn send(&mut self, command: LabCommand) {
-        if self.link.commands.send(command).is_err() {
+    /// Sends a command; false (and says so) when the lab has stopped.
+    fn send(&mut self, command: LabCommand) -> bool {
+        let sent = self.link.commands.send(command).is_ok();
+        if !sent {
             self.message = Some(("the lab runtime has stopped".to_owned(), true));
         }
+        sent
     }
 
     fn note(&mut self, text: impl Into<String>, error: bool) {
@@ -386,18 +411,21 @@ impl TopolabApp {
         self.drain_events();
         self.analyse();
         let ctx = ui.ctx().clone();
+        self.ctx.get_or_insert_with(|| ctx.clone());
         let title = self.doc.title();
         if self.title.as_ref() != Some(&title) {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = Some(title);
         }
         let mut intents = std::mem::take(&mut self.deferred);
-        self.shortcuts(&ctx, &mut intents);
-        self.dropped_files(&ctx, &mut intents);
-        if ctx.input(|i| i.viewport().close_requested()) && self.doc.dirty && !self.quit_confirmed {
-            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
-            self.pending = Some(Intent::Quit);
+        // Behind a modal dialog, keys and dropped files do nothing.
+        let modal =
+            self.pending.is_some() || self.path_field.is_some() || self.load_errors.is_some();
+        if !modal {
+            self.shortcuts(&ctx, &mut intents);
+            self.dropped_files(&ctx, &mut intents);
         }
+        self.close_requested(&ctx, &mut intents);
 
         egui::Panel::top("menu").show(ui, |ui| {
             egui::MenuBar::new().ui(ui, |ui| self.menu_ui(ui, &mut intents));
@@ -427,6 +455,30 @@ impl TopolabApp {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 self.frame_times = None;
             }
+        }
+    }
+
+    /// The window's close button: a launch or stop in progress is finished
+    /// (a launch cancelled, which removes what it made) before closing, and
+    /// unsaved changes are asked about.
+    fn close_requested(&mut self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+        let busy = self.lab.launching.is_some() || self.lab.stopping.is_some();
+        if ctx.input(|i| i.viewport().close_requested()) && !self.quit_confirmed {
+            if busy {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                if !self.quit_when_idle {
+                    intents.push(Intent::Cancel);
+                    self.note("closing once the lab work in progress has stopped…", false);
+                }
+                self.quit_when_idle = true;
+            } else if self.doc.dirty {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                self.pending = Some(Intent::Quit);
+            }
+        }
+        if self.quit_when_idle && !busy {
+            self.quit_when_idle = false;
+            intents.push(Intent::Quit);
         }
     }
 
@@ -484,37 +536,112 @@ impl TopolabApp {
             self.apply_event(event);
         }
         while let Ok(event) = self.files_rx.try_recv() {
-            let (purpose, path, took) = match event {
-                FileEvent::Open(p, t) => (PathPurpose::Open, p, t),
-                FileEvent::SaveAs(p, t) => (PathPurpose::Save, p, t),
-                FileEvent::Export(p, t) => (PathPurpose::Export, p, t),
-            };
-            match path {
-                Some(path) => {
-                    let intent = match purpose {
-                        PathPurpose::Open => Intent::Open(path),
-                        PathPurpose::Save => Intent::SaveTo(path),
-                        PathPurpose::Export => Intent::ExportTo(path),
-                    };
-                    self.pending_file_intent(intent);
+            self.apply_file_event(event);
+        }
+    }
+
+    fn apply_file_event(&mut self, event: FileEvent) {
+        match event {
+            FileEvent::Picked(purpose, Some(path), _) => self.deferred.push(match purpose {
+                PathPurpose::Open => Intent::Open(path),
+                PathPurpose::Save => Intent::SaveTo(path),
+                PathPurpose::Export => Intent::ExportTo(path),
+            }),
+            // No answer at once means no dialog service: offer a path field.
+            FileEvent::Picked(purpose, None, took) if took < Duration::from_millis(150) => {
+                self.no_dialog = true;
+                self.path_field = Some((purpose, String::new()));
+                self.message = Some((
+                    "no file dialog service here: type a path instead".to_owned(),
+                    false,
+                ));
+            }
+            FileEvent::Picked(purpose, None, _) => {
+                if purpose == PathPurpose::Save {
+                    // The save the unsaved-changes prompt asked for did not happen.
+                    self.after_save = None;
                 }
-                // No answer at once means no dialog service: offer a path field.
-                None if took < Duration::from_millis(150) => {
-                    self.no_dialog = true;
-                    self.path_field = Some((purpose, String::new()));
-                    self.message = Some((
-                        "no file dialog service here: type a path instead".to_owned(),
-                        false,
-                    ));
+            }
+            FileEvent::Loaded(path, Ok(t)) => {
+                self.doc.replace(t, Some(path.clone()));
+                self.selection = None;
+                self.load_errors = None;
+                self.message = Some((format!("opened {}", path.display()), false));
+                self.remember(path);
+            }
+            FileEvent::Loaded(_, Err(preset::LoadError::Invalid { origin, problems })) => {
+                self.load_errors = Some((origin, problems));
+            }
+            FileEvent::Loaded(path, Err(e)) => {
+                self.load_errors = Some((
+                    path.display().to_string(),
+                    vec![Problem::general(e.to_string())],
+                ));
+            }
+            FileEvent::Saved(path, revision, Ok(())) => {
+                if self.doc.revision() == revision {
+                    self.doc.saved(path.clone());
+                } else {
+                    // Edited while it was being written: still unsaved.
+                    self.doc.path = Some(path.clone());
                 }
-                None => {}
+                self.message = Some((format!("saved {}", path.display()), false));
+                self.remember(path);
+                if let Some(next) = self.after_save.take() {
+                    self.deferred.push(next);
+                }
+            }
+            FileEvent::Saved(path, _, Err(e)) => {
+                self.message = Some((format!("cannot save {}: {e}", path.display()), true));
+                // Ask again: the changes are still unsaved.
+                self.pending = self.after_save.take();
+            }
+            FileEvent::Exported(Ok(text)) => self.message = Some((text, false)),
+            FileEvent::Exported(Err(e)) => {
+                self.message = Some((format!("export failed: {e}"), true))
             }
         }
     }
 
-    fn pending_file_intent(&mut self, intent: Intent) {
-        // File results apply outside a frame's drawing, like other intents.
+    /// Runs file work on the runtime's blocking pool (inline where there is
+    /// no runtime, as in tests); its result arrives as a [`FileEvent`].
+    fn background(&self, job: impl FnOnce() -> FileEvent + Send + 'static) {
+        let tx = self.files_tx.clone();
+        match &self.runtime {
+            Some(rt) => {
+                let ctx = self.ctx.clone();
+                rt.spawn_blocking(move || {
+                    let _ = tx.send(job());
+                    if let Some(ctx) = ctx {
+                        ctx.request_repaint();
+                    }
+                });
+            }
+            None => {
+                let _ = tx.send(job());
+            }
+        }
+    }
+
+    /// The unsaved-changes prompt's "Discard changes".
+    pub(super) fn confirm_discard(&mut self, intent: Intent) {
+        self.pending = None;
+        self.discard_confirmed = true;
         self.deferred.push(intent);
+    }
+
+    /// The unsaved-changes prompt's "Save": saves, then does `intent`.
+    pub(super) fn save_then(&mut self, intent: Intent) {
+        self.pending = None;
+        self.after_save = Some(intent);
+        self.deferred.push(Intent::Save);
+    }
+
+    /// The path field's Cancel.
+    pub(super) fn path_field_cancelled(&mut self, purpose: PathPurpose) {
+        if purpose == PathPurpose::Save {
+            self.after_save = None;
+        }
     }
 }
 
@@ -546,7 +673,7 @@ impl TopolabApp {
                 });
             }
             LabEvent::Found(found) => {
-                let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+                let names: Vec<&str> = found.iter().map(|f| f.lab.as_str()).collect();
                 if !names.is_empty() {
                     self.note(format!("labs already running: {}", names.join(", ")), false);
                 }
@@ -618,9 +745,9 @@ impl TopolabApp {
     pub fn run(&mut self, intent: Intent, ctx: &egui::Context) {
         let discards = matches!(
             intent,
-            Intent::New | Intent::Preset(_) | Intent::Open(_) | Intent::OpenDialog | Intent::Quit
+            Intent::New | Intent::Preset(_) | Intent::Open(_) | Intent::Attach(_) | Intent::Quit
         );
-        if discards && self.doc.dirty && self.pending.is_none() {
+        if discards && self.doc.dirty && !std::mem::take(&mut self.discard_confirmed) {
             self.pending = Some(intent);
             return;
         }
@@ -630,14 +757,18 @@ impl TopolabApp {
             Intent::AddHost(template) => {
                 let mut t = self.doc.topology().clone();
                 let name = add_host(&mut t, template);
-                self.doc.edit("add host", t);
+                self.doc.edit(&format!("add host {name}"), t);
                 self.selection = Some(Subject::Host(name));
             }
             Intent::DeleteSelected => match self.selection.take() {
-                Some(Subject::Host(h)) => self.doc.modify("delete", |t| delete_host(t, &h)),
-                Some(Subject::Component(c)) => self
+                Some(Subject::Host(h)) => self
                     .doc
-                    .modify("delete", |t| delete_component(t, &c.host, c.kind)),
+                    .modify(&format!("delete {h}"), |t| delete_host(t, &h)),
+                Some(Subject::Component(c)) => {
+                    self.doc.modify(&format!("delete {c}"), |t| {
+                        delete_component(t, &c.host, c.kind)
+                    });
+                }
                 None => {}
             },
             Intent::Undo => self.doc.undo(),
@@ -645,7 +776,7 @@ impl TopolabApp {
             Intent::Fix(action) => {
                 let mut t = self.doc.topology().clone();
                 if action.apply(&mut t) {
-                    self.doc.edit("fix", t);
+                    self.doc.edit(&format!("fix {action:?}"), t);
                     self.message = Some((format!("applied: {}", action.label()), false));
                 }
             }
@@ -660,62 +791,67 @@ impl TopolabApp {
                     self.message = Some((format!("loaded preset {name}"), false));
                 }
             }
-            Intent::OpenDialog => self.file_dialog(PathPurpose::Open),
+            Intent::OpenDialog => self.file_dialog(PathPurpose::Open, ctx),
             Intent::Open(path) => self.open(path),
             Intent::Save => match self.doc.path.clone() {
                 Some(path) => self.save_to(path),
-                None => self.file_dialog(PathPurpose::Save),
+                None => self.file_dialog(PathPurpose::Save, ctx),
             },
-            Intent::SaveAsDialog => self.file_dialog(PathPurpose::Save),
+            Intent::SaveAsDialog => self.file_dialog(PathPurpose::Save, ctx),
             Intent::SaveTo(path) => self.save_to(path),
-            Intent::ExportDialog => self.file_dialog(PathPurpose::Export),
+            Intent::ExportDialog => self.file_dialog(PathPurpose::Export, ctx),
             Intent::ExportTo(dir) => self.export_to(dir),
             Intent::Launch => self.launch(),
             Intent::Cancel => {
                 if let Some(l) = &self.lab.launching {
                     let launch = l.id;
-                    self.send(LabCommand::Cancel { launch });
-                    self.note("cancelling the launch…", false);
+                    if self.send(LabCommand::Cancel { launch }) {
+                        self.note("cancelling the launch…", false);
+                    }
                 }
             }
             Intent::Stop => {
                 if let Some(r) = &self.lab.running {
                     let lab = r.lab.clone();
                     let id = self.next_id();
-                    self.lab.stopping = Some(id);
-                    self.send(LabCommand::Stop {
+                    if self.send(LabCommand::Stop {
                         id,
                         lab: lab.clone(),
-                    });
-                    self.note(format!("stopping lab {lab}…"), false);
+                    }) {
+                        self.lab.stopping = Some(id);
+                        self.note(format!("stopping lab {lab}…"), false);
+                    }
                 }
             }
             Intent::Attach(lab) => {
-                if let Some(pos) = self.lab.found.iter().position(|(n, _)| *n == lab) {
-                    let (lab, topology) = self.lab.found.remove(pos);
-                    if let Some(t) = topology {
+                if self.lab.launching.is_some() || self.lab.running.is_some() {
+                    self.message = Some((
+                        "stop the lab shown here before attaching to another".to_owned(),
+                        true,
+                    ));
+                } else if let Some(pos) = self.lab.found.iter().position(|f| f.lab == lab) {
+                    let found = self.lab.found.remove(pos);
+                    if let Some(t) = found.topology {
                         self.doc.replace(*t, None);
+                        self.selection = None;
                     }
                     self.lab.running = Some(Running {
-                        lab: lab.clone(),
-                        entry_points: crate::lab::state::LabState::load(&lab)
-                            .ok()
-                            .flatten()
-                            .map(|s| s.entry_points)
-                            .unwrap_or_default(),
+                        lab: found.lab.clone(),
+                        entry_points: found.entry_points,
                         artifacts: None,
                     });
-                    self.note(format!("attached to lab {lab}"), false);
+                    self.note(format!("attached to lab {}", found.lab), false);
                 }
             }
             Intent::Remove(lab) => {
-                self.lab.found.retain(|(n, _)| *n != lab);
                 let id = self.next_id();
-                self.send(LabCommand::Stop {
+                if self.send(LabCommand::Stop {
                     id,
                     lab: lab.clone(),
-                });
-                self.note(format!("removing lab {lab}…"), false);
+                }) {
+                    self.lab.found.retain(|f| f.lab != lab);
+                    self.note(format!("removing lab {lab}…"), false);
+                }
             }
             Intent::Theme(dark) => {
                 self.dark = dark;
@@ -755,22 +891,24 @@ impl TopolabApp {
             expected += 1;
         }
         let id = self.next_id();
-        self.lab.launching = Some(Launching {
+        let sent = self.send(LabCommand::Launch {
             id,
             lab: lab.clone(),
-            done: Vec::new(),
-            expected,
-        });
-        self.tab = Tab::Timeline;
-        self.note(format!("launching lab {lab}…"), false);
-        self.send(LabCommand::Launch {
-            id,
-            lab,
             topology: Box::new(topology),
         });
+        if sent {
+            self.lab.launching = Some(Launching {
+                id,
+                lab: lab.clone(),
+                done: Vec::new(),
+                expected,
+            });
+            self.tab = Tab::Timeline;
+            self.note(format!("launching lab {lab}…"), false);
+        }
     }
 
-    fn file_dialog(&mut self, purpose: PathPurpose) {
+    fn file_dialog(&mut self, purpose: PathPurpose, ctx: &egui::Context) {
         let runtime = match (&self.runtime, self.no_dialog) {
             (Some(rt), false) => rt.clone(),
             _ => {
@@ -779,6 +917,7 @@ impl TopolabApp {
             }
         };
         let tx = self.files_tx.clone();
+        let ctx = ctx.clone();
         let name = format!("{}.ron", self.doc.topology().name);
         runtime.spawn(async move {
             let started = Instant::now();
@@ -795,12 +934,8 @@ impl TopolabApp {
                 PathPurpose::Export => dialog.pick_folder().await,
             };
             let path = picked.map(|f| f.path().to_owned());
-            let took = started.elapsed();
-            let _ = tx.send(match purpose {
-                PathPurpose::Open => FileEvent::Open(path, took),
-                PathPurpose::Save => FileEvent::SaveAs(path, took),
-                PathPurpose::Export => FileEvent::Export(path, took),
-            });
+            let _ = tx.send(FileEvent::Picked(purpose, path, started.elapsed()));
+            ctx.request_repaint();
         });
     }
 
@@ -809,76 +944,62 @@ impl TopolabApp {
         self.recent.insert(0, path);
         self.recent.truncate(RECENT_MAX);
         if let (Some(file), Ok(json)) = (
-            &self.recent_file,
+            self.recent_file.clone(),
             serde_json::to_string_pretty(&self.recent),
         ) {
-            if let Some(dir) = file.parent() {
-                let _ = std::fs::create_dir_all(dir);
+            let write = move || {
+                if let Some(dir) = file.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                // A list that cannot be kept is no reason to bother the user.
+                let _ = std::fs::write(file, json);
+            };
+            match &self.runtime {
+                Some(rt) => drop(rt.spawn_blocking(write)),
+                None => write(),
             }
-            // A list that cannot be kept is no reason to bother the user.
-            let _ = std::fs::write(file, json);
         }
     }
 
-    /// Opens `path`; a file that fails to load leaves the document as it was
-    /// and shows every problem with its line and column.
+    /// Opens `path` (read off the UI thread); a file that fails to load
+    /// leaves the document as it was and shows every problem with its line
+    /// and column.
     pub fn open(&mut self, path: PathBuf) {
-        match preset::load_path(&path) {
-            Ok(t) => {
-                self.doc.replace(t, Some(path.clone()));
-                self.selection = None;
-                self.load_errors = None;
-                self.message = Some((format!("opened {}", path.display()), false));
-                self.remember(path);
-            }
-            Err(preset::LoadError::Invalid { origin, problems }) => {
-                self.load_errors = Some((origin, problems));
-            }
-            Err(e) => {
-                self.load_errors = Some((
-                    path.display().to_string(),
-                    vec![Problem::general(e.to_string())],
-                ))
-            }
-        }
+        self.background(move || {
+            let result = preset::load_path(&path);
+            FileEvent::Loaded(path, result)
+        });
     }
 
     fn save_to(&mut self, path: PathBuf) {
-        match preset::save_path(self.doc.topology(), &path) {
-            Ok(()) => {
-                self.doc.saved(path.clone());
-                self.message = Some((format!("saved {}", path.display()), false));
-                self.remember(path);
-            }
-            Err(e) => self.message = Some((format!("cannot save {}: {e}", path.display()), true)),
-        }
+        let topology = self.doc.topology().clone();
+        let revision = self.doc.revision();
+        self.background(move || {
+            let result = preset::save_path(&topology, &path).map_err(|e| e.to_string());
+            FileEvent::Saved(path, revision, result)
+        });
     }
 
     fn export_to(&mut self, dir: PathBuf) {
         let t = self.doc.topology().clone();
-        let target = dir.join(&t.name);
-        let result = Secrets::generate(&t.domain)
-            .map_err(|e| e.to_string())
-            .and_then(|secrets| {
-                crate::generate::generate(&t, &Settings::for_topology(&t), &secrets)
-                    .map_err(|e| e.to_string())
-            })
-            .and_then(|files| {
-                if target.exists() {
-                    Err(format!("{} exists already", target.display()))
-                } else {
-                    crate::export::write_bundle(&files, &target).map_err(|e| e.to_string())
-                }
-            });
-        match result {
-            Ok(()) => {
-                self.message = Some((
-                    format!("exported the configs to {}", target.display()),
-                    false,
-                ))
-            }
-            Err(e) => self.message = Some((format!("export failed: {e}"), true)),
-        }
+        self.background(move || {
+            let target = dir.join(&t.name);
+            let result = Secrets::generate(&t.domain)
+                .map_err(|e| e.to_string())
+                .and_then(|secrets| {
+                    crate::generate::generate(&t, &Settings::for_topology(&t), &secrets)
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|files| {
+                    if target.exists() {
+                        Err(format!("{} exists already", target.display()))
+                    } else {
+                        crate::export::write_bundle(&files, &target).map_err(|e| e.to_string())
+                    }
+                })
+                .map(|()| format!("exported the configs to {}", target.display()));
+            FileEvent::Exported(result)
+        });
     }
 
     /// The presets, for menus.

@@ -535,6 +535,8 @@ pub struct CanvasCache {
     settle: u8,
     pointer_was_over: bool,
     drag_started_here: bool,
+    /// The theme the shapes were painted in.
+    dark: bool,
 }
 
 impl CanvasCache {
@@ -570,6 +572,7 @@ impl CanvasCache {
         let left = self.pointer_was_over && !over;
         self.pointer_was_over = over;
         rebuilt
+            || ui.visuals().dark_mode != self.dark
             || self.rect != Some(rect)
             || ppp != self.pixels_per_point
             || atlas_changed
@@ -588,6 +591,7 @@ impl CanvasCache {
         }
         self.shapes = shapes;
         self.rect = Some(rect);
+        self.dark = ui.visuals().dark_mode;
         self.pixels_per_point = ui.ctx().pixels_per_point();
         self.atlas = ui
             .ctx()
@@ -602,9 +606,15 @@ impl TopolabApp {
     /// shows it, and turns clicks and drags into intents.
     pub(super) fn canvas_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         let key = (self.doc.revision(), self.selection.clone());
-        if self.canvas_moved {
-            // The nodes already moved on screen: no rebuild mid-drag.
-            self.canvas_moved = false;
+        if let Some(expected) = self.canvas_moved.take()
+            && expected == self.doc.revision()
+            && self
+                .built_revision
+                .as_ref()
+                .is_some_and(|(_, selection)| *selection == self.selection)
+        {
+            // Only the drag changed the design, and its nodes already moved
+            // on screen: no rebuild mid-drag.
             self.built_revision = Some(key.clone());
         }
         let rebuilt = self.built_revision.as_ref() != Some(&key) || self.graph.is_none();
@@ -615,6 +625,13 @@ impl TopolabApp {
                     node.set_selected(true);
                 }
                 graph.set_selected_nodes(vec![*n]);
+            }
+            if self
+                .hovered
+                .as_ref()
+                .is_some_and(|s| !index.contains_key(s))
+            {
+                self.hovered = None;
             }
             self.graph = Some((graph, index));
             self.built_revision = Some(key);
@@ -670,7 +687,7 @@ impl TopolabApp {
             (response, Vec::new())
         };
         let mut on_node = false;
-        let mut moved_host = None;
+        let mut moved_hosts = std::collections::BTreeSet::new();
         for change in &changes {
             match change {
                 GraphChange::NodeClicked { node } | GraphChange::NodeSelected { node } => {
@@ -693,7 +710,7 @@ impl TopolabApp {
                             other.set_location(at);
                         }
                     }
-                    moved_host = Some(host);
+                    moved_hosts.insert(host);
                     on_node = true;
                 }
                 GraphChange::NodeHoverEntered { node } => {
@@ -703,25 +720,28 @@ impl TopolabApp {
                 _ => {}
             }
         }
-        if let Some(host) = moved_host {
-            let center = index
-                .get(&Subject::Host(host.clone()))
-                .and_then(|n| graph.node(*n))
-                .map(|n| n.location());
+        if !moved_hosts.is_empty() {
             let mut t = self.doc.topology().clone();
-            if let (Some(center), Some(h)) = (center, t.host_mut(&host)) {
-                let size = host_size(h);
-                let top_left = center - size / 2.0;
-                h.position = Some(Position {
-                    x: top_left.x.round(),
-                    y: top_left.y.round(),
-                });
-                intents.push(Intent::Edit {
-                    key: format!("move {host}"),
-                    topology: Box::new(t),
-                });
-                self.canvas_moved = true;
+            for host in &moved_hosts {
+                let center = index
+                    .get(&Subject::Host(host.clone()))
+                    .and_then(|n| graph.node(*n))
+                    .map(|n| n.location());
+                if let (Some(center), Some(h)) = (center, t.host_mut(host)) {
+                    let top_left = center - host_size(h) / 2.0;
+                    h.position = Some(Position {
+                        x: top_left.x.round(),
+                        y: top_left.y.round(),
+                    });
+                }
             }
+            let names: Vec<String> = moved_hosts.iter().map(ToString::to_string).collect();
+            intents.push(Intent::Edit {
+                key: format!("move {}", names.join(" ")),
+                topology: Box::new(t),
+            });
+            // The edit will be the next revision; the canvas already shows it.
+            self.canvas_moved = Some(self.doc.revision() + 1);
         }
         if response.clicked() && !on_node {
             intents.push(Intent::Select(None));

@@ -119,12 +119,7 @@ impl TopolabApp {
                 }
             });
         }
-        if let Some(kind) = remove {
-            crate::model::delete_component(t, h, kind);
-        }
-        let Some(host) = t.host_mut(h) else {
-            return String::new();
-        };
+        let mut add = None;
         ui.horizontal(|ui| {
             ui.label("Add");
             for kind in ComponentKind::ALL {
@@ -134,10 +129,27 @@ impl TopolabApp {
                         .on_hover_text(explain::kind(kind))
                         .clicked()
                 {
-                    host.components.push(Component::with_defaults(kind));
+                    add = Some(kind);
                 }
             }
         });
+        // Adding or removing a component is an undo step of its own.
+        if remove.is_some() || add.is_some() {
+            let mut edited = t.clone();
+            if let Some(kind) = remove {
+                crate::model::delete_component(&mut edited, h, kind);
+            }
+            if let Some(kind) = add
+                && let Some(host) = edited.host_mut(h)
+            {
+                host.components.push(Component::with_defaults(kind));
+            }
+            self.serial += 1;
+            intents.push(Intent::Edit {
+                key: format!("components of {h} #{}", self.serial),
+                topology: Box::new(edited),
+            });
+        }
         ui.separator();
         if ui.button("Delete this host").clicked() {
             intents.push(Intent::DeleteSelected);

@@ -340,13 +340,10 @@ impl TopolabApp {
                 ));
                 ui.horizontal(|ui| {
                     if ui.button("Save").clicked() {
-                        intents.push(Intent::Save);
-                        self.pending = None;
+                        self.save_then(pending.clone());
                     }
                     if ui.button("Discard changes").clicked() {
-                        self.doc.dirty = false;
-                        self.pending = None;
-                        intents.push(pending.clone());
+                        self.confirm_discard(pending.clone());
                     }
                     if ui.button("Cancel").clicked() {
                         self.pending = None;
@@ -396,6 +393,7 @@ impl TopolabApp {
                         close = true;
                     }
                     if ui.button("Cancel").clicked() {
+                        self.path_field_cancelled(purpose);
                         close = true;
                     }
                 });
@@ -407,11 +405,13 @@ impl TopolabApp {
                 .collapsible(false)
                 .show(ctx, |ui| {
                     ui.label("These labs were launched by the CLI or left by a crash:");
-                    for (lab, topology) in self.lab.found.clone() {
+                    let mut ignore = None;
+                    for found in &self.lab.found {
+                        let lab = &found.lab;
                         ui.horizontal(|ui| {
-                            ui.label(RichText::new(&lab).strong());
+                            ui.label(RichText::new(lab).strong());
                             if ui
-                                .add_enabled(topology.is_some(), egui::Button::new("Attach"))
+                                .add_enabled(found.topology.is_some(), egui::Button::new("Attach"))
                                 .on_hover_text("Show it here (loads its topology)")
                                 .clicked()
                             {
@@ -424,7 +424,17 @@ impl TopolabApp {
                             {
                                 intents.push(Intent::Remove(lab.clone()));
                             }
+                            if ui
+                                .button("Ignore")
+                                .on_hover_text("Leave it running; `topolab status` shows it")
+                                .clicked()
+                            {
+                                ignore = Some(lab.clone());
+                            }
                         });
+                    }
+                    if let Some(lab) = ignore {
+                        self.lab.found.retain(|f| f.lab != lab);
                     }
                 });
         }
