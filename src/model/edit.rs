@@ -5,7 +5,7 @@
 
 use super::fix::unused_name;
 use super::names::{ComponentKind, HostName, dns_label_problem};
-use super::topology::{Backend, Component, Database, Host, LoadBalancer, Role, Topology};
+use super::topology::{Backend, Component, Database, Host, LoadBalancer, Position, Role, Topology};
 
 /// The kinds of host the palette offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +88,7 @@ pub fn add_host(t: &mut Topology, template: HostTemplate) -> HostName {
         ]),
         HostTemplate::Database => host.components.push(db()),
     }
+    host.position = free_spot(t, template);
     if matches!(template, HostTemplate::WebAppDb | HostTemplate::WebApp) {
         for h in &mut t.hosts {
             if let Some(lb) = h.load_balancer_mut() {
@@ -97,6 +98,29 @@ pub fn add_host(t: &mut Topology, template: HostTemplate) -> HostName {
     }
     t.hosts.push(host);
     name
+}
+
+/// Where a new host goes on the canvas: right of the others in its tier.
+/// `None` (the canvas's tiered layout) when no host has a position.
+fn free_spot(t: &Topology, template: HostTemplate) -> Option<Position> {
+    let y = match template {
+        HostTemplate::LoadBalancer => 0.0,
+        HostTemplate::WebAppDb | HostTemplate::WebApp => 200.0,
+        HostTemplate::Database => 420.0,
+    };
+    let placed: Vec<Position> = t.hosts.iter().filter_map(|h| h.position).collect();
+    if placed.is_empty() {
+        return None;
+    }
+    let right = placed
+        .iter()
+        .filter(|p| (p.y - y).abs() < 150.0)
+        .map(|p| p.x)
+        .fold(None, |m: Option<f32>, x| Some(m.map_or(x, |m| m.max(x))));
+    Some(Position {
+        x: right.map_or(100.0, |x| x + 230.0),
+        y,
+    })
 }
 
 /// Removes `name` and every reference to it (backends). Replicas of it are
@@ -192,6 +216,9 @@ mod tests {
             }
         );
         assert_eq!(validate(&t), vec![]);
+        // Placed right of web-02 (x 500), in the servers' row.
+        let p = t.host(&name).and_then(|h| h.position).expect("a position");
+        assert_eq!((p.x, p.y), (730.0, 200.0));
     }
 
     #[test]
