@@ -588,10 +588,25 @@ impl Run<'_> {
         let cmd = sql(self.flavor, statement, false);
         self.explain(format!("docker exec {} {}", c.name, shell_words(&cmd)));
         let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        // Every primary answers by now. A replica that started first and
+        // found no primary waits a whole retry interval (1 s) before trying
+        // again: restarting its IO thread once tries again at once.
+        let restart = match self.flavor {
+            Flavor::Mariadb => "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD",
+            Flavor::Mysql => "STOP REPLICA IO_THREAD; START REPLICA IO_THREAD",
+        };
+        let mut kicked = false;
         let deadline = Instant::now() + self.timeout;
         loop {
             match self.engine.exec(&c.name, &refs).await {
                 Ok((0, out)) if replication_running(&out) => return Ok(()),
+                Ok((0, out)) if !kicked && out.contains("Connecting") => {
+                    kicked = true;
+                    let kick = sql(self.flavor, restart, false);
+                    self.explain(format!("docker exec {} {}", c.name, shell_words(&kick)));
+                    let kick: Vec<&str> = kick.iter().map(String::as_str).collect();
+                    let _ = self.engine.exec(&c.name, &kick).await;
+                }
                 _ => self.not_yet(c, "replicating", deadline).await?,
             }
         }
