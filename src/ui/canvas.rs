@@ -14,6 +14,19 @@ use petgraph::stable_graph::{DefaultIx, NodeIndex, StableGraph};
 
 use crate::model::{ComponentId, ComponentKind, Host, HostName, Position, Role, Subject, Topology};
 
+/// A corner radius of `points` at `zoom`: square corners on small boxes,
+/// which also tessellate into far fewer triangles.
+fn radius(points: f32, zoom: f32) -> CornerRadius {
+    CornerRadius::same((points * zoom.min(1.0)).round().clamp(0.0, 255.0) as u8)
+}
+
+/// Below this zoom labels would be too small to read: boxes only (and far
+/// less for a software renderer to draw when a large design is zoomed out).
+const MIN_TEXT_ZOOM: f32 = 0.4;
+
+/// Length, in points, of a link whose other end is off-screen.
+const STUB: f32 = 48.0;
+
 /// Width of a host box.
 pub const HOST_WIDTH: f32 = 170.0;
 const TITLE: f32 = 30.0;
@@ -356,6 +369,8 @@ impl DisplayNode<NodeData, LinkKind, Directed, DefaultIx> for NodeShape {
         } else if self.hovered {
             stroke.width += 1.0;
         }
+        // Zoomed out, outlines shrink with the boxes.
+        stroke.width *= zoom.min(1.0);
         match &self.data.look {
             Look::Host { region, .. } => {
                 // Only a tint: the links into the host stay visible.
@@ -365,15 +380,12 @@ impl DisplayNode<NodeData, LinkKind, Directed, DefaultIx> for NodeShape {
                     Color32::from_black_alpha(8)
                 };
                 shapes.push(
-                    RectShape::new(
-                        rect,
-                        CornerRadius::same(8),
-                        fill,
-                        stroke,
-                        StrokeKind::Inside,
-                    )
-                    .into(),
+                    RectShape::new(rect, radius(8.0, zoom), fill, stroke, StrokeKind::Inside)
+                        .into(),
                 );
+                if zoom < MIN_TEXT_ZOOM {
+                    return shapes;
+                }
                 let mut title = self.data.subject.to_string();
                 if let Some(r) = region {
                     title.push_str(&format!("  ({r})"));
@@ -389,15 +401,12 @@ impl DisplayNode<NodeData, LinkKind, Directed, DefaultIx> for NodeShape {
             Look::Component(kind) => {
                 let fill = kind_color(*kind);
                 shapes.push(
-                    RectShape::new(
-                        rect,
-                        CornerRadius::same(6),
-                        fill,
-                        stroke,
-                        StrokeKind::Inside,
-                    )
-                    .into(),
+                    RectShape::new(rect, radius(6.0, zoom), fill, stroke, StrokeKind::Inside)
+                        .into(),
                 );
+                if zoom < MIN_TEXT_ZOOM {
+                    return shapes;
+                }
                 let mut label = format!("{} {}", kind_icon(*kind), kind.program());
                 if let Some(s) = &self.data.status {
                     label.push_str(&format!(" · {s}"));
@@ -478,7 +487,23 @@ impl DisplayEdge<NodeData, LinkKind, Directed, DefaultIx, NodeShape> for LinkSha
             ctx.meta.canvas_to_screen_pos(a),
             ctx.meta.canvas_to_screen_pos(b),
         );
-        let stroke = Stroke::new(2.0 * ctx.meta.zoom.max(0.5), self.kind.color());
+        let view = ctx.painter.clip_rect();
+        let (a, b, off_screen) = match (view.contains(a), view.contains(b)) {
+            (true, true) => (a, b, false),
+            // Both ends off-screen: nothing of it needs to be seen.
+            (false, false) => return Vec::new(),
+            // One end off-screen: a short stub towards it says where the
+            // link goes and costs little to draw (long lines across the
+            // view are what makes large designs slow to paint).
+            (true, false) => (a, a + (b - a).normalized() * STUB, true),
+            (false, true) => (b - (b - a).normalized() * STUB, b, true),
+        };
+        let color = if off_screen {
+            self.kind.color().gamma_multiply(0.6)
+        } else {
+            self.kind.color()
+        };
+        let stroke = Stroke::new(2.0 * ctx.meta.zoom.max(0.5), color);
         let mut shapes = if self.kind.dashed() {
             Shape::dashed_line(&[a, b], stroke, 8.0, 5.0)
         } else {
@@ -488,9 +513,13 @@ impl DisplayEdge<NodeData, LinkKind, Directed, DefaultIx, NodeShape> for LinkSha
         let tip = 10.0 * ctx.meta.zoom.max(0.5);
         let left = b - dir * tip + dir.rot90() * tip * 0.45;
         let right = b - dir * tip - dir.rot90() * tip * 0.45;
+        if off_screen && view.contains(a) {
+            // Leaving the view: no arrowhead at the stub's open end.
+            return shapes;
+        }
         shapes.push(Shape::convex_polygon(
             vec![b, left, right],
-            self.kind.color(),
+            color,
             Stroke::NONE,
         ));
         shapes
