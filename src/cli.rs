@@ -198,16 +198,9 @@ pub fn run() -> ExitCode {
             explain,
             images,
         }) => {
-            let topology = match preset::load_file_or_preset(&topology) {
+            let topology = match load(&topology) {
                 Ok(t) => t,
-                Err(LoadError::Invalid { problems, .. }) => {
-                    print_problems(&topology, &problems);
-                    return ExitCode::from(INVALID);
-                }
-                Err(e @ LoadError::Read { .. }) => {
-                    eprintln!("topolab: {e}");
-                    return ExitCode::from(UNUSABLE);
-                }
+                Err(code) => return code,
             };
             let options = crate::lab::launch::UpOptions {
                 name,
@@ -217,31 +210,19 @@ pub fn run() -> ExitCode {
             block_on(crate::lab::cli::up(topology, options, explain))
         }
         Some(Command::Down { lab }) => block_on(crate::lab::cli::down(lab)),
-        Some(Command::Status { lab }) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build();
-            match runtime.map(|r| r.block_on(crate::lab::cli::status(lab))) {
-                Ok(Ok(true)) => ExitCode::SUCCESS,
-                Ok(Ok(false)) => ExitCode::from(1),
-                Ok(Err(e)) => {
-                    eprintln!("topolab: {e:#}");
-                    ExitCode::from(1)
-                }
-                Err(e) => {
-                    eprintln!("topolab: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Some(Command::Status { lab }) => run_async(async move {
+            let exists = crate::lab::cli::status(lab).await?;
+            Ok(if exists {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }),
         Some(Command::Bench {
             what: BenchWhat::Launch { topology, runs },
-        }) => match preset::load_file_or_preset(&topology) {
+        }) => match load(&topology) {
             Ok(t) => block_on(crate::lab::bench::launch(t, runs)),
-            Err(e) => {
-                eprintln!("topolab: {e}");
-                ExitCode::from(UNUSABLE)
-            }
+            Err(code) => code,
         },
         Some(Command::Images { action }) => block_on(images(action)),
         Some(Command::App { config }) => {
@@ -264,12 +245,9 @@ pub fn run() -> ExitCode {
 fn gui(topology: Option<String>, frames: Option<usize>, generated: Option<usize>) -> ExitCode {
     let topology = match (generated, topology) {
         (Some(n), _) => crate::ui::generated_topology(n),
-        (None, arg) => match preset::load_file_or_preset(arg.as_deref().unwrap_or("reference")) {
+        (None, arg) => match load(arg.as_deref().unwrap_or("reference")) {
             Ok(t) => t,
-            Err(e) => {
-                eprintln!("topolab: {e}");
-                return ExitCode::from(UNUSABLE);
-            }
+            Err(code) => return code,
         },
     };
     match crate::ui::run(topology, frames) {
@@ -291,9 +269,29 @@ fn init_tracing() {
         .try_init();
 }
 
+/// Loads a topology file or preset; when it cannot, prints why and gives
+/// the exit code: 1 when it is not a valid topology, 2 when unreadable.
+fn load(arg: &str) -> Result<Topology, ExitCode> {
+    preset::load_file_or_preset(arg).map_err(|e| match e {
+        LoadError::Invalid { problems, .. } => {
+            print_problems(arg, &problems);
+            ExitCode::from(INVALID)
+        }
+        e @ LoadError::Read { .. } => {
+            eprintln!("topolab: {e}");
+            ExitCode::from(UNUSABLE)
+        }
+    })
+}
+
+/// Runs `work` on a fresh tokio runtime; exit code 0 when it succeeds.
+fn block_on(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    run_async(async move { work.await.map(|()| ExitCode::SUCCESS) })
+}
+
 /// Runs `work` on a fresh tokio runtime; an error is printed once and gives
 /// exit code 1.
-fn block_on(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+fn run_async(work: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -304,13 +302,10 @@ fn block_on(work: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(work) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("topolab: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    runtime.block_on(work).unwrap_or_else(|e| {
+        eprintln!("topolab: {e:#}");
+        ExitCode::FAILURE
+    })
 }
 
 async fn images(action: ImagesAction) -> anyhow::Result<()> {
@@ -434,16 +429,9 @@ fn serde_plain<T: serde::Serialize>(v: &T) -> String {
 }
 
 fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCode {
-    let topology = match preset::load_file_or_preset(arg) {
+    let topology = match load(arg) {
         Ok(t) => t,
-        Err(LoadError::Invalid { problems, .. }) => {
-            print_problems(arg, &problems);
-            return ExitCode::from(INVALID);
-        }
-        Err(e @ LoadError::Read { .. }) => {
-            eprintln!("topolab: {e}");
-            return ExitCode::from(UNUSABLE);
-        }
+        Err(code) => return code,
     };
     if let Err(why) = check_target(dir, force) {
         eprintln!("topolab: {why}");

@@ -41,6 +41,26 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The phases a launch of `topology` goes through, in order.
+    pub fn of(topology: &Topology) -> Vec<Self> {
+        let mut phases = vec![
+            Self::Images,
+            Self::Networks,
+            Self::Hosts,
+            Self::Databases,
+            Self::Replication,
+            Self::Apps,
+            Self::Web,
+        ];
+        if topology.load_balancers().next().is_some() {
+            phases.push(Self::LoadBalancers);
+        }
+        if topology.monitoring.enabled {
+            phases.push(Self::Monitoring);
+        }
+        phases
+    }
+
     /// The phase in words.
     pub fn label(self) -> &'static str {
         match self {
@@ -372,13 +392,13 @@ impl Run<'_> {
         self.check_cancel()?;
 
         (self.report)(Progress::Started(Phase::Replication));
-        let replicas = plan_replicas(plan);
+        let replicas: Vec<&ContainerPlan> = plan.containers.iter().filter(|c| c.replica).collect();
         try_join_all(replicas.iter().map(|c| self.wait_replication(c))).await?;
         self.finished(Phase::Replication);
 
         (self.report)(Progress::Started(Phase::Apps));
         try_join_all(of_kind(plan, ComponentKind::App).iter().map(|c| {
-            let port = app_port(plan, c);
+            let port = c.serves_on.unwrap_or(8000);
             self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}/health"))
         }))
         .await?;
@@ -386,7 +406,7 @@ impl Run<'_> {
 
         (self.report)(Progress::Started(Phase::Web));
         try_join_all(of_kind(plan, ComponentKind::Nginx).iter().map(|c| {
-            let port = web_port(plan, c);
+            let port = c.serves_on.unwrap_or(80);
             self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}/health"))
         }))
         .await?;
@@ -398,12 +418,7 @@ impl Run<'_> {
             (self.report)(Progress::Started(Phase::LoadBalancers));
             try_join_all(lbs.iter().map(|c| self.start_container(c))).await?;
             try_join_all(lbs.iter().map(|c| {
-                let port = plan
-                    .containers
-                    .iter()
-                    .find(|h| h.part == Part::Holder && h.host == c.host)
-                    .and_then(|h| h.ports.first().map(|(inside, _)| *inside))
-                    .unwrap_or(80);
+                let port = c.serves_on.unwrap_or(80);
                 self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}/"))
             }))
             .await?;
@@ -679,36 +694,6 @@ fn of_kind(plan: &Plan, kind: ComponentKind) -> Vec<&ContainerPlan> {
 
 fn holder_of(c: &ContainerPlan) -> &str {
     c.join.as_deref().unwrap_or(&c.name)
-}
-
-fn plan_replicas(plan: &Plan) -> Vec<&ContainerPlan> {
-    of_kind(plan, ComponentKind::Db)
-        .into_iter()
-        .filter(|c| {
-            plan.artifacts
-                .get(&format!("{}/bootstrap.sql", c.host))
-                .is_some_and(|sql| sql.contains("START SLAVE") || sql.contains("START REPLICA"))
-        })
-        .collect()
-}
-
-fn app_port(plan: &Plan, c: &ContainerPlan) -> u16 {
-    plan.artifacts
-        .get(&format!("{}/app.json", c.host))
-        .and_then(|text| serde_json::from_str::<crate::generate::AppConfig>(text).ok())
-        .map_or(8000, |a| a.listen.port())
-}
-
-fn web_port(plan: &Plan, c: &ContainerPlan) -> u16 {
-    plan.artifacts
-        .get(&format!("{}/nginx.conf", c.host))
-        .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.trim().strip_prefix("listen "))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|p| p.trim_end_matches(';').parse().ok())
-        })
-        .unwrap_or(80)
 }
 
 /// The SQL client command for `statement`, as root over the socket. With

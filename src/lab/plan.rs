@@ -103,6 +103,10 @@ pub struct ContainerPlan {
     pub files: Vec<FileSpec>,
     /// (volume, mount path).
     pub volume: Option<(String, String)>,
+    /// The port a component serves on inside its host (readiness checks).
+    pub serves_on: Option<u16>,
+    /// A database that replicates another.
+    pub replica: bool,
 }
 
 /// A lab network.
@@ -293,6 +297,8 @@ pub fn plan(
             ports,
             files: Vec::new(),
             volume: None,
+            serves_on: None,
+            replica: false,
         });
         let component = |kind: ComponentKind,
                          image: &str,
@@ -310,6 +316,15 @@ pub fn plan(
             ports: Vec::new(),
             files,
             volume: None,
+            serves_on: host.component(kind).and_then(|c| {
+                c.ports(&topology.security, &topology.monitoring)
+                    .first()
+                    .map(|(p, _)| *p)
+            }),
+            replica: kind == ComponentKind::Db
+                && host
+                    .database()
+                    .is_some_and(|d| matches!(d.role, crate::model::Role::Replica { .. })),
         };
         if let Some(lb) = host.load_balancer() {
             let mut files: Vec<FileSpec> =
@@ -409,6 +424,8 @@ pub fn plan(
                     ports: Vec::new(),
                     files: Vec::new(),
                     volume: None,
+                    serves_on: None,
+                    replica: false,
                 });
             }
         }
@@ -454,6 +471,8 @@ pub fn plan(
             ports: Vec::new(),
             files,
             volume: None,
+            serves_on: None,
+            replica: false,
         });
     }
     Ok(Plan {

@@ -883,13 +883,7 @@ impl TopolabApp {
         }
         let topology = self.doc.topology().clone();
         let lab = topology.name.clone();
-        let mut expected = 8;
-        if topology.load_balancers().next().is_none() {
-            expected -= 1;
-        }
-        if topology.monitoring.enabled {
-            expected += 1;
-        }
+        let expected = Phase::of(&topology).len();
         let id = self.next_id();
         let sent = self.send(LabCommand::Launch {
             id,
