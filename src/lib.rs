@@ -10,6 +10,7 @@ pub mod cli;
 pub mod export;
 pub mod generate;
 pub mod lab;
+pub mod live;
 pub mod model;
 pub mod preset;
 pub mod ui;

@@ -133,6 +133,54 @@ pub struct CreateSpec {
     pub cap_add: Vec<String>,
 }
 
+/// A container's state change, from the engine's event stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerEvent {
+    /// The container's name.
+    pub name: String,
+    /// Its labels (the event carries them).
+    pub labels: HashMap<String, String>,
+    /// `start`, `die`, `pause`, `unpause`, `destroy`, ...
+    pub action: String,
+    /// For `die`: the exit code.
+    pub exit_code: Option<i64>,
+    /// When, in milliseconds since the Unix epoch (the engine's clock).
+    pub at_ms: u64,
+}
+
+/// One reading of a container's stats stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// CPU time used so far, nanoseconds.
+    pub cpu_ns: u64,
+    /// The machine's CPU time so far, nanoseconds (all cores).
+    pub system_ns: u64,
+    /// Cores.
+    pub cpus: u32,
+    /// Memory in use (without the page cache), bytes.
+    pub memory_bytes: u64,
+}
+
+impl Usage {
+    /// CPU use between `earlier` and `self`, in percent of one core.
+    pub fn cpu_percent_since(&self, earlier: &Usage) -> Option<f32> {
+        let cpu = self.cpu_ns.checked_sub(earlier.cpu_ns)?;
+        let system = self.system_ns.checked_sub(earlier.system_ns)?;
+        if system == 0 {
+            return None;
+        }
+        Some((cpu as f64 / system as f64 * f64::from(self.cpus.max(1)) * 100.0) as f32)
+    }
+}
+
+/// A command running in a container with its input and output attached.
+pub struct ExecSession {
+    /// Its standard input.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    /// Its standard output and error.
+    pub output: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, DockerError>> + Send>>,
+}
+
 impl Engine {
     /// Connects with the usual conventions (`DOCKER_HOST`, else the local
     /// socket) and agrees on an API version.
@@ -650,6 +698,95 @@ impl Engine {
             .collect())
     }
 
+    /// State changes of the containers carrying `label`, as they happen.
+    pub fn container_events(
+        &self,
+        label: &str,
+    ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + 'static {
+        let filters = HashMap::from([
+            ("type".to_owned(), vec!["container".to_owned()]),
+            ("label".to_owned(), vec![label.to_owned()]),
+        ]);
+        let options = bollard::query_parameters::EventsOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let docker = self.docker.clone();
+        async_stream_events(docker, options)
+    }
+
+    /// The stats stream of a container (one reading a second while it runs).
+    pub fn usage(
+        &self,
+        container: &str,
+    ) -> impl Stream<Item = Result<Usage, DockerError>> + Send + 'static {
+        let options = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(true)
+            .build();
+        let what = format!("read the stats of {container}");
+        let docker = self.docker.clone();
+        let container = container.to_owned();
+        futures_util::stream::once(async move { docker.stats(&container, Some(options)) })
+            .flatten()
+            .map(move |r| {
+                let s = r.map_err(call(what.clone()))?;
+                let cpu = s.cpu_stats.unwrap_or_default();
+                let memory = s.memory_stats.unwrap_or_default();
+                let cache = memory
+                    .stats
+                    .as_ref()
+                    .and_then(|m| m.get("inactive_file").or_else(|| m.get("cache")).copied())
+                    .unwrap_or(0);
+                Ok(Usage {
+                    cpu_ns: cpu.cpu_usage.and_then(|u| u.total_usage).unwrap_or(0),
+                    system_ns: cpu.system_cpu_usage.unwrap_or(0),
+                    cpus: cpu.online_cpus.unwrap_or(1),
+                    memory_bytes: memory.usage.unwrap_or(0).saturating_sub(cache),
+                })
+            })
+    }
+
+    /// Starts `cmd` in a running container with its input and output
+    /// attached, for a conversation (HAProxy's runtime API in prompt mode).
+    pub async fn exec_session(
+        &self,
+        container: &str,
+        cmd: &[&str],
+    ) -> Result<ExecSession, DockerError> {
+        let what = format!("run `{}` in {container}", cmd.join(" "));
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(call(what.clone()))?;
+        match self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(call(what.clone()))?
+        {
+            bollard::exec::StartExecResults::Attached { output, input } => Ok(ExecSession {
+                input,
+                output: Box::pin(output.map(move |r| {
+                    r.map(bollard::container::LogOutput::into_bytes)
+                        .map_err(call(what.clone()))
+                })),
+            }),
+            bollard::exec::StartExecResults::Detached => Err(DockerError::Call {
+                what,
+                why: "the engine did not attach to the command".to_owned(),
+            }),
+        }
+    }
+
     /// Removes a container at once (killing it), with its anonymous volumes.
     pub async fn remove_container(&self, name: &str) -> Result<(), DockerError> {
         let options = RemoveContainerOptionsBuilder::default()
@@ -674,4 +811,35 @@ impl Engine {
             .await;
         gone(result, || format!("remove volume {name}"))
     }
+}
+
+/// The event stream as an owned stream (the engine client is cloned in).
+fn async_stream_events(
+    docker: Docker,
+    options: bollard::query_parameters::EventsOptions,
+) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + 'static {
+    futures_util::stream::once(async move { docker.events(Some(options)) })
+        .flatten()
+        .filter_map(|r| async move {
+            let e = match r {
+                Ok(e) => e,
+                Err(e) => return Some(Err(call("follow the engine's events")(e))),
+            };
+            let actor = e.actor.unwrap_or_default();
+            let mut labels = actor.attributes.unwrap_or_default();
+            let name = labels.remove("name").unwrap_or_default();
+            let exit_code = labels.get("exitCode").and_then(|c| c.parse().ok());
+            let at_ms = e
+                .time_nano
+                .map(|n| (n / 1_000_000) as u64)
+                .or(e.time.map(|s| s as u64 * 1000))
+                .unwrap_or(0);
+            Some(Ok(ContainerEvent {
+                name,
+                labels,
+                action: e.action.unwrap_or_default(),
+                exit_code,
+                at_ms,
+            }))
+        })
 }

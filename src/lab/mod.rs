@@ -7,6 +7,7 @@ pub mod cli;
 pub mod docker;
 pub mod images;
 pub mod launch;
+pub mod monitor;
 pub mod plan;
 pub mod protocol;
 pub mod state;
