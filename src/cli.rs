@@ -90,6 +90,27 @@ enum Command {
     Status {
         /// The lab (default: every lab).
         lab: Option<String>,
+        /// Keep watching: a table refreshed every second (Ctrl-C ends).
+        #[arg(long, requires = "lab")]
+        watch: bool,
+    },
+    /// Send real HTTP requests through a lab's entry points, then print a
+    /// summary: sent, ok, failed, latency, and each web server's share.
+    Traffic {
+        /// The lab.
+        lab: String,
+        /// Requests per second (up to 1000), or `max` for as fast as the lab answers.
+        #[arg(long, default_value = "20")]
+        rate: String,
+        /// Seconds to send for.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Percent of requests that are writes (POST /api/items).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+        writes: u8,
+        /// Requests in flight with `--rate max`.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
     },
     /// Measure topolab itself.
     Bench {
@@ -210,7 +231,39 @@ pub fn run() -> ExitCode {
             block_on(crate::lab::cli::up(topology, options, explain))
         }
         Some(Command::Down { lab }) => block_on(crate::lab::cli::down(lab)),
-        Some(Command::Status { lab }) => run_async(async move {
+        Some(Command::Status {
+            lab: Some(lab),
+            watch: true,
+        }) => block_on(crate::lab::cli::watch(lab)),
+        Some(Command::Traffic {
+            lab,
+            rate,
+            duration,
+            writes,
+            concurrency,
+        }) => {
+            let rate = match parse_rate(&rate, concurrency) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("topolab: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if !(duration.is_finite() && duration > 0.0 && duration <= 86_400.0) {
+                eprintln!("topolab: --duration must be between 0 and 86400 seconds");
+                return ExitCode::from(2);
+            }
+            let settings = crate::lab::traffic::TrafficSettings {
+                rate,
+                writes_percent: writes,
+            };
+            block_on(crate::lab::cli::traffic(
+                lab,
+                settings,
+                std::time::Duration::from_secs_f64(duration),
+            ))
+        }
+        Some(Command::Status { lab, .. }) => run_async(async move {
             let exists = crate::lab::cli::status(lab).await?;
             Ok(if exists {
                 ExitCode::SUCCESS
@@ -509,5 +562,22 @@ fn check_target(dir: &Path, force: bool) -> Result<(), String> {
                 Ok(())
             }
         }
+    }
+}
+
+/// `--rate`: a number of requests per second, or `max`.
+fn parse_rate(rate: &str, concurrency: usize) -> Result<crate::lab::traffic::Rate, String> {
+    use crate::lab::traffic::{MAX_RATE, Rate};
+    if rate == "max" {
+        if concurrency == 0 || concurrency > 1024 {
+            return Err("--concurrency must be between 1 and 1024".to_owned());
+        }
+        return Ok(Rate::FlatOut { concurrency });
+    }
+    match rate.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= MAX_RATE => Ok(Rate::PerSecond(r)),
+        _ => Err(format!(
+            "--rate {rate:?}: expected requests per second between 0 and {MAX_RATE}, or `max`"
+        )),
     }
 }

@@ -1,4 +1,4 @@
-//! The lab's command-line front: `up`, `down`, `status`. Prints progress as
+//! The lab's command-line front: `up`, `down`, `status`, `traffic`. Prints progress as
 //! it happens; everything else is in `launch.rs`.
 
 use std::collections::BTreeMap;
@@ -8,9 +8,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::docker::Engine;
 use super::launch::{self, LabError, Progress, UpOptions};
+use super::monitor;
 use super::plan::Part;
 use super::state::LabState;
+use super::traffic::{self, TrafficSettings};
+use crate::live::LiveState;
 use crate::model::Topology;
+use std::sync::{Arc, Mutex};
 
 fn printer(explain: bool) -> impl Fn(Progress) + Sync {
     move |p| match p {
@@ -200,5 +204,257 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
             println!("  {id:<22} {state}{role}");
         }
     }
+    if let Some(s) = &state {
+        for line in live_view(engine, s).await {
+            println!("  {line}");
+        }
+    }
     Ok(())
+}
+
+/// The lab as its parts see it: each load balancer's view of its servers,
+/// and each replica's replication.
+async fn live_view(engine: &Engine, state: &LabState) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (host, _) in state.topology.load_balancers() {
+        let container = super::plan::container_name(
+            &state.lab,
+            &host.name,
+            Part::Component(crate::model::ComponentKind::Lb),
+        );
+        match monitor::haproxy_servers(engine, &container).await {
+            Ok(servers) => {
+                for s in servers {
+                    lines.push(format!(
+                        "{} sees {:<12} {} ({})",
+                        host.name, s.server, s.status, s.check
+                    ));
+                }
+            }
+            Err(e) => lines.push(format!(
+                "{}: cannot read its backend states: {e}",
+                host.name
+            )),
+        }
+    }
+    for (host, db) in state.topology.databases() {
+        if !matches!(db.role, crate::model::Role::Replica { .. }) {
+            continue;
+        }
+        match monitor::replica_status(state, &host.name).await {
+            Ok(r) => lines.push(format!(
+                "{}/db replication: IO {}, SQL {}, lag {}{}",
+                host.name,
+                r.io,
+                r.sql,
+                r.lag_text(),
+                r.last_error
+                    .as_deref()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            )),
+            Err(e) => lines.push(format!("{}/db replication unreadable: {e}", host.name)),
+        }
+    }
+    lines
+}
+
+/// The lab's state file, or an error naming what is missing.
+fn require_state(lab: &str) -> anyhow::Result<LabState> {
+    launch::check_lab_name(lab)?;
+    LabState::load(lab)?.ok_or_else(|| {
+        anyhow::anyhow!("no lab named {lab} is known here (launch it with `topolab up`)")
+    })
+}
+
+/// `topolab status LAB --watch`: the live state as a table, refreshed
+/// every second until Ctrl-C.
+pub async fn watch(lab: String) -> anyhow::Result<()> {
+    let state = require_state(&lab)?;
+    let engine = Engine::connect().await?;
+    let live = Arc::new(Mutex::new(LiveState::new()));
+    let sink_live = live.clone();
+    let _monitor = monitor::spawn(
+        engine,
+        state.clone(),
+        Arc::new(move |batch| {
+            if let Ok(mut l) = sink_live.lock() {
+                for o in batch {
+                    l.apply(o);
+                }
+            }
+        }),
+    );
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = ticker.tick() => {}
+        }
+        let table = match live.lock() {
+            Ok(mut l) => {
+                l.tick(crate::live::now());
+                render_table(&state, &l)
+            }
+            Err(_) => break,
+        };
+        if tty {
+            print!("\x1b[2J\x1b[H");
+        }
+        println!("{table}");
+    }
+    Ok(())
+}
+
+/// The live state as a table: one row per component.
+pub fn render_table(state: &LabState, live: &LiveState) -> String {
+    use crate::model::{ComponentId, ComponentKind};
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "lab {}  {}",
+        state.lab,
+        chrono_like(crate::live::now())
+    );
+    let _ = writeln!(
+        out,
+        "{:<14} {:<10} {:<12} {:>7} {:>7} {:>16}  AS THE LAB SEES IT",
+        "HOST", "COMPONENT", "STATE", "REQ/S", "ERRORS", "LAG"
+    );
+    for host in &state.topology.hosts {
+        for c in &host.components {
+            let kind = c.kind();
+            let id = ComponentId::new(&host.name, kind);
+            let health = live.node_health(&id);
+            let (rate, errors) = match kind {
+                ComponentKind::Nginx => {
+                    let loads: Vec<(u64, u64, u64)> = state
+                        .topology
+                        .load_balancers()
+                        .filter_map(|(lb, _)| live.backend_load(&lb.name, &host.name))
+                        .collect();
+                    if loads.is_empty() {
+                        ("-".to_owned(), "-".to_owned())
+                    } else {
+                        (
+                            loads.iter().map(|l| l.0).sum::<u64>().to_string(),
+                            loads.iter().map(|l| l.2).sum::<u64>().to_string(),
+                        )
+                    }
+                }
+                _ => {
+                    let (r, e) = live.node_series(&id).map_or((0, 0), |s| s.recent(1));
+                    if r == 0 && e == 0 {
+                        ("-".to_owned(), "-".to_owned())
+                    } else {
+                        (r.to_string(), e.to_string())
+                    }
+                }
+            };
+            let lag = match (kind, live.replication(&host.name)) {
+                (ComponentKind::Db, Some(Ok(r))) => r.lag_text(),
+                (ComponentKind::Db, Some(Err(_))) => "?".to_owned(),
+                _ => "-".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<14} {:<10} {:<12} {:>7} {:>7} {:>16}  {}",
+                host.name.as_str(),
+                kind.as_str(),
+                health.health.label(),
+                rate,
+                errors,
+                lag,
+                health.reason
+            );
+        }
+    }
+    let recent: Vec<_> = live.timeline().rev().take(6).collect();
+    if !recent.is_empty() {
+        let _ = writeln!(out, "\nrecent transitions:");
+        for t in recent.into_iter().rev() {
+            let _ = writeln!(out, "  {}  {}", chrono_like(t.at), t.text);
+        }
+    }
+    out
+}
+
+/// `HH:MM:SS.mmm` (UTC) of a timestamp.
+pub fn chrono_like(at: crate::live::Millis) -> String {
+    let ms = at % 1000;
+    let s = at / 1000;
+    format!(
+        "{:02}:{:02}:{:02}.{ms:03}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60
+    )
+}
+
+/// `topolab traffic LAB`: sends requests, then prints what happened.
+pub async fn traffic(
+    lab: String,
+    settings: TrafficSettings,
+    duration: std::time::Duration,
+) -> anyhow::Result<()> {
+    let state = require_state(&lab)?;
+    let targets = traffic::targets(&state);
+    let live = Arc::new(Mutex::new(LiveState::new()));
+    let sink_live = live.clone();
+    let sink: traffic::TraceSink = Arc::new(move |batch| {
+        if let Ok(mut l) = sink_live.lock() {
+            l.apply(crate::live::Observation::Requests(batch));
+        }
+    });
+    let (_tx, rx) = tokio::sync::watch::channel(settings);
+    let cancel = CancellationToken::new();
+    let interrupt = cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.cancel();
+        }
+    });
+    let stats = traffic::run(targets, rx, sink, cancel, Some(duration))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    ctrl_c.abort();
+    let live = live
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the traffic results are unreadable"))?;
+    print!("{}", traffic_summary(&stats, live.totals()));
+    Ok(())
+}
+
+/// The summary `topolab traffic` prints.
+pub fn traffic_summary(stats: &traffic::RunStats, totals: &crate::live::Totals) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let ms = |v: Option<f32>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} ms"));
+    let _ = writeln!(
+        out,
+        "sent {} requests in {:.1} s ({:.1} req/s): {} ok, {} failed",
+        stats.sent,
+        stats.sending_seconds,
+        stats.achieved_rate(),
+        totals.ok,
+        totals.failed
+    );
+    let _ = writeln!(
+        out,
+        "latency p50 {}, p95 {}, max {:.1} ms",
+        ms(totals.latency.quantile(0.50)),
+        ms(totals.latency.quantile(0.95)),
+        totals.latency.max()
+    );
+    let served: u64 = totals.by_web.values().sum();
+    for (web, n) in &totals.by_web {
+        let _ = writeln!(
+            out,
+            "{web} {:.1}% of requests ({n})",
+            100.0 * *n as f64 / served.max(1) as f64
+        );
+    }
+    out
 }

@@ -11,3 +11,4 @@ pub mod monitor;
 pub mod plan;
 pub mod protocol;
 pub mod state;
+pub mod traffic;

@@ -1,0 +1,503 @@
+//! The traffic generator: real HTTP requests through the lab's entry
+//! points, at a set rate (open loop: requests leave on schedule whether or
+//! not earlier ones have answered) or flat out (closed loop, N at a time).
+//! Each answer is traced by its path headers (`X-Topolab-Lb/-Web/-App/-Db`)
+//! and per-hop `Server-Timing`, and reported as [`RequestTrace`]s in
+//! batches of at most one per 100 ms.
+//!
+//! With two entry points (two load balancers) requests alternate between
+//! them, as clients do with two DNS records, and a request that gets no
+//! answer from one is retried on the other.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::state::LabState;
+use crate::live::{self, RequestTrace};
+use crate::model::HostName;
+
+/// The highest rate the generator is asked to hold.
+pub const MAX_RATE: f64 = 1000.0;
+/// Requests in flight at most (a set rate beyond what the lab answers
+/// waits here instead of piling up without bound).
+const MAX_IN_FLIGHT: usize = 1024;
+/// How long a request may take before it counts as failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often traces are handed over.
+const BATCH: Duration = Duration::from_millis(100);
+
+/// How fast to send.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rate {
+    /// Requests per second, on schedule (0 pauses).
+    PerSecond(f64),
+    /// As fast as the lab answers, with this many requests in flight.
+    FlatOut {
+        /// Requests in flight.
+        concurrency: usize,
+    },
+}
+
+/// What the generator does; can change while it runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrafficSettings {
+    /// How fast.
+    pub rate: Rate,
+    /// Percent of requests that are writes (`POST /api/items`); the rest
+    /// are reads (`GET /`).
+    pub writes_percent: u8,
+}
+
+impl Default for TrafficSettings {
+    fn default() -> Self {
+        Self {
+            rate: Rate::PerSecond(20.0),
+            writes_percent: 0,
+        }
+    }
+}
+
+/// An entry point of the lab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Its host (a load balancer, or a web server without one).
+    pub host: HostName,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+/// The entry points of a launched lab.
+pub fn targets(state: &LabState) -> Vec<Target> {
+    state
+        .entry_points
+        .iter()
+        .map(|e| Target {
+            host: e.host.clone(),
+            base: format!("http://127.0.0.1:{}", e.http),
+        })
+        .collect()
+}
+
+/// What a run did, as the generator counts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RunStats {
+    /// Requests sent.
+    pub sent: u64,
+    /// From the first request sent to the last, seconds.
+    pub sending_seconds: f64,
+}
+
+impl RunStats {
+    /// Requests per second actually sent.
+    pub fn achieved_rate(&self) -> f64 {
+        if self.sending_seconds > 0.0 {
+            self.sent as f64 / self.sending_seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Where traces go.
+pub type TraceSink = Arc<dyn Fn(Vec<RequestTrace>) + Send + Sync>;
+
+/// A running generator.
+#[derive(Debug)]
+pub struct TrafficHandle {
+    settings: watch::Sender<TrafficSettings>,
+    cancel: CancellationToken,
+}
+
+impl TrafficHandle {
+    /// Changes the rate or the mix without a restart.
+    pub fn set(&self, settings: TrafficSettings) {
+        let _ = self.settings.send(settings);
+    }
+
+    /// Stops sending; requests in flight still report.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Drop for TrafficHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Starts the generator on the current runtime.
+pub fn spawn(targets: Vec<Target>, settings: TrafficSettings, sink: TraceSink) -> TrafficHandle {
+    let (tx, rx) = watch::channel(settings);
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        if let Err(e) = run(targets, rx, sink, token, None).await {
+            tracing::warn!(error = %e, "traffic stopped");
+        }
+    });
+    TrafficHandle {
+        settings: tx,
+        cancel,
+    }
+}
+
+/// Builds the HTTP client the generator uses.
+fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(Duration::from_secs(1))
+        .pool_max_idle_per_host(MAX_IN_FLIGHT)
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+}
+
+/// Sends requests until `cancel` or `duration`; returns what it sent.
+/// Traces reach `sink` in batches; the last batch is delivered before it
+/// returns.
+pub async fn run(
+    targets: Vec<Target>,
+    mut settings: watch::Receiver<TrafficSettings>,
+    sink: TraceSink,
+    cancel: CancellationToken,
+    duration: Option<Duration>,
+) -> Result<RunStats, String> {
+    if targets.is_empty() {
+        return Err("the lab has no entry point to send requests to".to_owned());
+    }
+    let shared = Arc::new(Shared {
+        client: client()?,
+        targets,
+        pending: std::sync::Mutex::new(Vec::new()),
+        run: live::now(),
+    });
+    let flusher = {
+        let shared = shared.clone();
+        let sink = sink.clone();
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(BATCH);
+            loop {
+                tokio::select! {
+                    () = stopped.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                let batch = shared.take();
+                if !batch.is_empty() {
+                    sink(batch);
+                }
+            }
+        });
+        (stop, task)
+    };
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let counter = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let end = duration.map(|d| start + d);
+    let mut first_sent: Option<Instant> = None;
+    let mut last_sent = start;
+    // The schedule restarts from here whenever the rate changes.
+    let mut origin = (start, 0u64);
+    let mut flat_workers: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut flat_stop = CancellationToken::new();
+    let mut current = *settings.borrow_and_update();
+    'outer: loop {
+        if cancel.is_cancelled() || end.is_some_and(|e| Instant::now() >= e) {
+            break;
+        }
+        match current.rate {
+            Rate::FlatOut { concurrency } => {
+                if flat_workers.is_empty() {
+                    first_sent.get_or_insert_with(Instant::now);
+                    flat_stop = CancellationToken::new();
+                    for _ in 0..concurrency.max(1) {
+                        let shared = shared.clone();
+                        let counter = counter.clone();
+                        let stop = flat_stop.clone();
+                        let writes = current.writes_percent;
+                        flat_workers.push(tokio::spawn(async move {
+                            while !stop.is_cancelled() {
+                                let n = counter.fetch_add(1, Ordering::Relaxed);
+                                let trace = shared.request(n, is_write(n, writes)).await;
+                                shared.push(trace);
+                            }
+                        }));
+                    }
+                }
+                let wait = end.map_or(Duration::from_secs(3600), |e| {
+                    e.saturating_duration_since(Instant::now())
+                });
+                tokio::select! {
+                    () = cancel.cancelled() => break 'outer,
+                    () = tokio::time::sleep(wait) => break 'outer,
+                    changed = settings.changed() => {
+                        if changed.is_err() { break 'outer; }
+                        current = *settings.borrow_and_update();
+                        flat_stop.cancel();
+                        for w in flat_workers.drain(..) { let _ = w.await; }
+                        origin = (Instant::now(), counter.load(Ordering::Relaxed));
+                    }
+                }
+                last_sent = Instant::now();
+            }
+            Rate::PerSecond(rate) if rate <= 0.0 => {
+                tokio::select! {
+                    () = cancel.cancelled() => break 'outer,
+                    () = sleep_until_opt(end) => break 'outer,
+                    changed = settings.changed() => {
+                        if changed.is_err() { break 'outer; }
+                        current = *settings.borrow_and_update();
+                        origin = (Instant::now(), counter.load(Ordering::Relaxed));
+                    }
+                }
+            }
+            Rate::PerSecond(rate) => {
+                let rate = rate.min(MAX_RATE);
+                let now = Instant::now();
+                // Request k of this schedule is due k / rate seconds after its origin.
+                let due = origin.1 + ((now - origin.0).as_secs_f64() * rate) as u64 + 1;
+                while counter.load(Ordering::Relaxed) < due {
+                    if end.is_some_and(|e| Instant::now() >= e) || cancel.is_cancelled() {
+                        break 'outer;
+                    }
+                    let permit = tokio::select! {
+                        () = cancel.cancelled() => break 'outer,
+                        p = in_flight.clone().acquire_owned() => match p {
+                            Ok(p) => p,
+                            Err(_) => break 'outer,
+                        },
+                    };
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let write = is_write(n, current.writes_percent);
+                    let shared = shared.clone();
+                    first_sent.get_or_insert_with(Instant::now);
+                    last_sent = Instant::now();
+                    tokio::spawn(async move {
+                        let trace = shared.request(n, write).await;
+                        shared.push(trace);
+                        drop(permit);
+                    });
+                }
+                let sent_since = counter.load(Ordering::Relaxed) - origin.1;
+                let next = origin.0 + Duration::from_secs_f64(sent_since as f64 / rate);
+                tokio::select! {
+                    () = cancel.cancelled() => break 'outer,
+                    () = tokio::time::sleep_until(next) => {}
+                    changed = settings.changed() => {
+                        if changed.is_err() { break 'outer; }
+                        current = *settings.borrow_and_update();
+                        origin = (Instant::now(), counter.load(Ordering::Relaxed));
+                    }
+                }
+            }
+        }
+    }
+    flat_stop.cancel();
+    for w in flat_workers {
+        let _ = w.await;
+    }
+    // Wait for the requests in flight (each has its own timeout).
+    let _ = in_flight.acquire_many(MAX_IN_FLIGHT as u32).await;
+    flusher.0.cancel();
+    let _ = flusher.1.await;
+    let rest = shared.take();
+    if !rest.is_empty() {
+        sink(rest);
+    }
+    let sent = counter.load(Ordering::Relaxed);
+    let sending_seconds = first_sent.map_or(0.0, |f| {
+        // Open loop: the window the schedule covered; closed loop: the run.
+        let until = match current.rate {
+            Rate::FlatOut { .. } => last_sent,
+            Rate::PerSecond(r) if r > 0.0 => f.max(last_sent) + Duration::from_secs_f64(1.0 / r),
+            Rate::PerSecond(_) => last_sent,
+        };
+        (until - f).as_secs_f64()
+    });
+    Ok(RunStats {
+        sent,
+        sending_seconds,
+    })
+}
+
+async fn sleep_until_opt(end: Option<Instant>) {
+    match end {
+        Some(e) => tokio::time::sleep_until(e).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether request `n` is a write, spreading `percent` writes evenly.
+fn is_write(n: u64, percent: u8) -> bool {
+    let p = u64::from(percent.min(100));
+    (n + 1) * p / 100 > n * p / 100
+}
+
+struct Shared {
+    client: reqwest::Client,
+    targets: Vec<Target>,
+    pending: std::sync::Mutex<Vec<RequestTrace>>,
+    /// Identifies this run's writes.
+    run: u64,
+}
+
+impl Shared {
+    fn push(&self, trace: RequestTrace) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.push(trace);
+        }
+    }
+
+    fn take(&self) -> Vec<RequestTrace> {
+        self.pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default()
+    }
+
+    /// Sends request `n`; with two entry points, retries on the other one
+    /// when no answer comes.
+    async fn request(&self, n: u64, write: bool) -> RequestTrace {
+        let count = self.targets.len();
+        let first = (n as usize) % count;
+        let at = live::now();
+        let started = Instant::now();
+        let mut trace = self
+            .attempt(&self.targets[first], n, write, at, started)
+            .await;
+        if trace.status.is_none() && count > 1 {
+            let other = &self.targets[(first + 1) % count];
+            trace = self.attempt(other, n, write, at, started).await;
+        }
+        trace
+    }
+
+    async fn attempt(
+        &self,
+        target: &Target,
+        n: u64,
+        write: bool,
+        at: live::Millis,
+        started: Instant,
+    ) -> RequestTrace {
+        let request = if write {
+            self.client
+                .post(format!("{}/api/items", target.base))
+                .json(&serde_json::json!({ "value": format!("traffic-{}-{n}", self.run) }))
+        } else {
+            self.client.get(format!("{}/", target.base))
+        };
+        let mut trace = RequestTrace {
+            at,
+            write,
+            entry: target.host.clone(),
+            status: None,
+            error: None,
+            latency_ms: 0.0,
+            lb: None,
+            web: None,
+            app: None,
+            db: None,
+            app_ms: None,
+            db_ms: None,
+            written_id: None,
+        };
+        match request.send().await {
+            Ok(response) => {
+                trace.status = Some(response.status().as_u16());
+                let headers = response.headers();
+                let host = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| HostName::new(v.split('/').next().unwrap_or(v)))
+                };
+                trace.lb = host("x-topolab-lb");
+                trace.web = host("x-topolab-web");
+                trace.app = host("x-topolab-app");
+                trace.db = host("x-topolab-db");
+                if let Some(timing) = headers.get("server-timing").and_then(|v| v.to_str().ok()) {
+                    trace.app_ms = server_timing(timing, "app");
+                    trace.db_ms = server_timing(timing, "db");
+                }
+                match response.bytes().await {
+                    Ok(body) => {
+                        if write && trace.ok() {
+                            trace.written_id = serde_json::from_slice::<serde_json::Value>(&body)
+                                .ok()
+                                .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64));
+                        }
+                    }
+                    Err(e) => trace.error = Some(format!("reading the answer: {e}")),
+                }
+            }
+            Err(e) => trace.error = Some(describe(&e)),
+        }
+        trace.latency_ms = started.elapsed().as_secs_f32() * 1000.0;
+        trace
+    }
+}
+
+/// A request error in a few words.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
+    } else if e.is_connect() {
+        "connection refused or unreachable".to_owned()
+    } else {
+        e.to_string()
+    }
+}
+
+/// The `dur` of metric `name` in a `Server-Timing` header, milliseconds.
+pub fn server_timing(header: &str, name: &str) -> Option<f32> {
+    header.split(',').find_map(|metric| {
+        let mut parts = metric.trim().split(';');
+        if parts.next()?.trim() != name {
+            return None;
+        }
+        parts.find_map(|p| p.trim().strip_prefix("dur=")?.parse().ok())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_spread_evenly() {
+        let count = |p| (0..1000).filter(|n| is_write(*n, p)).count();
+        assert_eq!(count(0), 0);
+        assert_eq!(count(10), 100);
+        assert_eq!(count(33), 330);
+        assert_eq!(count(100), 1000);
+        // Evenly: 50% alternates.
+        assert!(!is_write(0, 50) && is_write(1, 50) && !is_write(2, 50));
+    }
+
+    #[test]
+    fn server_timing_header() {
+        let h = "app;dur=3.50, db;dur=1.25;desc=\"web-02/db\"";
+        assert_eq!(server_timing(h, "app"), Some(3.5));
+        assert_eq!(server_timing(h, "db"), Some(1.25));
+        assert_eq!(server_timing(h, "web"), None);
+        assert_eq!(server_timing("garbage", "app"), None);
+    }
+
+    #[test]
+    fn achieved_rate() {
+        let s = RunStats {
+            sent: 100,
+            sending_seconds: 5.0,
+        };
+        assert_eq!(s.achieved_rate(), 20.0);
+        assert_eq!(RunStats::default().achieved_rate(), 0.0);
+    }
+}
