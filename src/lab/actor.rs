@@ -11,8 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::docker::Engine;
 use super::launch::{self, UpOptions};
+use super::monitor::{self, MonitorHandle};
+use super::plan::{self, Part};
 use super::protocol::{CommandId, FoundLab, LabCommand, LabEvent};
 use super::state::LabState;
+use super::traffic::{self, TrafficHandle};
+use crate::live::Observation;
 
 /// Where events go (the UI's channel plus a repaint request).
 pub type Sink = Arc<dyn Fn(LabEvent) + Send + Sync>;
@@ -36,6 +40,8 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
         }
     };
     let mut launches: HashMap<CommandId, CancellationToken> = HashMap::new();
+    // Monitors and traffic per lab; dropping a handle stops it.
+    let watched: Arc<std::sync::Mutex<Watched>> = Arc::default();
     while let Some(command) = commands.recv().await {
         let Some(engine) = engine.clone() else {
             if let LabCommand::Discover { id } = command {
@@ -63,6 +69,7 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                 launches.retain(|_, token| !token.is_cancelled());
                 launches.insert(id, cancel.clone());
                 let task_sink = sink.clone();
+                let watched = watched.clone();
                 spawn_reporting(id, sink.clone(), async move {
                     let sink = task_sink;
                     let options = UpOptions {
@@ -73,6 +80,7 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                     let result = launch::up(&engine, &topology, &options, &cancel, &report).await;
                     match result {
                         Ok(launched) => {
+                            watch(&engine, &launched.lab, &sink, &watched).await;
                             sink(LabEvent::Launched {
                                 id,
                                 lab: launched.lab.clone(),
@@ -97,6 +105,11 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                 }
             }
             LabCommand::Stop { id, lab } => {
+                // Traffic and monitor first: nothing reports a lab being removed.
+                if let Ok(mut w) = watched.lock() {
+                    w.traffic.remove(&lab);
+                    w.monitors.remove(&lab);
+                }
                 let task_sink = sink.clone();
                 spawn_reporting(id, sink.clone(), async move {
                     let sink = task_sink;
@@ -108,6 +121,28 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                             .map(|r| format!("lab {lab} removed ({} containers)", r.containers))
                             .map_err(|e| e.to_string()),
                     });
+                });
+            }
+            LabCommand::Watch { lab } => {
+                let sink = sink.clone();
+                let watched = watched.clone();
+                tokio::spawn(async move { watch(&engine, &lab, &sink, &watched).await });
+            }
+            LabCommand::Traffic { lab, settings } => {
+                let sink = sink.clone();
+                let watched = watched.clone();
+                tokio::spawn(async move { set_traffic(&lab, settings, &sink, &watched).await });
+            }
+            LabCommand::Logs { lab, component } => {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let name = plan::container_name(
+                        &lab,
+                        &component.host,
+                        Part::Component(component.kind),
+                    );
+                    let text = engine.log_tail(&name, 40).await;
+                    sink(LabEvent::Logs { component, text });
                 });
             }
             LabCommand::Discover { id } => {
@@ -180,6 +215,117 @@ fn command_id(command: &LabCommand) -> Option<CommandId> {
         LabCommand::Launch { id, .. }
         | LabCommand::Stop { id, .. }
         | LabCommand::Discover { id } => Some(*id),
-        LabCommand::Cancel { .. } => None,
+        LabCommand::Cancel { .. }
+        | LabCommand::Watch { .. }
+        | LabCommand::Traffic { .. }
+        | LabCommand::Logs { .. } => None,
     }
+}
+
+/// What runs per lab besides its containers.
+#[derive(Default)]
+struct Watched {
+    monitors: HashMap<String, MonitorHandle>,
+    traffic: HashMap<String, (TrafficHandle, traffic::TrafficSettings)>,
+}
+
+/// Reads a lab's state off the runtime's threads.
+async fn load_state(lab: &str) -> Result<LabState, String> {
+    let name = lab.to_owned();
+    match tokio::task::spawn_blocking(move || LabState::load(&name)).await {
+        Ok(Ok(Some(state))) => Ok(state),
+        Ok(Ok(None)) => Err(format!(
+            "lab {lab} has no state file here: it cannot be watched"
+        )),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The sink observations of `lab` go to.
+fn live_sink(lab: &str, sink: &Sink) -> Arc<dyn Fn(Vec<Observation>) + Send + Sync> {
+    let lab = lab.to_owned();
+    let sink = sink.clone();
+    Arc::new(move |observations| {
+        sink(LabEvent::Live {
+            lab: lab.clone(),
+            observations,
+        });
+    })
+}
+
+/// Starts the monitor of `lab` unless it runs already.
+async fn watch(engine: &Engine, lab: &str, sink: &Sink, watched: &std::sync::Mutex<Watched>) {
+    if watched.lock().is_ok_and(|w| w.monitors.contains_key(lab)) {
+        return;
+    }
+    let state = match load_state(lab).await {
+        Ok(s) => s,
+        Err(why) => {
+            live_sink(lab, sink)(vec![Observation::Note {
+                at: crate::live::now(),
+                text: format!("no live view: {why}"),
+            }]);
+            return;
+        }
+    };
+    let handle = monitor::spawn(engine.clone(), state, live_sink(lab, sink));
+    if let Ok(mut w) = watched.lock() {
+        w.monitors.entry(lab.to_owned()).or_insert(handle);
+    }
+}
+
+/// Starts, changes or stops the traffic through `lab`.
+async fn set_traffic(
+    lab: &str,
+    settings: Option<traffic::TrafficSettings>,
+    sink: &Sink,
+    watched: &std::sync::Mutex<Watched>,
+) {
+    let note = |text: String| {
+        live_sink(lab, sink)(vec![Observation::Note {
+            at: crate::live::now(),
+            text,
+        }]);
+    };
+    let Some(settings) = settings else {
+        let stopped = watched.lock().ok().and_then(|mut w| w.traffic.remove(lab));
+        if stopped.is_some() {
+            note("traffic stopped".to_owned());
+        }
+        return;
+    };
+    let running = watched.lock().ok().and_then(|mut w| {
+        let (handle, current) = w.traffic.get_mut(lab)?;
+        handle.set(settings);
+        Some(std::mem::replace(current, settings))
+    });
+    if let Some(previous) = running {
+        if previous != settings {
+            note(format!("traffic now {}", describe(&settings)));
+        }
+        return;
+    }
+    let state = match load_state(lab).await {
+        Ok(s) => s,
+        Err(why) => return note(format!("no traffic: {why}")),
+    };
+    let observations = live_sink(lab, sink);
+    let handle = traffic::spawn(
+        traffic::targets(&state),
+        settings,
+        Arc::new(move |batch| observations(vec![Observation::Requests(batch)])),
+    );
+    note(format!("traffic started: {}", describe(&settings)));
+    if let Ok(mut w) = watched.lock() {
+        w.traffic.insert(lab.to_owned(), (handle, settings));
+    }
+}
+
+fn describe(settings: &traffic::TrafficSettings) -> String {
+    let rate = match settings.rate {
+        traffic::Rate::PerSecond(r) => format!("{r:.0} req/s"),
+        traffic::Rate::FlatOut { concurrency } => format!("flat out ({concurrency} in flight)"),
+    };
+    format!("{rate}, {}% writes", settings.writes_percent)
 }

@@ -244,13 +244,12 @@ pub fn parse_show_stat(csv: &str) -> Vec<ServerStat> {
         header.split(',').enumerate().map(|(i, c)| (c, i)).collect();
     let mut out = Vec::new();
     for line in lines {
-        let fields: Vec<&str> = line.split(',').collect();
+        let fields = csv_fields(line);
         let get = |name: &str| {
             columns
                 .get(name)
                 .and_then(|i| fields.get(*i))
-                .copied()
-                .unwrap_or("")
+                .map_or("", String::as_str)
         };
         let num = |name: &str| get(name).parse::<u64>().unwrap_or(0);
         let server = get("svname");
@@ -280,6 +279,29 @@ pub fn parse_show_stat(csv: &str) -> Vec<ServerStat> {
         });
     }
     out
+}
+
+/// The fields of one CSV line; a field in double quotes may hold commas
+/// (HAProxy quotes check descriptions such as `"Detected 1 consecutive
+/// errors, last one was: L4 connection problem"`).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
 }
 
 /// The runtime API's prompt, which ends every answer in prompt mode.
@@ -701,6 +723,14 @@ mod tests {
         assert_eq!(rows[1].errors, 3);
         assert_eq!(rows[2].status, BackendStatus::GoingDown);
         assert!(parse_show_stat("").is_empty());
+        let quoted = "# pxname,svname,status,type,check_status,last_chk\n\
+                      web,web-01,DOWN,2,HANA,\"Detected 1 consecutive errors, last one was: L4 connection problem\"\n";
+        let rows = parse_show_stat(quoted);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].check,
+            "HANA Detected 1 consecutive errors, last one was: L4 connection problem"
+        );
         assert!(parse_show_stat("garbage\n1,2,3").is_empty());
     }
 

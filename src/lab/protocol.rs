@@ -4,8 +4,10 @@
 
 use super::launch::Progress;
 use super::plan::EntryPoint;
+use super::traffic::TrafficSettings;
 use crate::generate::Artifacts;
-use crate::model::Topology;
+use crate::live::Observation;
+use crate::model::{ComponentId, Topology};
 
 /// Identifies a command so that its events can be matched to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,6 +42,26 @@ pub enum LabCommand {
         /// This command.
         id: CommandId,
     },
+    /// Watch lab `lab` (a launch starts watching by itself): its live
+    /// state arrives as [`LabEvent::Live`] until the lab is stopped.
+    Watch {
+        /// The lab.
+        lab: String,
+    },
+    /// Start, change (`Some`) or stop (`None`) traffic through `lab`.
+    Traffic {
+        /// The lab.
+        lab: String,
+        /// What to send.
+        settings: Option<TrafficSettings>,
+    },
+    /// The last lines of a component's container log.
+    Logs {
+        /// The lab.
+        lab: String,
+        /// The component.
+        component: ComponentId,
+    },
 }
 
 /// What the lab reports.
@@ -67,6 +89,20 @@ pub enum LabEvent {
     },
     /// Labs found running.
     Found(Vec<FoundLab>),
+    /// What the lab's monitor and traffic generator observed.
+    Live {
+        /// The lab.
+        lab: String,
+        /// The observations, oldest first.
+        observations: Vec<Observation>,
+    },
+    /// The last lines of a container's log.
+    Logs {
+        /// The component.
+        component: ComponentId,
+        /// The lines.
+        text: String,
+    },
     /// A command is done.
     Finished {
         /// The command.

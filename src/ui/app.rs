@@ -81,6 +81,10 @@ pub enum Intent {
     Stop,
     /// Attach to a lab found running.
     Attach(String),
+    /// Start or change (`Some`) or stop (`None`) traffic through the lab.
+    Traffic(Option<crate::lab::traffic::TrafficSettings>),
+    /// Fetch the last lines of a component's container log.
+    Logs(crate::model::ComponentId),
     /// Remove a lab found running.
     Remove(String),
     /// Dark or light.
@@ -141,6 +145,8 @@ pub struct LabView {
     pub timeline: Vec<TimelineEntry>,
     /// Labs found running at start, not yet attached, removed or ignored.
     pub found: Vec<crate::lab::protocol::FoundLab>,
+    /// The running lab's live state and the traffic panel.
+    pub live: super::live::LiveView,
     next_id: u64,
 }
 
@@ -153,6 +159,8 @@ pub enum Tab {
     Preview,
     /// What the lab reported.
     Timeline,
+    /// Requests through the running lab.
+    Traffic,
 }
 
 /// File work that finished off the UI thread.
@@ -448,6 +456,10 @@ impl TopolabApp {
         for intent in intents {
             self.run(intent, &ctx);
         }
+        if self.lab.running.is_some() {
+            // Rates and sparklines move with time even when no event comes.
+            ctx.request_repaint_after(Duration::from_secs(1));
+        }
         if let Some(times) = &mut self.frame_times {
             ctx.request_repaint();
             if times.record(frame_start, frame_start.elapsed()) {
@@ -666,11 +678,24 @@ impl TopolabApp {
                     .map(|e| format!("http://127.0.0.1:{}", e.http))
                     .collect();
                 self.note(format!("lab {lab} is running: {}", urls.join(", ")), false);
+                self.lab.live = super::live::LiveView::default();
+                // What a learner does next: send requests and watch them.
+                self.tab = Tab::Traffic;
                 self.lab.running = Some(Running {
                     lab,
                     entry_points,
                     artifacts: Some(artifacts),
                 });
+            }
+            LabEvent::Live { lab, observations } => {
+                if self.lab.running.as_ref().is_some_and(|r| r.lab == lab) {
+                    for o in observations {
+                        self.lab.live.state.apply(o);
+                    }
+                }
+            }
+            LabEvent::Logs { component, text } => {
+                self.lab.live.logs.insert(component, text);
             }
             LabEvent::Found(found) => {
                 let names: Vec<&str> = found.iter().map(|f| f.lab.as_str()).collect();
@@ -688,6 +713,7 @@ impl TopolabApp {
                     self.lab.stopping = None;
                     if result.is_ok() {
                         self.lab.running = None;
+                        self.lab.live.traffic_on = false;
                     }
                 }
                 match result {
@@ -810,6 +836,23 @@ impl TopolabApp {
                     }
                 }
             }
+            Intent::Traffic(settings) => {
+                if let Some(r) = &self.lab.running {
+                    let lab = r.lab.clone();
+                    if settings.is_some() && !self.lab.live.traffic_on {
+                        self.lab.live.state.reset_totals();
+                    }
+                    if self.send(LabCommand::Traffic { lab, settings }) {
+                        self.lab.live.traffic_on = settings.is_some();
+                    }
+                }
+            }
+            Intent::Logs(component) => {
+                if let Some(r) = &self.lab.running {
+                    let lab = r.lab.clone();
+                    self.send(LabCommand::Logs { lab, component });
+                }
+            }
             Intent::Stop => {
                 if let Some(r) = &self.lab.running {
                     let lab = r.lab.clone();
@@ -839,6 +882,11 @@ impl TopolabApp {
                         lab: found.lab.clone(),
                         entry_points: found.entry_points,
                         artifacts: None,
+                    });
+                    self.lab.live = super::live::LiveView::default();
+                    self.tab = Tab::Traffic;
+                    self.send(LabCommand::Watch {
+                        lab: found.lab.clone(),
                     });
                     self.note(format!("attached to lab {}", found.lab), false);
                 }

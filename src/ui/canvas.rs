@@ -775,14 +775,19 @@ impl TopolabApp {
         if response.clicked() && !on_node {
             intents.push(Intent::Select(None));
         }
+        self.live_overlay(ui, response.rect);
         if let Some(s) = &self.hovered {
-            let text = match s {
+            let mut text = match s {
                 Subject::Host(_) => format!("{s}: {}", super::explain::host()),
                 Subject::Component(id) => format!(
                     "{s}: {}",
                     super::explain::component(self.doc.topology(), id)
                 ),
             };
+            if let Some(live) = self.live_tooltip(s) {
+                text.push_str("\n\n");
+                text.push_str(&live);
+            }
             response.clone().on_hover_text_at_pointer(text);
         }
         legend_ui(ui, response.rect);

@@ -37,6 +37,7 @@ impl TopolabApp {
                 ui.heading(id.to_string());
                 ui.label(RichText::new(explain::component(&t, &id)).italics());
                 ui.separator();
+                self.live_inspector_ui(ui, &id, intents);
                 component_ui(ui, &mut t, &id);
                 ui.separator();
                 if ui.button("Delete this component").clicked() {

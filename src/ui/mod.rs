@@ -6,6 +6,7 @@ pub mod canvas;
 pub mod document;
 pub mod explain;
 mod inspector;
+mod live;
 mod panels;
 
 use std::sync::Arc;

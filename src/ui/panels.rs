@@ -195,6 +195,7 @@ impl TopolabApp {
                 Tab::Timeline,
                 format!("Timeline ({})", self.lab.timeline.len()),
             );
+            ui.selectable_value(&mut self.tab, Tab::Traffic, "Traffic");
         });
         ui.separator();
         match self.tab {
@@ -205,6 +206,11 @@ impl TopolabApp {
             }
             Tab::Preview => self.preview_ui(ui),
             Tab::Timeline => self.timeline_ui(ui),
+            Tab::Traffic => {
+                egui::ScrollArea::vertical()
+                    .id_salt("traffic")
+                    .show(ui, |ui| self.traffic_ui(ui, intents));
+            }
         }
     }
 
@@ -327,6 +333,7 @@ impl TopolabApp {
                     });
                 }
             }
+            self.live_timeline_ui(ui);
         });
     }
 
