@@ -404,3 +404,165 @@ fn separate_actions_undo_separately() {
     step(&mut h);
     assert_eq!(h.state().doc.topology().hosts.len(), 4);
 }
+
+/// Starts a lab in the app through the stub: Launch, then Launched.
+fn launched(h: &mut Harness<'static, TopolabApp>, stub: &mut Stub) {
+    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
+    step(h);
+    h.get_by_label("▶ Launch").click();
+    step(h);
+    let id = stub
+        .sent()
+        .into_iter()
+        .find_map(|c| match c {
+            LabCommand::Launch { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("a launch");
+    stub.events
+        .send(LabEvent::Launched {
+            id,
+            lab: "reference".to_owned(),
+            entry_points: vec![topolab::lab::plan::EntryPoint {
+                host: HostName::new("lb-01"),
+                http: 8080,
+                https: None,
+            }],
+            artifacts: Box::new(Artifacts::default()),
+        })
+        .expect("send");
+    step(h);
+}
+
+#[test]
+fn live_events_show_a_nodes_state_in_the_inspector_and_the_timeline() {
+    use topolab::live::{BackendStatus, Observation, RunState};
+    let (mut h, mut stub) = app("reference");
+    launched(&mut h, &mut stub);
+    let at = topolab::live::now();
+    let observations = vec![
+        Observation::Container {
+            host: HostName::new("web-01"),
+            kind: None,
+            state: RunState::Running,
+            at,
+        },
+        Observation::Container {
+            host: HostName::new("web-01"),
+            kind: Some(ComponentKind::Nginx),
+            state: RunState::Exited(137),
+            at,
+        },
+        Observation::Backend {
+            lb: HostName::new("lb-01"),
+            server: HostName::new("web-01"),
+            status: BackendStatus::Down,
+            check: "L4CON Connection refused".to_owned(),
+            at: at + 600,
+        },
+    ];
+    stub.events
+        .send(LabEvent::Live {
+            lab: "reference".to_owned(),
+            observations,
+        })
+        .expect("send");
+    h.state_mut().selection = Some(Subject::Component(ComponentId::new(
+        "web-01",
+        ComponentKind::Nginx,
+    )));
+    step(&mut h);
+    // The inspector says what Docker and HAProxy report.
+    h.get_by_label("down");
+    h.get_by_label_contains("container killed (exit 137)");
+    // The timeline tells the transition with its cause.
+    h.get_by_label_contains("Timeline").click();
+    step(&mut h);
+    h.get_by_label_contains(
+        "lb-01 marked web-01 DOWN: L4CON Connection refused, 0.6 s after its Nginx died",
+    );
+    // Nginx comes back; HAProxy still has it DOWN: the inspector says so.
+    stub.events
+        .send(LabEvent::Live {
+            lab: "reference".to_owned(),
+            observations: vec![Observation::Container {
+                host: HostName::new("web-01"),
+                kind: Some(ComponentKind::Nginx),
+                state: RunState::Running,
+                at: at + 5000,
+            }],
+        })
+        .expect("send");
+    step(&mut h);
+    h.get_by_label_contains("lb-01 sees web-01 DOWN: L4CON Connection refused");
+    // Events for another lab are not applied to this one.
+    stub.events
+        .send(LabEvent::Live {
+            lab: "other".to_owned(),
+            observations: vec![Observation::Backend {
+                lb: HostName::new("lb-01"),
+                server: HostName::new("web-01"),
+                status: BackendStatus::Up,
+                check: "L7OK/200".to_owned(),
+                at: at + 6000,
+            }],
+        })
+        .expect("send");
+    step(&mut h);
+    h.get_by_label_contains("lb-01 sees web-01 DOWN");
+}
+
+#[test]
+fn the_traffic_panel_starts_changes_and_stops_traffic_and_shows_totals() {
+    use topolab::lab::traffic::Rate;
+    use topolab::live::{Observation, RequestTrace};
+    let (mut h, mut stub) = app("reference");
+    launched(&mut h, &mut stub);
+    // A launch opens the traffic tab.
+    h.get_by_label("▶ Start traffic").click();
+    step(&mut h);
+    let sent = stub.sent();
+    match sent.as_slice() {
+        [LabCommand::Traffic { lab, settings: Some(s) }] => {
+            assert_eq!(lab, "reference");
+            assert_eq!(s.rate, Rate::PerSecond(20.0));
+        }
+        other => panic!("expected one Traffic command, got {other:?}"),
+    }
+    let trace = |web: &str, status: u16| RequestTrace {
+        at: topolab::live::now(),
+        write: false,
+        entry: HostName::new("lb-01"),
+        status: Some(status),
+        error: None,
+        latency_ms: 4.0,
+        lb: Some(HostName::new("lb-01")),
+        web: Some(HostName::new(web)),
+        app: Some(HostName::new(web)),
+        db: Some(HostName::new("web-02")),
+        app_ms: Some(2.0),
+        db_ms: Some(1.0),
+        written_id: None,
+    };
+    stub.events
+        .send(LabEvent::Live {
+            lab: "reference".to_owned(),
+            observations: vec![Observation::Requests(vec![
+                trace("web-01", 200),
+                trace("web-02", 200),
+                trace("web-02", 503),
+            ])],
+        })
+        .expect("send");
+    step(&mut h);
+    h.get_by_label_contains("sent 3   ok 2   failed 1");
+    h.get_by_label_contains("web-01 33.3%");
+    // The requests are on the canvas as dots.
+    assert!(h.state().lab.live.dots() > 0);
+    h.get_by_label("⏹ Stop traffic").click();
+    step(&mut h);
+    assert!(matches!(
+        stub.sent().as_slice(),
+        [LabCommand::Traffic { settings: None, .. }]
+    ));
+}
