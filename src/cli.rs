@@ -40,6 +40,12 @@ enum Command {
         /// Measure with a generated topology of this many hosts.
         #[arg(long)]
         generated_hosts: Option<usize>,
+        /// Attach to this running lab at start.
+        #[arg(long)]
+        lab: Option<String>,
+        /// With --lab: send this many requests per second through it.
+        #[arg(long, requires = "lab")]
+        traffic: Option<f64>,
     },
     /// Validate a topology and review its design (SPOFs, security, monitoring).
     ///
@@ -200,12 +206,30 @@ impl From<FlavorArg> for Flavor {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None => gui(None, None, None),
+        None => gui(None, None, crate::ui::Launch::default()),
         Some(Command::Gui {
             topology,
             frames,
             generated_hosts,
-        }) => gui(topology, frames, generated_hosts),
+            lab,
+            traffic,
+        }) => {
+            if let Some(r) = traffic
+                && !(r > 0.0 && r <= crate::lab::traffic::MAX_RATE)
+            {
+                eprintln!(
+                    "topolab: --traffic must be between 0 and {} requests per second",
+                    crate::lab::traffic::MAX_RATE
+                );
+                return ExitCode::from(2);
+            }
+            let launch = crate::ui::Launch {
+                frames,
+                lab,
+                traffic,
+            };
+            gui(topology, generated_hosts, launch)
+        }
         Some(Command::Check { topology, format }) => check(&topology, format),
         Some(Command::Export {
             topology,
@@ -295,7 +319,7 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn gui(topology: Option<String>, frames: Option<usize>, generated: Option<usize>) -> ExitCode {
+fn gui(topology: Option<String>, generated: Option<usize>, launch: crate::ui::Launch) -> ExitCode {
     let topology = match (generated, topology) {
         (Some(n), _) => crate::ui::generated_topology(n),
         (None, arg) => match load(arg.as_deref().unwrap_or("reference")) {
@@ -303,7 +327,7 @@ fn gui(topology: Option<String>, frames: Option<usize>, generated: Option<usize>
             Err(code) => return code,
         },
     };
-    match crate::ui::run(topology, frames) {
+    match crate::ui::run(topology, launch) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("topolab: {e}");

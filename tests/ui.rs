@@ -523,7 +523,12 @@ fn the_traffic_panel_starts_changes_and_stops_traffic_and_shows_totals() {
     step(&mut h);
     let sent = stub.sent();
     match sent.as_slice() {
-        [LabCommand::Traffic { lab, settings: Some(s) }] => {
+        [
+            LabCommand::Traffic {
+                lab,
+                settings: Some(s),
+            },
+        ] => {
             assert_eq!(lab, "reference");
             assert_eq!(s.rate, Rate::PerSecond(20.0));
         }

@@ -245,7 +245,6 @@ pub async fn run(
                         origin = (Instant::now(), counter.load(Ordering::Relaxed));
                     }
                 }
-                last_sent = Instant::now();
             }
             Rate::PerSecond(rate) if rate <= 0.0 => {
                 tokio::select! {
@@ -299,6 +298,8 @@ pub async fn run(
             }
         }
     }
+    // Closed loop: requests were sent until now.
+    let stopped = Instant::now();
     flat_stop.cancel();
     for w in flat_workers {
         let _ = w.await;
@@ -315,7 +316,7 @@ pub async fn run(
     let sending_seconds = first_sent.map_or(0.0, |f| {
         // Open loop: the window the schedule covered; closed loop: the run.
         let until = match current.rate {
-            Rate::FlatOut { .. } => last_sent,
+            Rate::FlatOut { .. } => stopped,
             Rate::PerSecond(r) if r > 0.0 => f.max(last_sent) + Duration::from_secs_f64(1.0 / r),
             Rate::PerSecond(_) => last_sent,
         };

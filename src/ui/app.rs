@@ -247,6 +247,8 @@ pub struct TopolabApp {
     pub(super) serial: u64,
     /// Wakes the UI when background work finishes.
     ctx: Option<egui::Context>,
+    /// A lab to attach to once found, and a traffic rate to start there.
+    auto_attach: Option<(String, Option<f64>)>,
 }
 
 /// Secrets shown in previews: placeholders, never a lab's real ones.
@@ -309,6 +311,7 @@ impl TopolabApp {
             quit_when_idle: false,
             serial: 0,
             ctx: None,
+            auto_attach: None,
         };
         let id = app.next_id();
         let _ = app.send(LabCommand::Discover { id });
@@ -322,6 +325,12 @@ impl TopolabApp {
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
         self.recent_file = Some(file);
+    }
+
+    /// Attaches to lab `lab` as soon as the lab reports it running, and
+    /// then sends `traffic` requests per second through it (`gui --lab`).
+    pub fn attach_when_found(&mut self, lab: String, traffic: Option<f64>) {
+        self.auto_attach = Some((lab, traffic));
     }
 
     /// Records frame times and closes after `frames` frames (the
@@ -703,6 +712,21 @@ impl TopolabApp {
                     self.note(format!("labs already running: {}", names.join(", ")), false);
                 }
                 self.lab.found = found;
+                if let Some((lab, traffic)) = self.auto_attach.take() {
+                    if self.lab.found.iter().any(|f| f.lab == lab) {
+                        self.deferred.push(Intent::Attach(lab));
+                        if let Some(rate) = traffic {
+                            self.deferred.push(Intent::Traffic(Some(
+                                crate::lab::traffic::TrafficSettings {
+                                    rate: crate::lab::traffic::Rate::PerSecond(rate),
+                                    writes_percent: self.lab.live.writes,
+                                },
+                            )));
+                        }
+                    } else {
+                        self.note(format!("no lab named {lab} is running"), true);
+                    }
+                }
             }
             LabEvent::Finished { id, result } => {
                 let was_launch = self.lab.launching.as_ref().is_some_and(|l| l.id == id);
@@ -841,6 +865,12 @@ impl TopolabApp {
                     let lab = r.lab.clone();
                     if settings.is_some() && !self.lab.live.traffic_on {
                         self.lab.live.state.reset_totals();
+                    }
+                    if let Some(s) = settings {
+                        if let crate::lab::traffic::Rate::PerSecond(r) = s.rate {
+                            self.lab.live.rate = r;
+                        }
+                        self.lab.live.writes = s.writes_percent;
                     }
                     if self.send(LabCommand::Traffic { lab, settings }) {
                         self.lab.live.traffic_on = settings.is_some();

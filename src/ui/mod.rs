@@ -119,9 +119,19 @@ impl eframe::App for Shell {
     }
 }
 
-/// Opens the window with `topology`; `frames` runs the frame-time
-/// benchmark and closes.
-pub fn run(topology: Topology, frames: Option<usize>) -> Result<(), String> {
+/// How the window opens.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    /// Run the frame-time benchmark for this many frames, then close.
+    pub frames: Option<usize>,
+    /// Attach to this running lab.
+    pub lab: Option<String>,
+    /// Send this many requests per second through it.
+    pub traffic: Option<f64>,
+}
+
+/// Opens the window with `topology`.
+pub fn run(topology: Topology, launch: Launch) -> Result<(), String> {
     #[cfg(target_os = "linux")]
     if ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
         .iter()
@@ -164,8 +174,11 @@ pub fn run(topology: Topology, frames: Option<usize>) -> Result<(), String> {
                 Some(runtime.handle().clone()),
             );
             app.keep_recent_in(crate::lab::state::data_dir().join("recent.json"));
-            if let Some(n) = frames {
+            if let Some(n) = launch.frames {
                 app.measure_frames(n);
+            }
+            if let Some(lab) = launch.lab {
+                app.attach_when_found(lab, launch.traffic);
             }
             Ok(Box::new(Shell {
                 app,
