@@ -123,6 +123,29 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Inject a fault into a running lab: TARGET is a host (`web-01`) or a
+    /// component (`web-01/nginx`).
+    Fault {
+        /// The lab.
+        lab: String,
+        /// A host, or HOST/KIND.
+        target: String,
+        /// kill, stop, pause, restart, disconnect, slow, lossy, latency,
+        /// stop-replication, read-only, drain or maintenance.
+        #[arg(value_parser = parse_fault)]
+        kind: crate::lab::fault::FaultKind,
+    },
+    /// Undo the faults on TARGET (a host heals its components too), or every fault.
+    Heal {
+        /// The lab.
+        lab: String,
+        /// A host, or HOST/KIND.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        target: Option<String>,
+        /// Heal everything: every fault undone, every container running.
+        #[arg(long)]
+        all: bool,
+    },
     /// Build, pull or list the lab's container images.
     Images {
         #[command(subcommand)]
@@ -287,6 +310,10 @@ pub fn run() -> ExitCode {
                 std::time::Duration::from_secs_f64(duration),
             ))
         }
+        Some(Command::Fault { lab, target, kind }) => {
+            block_on(crate::lab::cli::fault(lab, target, kind))
+        }
+        Some(Command::Heal { lab, target, .. }) => block_on(crate::lab::cli::heal(lab, target)),
         Some(Command::Status { lab, .. }) => run_async(async move {
             let exists = crate::lab::cli::status(lab).await?;
             Ok(if exists {
@@ -604,4 +631,8 @@ fn parse_rate(rate: &str, concurrency: usize) -> Result<crate::lab::traffic::Rat
             "--rate {rate:?}: expected requests per second between 0 and {MAX_RATE}, or `max`"
         )),
     }
+}
+
+fn parse_fault(s: &str) -> Result<crate::lab::fault::FaultKind, String> {
+    s.parse()
 }

@@ -458,3 +458,41 @@ pub fn traffic_summary(stats: &traffic::RunStats, totals: &crate::live::Totals) 
     }
     out
 }
+
+/// `topolab fault LAB TARGET KIND`.
+pub async fn fault(
+    lab: String,
+    target: String,
+    kind: super::fault::FaultKind,
+) -> anyhow::Result<()> {
+    let mut state = require_state(&lab)?;
+    let engine = Engine::connect().await?;
+    let result = super::fault::inject(&engine, &mut state, &target, kind).await;
+    // What was done is recorded even when a later step failed.
+    state.save()?;
+    println!("{}", result?);
+    Ok(())
+}
+
+/// `topolab heal LAB TARGET` or `topolab heal LAB --all`.
+pub async fn heal(lab: String, target: Option<String>) -> anyhow::Result<()> {
+    let mut state = require_state(&lab)?;
+    let engine = Engine::connect().await?;
+    let result = match &target {
+        Some(t) => super::fault::heal(&engine, &mut state, t).await,
+        None => super::fault::heal_all(&engine, &mut state).await,
+    };
+    state.save()?;
+    let healed = result?;
+    if healed.is_empty() {
+        match target {
+            Some(t) => println!("{t}: no fault recorded to heal"),
+            None => println!("no fault recorded; every container runs"),
+        }
+    } else {
+        for h in healed {
+            println!("healed {h}");
+        }
+    }
+    Ok(())
+}

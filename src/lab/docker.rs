@@ -546,6 +546,87 @@ impl Engine {
             .map_err(call(format!("copy configs into {container}")))
     }
 
+    /// Sends `signal` (e.g. `SIGKILL`) to a container.
+    pub async fn kill(&self, container: &str, signal: &str) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::KillContainerOptionsBuilder::default()
+            .signal(signal)
+            .build();
+        self.docker
+            .kill_container(container, Some(options))
+            .await
+            .map_err(call(format!("kill {container}")))
+    }
+
+    /// Stops a container, killing it after `seconds`.
+    pub async fn stop(&self, container: &str, seconds: i32) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::StopContainerOptionsBuilder::default()
+            .t(seconds)
+            .build();
+        self.docker
+            .stop_container(container, Some(options))
+            .await
+            .map_err(call(format!("stop {container}")))
+    }
+
+    /// Restarts a container, killing it after `seconds`.
+    pub async fn restart(&self, container: &str, seconds: i32) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::RestartContainerOptionsBuilder::default()
+            .t(seconds)
+            .build();
+        self.docker
+            .restart_container(container, Some(options))
+            .await
+            .map_err(call(format!("restart {container}")))
+    }
+
+    /// Freezes a container.
+    pub async fn pause(&self, container: &str) -> Result<(), DockerError> {
+        self.docker
+            .pause_container(container)
+            .await
+            .map_err(call(format!("pause {container}")))
+    }
+
+    /// Thaws a container.
+    pub async fn unpause(&self, container: &str) -> Result<(), DockerError> {
+        self.docker
+            .unpause_container(container)
+            .await
+            .map_err(call(format!("unpause {container}")))
+    }
+
+    /// Cuts a container off a network.
+    pub async fn disconnect_network(
+        &self,
+        container: &str,
+        network: &str,
+    ) -> Result<(), DockerError> {
+        let request = bollard::models::NetworkDisconnectRequest {
+            container: container.to_owned(),
+            force: Some(true),
+        };
+        self.docker
+            .disconnect_network(network, request)
+            .await
+            .map_err(call(format!("disconnect {container} from {network}")))
+    }
+
+    /// The networks a container is on.
+    pub async fn container_networks(&self, container: &str) -> Result<Vec<String>, DockerError> {
+        let info = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(call(format!("inspect {container}")))?;
+        let mut names: Vec<String> = info
+            .network_settings
+            .and_then(|n| n.networks)
+            .map(|n| n.into_keys().collect())
+            .unwrap_or_default();
+        names.sort();
+        Ok(names)
+    }
+
     /// Starts a container.
     pub async fn start(&self, container: &str) -> Result<(), DockerError> {
         self.docker

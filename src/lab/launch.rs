@@ -502,7 +502,7 @@ impl Run<'_> {
             ports: c.ports.clone(),
             volume: c.volume.clone(),
             init: true,
-            cap_add: Vec::new(),
+            cap_add: holder_capabilities(c.part),
         };
         self.explain(explain_create(plan, c));
         self.engine.create_container(&spec).await?;
@@ -746,6 +746,16 @@ fn shell_words(cmd: &[String]) -> String {
         .join(" ")
 }
 
+/// Capabilities a container gets: a holder owns its host's interfaces, so
+/// it alone may shape their traffic (`tc`, for the `slow` fault).
+fn holder_capabilities(part: Part) -> Vec<String> {
+    if part == Part::Holder {
+        vec!["NET_ADMIN".to_owned()]
+    } else {
+        Vec::new()
+    }
+}
+
 fn explain_create(plan: &Plan, c: &ContainerPlan) -> String {
     let mut words = vec!["docker create".to_owned(), format!("--name {}", c.name)];
     let mut labels: Vec<(String, String)> = plan.labels(&c.host, c.part).into_iter().collect();
@@ -754,6 +764,9 @@ fn explain_create(plan: &Plan, c: &ContainerPlan) -> String {
         words.push(format!("--label {k}={v}"));
     }
     words.push("--init".to_owned());
+    for cap in holder_capabilities(c.part) {
+        words.push(format!("--cap-add {cap}"));
+    }
     if c.part == Part::Holder {
         words.push(format!("--hostname {}", c.host));
     }

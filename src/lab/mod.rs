@@ -5,6 +5,7 @@ pub mod actor;
 pub mod bench;
 pub mod cli;
 pub mod docker;
+pub mod fault;
 pub mod images;
 pub mod launch;
 pub mod monitor;

@@ -37,6 +37,9 @@ pub struct LabState {
     pub entry_points: Vec<EntryPoint>,
     /// The lab's secrets.
     pub secrets: Secrets,
+    /// Faults injected and not yet healed.
+    #[serde(default)]
+    pub faults: Vec<super::fault::ActiveFault>,
 }
 
 /// Why state could not be read or written.
@@ -116,6 +119,7 @@ impl LabState {
             app_image,
             entry_points,
             secrets,
+            faults: Vec::new(),
         }
     }
 

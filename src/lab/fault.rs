@@ -1,0 +1,699 @@
+//! Faults on a running lab, and healing them. A target is a host (all its
+//! components and its holder) or one component; each kind checks that it
+//! fits its target before anything is touched, so a wrong request changes
+//! nothing. Injected faults are recorded in the lab's state so that any
+//! later `heal` (another process, the GUI) knows what to undo.
+//!
+//! A host goes down holder last and comes back holder first: the holder
+//! owns the namespace its components join.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::docker::Engine;
+use super::launch::{self, LabError};
+use super::plan::{self, Part};
+use super::state::LabState;
+use crate::generate::paths;
+use crate::model::{AddressPlan, ComponentKind, Host, HostName, Network, Role, Subject, Topology};
+
+/// What to do to a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// SIGKILL.
+    Kill,
+    /// A clean stop.
+    Stop,
+    /// Freeze (healed by unpause).
+    Pause,
+    /// Restart (nothing to heal).
+    Restart,
+    /// Cut the host off its networks (healed by reconnecting, same addresses).
+    Disconnect,
+    /// Limit the host's bandwidth (tc tbf).
+    Slow,
+    /// Drop packets (tc netem, where the kernel has it).
+    Lossy,
+    /// Add latency (tc netem, where the kernel has it).
+    Latency,
+    /// Stop a replica's IO thread: new transactions do not reach it.
+    StopReplication,
+    /// A database refuses writes.
+    ReadOnly,
+    /// The load balancers send no new sessions to the server.
+    Drain,
+    /// The load balancers take the server out of rotation.
+    Maintenance,
+}
+
+impl FaultKind {
+    /// Every kind.
+    pub const ALL: [Self; 12] = [
+        Self::Kill,
+        Self::Stop,
+        Self::Pause,
+        Self::Restart,
+        Self::Disconnect,
+        Self::Slow,
+        Self::Lossy,
+        Self::Latency,
+        Self::StopReplication,
+        Self::ReadOnly,
+        Self::Drain,
+        Self::Maintenance,
+    ];
+
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Kill => "kill",
+            Self::Stop => "stop",
+            Self::Pause => "pause",
+            Self::Restart => "restart",
+            Self::Disconnect => "disconnect",
+            Self::Slow => "slow",
+            Self::Lossy => "lossy",
+            Self::Latency => "latency",
+            Self::StopReplication => "stop-replication",
+            Self::ReadOnly => "read-only",
+            Self::Drain => "drain",
+            Self::Maintenance => "maintenance",
+        }
+    }
+
+    /// What it does, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Kill => "SIGKILL the container(s)",
+            Self::Stop => "stop the container(s) cleanly",
+            Self::Pause => "freeze the container(s)",
+            Self::Restart => "restart the container(s)",
+            Self::Disconnect => "cut the host off its networks",
+            Self::Slow => "limit the host's bandwidth to 1 Mbit/s",
+            Self::Lossy => "drop 10% of the host's packets",
+            Self::Latency => "add 200 ms to the host's packets",
+            Self::StopReplication => "stop the replica's IO thread",
+            Self::ReadOnly => "make the database refuse writes",
+            Self::Drain => "send no new sessions to the server",
+            Self::Maintenance => "take the server out of rotation",
+        }
+    }
+
+    /// Whether healing undoes something (a restart is over once done).
+    fn lasting(self) -> bool {
+        self != Self::Restart
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown fault {s:?}: expected one of {}", names.join(", "))
+            })
+    }
+}
+
+/// A fault in effect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveFault {
+    /// `web-01` or `web-01/nginx`.
+    pub target: String,
+    /// What was done.
+    pub kind: FaultKind,
+    /// When, milliseconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// Why a fault cannot be applied: the target or the kind, in words.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    /// The target does not parse or does not exist.
+    #[error("{0}")]
+    Target(String),
+    /// The kind does not fit the target.
+    #[error("{kind} does not apply to {target}: {why}")]
+    Unfit {
+        /// The kind.
+        kind: FaultKind,
+        /// The target.
+        target: String,
+        /// Why not.
+        why: String,
+    },
+    /// This machine cannot do it.
+    #[error("{kind} is unavailable here: {why}")]
+    Unavailable {
+        /// The kind.
+        kind: FaultKind,
+        /// Why.
+        why: String,
+    },
+    /// A command in the lab failed.
+    #[error("{0}")]
+    Failed(String),
+    /// The lab failed to do it.
+    #[error(transparent)]
+    Lab(#[from] LabError),
+}
+
+impl From<super::docker::DockerError> for FaultError {
+    fn from(e: super::docker::DockerError) -> Self {
+        Self::Lab(e.into())
+    }
+}
+
+/// Parses `TARGET` against the lab's topology: a host, or `HOST/KIND` of a
+/// component it has.
+pub fn resolve(topology: &Topology, target: &str) -> Result<Subject, FaultError> {
+    let subject: Subject = target.parse().map_err(FaultError::Target)?;
+    let host = topology.host(subject.host()).ok_or_else(|| {
+        let names: Vec<&str> = topology.hosts.iter().map(|h| h.name.as_str()).collect();
+        FaultError::Target(format!(
+            "no host {} in this lab (its hosts: {})",
+            subject.host(),
+            names.join(", ")
+        ))
+    })?;
+    if let Subject::Component(id) = &subject
+        && !host.has(id.kind)
+    {
+        let kinds: Vec<&str> = host.components.iter().map(|c| c.kind().as_str()).collect();
+        return Err(FaultError::Target(format!(
+            "{} runs no {} (it runs: {})",
+            id.host,
+            id.kind,
+            kinds.join(", ")
+        )));
+    }
+    Ok(subject)
+}
+
+/// What `kind` acts on for `subject`: the containers in order, or why it
+/// does not fit.
+fn check(topology: &Topology, subject: &Subject, kind: FaultKind) -> Result<(), FaultError> {
+    let unfit = |why: &str| FaultError::Unfit {
+        kind,
+        target: subject.to_string(),
+        why: why.to_owned(),
+    };
+    let host = topology
+        .host(subject.host())
+        .ok_or_else(|| FaultError::Target(format!("no host {}", subject.host())))?;
+    let kind_of = |k: ComponentKind| match subject {
+        Subject::Host(_) => host.has(k),
+        Subject::Component(id) => id.kind == k,
+    };
+    match kind {
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart => Ok(()),
+        FaultKind::Disconnect | FaultKind::Slow | FaultKind::Lossy | FaultKind::Latency => {
+            match subject {
+                Subject::Host(_) => Ok(()),
+                Subject::Component(_) => Err(unfit(
+                    "it acts on a host's network, which all its components share: name the host",
+                )),
+            }
+        }
+        FaultKind::StopReplication => match host.database() {
+            Some(db) if kind_of(ComponentKind::Db) && matches!(db.role, Role::Replica { .. }) => {
+                Ok(())
+            }
+            _ => Err(unfit("only a replica's database replicates")),
+        },
+        FaultKind::ReadOnly => {
+            if kind_of(ComponentKind::Db) {
+                Ok(())
+            } else {
+                Err(unfit("only a database can be made read-only"))
+            }
+        }
+        FaultKind::Drain | FaultKind::Maintenance => {
+            let backend = topology
+                .load_balancers()
+                .any(|(_, lb)| lb.backends.iter().any(|b| b.host == host.name));
+            if backend && kind_of(ComponentKind::Nginx) {
+                Ok(())
+            } else {
+                Err(unfit(
+                    "only a load balancer's backend (a web server) can be drained",
+                ))
+            }
+        }
+    }
+}
+
+/// The containers of `subject`: components in the host's order, then the
+/// holder (for a host).
+fn containers(lab: &str, host: &Host, subject: &Subject) -> Vec<String> {
+    match subject {
+        Subject::Component(id) => vec![plan::container_name(
+            lab,
+            &id.host,
+            Part::Component(id.kind),
+        )],
+        Subject::Host(h) => {
+            let mut out: Vec<String> = host
+                .components
+                .iter()
+                .map(|c| plan::container_name(lab, h, Part::Component(c.kind())))
+                .collect();
+            out.push(plan::holder_name(lab, h));
+            out
+        }
+    }
+}
+
+/// The host's networks and its addresses on them, as launched.
+fn host_networks(state: &LabState, host: &HostName) -> Vec<(String, String)> {
+    let addresses = AddressPlan::new(&state.topology, state.first_subnet);
+    addresses
+        .host_addresses(host)
+        .into_iter()
+        .map(|(net, ip): (Network, _)| {
+            (
+                format!("topolab-{}-{}", state.lab, net.as_str()),
+                ip.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Runs `statement` as root in a database container; its output, or why it failed.
+async fn sql(
+    engine: &Engine,
+    state: &LabState,
+    host: &HostName,
+    statement: &str,
+) -> Result<String, FaultError> {
+    let name = plan::container_name(&state.lab, host, Part::Component(ComponentKind::Db));
+    let cmd = launch::sql(state.flavor, statement, true);
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    match engine.exec(&name, &cmd).await? {
+        (0, out) => Ok(out),
+        (code, out) => Err(FaultError::Failed(format!(
+            "`{statement}` on {host}/db failed ({code}): {}",
+            out.trim()
+        ))),
+    }
+}
+
+/// Sends a runtime API command to every load balancer that has `server`.
+async fn haproxy_all(
+    engine: &Engine,
+    state: &LabState,
+    server: &HostName,
+    command: &str,
+) -> Result<(), FaultError> {
+    for (lb, balancer) in state.topology.load_balancers() {
+        if !balancer.backends.iter().any(|b| &b.host == server) {
+            continue;
+        }
+        let name = plan::container_name(&state.lab, &lb.name, Part::Component(ComponentKind::Lb));
+        let script = format!(
+            "echo '{command}' | socat - UNIX-CONNECT:{}",
+            paths::HAPROXY_SOCKET
+        );
+        let (code, out) = engine.exec(&name, &["sh", "-c", &script]).await?;
+        if code != 0 || !out.trim().is_empty() {
+            return Err(FaultError::Failed(format!(
+                "{}/lb refused `{command}`: {}",
+                lb.name,
+                out.trim()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The network interfaces of a host (from its holder), loopback aside.
+async fn interfaces(engine: &Engine, holder: &str) -> Result<Vec<String>, FaultError> {
+    let (_, out) = engine.exec(holder, &["ls", "/sys/class/net"]).await?;
+    Ok(out
+        .split_whitespace()
+        .filter(|i| *i != "lo")
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Applies a traffic-shaping rule to every interface of the host.
+async fn shape(engine: &Engine, holder: &str, kind: FaultKind) -> Result<(), FaultError> {
+    let rule: &[&str] = match kind {
+        FaultKind::Slow => &[
+            "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms",
+        ],
+        FaultKind::Lossy => &["netem", "loss", "10%"],
+        _ => &["netem", "delay", "200ms"],
+    };
+    for dev in interfaces(engine, holder).await? {
+        let mut cmd = vec!["tc", "qdisc", "replace", "dev", dev.as_str(), "root"];
+        cmd.extend_from_slice(rule);
+        let (code, out) = engine.exec(holder, &cmd).await?;
+        if code != 0 {
+            if rule[0] == "netem"
+                && (out.contains("Unknown qdisc")
+                    || out.contains("unknown")
+                    || out.contains("No such file"))
+            {
+                return Err(FaultError::Unavailable {
+                    kind,
+                    why: "this machine's kernel has no netem (sch_netem); `slow` (tbf) works"
+                        .to_owned(),
+                });
+            }
+            return Err(FaultError::Failed(format!(
+                "`{}` failed: {}",
+                cmd.join(" "),
+                out.trim()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Removes every traffic-shaping rule of the host.
+async fn unshape(engine: &Engine, holder: &str) -> Result<(), FaultError> {
+    for dev in interfaces(engine, holder).await? {
+        // "No such file" when there is no rule: nothing to undo.
+        let _ = engine
+            .exec(holder, &["tc", "qdisc", "del", "dev", &dev, "root"])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Injects `kind` on `target` in lab `state.lab`; records it in the state
+/// (the caller saves). Returns what was done, in words.
+pub async fn inject(
+    engine: &Engine,
+    state: &mut LabState,
+    target: &str,
+    kind: FaultKind,
+) -> Result<String, FaultError> {
+    let subject = resolve(&state.topology, target)?;
+    check(&state.topology, &subject, kind)?;
+    let host = state
+        .topology
+        .host(subject.host())
+        .cloned()
+        .ok_or_else(|| FaultError::Target(format!("no host {}", subject.host())))?;
+    let lab = state.lab.clone();
+    let names = containers(&lab, &host, &subject);
+    let holder = plan::holder_name(&lab, &host.name);
+    // Every kind but a restart acts on running containers: say so before
+    // touching anything.
+    let needed: Vec<String> = match kind {
+        FaultKind::Restart => Vec::new(),
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause => names.clone(),
+        FaultKind::Disconnect | FaultKind::Slow | FaultKind::Lossy | FaultKind::Latency => {
+            vec![holder.clone()]
+        }
+        FaultKind::StopReplication | FaultKind::ReadOnly => vec![plan::container_name(
+            &lab,
+            &host.name,
+            Part::Component(ComponentKind::Db),
+        )],
+        FaultKind::Drain | FaultKind::Maintenance => state
+            .topology
+            .load_balancers()
+            .filter(|(_, lb)| lb.backends.iter().any(|b| b.host == host.name))
+            .map(|(h, _)| plan::container_name(&lab, &h.name, Part::Component(ComponentKind::Lb)))
+            .collect(),
+    };
+    for n in &needed {
+        let (run, _) = engine.state(n).await?;
+        if run != "running" {
+            return Err(FaultError::Unfit {
+                kind,
+                target: subject.to_string(),
+                why: format!(
+                    "container {n} is {run}: heal it first (`topolab heal {lab} {}`)",
+                    subject.host()
+                ),
+            });
+        }
+    }
+    match kind {
+        FaultKind::Kill => {
+            for n in &names {
+                engine.kill(n, "SIGKILL").await?;
+            }
+        }
+        FaultKind::Stop => {
+            for n in &names {
+                engine.stop(n, 2).await?;
+            }
+        }
+        FaultKind::Pause => {
+            for n in &names {
+                engine.pause(n).await?;
+            }
+        }
+        FaultKind::Restart => match &subject {
+            // The holder first: its components join its namespace.
+            Subject::Host(_) => {
+                engine.restart(&holder, 2).await?;
+                for n in names.iter().filter(|n| **n != holder) {
+                    engine.restart(n, 2).await?;
+                }
+            }
+            Subject::Component(_) => {
+                for n in &names {
+                    engine.restart(n, 2).await?;
+                }
+            }
+        },
+        FaultKind::Disconnect => {
+            for (net, _) in host_networks(state, &host.name) {
+                engine.disconnect_network(&holder, &net).await?;
+            }
+        }
+        FaultKind::Slow | FaultKind::Lossy | FaultKind::Latency => {
+            shape(engine, &holder, kind).await?;
+        }
+        FaultKind::StopReplication => {
+            let stop = match state.flavor {
+                crate::model::Flavor::Mariadb => "STOP SLAVE IO_THREAD",
+                crate::model::Flavor::Mysql => "STOP REPLICA IO_THREAD",
+            };
+            sql(engine, state, &host.name, stop).await?;
+        }
+        FaultKind::ReadOnly => {
+            sql(engine, state, &host.name, "SET GLOBAL read_only = ON").await?;
+        }
+        FaultKind::Drain | FaultKind::Maintenance => {
+            let word = if kind == FaultKind::Drain {
+                "drain"
+            } else {
+                "maint"
+            };
+            haproxy_all(
+                engine,
+                state,
+                &host.name,
+                &format!("set server web/{} state {word}", host.name),
+            )
+            .await?;
+        }
+    }
+    if kind.lasting() {
+        state.faults.push(ActiveFault {
+            target: subject.to_string(),
+            kind,
+            at: crate::live::now(),
+        });
+    }
+    Ok(format!("{subject}: {} ({kind})", kind.describe()))
+}
+
+/// Undoes one recorded fault.
+async fn undo(engine: &Engine, state: &LabState, fault: &ActiveFault) -> Result<(), FaultError> {
+    let subject = resolve(&state.topology, &fault.target)?;
+    let Some(host) = state.topology.host(subject.host()).cloned() else {
+        return Ok(());
+    };
+    let lab = &state.lab;
+    let holder = plan::holder_name(lab, &host.name);
+    let mut names = containers(lab, &host, &subject);
+    // Coming back: the holder first, then its components.
+    names.sort_by_key(|n| *n != holder);
+    match fault.kind {
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Restart => {
+            for n in &names {
+                start_if_stopped(engine, n).await?;
+            }
+        }
+        FaultKind::Pause => {
+            for n in &names {
+                if engine.state(n).await?.0 == "paused" {
+                    engine.unpause(n).await?;
+                }
+            }
+        }
+        FaultKind::Disconnect => {
+            let on = engine.container_networks(&holder).await?;
+            for (net, ip) in host_networks(state, &host.name) {
+                if !on.contains(&net) {
+                    engine.connect_network(&holder, &net, &ip).await?;
+                }
+            }
+        }
+        FaultKind::Slow | FaultKind::Lossy | FaultKind::Latency => unshape(engine, &holder).await?,
+        FaultKind::StopReplication => {
+            let start = match state.flavor {
+                crate::model::Flavor::Mariadb => "START SLAVE",
+                crate::model::Flavor::Mysql => "START REPLICA",
+            };
+            sql(engine, state, &host.name, start).await?;
+        }
+        FaultKind::ReadOnly => {
+            // Only the primary becomes writable again.
+            let primary = host.database().is_some_and(|d| d.role == Role::Primary);
+            if primary {
+                sql(engine, state, &host.name, "SET GLOBAL read_only = OFF").await?;
+            }
+        }
+        FaultKind::Drain | FaultKind::Maintenance => {
+            haproxy_all(
+                engine,
+                state,
+                &host.name,
+                &format!("set server web/{} state ready", host.name),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn start_if_stopped(engine: &Engine, name: &str) -> Result<(), FaultError> {
+    match engine.state(name).await?.0.as_str() {
+        "running" => {}
+        "paused" => engine.unpause(name).await?,
+        _ => engine.start(name).await?,
+    }
+    Ok(())
+}
+
+/// Heals the faults on `target` (a host heals its components' faults
+/// too) and removes them from the state (the caller saves). Returns what
+/// was healed.
+pub async fn heal(
+    engine: &Engine,
+    state: &mut LabState,
+    target: &str,
+) -> Result<Vec<String>, FaultError> {
+    let subject = resolve(&state.topology, target)?;
+    let matches = |f: &ActiveFault| match &subject {
+        Subject::Host(h) => f.target == h.as_str() || f.target.starts_with(&format!("{h}/")),
+        Subject::Component(_) => f.target == subject.to_string(),
+    };
+    let (these, others): (Vec<ActiveFault>, Vec<ActiveFault>) =
+        state.faults.drain(..).partition(|f| matches(f));
+    state.faults = others;
+    let mut healed = Vec::new();
+    // Newest first: a later fault may sit on an earlier one.
+    for f in these.iter().rev() {
+        if let Err(e) = undo(engine, state, f).await {
+            state.faults.push(f.clone());
+            return Err(e);
+        }
+        healed.push(format!("{} ({})", f.target, f.kind));
+    }
+    Ok(healed)
+}
+
+/// Heals every recorded fault, then makes sure every container runs,
+/// holders first.
+pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<String>, FaultError> {
+    let mut healed = Vec::new();
+    let faults: Vec<ActiveFault> = std::mem::take(&mut state.faults);
+    for f in faults.iter().rev() {
+        if let Err(e) = undo(engine, state, f).await {
+            state.faults = faults.clone();
+            return Err(e);
+        }
+        healed.push(format!("{} ({})", f.target, f.kind));
+    }
+    let topology = state.topology.clone();
+    for host in &topology.hosts {
+        start_if_stopped(engine, &plan::holder_name(&state.lab, &host.name)).await?;
+        for c in &host.components {
+            start_if_stopped(
+                engine,
+                &plan::container_name(&state.lab, &host.name, Part::Component(c.kind())),
+            )
+            .await?;
+        }
+    }
+    Ok(healed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference() -> Topology {
+        crate::preset::Preset::find("reference")
+            .and_then(|p| p.topology().ok())
+            .expect("preset")
+    }
+
+    #[test]
+    fn targets_are_checked_against_the_topology() {
+        let t = reference();
+        assert!(resolve(&t, "web-01").is_ok());
+        assert!(resolve(&t, "web-01/nginx").is_ok());
+        let e = resolve(&t, "web-09").expect_err("no such host").to_string();
+        assert!(
+            e.contains("no host web-09") && e.contains("lb-01, web-01, web-02"),
+            "{e}"
+        );
+        let e = resolve(&t, "lb-01/db")
+            .expect_err("no db there")
+            .to_string();
+        assert!(e.contains("lb-01 runs no db"), "{e}");
+        assert!(resolve(&t, "Web 01").is_err());
+    }
+
+    #[test]
+    fn kinds_must_fit_their_target() {
+        let t = reference();
+        let fits = |target: &str, kind: FaultKind| {
+            let s = resolve(&t, target).expect("target");
+            check(&t, &s, kind).map_err(|e| e.to_string())
+        };
+        assert!(fits("web-02/db", FaultKind::StopReplication).is_ok());
+        assert!(fits("web-02", FaultKind::StopReplication).is_ok());
+        let e = fits("web-01/db", FaultKind::StopReplication).expect_err("the primary");
+        assert!(e.contains("only a replica"), "{e}");
+        assert!(fits("web-01/nginx", FaultKind::Disconnect).is_err());
+        assert!(fits("web-01", FaultKind::Disconnect).is_ok());
+        assert!(fits("web-01", FaultKind::Drain).is_ok());
+        assert!(fits("lb-01", FaultKind::Drain).is_err());
+        assert!(fits("web-01/app", FaultKind::ReadOnly).is_err());
+        assert!(fits("lb-01/lb", FaultKind::Kill).is_ok());
+    }
+
+    #[test]
+    fn kinds_parse_by_their_cli_names() {
+        for k in FaultKind::ALL {
+            assert_eq!(k.as_str().parse::<FaultKind>(), Ok(k));
+        }
+        let e = "explode".parse::<FaultKind>().expect_err("unknown");
+        assert!(e.contains("stop-replication"), "{e}");
+    }
+}
