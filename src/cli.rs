@@ -146,6 +146,22 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Promote a replica to primary: reports its lag and the writes the
+    /// old primary has that it lacks first, and refuses to lose any unless
+    /// --accept-loss. Exit 1 when refused.
+    Promote {
+        /// The lab.
+        lab: String,
+        /// The replica: its host (`web-02`) or `web-02/db`.
+        replica: String,
+        /// Both alive: make the old primary read-only, let the replica catch
+        /// up, promote, and make the old primary its replica (no loss).
+        #[arg(long)]
+        planned: bool,
+        /// Promote even when writes would be lost.
+        #[arg(long)]
+        accept_loss: bool,
+    },
     /// Build, pull or list the lab's container images.
     Images {
         #[command(subcommand)]
@@ -313,6 +329,12 @@ pub fn run() -> ExitCode {
         Some(Command::Fault { lab, target, kind }) => {
             block_on(crate::lab::cli::fault(lab, target, kind))
         }
+        Some(Command::Promote {
+            lab,
+            replica,
+            planned,
+            accept_loss,
+        }) => block_on(crate::lab::cli::promote(lab, replica, planned, accept_loss)),
         Some(Command::Heal { lab, target, .. }) => block_on(crate::lab::cli::heal(lab, target)),
         Some(Command::Status { lab, .. }) => run_async(async move {
             let exists = crate::lab::cli::status(lab).await?;

@@ -491,8 +491,31 @@ pub async fn heal(lab: String, target: Option<String>) -> anyhow::Result<()> {
         }
     } else {
         for h in healed {
-            println!("healed {h}");
+            println!("{h}");
         }
     }
     Ok(())
+}
+
+/// `topolab promote LAB REPLICA [--planned] [--accept-loss]`: never asks;
+/// a promotion that would lose writes fails with the report unless accepted.
+pub async fn promote(
+    lab: String,
+    replica: String,
+    planned: bool,
+    accept_loss: bool,
+) -> anyhow::Result<()> {
+    let mut state = require_state(&lab)?;
+    let engine = Engine::connect().await?;
+    let result = super::promote::promote(&engine, &mut state, &replica, planned, accept_loss).await;
+    match result {
+        Ok(done) => {
+            state.save()?;
+            for (at, step) in &done.steps {
+                println!("{:>7.3} s  {step}", at.as_secs_f64());
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -317,7 +317,14 @@ impl Engine {
             cmd: cmd.iter().map(|s| (*s).to_owned()).collect(),
             ..CreateSpec::default()
         };
-        self.create_container(&spec).await?;
+        self.run_spec_once(&spec).await
+    }
+
+    /// Creates, starts and waits for a container: (exit code, its last log
+    /// lines). The caller removes it.
+    pub async fn run_spec_once(&self, spec: &CreateSpec) -> Result<(i64, String), DockerError> {
+        let name = spec.name.as_str();
+        self.create_container(spec).await?;
         self.start(name).await?;
         let mut wait = self.docker.wait_container(name, None);
         while let Some(status) = wait.next().await {

@@ -519,8 +519,40 @@ pub async fn inject(
     Ok(format!("{subject}: {} ({kind})", kind.describe()))
 }
 
-/// Undoes one recorded fault.
-async fn undo(engine: &Engine, state: &LabState, fault: &ActiveFault) -> Result<(), FaultError> {
+/// Undoes one recorded fault; returns what else it did (a former primary
+/// brought back as a replica).
+async fn undo(
+    engine: &Engine,
+    state: &LabState,
+    fault: &ActiveFault,
+) -> Result<Option<String>, FaultError> {
+    undo_fault(engine, state, fault).await?;
+    let subject = resolve(&state.topology, &fault.target)?;
+    let db_involved = match &subject {
+        Subject::Host(h) => state
+            .topology
+            .host(h)
+            .is_some_and(|h| h.has(ComponentKind::Db)),
+        Subject::Component(id) => id.kind == ComponentKind::Db,
+    };
+    let restarted = matches!(
+        fault.kind,
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Restart
+    );
+    if db_involved && restarted {
+        let said = super::promote::rejoin(engine, state, subject.host())
+            .await
+            .map_err(|e| FaultError::Failed(e.to_string()))?;
+        return Ok((!said.is_empty()).then_some(said));
+    }
+    Ok(None)
+}
+
+async fn undo_fault(
+    engine: &Engine,
+    state: &LabState,
+    fault: &ActiveFault,
+) -> Result<(), FaultError> {
     let subject = resolve(&state.topology, &fault.target)?;
     let Some(host) = state.topology.host(subject.host()).cloned() else {
         return Ok(());
@@ -607,11 +639,16 @@ pub async fn heal(
     let mut healed = Vec::new();
     // Newest first: a later fault may sit on an earlier one.
     for f in these.iter().rev() {
-        if let Err(e) = undo(engine, state, f).await {
-            state.faults.push(f.clone());
-            return Err(e);
+        match undo(engine, state, f).await {
+            Ok(said) => {
+                healed.push(format!("healed {} ({})", f.target, f.kind));
+                healed.extend(said);
+            }
+            Err(e) => {
+                state.faults.push(f.clone());
+                return Err(e);
+            }
         }
-        healed.push(format!("{} ({})", f.target, f.kind));
     }
     Ok(healed)
 }
@@ -622,11 +659,16 @@ pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<Strin
     let mut healed = Vec::new();
     let faults: Vec<ActiveFault> = std::mem::take(&mut state.faults);
     for f in faults.iter().rev() {
-        if let Err(e) = undo(engine, state, f).await {
-            state.faults = faults.clone();
-            return Err(e);
+        match undo(engine, state, f).await {
+            Ok(said) => {
+                healed.push(format!("healed {} ({})", f.target, f.kind));
+                healed.extend(said);
+            }
+            Err(e) => {
+                state.faults = faults.clone();
+                return Err(e);
+            }
         }
-        healed.push(format!("{} ({})", f.target, f.kind));
     }
     let topology = state.topology.clone();
     for host in &topology.hosts {

@@ -10,6 +10,7 @@ pub mod images;
 pub mod launch;
 pub mod monitor;
 pub mod plan;
+pub mod promote;
 pub mod protocol;
 pub mod state;
 pub mod traffic;

@@ -1,0 +1,666 @@
+//! Promoting a replica to primary, and re-attaching a former primary.
+//!
+//! Before acting, [`assess`] reports the replica's lag and the transactions
+//! the old primary has that the replica never received — read from the old
+//! primary itself when it answers, else from its binary log on its data
+//! volume (readable while the server is down); the report names its
+//! source. A promotion that would lose transactions is refused unless the
+//! caller accepts the loss.
+//!
+//! Then: the replica applies everything it received, stops replicating,
+//! becomes writable (its my.cnf is rewritten so it stays writable across
+//! restarts), every app server is repointed through its admin endpoint
+//! (no restart), every other replica follows the new primary, and the
+//! lab's state records the new roles. `planned` (both alive) first makes
+//! the old primary read-only and waits for the replica to catch up: no
+//! write is lost, and the old primary then replicates from the new one.
+
+use std::time::{Duration, Instant};
+
+use super::docker::{CreateSpec, Engine};
+use super::plan::{self, Part};
+use super::state::LabState;
+use crate::generate::{self, AppConfig, Settings, paths};
+use crate::live;
+use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Role, Subject, serving_network};
+
+/// How long the replica may take to apply what it received.
+const CATCH_UP: Duration = Duration::from_secs(15);
+
+/// Why a promotion did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteError {
+    /// Not a replica, or no such host.
+    #[error("{0}")]
+    Target(String),
+    /// Transactions would be lost and the caller did not accept it.
+    #[error(
+        "refusing to promote {}: {} (promote with --accept-loss to go ahead)",
+        .0.replica,
+        .0.summary()
+    )]
+    WouldLose(Box<Assessment>),
+    /// A step failed.
+    #[error("{0}")]
+    Failed(String),
+    /// Docker failed.
+    #[error(transparent)]
+    Docker(#[from] super::docker::DockerError),
+}
+
+/// What promoting a replica would cost, and where the numbers come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assessment {
+    /// The replica to promote.
+    pub replica: HostName,
+    /// The primary it replicates from.
+    pub old_primary: HostName,
+    /// `Seconds_Behind_Master`, when the replica reports it.
+    pub lag_seconds: Option<u64>,
+    /// GTID position the replica received.
+    pub received: String,
+    /// GTID position the replica applied.
+    pub applied: String,
+    /// The old primary's last GTID position, when known.
+    pub primary_position: Option<String>,
+    /// Transactions the old primary has that the replica never received
+    /// (`None`: unknown).
+    pub missing: Option<u64>,
+    /// Where the old primary's position comes from.
+    pub source: String,
+}
+
+impl Assessment {
+    /// One line: lag, loss and source.
+    pub fn summary(&self) -> String {
+        let lag = self.lag_seconds.map_or_else(
+            || "unknown (replication stopped)".to_owned(),
+            |s| format!("{s} s"),
+        );
+        let missing = match self.missing {
+            Some(0) => "no transaction would be lost".to_owned(),
+            Some(n) => format!(
+                "{n} transaction(s) of {} never reached {} and would be lost",
+                self.old_primary, self.replica
+            ),
+            None => "the transactions that would be lost are unknown".to_owned(),
+        };
+        format!(
+            "lag {lag}; {missing} (old primary at {}, replica received {}; source: {})",
+            self.primary_position.as_deref().unwrap_or("?"),
+            if self.received.is_empty() {
+                "nothing"
+            } else {
+                &self.received
+            },
+            self.source
+        )
+    }
+}
+
+/// What a promotion did.
+#[derive(Clone, Debug)]
+pub struct Promoted {
+    /// The assessment made before acting.
+    pub assessment: Assessment,
+    /// Steps done, in words, with when each finished after the start.
+    pub steps: Vec<(Duration, String)>,
+}
+
+fn db_container(lab: &str, host: &HostName) -> String {
+    plan::container_name(lab, host, Part::Component(ComponentKind::Db))
+}
+
+/// Runs SQL as root in a database container.
+async fn sql(
+    engine: &Engine,
+    state: &LabState,
+    host: &HostName,
+    statement: &str,
+) -> Result<String, PromoteError> {
+    let cmd = super::launch::sql(state.flavor, statement, true);
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    match engine.exec(&db_container(&state.lab, host), &cmd).await? {
+        (0, out) => Ok(out.trim().to_owned()),
+        (code, out) => Err(PromoteError::Failed(format!(
+            "`{statement}` on {host}/db failed ({code}): {}",
+            out.trim()
+        ))),
+    }
+}
+
+/// A field of `SHOW SLAVE STATUS\G` output.
+fn field(status: &str, names: &[&str]) -> Option<String> {
+    status.lines().find_map(|l| {
+        let (k, v) = l.trim().split_once(':')?;
+        names.contains(&k.trim()).then(|| v.trim().to_owned())
+    })
+}
+
+async fn slave_status(
+    engine: &Engine,
+    state: &LabState,
+    host: &HostName,
+) -> Result<String, PromoteError> {
+    let statement = match state.flavor {
+        Flavor::Mariadb => "SHOW SLAVE STATUS\\G",
+        Flavor::Mysql => "SHOW REPLICA STATUS\\G",
+    };
+    let cmd = super::launch::sql(state.flavor, statement, false);
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    match engine.exec(&db_container(&state.lab, host), &cmd).await? {
+        (0, out) => Ok(out),
+        (code, out) => Err(PromoteError::Failed(format!(
+            "{host}/db does not answer ({code}): {}",
+            out.trim()
+        ))),
+    }
+}
+
+/// The replica named by `target` (`web-02` or `web-02/db`) and its primary.
+pub fn resolve(state: &LabState, target: &str) -> Result<(HostName, HostName), PromoteError> {
+    let subject: Subject = target.parse().map_err(PromoteError::Target)?;
+    if let Subject::Component(id) = &subject
+        && id.kind != ComponentKind::Db
+    {
+        return Err(PromoteError::Target(format!(
+            "{subject} is not a database: promote a replica's database (HOST or HOST/db)"
+        )));
+    }
+    let host = state.topology.host(subject.host()).ok_or_else(|| {
+        PromoteError::Target(format!("no host {} in lab {}", subject.host(), state.lab))
+    })?;
+    match host.database().map(|d| &d.role) {
+        Some(Role::Replica { of }) => Ok((host.name.clone(), of.clone())),
+        Some(Role::Primary) => Err(PromoteError::Target(format!(
+            "{}/db is the primary already: only a replica can be promoted",
+            host.name
+        ))),
+        None => Err(PromoteError::Target(format!(
+            "{} runs no database",
+            host.name
+        ))),
+    }
+}
+
+/// The old primary's last GTID position read from its binary log on its
+/// volume, with a throw-away container (the server may be down).
+async fn position_from_binlog(
+    engine: &Engine,
+    state: &LabState,
+    host: &HostName,
+) -> Result<Option<String>, PromoteError> {
+    let volume = format!("topolab-{}-{host}-db", state.lab);
+    if !engine
+        .volumes(&format!("topolab.lab={}", state.lab))
+        .await?
+        .contains(&volume)
+    {
+        return Ok(None);
+    }
+    let images = state.profile.images(state.flavor, &state.app_image);
+    let name = format!("topolab-{}-{host}-binlog-reader", state.lab);
+    let script = format!(
+        "cd {} && for f in $(ls binlog.[0-9]* | sort); do mariadb-binlog \"$f\" 2>/dev/null; done \
+         | grep -o 'GTID [0-9]*-[0-9]*-[0-9]*' | tail -1 | cut -d' ' -f2",
+        paths::DB_DATA
+    );
+    let mut labels = std::collections::HashMap::new();
+    labels.insert("topolab.lab".to_owned(), state.lab.clone());
+    labels.insert("topolab.host".to_owned(), host.to_string());
+    labels.insert("topolab.component".to_owned(), "binlog-reader".to_owned());
+    let spec = CreateSpec {
+        name: name.clone(),
+        image: images.db,
+        cmd: vec!["sh".into(), "-c".into(), script],
+        labels,
+        volume: Some((volume, paths::DB_DATA.to_owned())),
+        ..CreateSpec::default()
+    };
+    let result = engine.run_spec_once(&spec).await;
+    let _ = engine.remove_container(&name).await;
+    let (code, out) = result?;
+    let position = out.lines().last().unwrap_or("").trim().to_owned();
+    Ok((code == 0 && !position.is_empty()).then_some(position))
+}
+
+/// Reports what promoting `replica` would cost.
+pub async fn assess(
+    engine: &Engine,
+    state: &LabState,
+    replica: &HostName,
+    old: &HostName,
+) -> Result<Assessment, PromoteError> {
+    let status = slave_status(engine, state, replica).await?;
+    let received = field(&status, &["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).unwrap_or_default();
+    let lag_seconds = field(&status, &["Seconds_Behind_Master", "Seconds_Behind_Source"])
+        .and_then(|v| v.parse().ok());
+    let applied_query = match state.flavor {
+        Flavor::Mariadb => "SELECT @@gtid_slave_pos",
+        Flavor::Mysql => "SELECT @@gtid_executed",
+    };
+    let applied = sql(engine, state, replica, applied_query).await?;
+    let binlog_query = match state.flavor {
+        Flavor::Mariadb => "SELECT @@gtid_binlog_pos",
+        Flavor::Mysql => "SELECT @@gtid_executed",
+    };
+    let running = engine
+        .state(&db_container(&state.lab, old))
+        .await
+        .is_ok_and(|(s, _)| s == "running");
+    let from_server = if running {
+        sql(engine, state, old, binlog_query).await.ok()
+    } else {
+        None
+    };
+    let (primary_position, source) = match from_server {
+        Some(p) => (Some(p), format!("{old}/db itself (running)")),
+        None => match position_from_binlog(engine, state, old).await? {
+            Some(p) => (
+                Some(p),
+                format!("{old}/db's binary log on its volume (the server is down)"),
+            ),
+            None => (None, format!("nothing: {old}/db's data is gone")),
+        },
+    };
+    // What the replica has: what it received, or at least what it applied.
+    let has = if received.is_empty() {
+        &applied
+    } else {
+        &received
+    };
+    let missing = primary_position
+        .as_deref()
+        .and_then(|p| live::gtid_gap(p, has));
+    Ok(Assessment {
+        replica: replica.clone(),
+        old_primary: old.clone(),
+        lag_seconds,
+        received,
+        applied,
+        primary_position,
+        missing,
+        source,
+    })
+}
+
+/// Waits until `host`'s applied position reaches `target` (a GTID position).
+async fn wait_applied(
+    engine: &Engine,
+    state: &LabState,
+    host: &HostName,
+    target: &str,
+) -> Result<(), PromoteError> {
+    let query = match state.flavor {
+        Flavor::Mariadb => "SELECT @@gtid_slave_pos",
+        Flavor::Mysql => "SELECT @@gtid_executed",
+    };
+    let start = Instant::now();
+    loop {
+        let applied = sql(engine, state, host, query).await?;
+        if live::gtid_gap(target, &applied) == Some(0) || target.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() > CATCH_UP {
+            return Err(PromoteError::Failed(format!(
+                "{host}/db did not apply {target} within {} s (it is at {applied})",
+                CATCH_UP.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The lab's generation settings (as launched).
+fn settings(state: &LabState) -> Settings {
+    Settings {
+        lab: state.lab.clone(),
+        flavor: state.flavor,
+        first_subnet: state.first_subnet,
+        images: state.profile.images(state.flavor, &state.app_image),
+    }
+}
+
+/// Copies `HOST/rel` of `artifacts` into `container` at `path` (also when
+/// the container is stopped).
+async fn upload(
+    engine: &Engine,
+    artifacts: &generate::Artifacts,
+    key: &str,
+    container: &str,
+    path: &str,
+) -> Result<(), PromoteError> {
+    let Some(content) = artifacts.get(key) else {
+        return Ok(());
+    };
+    let tar = super::images::tar_of(&[(path, content.as_bytes(), 0o644)])
+        .map_err(|e| PromoteError::Failed(format!("packing {key}: {e}")))?;
+    engine.upload(container, tar).await?;
+    Ok(())
+}
+
+/// Points every app server at the databases its regenerated app.json
+/// names, through the admin endpoint; keeps the file for restarts.
+async fn repoint_apps(
+    engine: &Engine,
+    state: &LabState,
+    artifacts: &generate::Artifacts,
+) -> Result<Vec<String>, PromoteError> {
+    // All at once: the outage ends when the last app is repointed.
+    let apps = state
+        .topology
+        .hosts
+        .iter()
+        .filter(|h| h.app_server().is_some());
+    let results = futures_util::future::join_all(
+        apps.map(|host| repoint_app(engine, state, artifacts, host)),
+    )
+    .await;
+    let mut done = Vec::new();
+    for r in results {
+        done.extend(r?);
+    }
+    Ok(done)
+}
+
+async fn repoint_app(
+    engine: &Engine,
+    state: &LabState,
+    artifacts: &generate::Artifacts,
+    host: &crate::model::Host,
+) -> Result<Option<String>, PromoteError> {
+    let key = format!("{}/app.json", host.name);
+    let Some(text) = artifacts.get(&key) else {
+        return Ok(None);
+    };
+    let config: AppConfig = serde_json::from_str(text)
+        .map_err(|e| PromoteError::Failed(format!("{key} is unreadable: {e}")))?;
+    let body =
+        serde_json::json!({ "writer": config.writer, "readers": config.readers }).to_string();
+    let container =
+        plan::container_name(&state.lab, &host.name, Part::Component(ComponentKind::App));
+    upload(engine, artifacts, &key, &container, "/etc/topolab/app.json").await?;
+    // The token stays in the container's environment; the body is argument $0.
+    let script = format!(
+        "exec curl -sS -f -m 3 -X PUT -H \"Authorization: Bearer $TOPOLAB_ADMIN_TOKEN\" \
+         -H 'Content-Type: application/json' --data-binary \"$0\" http://127.0.0.1:{}/admin/databases",
+        config.listen.port()
+    );
+    let said = match engine.exec(&container, &["sh", "-c", &script, &body]).await {
+        Ok((0, _)) => format!("{}/app now writes to {}/db", host.name, config.writer.host),
+        // A stopped app reads the new file when it starts.
+        Ok((code, out)) => format!(
+            "{}/app not answering ({code}: {}); it reads the new app.json when it starts",
+            host.name,
+            out.trim()
+        ),
+        Err(e) => format!(
+            "{}/app not reachable ({e}); it reads the new app.json when it starts",
+            host.name
+        ),
+    };
+    Ok(Some(said))
+}
+
+/// Where `host`'s database is reached on the lab's network.
+fn db_address(state: &LabState, host: &HostName) -> Option<(String, u16)> {
+    let addresses = AddressPlan::new(&state.topology, state.first_subnet);
+    let net = serving_network(&state.topology, ComponentKind::Db);
+    let ip = addresses.address(host, net)?;
+    let port = state.topology.host(host)?.database()?.port;
+    Some((ip.to_string(), port))
+}
+
+/// Makes `host` replicate from `primary` (`current_pos`: a former primary
+/// continues from its own binary log).
+async fn follow(
+    engine: &Engine,
+    state: &LabState,
+    host: &HostName,
+    primary: &HostName,
+    from_own_log: bool,
+) -> Result<(), PromoteError> {
+    let (ip, port) = db_address(state, primary)
+        .ok_or_else(|| PromoteError::Failed(format!("{primary} has no database address")))?;
+    let pos = if from_own_log {
+        "current_pos"
+    } else {
+        "slave_pos"
+    };
+    let statement = match state.flavor {
+        Flavor::Mariadb => format!(
+            "STOP SLAVE; SET GLOBAL read_only = ON; CHANGE MASTER TO MASTER_HOST = '{ip}', MASTER_PORT = {port}, MASTER_USER = 'repl', \
+             MASTER_PASSWORD = '$TOPOLAB_REPLICATION_PASSWORD', MASTER_CONNECT_RETRY = 1, MASTER_USE_GTID = {pos}; START SLAVE"
+        ),
+        Flavor::Mysql => format!(
+            "STOP REPLICA; SET GLOBAL super_read_only = ON; CHANGE REPLICATION SOURCE TO SOURCE_HOST = '{ip}', SOURCE_PORT = {port}, \
+             SOURCE_USER = 'repl', SOURCE_PASSWORD = '$TOPOLAB_REPLICATION_PASSWORD', SOURCE_AUTO_POSITION = 1; START REPLICA"
+        ),
+    };
+    // The password comes from the container's environment, never from here.
+    let client = match state.flavor {
+        Flavor::Mariadb => "mariadb -uroot",
+        Flavor::Mysql => "MYSQL_PWD=\"$TOPOLAB_DB_ROOT_PASSWORD\" mysql -uroot",
+    };
+    let script = format!("{client} -e \"{statement}\"");
+    match engine
+        .exec(&db_container(&state.lab, host), &["sh", "-c", &script])
+        .await?
+    {
+        (0, _) => Ok(()),
+        (code, out) => Err(PromoteError::Failed(format!(
+            "{host}/db cannot follow {primary} ({code}): {}",
+            out.trim()
+        ))),
+    }
+}
+
+/// Promotes the replica named by `target`. `planned` needs both alive and
+/// loses nothing; otherwise a promotion that would lose transactions is
+/// refused unless `accept_loss`. Updates `state` (the caller saves).
+pub async fn promote(
+    engine: &Engine,
+    state: &mut LabState,
+    target: &str,
+    planned: bool,
+    accept_loss: bool,
+) -> Result<Promoted, PromoteError> {
+    let start = Instant::now();
+    let (replica, old) = resolve(state, target)?;
+    let mut steps = Vec::new();
+    let mut step = |text: String| steps.push((start.elapsed(), text));
+    if planned {
+        let (run, _) = engine.state(&db_container(&state.lab, &old)).await?;
+        if run != "running" {
+            return Err(PromoteError::Target(format!(
+                "a planned switchover needs {old}/db running (it is {run}); promote without --planned"
+            )));
+        }
+        sql(engine, state, &old, "SET GLOBAL read_only = ON").await?;
+        step(format!("{old}/db is read-only: no new writes"));
+        let position = sql(engine, state, &old, "SELECT @@gtid_binlog_pos").await?;
+        wait_applied(engine, state, &replica, &position).await?;
+        step(format!("{replica}/db caught up to {position}"));
+    }
+    let assessment = assess(engine, state, &replica, &old).await?;
+    let loses = assessment.missing != Some(0);
+    if loses && !accept_loss {
+        return Err(PromoteError::WouldLose(Box::new(assessment)));
+    }
+    step(format!("assessed: {}", assessment.summary()));
+    // Apply what was received before cutting the link.
+    if !assessment.received.is_empty() {
+        wait_applied(engine, state, &replica, &assessment.received).await?;
+    }
+    let promote_sql = match state.flavor {
+        Flavor::Mariadb => "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF",
+        Flavor::Mysql => {
+            "STOP REPLICA; RESET REPLICA ALL; SET GLOBAL super_read_only = OFF; SET GLOBAL read_only = OFF"
+        }
+    };
+    sql(engine, state, &replica, promote_sql).await?;
+    step(format!(
+        "{replica}/db is writable and replicates from no one"
+    ));
+
+    // The new roles: the replica leads its group; the old primary and the
+    // other replicas follow it.
+    let group = state
+        .topology
+        .host(&replica)
+        .and_then(|h| h.database())
+        .map(|d| d.group.clone())
+        .unwrap_or_default();
+    let mut followers = Vec::new();
+    for h in &mut state.topology.hosts {
+        let name = h.name.clone();
+        let Some(db) = h.database_mut() else { continue };
+        if db.group != group {
+            continue;
+        }
+        if name == replica {
+            db.role = Role::Primary;
+        } else {
+            db.role = Role::Replica {
+                of: replica.clone(),
+            };
+            followers.push(name);
+        }
+    }
+    let artifacts = generate::generate(&state.topology, &settings(state), &state.secrets)
+        .map_err(|e| PromoteError::Failed(format!("regenerating the configs: {e}")))?;
+    // my.cnf of every database in the group, so each keeps its role across restarts.
+    for h in std::iter::once(&replica).chain(followers.iter()) {
+        upload(
+            engine,
+            &artifacts,
+            &format!("{h}/my.cnf"),
+            &db_container(&state.lab, h),
+            "/etc/topolab/my.cnf",
+        )
+        .await?;
+    }
+    for line in repoint_apps(engine, state, &artifacts).await? {
+        step(line);
+    }
+    for f in &followers {
+        let running = engine
+            .state(&db_container(&state.lab, f))
+            .await
+            .is_ok_and(|(s, _)| s == "running");
+        if *f == old {
+            if planned && running {
+                follow(engine, state, f, &replica, true).await?;
+                step(format!("{old}/db replicates from {replica}/db (read-only)"));
+            } else {
+                step(format!(
+                    "{old}/db is out of service; healing it brings it back read-only as a replica of {replica}/db"
+                ));
+            }
+        } else if running {
+            follow(engine, state, f, &replica, false).await?;
+            step(format!("{f}/db now replicates from {replica}/db"));
+        }
+    }
+    Ok(Promoted { assessment, steps })
+}
+
+/// Transactions of `old` (a former primary) that `new` lacks: its own
+/// writes past what the new primary holds from the same server.
+pub fn errant(old_position: &str, new_state: &str) -> u64 {
+    let parse = |s: &str| -> Vec<(String, String, u64)> {
+        s.split(',')
+            .filter_map(|p| {
+                let mut it = p.trim().split('-');
+                Some((
+                    it.next()?.to_owned(),
+                    it.next()?.to_owned(),
+                    it.next()?.parse().ok()?,
+                ))
+            })
+            .collect()
+    };
+    let new = parse(new_state);
+    parse(old_position)
+        .into_iter()
+        .map(|(d, s, n)| {
+            let has = new
+                .iter()
+                .filter(|(nd, ns, _)| *nd == d && *ns == s)
+                .map(|(_, _, m)| *m)
+                .max()
+                .unwrap_or(0);
+            n.saturating_sub(has)
+        })
+        .sum()
+}
+
+/// After a failover: brings a former primary back as a read-only replica of
+/// the new primary, or, when it has transactions the new primary lacks,
+/// keeps it out of service (read-only, not replicating) and says why.
+pub async fn rejoin(
+    engine: &Engine,
+    state: &LabState,
+    host: &HostName,
+) -> Result<String, PromoteError> {
+    let Some(Role::Replica { of }) = state
+        .topology
+        .host(host)
+        .and_then(|h| h.database())
+        .map(|d| d.role.clone())
+    else {
+        return Ok(String::new());
+    };
+    // Never two writable primaries: read-only before anything else.
+    let start = Instant::now();
+    loop {
+        match sql(engine, state, host, "SET GLOBAL read_only = ON").await {
+            Ok(_) => break,
+            Err(e) if start.elapsed() > Duration::from_secs(20) => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let status = slave_status(engine, state, host).await?;
+    if !status.trim().is_empty() {
+        return Ok(format!("{host}/db replicates already"));
+    }
+    if state.flavor == Flavor::Mariadb {
+        let own = sql(engine, state, host, "SELECT @@gtid_binlog_pos").await?;
+        let theirs = sql(engine, state, &of, "SELECT @@gtid_binlog_state").await?;
+        let extra = errant(&own, &theirs);
+        if extra > 0 {
+            return Ok(format!(
+                "{host}/db has {extra} transaction(s) that {of}/db lacks (errant): kept out of service, read-only and not replicating — never two primaries"
+            ));
+        }
+    }
+    follow(engine, state, host, &of, true).await?;
+    Ok(format!(
+        "{host}/db is back as a read-only replica of {of}/db"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errant_transactions() {
+        // The old primary (server 1) wrote up to 20; the new one got up to 10.
+        assert_eq!(errant("0-1-20", "0-1-10,0-2-25"), 10);
+        assert_eq!(errant("0-1-10", "0-1-10,0-2-25"), 0);
+        assert_eq!(errant("0-1-5", "0-2-25"), 5);
+        assert_eq!(errant("", "0-2-25"), 0);
+    }
+
+    #[test]
+    fn status_fields() {
+        let s = "*** 1. row ***\n  Gtid_IO_Pos: 0-1-14\n  Seconds_Behind_Master: NULL\n";
+        assert_eq!(field(s, &["Gtid_IO_Pos"]).as_deref(), Some("0-1-14"));
+        assert_eq!(
+            field(s, &["Seconds_Behind_Master"]).as_deref(),
+            Some("NULL")
+        );
+        assert_eq!(field(s, &["Nope"]), None);
+    }
+}
