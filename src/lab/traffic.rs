@@ -335,10 +335,13 @@ async fn sleep_until_opt(end: Option<Instant>) {
     }
 }
 
-/// Whether request `n` is a write, spreading `percent` writes evenly.
+/// Whether request `n` is a write: `percent` of requests, spread evenly
+/// but without a period (a golden-ratio sequence), so that a regular
+/// pattern never lines up with round robin (50% writes alternating
+/// exactly would all land on the same one of two servers).
 fn is_write(n: u64, percent: u8) -> bool {
-    let p = u64::from(percent.min(100));
-    (n + 1) * p / 100 > n * p / 100
+    const GOLDEN: f64 = 0.618_033_988_749_894_9;
+    (n as f64 * GOLDEN).fract() < f64::from(percent.min(100)) / 100.0
 }
 
 struct Shared {
@@ -473,14 +476,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writes_are_spread_evenly() {
-        let count = |p| (0..1000).filter(|n| is_write(*n, p)).count();
-        assert_eq!(count(0), 0);
-        assert_eq!(count(10), 100);
-        assert_eq!(count(33), 330);
-        assert_eq!(count(100), 1000);
-        // Evenly: 50% alternates.
-        assert!(!is_write(0, 50) && is_write(1, 50) && !is_write(2, 50));
+    fn writes_are_spread_evenly_without_lining_up_with_round_robin() {
+        let count = |p, range: std::ops::Range<u64>| range.filter(|n| is_write(*n, p)).count();
+        assert_eq!(count(0, 0..1000), 0);
+        assert_eq!(count(100, 0..1000), 1000);
+        for p in [10u8, 33, 50] {
+            let n = count(p, 0..1000) as i64;
+            assert!((n - i64::from(p) * 10).abs() <= 3, "{p}%: {n} of 1000");
+        }
+        // Even and odd requests (two servers in round robin) both get writes.
+        let even = (0..1000u64).step_by(2).filter(|n| is_write(*n, 50)).count();
+        assert!((200..=300).contains(&even), "{even}");
     }
 
     #[test]
