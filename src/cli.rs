@@ -162,6 +162,18 @@ enum Command {
         #[arg(long)]
         accept_loss: bool,
     },
+    /// Run a scenario file (timed traffic, faults, heals, promotions and
+    /// expectations) against a lab; prints the stopwatch report. Exit 1
+    /// when an expectation fails.
+    Scenario {
+        /// The lab.
+        lab: String,
+        /// A scenario file (see presets/scenarios/).
+        file: PathBuf,
+        /// Also write the report as Markdown to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Build, pull or list the lab's container images.
     Images {
         #[command(subcommand)]
@@ -335,6 +347,14 @@ pub fn run() -> ExitCode {
             planned,
             accept_loss,
         }) => block_on(crate::lab::cli::promote(lab, replica, planned, accept_loss)),
+        Some(Command::Scenario { lab, file, report }) => run_async(async move {
+            let passed = crate::lab::cli::scenario(lab, file, report).await?;
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }),
         Some(Command::Heal { lab, target, .. }) => block_on(crate::lab::cli::heal(lab, target)),
         Some(Command::Status { lab, .. }) => run_async(async move {
             let exists = crate::lab::cli::status(lab).await?;

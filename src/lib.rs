@@ -13,6 +13,8 @@ pub mod lab;
 pub mod live;
 pub mod model;
 pub mod preset;
+pub mod scenario;
+pub mod stopwatch;
 pub mod ui;
 
 mod fsutil;

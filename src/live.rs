@@ -224,6 +224,10 @@ pub struct ReplicaStatus {
     pub last_error: Option<String>,
     /// The host it replicates from.
     pub source: Option<HostName>,
+    /// Whether replication is configured at all (`SHOW SLAVE STATUS` has a row).
+    pub replicating: bool,
+    /// Whether the server takes writes (`@@read_only` is off).
+    pub writable: bool,
 }
 
 impl ReplicaStatus {
@@ -232,8 +236,21 @@ impl ReplicaStatus {
         self.io == "Yes" && self.sql == "Yes"
     }
 
-    /// The health it gives the replica, with the reason.
+    /// The health it gives the database, with the reason.
     pub fn health(&self) -> (Health, String) {
+        if !self.replicating {
+            return if self.writable {
+                (
+                    Health::Up,
+                    "primary: writable, replicates from no one".to_owned(),
+                )
+            } else {
+                (
+                    Health::Degraded,
+                    "read-only and not replicating: out of service".to_owned(),
+                )
+            };
+        }
         if self.sql != "Yes" {
             return (
                 Health::Down,
@@ -1443,6 +1460,8 @@ mod tests {
             replica_gtid: Some("0-1-10".into()),
             last_error: None,
             source: Some(h("web-01")),
+            replicating: true,
+            writable: false,
         };
         l.apply(Observation::Replication {
             host: h("web-02"),
@@ -1490,6 +1509,19 @@ mod tests {
         let nh = l.node_health(&db);
         assert_eq!(nh.health, Health::Down);
         assert!(nh.reason.contains("Duplicate entry"), "{}", nh.reason);
+        // Promoted: replicates from no one, writable.
+        l.apply(Observation::Replication {
+            host: h("web-02"),
+            status: Ok(ReplicaStatus {
+                replicating: false,
+                writable: true,
+                ..ReplicaStatus::default()
+            }),
+            at: 6_000,
+        });
+        let nh = l.node_health(&db);
+        assert_eq!(nh.health, Health::Up);
+        assert!(nh.reason.starts_with("primary"), "{}", nh.reason);
     }
 
     #[test]

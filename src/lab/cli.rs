@@ -354,7 +354,7 @@ pub fn render_table(state: &LabState, live: &LiveState) -> String {
                 }
             };
             let lag = match (kind, live.replication(&host.name)) {
-                (ComponentKind::Db, Some(Ok(r))) => r.lag_text(),
+                (ComponentKind::Db, Some(Ok(r))) if r.replicating => r.lag_text(),
                 (ComponentKind::Db, Some(Err(_))) => "?".to_owned(),
                 _ => "-".to_owned(),
             };
@@ -518,4 +518,31 @@ pub async fn promote(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `topolab scenario LAB FILE [--report FILE.md]`: `Ok(false)` when an
+/// expectation failed.
+pub async fn scenario(
+    lab: String,
+    file: std::path::PathBuf,
+    report: Option<std::path::PathBuf>,
+) -> anyhow::Result<bool> {
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let scenario = crate::scenario::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid scenario: {e}", file.display()))?;
+    let state = require_state(&lab)?;
+    let engine = Engine::connect().await?;
+    println!("scenario {}: {}", scenario.name, scenario.description);
+    let outcome = super::scenario::run(engine, state, &scenario, &|line| println!("{line}"))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    println!();
+    print!("{}", outcome.report);
+    if let Some(path) = report {
+        crate::fsutil::write_atomic(&path, outcome.report.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        println!("\nreport written to {}", path.display());
+    }
+    Ok(outcome.failed.is_empty())
 }

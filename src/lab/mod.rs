@@ -12,5 +12,6 @@ pub mod monitor;
 pub mod plan;
 pub mod promote;
 pub mod protocol;
+pub mod scenario;
 pub mod state;
 pub mod traffic;

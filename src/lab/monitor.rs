@@ -27,7 +27,7 @@ use super::plan::{self, Part};
 use super::state::LabState;
 use crate::generate::paths;
 use crate::live::{self, BackendStatus, Observation, ReplicaStatus, RunState};
-use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Role, serving_network};
+use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, serving_network};
 
 /// How often HAProxy's backend states are read.
 pub const HAPROXY_POLL: Duration = Duration::from_millis(100);
@@ -83,15 +83,14 @@ pub fn spawn(engine: Engine, state: LabState, sink: ObservationSink) -> MonitorH
             cancel.clone(),
         ));
     }
-    for (host, db) in state.topology.databases() {
-        if matches!(db.role, Role::Replica { .. }) {
-            tokio::spawn(watch_replica(
-                state.clone(),
-                host.name.clone(),
-                tx.clone(),
-                cancel.clone(),
-            ));
-        }
+    // Every database: roles change with promotions.
+    for (host, _) in state.topology.databases() {
+        tokio::spawn(watch_replica(
+            state.clone(),
+            host.name.clone(),
+            tx.clone(),
+            cancel.clone(),
+        ));
     }
     for host in &state.topology.hosts {
         for c in &host.components {
@@ -567,13 +566,19 @@ async fn read_replica(
         }
     };
     let Some(row) = row else {
-        return Ok(ReplicaStatus {
-            io: "No".to_owned(),
-            sql: "No".to_owned(),
-            last_error: Some("not configured as a replica".to_owned()),
-            replica_gtid,
-            ..ReplicaStatus::default()
-        });
+        // Not a replica (any more): a primary, or a server kept out.
+        let read_only = query_text(conn, "SELECT @@read_only").await;
+        return match read_only {
+            Ok(v) => Ok(ReplicaStatus {
+                writable: v.as_deref() == Some("0"),
+                replica_gtid,
+                ..ReplicaStatus::default()
+            }),
+            Err(e) => {
+                conns.replica = None;
+                Err(e)
+            }
+        };
     };
     let source_ip = column(&row, &["Master_Host", "Source_Host"]);
     let source_port = column(&row, &["Master_Port", "Source_Port"])
@@ -597,6 +602,8 @@ async fn read_replica(
         replica_gtid,
         last_error: sql_error.or(io_error),
         source,
+        replicating: true,
+        writable: false,
     };
     // The primary's position, read on the primary (read-only).
     if let Some(ip) = source_ip.and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {

@@ -1,0 +1,431 @@
+//! Runs a [`Scenario`] against a running lab: its own monitor and traffic,
+//! each step in turn (the line it says printed first), expectations checked
+//! as they come, and the stopwatch report of every fault and promotion at
+//! the end.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::docker::Engine;
+use super::state::LabState;
+use super::traffic::{self, Rate, TrafficHandle, TrafficSettings};
+use super::{fault, monitor, plan, promote};
+use crate::live::{self, LiveState, Millis, Observation, RequestTrace};
+use crate::model::{ComponentKind, Role};
+use crate::scenario::{Expectation, Scenario, Step};
+use crate::stopwatch::{self, Incident, Measured};
+
+/// What a run found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Expectations that held.
+    pub passed: usize,
+    /// Expectations that failed, with what was seen.
+    pub failed: Vec<String>,
+    /// The stopwatch of every fault and promotion.
+    pub measured: Vec<Measured>,
+    /// The report, as Markdown.
+    pub report: String,
+}
+
+struct Run {
+    engine: Engine,
+    state: LabState,
+    live: Arc<Mutex<LiveState>>,
+    traces: Arc<Mutex<Vec<RequestTrace>>>,
+    traffic: Option<TrafficHandle>,
+    incidents: Vec<Incident>,
+    /// When the lab was last changed (fault, heal, promotion).
+    changed: Millis,
+    healed: Option<Millis>,
+}
+
+impl Run {
+    fn traces(&self) -> Vec<RequestTrace> {
+        self.traces.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    fn timeline(&self) -> Vec<live::Transition> {
+        self.live
+            .lock()
+            .map(|l| l.timeline().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn slow_ms(&self) -> f32 {
+        let traces = self.traces();
+        let first = self.incidents.first().map_or(Millis::MAX, |i| i.at);
+        let baseline: Vec<&RequestTrace> = traces.iter().filter(|t| t.at < first).collect();
+        stopwatch::slow_threshold(&baseline)
+    }
+
+    fn measure_last(&self) -> Option<Measured> {
+        let incident = self.incidents.last()?;
+        Some(stopwatch::measure(
+            incident,
+            Millis::MAX,
+            &self.traces(),
+            &self.timeline(),
+            self.slow_ms(),
+        ))
+    }
+
+    /// Acknowledged writes before the last promotion that the current
+    /// primary lacks.
+    async fn lost_writes(&self) -> Result<u64, String> {
+        let promotion = self
+            .incidents
+            .iter()
+            .rev()
+            .find(|i| i.promotion)
+            .ok_or("no promotion happened")?;
+        let acked: Vec<u64> = self
+            .traces()
+            .iter()
+            .filter(|t| t.write && t.ok() && t.done() < promotion.at)
+            .filter_map(|t| t.written_id)
+            .collect();
+        let primary = self
+            .state
+            .topology
+            .databases()
+            .find(|(_, d)| d.role == Role::Primary)
+            .map(|(h, _)| h.name.clone())
+            .ok_or("no primary")?;
+        let name = plan::container_name(
+            &self.state.lab,
+            &primary,
+            plan::Part::Component(ComponentKind::Db),
+        );
+        let cmd = super::launch::sql(self.state.flavor, "SELECT id FROM app.items", true);
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let (code, out) = self
+            .engine
+            .exec(&name, &cmd)
+            .await
+            .map_err(|e| e.to_string())?;
+        if code != 0 {
+            return Err(format!("{primary}/db: {}", out.trim()));
+        }
+        let ids: BTreeSet<u64> = out.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        Ok(acked.iter().filter(|id| !ids.contains(id)).count() as u64)
+    }
+
+    /// Whether `expectation` holds, and what was seen.
+    async fn check(&self, expectation: &Expectation) -> (bool, String) {
+        let measured = self.measure_last();
+        match expectation {
+            Expectation::FailedAtMost(n) => {
+                let failed = measured.map_or(0, |m| m.failed.count);
+                (failed <= *n, format!("{failed} failed"))
+            }
+            Expectation::FailedPercentAtMost(p) => {
+                let (failed, all) = measured.map_or((0, 0), |m| (m.failed.count, m.requests));
+                let pct = 100.0 * failed as f64 / all.max(1) as f64;
+                (pct <= *p, format!("{failed} of {all} failed ({pct:.2}%)"))
+            }
+            Expectation::SlowedAtMost(s) => {
+                let seen = measured.map_or(0.0, |m| m.slowed.seconds());
+                (seen <= *s, format!("slowed for {seen:.3} s"))
+            }
+            Expectation::DownWithin { host, seconds } => {
+                let Some(incident) = self.incidents.last() else {
+                    return (false, "no fault happened".to_owned());
+                };
+                let backend = self
+                    .state
+                    .topology
+                    .load_balancers()
+                    .any(|(_, lb)| lb.backends.iter().any(|b| b.host.as_str() == host));
+                let found = self.timeline().into_iter().find(|t| {
+                    t.at >= incident.at
+                        && if backend {
+                            t.text.contains(&format!(" marked {host} DOWN"))
+                        } else {
+                            t.subject
+                                .as_ref()
+                                .is_some_and(|s| s.host().as_str() == host)
+                                && t.health == Some(live::Health::Down)
+                        }
+                });
+                match found {
+                    Some(t) => {
+                        let after = (t.at - incident.at) as f64 / 1000.0;
+                        (after <= *seconds, format!("after {after:.3} s: {}", t.text))
+                    }
+                    None => (false, format!("{host} was not reported down")),
+                }
+            }
+            Expectation::UpWithin { host, seconds } => {
+                let Some(healed) = self.healed else {
+                    return (false, "nothing was healed".to_owned());
+                };
+                let found = self
+                    .timeline()
+                    .into_iter()
+                    .find(|t| t.at >= healed && t.text.contains(&format!(" marked {host} UP")));
+                match found {
+                    Some(t) => {
+                        let after = (t.at - healed) as f64 / 1000.0;
+                        (after <= *seconds, format!("after {after:.3} s: {}", t.text))
+                    }
+                    None => (false, format!("{host} was not reported UP")),
+                }
+            }
+            Expectation::ServedOnlyBy(hosts) => {
+                let traces = self.traces();
+                let from = self.changed + 1000;
+                let served: BTreeSet<String> = traces
+                    .iter()
+                    .filter(|t| t.at >= from && t.ok())
+                    .filter_map(|t| t.web.as_ref().map(ToString::to_string))
+                    .collect();
+                let wanted: BTreeSet<String> = hosts.iter().cloned().collect();
+                let seen: Vec<String> = served.iter().cloned().collect();
+                (
+                    !served.is_empty() && served == wanted,
+                    format!(
+                        "served by {}",
+                        if seen.is_empty() {
+                            "nobody".to_owned()
+                        } else {
+                            seen.join(", ")
+                        }
+                    ),
+                )
+            }
+            Expectation::LostWrites(n) | Expectation::LostWritesAtLeast(n) => {
+                match self.lost_writes().await {
+                    Ok(lost) => {
+                        let ok = if matches!(expectation, Expectation::LostWrites(_)) {
+                            lost == *n
+                        } else {
+                            lost >= *n
+                        };
+                        (ok, format!("{lost} lost"))
+                    }
+                    Err(e) => (false, e),
+                }
+            }
+            Expectation::FirstWriteWithin(s) => match measured.filter(|m| m.incident.promotion) {
+                Some(m) => match m.first_write {
+                    Some(w) => {
+                        let after = m.after(w);
+                        (after <= *s, format!("first write after {after:.3} s"))
+                    }
+                    None => (false, "no write succeeded".to_owned()),
+                },
+                None => (false, "the last incident is not a promotion".to_owned()),
+            },
+        }
+    }
+}
+
+/// Runs `scenario` on lab `state.lab`, printing each step through `say`.
+pub async fn run(
+    engine: Engine,
+    state: LabState,
+    scenario: &Scenario,
+    say: &(dyn Fn(String) + Sync),
+) -> Result<Outcome, String> {
+    // Every target must exist before anything is done.
+    for step in &scenario.steps {
+        match step {
+            Step::Fault { target, .. } | Step::Heal { target } => {
+                fault::resolve(&state.topology, target).map_err(|e| e.to_string())?;
+            }
+            Step::Promote { replica, .. } => {
+                promote::resolve(&state, replica).map_err(|e| e.to_string())?;
+            }
+            _ => {}
+        }
+    }
+    let live = Arc::new(Mutex::new(LiveState::new()));
+    let monitor_live = live.clone();
+    let _monitor = monitor::spawn(
+        engine.clone(),
+        state.clone(),
+        Arc::new(move |batch: Vec<Observation>| {
+            if let Ok(mut l) = monitor_live.lock() {
+                for o in batch {
+                    l.apply(o);
+                }
+            }
+        }),
+    );
+    let mut run = Run {
+        engine,
+        state,
+        live,
+        traces: Arc::default(),
+        traffic: None,
+        incidents: Vec::new(),
+        changed: live::now(),
+        healed: None,
+    };
+    // The monitor's first snapshot.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut outcome = Outcome::default();
+    for step in &scenario.steps {
+        match step {
+            Step::Say(text) => say(format!("▸ {text}")),
+            Step::Traffic { rate, writes } => {
+                let settings = TrafficSettings {
+                    rate: Rate::PerSecond(*rate),
+                    writes_percent: *writes,
+                };
+                match &run.traffic {
+                    Some(t) => t.set(settings),
+                    None => {
+                        let traces = run.traces.clone();
+                        run.traffic = Some(traffic::spawn(
+                            traffic::targets(&run.state),
+                            settings,
+                            Arc::new(move |batch| {
+                                if let Ok(mut t) = traces.lock() {
+                                    t.extend(batch);
+                                }
+                            }),
+                        ));
+                    }
+                }
+                say(format!("  traffic: {rate} req/s, {writes}% writes"));
+            }
+            Step::StopTraffic => {
+                if let Some(t) = run.traffic.take() {
+                    t.stop();
+                }
+                say("  traffic stopped".to_owned());
+            }
+            Step::Wait(s) => tokio::time::sleep(Duration::from_secs_f64(*s)).await,
+            Step::Fault { target, kind } => {
+                let kind: fault::FaultKind = kind.parse()?;
+                let at = live::now();
+                let done = fault::inject(&run.engine, &mut run.state, target, kind).await;
+                save(&run.state)?;
+                let done = done.map_err(|e| e.to_string())?;
+                run.incidents.push(Incident {
+                    label: format!("{target} {kind}"),
+                    host: target.split('/').next().unwrap_or(target).to_owned(),
+                    at,
+                    promotion: false,
+                });
+                run.changed = at;
+                say(format!("  fault: {done}"));
+            }
+            Step::Heal { target } => {
+                let at = live::now();
+                let healed = fault::heal(&run.engine, &mut run.state, target).await;
+                save(&run.state)?;
+                for line in healed.map_err(|e| e.to_string())? {
+                    say(format!("  {line}"));
+                }
+                run.healed = Some(at);
+                run.changed = at;
+            }
+            Step::HealAll => {
+                let at = live::now();
+                let healed = fault::heal_all(&run.engine, &mut run.state).await;
+                save(&run.state)?;
+                for line in healed.map_err(|e| e.to_string())? {
+                    say(format!("  {line}"));
+                }
+                run.healed = Some(at);
+                run.changed = at;
+            }
+            Step::Promote {
+                replica,
+                planned,
+                accept_loss,
+            } => {
+                let at = live::now();
+                let done =
+                    promote::promote(&run.engine, &mut run.state, replica, *planned, *accept_loss)
+                        .await;
+                save(&run.state)?;
+                let done = done.map_err(|e| e.to_string())?;
+                for (t, line) in &done.steps {
+                    say(format!("  {:>6.3} s  {line}", t.as_secs_f64()));
+                }
+                run.incidents.push(Incident {
+                    label: format!(
+                        "promote {replica}{}",
+                        if *planned { " (planned)" } else { "" }
+                    ),
+                    host: replica.split('/').next().unwrap_or(replica).to_owned(),
+                    at,
+                    promotion: true,
+                });
+                run.changed = at;
+            }
+            Step::Expect(e) => {
+                let (ok, seen) = run.check(e).await;
+                if ok {
+                    outcome.passed += 1;
+                    say(format!("  ✔ {e} ({seen})"));
+                } else {
+                    say(format!("  ✖ {e}: {seen}"));
+                    outcome.failed.push(format!("{e}: {seen}"));
+                }
+            }
+        }
+    }
+    if let Some(t) = run.traffic.take() {
+        t.stop();
+    }
+    // Answers in flight and the monitor's last reports.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let traces = run.traces();
+    let timeline = run.timeline();
+    let slow = run.slow_ms();
+    for (i, incident) in run.incidents.iter().enumerate() {
+        let until = run.incidents.get(i + 1).map_or(Millis::MAX, |n| n.at);
+        let mut m = stopwatch::measure(incident, until, &traces, &timeline, slow);
+        if incident.promotion {
+            m.lost_writes = run.lost_writes().await.ok();
+        }
+        outcome.measured.push(m);
+    }
+    outcome.report = report(scenario, &run.state.lab, &outcome, &traces);
+    Ok(outcome)
+}
+
+fn save(state: &LabState) -> Result<(), String> {
+    state.save().map_err(|e| e.to_string())
+}
+
+/// The lab report: what was run, what each incident did, what held.
+fn report(scenario: &Scenario, lab: &str, outcome: &Outcome, traces: &[RequestTrace]) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(o, "# Lab report: {}\n", scenario.name);
+    if !scenario.description.is_empty() {
+        let _ = writeln!(o, "{}\n", scenario.description);
+    }
+    let ok = traces.iter().filter(|t| t.ok()).count();
+    let _ = writeln!(
+        o,
+        "Lab `{lab}`; {} requests sent, {ok} answered 2xx, {} failed.\n",
+        traces.len(),
+        traces.len() - ok
+    );
+    let _ = writeln!(o, "## Stopwatch\n");
+    if outcome.measured.is_empty() {
+        let _ = writeln!(o, "No fault or promotion in this scenario.\n");
+    }
+    for m in &outcome.measured {
+        let _ = writeln!(o, "{}", stopwatch::report(m));
+    }
+    let _ = writeln!(o, "## Expectations\n");
+    let _ = writeln!(
+        o,
+        "{} held, {} failed.",
+        outcome.passed,
+        outcome.failed.len()
+    );
+    for f in &outcome.failed {
+        let _ = writeln!(o, "- ✖ {f}");
+    }
+    o
+}

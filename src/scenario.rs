@@ -1,0 +1,229 @@
+//! Scenario files: a versioned RON list of timed steps — start traffic,
+//! wait, inject a fault, heal, promote — with expectations checked on the
+//! way. `topolab scenario LAB FILE` runs one; the project ships one per
+//! lesson of the reference design in `presets/scenarios/`.
+//!
+//! ```ron
+//! (
+//!     version: 1,
+//!     name: "web-server-failure",
+//!     description: "A web server dies under load; HAProxy takes it out of rotation.",
+//!     steps: [
+//!         say("50 reads per second, shared by web-01 and web-02."),
+//!         traffic(rate: 50, writes: 0),
+//!         wait(2.0),
+//!         fault(target: "web-01/nginx", kind: "kill"),
+//!         wait(3.0),
+//!         expect(down_within(host: "web-01", seconds: 1.0)),
+//!         expect(failed_percent_at_most(1.0)),
+//!         heal(target: "web-01/nginx"),
+//!     ],
+//! )
+//! ```
+//!
+//! Expectations (checked when reached; a failed one makes the run exit 1):
+//! - `failed_at_most(N)`: at most N requests failed since the last fault or promotion.
+//! - `failed_percent_at_most(P)`: at most P% of them failed.
+//! - `slowed_at_most(S)`: requests were slowed for at most S seconds since it.
+//! - `down_within(host: H, seconds: S)`: the load balancer (or, for a host no
+//!   load balancer serves, the monitor) reported H down within S seconds of it.
+//! - `up_within(host: H, seconds: S)`: H was back UP within S seconds of the last heal.
+//! - `served_only_by(["web-02"])`: successful requests since one second after the
+//!   last step that changed the lab went to these web servers only.
+//! - `lost_writes(N)` / `lost_writes_at_least(N)`: acknowledged writes missing
+//!   from the current primary after the last promotion.
+//! - `first_write_within(S)`: a write succeeded within S seconds of the last promotion.
+
+use serde::Deserialize;
+
+/// The scenario file format version this build reads.
+pub const VERSION: u32 = 1;
+
+/// A scenario.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Scenario {
+    /// Format version.
+    pub version: u32,
+    /// Its name.
+    pub name: String,
+    /// What it teaches.
+    #[serde(default)]
+    pub description: String,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// One step.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// A line telling the learner what to expect next.
+    Say(String),
+    /// Start (or change) traffic: requests per second and percent writes.
+    Traffic {
+        /// Requests per second.
+        rate: f64,
+        /// Percent writes.
+        #[serde(default)]
+        writes: u8,
+    },
+    /// Stop the traffic.
+    StopTraffic,
+    /// Wait this many seconds.
+    Wait(f64),
+    /// Inject a fault (`topolab fault`).
+    Fault {
+        /// A host or HOST/KIND.
+        target: String,
+        /// A fault kind, e.g. `kill`.
+        kind: String,
+    },
+    /// Heal a target's faults.
+    Heal {
+        /// A host or HOST/KIND.
+        target: String,
+    },
+    /// Heal everything.
+    HealAll,
+    /// Promote a replica.
+    Promote {
+        /// The replica (host or HOST/db).
+        replica: String,
+        /// A planned switchover.
+        #[serde(default)]
+        planned: bool,
+        /// Go ahead even when writes would be lost.
+        #[serde(default)]
+        accept_loss: bool,
+    },
+    /// Check an expectation.
+    Expect(Expectation),
+}
+
+/// What a scenario expects; see the module documentation.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expectation {
+    /// At most N failed requests.
+    FailedAtMost(u64),
+    /// At most P% failed requests.
+    FailedPercentAtMost(f64),
+    /// Slowed for at most S seconds.
+    SlowedAtMost(f64),
+    /// Reported down within S seconds.
+    DownWithin {
+        /// The host.
+        host: String,
+        /// Seconds.
+        seconds: f64,
+    },
+    /// Back UP within S seconds of the last heal.
+    UpWithin {
+        /// The host.
+        host: String,
+        /// Seconds.
+        seconds: f64,
+    },
+    /// Only these web servers served.
+    ServedOnlyBy(Vec<String>),
+    /// Exactly N acknowledged writes lost.
+    LostWrites(u64),
+    /// At least N acknowledged writes lost.
+    LostWritesAtLeast(u64),
+    /// A write succeeded within S seconds of the last promotion.
+    FirstWriteWithin(f64),
+}
+
+impl std::fmt::Display for Expectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::FailedAtMost(n) => write!(f, "at most {n} failed request(s)"),
+            Self::FailedPercentAtMost(p) => write!(f, "at most {p}% failed requests"),
+            Self::SlowedAtMost(s) => write!(f, "requests slowed for at most {s} s"),
+            Self::DownWithin { host, seconds } => {
+                write!(f, "{host} reported down within {seconds} s")
+            }
+            Self::UpWithin { host, seconds } => write!(f, "{host} back UP within {seconds} s"),
+            Self::ServedOnlyBy(hosts) => write!(f, "served only by {}", hosts.join(", ")),
+            Self::LostWrites(n) => write!(f, "exactly {n} acknowledged write(s) lost"),
+            Self::LostWritesAtLeast(n) => write!(f, "at least {n} acknowledged write(s) lost"),
+            Self::FirstWriteWithin(s) => {
+                write!(f, "a write succeeds within {s} s of the promotion")
+            }
+        }
+    }
+}
+
+/// Parses a scenario; errors name the line and column, or the version.
+pub fn parse(text: &str) -> Result<Scenario, String> {
+    let options =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let scenario: Scenario = options.from_str(text).map_err(|e| {
+        format!(
+            "line {}, column {}: {}",
+            e.span.start.line, e.span.start.col, e.code
+        )
+    })?;
+    if scenario.version != VERSION {
+        return Err(format!(
+            "scenario format version {} is not supported (this topolab reads version {VERSION})",
+            scenario.version
+        ));
+    }
+    for step in &scenario.steps {
+        match step {
+            Step::Fault { kind, .. } => {
+                kind.parse::<crate::lab::fault::FaultKind>()?;
+            }
+            Step::Traffic { rate, writes }
+                if !(*rate > 0.0 && *rate <= crate::lab::traffic::MAX_RATE) || *writes > 100 =>
+            {
+                return Err(format!(
+                    "traffic(rate: {rate}, writes: {writes}): rate must be in (0, {}] and writes in 0..=100",
+                    crate::lab::traffic::MAX_RATE
+                ));
+            }
+            Step::Wait(s) if !(s.is_finite() && *s >= 0.0 && *s <= 3600.0) => {
+                return Err(format!("wait({s}): seconds must be between 0 and 3600"));
+            }
+            _ => {}
+        }
+    }
+    Ok(scenario)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_scenarios_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/scenarios");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("scenarios folder") {
+            let path = entry.expect("entry").path();
+            if path.to_string_lossy().ends_with(".scenario.ron") {
+                let text = std::fs::read_to_string(&path).expect("read");
+                let s = parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(!s.steps.is_empty());
+                n += 1;
+            }
+        }
+        assert_eq!(n, 6, "one scenario per lesson");
+    }
+
+    #[test]
+    fn bad_scenarios_say_what_is_wrong() {
+        let e = parse("(version: 2, name: \"x\", steps: [])").expect_err("version");
+        assert!(e.contains("version 2"), "{e}");
+        let e = parse(
+            "(version: 1, name: \"x\", steps: [fault(target: \"web-01\", kind: \"explode\")])",
+        )
+        .expect_err("kind");
+        assert!(e.contains("unknown fault"), "{e}");
+        let e = parse("(version: 1, name: \"x\", steps: [jump(3)])").expect_err("step");
+        assert!(e.contains("line 1"), "{e}");
+        let e = parse("(version: 1, name: \"x\", steps: [traffic(rate: 5000)])").expect_err("rate");
+        assert!(e.contains("rate"), "{e}");
+    }
+}

@@ -1,0 +1,83 @@
+//! End-to-end: every scenario shipped in presets/scenarios/ runs on a
+//! fresh lab of the design it is written for, and every expectation in it
+//! holds. Skipped with a message when no engine is reachable, unless
+//! `TOPOLAB_E2E=require` (CI).
+
+mod support;
+
+use support::lab::{Lab, docker};
+
+fn run_scenario(topology: &str, lab_name: &str, scenario: &str) {
+    let lab = Lab::up(topology, lab_name);
+    let dir = tempfile::tempdir().expect("dir");
+    let report = dir.path().join("report.md");
+    let file = format!("presets/scenarios/{scenario}.scenario.ron");
+    let out = lab.run(&[
+        "scenario",
+        lab_name,
+        &file,
+        "--report",
+        report.to_str().expect("path"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{scenario} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(!stdout.contains('✖'), "{stdout}");
+    let report = std::fs::read_to_string(&report).expect("report written");
+    assert!(
+        report.starts_with(&format!("# Lab report: {scenario}")),
+        "{report}"
+    );
+    assert!(report.contains("## Stopwatch"), "{report}");
+    assert!(
+        report.contains("0 failed.") || report.contains("held, 0 failed"),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_shipped_scenarios_run_and_pass() {
+    let Some(_docker) = docker() else { return };
+    for (topology, lab, scenario) in [
+        ("reference", "e2e-s1", "web-server-failure"),
+        ("active-passive", "e2e-s2", "active-passive-failover"),
+        ("reference", "e2e-s3", "primary-failure-promotion"),
+        ("reference", "e2e-s4", "lag-and-lost-writes"),
+        (
+            "presets/scenarios/semi-sync.ron",
+            "e2e-s5",
+            "semi-sync-keeps-writes",
+        ),
+        ("reference", "e2e-s6", "planned-switchover"),
+    ] {
+        run_scenario(topology, lab, scenario);
+    }
+}
+
+#[test]
+fn a_scenario_naming_a_missing_host_changes_nothing() {
+    let Some(_docker) = docker() else { return };
+    let lab = Lab::up("reference", "e2e-s7");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("bad.scenario.ron");
+    std::fs::write(
+        &file,
+        "(version: 1, name: \"bad\", steps: [fault(target: \"web-01/nginx\", kind: \"kill\"), fault(target: \"web-09\", kind: \"kill\")])",
+    )
+    .expect("write");
+    let out = lab.run(&["scenario", "e2e-s7", file.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no host web-09"), "{stderr}");
+    // The first step was not run either.
+    let status = String::from_utf8_lossy(&lab.run(&["status", "e2e-s7"]).stdout).into_owned();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.contains("lb-01 sees web-01") && l.contains("UP")),
+        "{status}"
+    );
+}
