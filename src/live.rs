@@ -35,6 +35,9 @@ const CAUSE_WINDOW_MS: Millis = 30_000;
 
 /// A replica this far behind (seconds) is degraded.
 pub const LAG_DEGRADED_S: u64 = 1;
+/// A replica this many transactions behind is degraded (fewer are the
+/// writes in flight between reading the two positions).
+pub const LAG_DEGRADED_TX: u64 = 10;
 
 /// Error ratio from which an edge is degraded (0.1%).
 pub const ERRORS_DEGRADED: f64 = 0.001;
@@ -286,7 +289,7 @@ impl ReplicaStatus {
         }
         let lag = self.lag_seconds.unwrap_or(0);
         let tx = self.lag_transactions.unwrap_or(0);
-        if lag >= LAG_DEGRADED_S || tx > 0 {
+        if lag >= LAG_DEGRADED_S || tx >= LAG_DEGRADED_TX {
             (Health::Degraded, format!("replica lag {}", self.lag_text()))
         } else {
             (Health::Up, format!("replicating, lag {}", self.lag_text()))

@@ -571,3 +571,84 @@ fn the_traffic_panel_starts_changes_and_stops_traffic_and_shows_totals() {
         [LabCommand::Traffic { settings: None, .. }]
     ));
 }
+
+#[test]
+fn faults_and_promotion_go_to_the_lab_with_the_report_first() {
+    use topolab::lab::fault::FaultKind;
+    use topolab::lab::promote::Assessment;
+    let (mut h, mut stub) = app("reference");
+    launched(&mut h, &mut stub);
+    stub.sent();
+    h.state_mut().selection = Some(Subject::Component(ComponentId::new(
+        "web-01",
+        ComponentKind::Nginx,
+    )));
+    step(&mut h);
+    h.get_by_label("kill").click();
+    step(&mut h);
+    let id = match stub.sent().as_slice() {
+        [
+            LabCommand::Fault {
+                id, target, kind, ..
+            },
+        ] => {
+            assert_eq!(target, "web-01/nginx");
+            assert_eq!(*kind, FaultKind::Kill);
+            *id
+        }
+        other => panic!("expected one Fault, got {other:?}"),
+    };
+    // A fault that fits only databases is not offered on Nginx.
+    assert!(h.query_by_label("stop-replication").is_none());
+    stub.events
+        .send(LabEvent::Finished {
+            id,
+            result: Ok("web-01/nginx: SIGKILL".to_owned()),
+        })
+        .expect("send");
+    step(&mut h);
+    h.get_by_label_contains("In effect: web-01/nginx kill");
+    assert_eq!(h.state().lab.live.incidents.len(), 1);
+
+    // Promotion: the assessment comes first, in a dialog.
+    h.state_mut().selection = Some(Subject::Component(ComponentId::new(
+        "web-02",
+        ComponentKind::Db,
+    )));
+    step(&mut h);
+    h.get_by_label("⬆ Promote to primary…").click();
+    step(&mut h);
+    let id = match stub.sent().as_slice() {
+        [LabCommand::Assess { id, replica, .. }] => {
+            assert_eq!(replica, "web-02");
+            *id
+        }
+        other => panic!("expected one Assess, got {other:?}"),
+    };
+    h.get_by_label_contains("Asking the replica");
+    stub.events
+        .send(LabEvent::Assessment {
+            id,
+            replica: "web-02".to_owned(),
+            result: Ok(Assessment {
+                replica: HostName::new("web-02"),
+                old_primary: HostName::new("web-01"),
+                lag_seconds: None,
+                received: "0-1-4".to_owned(),
+                applied: "0-1-4".to_owned(),
+                primary_position: Some("0-1-7".to_owned()),
+                missing: Some(3),
+                source: "web-01/db's binary log on its volume (the server is down)".to_owned(),
+            }),
+        })
+        .expect("send");
+    step(&mut h);
+    h.get_by_label_contains("3 transaction(s) of web-01 never reached web-02");
+    h.get_by_label("Promote, losing 3 write(s)").click();
+    step(&mut h);
+    assert!(matches!(
+        stub.sent().as_slice(),
+        [LabCommand::Promote { replica, planned: false, accept_loss: true, .. }] if replica == "web-02"
+    ));
+    assert!(h.state().lab.live.promote_dialog.is_none());
+}

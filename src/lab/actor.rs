@@ -133,6 +133,94 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                 let watched = watched.clone();
                 tokio::spawn(async move { set_traffic(&lab, settings, &sink, &watched).await });
             }
+            LabCommand::Fault {
+                id,
+                lab,
+                target,
+                kind,
+            } => {
+                let task_sink = sink.clone();
+                spawn_reporting(id, sink.clone(), async move {
+                    let result = with_state(&lab, async |state| {
+                        super::fault::inject(&engine, state, &target, kind)
+                            .await
+                            .map_err(|e| e.to_string())
+                    })
+                    .await;
+                    task_sink(LabEvent::Finished { id, result });
+                });
+            }
+            LabCommand::Heal { id, lab, target } => {
+                let task_sink = sink.clone();
+                spawn_reporting(id, sink.clone(), async move {
+                    let result = with_state(&lab, async |state| {
+                        let healed = match &target {
+                            Some(t) => super::fault::heal(&engine, state, t).await,
+                            None => super::fault::heal_all(&engine, state).await,
+                        };
+                        healed.map(|h| h.join("; ")).map_err(|e| e.to_string())
+                    })
+                    .await;
+                    task_sink(LabEvent::Finished { id, result });
+                });
+            }
+            LabCommand::Assess { id, lab, replica } => {
+                let task_sink = sink.clone();
+                spawn_reporting(id, sink.clone(), async move {
+                    let result = match load_state(&lab).await {
+                        Ok(state) => match super::promote::resolve(&state, &replica) {
+                            Ok((r, old)) => super::promote::assess(&engine, &state, &r, &old)
+                                .await
+                                .map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
+                        },
+                        Err(e) => Err(e),
+                    };
+                    let failed = result.as_ref().err().cloned();
+                    task_sink(LabEvent::Assessment {
+                        id,
+                        replica,
+                        result,
+                    });
+                    task_sink(LabEvent::Finished {
+                        id,
+                        result: failed.map_or(Ok(String::new()), Err),
+                    });
+                });
+            }
+            LabCommand::Promote {
+                id,
+                lab,
+                replica,
+                planned,
+                accept_loss,
+            } => {
+                let task_sink = sink.clone();
+                spawn_reporting(id, sink.clone(), async move {
+                    let mut roles = None;
+                    let result = with_state(&lab, async |state| {
+                        let done =
+                            super::promote::promote(&engine, state, &replica, planned, accept_loss)
+                                .await
+                                .map_err(|e| e.to_string())?;
+                        roles = Some(Box::new(state.topology.clone()));
+                        Ok(done
+                            .steps
+                            .iter()
+                            .map(|(t, s)| format!("{:.3} s {s}", t.as_secs_f64()))
+                            .collect::<Vec<_>>()
+                            .join("; "))
+                    })
+                    .await;
+                    if let Some(topology) = roles {
+                        task_sink(LabEvent::Roles {
+                            lab: lab.clone(),
+                            topology,
+                        });
+                    }
+                    task_sink(LabEvent::Finished { id, result });
+                });
+            }
             LabCommand::Logs { lab, component } => {
                 let sink = sink.clone();
                 tokio::spawn(async move {
@@ -214,6 +302,10 @@ fn command_id(command: &LabCommand) -> Option<CommandId> {
     match command {
         LabCommand::Launch { id, .. }
         | LabCommand::Stop { id, .. }
+        | LabCommand::Fault { id, .. }
+        | LabCommand::Heal { id, .. }
+        | LabCommand::Assess { id, .. }
+        | LabCommand::Promote { id, .. }
         | LabCommand::Discover { id } => Some(*id),
         LabCommand::Cancel { .. }
         | LabCommand::Watch { .. }
@@ -239,6 +331,25 @@ async fn load_state(lab: &str) -> Result<LabState, String> {
         )),
         Ok(Err(e)) => Err(e.to_string()),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Runs `work` on lab `lab`'s state and saves the state afterwards (what
+/// was done is recorded even when a later step failed).
+async fn with_state(
+    lab: &str,
+    work: impl AsyncFnOnce(&mut LabState) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut state = load_state(lab).await?;
+    let result = work(&mut state).await;
+    let saved = tokio::task::spawn_blocking(move || state.save())
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match (result, saved) {
+        (Ok(text), Ok(())) => Ok(text),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(format!("done, but the lab's state could not be saved: {e}")),
     }
 }
 

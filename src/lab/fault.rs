@@ -203,8 +203,15 @@ pub fn resolve(topology: &Topology, target: &str) -> Result<Subject, FaultError>
     Ok(subject)
 }
 
-/// What `kind` acts on for `subject`: the containers in order, or why it
-/// does not fit.
+/// The kinds that fit `subject` (for menus).
+pub fn applicable(topology: &Topology, subject: &Subject) -> Vec<FaultKind> {
+    FaultKind::ALL
+        .into_iter()
+        .filter(|k| check(topology, subject, *k).is_ok())
+        .collect()
+}
+
+/// Whether `kind` fits `subject`, or why not.
 fn check(topology: &Topology, subject: &Subject, kind: FaultKind) -> Result<(), FaultError> {
     let unfit = |why: &str| FaultError::Unfit {
         kind,

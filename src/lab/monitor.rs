@@ -619,6 +619,13 @@ async fn read_replica(
         }
     }
     status.primary_gtid = conns.last_primary_gtid.clone();
+    // The replica's position again, read after the primary's: writes in
+    // flight between the two reads do not count as lag.
+    if let Some(conn) = conns.replica.as_mut()
+        && let Ok(Some(applied)) = query_text(conn, replica_gtid_query).await
+    {
+        status.replica_gtid = Some(applied);
+    }
     if let (Some(p), Some(r)) = (&status.primary_gtid, &status.replica_gtid) {
         status.lag_transactions = live::gtid_gap(p, r);
     }

@@ -55,6 +55,49 @@ pub enum LabCommand {
         /// What to send.
         settings: Option<TrafficSettings>,
     },
+    /// Inject a fault (`topolab fault`).
+    Fault {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: String,
+        /// A host or HOST/KIND.
+        target: String,
+        /// What to do.
+        kind: super::fault::FaultKind,
+    },
+    /// Heal a target's faults, or all (`None`).
+    Heal {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: String,
+        /// A host or HOST/KIND; `None` heals everything.
+        target: Option<String>,
+    },
+    /// Report what promoting a replica would cost; answered with
+    /// [`LabEvent::Assessment`].
+    Assess {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: String,
+        /// The replica.
+        replica: String,
+    },
+    /// Promote a replica (`topolab promote`).
+    Promote {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: String,
+        /// The replica.
+        replica: String,
+        /// A planned switchover.
+        planned: bool,
+        /// Go ahead even when writes would be lost.
+        accept_loss: bool,
+    },
     /// The last lines of a component's container log.
     Logs {
         /// The lab.
@@ -95,6 +138,22 @@ pub enum LabEvent {
         lab: String,
         /// The observations, oldest first.
         observations: Vec<Observation>,
+    },
+    /// What promoting a replica would cost (or why it cannot be promoted).
+    Assessment {
+        /// The command.
+        id: CommandId,
+        /// The replica.
+        replica: String,
+        /// The report, or why there is none.
+        result: Result<super::promote::Assessment, String>,
+    },
+    /// The lab's topology changed roles (a promotion).
+    Roles {
+        /// The lab.
+        lab: String,
+        /// The topology with its current roles.
+        topology: Box<Topology>,
     },
     /// The last lines of a container's log.
     Logs {

@@ -85,6 +85,23 @@ pub enum Intent {
     Traffic(Option<crate::lab::traffic::TrafficSettings>),
     /// Fetch the last lines of a component's container log.
     Logs(crate::model::ComponentId),
+    /// Inject a fault on a host or component.
+    Fault(Subject, crate::lab::fault::FaultKind),
+    /// Heal a target's faults, or every fault (`None`).
+    Heal(Option<Subject>),
+    /// Ask what promoting this replica would cost (opens the dialog).
+    Assess(crate::model::HostName),
+    /// Promote a replica.
+    Promote {
+        /// The replica's host.
+        replica: crate::model::HostName,
+        /// A planned switchover.
+        planned: bool,
+        /// Accept losing writes.
+        accept_loss: bool,
+    },
+    /// Close the promotion dialog.
+    ClosePromote,
     /// Remove a lab found running.
     Remove(String),
     /// Dark or light.
@@ -699,12 +716,32 @@ impl TopolabApp {
             LabEvent::Live { lab, observations } => {
                 if self.lab.running.as_ref().is_some_and(|r| r.lab == lab) {
                     for o in observations {
+                        self.lab.live.record(&o);
                         self.lab.live.state.apply(o);
                     }
                 }
             }
             LabEvent::Logs { component, text } => {
                 self.lab.live.logs.insert(component, text);
+            }
+            LabEvent::Assessment {
+                id,
+                replica,
+                result,
+            } => {
+                if let Some(dialog) = self.lab.live.promote_dialog.as_mut()
+                    && dialog.id == id
+                {
+                    dialog.replica = replica;
+                    dialog.assessment = Some(result);
+                }
+            }
+            LabEvent::Roles { lab, topology } => {
+                if self.lab.running.as_ref().is_some_and(|r| r.lab == lab) {
+                    // The design follows the lab: the promoted replica is
+                    // the primary now (one undoable step).
+                    self.doc.edit("promotion", *topology);
+                }
             }
             LabEvent::Found(found) => {
                 let names: Vec<&str> = found.iter().map(|f| f.lab.as_str()).collect();
@@ -729,6 +766,7 @@ impl TopolabApp {
                 }
             }
             LabEvent::Finished { id, result } => {
+                self.lab.live.finished(id, &result);
                 let was_launch = self.lab.launching.as_ref().is_some_and(|l| l.id == id);
                 if was_launch {
                     self.lab.launching = None;
@@ -877,6 +915,74 @@ impl TopolabApp {
                     }
                 }
             }
+            Intent::Fault(target, kind) => {
+                if let Some(r) = &self.lab.running {
+                    let lab = r.lab.clone();
+                    let id = self.next_id();
+                    let target_text = target.to_string();
+                    if self.send(LabCommand::Fault {
+                        id,
+                        lab,
+                        target: target_text,
+                        kind,
+                    }) {
+                        self.lab.live.requested_fault(id, target, kind);
+                    }
+                }
+            }
+            Intent::Heal(target) => {
+                if let Some(r) = &self.lab.running {
+                    let lab = r.lab.clone();
+                    let id = self.next_id();
+                    let text = target.as_ref().map(ToString::to_string);
+                    if self.send(LabCommand::Heal {
+                        id,
+                        lab,
+                        target: text,
+                    }) {
+                        self.lab.live.requested_heal(id, target);
+                    }
+                }
+            }
+            Intent::Assess(replica) => {
+                if let Some(r) = &self.lab.running {
+                    let lab = r.lab.clone();
+                    let id = self.next_id();
+                    if self.send(LabCommand::Assess {
+                        id,
+                        lab,
+                        replica: replica.to_string(),
+                    }) {
+                        self.lab.live.promote_dialog = Some(super::live::PromoteDialog {
+                            id,
+                            replica: replica.to_string(),
+                            assessment: None,
+                        });
+                    }
+                }
+            }
+            Intent::Promote {
+                replica,
+                planned,
+                accept_loss,
+            } => {
+                self.lab.live.promote_dialog = None;
+                if let Some(r) = &self.lab.running {
+                    let lab = r.lab.clone();
+                    let id = self.next_id();
+                    if self.send(LabCommand::Promote {
+                        id,
+                        lab,
+                        replica: replica.to_string(),
+                        planned,
+                        accept_loss,
+                    }) {
+                        self.lab.live.requested_promotion(id, &replica, planned);
+                        self.note(format!("promoting {replica}/db…"), false);
+                    }
+                }
+            }
+            Intent::ClosePromote => self.lab.live.promote_dialog = None,
             Intent::Logs(component) => {
                 if let Some(r) = &self.lab.running {
                     let lab = r.lab.clone();

@@ -64,6 +64,10 @@ impl TopolabApp {
         ui.heading(format!("Host {h}"));
         ui.label(RichText::new(explain::host()).italics());
         ui.separator();
+        if self.live_active() {
+            self.faults_ui(ui, &Subject::Host(h.clone()), intents);
+            ui.separator();
+        }
         // Renames apply on Enter or leaving the field; an invalid name is
         // refused with the reason.
         let id = egui::Id::new(("rename", h.as_str()));

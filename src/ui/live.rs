@@ -10,9 +10,35 @@ use egui_plot::{Line, Plot, PlotPoints};
 
 use super::app::{Intent, TopolabApp};
 use super::canvas::LinkKind;
+use crate::lab::fault::{self, FaultKind};
+use crate::lab::promote::Assessment;
+use crate::lab::protocol::CommandId;
 use crate::lab::traffic::{MAX_RATE, Rate, TrafficSettings};
-use crate::live::{self, Endpoint, Health, LiveState, Series};
-use crate::model::{ComponentId, ComponentKind, HostName, Subject};
+use crate::live::{self, Endpoint, Health, LiveState, Observation, RequestTrace, Series};
+use crate::model::{ComponentId, ComponentKind, HostName, Role, Subject};
+use crate::stopwatch::{self, Incident};
+
+/// Requests kept for the stopwatch (about two minutes at 1000 req/s).
+const STOPWATCH_TRACES: usize = 120_000;
+
+/// A lab command waiting for its answer.
+#[derive(Clone, Debug)]
+enum Requested {
+    Fault(Subject, FaultKind, live::Millis),
+    Heal(Option<Subject>),
+    Promotion(HostName, bool, live::Millis),
+}
+
+/// The promotion dialog: the replica, and the assessment once it came.
+#[derive(Clone, Debug)]
+pub struct PromoteDialog {
+    /// The Assess command.
+    pub id: CommandId,
+    /// The replica's host.
+    pub replica: String,
+    /// The report, or why there is none.
+    pub assessment: Option<Result<Assessment, String>>,
+}
 
 /// How long a request's dot takes to travel its path, seconds.
 const DOT_SECONDS: f64 = 0.9;
@@ -58,6 +84,14 @@ pub struct LiveView {
     pub writes: u8,
     /// The last log lines fetched per component.
     pub logs: HashMap<ComponentId, String>,
+    /// Faults in effect (as this app injected them).
+    pub faults: Vec<(Subject, FaultKind)>,
+    /// Faults and promotions, for the stopwatch.
+    pub incidents: Vec<Incident>,
+    /// The promotion dialog, when open.
+    pub promote_dialog: Option<PromoteDialog>,
+    requested: HashMap<CommandId, Requested>,
+    traces: VecDeque<RequestTrace>,
     dots: VecDeque<Dot>,
 }
 
@@ -69,6 +103,11 @@ impl Default for LiveView {
             rate: 20.0,
             writes: 10,
             logs: HashMap::new(),
+            faults: Vec::new(),
+            incidents: Vec::new(),
+            promote_dialog: None,
+            requested: HashMap::new(),
+            traces: VecDeque::new(),
             dots: VecDeque::new(),
         }
     }
@@ -86,6 +125,87 @@ impl LiveView {
     /// Dots on screen (for tests and the frame benchmark).
     pub fn dots(&self) -> usize {
         self.dots.len()
+    }
+
+    /// Keeps the requests of an observation for the stopwatch.
+    pub(super) fn record(&mut self, o: &Observation) {
+        if let Observation::Requests(batch) = o {
+            self.traces.extend(batch.iter().cloned());
+            while self.traces.len() > STOPWATCH_TRACES {
+                self.traces.pop_front();
+            }
+        }
+    }
+
+    pub(super) fn requested_fault(&mut self, id: CommandId, target: Subject, kind: FaultKind) {
+        self.requested
+            .insert(id, Requested::Fault(target, kind, live::now()));
+    }
+
+    pub(super) fn requested_heal(&mut self, id: CommandId, target: Option<Subject>) {
+        self.requested.insert(id, Requested::Heal(target));
+    }
+
+    pub(super) fn requested_promotion(&mut self, id: CommandId, replica: &HostName, planned: bool) {
+        self.requested.insert(
+            id,
+            Requested::Promotion(replica.clone(), planned, live::now()),
+        );
+    }
+
+    /// A lab command finished: faults in effect and incidents follow.
+    pub(super) fn finished(&mut self, id: CommandId, result: &Result<String, String>) {
+        let Some(requested) = self.requested.remove(&id) else {
+            return;
+        };
+        if result.is_err() {
+            return;
+        }
+        match requested {
+            Requested::Fault(target, kind, at) => {
+                self.incidents.push(Incident {
+                    label: format!("{target} {kind}"),
+                    host: target.host().to_string(),
+                    at,
+                    promotion: false,
+                });
+                if kind != FaultKind::Restart {
+                    self.faults.push((target, kind));
+                }
+            }
+            Requested::Heal(None) => self.faults.clear(),
+            Requested::Heal(Some(Subject::Host(h))) => self.faults.retain(|(s, _)| s.host() != &h),
+            Requested::Heal(Some(target)) => self.faults.retain(|(s, _)| *s != target),
+            Requested::Promotion(replica, planned, at) => self.incidents.push(Incident {
+                label: format!(
+                    "promote {replica}{}",
+                    if planned { " (planned)" } else { "" }
+                ),
+                host: replica.to_string(),
+                at,
+                promotion: true,
+            }),
+        }
+    }
+
+    /// The stopwatch report of every incident, as Markdown.
+    pub fn stopwatch_report(&self) -> String {
+        let traces: Vec<RequestTrace> = self.traces.iter().cloned().collect();
+        let timeline: Vec<live::Transition> = self.state.timeline().cloned().collect();
+        let first = self.incidents.first().map_or(live::Millis::MAX, |i| i.at);
+        let baseline: Vec<&RequestTrace> = traces.iter().filter(|t| t.at < first).collect();
+        let slow = stopwatch::slow_threshold(&baseline);
+        let mut out = String::new();
+        for (i, incident) in self.incidents.iter().enumerate() {
+            let until = self
+                .incidents
+                .get(i + 1)
+                .map_or(live::Millis::MAX, |n| n.at);
+            let m = stopwatch::measure(incident, until, &traces, &timeline, slow);
+            out.push_str(&stopwatch::report(&m));
+            out.push('\n');
+        }
+        out
     }
 }
 
@@ -171,6 +291,26 @@ impl TopolabApp {
             );
         }
 
+        // Faults in effect, on what they target.
+        for (target, kind) in &live.faults {
+            let at = match target {
+                Subject::Component(id) => {
+                    position(id).map(|c| to_screen(c) + Vec2::new(0.0, -22.0 * zoom))
+                }
+                Subject::Host(h) => index
+                    .get(&Subject::Host(h.clone()))
+                    .and_then(|n| graph.node(*n))
+                    .map(|n| to_screen(n.location()) + Vec2::new(40.0 * zoom, 0.0)),
+            };
+            if let Some(at) = at {
+                let text = format!("⚡ {kind}");
+                let galley = painter.layout_no_wrap(text, font.clone(), Color32::BLACK);
+                let r = Rect::from_center_size(at, galley.size() + Vec2::new(8.0, 4.0));
+                painter.rect_filled(r, 3.0, health_color(Health::Degraded));
+                painter.galley(r.min + Vec2::new(4.0, 2.0), galley, Color32::BLACK);
+            }
+        }
+
         // Numbers on the links.
         let dark = ui.visuals().dark_mode;
         let label_bg = if dark {
@@ -192,7 +332,9 @@ impl TopolabApp {
             let size = galley.size() + Vec2::new(8.0, 4.0);
             let x = if left { size.x } else { 0.0 };
             let r = Rect::from_min_size(at - Vec2::new(x, size.y / 2.0), size);
-            boxed(r, galley, color);
+            // Kept inside the canvas.
+            let shift = (rect.left() - r.left()).max(0.0) - (r.right() - rect.right()).max(0.0);
+            boxed(r.translate(Vec2::new(shift, 0.0)), galley, color);
         };
         let center_x = {
             let xs: Vec<f32> = index
@@ -444,6 +586,7 @@ impl TopolabApp {
                         }
                     }
                     ComponentKind::Db => match live.replication(&id.host) {
+                        Some(Ok(r)) if !r.replicating => {}
                         Some(Ok(r)) => {
                             ui.label(format!(
                                 "Replication from {}: IO thread {}, SQL thread {}",
@@ -476,6 +619,7 @@ impl TopolabApp {
                 if let Some(series) = live.node_series(id) {
                     sparklines(ui, id, series);
                 }
+                self.faults_ui(ui, &Subject::Component(id.clone()), intents);
                 ui.horizontal(|ui| {
                     ui.label(RichText::new("Container log").strong());
                     if ui.small_button("⟳ Refresh").clicked() {
@@ -532,6 +676,9 @@ impl TopolabApp {
                     .text("mix"),
             );
         });
+        if !live.faults.is_empty() && ui.button("✚ Heal all faults").clicked() {
+            intents.push(Intent::Heal(None));
+        }
         if live.traffic_on && before != (live.rate, live.writes) {
             intents.push(Intent::Traffic(Some(live.settings())));
         }
@@ -573,13 +720,14 @@ impl TopolabApp {
         );
     }
 
-    /// The live transitions, for the timeline tab.
+    /// The live transitions and the stopwatch, for the timeline tab.
     pub(super) fn live_timeline_ui(&self, ui: &mut egui::Ui) {
         if !self.live_active() {
             return;
         }
         let entries: Vec<_> = self.lab.live.state.timeline().collect();
         if entries.is_empty() {
+            self.stopwatch_ui(ui);
             return;
         }
         ui.separator();
@@ -597,6 +745,7 @@ impl TopolabApp {
                 None => text,
             });
         }
+        self.stopwatch_ui(ui);
     }
 }
 
@@ -679,5 +828,157 @@ fn sparklines(ui: &mut egui::Ui, id: &ComponentId, series: &Series) {
             .show(ui, |plot| {
                 plot.line(Line::new(name, PlotPoints::from(points)));
             });
+    }
+}
+
+impl TopolabApp {
+    /// One-click faults for `subject`, its heal button, and Promote for a
+    /// replica.
+    pub(super) fn faults_ui(
+        &self,
+        ui: &mut egui::Ui,
+        subject: &Subject,
+        intents: &mut Vec<Intent>,
+    ) {
+        let topology = self.doc.topology();
+        ui.label(RichText::new("Faults").strong());
+        ui.horizontal_wrapped(|ui| {
+            for kind in fault::applicable(topology, subject) {
+                if ui
+                    .small_button(kind.as_str())
+                    .on_hover_text(kind.describe())
+                    .clicked()
+                {
+                    intents.push(Intent::Fault(subject.clone(), kind));
+                }
+            }
+        });
+        let active: Vec<String> = self
+            .lab
+            .live
+            .faults
+            .iter()
+            .filter(|(s, _)| match subject {
+                Subject::Host(h) => s.host() == h,
+                Subject::Component(_) => s == subject,
+            })
+            .map(|(s, k)| format!("{s} {k}"))
+            .collect();
+        ui.horizontal_wrapped(|ui| {
+            if !active.is_empty() {
+                ui.label(
+                    RichText::new(format!("In effect: {}", active.join(", ")))
+                        .color(health_color(Health::Degraded)),
+                );
+            }
+            if ui
+                .small_button("✚ Heal")
+                .on_hover_text(
+                    "Undo the faults on it; a former primary comes back as a read-only replica",
+                )
+                .clicked()
+            {
+                intents.push(Intent::Heal(Some(subject.clone())));
+            }
+        });
+        let host = subject.host();
+        let replica = topology
+            .host(host)
+            .and_then(|h| h.database())
+            .is_some_and(|d| matches!(d.role, Role::Replica { .. }));
+        let names_db = match subject {
+            Subject::Host(_) => true,
+            Subject::Component(id) => id.kind == ComponentKind::Db,
+        };
+        if replica
+            && names_db
+            && ui
+                .button("⬆ Promote to primary…")
+                .on_hover_text("Reports the lag and the writes it would lose first")
+                .clicked()
+        {
+            intents.push(Intent::Assess(host.clone()));
+        }
+    }
+
+    /// The promotion dialog: the assessment, then the choice.
+    pub(super) fn promote_dialog_ui(&self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+        let Some(dialog) = &self.lab.live.promote_dialog else {
+            return;
+        };
+        let replica = HostName::new(dialog.replica.as_str());
+        egui::Modal::new(egui::Id::new("promote")).show(ctx, |ui| {
+            ui.heading(format!("Promote {replica}/db to primary?"));
+            match &dialog.assessment {
+                None => {
+                    ui.label("Asking the replica and the old primary…");
+                }
+                Some(Err(why)) => {
+                    ui.label(RichText::new(why).color(health_color(Health::Down)));
+                }
+                Some(Ok(a)) => {
+                    ui.label(a.summary());
+                    ui.label(
+                        RichText::new(
+                            "Then: the replica applies what it received, becomes writable, every app server and replica is repointed to it; the old primary comes back read-only as its replica when healed.",
+                        )
+                        .weak(),
+                    );
+                    ui.horizontal(|ui| {
+                        let loses = a.missing != Some(0);
+                        let label = match a.missing {
+                            Some(0) => "Promote".to_owned(),
+                            Some(n) => format!("Promote, losing {n} write(s)"),
+                            None => "Promote, accepting unknown loss".to_owned(),
+                        };
+                        if ui.button(label).clicked() {
+                            intents.push(Intent::Promote {
+                                replica: replica.clone(),
+                                planned: false,
+                                accept_loss: loses,
+                            });
+                        }
+                        if ui
+                            .button("Planned switchover")
+                            .on_hover_text("Both alive: the old primary turns read-only, the replica catches up — no write lost")
+                            .clicked()
+                        {
+                            intents.push(Intent::Promote {
+                                replica: replica.clone(),
+                                planned: true,
+                                accept_loss: false,
+                            });
+                        }
+                    });
+                }
+            }
+            if ui.button("Cancel").clicked() {
+                intents.push(Intent::ClosePromote);
+            }
+        });
+    }
+
+    /// The stopwatch of every fault and promotion, in the timeline tab.
+    pub(super) fn stopwatch_ui(&self, ui: &mut egui::Ui) {
+        if self.lab.live.incidents.is_empty() {
+            return;
+        }
+        ui.separator();
+        let report = self.lab.live.stopwatch_report();
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Stopwatch").strong());
+            if ui.small_button("Copy as Markdown").clicked() {
+                ui.ctx().copy_text(format!("# Lab report\n\n{report}"));
+            }
+        });
+        for line in report.lines().filter(|l| !l.is_empty()) {
+            let text = line.trim_start_matches("### ");
+            let rich = RichText::new(text).monospace();
+            ui.label(if line.starts_with("###") {
+                rich.strong()
+            } else {
+                rich
+            });
+        }
     }
 }

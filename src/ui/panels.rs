@@ -338,6 +338,7 @@ impl TopolabApp {
     }
 
     pub(super) fn dialogs_ui(&mut self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+        self.promote_dialog_ui(ctx, intents);
         if let Some(pending) = self.pending.clone() {
             egui::Modal::new(egui::Id::new("unsaved")).show(ctx, |ui| {
                 ui.heading("Unsaved changes");
