@@ -39,6 +39,51 @@ use serde::Deserialize;
 /// The scenario file format version this build reads.
 pub const VERSION: u32 = 1;
 
+/// A scenario shipped with topolab.
+#[derive(Clone, Copy, Debug)]
+pub struct Shipped {
+    /// Its name.
+    pub name: &'static str,
+    /// The design (topology name) it is written for.
+    pub design: &'static str,
+    /// Its file's text.
+    pub source: &'static str,
+}
+
+/// The scenarios in `presets/scenarios/`, one per lesson.
+pub const SHIPPED: [Shipped; 6] = [
+    Shipped {
+        name: "web-server-failure",
+        design: "reference",
+        source: include_str!("../presets/scenarios/web-server-failure.scenario.ron"),
+    },
+    Shipped {
+        name: "active-passive-failover",
+        design: "active-passive",
+        source: include_str!("../presets/scenarios/active-passive-failover.scenario.ron"),
+    },
+    Shipped {
+        name: "primary-failure-promotion",
+        design: "reference",
+        source: include_str!("../presets/scenarios/primary-failure-promotion.scenario.ron"),
+    },
+    Shipped {
+        name: "lag-and-lost-writes",
+        design: "reference",
+        source: include_str!("../presets/scenarios/lag-and-lost-writes.scenario.ron"),
+    },
+    Shipped {
+        name: "semi-sync-keeps-writes",
+        design: "semi-sync",
+        source: include_str!("../presets/scenarios/semi-sync-keeps-writes.scenario.ron"),
+    },
+    Shipped {
+        name: "planned-switchover",
+        design: "reference",
+        source: include_str!("../presets/scenarios/planned-switchover.scenario.ron"),
+    },
+];
+
 /// A scenario.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct Scenario {
@@ -210,6 +255,10 @@ mod tests {
             }
         }
         assert_eq!(n, 6, "one scenario per lesson");
+        for shipped in SHIPPED {
+            let s = parse(shipped.source).expect("embedded scenario");
+            assert_eq!(s.name, shipped.name);
+        }
     }
 
     #[test]

@@ -652,3 +652,47 @@ fn faults_and_promotion_go_to_the_lab_with_the_report_first() {
     ));
     assert!(h.state().lab.live.promote_dialog.is_none());
 }
+
+#[test]
+fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
+    let (mut h, mut stub) = app("reference");
+    launched(&mut h, &mut stub);
+    stub.sent();
+    h.get_by_label("Lab").click();
+    step(&mut h);
+    h.get_by_label("Run scenario").click();
+    step(&mut h);
+    h.get_by_label("web-server-failure").click();
+    step(&mut h);
+    let id = match stub.sent().as_slice() {
+        [LabCommand::Scenario { id, lab, source }] => {
+            assert_eq!(lab, "reference");
+            assert!(source.contains("web-server-failure"));
+            *id
+        }
+        other => panic!("expected one Scenario, got {other:?}"),
+    };
+    for line in [
+        "▸ Killing web-01's Nginx.",
+        "  ✔ web-01 reported down within 1 s (after 0.108 s)",
+    ] {
+        stub.events
+            .send(LabEvent::ScenarioLine {
+                id,
+                line: line.to_owned(),
+            })
+            .expect("send");
+    }
+    step(&mut h);
+    h.get_by_label_contains("running…");
+    h.get_by_label_contains("Killing web-01's Nginx.");
+    h.get_by_label_contains("✔ web-01 reported down within 1 s");
+    stub.events
+        .send(LabEvent::Finished {
+            id,
+            result: Ok("scenario web-server-failure: 6 expectation(s) held".to_owned()),
+        })
+        .expect("send");
+    step(&mut h);
+    h.get_by_label_contains("every expectation held");
+}

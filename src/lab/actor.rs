@@ -221,6 +221,13 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                     task_sink(LabEvent::Finished { id, result });
                 });
             }
+            LabCommand::Scenario { id, lab, source } => {
+                let task_sink = sink.clone();
+                spawn_reporting(id, sink.clone(), async move {
+                    let result = run_scenario(engine, id, &lab, &source, &task_sink).await;
+                    task_sink(LabEvent::Finished { id, result });
+                });
+            }
             LabCommand::Logs { lab, component } => {
                 let sink = sink.clone();
                 tokio::spawn(async move {
@@ -306,6 +313,7 @@ fn command_id(command: &LabCommand) -> Option<CommandId> {
         | LabCommand::Heal { id, .. }
         | LabCommand::Assess { id, .. }
         | LabCommand::Promote { id, .. }
+        | LabCommand::Scenario { id, .. }
         | LabCommand::Discover { id } => Some(*id),
         LabCommand::Cancel { .. }
         | LabCommand::Watch { .. }
@@ -331,6 +339,46 @@ async fn load_state(lab: &str) -> Result<LabState, String> {
         )),
         Ok(Err(e)) => Err(e.to_string()),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Runs a scenario for the app: its lines and its requests go to the UI.
+async fn run_scenario(
+    engine: Engine,
+    id: CommandId,
+    lab: &str,
+    source: &str,
+    sink: &Sink,
+) -> Result<String, String> {
+    let scenario = crate::scenario::parse(source)?;
+    let state = load_state(lab).await?;
+    let say_sink = sink.clone();
+    let say = move |line: String| say_sink(LabEvent::ScenarioLine { id, line });
+    let observations = live_sink(lab, sink);
+    let observer: super::scenario::TraceObserver =
+        Arc::new(move |batch| observations(vec![Observation::Requests(batch)]));
+    let outcome = super::scenario::run(engine, state, &scenario, &say, Some(observer)).await?;
+    if let Some(topology) = outcome.topology.clone() {
+        sink(LabEvent::Roles {
+            lab: lab.to_owned(),
+            topology: Box::new(topology),
+        });
+    }
+    for line in outcome.report.lines() {
+        say(line.to_owned());
+    }
+    if outcome.failed.is_empty() {
+        Ok(format!(
+            "scenario {}: {} expectation(s) held",
+            scenario.name, outcome.passed
+        ))
+    } else {
+        Err(format!(
+            "scenario {}: {} expectation(s) failed: {}",
+            scenario.name,
+            outcome.failed.len(),
+            outcome.failed.join("; ")
+        ))
     }
 }
 

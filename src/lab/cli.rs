@@ -534,7 +534,7 @@ pub async fn scenario(
     let state = require_state(&lab)?;
     let engine = Engine::connect().await?;
     println!("scenario {}: {}", scenario.name, scenario.description);
-    let outcome = super::scenario::run(engine, state, &scenario, &|line| println!("{line}"))
+    let outcome = super::scenario::run(engine, state, &scenario, &|line| println!("{line}"), None)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     println!();

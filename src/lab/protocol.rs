@@ -98,6 +98,16 @@ pub enum LabCommand {
         /// Go ahead even when writes would be lost.
         accept_loss: bool,
     },
+    /// Run a scenario on `lab`; its lines arrive as
+    /// [`LabEvent::ScenarioLine`], its outcome with `Finished`.
+    Scenario {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: String,
+        /// The scenario file's text.
+        source: String,
+    },
     /// The last lines of a component's container log.
     Logs {
         /// The lab.
@@ -147,6 +157,13 @@ pub enum LabEvent {
         replica: String,
         /// The report, or why there is none.
         result: Result<super::promote::Assessment, String>,
+    },
+    /// A line of a running scenario (a step, an expectation, the report).
+    ScenarioLine {
+        /// The Scenario command.
+        id: CommandId,
+        /// The line.
+        line: String,
     },
     /// The lab's topology changed roles (a promotion).
     Roles {

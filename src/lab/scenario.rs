@@ -27,7 +27,12 @@ pub struct Outcome {
     pub measured: Vec<Measured>,
     /// The report, as Markdown.
     pub report: String,
+    /// The lab's topology afterwards (roles change with promotions).
+    pub topology: Option<crate::model::Topology>,
 }
+
+/// Where a run also sends the requests it traced (the GUI's canvas).
+pub type TraceObserver = Arc<dyn Fn(Vec<RequestTrace>) + Send + Sync>;
 
 struct Run {
     engine: Engine,
@@ -228,6 +233,7 @@ pub async fn run(
     state: LabState,
     scenario: &Scenario,
     say: &(dyn Fn(String) + Sync),
+    observer: Option<TraceObserver>,
 ) -> Result<Outcome, String> {
     // Every target must exist before anything is done.
     for step in &scenario.steps {
@@ -279,10 +285,14 @@ pub async fn run(
                     Some(t) => t.set(settings),
                     None => {
                         let traces = run.traces.clone();
+                        let observer = observer.clone();
                         run.traffic = Some(traffic::spawn(
                             traffic::targets(&run.state),
                             settings,
-                            Arc::new(move |batch| {
+                            Arc::new(move |batch: Vec<RequestTrace>| {
+                                if let Some(o) = &observer {
+                                    o(batch.clone());
+                                }
                                 if let Ok(mut t) = traces.lock() {
                                     t.extend(batch);
                                 }
@@ -388,6 +398,7 @@ pub async fn run(
         outcome.measured.push(m);
     }
     outcome.report = report(scenario, &run.state.lab, &outcome, &traces);
+    outcome.topology = Some(run.state.topology.clone());
     Ok(outcome)
 }
 

@@ -102,6 +102,8 @@ pub enum Intent {
     },
     /// Close the promotion dialog.
     ClosePromote,
+    /// Run a shipped scenario on the lab.
+    Scenario(&'static str),
     /// Remove a lab found running.
     Remove(String),
     /// Dark or light.
@@ -178,6 +180,8 @@ pub enum Tab {
     Timeline,
     /// Requests through the running lab.
     Traffic,
+    /// A scenario, step by step.
+    Scenario,
 }
 
 /// File work that finished off the UI thread.
@@ -489,7 +493,7 @@ impl TopolabApp {
         if let Some(times) = &mut self.frame_times {
             ctx.request_repaint();
             if times.record(frame_start, frame_start.elapsed()) {
-                times.report();
+                times.report(&self.lab.live.delays);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 self.frame_times = None;
             }
@@ -736,6 +740,13 @@ impl TopolabApp {
                     dialog.assessment = Some(result);
                 }
             }
+            LabEvent::ScenarioLine { id, line } => {
+                if let Some(run) = self.lab.live.scenario.as_mut()
+                    && run.id == id
+                {
+                    run.lines.push(line);
+                }
+            }
             LabEvent::Roles { lab, topology } => {
                 if self.lab.running.as_ref().is_some_and(|r| r.lab == lab) {
                     // The design follows the lab: the promoted replica is
@@ -767,6 +778,11 @@ impl TopolabApp {
             }
             LabEvent::Finished { id, result } => {
                 self.lab.live.finished(id, &result);
+                if let Some(run) = self.lab.live.scenario.as_mut()
+                    && run.id == id
+                {
+                    run.passed = Some(result.is_ok());
+                }
                 let was_launch = self.lab.launching.as_ref().is_some_and(|l| l.id == id);
                 if was_launch {
                     self.lab.launching = None;
@@ -983,6 +999,26 @@ impl TopolabApp {
                 }
             }
             Intent::ClosePromote => self.lab.live.promote_dialog = None,
+            Intent::Scenario(name) => {
+                let shipped = crate::scenario::SHIPPED.iter().find(|s| s.name == name);
+                if let (Some(r), Some(shipped)) = (&self.lab.running, shipped) {
+                    let lab = r.lab.clone();
+                    let id = self.next_id();
+                    if self.send(LabCommand::Scenario {
+                        id,
+                        lab,
+                        source: shipped.source.to_owned(),
+                    }) {
+                        self.lab.live.scenario = Some(super::live::ScenarioRun {
+                            id,
+                            name: shipped.name.to_owned(),
+                            lines: Vec::new(),
+                            passed: None,
+                        });
+                        self.tab = Tab::Scenario;
+                    }
+                }
+            }
             Intent::Logs(component) => {
                 if let Some(r) = &self.lab.running {
                     let lab = r.lab.clone();

@@ -29,6 +29,19 @@ enum Requested {
     Promotion(HostName, bool, live::Millis),
 }
 
+/// A scenario the app runs, and what it said so far.
+#[derive(Clone, Debug)]
+pub struct ScenarioRun {
+    /// The Scenario command.
+    pub id: CommandId,
+    /// Its name.
+    pub name: String,
+    /// Its lines: steps, expectations, the report.
+    pub lines: Vec<String>,
+    /// Whether every expectation held, once it finished.
+    pub passed: Option<bool>,
+}
+
 /// The promotion dialog: the replica, and the assessment once it came.
 #[derive(Clone, Debug)]
 pub struct PromoteDialog {
@@ -90,6 +103,12 @@ pub struct LiveView {
     pub incidents: Vec<Incident>,
     /// The promotion dialog, when open.
     pub promote_dialog: Option<PromoteDialog>,
+    /// The scenario running or last run.
+    pub scenario: Option<ScenarioRun>,
+    /// For each transition applied: milliseconds from when it happened (or
+    /// the monitor saw it) to when this app applied it (the frame benchmark
+    /// reports them).
+    pub delays: Vec<u64>,
     requested: HashMap<CommandId, Requested>,
     traces: VecDeque<RequestTrace>,
     dots: VecDeque<Dot>,
@@ -106,6 +125,8 @@ impl Default for LiveView {
             faults: Vec::new(),
             incidents: Vec::new(),
             promote_dialog: None,
+            scenario: None,
+            delays: Vec::new(),
             requested: HashMap::new(),
             traces: VecDeque::new(),
             dots: VecDeque::new(),
@@ -129,6 +150,17 @@ impl LiveView {
 
     /// Keeps the requests of an observation for the stopwatch.
     pub(super) fn record(&mut self, o: &Observation) {
+        let seen = match o {
+            Observation::Container { at, .. }
+            | Observation::Backend { at, .. }
+            | Observation::Replication { at, .. } => Some(*at),
+            _ => None,
+        };
+        if let Some(at) = seen
+            && self.delays.len() < 100_000
+        {
+            self.delays.push(live::now().saturating_sub(at));
+        }
         if let Observation::Requests(batch) = o {
             self.traces.extend(batch.iter().cloned());
             while self.traces.len() > STOPWATCH_TRACES {
@@ -979,6 +1011,39 @@ impl TopolabApp {
             } else {
                 rich
             });
+        }
+    }
+}
+
+impl TopolabApp {
+    /// The scenario tab: each step as it runs, the line that says what to
+    /// expect before it, expectations held or failed, then the report.
+    pub(super) fn scenario_ui(&self, ui: &mut egui::Ui) {
+        let Some(run) = &self.lab.live.scenario else {
+            return;
+        };
+        let state = match run.passed {
+            None => RichText::new(format!("Scenario {} — running…", run.name)).strong(),
+            Some(true) => RichText::new(format!("Scenario {} — every expectation held", run.name))
+                .strong()
+                .color(health_color(Health::Up)),
+            Some(false) => RichText::new(format!("Scenario {} — an expectation failed", run.name))
+                .strong()
+                .color(health_color(Health::Down)),
+        };
+        ui.label(state);
+        for line in &run.lines {
+            let text = RichText::new(line.as_str());
+            let text = if line.starts_with('▸') {
+                text.strong()
+            } else if line.trim_start().starts_with('✔') {
+                text.color(health_color(Health::Up))
+            } else if line.trim_start().starts_with('✖') {
+                text.color(health_color(Health::Down))
+            } else {
+                text.monospace()
+            };
+            ui.label(text);
         }
     }
 }

@@ -51,7 +51,9 @@ impl FrameTimes {
         self.ui.len() >= self.wanted
     }
 
-    fn report(&self) {
+    /// Prints the frame times, and how long live transitions took to
+    /// reach the app (`delays`, milliseconds).
+    fn report(&self, delays: &[u64]) {
         let stats = |v: &[Duration]| {
             let mut sorted = v.to_vec();
             sorted.sort();
@@ -74,6 +76,18 @@ impl FrameTimes {
         );
         println!("  building the frame (ui): {}", stats(&self.ui));
         println!("  frame to frame (all):    {}", stats(&self.intervals));
+        if !delays.is_empty() {
+            let mut sorted = delays.to_vec();
+            sorted.sort_unstable();
+            let pick = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+            println!(
+                "  live transitions, from happening to applied: {} transitions, p50 {} ms, p95 {} ms, max {} ms",
+                sorted.len(),
+                pick(0.5),
+                pick(0.95),
+                pick(1.0)
+            );
+        }
     }
 }
 

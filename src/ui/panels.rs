@@ -115,6 +115,37 @@ impl TopolabApp {
         {
             intents.push(Intent::Stop);
         }
+        ui.separator();
+        let design = self.doc.topology().name.clone();
+        let busy = self
+            .lab
+            .live
+            .scenario
+            .as_ref()
+            .is_some_and(|s| s.passed.is_none());
+        ui.menu_button("Run scenario", |ui| {
+            for s in crate::scenario::SHIPPED {
+                let fits = self.lab.running.is_some() && s.design == design && !busy;
+                let hint = if self.lab.running.is_none() {
+                    format!("Launch the {} design first", s.design)
+                } else if s.design != design {
+                    format!(
+                        "Written for the {} design (this lab runs {design})",
+                        s.design
+                    )
+                } else {
+                    "Runs its steps on this lab, then shows the stopwatch".to_owned()
+                };
+                if ui
+                    .add_enabled(fits, egui::Button::new(s.name))
+                    .on_hover_text(&hint)
+                    .on_disabled_hover_text(hint)
+                    .clicked()
+                {
+                    intents.push(Intent::Scenario(s.name));
+                }
+            }
+        });
     }
 
     pub(super) fn toolbar_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -196,6 +227,9 @@ impl TopolabApp {
                 format!("Timeline ({})", self.lab.timeline.len()),
             );
             ui.selectable_value(&mut self.tab, Tab::Traffic, "Traffic");
+            if self.lab.live.scenario.is_some() {
+                ui.selectable_value(&mut self.tab, Tab::Scenario, "Scenario");
+            }
         });
         ui.separator();
         match self.tab {
@@ -206,6 +240,12 @@ impl TopolabApp {
             }
             Tab::Preview => self.preview_ui(ui),
             Tab::Timeline => self.timeline_ui(ui),
+            Tab::Scenario => {
+                egui::ScrollArea::vertical()
+                    .id_salt("scenario")
+                    .stick_to_bottom(true)
+                    .show(ui, |ui| self.scenario_ui(ui));
+            }
             Tab::Traffic => {
                 egui::ScrollArea::vertical()
                     .id_salt("traffic")
