@@ -673,7 +673,7 @@ fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
         other => panic!("expected one Scenario, got {other:?}"),
     };
     for line in [
-        "▸ Killing web-01's Nginx.",
+        "▶ Killing web-01's Nginx.",
         "  ✔ web-01 reported down within 1 s (after 0.108 s)",
     ] {
         stub.events

@@ -275,7 +275,7 @@ pub async fn run(
     let mut outcome = Outcome::default();
     for step in &scenario.steps {
         match step {
-            Step::Say(text) => say(format!("▸ {text}")),
+            Step::Say(text) => say(format!("▶ {text}")),
             Step::Traffic { rate, writes } => {
                 let settings = TrafficSettings {
                     rate: Rate::PerSecond(*rate),

@@ -1034,7 +1034,7 @@ impl TopolabApp {
         ui.label(state);
         for line in &run.lines {
             let text = RichText::new(line.as_str());
-            let text = if line.starts_with('▸') {
+            let text = if line.starts_with('▶') {
                 text.strong()
             } else if line.trim_start().starts_with('✔') {
                 text.color(health_color(Health::Up))
