@@ -220,24 +220,32 @@ impl LiveView {
         }
     }
 
-    /// The stopwatch report of every incident, as Markdown.
-    pub fn stopwatch_report(&self) -> String {
+    /// The stopwatch of every incident.
+    pub fn measurements(&self) -> Vec<stopwatch::Measured> {
         let traces: Vec<RequestTrace> = self.traces.iter().cloned().collect();
         let timeline: Vec<live::Transition> = self.state.timeline().cloned().collect();
         let first = self.incidents.first().map_or(live::Millis::MAX, |i| i.at);
         let baseline: Vec<&RequestTrace> = traces.iter().filter(|t| t.at < first).collect();
         let slow = stopwatch::slow_threshold(&baseline);
-        let mut out = String::new();
-        for (i, incident) in self.incidents.iter().enumerate() {
-            let until = self
-                .incidents
-                .get(i + 1)
-                .map_or(live::Millis::MAX, |n| n.at);
-            let m = stopwatch::measure(incident, until, &traces, &timeline, slow);
-            out.push_str(&stopwatch::report(&m));
-            out.push('\n');
-        }
-        out
+        self.incidents
+            .iter()
+            .enumerate()
+            .map(|(i, incident)| {
+                let until = self
+                    .incidents
+                    .get(i + 1)
+                    .map_or(live::Millis::MAX, |n| n.at);
+                stopwatch::measure(incident, until, &traces, &timeline, slow)
+            })
+            .collect()
+    }
+
+    /// The stopwatch report of every incident, as Markdown.
+    pub fn stopwatch_report(&self) -> String {
+        self.measurements()
+            .iter()
+            .map(|m| stopwatch::report(m) + "\n")
+            .collect()
     }
 }
 
@@ -996,21 +1004,29 @@ impl TopolabApp {
             return;
         }
         ui.separator();
-        let report = self.lab.live.stopwatch_report();
+        let measured = self.lab.live.measurements();
         ui.horizontal(|ui| {
             ui.label(RichText::new("Stopwatch").strong());
             if ui.small_button("Copy as Markdown").clicked() {
+                let report: String = measured.iter().map(|m| stopwatch::report(m) + "\n").collect();
                 ui.ctx().copy_text(format!("# Lab report\n\n{report}"));
             }
+            ui.label(
+                RichText::new("red: requests failed · amber: slowed · blue: detected · green: back / first write")
+                    .weak()
+                    .small(),
+            );
         });
-        for line in report.lines().filter(|l| !l.is_empty()) {
-            let text = line.trim_start_matches("### ");
-            let rich = RichText::new(text).monospace();
-            ui.label(if line.starts_with("###") {
-                rich.strong()
-            } else {
-                rich
-            });
+        for m in &measured {
+            let report = stopwatch::report(m);
+            let mut lines = report.lines().filter(|l| !l.is_empty());
+            if let Some(title) = lines.next() {
+                ui.label(RichText::new(title.trim_start_matches("### ")).strong());
+            }
+            spans(ui, m);
+            for line in lines {
+                ui.label(RichText::new(line).monospace());
+            }
         }
     }
 }
@@ -1046,4 +1062,64 @@ impl TopolabApp {
             ui.label(text);
         }
     }
+}
+
+/// An incident's spans on a time axis: failed and slowed windows as bars,
+/// detection, recovery and the first write as ticks.
+fn spans(ui: &mut egui::Ui, m: &stopwatch::Measured) {
+    let t = |at: live::Millis| m.after(at).max(0.0) as f32;
+    let mut end: f32 = 2.0;
+    for at in [m.failed.last, m.slowed.last, m.recovered, m.first_write]
+        .into_iter()
+        .flatten()
+        .chain(m.detected.iter().map(|d| d.at))
+    {
+        end = end.max(t(at) + 0.5);
+    }
+    let (rect, _) = ui.allocate_exact_size(
+        Vec2::new(ui.available_width().min(640.0), 26.0),
+        egui::Sense::hover(),
+    );
+    let painter = ui.painter_at(rect);
+    let axis = rect.shrink2(Vec2::new(4.0, 8.0));
+    let x = |s: f32| axis.left() + axis.width() * (s / end).clamp(0.0, 1.0);
+    painter.line_segment(
+        [axis.left_center(), axis.right_center()],
+        Stroke::new(1.0, ui.visuals().weak_text_color()),
+    );
+    let bar = |from: Option<live::Millis>, to: Option<live::Millis>, color: Color32| {
+        if let (Some(a), Some(b)) = (from, to) {
+            let r = Rect::from_x_y_ranges(x(t(a))..=x(t(b)).max(x(t(a)) + 2.0), axis.y_range());
+            painter.rect_filled(r, 2.0, color.gamma_multiply(0.8));
+        }
+    };
+    bar(
+        m.slowed.first,
+        m.slowed.last,
+        health_color(Health::Degraded),
+    );
+    bar(m.failed.first, m.failed.last, health_color(Health::Down));
+    let tick = |s: f32, color: Color32| {
+        painter.line_segment(
+            [
+                Pos2::new(x(s), rect.top() + 2.0),
+                Pos2::new(x(s), rect.bottom() - 2.0),
+            ],
+            Stroke::new(2.0, color),
+        );
+    };
+    tick(0.0, ui.visuals().strong_text_color());
+    for d in &m.detected {
+        tick(t(d.at), Color32::from_rgb(80, 150, 240));
+    }
+    for at in [m.recovered, m.first_write].into_iter().flatten() {
+        tick(t(at), health_color(Health::Up));
+    }
+    painter.text(
+        rect.right_top(),
+        egui::Align2::RIGHT_TOP,
+        format!("{end:.1} s"),
+        FontId::proportional(10.0),
+        ui.visuals().weak_text_color(),
+    );
 }
