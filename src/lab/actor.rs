@@ -261,6 +261,10 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                                             topology: state
                                                 .as_ref()
                                                 .map(|s| Box::new(s.topology.clone())),
+                                            faults: state
+                                                .as_ref()
+                                                .map(|s| s.faults.clone())
+                                                .unwrap_or_default(),
                                             entry_points: state
                                                 .map(|s| s.entry_points)
                                                 .unwrap_or_default(),

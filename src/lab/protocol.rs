@@ -197,4 +197,6 @@ pub struct FoundLab {
     pub topology: Option<Box<Topology>>,
     /// Where clients reach it, from its state.
     pub entry_points: Vec<EntryPoint>,
+    /// Faults in effect, from its state.
+    pub faults: Vec<super::fault::ActiveFault>,
 }

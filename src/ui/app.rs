@@ -1056,6 +1056,12 @@ impl TopolabApp {
                         artifacts: None,
                     });
                     self.lab.live = super::live::LiveView::default();
+                    // Faults injected from the command line show too.
+                    self.lab.live.faults = found
+                        .faults
+                        .iter()
+                        .filter_map(|f| Some((f.target.parse().ok()?, f.kind)))
+                        .collect();
                     self.tab = Tab::Traffic;
                     self.send(LabCommand::Watch {
                         lab: found.lab.clone(),
