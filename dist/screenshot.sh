@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Takes assets/screenshot.png: the app with reference.ron loaded, in a real
+# Takes assets/screenshot.png: the app with reference.ron loaded (or attached
+# to a running lab: LAB=NAME), in a real
 # window under Xvfb. Needs Debian's xvfb, imagemagick and xdotool, and a
 # built binary (cargo build --release; TOPOLAB_BIN picks another).
 set -euo pipefail
@@ -14,9 +15,16 @@ cleanup() { [ -n "$app" ] && kill "$app" 2>/dev/null; kill "$xvfb" 2>/dev/null; 
 trap cleanup EXIT
 sleep 1
 # A fresh data folder: no recent files; the pointer parked off the canvas.
-DISPLAY=$display TOPOLAB_DATA_DIR=$(mktemp -d) "$bin" gui presets/reference.ron &
-app=$!
-sleep 4
+# With LAB=NAME: attached to that running lab, with 30 requests/s flowing.
+if [ -n "${LAB:-}" ]; then
+    DISPLAY=$display "$bin" gui --lab "$LAB" --traffic 30 &
+    app=$!
+    sleep 7
+else
+    DISPLAY=$display TOPOLAB_DATA_DIR=$(mktemp -d) "$bin" gui presets/reference.ron &
+    app=$!
+    sleep 4
+fi
 DISPLAY=$display xdotool mousemove 1350 850
 sleep 1
 DISPLAY=$display import -window root "$out"
