@@ -5,6 +5,34 @@
 //! Arrows point one way: `cli -> generate -> model`, `preset -> model`.
 //! `model` and `generate` are pure: no egui, bollard or tokio.
 
+// Printing to a closed stdout (`topolab check reference | head -1`) is not
+// an error worth a panic: these shadow std's `print!`/`println!` for the
+// whole crate and drop what cannot be written.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*), false)
+    };
+}
+
+macro_rules! println {
+    () => {
+        $crate::write_stdout(format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*), true)
+    };
+}
+
+/// Writes to stdout, ignoring a closed pipe.
+fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(args);
+    if newline {
+        let _ = out.write_all(b"\n");
+    }
+}
+
 pub mod appserver;
 pub mod cli;
 pub mod export;

@@ -1062,9 +1062,9 @@ impl LiveState {
                 g.lag_transactions = r.lag_transactions;
             }
         }
-        for (id, g) in &gauges {
+        // Components with gauges get a history even without traffic.
+        for id in gauges.keys() {
             self.nodes.entry(id.clone()).or_default();
-            let _ = g;
         }
         for (id, series) in &mut self.nodes {
             series.close_before(second, gauges.get(id).unwrap_or(&empty));

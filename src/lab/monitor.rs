@@ -590,7 +590,7 @@ async fn read_replica(
             .find(|(_, a)| a.ip().to_string() == ip)
             .map(|(h, _)| h.clone())
     });
-    let io_error = column(&row, &["Last_IO_Error", "Last_IO_Error"]).filter(|e| !e.is_empty());
+    let io_error = column(&row, &["Last_IO_Error"]).filter(|e| !e.is_empty());
     let sql_error = column(&row, &["Last_SQL_Error"]).filter(|e| !e.is_empty());
     let mut status = ReplicaStatus {
         io: column(&row, &["Slave_IO_Running", "Replica_IO_Running"]).unwrap_or_default(),

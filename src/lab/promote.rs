@@ -217,6 +217,8 @@ async fn position_from_binlog(
         volume: Some((volume, paths::DB_DATA.to_owned())),
         ..CreateSpec::default()
     };
+    // One left by an interrupted run would hold the name.
+    let _ = engine.remove_container(&name).await;
     let result = engine.run_spec_once(&spec).await;
     let _ = engine.remove_container(&name).await;
     let (code, out) = result?;
