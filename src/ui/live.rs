@@ -110,7 +110,8 @@ pub struct LiveView {
     /// reports them).
     pub delays: Vec<u64>,
     requested: HashMap<CommandId, Requested>,
-    traces: VecDeque<RequestTrace>,
+    /// Oldest first; trimmed in halves so that it stays one slice.
+    traces: Vec<RequestTrace>,
     dots: VecDeque<Dot>,
 }
 
@@ -128,7 +129,7 @@ impl Default for LiveView {
             scenario: None,
             delays: Vec::new(),
             requested: HashMap::new(),
-            traces: VecDeque::new(),
+            traces: Vec::new(),
             dots: VecDeque::new(),
         }
     }
@@ -163,8 +164,9 @@ impl LiveView {
         }
         if let Observation::Requests(batch) = o {
             self.traces.extend(batch.iter().cloned());
-            while self.traces.len() > STOPWATCH_TRACES {
-                self.traces.pop_front();
+            if self.traces.len() > 2 * STOPWATCH_TRACES {
+                let excess = self.traces.len() - STOPWATCH_TRACES;
+                self.traces.drain(..excess);
             }
         }
     }
@@ -222,7 +224,7 @@ impl LiveView {
 
     /// The stopwatch of every incident.
     pub fn measurements(&self) -> Vec<stopwatch::Measured> {
-        let traces: Vec<RequestTrace> = self.traces.iter().cloned().collect();
+        let traces = &self.traces;
         let timeline: Vec<live::Transition> = self.state.timeline().cloned().collect();
         let first = self.incidents.first().map_or(live::Millis::MAX, |i| i.at);
         let baseline: Vec<&RequestTrace> = traces.iter().filter(|t| t.at < first).collect();
@@ -235,7 +237,7 @@ impl LiveView {
                     .incidents
                     .get(i + 1)
                     .map_or(live::Millis::MAX, |n| n.at);
-                stopwatch::measure(incident, until, &traces, &timeline, slow)
+                stopwatch::measure(incident, until, traces, &timeline, slow)
             })
             .collect()
     }
