@@ -451,6 +451,14 @@ fn network_pause_and_drain_faults_heal_back_to_the_launched_lab() {
     let drained = Background::start(&state(&lab), 20.0, 0, 1.5).finish().1;
     assert_eq!(served_by(&drained, 0, u64::MAX), vec!["web-02"]);
 
+    // Changes made behind topolab's back are undone too.
+    let stopped = Command::new("docker")
+        .args(["stop", "-t", "1", "topolab-e2e-f8-web-01-nginx"])
+        .output()
+        .expect("docker");
+    assert!(stopped.status.success());
+    sql(&lab, "web-02", "STOP SLAVE");
+
     // Heal everything: as launched.
     run_ok(&lab, &["heal", "e2e-f8", "--all"]);
     assert!(state(&lab).faults.is_empty());

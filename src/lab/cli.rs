@@ -487,7 +487,7 @@ pub async fn heal(lab: String, target: Option<String>) -> anyhow::Result<()> {
     if healed.is_empty() {
         match target {
             Some(t) => println!("{t}: no fault recorded to heal"),
-            None => println!("no fault recorded; every container runs"),
+            None => println!("no fault recorded; the lab is in its launched shape"),
         }
     } else {
         for h in healed {

@@ -318,6 +318,23 @@ async fn sql(
     }
 }
 
+/// Like [`sql`], waiting up to 20 s for a server that is still starting.
+async fn sql_when_up(
+    engine: &Engine,
+    state: &LabState,
+    host: &HostName,
+    statement: &str,
+) -> Result<String, FaultError> {
+    let start = std::time::Instant::now();
+    loop {
+        match sql(engine, state, host, statement).await {
+            Ok(out) => return Ok(out),
+            Err(e) if start.elapsed() > std::time::Duration::from_secs(20) => return Err(e),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+}
+
 /// Sends a runtime API command to every load balancer that has `server`.
 async fn haproxy_all(
     engine: &Engine,
@@ -660,8 +677,12 @@ pub async fn heal(
     Ok(healed)
 }
 
-/// Heals every recorded fault, then makes sure every container runs,
-/// holders first.
+/// Heals every recorded fault, then puts the lab back in its launched
+/// shape with its current roles, whatever else was done to it (a `docker
+/// stop` from outside, say): every container running (holders first),
+/// every network joined with its address, no traffic-shaping rule, every
+/// backend ready in every load balancer, replicas replicating and
+/// read-only, the primary writable.
 pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<String>, FaultError> {
     let mut healed = Vec::new();
     let faults: Vec<ActiveFault> = std::mem::take(&mut state.faults);
@@ -679,13 +700,62 @@ pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<Strin
     }
     let topology = state.topology.clone();
     for host in &topology.hosts {
-        start_if_stopped(engine, &plan::holder_name(&state.lab, &host.name)).await?;
+        let holder = plan::holder_name(&state.lab, &host.name);
+        start_if_stopped(engine, &holder).await?;
         for c in &host.components {
             start_if_stopped(
                 engine,
                 &plan::container_name(&state.lab, &host.name, Part::Component(c.kind())),
             )
             .await?;
+        }
+        let on = engine.container_networks(&holder).await?;
+        for (net, ip) in host_networks(state, &host.name) {
+            if !on.contains(&net) {
+                engine.connect_network(&holder, &net, &ip).await?;
+                healed.push(format!("{} rejoined {net}", host.name));
+            }
+        }
+        unshape(engine, &holder).await?;
+    }
+    for (_, lb) in topology.load_balancers() {
+        for b in &lb.backends {
+            let command = format!("set server web/{} state ready", b.host);
+            // A load balancer just started may not have its socket yet.
+            let start = std::time::Instant::now();
+            while let Err(e) = haproxy_all(engine, state, &b.host, &command).await {
+                if start.elapsed() > std::time::Duration::from_secs(10) {
+                    return Err(e);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+    for (host, db) in topology.databases() {
+        match &db.role {
+            Role::Primary => {
+                sql_when_up(engine, state, &host.name, "SET GLOBAL read_only = OFF").await?;
+            }
+            Role::Replica { .. } => {
+                // A server kept out of service (errant transactions) has no
+                // replication configured: it stays read-only and out.
+                let status = match state.flavor {
+                    crate::model::Flavor::Mariadb => "SHOW SLAVE STATUS",
+                    crate::model::Flavor::Mysql => "SHOW REPLICA STATUS",
+                };
+                let configured = !sql_when_up(engine, state, &host.name, status)
+                    .await?
+                    .trim()
+                    .is_empty();
+                sql_when_up(engine, state, &host.name, "SET GLOBAL read_only = ON").await?;
+                if configured {
+                    let start = match state.flavor {
+                        crate::model::Flavor::Mariadb => "START SLAVE",
+                        crate::model::Flavor::Mysql => "START REPLICA",
+                    };
+                    sql_when_up(engine, state, &host.name, start).await?;
+                }
+            }
         }
     }
     Ok(healed)
