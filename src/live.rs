@@ -373,6 +373,25 @@ pub struct RequestTrace {
 }
 
 impl RequestTrace {
+    /// A request sent at `at` to `entry`, before any answer.
+    pub fn new(at: Millis, write: bool, entry: HostName) -> Self {
+        Self {
+            at,
+            write,
+            entry,
+            status: None,
+            error: None,
+            latency_ms: 0.0,
+            lb: None,
+            web: None,
+            app: None,
+            db: None,
+            app_ms: None,
+            db_ms: None,
+            written_id: None,
+        }
+    }
+
     /// A 2xx answer.
     pub fn ok(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
@@ -725,6 +744,8 @@ pub struct LiveState {
     totals: Totals,
     /// Revision: bumps when something the canvas shows changes.
     revision: u64,
+    /// The second the last [`LiveState::tick`] closed up to.
+    ticked: Option<u64>,
 }
 
 impl LiveState {
@@ -1044,6 +1065,11 @@ impl LiveState {
     /// stays open for late answers); call it about once a second.
     pub fn tick(&mut self, now: Millis) {
         let second = (now / 1000).saturating_sub(1);
+        // Called every frame: only a new second has anything to close.
+        if self.ticked == Some(second) {
+            return;
+        }
+        self.ticked = Some(second);
         let empty = Bucket::default();
         let mut gauges: HashMap<ComponentId, Bucket> = HashMap::new();
         for ((host, kind), (cpu, mem)) in &self.resources {
@@ -1290,11 +1316,7 @@ mod tests {
 
     fn trace(at: Millis, web: &str, db: &str, status: u16, latency: f32) -> RequestTrace {
         RequestTrace {
-            at,
-            write: false,
-            entry: h("lb-01"),
             status: Some(status),
-            error: None,
             latency_ms: latency,
             lb: Some(h("lb-01")),
             web: Some(h(web)),
@@ -1302,7 +1324,7 @@ mod tests {
             db: Some(h(db)),
             app_ms: Some(latency / 2.0),
             db_ms: Some(latency / 4.0),
-            written_id: None,
+            ..RequestTrace::new(at, false, h("lb-01"))
         }
     }
 

@@ -263,19 +263,9 @@ mod tests {
 
     fn trace(at: Millis, status: Option<u16>, latency: f32, write: bool) -> RequestTrace {
         RequestTrace {
-            at,
-            write,
-            entry: HostName::new("lb-01"),
             status,
-            error: None,
             latency_ms: latency,
-            lb: None,
-            web: None,
-            app: None,
-            db: None,
-            app_ms: None,
-            db_ms: None,
-            written_id: None,
+            ..RequestTrace::new(at, write, HostName::new("lb-01"))
         }
     }
 

@@ -99,6 +99,21 @@ fn sql(lab: &Lab, host: &str, query: &str) -> String {
     out.trim().to_owned()
 }
 
+/// Writes an item through the lab's first entry point; asserts it was acknowledged.
+fn write_item(lab: &Lab, value: &str) {
+    let url = format!("{}/api/items", lab.entry_urls()[0]);
+    let r = http(&client(), &url, Some(serde_json::json!({ "value": value }))).expect("write");
+    assert_eq!(r.status, 201, "{r:?}");
+}
+
+/// The ids of the items `host`'s database holds.
+fn item_ids(lab: &Lab, host: &str) -> Vec<u64> {
+    sql(lab, host, "SELECT id FROM app.items")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
 fn served_by(traces: &[RequestTrace], from: Millis, to: Millis) -> Vec<String> {
     let mut webs: Vec<String> = traces
         .iter()
@@ -162,16 +177,8 @@ fn a_killed_host_fails_over_reads_and_catches_up_when_healed() {
     }
     status_shows(&lab, &["web-02/db", "exited"], Duration::from_secs(2));
     // Writes while web-02 is down, then heal: replication catches up.
-    let c = client();
     for i in 0..5 {
-        let url = format!("{}/api/items", lab.entry_urls()[0]);
-        let r = http(
-            &c,
-            &url,
-            Some(serde_json::json!({ "value": format!("during-{i}") })),
-        )
-        .expect("write");
-        assert_eq!(r.status, 201, "{r:?}");
+        write_item(&lab, &format!("during-{i}"));
     }
     run_ok(&lab, &["heal", "e2e-f2", "web-02"]);
     status_shows(
@@ -239,10 +246,7 @@ fn a_dead_primary_stops_writes_until_the_replica_is_promoted() {
         .filter_map(|t| t.written_id)
         .collect();
     assert!(!acked.is_empty());
-    let ids: Vec<u64> = sql(&lab, "web-02", "SELECT id FROM app.items")
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let ids: Vec<u64> = item_ids(&lab, "web-02");
     for id in acked {
         assert!(ids.contains(&id), "acknowledged write {id} is missing");
     }
@@ -261,12 +265,7 @@ fn a_dead_primary_stops_writes_until_the_replica_is_promoted() {
 fn a_promotion_that_would_lose_writes_is_refused_until_accepted() {
     let Some(_docker) = docker() else { return };
     let lab = Lab::up("reference", "e2e-f4");
-    let url = format!("{}/api/items", lab.entry_urls()[0]);
-    let c = client();
-    let write = |value: String| {
-        let r = http(&c, &url, Some(serde_json::json!({ "value": value }))).expect("write");
-        assert_eq!(r.status, 201, "{r:?}");
-    };
+    let write = |value: String| write_item(&lab, &value);
     for i in 0..3 {
         write(format!("kept-{i}"));
     }
@@ -322,10 +321,7 @@ fn semi_sync_keeps_every_acknowledged_write() {
         .filter_map(|t| t.written_id)
         .collect();
     assert!(acked.len() > 50, "{} writes acknowledged", acked.len());
-    let ids: Vec<u64> = sql(&lab, "web-02", "SELECT id FROM app.items")
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let ids: Vec<u64> = item_ids(&lab, "web-02");
     let lost: Vec<&u64> = acked.iter().filter(|id| !ids.contains(id)).collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
 }
@@ -349,19 +345,9 @@ fn a_planned_switchover_loses_nothing_and_reverses_replication() {
         &["web-01/db", "replica of web-02", "running"],
         Duration::from_secs(5),
     );
-    let ids: Vec<u64> = sql(&lab, "web-02", "SELECT id FROM app.items")
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let ids: Vec<u64> = item_ids(&lab, "web-02");
     assert!(acked.iter().all(|id| ids.contains(id)), "a write was lost");
-    let url = format!("{}/api/items", lab.entry_urls()[0]);
-    let r = http(
-        &client(),
-        &url,
-        Some(serde_json::json!({ "value": "after" })),
-    )
-    .expect("write");
-    assert_eq!(r.status, 201);
+    write_item(&lab, "after");
     let same = eventually(Duration::from_secs(5), || {
         (count("web-01") == count("web-02")).then_some(())
     });
@@ -428,15 +414,8 @@ fn network_pause_and_drain_faults_heal_back_to_the_launched_lab() {
 
     // Pause the replica, write, heal: the lag catches up.
     run_ok(&lab, &["fault", "e2e-f8", "web-02/db", "pause"]);
-    let url = format!("{}/api/items", lab.entry_urls()[0]);
     for i in 0..5 {
-        let r = http(
-            &client(),
-            &url,
-            Some(serde_json::json!({ "value": format!("p{i}") })),
-        )
-        .expect("write");
-        assert_eq!(r.status, 201, "{r:?}");
+        write_item(&lab, &format!("p{i}"));
     }
     run_ok(&lab, &["heal", "e2e-f8", "web-02/db"]);
     status_shows(

@@ -535,11 +535,7 @@ fn the_traffic_panel_starts_changes_and_stops_traffic_and_shows_totals() {
         other => panic!("expected one Traffic command, got {other:?}"),
     }
     let trace = |web: &str, status: u16| RequestTrace {
-        at: topolab::live::now(),
-        write: false,
-        entry: HostName::new("lb-01"),
         status: Some(status),
-        error: None,
         latency_ms: 4.0,
         lb: Some(HostName::new("lb-01")),
         web: Some(HostName::new(web)),
@@ -547,7 +543,7 @@ fn the_traffic_panel_starts_changes_and_stops_traffic_and_shows_totals() {
         db: Some(HostName::new("web-02")),
         app_ms: Some(2.0),
         db_ms: Some(1.0),
-        written_id: None,
+        ..RequestTrace::new(topolab::live::now(), false, HostName::new("lb-01"))
     };
     stub.events
         .send(LabEvent::Live {

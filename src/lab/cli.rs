@@ -316,7 +316,7 @@ pub fn render_table(state: &LabState, live: &LiveState) -> String {
         out,
         "lab {}  {}",
         state.lab,
-        chrono_like(crate::live::now())
+        crate::stopwatch::clock(crate::live::now())
     );
     let _ = writeln!(
         out,
@@ -375,22 +375,10 @@ pub fn render_table(state: &LabState, live: &LiveState) -> String {
     if !recent.is_empty() {
         let _ = writeln!(out, "\nrecent transitions:");
         for t in recent.into_iter().rev() {
-            let _ = writeln!(out, "  {}  {}", chrono_like(t.at), t.text);
+            let _ = writeln!(out, "  {}  {}", crate::stopwatch::clock(t.at), t.text);
         }
     }
     out
-}
-
-/// `HH:MM:SS.mmm` (UTC) of a timestamp.
-pub fn chrono_like(at: crate::live::Millis) -> String {
-    let ms = at % 1000;
-    let s = at / 1000;
-    format!(
-        "{:02}:{:02}:{:02}.{ms:03}",
-        (s / 3600) % 24,
-        (s / 60) % 60,
-        s % 60
-    )
 }
 
 /// `topolab traffic LAB`: sends requests, then prints what happened.

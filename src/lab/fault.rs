@@ -13,10 +13,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::docker::Engine;
-use super::launch::{self, LabError};
+use super::launch::LabError;
 use super::plan::{self, Part};
+use super::replication;
 use super::state::LabState;
-use crate::generate::paths;
 use crate::model::{AddressPlan, ComponentKind, Host, HostName, Network, Role, Subject, Topology};
 
 /// What to do to a target.
@@ -299,23 +299,16 @@ fn host_networks(state: &LabState, host: &HostName) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Runs `statement` as root in a database container; its output, or why it failed.
+/// Runs `statement` as root in `host`'s database container.
 async fn sql(
     engine: &Engine,
     state: &LabState,
     host: &HostName,
     statement: &str,
 ) -> Result<String, FaultError> {
-    let name = plan::container_name(&state.lab, host, Part::Component(ComponentKind::Db));
-    let cmd = launch::sql(state.flavor, statement, true);
-    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-    match engine.exec(&name, &cmd).await? {
-        (0, out) => Ok(out),
-        (code, out) => Err(FaultError::Failed(format!(
-            "`{statement}` on {host}/db failed ({code}): {}",
-            out.trim()
-        ))),
-    }
+    replication::query(engine, state, host, statement)
+        .await
+        .map_err(FaultError::Failed)
 }
 
 /// Like [`sql`], waiting up to 20 s for a server that is still starting.
@@ -325,14 +318,15 @@ async fn sql_when_up(
     host: &HostName,
     statement: &str,
 ) -> Result<String, FaultError> {
-    let start = std::time::Instant::now();
-    loop {
-        match sql(engine, state, host, statement).await {
-            Ok(out) => return Ok(out),
-            Err(e) if start.elapsed() > std::time::Duration::from_secs(20) => return Err(e),
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
-        }
-    }
+    replication::query_when_up(
+        engine,
+        state,
+        host,
+        statement,
+        std::time::Duration::from_secs(20),
+    )
+    .await
+    .map_err(FaultError::Failed)
 }
 
 /// Sends a runtime API command to every load balancer that has `server`.
@@ -347,16 +341,15 @@ async fn haproxy_all(
             continue;
         }
         let name = plan::container_name(&state.lab, &lb.name, Part::Component(ComponentKind::Lb));
-        let script = format!(
-            "echo '{command}' | socat - UNIX-CONNECT:{}",
-            paths::HAPROXY_SOCKET
-        );
-        let (code, out) = engine.exec(&name, &["sh", "-c", &script]).await?;
-        if code != 0 || !out.trim().is_empty() {
+        // The runtime API answers a `set server` with nothing when it obeys.
+        let answer = super::monitor::haproxy_command(engine, &name, command)
+            .await
+            .map_err(|e| FaultError::Failed(format!("{}/lb: {e}", lb.name)))?;
+        if !answer.trim().is_empty() {
             return Err(FaultError::Failed(format!(
                 "{}/lb refused `{command}`: {}",
                 lb.name,
-                out.trim()
+                answer.trim()
             )));
         }
     }
@@ -509,10 +502,7 @@ pub async fn inject(
             shape(engine, &holder, kind).await?;
         }
         FaultKind::StopReplication => {
-            let stop = match state.flavor {
-                crate::model::Flavor::Mariadb => "STOP SLAVE IO_THREAD",
-                crate::model::Flavor::Mysql => "STOP REPLICA IO_THREAD",
-            };
+            let stop = replication::words(state.flavor).stop_io;
             sql(engine, state, &host.name, stop).await?;
         }
         FaultKind::ReadOnly => {
@@ -609,17 +599,15 @@ async fn undo_fault(
         }
         FaultKind::Slow | FaultKind::Lossy | FaultKind::Latency => unshape(engine, &holder).await?,
         FaultKind::StopReplication => {
-            let start = match state.flavor {
-                crate::model::Flavor::Mariadb => "START SLAVE",
-                crate::model::Flavor::Mysql => "START REPLICA",
-            };
+            let start = replication::words(state.flavor).start;
             sql(engine, state, &host.name, start).await?;
         }
         FaultKind::ReadOnly => {
             // Only the primary becomes writable again.
             let primary = host.database().is_some_and(|d| d.role == Role::Primary);
             if primary {
-                sql(engine, state, &host.name, "SET GLOBAL read_only = OFF").await?;
+                let writable = replication::words(state.flavor).writable;
+                sql(engine, state, &host.name, writable).await?;
             }
         }
         FaultKind::Drain | FaultKind::Maintenance => {
@@ -660,16 +648,27 @@ pub async fn heal(
     let (these, others): (Vec<ActiveFault>, Vec<ActiveFault>) =
         state.faults.drain(..).partition(|f| matches(f));
     state.faults = others;
+    undo_all(engine, state, these).await
+}
+
+/// Undoes `faults` (taken out of `state`), newest first: a later fault may
+/// sit on an earlier one. On a failure the faults not yet undone go back
+/// into `state`.
+async fn undo_all(
+    engine: &Engine,
+    state: &mut LabState,
+    mut faults: Vec<ActiveFault>,
+) -> Result<Vec<String>, FaultError> {
     let mut healed = Vec::new();
-    // Newest first: a later fault may sit on an earlier one.
-    for f in these.iter().rev() {
+    while let Some(f) = faults.last() {
         match undo(engine, state, f).await {
             Ok(said) => {
                 healed.push(format!("healed {} ({})", f.target, f.kind));
                 healed.extend(said);
+                faults.pop();
             }
             Err(e) => {
-                state.faults.push(f.clone());
+                state.faults.extend(faults);
                 return Err(e);
             }
         }
@@ -684,20 +683,8 @@ pub async fn heal(
 /// backend ready in every load balancer, replicas replicating and
 /// read-only, the primary writable.
 pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<String>, FaultError> {
-    let mut healed = Vec::new();
-    let faults: Vec<ActiveFault> = std::mem::take(&mut state.faults);
-    for f in faults.iter().rev() {
-        match undo(engine, state, f).await {
-            Ok(said) => {
-                healed.push(format!("healed {} ({})", f.target, f.kind));
-                healed.extend(said);
-            }
-            Err(e) => {
-                state.faults = faults.clone();
-                return Err(e);
-            }
-        }
-    }
+    let faults = std::mem::take(&mut state.faults);
+    let mut healed = undo_all(engine, state, faults).await?;
     let topology = state.topology.clone();
     for host in &topology.hosts {
         let holder = plan::holder_name(&state.lab, &host.name);
@@ -731,29 +718,21 @@ pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<Strin
             }
         }
     }
+    let w = replication::words(state.flavor);
     for (host, db) in topology.databases() {
         match &db.role {
             Role::Primary => {
-                sql_when_up(engine, state, &host.name, "SET GLOBAL read_only = OFF").await?;
+                sql_when_up(engine, state, &host.name, w.writable).await?;
             }
             Role::Replica { .. } => {
                 // A server kept out of service (errant transactions) has no
                 // replication configured: it stays read-only and out.
-                let status = match state.flavor {
-                    crate::model::Flavor::Mariadb => "SHOW SLAVE STATUS",
-                    crate::model::Flavor::Mysql => "SHOW REPLICA STATUS",
-                };
-                let configured = !sql_when_up(engine, state, &host.name, status)
+                let configured = !sql_when_up(engine, state, &host.name, w.status)
                     .await?
-                    .trim()
                     .is_empty();
                 sql_when_up(engine, state, &host.name, "SET GLOBAL read_only = ON").await?;
                 if configured {
-                    let start = match state.flavor {
-                        crate::model::Flavor::Mariadb => "START SLAVE",
-                        crate::model::Flavor::Mysql => "START REPLICA",
-                    };
-                    sql_when_up(engine, state, &host.name, start).await?;
+                    sql_when_up(engine, state, &host.name, w.start).await?;
                 }
             }
         }

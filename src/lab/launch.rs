@@ -596,20 +596,15 @@ impl Run<'_> {
     }
 
     async fn wait_replication(&self, c: &ContainerPlan) -> Result<(), LabError> {
-        let statement = match self.flavor {
-            Flavor::Mariadb => "SHOW SLAVE STATUS\\G",
-            Flavor::Mysql => "SHOW REPLICA STATUS\\G",
-        };
-        let cmd = sql(self.flavor, statement, false);
+        let words = super::replication::words(self.flavor);
+        let statement = format!("{}\\G", words.status);
+        let cmd = sql(self.flavor, &statement, false);
         self.explain(format!("docker exec {} {}", c.name, shell_words(&cmd)));
         let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
         // Every primary answers by now. A replica that started first and
         // found no primary waits a whole retry interval (1 s) before trying
         // again: restarting its IO thread once tries again at once.
-        let restart = match self.flavor {
-            Flavor::Mariadb => "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD",
-            Flavor::Mysql => "STOP REPLICA IO_THREAD; START REPLICA IO_THREAD",
-        };
+        let restart = words.restart_io;
         let mut kicked = false;
         let deadline = Instant::now() + self.timeout;
         loop {
@@ -1000,11 +995,8 @@ pub async fn db_roles(
     let mut roles = BTreeMap::new();
     for (host, _) in state.topology.databases() {
         let name = plan::container_name(&state.lab, &host.name, Part::Component(ComponentKind::Db));
-        let statement = match state.flavor {
-            Flavor::Mariadb => "SHOW SLAVE STATUS\\G",
-            Flavor::Mysql => "SHOW REPLICA STATUS\\G",
-        };
-        let refs = sql(state.flavor, statement, false);
+        let statement = format!("{}\\G", super::replication::words(state.flavor).status);
+        let refs = sql(state.flavor, &statement, false);
         let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
         let role = match engine.exec(&name, &refs).await {
             Ok((0, out)) if out.trim().is_empty() => {

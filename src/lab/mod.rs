@@ -12,6 +12,7 @@ pub mod monitor;
 pub mod plan;
 pub mod promote;
 pub mod protocol;
+pub mod replication;
 pub mod scenario;
 pub mod state;
 pub mod traffic;

@@ -24,10 +24,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::docker::{Engine, Usage};
 use super::plan::{self, Part};
+use super::replication;
 use super::state::LabState;
 use crate::generate::paths;
 use crate::live::{self, BackendStatus, Observation, ReplicaStatus, RunState};
-use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, serving_network};
+use crate::model::{AddressPlan, ComponentKind, HostName, serving_network};
 
 /// How often HAProxy's backend states are read.
 pub const HAPROXY_POLL: Duration = Duration::from_millis(100);
@@ -306,17 +307,30 @@ fn csv_fields(line: &str) -> Vec<String> {
 /// The runtime API's prompt, which ends every answer in prompt mode.
 const PROMPT: &str = "\n> ";
 
-/// Reads `show stat` once (for `topolab status`).
-pub async fn haproxy_servers(engine: &Engine, container: &str) -> Result<Vec<ServerStat>, String> {
+/// Sends one command to the runtime API of the HAProxy in `container`:
+/// its answer, or why there is none. (Not for polling: it starts a
+/// process; the monitor keeps one session open instead.)
+pub async fn haproxy_command(
+    engine: &Engine,
+    container: &str,
+    command: &str,
+) -> Result<String, String> {
     let script = format!(
-        "echo 'show stat' | socat - UNIX-CONNECT:{}",
+        "echo '{command}' | socat - UNIX-CONNECT:{}",
         paths::HAPROXY_SOCKET
     );
     match engine.exec(container, &["sh", "-c", &script]).await {
-        Ok((0, out)) => Ok(parse_show_stat(&out)),
+        Ok((0, out)) => Ok(out),
         Ok((code, out)) => Err(format!("the runtime API answered {code}: {}", out.trim())),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Reads `show stat` once (for `topolab status`).
+pub async fn haproxy_servers(engine: &Engine, container: &str) -> Result<Vec<ServerStat>, String> {
+    haproxy_command(engine, container, "show stat")
+        .await
+        .map(|out| parse_show_stat(&out))
 }
 
 /// Backend states from one load balancer's runtime API.
@@ -531,18 +545,9 @@ async fn read_replica(
     host: &HostName,
     conns: &mut ReplicaConns,
 ) -> Result<ReplicaStatus, String> {
-    let (status_query, replica_gtid_query, primary_gtid_query) = match state.flavor {
-        Flavor::Mariadb => (
-            "SHOW SLAVE STATUS",
-            "SELECT @@gtid_slave_pos",
-            "SELECT @@gtid_binlog_pos",
-        ),
-        Flavor::Mysql => (
-            "SHOW REPLICA STATUS",
-            "SELECT @@gtid_executed",
-            "SELECT @@gtid_executed",
-        ),
-    };
+    let w = replication::words(state.flavor);
+    let (status_query, replica_gtid_query, primary_gtid_query) =
+        (w.status, w.applied_position, w.own_position);
     let address = *addresses
         .get(host)
         .ok_or_else(|| format!("{host} has no database address"))?;
@@ -552,13 +557,7 @@ async fn read_replica(
     let Some(conn) = conns.replica.as_mut() else {
         return Err("no connection".to_owned());
     };
-    let result = async {
-        let row = query_row(conn, status_query).await?;
-        let gtid = query_text(conn, replica_gtid_query).await?;
-        Ok::<_, String>((row, gtid))
-    }
-    .await;
-    let (row, replica_gtid) = match result {
+    let row = match query_row(conn, status_query).await {
         Ok(r) => r,
         Err(e) => {
             conns.replica = None;
@@ -571,7 +570,6 @@ async fn read_replica(
         return match read_only {
             Ok(v) => Ok(ReplicaStatus {
                 writable: v.as_deref() == Some("0"),
-                replica_gtid,
                 ..ReplicaStatus::default()
             }),
             Err(e) => {
@@ -599,7 +597,7 @@ async fn read_replica(
             .and_then(|s| s.parse().ok()),
         lag_transactions: None,
         primary_gtid: None,
-        replica_gtid,
+        replica_gtid: None,
         last_error: sql_error.or(io_error),
         source,
         replicating: true,
@@ -619,12 +617,16 @@ async fn read_replica(
         }
     }
     status.primary_gtid = conns.last_primary_gtid.clone();
-    // The replica's position again, read after the primary's: writes in
-    // flight between the two reads do not count as lag.
-    if let Some(conn) = conns.replica.as_mut()
-        && let Ok(Some(applied)) = query_text(conn, replica_gtid_query).await
-    {
-        status.replica_gtid = Some(applied);
+    // The replica's position, read after the primary's: writes in flight
+    // between the two reads do not count as lag.
+    if let Some(conn) = conns.replica.as_mut() {
+        match query_text(conn, replica_gtid_query).await {
+            Ok(applied) => status.replica_gtid = applied,
+            Err(e) => {
+                conns.replica = None;
+                return Err(e);
+            }
+        }
     }
     if let (Some(p), Some(r)) = (&status.primary_gtid, &status.replica_gtid) {
         status.lag_transactions = live::gtid_gap(p, r);

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::docker::{CreateSpec, Engine};
 use super::plan::{self, Part};
+use super::replication;
 use super::state::LabState;
 use crate::generate::{self, AppConfig, Settings, paths};
 use crate::live;
@@ -111,50 +112,16 @@ fn db_container(lab: &str, host: &HostName) -> String {
     plan::container_name(lab, host, Part::Component(ComponentKind::Db))
 }
 
-/// Runs SQL as root in a database container.
+/// Runs SQL as root in `host`'s database container.
 async fn sql(
     engine: &Engine,
     state: &LabState,
     host: &HostName,
     statement: &str,
 ) -> Result<String, PromoteError> {
-    let cmd = super::launch::sql(state.flavor, statement, true);
-    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-    match engine.exec(&db_container(&state.lab, host), &cmd).await? {
-        (0, out) => Ok(out.trim().to_owned()),
-        (code, out) => Err(PromoteError::Failed(format!(
-            "`{statement}` on {host}/db failed ({code}): {}",
-            out.trim()
-        ))),
-    }
-}
-
-/// A field of `SHOW SLAVE STATUS\G` output.
-fn field(status: &str, names: &[&str]) -> Option<String> {
-    status.lines().find_map(|l| {
-        let (k, v) = l.trim().split_once(':')?;
-        names.contains(&k.trim()).then(|| v.trim().to_owned())
-    })
-}
-
-async fn slave_status(
-    engine: &Engine,
-    state: &LabState,
-    host: &HostName,
-) -> Result<String, PromoteError> {
-    let statement = match state.flavor {
-        Flavor::Mariadb => "SHOW SLAVE STATUS\\G",
-        Flavor::Mysql => "SHOW REPLICA STATUS\\G",
-    };
-    let cmd = super::launch::sql(state.flavor, statement, false);
-    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-    match engine.exec(&db_container(&state.lab, host), &cmd).await? {
-        (0, out) => Ok(out),
-        (code, out) => Err(PromoteError::Failed(format!(
-            "{host}/db does not answer ({code}): {}",
-            out.trim()
-        ))),
-    }
+    replication::query(engine, state, host, statement)
+        .await
+        .map_err(PromoteError::Failed)
 }
 
 /// The replica named by `target` (`web-02` or `web-02/db`) and its primary.
@@ -233,25 +200,22 @@ pub async fn assess(
     replica: &HostName,
     old: &HostName,
 ) -> Result<Assessment, PromoteError> {
-    let status = slave_status(engine, state, replica).await?;
-    let received = field(&status, &["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).unwrap_or_default();
-    let lag_seconds = field(&status, &["Seconds_Behind_Master", "Seconds_Behind_Source"])
-        .and_then(|v| v.parse().ok());
-    let applied_query = match state.flavor {
-        Flavor::Mariadb => "SELECT @@gtid_slave_pos",
-        Flavor::Mysql => "SELECT @@gtid_executed",
-    };
-    let applied = sql(engine, state, replica, applied_query).await?;
-    let binlog_query = match state.flavor {
-        Flavor::Mariadb => "SELECT @@gtid_binlog_pos",
-        Flavor::Mysql => "SELECT @@gtid_executed",
-    };
+    let w = replication::words(state.flavor);
+    let status = replication::query_vertical(engine, state, replica, w.status)
+        .await
+        .map_err(PromoteError::Failed)?;
+    let received =
+        replication::field(&status, &["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).unwrap_or_default();
+    let lag_seconds =
+        replication::field(&status, &["Seconds_Behind_Master", "Seconds_Behind_Source"])
+            .and_then(|v| v.parse().ok());
+    let applied = sql(engine, state, replica, w.applied_position).await?;
     let running = engine
         .state(&db_container(&state.lab, old))
         .await
         .is_ok_and(|(s, _)| s == "running");
     let from_server = if running {
-        sql(engine, state, old, binlog_query).await.ok()
+        sql(engine, state, old, w.own_position).await.ok()
     } else {
         None
     };
@@ -293,10 +257,7 @@ async fn wait_applied(
     host: &HostName,
     target: &str,
 ) -> Result<(), PromoteError> {
-    let query = match state.flavor {
-        Flavor::Mariadb => "SELECT @@gtid_slave_pos",
-        Flavor::Mysql => "SELECT @@gtid_executed",
-    };
+    let query = replication::words(state.flavor).applied_position;
     let start = Instant::now();
     loop {
         let applied = sql(engine, state, host, query).await?;
@@ -480,7 +441,13 @@ pub async fn promote(
         }
         sql(engine, state, &old, "SET GLOBAL read_only = ON").await?;
         step(format!("{old}/db is read-only: no new writes"));
-        let position = sql(engine, state, &old, "SELECT @@gtid_binlog_pos").await?;
+        let position = sql(
+            engine,
+            state,
+            &old,
+            replication::words(state.flavor).own_position,
+        )
+        .await?;
         wait_applied(engine, state, &replica, &position).await?;
         step(format!("{replica}/db caught up to {position}"));
     }
@@ -494,13 +461,14 @@ pub async fn promote(
     if !assessment.received.is_empty() {
         wait_applied(engine, state, &replica, &assessment.received).await?;
     }
-    let promote_sql = match state.flavor {
-        Flavor::Mariadb => "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF",
-        Flavor::Mysql => {
-            "STOP REPLICA; RESET REPLICA ALL; SET GLOBAL super_read_only = OFF; SET GLOBAL read_only = OFF"
-        }
-    };
-    sql(engine, state, &replica, promote_sql).await?;
+    let w = replication::words(state.flavor);
+    sql(
+        engine,
+        state,
+        &replica,
+        &format!("{}; {}", w.reset, w.writable),
+    )
+    .await?;
     step(format!(
         "{replica}/db is writable and replicates from no one"
     ));
@@ -614,20 +582,22 @@ pub async fn rejoin(
         return Ok(String::new());
     };
     // Never two writable primaries: read-only before anything else.
-    let start = Instant::now();
-    loop {
-        match sql(engine, state, host, "SET GLOBAL read_only = ON").await {
-            Ok(_) => break,
-            Err(e) if start.elapsed() > Duration::from_secs(20) => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    let status = slave_status(engine, state, host).await?;
+    let w = replication::words(state.flavor);
+    replication::query_when_up(
+        engine,
+        state,
+        host,
+        "SET GLOBAL read_only = ON",
+        Duration::from_secs(20),
+    )
+    .await
+    .map_err(PromoteError::Failed)?;
+    let status = sql(engine, state, host, w.status).await?;
     if !status.trim().is_empty() {
         return Ok(format!("{host}/db replicates already"));
     }
     if state.flavor == Flavor::Mariadb {
-        let own = sql(engine, state, host, "SELECT @@gtid_binlog_pos").await?;
+        let own = sql(engine, state, host, w.own_position).await?;
         let theirs = sql(engine, state, &of, "SELECT @@gtid_binlog_state").await?;
         let extra = errant(&own, &theirs);
         if extra > 0 {
@@ -653,16 +623,5 @@ mod tests {
         assert_eq!(errant("0-1-10", "0-1-10,0-2-25"), 0);
         assert_eq!(errant("0-1-5", "0-2-25"), 5);
         assert_eq!(errant("", "0-2-25"), 0);
-    }
-
-    #[test]
-    fn status_fields() {
-        let s = "*** 1. row ***\n  Gtid_IO_Pos: 0-1-14\n  Seconds_Behind_Master: NULL\n";
-        assert_eq!(field(s, &["Gtid_IO_Pos"]).as_deref(), Some("0-1-14"));
-        assert_eq!(
-            field(s, &["Seconds_Behind_Master"]).as_deref(),
-            Some("NULL")
-        );
-        assert_eq!(field(s, &["Nope"]), None);
     }
 }

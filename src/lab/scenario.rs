@@ -10,9 +10,9 @@ use std::time::Duration;
 use super::docker::Engine;
 use super::state::LabState;
 use super::traffic::{self, Rate, TrafficHandle, TrafficSettings};
-use super::{fault, monitor, plan, promote};
+use super::{fault, monitor, promote};
 use crate::live::{self, LiveState, Millis, Observation, RequestTrace};
-use crate::model::{ComponentKind, Role};
+use crate::model::Role;
 use crate::scenario::{Expectation, Scenario, Step};
 use crate::stopwatch::{self, Incident, Measured};
 
@@ -98,21 +98,13 @@ impl Run {
             .find(|(_, d)| d.role == Role::Primary)
             .map(|(h, _)| h.name.clone())
             .ok_or("no primary")?;
-        let name = plan::container_name(
-            &self.state.lab,
+        let out = super::replication::query(
+            &self.engine,
+            &self.state,
             &primary,
-            plan::Part::Component(ComponentKind::Db),
-        );
-        let cmd = super::launch::sql(self.state.flavor, "SELECT id FROM app.items", true);
-        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        let (code, out) = self
-            .engine
-            .exec(&name, &cmd)
-            .await
-            .map_err(|e| e.to_string())?;
-        if code != 0 {
-            return Err(format!("{primary}/db: {}", out.trim()));
-        }
+            "SELECT id FROM app.items",
+        )
+        .await?;
         let ids: BTreeSet<u64> = out.lines().filter_map(|l| l.trim().parse().ok()).collect();
         Ok(acked.iter().filter(|id| !ids.contains(id)).count() as u64)
     }

@@ -398,21 +398,7 @@ impl Shared {
         } else {
             self.client.get(format!("{}/", target.base))
         };
-        let mut trace = RequestTrace {
-            at,
-            write,
-            entry: target.host.clone(),
-            status: None,
-            error: None,
-            latency_ms: 0.0,
-            lb: None,
-            web: None,
-            app: None,
-            db: None,
-            app_ms: None,
-            db_ms: None,
-            written_id: None,
-        };
+        let mut trace = RequestTrace::new(at, write, target.host.clone());
         match request.send().await {
             Ok(response) => {
                 trace.status = Some(response.status().as_u16());

@@ -380,6 +380,11 @@ impl TopolabApp {
         self.preview.as_ref()
     }
 
+    /// The name of the lab that runs, if one does.
+    fn running_lab(&self) -> Option<String> {
+        self.lab.running.as_ref().map(|r| r.lab.clone())
+    }
+
     fn next_id(&mut self) -> CommandId {
         self.lab.next_id += 1;
         CommandId(self.lab.next_id)
@@ -915,8 +920,7 @@ impl TopolabApp {
                 }
             }
             Intent::Traffic(settings) => {
-                if let Some(r) = &self.lab.running {
-                    let lab = r.lab.clone();
+                if let Some(lab) = self.running_lab() {
                     if settings.is_some() && !self.lab.live.traffic_on {
                         self.lab.live.state.reset_totals();
                     }
@@ -932,8 +936,7 @@ impl TopolabApp {
                 }
             }
             Intent::Fault(target, kind) => {
-                if let Some(r) = &self.lab.running {
-                    let lab = r.lab.clone();
+                if let Some(lab) = self.running_lab() {
                     let id = self.next_id();
                     let target_text = target.to_string();
                     if self.send(LabCommand::Fault {
@@ -947,8 +950,7 @@ impl TopolabApp {
                 }
             }
             Intent::Heal(target) => {
-                if let Some(r) = &self.lab.running {
-                    let lab = r.lab.clone();
+                if let Some(lab) = self.running_lab() {
                     let id = self.next_id();
                     let text = target.as_ref().map(ToString::to_string);
                     if self.send(LabCommand::Heal {
@@ -961,8 +963,7 @@ impl TopolabApp {
                 }
             }
             Intent::Assess(replica) => {
-                if let Some(r) = &self.lab.running {
-                    let lab = r.lab.clone();
+                if let Some(lab) = self.running_lab() {
                     let id = self.next_id();
                     if self.send(LabCommand::Assess {
                         id,
@@ -983,8 +984,7 @@ impl TopolabApp {
                 accept_loss,
             } => {
                 self.lab.live.promote_dialog = None;
-                if let Some(r) = &self.lab.running {
-                    let lab = r.lab.clone();
+                if let Some(lab) = self.running_lab() {
                     let id = self.next_id();
                     if self.send(LabCommand::Promote {
                         id,
@@ -1001,8 +1001,7 @@ impl TopolabApp {
             Intent::ClosePromote => self.lab.live.promote_dialog = None,
             Intent::Scenario(name) => {
                 let shipped = crate::scenario::SHIPPED.iter().find(|s| s.name == name);
-                if let (Some(r), Some(shipped)) = (&self.lab.running, shipped) {
-                    let lab = r.lab.clone();
+                if let (Some(lab), Some(shipped)) = (self.running_lab(), shipped) {
                     let id = self.next_id();
                     if self.send(LabCommand::Scenario {
                         id,
@@ -1020,14 +1019,12 @@ impl TopolabApp {
                 }
             }
             Intent::Logs(component) => {
-                if let Some(r) = &self.lab.running {
-                    let lab = r.lab.clone();
+                if let Some(lab) = self.running_lab() {
                     self.send(LabCommand::Logs { lab, component });
                 }
             }
             Intent::Stop => {
-                if let Some(r) = &self.lab.running {
-                    let lab = r.lab.clone();
+                if let Some(lab) = self.running_lab() {
                     let id = self.next_id();
                     if self.send(LabCommand::Stop {
                         id,

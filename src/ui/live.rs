@@ -103,6 +103,8 @@ pub struct LiveView {
     pub incidents: Vec<Incident>,
     /// The promotion dialog, when open.
     pub promote_dialog: Option<PromoteDialog>,
+    /// The last stopwatch: (incidents, live revision, when, measurements).
+    measured: Option<(usize, u64, std::time::Instant, Vec<stopwatch::Measured>)>,
     /// The scenario running or last run.
     pub scenario: Option<ScenarioRun>,
     /// For each transition applied: milliseconds from when it happened (or
@@ -126,6 +128,7 @@ impl Default for LiveView {
             faults: Vec::new(),
             incidents: Vec::new(),
             promote_dialog: None,
+            measured: None,
             scenario: None,
             delays: Vec::new(),
             requested: HashMap::new(),
@@ -223,7 +226,7 @@ impl LiveView {
     }
 
     /// The stopwatch of every incident.
-    pub fn measurements(&self) -> Vec<stopwatch::Measured> {
+    fn measurements(&self) -> Vec<stopwatch::Measured> {
         let traces = &self.traces;
         let timeline: Vec<live::Transition> = self.state.timeline().cloned().collect();
         let first = self.incidents.first().map_or(live::Millis::MAX, |i| i.at);
@@ -242,12 +245,28 @@ impl LiveView {
             .collect()
     }
 
-    /// The stopwatch report of every incident, as Markdown.
-    pub fn stopwatch_report(&self) -> String {
-        self.measurements()
-            .iter()
-            .map(|m| stopwatch::report(m) + "\n")
-            .collect()
+    /// [`LiveView::measurements`], recomputed at most twice a second (the
+    /// timeline tab asks every frame, and requests arrive ten times a
+    /// second), and at once when an incident is added.
+    pub(super) fn cached_measurements(&mut self) -> &[stopwatch::Measured] {
+        let stale = match &self.measured {
+            None => true,
+            Some((incidents, revision, at, _)) => {
+                *incidents != self.incidents.len()
+                    || (*revision != self.state.revision()
+                        && at.elapsed() > std::time::Duration::from_millis(500))
+            }
+        };
+        if stale {
+            let m = self.measurements();
+            self.measured = Some((
+                self.incidents.len(),
+                self.state.revision(),
+                std::time::Instant::now(),
+                m,
+            ));
+        }
+        self.measured.as_ref().map_or(&[], |(_, _, _, m)| m)
     }
 }
 
@@ -763,7 +782,7 @@ impl TopolabApp {
     }
 
     /// The live transitions and the stopwatch, for the timeline tab.
-    pub(super) fn live_timeline_ui(&self, ui: &mut egui::Ui) {
+    pub(super) fn live_timeline_ui(&mut self, ui: &mut egui::Ui) {
         if !self.live_active() {
             return;
         }
@@ -776,12 +795,7 @@ impl TopolabApp {
         ui.label(RichText::new("Live transitions (as the lab reports them, UTC)").strong());
         for t in entries {
             let color = t.health.map(health_color);
-            let text = RichText::new(format!(
-                "{}  {}",
-                crate::lab::cli::chrono_like(t.at),
-                t.text
-            ))
-            .monospace();
+            let text = RichText::new(format!("{}  {}", stopwatch::clock(t.at), t.text)).monospace();
             ui.label(match color {
                 Some(c) => text.color(c),
                 None => text,
@@ -1001,12 +1015,12 @@ impl TopolabApp {
     }
 
     /// The stopwatch of every fault and promotion, in the timeline tab.
-    pub(super) fn stopwatch_ui(&self, ui: &mut egui::Ui) {
+    pub(super) fn stopwatch_ui(&mut self, ui: &mut egui::Ui) {
         if self.lab.live.incidents.is_empty() {
             return;
         }
         ui.separator();
-        let measured = self.lab.live.measurements();
+        let measured = self.lab.live.cached_measurements().to_vec();
         ui.horizontal(|ui| {
             ui.label(RichText::new("Stopwatch").strong());
             if ui.small_button("Copy as Markdown").clicked() {
