@@ -342,7 +342,6 @@ async fn repoint_app(
         serde_json::json!({ "writer": config.writer, "readers": config.readers }).to_string();
     let container =
         plan::container_name(&state.lab, &host.name, Part::Component(ComponentKind::App));
-    upload(engine, artifacts, &key, &container, "/etc/topolab/app.json").await?;
     // The token stays in the container's environment; the body is argument $0.
     let script = format!(
         "exec curl -sS -f -m 3 -X PUT -H \"Authorization: Bearer $TOPOLAB_ADMIN_TOKEN\" \
@@ -362,6 +361,8 @@ async fn repoint_app(
             host.name
         ),
     };
+    // The file too, for the app's next start.
+    upload(engine, artifacts, &key, &container, "/etc/topolab/app.json").await?;
     Ok(Some(said))
 }
 
@@ -499,7 +500,11 @@ pub async fn promote(
     }
     let artifacts = generate::generate(&state.topology, &settings(state), &state.secrets)
         .map_err(|e| PromoteError::Failed(format!("regenerating the configs: {e}")))?;
-    // my.cnf of every database in the group, so each keeps its role across restarts.
+    // Writes first: the apps follow the new primary at once; the files
+    // that keep every role across restarts come after.
+    for line in repoint_apps(engine, state, &artifacts).await? {
+        step(line);
+    }
     for h in std::iter::once(&replica).chain(followers.iter()) {
         upload(
             engine,
@@ -509,9 +514,6 @@ pub async fn promote(
             "/etc/topolab/my.cnf",
         )
         .await?;
-    }
-    for line in repoint_apps(engine, state, &artifacts).await? {
-        step(line);
     }
     for f in &followers {
         let running = engine
