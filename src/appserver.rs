@@ -10,7 +10,12 @@
 //!   databases' state: the load balancer's check goes through Nginx to it,
 //!   and a dead primary must not take every server out of rotation.
 //! - `GET|PUT /admin/databases` (bearer token) shows or repoints the writer
-//!   and readers without a restart (promotion uses it).
+//!   and readers without a restart (promotion uses it). It is served on a
+//!   Unix socket inside the app's container only, never on the port Nginx
+//!   proxies: the public path has no admin endpoint at all.
+//!
+//! The database password and the admin token are read from files (the
+//! lab's secrets, readable by root only), not from the environment.
 //!
 //! Every response carries `X-Topolab-App` and, when a database answered,
 //! `X-Topolab-Db`, plus per-hop timing in `Server-Timing`.
@@ -47,9 +52,22 @@ pub enum AppServerError {
         /// What was wrong.
         why: String,
     },
-    /// An environment variable the config names is not set.
-    #[error("environment variable {0} is not set")]
-    MissingEnv(String),
+    /// A secret file the config names cannot be read.
+    #[error("cannot read the secret file {path}: {why}")]
+    Secret {
+        /// The file.
+        path: String,
+        /// What the system said.
+        why: String,
+    },
+    /// The admin socket could not be bound.
+    #[error("cannot serve the admin endpoint on {path}: {source}")]
+    Admin {
+        /// The socket's path.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// The listen address could not be bound or serving failed.
     #[error("cannot serve on {addr}: {source}")]
     Serve {
@@ -92,14 +110,20 @@ pub async fn run(path: &str) -> Result<(), AppServerError> {
         path: path.to_owned(),
         why: e.to_string(),
     })?;
-    let env =
-        |name: &str| std::env::var(name).map_err(|_| AppServerError::MissingEnv(name.to_owned()));
+    let secret = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| AppServerError::Secret {
+                path: path.to_owned(),
+                why: e.to_string(),
+            })
+    };
     let app = Arc::new(App {
         host: config.host.to_string(),
         user: config.user.clone(),
-        password: env(&config.password_env)?,
+        password: secret(&config.password_file)?,
         schema: config.database.clone(),
-        admin_token: env(&config.admin_token_env)?,
+        admin_token: secret(&config.admin_token_file)?,
         timeout: Duration::from_millis(config.db_timeout_ms),
         databases: RwLock::new(Databases {
             writer: config.writer.clone(),
@@ -114,14 +138,44 @@ pub async fn run(path: &str) -> Result<(), AppServerError> {
             addr: config.listen,
             source,
         })?;
-    tracing::info!(host = %config.host, listen = %config.listen, "app server ready");
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| AppServerError::Serve {
-            addr: config.listen,
-            source,
-        })
+    let admin = bind_admin(&config.admin_socket)?;
+    tracing::info!(host = %config.host, listen = %config.listen, admin = %config.admin_socket, "app server ready");
+    let (public, admin) = tokio::join!(
+        axum::serve(listener, router(app.clone())).with_graceful_shutdown(shutdown_signal()),
+        axum::serve(admin, admin_router(app)).with_graceful_shutdown(shutdown_signal()),
+    );
+    admin.map_err(|source| AppServerError::Admin {
+        path: config.admin_socket.clone(),
+        source,
+    })?;
+    public.map_err(|source| AppServerError::Serve {
+        addr: config.listen,
+        source,
+    })
+}
+
+/// Binds the admin socket, owner-only, replacing one a killed app left.
+fn bind_admin(path: &str) -> Result<tokio::net::UnixListener, AppServerError> {
+    let fail = |source| AppServerError::Admin {
+        path: path.to_owned(),
+        source,
+    };
+    let socket = std::path::Path::new(path);
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    match std::fs::remove_file(socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(e)),
+    }
+    let listener = tokio::net::UnixListener::bind(socket).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    }
+    Ok(listener)
 }
 
 async fn shutdown_signal() {
@@ -139,11 +193,18 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The public endpoints, behind Nginx.
 fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/health", get(health))
         .route("/api/items", get(list_items).post(add_item))
+        .with_state(app)
+}
+
+/// The admin endpoints, on the Unix socket only.
+fn admin_router(app: Arc<App>) -> Router {
+    Router::new()
         .route("/admin/databases", get(show_databases).put(set_databases))
         .with_state(app)
 }

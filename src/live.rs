@@ -368,8 +368,9 @@ pub struct RequestTrace {
     pub app_ms: Option<f32>,
     /// Time in the database (`Server-Timing: db`).
     pub db_ms: Option<f32>,
-    /// For an acknowledged write, the id the primary gave it.
-    pub written_id: Option<u64>,
+    /// For a write, the value it wrote: unique to it, so the data can be
+    /// checked for it (ids are not: a promoted primary reuses them).
+    pub written: Option<String>,
 }
 
 impl RequestTrace {
@@ -388,7 +389,7 @@ impl RequestTrace {
             db: None,
             app_ms: None,
             db_ms: None,
-            written_id: None,
+            written: None,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct Incident {
     pub at: Millis,
     /// A promotion (its outage ends with the first successful write).
     pub promotion: bool,
+    /// For a fault: whether it was seen to take effect, in words
+    /// (`verified: ...`, `NO EFFECT: ...`), when known.
+    pub check: Option<String>,
 }
 
 /// Requests in a window.
@@ -194,7 +197,14 @@ pub fn report(m: &Measured) -> String {
         m.incident.label,
         clock(m.incident.at)
     );
-    let _ = writeln!(o, "- injected: +0.000 s");
+    match &m.incident.check {
+        Some(check) => {
+            let _ = writeln!(o, "- injected: +0.000 s ({check})");
+        }
+        None => {
+            let _ = writeln!(o, "- injected: +0.000 s");
+        }
+    }
     if m.detected.is_empty() {
         let _ = writeln!(o, "- detected: not reported");
     }
@@ -256,6 +266,17 @@ pub fn report(m: &Measured) -> String {
     o
 }
 
+/// How many of the acknowledged writes (each named by the unique value it
+/// wrote) are missing from the values the data holds. Counting by value,
+/// not by id: a promoted primary hands out the lost writes' ids again.
+pub fn lost_writes(acknowledged: &[String], present: &std::collections::BTreeSet<String>) -> u64 {
+    let acknowledged: std::collections::BTreeSet<&String> = acknowledged.iter().collect();
+    acknowledged
+        .iter()
+        .filter(|v| !present.contains(**v))
+        .count() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +326,7 @@ mod tests {
             host: "web-01".into(),
             at: 1000,
             promotion: false,
+            check: Some("verified: topolab-demo-web-01-nginx exited (137)".into()),
         };
         let m = measure(&incident, 5000, &traces, &timeline, slow);
         assert_eq!(m.requests, 3);
@@ -321,6 +343,25 @@ mod tests {
         );
         assert!(text.contains("failed requests: 1 of 3"), "{text}");
         assert!(text.contains("worst 303 ms"), "{text}");
+        assert!(
+            text.contains("injected: +0.000 s (verified: topolab-demo-web-01-nginx exited"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn lost_writes_are_counted_by_value_not_by_id() {
+        // Writes a..e were acknowledged by the old primary (ids 1-5); c, d
+        // and e never reached the replica, whose promotion then gave ids
+        // 3-5 to new writes x, y, z: by id nothing looks lost.
+        let acked: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        let present: std::collections::BTreeSet<String> =
+            ["a", "b", "x", "y", "z"].map(String::from).into();
+        assert_eq!(lost_writes(&acked, &present), 3);
+        assert_eq!(lost_writes(&[], &present), 0);
+        // A value seen twice (a retried request) is one write.
+        let twice = vec!["c".to_owned(), "c".to_owned()];
+        assert_eq!(lost_writes(&twice, &present), 1);
     }
 
     #[test]
@@ -335,6 +376,7 @@ mod tests {
             host: "web-02".into(),
             at: 2000,
             promotion: true,
+            check: None,
         };
         let m = measure(&incident, 9000, &traces, &[], 50.0);
         assert_eq!(m.first_write, Some(2404));

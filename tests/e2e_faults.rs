@@ -106,11 +106,11 @@ fn write_item(lab: &Lab, value: &str) {
     assert_eq!(r.status, 201, "{r:?}");
 }
 
-/// The ids of the items `host`'s database holds.
-fn item_ids(lab: &Lab, host: &str) -> Vec<u64> {
-    sql(lab, host, "SELECT id FROM app.items")
+/// The values of the items `host`'s database holds (each write's own).
+fn item_values(lab: &Lab, host: &str) -> std::collections::BTreeSet<String> {
+    sql(lab, host, "SELECT value FROM app.items")
         .lines()
-        .filter_map(|l| l.trim().parse().ok())
+        .map(|l| l.trim().to_owned())
         .collect()
 }
 
@@ -240,15 +240,18 @@ fn a_dead_primary_stops_writes_until_the_replica_is_promoted() {
         );
     }
     // Every write acknowledged before the kill is on the new primary.
-    let acked: Vec<u64> = traces
+    let acked: Vec<String> = traces
         .iter()
         .filter(|t| t.write && t.ok() && t.done() < killed)
-        .filter_map(|t| t.written_id)
+        .filter_map(|t| t.written.clone())
         .collect();
     assert!(!acked.is_empty());
-    let ids: Vec<u64> = item_ids(&lab, "web-02");
-    for id in acked {
-        assert!(ids.contains(&id), "acknowledged write {id} is missing");
+    let ids = item_values(&lab, "web-02");
+    for value in acked {
+        assert!(
+            ids.contains(&value),
+            "acknowledged write {value} is missing"
+        );
     }
     // Healing the old primary brings it back read-only, replicating from the new one.
     let healed = run_ok(&lab, &["heal", "e2e-f3", "web-01"]);
@@ -315,14 +318,14 @@ fn semi_sync_keeps_every_acknowledged_write() {
     run_ok(&lab, &["fault", "e2e-f5", "web-01/db", "kill"]);
     let (_, traces) = traffic.finish();
     run_ok(&lab, &["promote", "e2e-f5", "web-02", "--accept-loss"]);
-    let acked: Vec<u64> = traces
+    let acked: Vec<String> = traces
         .iter()
         .filter(|t| t.ok())
-        .filter_map(|t| t.written_id)
+        .filter_map(|t| t.written.clone())
         .collect();
     assert!(acked.len() > 50, "{} writes acknowledged", acked.len());
-    let ids: Vec<u64> = item_ids(&lab, "web-02");
-    let lost: Vec<&u64> = acked.iter().filter(|id| !ids.contains(id)).collect();
+    let ids = item_values(&lab, "web-02");
+    let lost: Vec<&String> = acked.iter().filter(|v| !ids.contains(*v)).collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
 }
 
@@ -334,10 +337,10 @@ fn a_planned_switchover_loses_nothing_and_reverses_replication() {
     std::thread::sleep(Duration::from_secs(1));
     run_ok(&lab, &["promote", "e2e-f6", "web-02", "--planned"]);
     let (_, traces) = traffic.finish();
-    let acked: Vec<u64> = traces
+    let acked: Vec<String> = traces
         .iter()
         .filter(|t| t.ok())
-        .filter_map(|t| t.written_id)
+        .filter_map(|t| t.written.clone())
         .collect();
     let count = |host| sql(&lab, host, "SELECT COUNT(*) FROM app.items");
     status_shows(
@@ -345,8 +348,8 @@ fn a_planned_switchover_loses_nothing_and_reverses_replication() {
         &["web-01/db", "replica of web-02", "running"],
         Duration::from_secs(5),
     );
-    let ids: Vec<u64> = item_ids(&lab, "web-02");
-    assert!(acked.iter().all(|id| ids.contains(id)), "a write was lost");
+    let ids = item_values(&lab, "web-02");
+    assert!(acked.iter().all(|v| ids.contains(v)), "a write was lost");
     write_item(&lab, "after");
     let same = eventually(Duration::from_secs(5), || {
         (count("web-01") == count("web-02")).then_some(())

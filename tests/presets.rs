@@ -50,11 +50,21 @@ fn every_preset_validates_and_generates_for_both_flavors() {
             }
             assert!(files.get("docker-compose.yml").is_some());
             assert!(files.get("README.md").is_some());
-            // Secret values live in .env only.
+            // Secret values live in secrets/ only, one file each.
             let secrets = support::fixed_secrets();
-            for (path, text) in files.iter().filter(|(p, _)| *p != ".env") {
-                for (name, value) in secrets.env() {
-                    assert!(!text.contains(&value), "{}: {path} contains {name}", p.name);
+            for (path, text) in files.iter() {
+                for (secret, value) in secrets.all() {
+                    let own = format!("secrets/{}", secret.name());
+                    if path == own {
+                        assert_eq!(text, value, "{}: {path}", p.name);
+                    } else {
+                        assert!(
+                            !text.contains(value),
+                            "{}: {path} contains {}",
+                            p.name,
+                            secret.name()
+                        );
+                    }
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, paths};
+use super::{Ctx, Secret, paths};
 use crate::model::{AppServer, ComponentKind, Host, HostName};
 
 /// Read by `topolab app --config FILE` inside the lab.
@@ -25,10 +25,13 @@ pub struct AppConfig {
     pub database: String,
     /// Database user.
     pub user: String,
-    /// Environment variable holding the user's password.
-    pub password_env: String,
-    /// Environment variable holding the admin endpoint's token.
-    pub admin_token_env: String,
+    /// File holding the user's password.
+    pub password_file: String,
+    /// File holding the admin endpoint's token.
+    pub admin_token_file: String,
+    /// The Unix socket the admin endpoint listens on (never a TCP port:
+    /// Nginx proxies the app's port to the world).
+    pub admin_socket: String,
     /// Connect and query timeout, in milliseconds.
     pub db_timeout_ms: u64,
 }
@@ -63,8 +66,9 @@ pub(super) fn config(ctx: &Ctx, host: &Host, app: &AppServer) -> String {
         readers: replicas.into_iter().filter_map(endpoint).collect(),
         database: paths::APP_SCHEMA.to_owned(),
         user: "app".to_owned(),
-        password_env: "TOPOLAB_APP_PASSWORD".to_owned(),
-        admin_token_env: "TOPOLAB_ADMIN_TOKEN".to_owned(),
+        password_file: Secret::AppPassword.path(),
+        admin_token_file: Secret::AdminToken.path(),
+        admin_socket: paths::APP_ADMIN_SOCKET.to_owned(),
         db_timeout_ms: 1000,
     });
     // A valid topology always has the group's primary; serialization of

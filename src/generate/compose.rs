@@ -3,8 +3,12 @@
 //! Each host is a holder service that owns the host's network namespace,
 //! name and fixed addresses; the host's components join it
 //! (`network_mode: service:HOST`), so Nginx reaches its app on 127.0.0.1.
+//! Each service gets only the secrets it reads, as files (Compose's
+//! `secrets:`), never through its environment.
 
-use super::{Ctx, line, paths};
+use std::collections::BTreeSet;
+
+use super::{Ctx, EXPORTER_SECRETS, Secret, component_command, component_secrets, line, paths};
 use crate::model::{ComponentKind, Host, HostName};
 
 /// Published port of entry point number `i` when the topology pins none.
@@ -29,9 +33,24 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-fn command(o: &mut String, args: &[&str]) {
-    let args: Vec<String> = args.iter().map(|a| quote(a)).collect();
+/// A service's command. `$` is doubled: Compose would otherwise fill it in
+/// from its own environment; the shell inside the container does.
+fn command(o: &mut String, args: &[String]) {
+    let args: Vec<String> = args.iter().map(|a| quote(&a.replace('$', "$$"))).collect();
     line!(o, "    command: [{}]", args.join(", "));
+}
+
+/// A service's secrets, each mounted where the lab puts it.
+fn secrets(o: &mut String, list: &[Secret], used: &mut BTreeSet<Secret>) {
+    if list.is_empty() {
+        return;
+    }
+    line!(o, "    secrets:");
+    for s in list {
+        used.insert(*s);
+        line!(o, "      - source: {}", s.name());
+        line!(o, "        target: {}", s.path());
+    }
 }
 
 fn mounts(o: &mut String, host: &HostName, files: &[(&str, &str)]) {
@@ -65,11 +84,15 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         o,
         "# Start: docker-compose up -d   Stop and remove: docker-compose down -v"
     );
-    line!(o, "# Images and secrets come from .env beside this file.");
+    line!(
+        o,
+        "# Images and ports come from .env beside this file; secrets from secrets/."
+    );
     line!(o, "version: \"2.4\"");
     line!(o);
     line!(o, "services:");
     let entries: Vec<&HostName> = t.entry_points().into_iter().map(|h| &h.name).collect();
+    let mut used = BTreeSet::new();
     for host in &t.hosts {
         let h = &host.name;
         line!(
@@ -79,7 +102,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         line!(o, "  {h}:");
         line!(o, "    image: ${{TOPOLAB_HOLDER_IMAGE}}");
         line!(o, "    init: true");
-        command(&mut o, &["sleep", "infinity"]);
+        command(&mut o, &["sleep".to_owned(), "infinity".to_owned()]);
         line!(o, "    hostname: {h}");
         line!(o, "    networks:");
         for (net, addr) in ctx.plan.host_addresses(h) {
@@ -116,82 +139,61 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             }
         }
         labels(&mut o, ctx, h, "holder");
-        if let Some(lb) = host.load_balancer() {
-            service(&mut o, ctx, host, ComponentKind::Lb, "TOPOLAB_LB_IMAGE");
-            let mut files = vec![("haproxy.cfg", "/etc/topolab/haproxy.cfg")];
-            let haproxy = ["haproxy", "-W", "-db", "-f", "/etc/topolab/haproxy.cfg"];
-            if t.security.tls {
-                files.push(("tls/lab.pem", paths::TLS_CERT));
-                line!(o, "    env_file: .env");
-                line!(
-                    o,
-                    "    # The key lives only in .env; HAProxy reads it from lab.pem.key."
-                );
-                let script = format!(
-                    "printf %s \"$$TOPOLAB_TLS_KEY_B64\" | base64 -d > {}.key && exec {}",
-                    paths::TLS_CERT,
-                    haproxy.join(" ")
-                );
-                command(&mut o, &["sh", "-c", &script]);
-            } else {
-                if lb.stats {
-                    line!(o, "    env_file: .env");
+        for kind in host.components.iter().map(|c| c.kind()) {
+            let image = match kind {
+                ComponentKind::Lb => "TOPOLAB_LB_IMAGE",
+                ComponentKind::Nginx => "TOPOLAB_WEB_IMAGE",
+                ComponentKind::App => "TOPOLAB_APP_IMAGE",
+                ComponentKind::Db => "TOPOLAB_DB_IMAGE",
+            };
+            service(&mut o, ctx, host, kind, image);
+            command(&mut o, &component_command(t, host, kind));
+            secrets(&mut o, &component_secrets(t, host, kind), &mut used);
+            match kind {
+                ComponentKind::Lb => {
+                    let mut files = vec![("haproxy.cfg", "/etc/topolab/haproxy.cfg")];
+                    if t.security.tls {
+                        files.push(("tls/lab.pem", paths::TLS_CERT));
+                    }
+                    mounts(&mut o, h, &files);
                 }
-                command(&mut o, &haproxy);
+                ComponentKind::Nginx => mounts(
+                    &mut o,
+                    h,
+                    &[
+                        ("nginx.conf", "/etc/topolab/nginx.conf"),
+                        ("static", "/etc/topolab/static"),
+                    ],
+                ),
+                ComponentKind::App => {
+                    mounts(&mut o, h, &[("app.json", "/etc/topolab/app.json")]);
+                }
+                ComponentKind::Db => {
+                    mounts(
+                        &mut o,
+                        h,
+                        &[
+                            ("my.cnf", "/etc/topolab/my.cnf"),
+                            ("bootstrap.sql", "/etc/topolab/bootstrap.sql"),
+                            ("db-start.sh", "/etc/topolab/db-start.sh"),
+                        ],
+                    );
+                    line!(o, "      - {h}-db-data:{}", paths::DB_DATA);
+                }
             }
-            mounts(&mut o, h, &files);
         }
-        if host.web_server().is_some() {
-            service(&mut o, ctx, host, ComponentKind::Nginx, "TOPOLAB_WEB_IMAGE");
-            command(&mut o, &["nginx", "-c", "/etc/topolab/nginx.conf"]);
-            mounts(
-                &mut o,
-                h,
-                &[
-                    ("nginx.conf", "/etc/topolab/nginx.conf"),
-                    ("static", "/etc/topolab/static"),
-                ],
-            );
-        }
-        if host.app_server().is_some() {
-            service(&mut o, ctx, host, ComponentKind::App, "TOPOLAB_APP_IMAGE");
-            line!(o, "    env_file: .env");
+        if host.database().is_some() && t.monitoring.enabled {
+            line!(o, "  {h}-exporter:");
+            line!(o, "    image: ${{TOPOLAB_MONITORING_IMAGE}}");
+            line!(o, "    init: true");
+            line!(o, "    network_mode: \"service:{h}\"");
+            line!(o, "    depends_on: [{h}]");
             command(
                 &mut o,
-                &["topolab", "app", "--config", "/etc/topolab/app.json"],
+                &super::exporter_command(t, ctx.settings.first_subnet, host),
             );
-            mounts(&mut o, h, &[("app.json", "/etc/topolab/app.json")]);
-        }
-        if host.database().is_some() {
-            service(&mut o, ctx, host, ComponentKind::Db, "TOPOLAB_DB_IMAGE");
-            line!(o, "    env_file: .env");
-            command(&mut o, &["sh", "/etc/topolab/db-start.sh"]);
-            mounts(
-                &mut o,
-                h,
-                &[
-                    ("my.cnf", "/etc/topolab/my.cnf"),
-                    ("bootstrap.sql", "/etc/topolab/bootstrap.sql"),
-                    ("db-start.sh", "/etc/topolab/db-start.sh"),
-                ],
-            );
-            line!(o, "      - {h}-db-data:{}", paths::DB_DATA);
-            if t.monitoring.enabled {
-                line!(o, "  {h}-exporter:");
-                line!(o, "    image: ${{TOPOLAB_MONITORING_IMAGE}}");
-                line!(o, "    init: true");
-                line!(o, "    network_mode: \"service:{h}\"");
-                line!(o, "    depends_on: [{h}]");
-                line!(o, "    environment:");
-                line!(
-                    o,
-                    "      DATA_SOURCE_NAME: \"monitor:${{TOPOLAB_MONITOR_PASSWORD}}@({})/\"",
-                    exporter_dsn_target(ctx, host)
-                );
-                let listen = format!("--web.listen-address=:{}", crate::model::EXPORTER_PORT);
-                command(&mut o, &["prometheus-mysqld-exporter", &listen]);
-                labels(&mut o, ctx, h, "exporter");
-            }
+            secrets(&mut o, &EXPORTER_SECRETS, &mut used);
+            labels(&mut o, ctx, h, "exporter");
         }
     }
     if t.monitoring.enabled {
@@ -209,7 +211,8 @@ pub(super) fn compose(ctx: &Ctx) -> String {
                 "--config.file=/etc/topolab/prometheus.yml",
                 "--storage.tsdb.path=/tmp/prometheus",
                 "--web.listen-address=:9090",
-            ],
+            ]
+            .map(String::from),
         );
         line!(o, "    networks:");
         for net in ctx.plan.networks() {
@@ -243,6 +246,19 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         line!(o, "    labels:");
         line!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
     }
+    if !used.is_empty() {
+        line!(o);
+        line!(
+            o,
+            "# One file per secret, readable by its owner only; each service mounts"
+        );
+        line!(o, "# only those it reads.");
+        line!(o, "secrets:");
+        for s in &used {
+            line!(o, "  {}:", s.name());
+            line!(o, "    file: ./secrets/{}", s.name());
+        }
+    }
     let dbs: Vec<&HostName> = t.databases().map(|(h, _)| &h.name).collect();
     if !dbs.is_empty() {
         line!(o);
@@ -256,22 +272,12 @@ pub(super) fn compose(ctx: &Ctx) -> String {
     o
 }
 
-/// Where a database's exporter reaches it: the address the database
-/// listens on (only the back network when tiers are segmented).
-pub(super) fn exporter_dsn_target(ctx: &Ctx, host: &Host) -> String {
-    let port = host.database().map_or(3306, |d| d.port);
-    let addr = ctx
-        .address(&host.name, ComponentKind::Db)
-        .map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
-    format!("{addr}:{port}")
-}
-
-pub(super) fn env_file(ctx: &Ctx, secrets: &super::Secrets) -> String {
+pub(super) fn env_file(ctx: &Ctx) -> String {
     let images = &ctx.settings.images;
     let mut o = ctx.header("#", ".env");
     line!(
         o,
-        "# The lab's secrets: random for this lab. Keep this file private."
+        "# Images and the compose project. The lab's secrets are in secrets/."
     );
     line!(o, "COMPOSE_PROJECT_NAME=topolab-{}", ctx.settings.lab);
     for (name, image) in [
@@ -283,9 +289,6 @@ pub(super) fn env_file(ctx: &Ctx, secrets: &super::Secrets) -> String {
         ("TOPOLAB_MONITORING_IMAGE", &images.monitoring),
     ] {
         line!(o, "{name}={image}");
-    }
-    for (name, value) in secrets.env() {
-        line!(o, "{name}={value}");
     }
     o
 }
@@ -330,7 +333,11 @@ pub(super) fn readme(ctx: &Ctx) -> String {
     );
     line!(
         o,
-        "(`TOPOLAB_PORT_...`). `.env` holds this lab's random passwords: keep it private.\n"
+        "(`TOPOLAB_PORT_...`). `secrets/` holds this lab's random passwords, one file"
+    );
+    line!(
+        o,
+        "each, readable by you only; each service mounts only those it reads.\n"
     );
     line!(o, "## Files\n");
     line!(
@@ -357,6 +364,10 @@ pub(super) fn readme(ctx: &Ctx) -> String {
             "- `monitoring/`: Prometheus's scrape config and alert rules."
         );
     }
-    line!(o, "- `.env`: images, secrets.");
+    line!(o, "- `.env`: images and the compose project name.");
+    line!(
+        o,
+        "- `secrets/`: the lab's passwords, admin token and TLS key (keep private)."
+    );
     o
 }

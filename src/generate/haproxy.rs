@@ -156,7 +156,7 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
             line!(o, "    stats refresh 2s");
             line!(
                 o,
-                "    # The password comes from the environment (.env), never from this file."
+                "    # The password comes from a secret file that the start command reads, never from this file."
             );
             line!(o, "    stats auth \"admin:${{TOPOLAB_STATS_PASSWORD}}\"");
         }

@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 pub use app::{AppConfig, DbEndpoint};
-pub use secrets::{Secrets, SecretsError};
+pub use secrets::{Secret, Secrets, SecretsError};
 
 use crate::model::{
-    AddressPlan, ComponentKind, DEFAULT_FIRST_SUBNET, Flavor, HostName, Network, Problem, Topology,
-    serving_network, validate,
+    AddressPlan, ComponentKind, DEFAULT_FIRST_SUBNET, Flavor, Host, HostName, Network, Problem,
+    Topology, serving_network, validate,
 };
 
 /// Generated files: relative path -> text, in path order.
@@ -143,6 +143,102 @@ pub mod paths {
     pub const DB_SOCKET: &str = "/run/mysqld/mysqld.sock";
     /// The application's schema.
     pub const APP_SCHEMA: &str = "app";
+    /// Where a container finds its secrets, one file each, readable by
+    /// root only (the same path as Compose's `secrets:`).
+    pub const SECRETS_DIR: &str = "/run/secrets";
+    /// The app server's admin endpoint: a Unix socket inside its own
+    /// container, out of every network path.
+    pub const APP_ADMIN_SOCKET: &str = "/run/topolab/admin.sock";
+}
+
+/// MariaDB's account for topolab's own statements (promotion, faults,
+/// status): it alone may change `read_only`, so root's writes are refused
+/// on a read-only server as everyone else's are. Its password is the
+/// databases' root password.
+pub const DB_ADMIN_MARIADB: &str = "topolab";
+
+/// The secrets a component's container reads, and no others.
+pub fn component_secrets(topology: &Topology, host: &Host, kind: ComponentKind) -> Vec<Secret> {
+    match kind {
+        ComponentKind::Lb => {
+            let mut out = Vec::new();
+            if host.load_balancer().is_some_and(|lb| lb.stats) {
+                out.push(Secret::StatsPassword);
+            }
+            if topology.security.tls {
+                out.push(Secret::TlsKey);
+            }
+            out
+        }
+        ComponentKind::Nginx => Vec::new(),
+        ComponentKind::App => vec![Secret::AppPassword, Secret::AdminToken],
+        ComponentKind::Db => vec![
+            Secret::DbRootPassword,
+            Secret::AppPassword,
+            Secret::ReplicationPassword,
+            Secret::MonitorPassword,
+        ],
+    }
+}
+
+/// Every secret some container of `topology` reads.
+pub fn used_secrets(topology: &Topology) -> std::collections::BTreeSet<Secret> {
+    let mut used = std::collections::BTreeSet::new();
+    for host in &topology.hosts {
+        for c in &host.components {
+            used.extend(component_secrets(topology, host, c.kind()));
+        }
+        if host.database().is_some() && topology.monitoring.enabled {
+            used.extend(EXPORTER_SECRETS);
+        }
+    }
+    used
+}
+
+/// The secrets the MySQL exporter beside a database reads.
+pub const EXPORTER_SECRETS: [Secret; 1] = [Secret::MonitorPassword];
+
+/// The command that starts a component, the same in the lab and in the
+/// exported bundle. Programs that want a secret in their environment get
+/// it from its file at start, so it never shows in the container's
+/// configuration.
+pub fn component_command(topology: &Topology, host: &Host, kind: ComponentKind) -> Vec<String> {
+    let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect();
+    match kind {
+        ComponentKind::Lb => {
+            let haproxy = "haproxy -W -db -f /etc/topolab/haproxy.cfg";
+            if component_secrets(topology, host, kind).contains(&Secret::StatsPassword) {
+                let script = format!(
+                    "export TOPOLAB_STATS_PASSWORD=\"$(cat {})\"; exec {haproxy}",
+                    Secret::StatsPassword.path()
+                );
+                vec!["sh".to_owned(), "-c".to_owned(), script]
+            } else {
+                haproxy.split(' ').map(str::to_owned).collect()
+            }
+        }
+        ComponentKind::Nginx => words(&["nginx", "-c", "/etc/topolab/nginx.conf"]),
+        ComponentKind::App => words(&["topolab", "app", "--config", "/etc/topolab/app.json"]),
+        ComponentKind::Db => words(&["sh", "/etc/topolab/db-start.sh"]),
+    }
+}
+
+/// The command of the MySQL exporter beside `host`'s database: it reaches
+/// the database where the database listens (only the back network when
+/// tiers are segmented).
+pub fn exporter_command(topology: &Topology, first_subnet: Ipv4Addr, host: &Host) -> Vec<String> {
+    let plan = AddressPlan::new(topology, first_subnet);
+    let addr = plan
+        .address(&host.name, serving_network(topology, ComponentKind::Db))
+        .map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
+    let port = host.database().map_or(3306, |d| d.port);
+    let script = format!(
+        "export DATA_SOURCE_NAME=\"monitor:$(cat {})@({addr}:{port})/\"; \
+         exec prometheus-mysqld-exporter --web.listen-address=:{}",
+        Secret::MonitorPassword.path(),
+        crate::model::EXPORTER_PORT
+    );
+    vec!["sh".to_owned(), "-c".to_owned(), script]
 }
 
 /// Everything derived from the topology that several generators need.
@@ -170,8 +266,9 @@ impl Ctx<'_> {
 }
 
 /// Every file of a lab running `topology`: per host its programs' configs,
-/// plus docker-compose.yml, .env (the only file with secret values), the
-/// monitoring configs when enabled, and a README.md.
+/// plus docker-compose.yml, .env (images and ports), `secrets/` (the only
+/// files with secret values, one per secret), the monitoring configs when
+/// enabled, and a README.md.
 pub fn generate(
     topology: &Topology,
     settings: &Settings,
@@ -219,7 +316,13 @@ pub fn generate(
         out.add("monitoring/alerts.yml", monitoring::alerts(&ctx));
     }
     out.add("docker-compose.yml", compose::compose(&ctx));
-    out.add(".env", compose::env_file(&ctx, secrets));
+    out.add(".env", compose::env_file(&ctx));
+    for secret in used_secrets(topology) {
+        out.add(
+            format!("secrets/{}", secret.name()),
+            secrets.get(secret).to_owned(),
+        );
+    }
     out.add("README.md", compose::readme(&ctx));
     Ok(out)
 }

@@ -1,7 +1,7 @@
 //! my.cnf, bootstrap SQL and the start script of a database, in the
 //! flavor's own option names and statements (MySQL 8.4 or MariaDB).
 
-use super::{Ctx, line, network_note, paths};
+use super::{Ctx, Secret, line, network_note, paths};
 use crate::model::{ComponentKind, Database, Flavor, Host, ReplicationMode, Role, serving_network};
 
 /// How long a semi-sync primary waits for a replica's acknowledgement
@@ -148,7 +148,7 @@ pub(super) fn bootstrap_sql(ctx: &Ctx, host: &Host, db: &Database) -> String {
     );
     line!(
         o,
-        "-- the lab's secrets (.env) by db-start.sh. One statement per line."
+        "-- the lab's secret files by db-start.sh. One statement per line."
     );
     line!(o, "--");
     line!(
@@ -166,10 +166,35 @@ pub(super) fn bootstrap_sql(ctx: &Ctx, host: &Host, db: &Database) -> String {
             o,
             "ALTER USER 'root'@'localhost' IDENTIFIED BY '@TOPOLAB_DB_ROOT_PASSWORD@';"
         ),
-        Flavor::Mariadb => line!(
-            o,
-            "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('@TOPOLAB_DB_ROOT_PASSWORD@');"
-        ),
+        Flavor::Mariadb => {
+            line!(
+                o,
+                "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('@TOPOLAB_DB_ROOT_PASSWORD@');"
+            );
+            line!(
+                o,
+                "-- MariaDB has no super_read_only: read_only does not stop an account that holds"
+            );
+            line!(
+                o,
+                "-- READ_ONLY ADMIN. Only topolab's own account keeps it (to promote and fence),"
+            );
+            line!(
+                o,
+                "-- so a read-only server refuses root's writes too: never two writable primaries."
+            );
+            line!(
+                o,
+                "CREATE USER IF NOT EXISTS '{admin}'@'localhost' IDENTIFIED BY '@TOPOLAB_DB_ROOT_PASSWORD@';",
+                admin = super::DB_ADMIN_MARIADB
+            );
+            line!(
+                o,
+                "GRANT ALL PRIVILEGES ON *.* TO '{admin}'@'localhost' WITH GRANT OPTION;",
+                admin = super::DB_ADMIN_MARIADB
+            );
+            line!(o, "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'localhost';");
+        }
     }
     line!(
         o,
@@ -254,14 +279,16 @@ pub(super) fn bootstrap_sql(ctx: &Ctx, host: &Host, db: &Database) -> String {
 pub(super) fn start_script(ctx: &Ctx, host: &Host) -> String {
     let flavor = ctx.settings.flavor;
     let me = &host.name;
-    let (init, server) = match flavor {
+    let (init, server, admin) = match flavor {
         Flavor::Mysql => (
             "mysqld --defaults-file=\"$conf\" --initialize-insecure",
             "mysqld",
+            "mysqladmin",
         ),
         Flavor::Mariadb => (
             "mariadb-install-db --defaults-file=\"$conf\" --skip-test-db --auth-root-authentication-method=socket > /dev/null",
             "mariadbd",
+            "mariadb-admin",
         ),
     };
     let mut o = "#!/bin/sh\n".to_owned();
@@ -272,10 +299,18 @@ pub(super) fn start_script(ctx: &Ctx, host: &Host) -> String {
     );
     line!(
         o,
-        "# runs bootstrap.sql with the secrets taken from the environment."
+        "# runs bootstrap.sql with the passwords read from {}/ (files only root",
+        paths::SECRETS_DIR
     );
+    line!(o, "# can read; none is in the environment).");
     line!(o, "set -eu");
     line!(o, "conf={}/my.cnf", paths::CONFIG_DIR);
+    line!(o, "init=/run/mysqld/bootstrap.sql");
+    line!(
+        o,
+        "# A first start killed before the server read it leaves the filled-in file."
+    );
+    line!(o, "rm -f \"$init\"");
     line!(o, "mkdir -p /run/mysqld");
     line!(o, "chown mysql:mysql /run/mysqld {}", paths::DB_DATA);
     line!(o, "if [ ! -d {}/mysql ]; then", paths::DB_DATA);
@@ -297,30 +332,42 @@ pub(super) fn start_script(ctx: &Ctx, host: &Host) -> String {
     } else {
         line!(o, "    {init}");
     }
-    line!(o, "    init=/run/mysqld/bootstrap.sql");
     line!(o, "    ( umask 077");
-    line!(
-        o,
-        "      sed -e \"s|@TOPOLAB_DB_ROOT_PASSWORD@|$TOPOLAB_DB_ROOT_PASSWORD|g\" \\"
-    );
-    line!(
-        o,
-        "          -e \"s|@TOPOLAB_APP_PASSWORD@|$TOPOLAB_APP_PASSWORD|g\" \\"
-    );
-    line!(
-        o,
-        "          -e \"s|@TOPOLAB_REPLICATION_PASSWORD@|$TOPOLAB_REPLICATION_PASSWORD|g\" \\"
-    );
-    line!(
-        o,
-        "          -e \"s|@TOPOLAB_MONITOR_PASSWORD@|$TOPOLAB_MONITOR_PASSWORD|g\" \\"
-    );
+    let secrets = [
+        Secret::DbRootPassword,
+        Secret::AppPassword,
+        Secret::ReplicationPassword,
+        Secret::MonitorPassword,
+    ];
+    for (i, secret) in secrets.iter().enumerate() {
+        let lead = if i == 0 { "      sed" } else { "         " };
+        line!(
+            o,
+            "{lead} -e \"s|{}|$(cat {})|g\" \\",
+            secret.placeholder(),
+            secret.path()
+        );
+    }
     line!(
         o,
         "          {}/bootstrap.sql > \"$init\" )",
         paths::CONFIG_DIR
     );
     line!(o, "    chown mysql:mysql \"$init\"");
+    line!(
+        o,
+        "    # The filled-in file holds every password: remove it as soon as the server"
+    );
+    line!(
+        o,
+        "    # answers, which it does only after reading it. Detached, so the init"
+    );
+    line!(o, "    # process reaps it.");
+    line!(
+        o,
+        "    ( ( until {admin} --socket={} ping > /dev/null 2>&1; do sleep 0.1; done; rm -f \"$init\" ) & )",
+        paths::DB_SOCKET
+    );
     line!(
         o,
         "    exec {server} --defaults-file=\"$conf\" --init-file=\"$init\""

@@ -1,7 +1,9 @@
 //! Per-lab secrets: random passwords, the admin token and the TLS
 //! certificate. Generated files refer to them by name (`@TOPOLAB_…@`
-//! placeholders and environment variables); only `.env` and the lab's state
-//! hold the values.
+//! placeholders) or read them from files under `/run/secrets`; only the
+//! bundle's `secrets/` folder and the lab's state hold the values. No
+//! secret travels in a container's environment, where `docker inspect`
+//! would show it.
 
 use std::fmt;
 
@@ -32,6 +34,74 @@ pub struct Secrets {
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secrets { .. }")
+    }
+}
+
+/// One secret, as the file a container reads it from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Secret {
+    /// The databases' `root@localhost` password.
+    DbRootPassword,
+    /// The app's database password.
+    AppPassword,
+    /// The replication user's password.
+    ReplicationPassword,
+    /// The monitoring user's password.
+    MonitorPassword,
+    /// HAProxy's stats page password.
+    StatsPassword,
+    /// The app servers' admin token.
+    AdminToken,
+    /// The TLS certificate's private key.
+    TlsKey,
+}
+
+impl Secret {
+    /// Every secret.
+    pub const ALL: [Self; 7] = [
+        Self::DbRootPassword,
+        Self::AppPassword,
+        Self::ReplicationPassword,
+        Self::MonitorPassword,
+        Self::StatsPassword,
+        Self::AdminToken,
+        Self::TlsKey,
+    ];
+
+    /// Its file name: under `/run/secrets/` in a container, under
+    /// `secrets/` in an exported bundle, and its name in the compose file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DbRootPassword => "db_root_password",
+            Self::AppPassword => "app_password",
+            Self::ReplicationPassword => "replication_password",
+            Self::MonitorPassword => "monitor_password",
+            Self::StatsPassword => "stats_password",
+            Self::AdminToken => "admin_token",
+            Self::TlsKey => "tls_key",
+        }
+    }
+
+    /// Where a container finds it. HAProxy loads a certificate's key from
+    /// the file beside it named `.key`, so the TLS key lives there.
+    pub fn path(self) -> String {
+        match self {
+            Self::TlsKey => format!("{}.key", super::paths::TLS_CERT),
+            other => format!("{}/{}", super::paths::SECRETS_DIR, other.name()),
+        }
+    }
+
+    /// Its `@NAME@` placeholder in generated templates (bootstrap SQL).
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Self::DbRootPassword => "@TOPOLAB_DB_ROOT_PASSWORD@",
+            Self::AppPassword => "@TOPOLAB_APP_PASSWORD@",
+            Self::ReplicationPassword => "@TOPOLAB_REPLICATION_PASSWORD@",
+            Self::MonitorPassword => "@TOPOLAB_MONITOR_PASSWORD@",
+            Self::StatsPassword => "@TOPOLAB_STATS_PASSWORD@",
+            Self::AdminToken => "@TOPOLAB_ADMIN_TOKEN@",
+            Self::TlsKey => "@TOPOLAB_TLS_KEY@",
+        }
     }
 }
 
@@ -70,35 +140,29 @@ impl Secrets {
         })
     }
 
-    /// Each secret's environment variable name and value, in a fixed order.
-    /// The TLS key travels base64-encoded (`.env` values are one line).
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        use base64::Engine;
-        vec![
-            ("TOPOLAB_DB_ROOT_PASSWORD", self.db_root_password.clone()),
-            ("TOPOLAB_APP_PASSWORD", self.app_password.clone()),
-            (
-                "TOPOLAB_REPLICATION_PASSWORD",
-                self.replication_password.clone(),
-            ),
-            ("TOPOLAB_MONITOR_PASSWORD", self.monitor_password.clone()),
-            ("TOPOLAB_STATS_PASSWORD", self.stats_password.clone()),
-            ("TOPOLAB_ADMIN_TOKEN", self.admin_token.clone()),
-            (
-                "TOPOLAB_TLS_KEY_B64",
-                base64::engine::general_purpose::STANDARD.encode(&self.tls_key_pem),
-            ),
-        ]
+    /// The value of `secret`.
+    pub fn get(&self, secret: Secret) -> &str {
+        match secret {
+            Secret::DbRootPassword => &self.db_root_password,
+            Secret::AppPassword => &self.app_password,
+            Secret::ReplicationPassword => &self.replication_password,
+            Secret::MonitorPassword => &self.monitor_password,
+            Secret::StatsPassword => &self.stats_password,
+            Secret::AdminToken => &self.admin_token,
+            Secret::TlsKey => &self.tls_key_pem,
+        }
     }
 
-    /// `text` with every `@NAME@` placeholder of [`Secrets::env`] replaced
-    /// by its value.
+    /// Every secret with its value, in a fixed order.
+    pub fn all(&self) -> impl Iterator<Item = (Secret, &str)> {
+        Secret::ALL.into_iter().map(|s| (s, self.get(s)))
+    }
+
+    /// `text` with every `@NAME@` placeholder replaced by its value.
     pub fn fill(&self, text: &str) -> String {
-        self.env()
-            .into_iter()
-            .fold(text.to_owned(), |acc, (name, value)| {
-                acc.replace(&format!("@{name}@"), &value)
-            })
+        self.all().fold(text.to_owned(), |acc, (secret, value)| {
+            acc.replace(secret.placeholder(), value)
+        })
     }
 }
 

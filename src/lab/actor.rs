@@ -144,6 +144,7 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                     let result = with_state(&lab, async |state| {
                         super::fault::inject(&engine, state, &target, kind)
                             .await
+                            .map(|done| done.to_string())
                             .map_err(|e| e.to_string())
                     })
                     .await;
@@ -386,13 +387,14 @@ async fn run_scenario(
     }
 }
 
-/// Runs `work` on lab `lab`'s state and saves the state afterwards (what
-/// was done is recorded even when a later step failed).
+/// Runs `work` on lab `lab`'s state under the lab's lock and saves the
+/// state afterwards (what was done is recorded even when a later step
+/// failed).
 async fn with_state(
     lab: &str,
-    work: impl AsyncFnOnce(&mut LabState) -> Result<String, String>,
+    work: impl AsyncFnOnce(&mut super::state::Locked) -> Result<String, String>,
 ) -> Result<String, String> {
-    let mut state = load_state(lab).await?;
+    let mut state = super::state::lock(lab).await.map_err(|e| e.to_string())?;
     let result = work(&mut state).await;
     let saved = tokio::task::spawn_blocking(move || state.save())
         .await

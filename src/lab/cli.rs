@@ -447,14 +447,20 @@ pub fn traffic_summary(stats: &traffic::RunStats, totals: &crate::live::Totals) 
     out
 }
 
+/// Takes lab `lab`'s lock and reads its state, for a change.
+async fn lock_state(lab: &str) -> anyhow::Result<super::state::Locked> {
+    launch::check_lab_name(lab)?;
+    Ok(super::state::lock(lab).await?)
+}
+
 /// `topolab fault LAB TARGET KIND`.
 pub async fn fault(
     lab: String,
     target: String,
     kind: super::fault::FaultKind,
 ) -> anyhow::Result<()> {
-    let mut state = require_state(&lab)?;
     let engine = Engine::connect().await?;
+    let mut state = lock_state(&lab).await?;
     let result = super::fault::inject(&engine, &mut state, &target, kind).await;
     // What was done is recorded even when a later step failed.
     state.save()?;
@@ -464,8 +470,8 @@ pub async fn fault(
 
 /// `topolab heal LAB TARGET` or `topolab heal LAB --all`.
 pub async fn heal(lab: String, target: Option<String>) -> anyhow::Result<()> {
-    let mut state = require_state(&lab)?;
     let engine = Engine::connect().await?;
+    let mut state = lock_state(&lab).await?;
     let result = match &target {
         Some(t) => super::fault::heal(&engine, &mut state, t).await,
         None => super::fault::heal_all(&engine, &mut state).await,
@@ -493,19 +499,16 @@ pub async fn promote(
     planned: bool,
     accept_loss: bool,
 ) -> anyhow::Result<()> {
-    let mut state = require_state(&lab)?;
     let engine = Engine::connect().await?;
+    let mut state = lock_state(&lab).await?;
     let result = super::promote::promote(&engine, &mut state, &replica, planned, accept_loss).await;
-    match result {
-        Ok(done) => {
-            state.save()?;
-            for (at, step) in &done.steps {
-                println!("{:>7.3} s  {step}", at.as_secs_f64());
-            }
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
+    // Whatever was done is recorded, also when a later step failed.
+    state.save()?;
+    let done = result?;
+    for (at, step) in &done.steps {
+        println!("{:>7.3} s  {step}", at.as_secs_f64());
     }
+    Ok(())
 }
 
 /// `topolab scenario LAB FILE [--report FILE.md]`: `Ok(false)` when an

@@ -113,8 +113,6 @@ pub struct CreateSpec {
     pub image: String,
     /// Command.
     pub cmd: Vec<String>,
-    /// `NAME=value` environment.
-    pub env: Vec<String>,
     /// Labels.
     pub labels: HashMap<String, String>,
     /// Hostname (holders only).
@@ -495,7 +493,6 @@ impl Engine {
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: Some(spec.cmd.clone()),
-            env: Some(spec.env.clone()),
             labels: Some(spec.labels.clone()),
             hostname: spec.hostname.clone(),
             exposed_ports: (!spec.ports.is_empty())

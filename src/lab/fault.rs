@@ -1,8 +1,15 @@
 //! Faults on a running lab, and healing them. A target is a host (all its
 //! components and its holder) or one component; each kind checks that it
 //! fits its target before anything is touched, so a wrong request changes
-//! nothing. Injected faults are recorded in the lab's state so that any
-//! later `heal` (another process, the GUI) knows what to undo.
+//! nothing. Injected faults are recorded in the lab's state — before they
+//! are applied, under the lab's lock — so that any later `heal` (another
+//! process, the GUI) knows what to undo, even after a crash half-way.
+//!
+//! A fault that silently does nothing teaches the wrong lesson, so every
+//! fault is checked after it is applied — the container's state, the
+//! host's networks, the qdisc on each interface, the replica's threads,
+//! the database's `read_only`, each load balancer's view — and reported as
+//! verified (with what was seen) or as having no effect (and why).
 //!
 //! A host goes down holder last and comes back holder first: the holder
 //! owns the namespace its components join.
@@ -16,7 +23,7 @@ use super::docker::Engine;
 use super::launch::LabError;
 use super::plan::{self, Part};
 use super::replication;
-use super::state::LabState;
+use super::state::{LabState, Locked};
 use crate::model::{AddressPlan, ComponentKind, Host, HostName, Network, Role, Subject, Topology};
 
 /// What to do to a target.
@@ -128,6 +135,40 @@ impl FromStr for FaultKind {
     }
 }
 
+/// Whether a fault was seen to take effect.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "seen", rename_all = "kebab-case")]
+pub enum Verification {
+    /// Applied; not checked (yet).
+    #[default]
+    Applied,
+    /// Checked: it took effect. What was seen.
+    Verified(String),
+    /// Checked: it changed nothing. Why.
+    NoEffect(String),
+}
+
+impl Verification {
+    /// One word: `applied`, `verified` or `no effect`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Verified(_) => "verified",
+            Self::NoEffect(_) => "no effect",
+        }
+    }
+}
+
+impl fmt::Display for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Applied => f.write_str("applied (not checked)"),
+            Self::Verified(seen) => write!(f, "verified: {seen}"),
+            Self::NoEffect(why) => write!(f, "NO EFFECT: {why}"),
+        }
+    }
+}
+
 /// A fault in effect.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveFault {
@@ -137,6 +178,24 @@ pub struct ActiveFault {
     pub kind: FaultKind,
     /// When, milliseconds since the Unix epoch.
     pub at: u64,
+    /// Whether it was seen to take effect.
+    #[serde(default)]
+    pub check: Verification,
+}
+
+/// What injecting a fault did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Injected {
+    /// The target and the fault, in words.
+    pub said: String,
+    /// Whether it took effect.
+    pub check: Verification,
+}
+
+impl fmt::Display for Injected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} — {}", self.said, self.check)
+    }
 }
 
 /// Why a fault cannot be applied: the target or the kind, in words.
@@ -169,6 +228,12 @@ pub enum FaultError {
     /// The lab failed to do it.
     #[error(transparent)]
     Lab(#[from] LabError),
+}
+
+impl From<super::state::StateError> for FaultError {
+    fn from(e: super::state::StateError) -> Self {
+        Self::Lab(e.into())
+    }
 }
 
 impl From<super::docker::DockerError> for FaultError {
@@ -412,14 +477,16 @@ async fn unshape(engine: &Engine, holder: &str) -> Result<(), FaultError> {
     Ok(())
 }
 
-/// Injects `kind` on `target` in lab `state.lab`; records it in the state
-/// (the caller saves). Returns what was done, in words.
+/// Injects `kind` on `target` in lab `state.lab`, then checks that it took
+/// effect. A lasting fault is recorded (and saved) before anything is
+/// touched; when applying it fails half-way the record stays, so a heal
+/// undoes whatever was done.
 pub async fn inject(
     engine: &Engine,
-    state: &mut LabState,
+    state: &mut Locked,
     target: &str,
     kind: FaultKind,
-) -> Result<String, FaultError> {
+) -> Result<Injected, FaultError> {
     let subject = resolve(&state.topology, target)?;
     check(&state.topology, &subject, kind)?;
     let host = state
@@ -463,50 +530,112 @@ pub async fn inject(
             });
         }
     }
+    // What a fault that changes a setting would change: when it is so
+    // already, the fault can have no effect.
+    let already = match kind {
+        FaultKind::ReadOnly => sql(engine, state, &host.name, "SELECT @@read_only")
+            .await
+            .ok()
+            .filter(|v| v.trim() == "1")
+            .map(|_| format!("{}/db was read-only already", host.name)),
+        FaultKind::StopReplication => io_thread(engine, state, &host.name)
+            .await
+            .filter(|io| io == "No")
+            .map(|_| format!("{}/db's IO thread was stopped already", host.name)),
+        _ => None,
+    };
+    if kind.lasting() {
+        state.faults.push(ActiveFault {
+            target: subject.to_string(),
+            kind,
+            at: crate::live::now(),
+            check: Verification::Applied,
+        });
+        state.save()?;
+    }
+    if let Err(e) = apply(engine, state, &subject, &host, kind, &names, &holder).await {
+        return Err(if kind.lasting() {
+            FaultError::Failed(format!(
+                "{e} (recorded: `topolab heal {lab} {subject}` undoes what was applied)"
+            ))
+        } else {
+            e
+        });
+    }
+    let check = match already {
+        Some(why) => Verification::NoEffect(why),
+        None => verify(engine, state, &host, kind, &names, &holder).await,
+    };
+    if kind.lasting()
+        && let Some(f) = state
+            .faults
+            .iter_mut()
+            .rev()
+            .find(|f| f.target == subject.to_string() && f.kind == kind)
+    {
+        f.check = check.clone();
+    }
+    Ok(Injected {
+        said: format!("{subject}: {} ({kind})", kind.describe()),
+        check,
+    })
+}
+
+/// Does what `kind` says to the target's containers.
+async fn apply(
+    engine: &Engine,
+    state: &LabState,
+    subject: &Subject,
+    host: &Host,
+    kind: FaultKind,
+    names: &[String],
+    holder: &str,
+) -> Result<(), FaultError> {
     match kind {
         FaultKind::Kill => {
-            for n in &names {
+            for n in names {
                 engine.kill(n, "SIGKILL").await?;
             }
         }
         FaultKind::Stop => {
-            for n in &names {
+            for n in names {
                 engine.stop(n, 2).await?;
             }
         }
         FaultKind::Pause => {
-            for n in &names {
+            for n in names {
                 engine.pause(n).await?;
             }
         }
-        FaultKind::Restart => match &subject {
+        FaultKind::Restart => match subject {
             // The holder first: its components join its namespace.
             Subject::Host(_) => {
-                engine.restart(&holder, 2).await?;
-                for n in names.iter().filter(|n| **n != holder) {
+                engine.restart(holder, 2).await?;
+                for n in names.iter().filter(|n| n.as_str() != holder) {
                     engine.restart(n, 2).await?;
                 }
             }
             Subject::Component(_) => {
-                for n in &names {
+                for n in names {
                     engine.restart(n, 2).await?;
                 }
             }
         },
         FaultKind::Disconnect => {
             for (net, _) in host_networks(state, &host.name) {
-                engine.disconnect_network(&holder, &net).await?;
+                engine.disconnect_network(holder, &net).await?;
             }
         }
         FaultKind::Slow | FaultKind::Lossy | FaultKind::Latency => {
-            shape(engine, &holder, kind).await?;
+            shape(engine, holder, kind).await?;
         }
         FaultKind::StopReplication => {
             let stop = replication::words(state.flavor).stop_io;
             sql(engine, state, &host.name, stop).await?;
         }
         FaultKind::ReadOnly => {
-            sql(engine, state, &host.name, "SET GLOBAL read_only = ON").await?;
+            let read_only = replication::words(state.flavor).read_only;
+            sql(engine, state, &host.name, read_only).await?;
         }
         FaultKind::Drain | FaultKind::Maintenance => {
             let word = if kind == FaultKind::Drain {
@@ -523,14 +652,133 @@ pub async fn inject(
             .await?;
         }
     }
-    if kind.lasting() {
-        state.faults.push(ActiveFault {
-            target: subject.to_string(),
-            kind,
-            at: crate::live::now(),
-        });
+    Ok(())
+}
+
+/// A replica's IO thread state (`Yes`, `No`, `Connecting`), if readable.
+async fn io_thread(engine: &Engine, state: &LabState, host: &HostName) -> Option<String> {
+    let status =
+        replication::query_vertical(engine, state, host, replication::words(state.flavor).status)
+            .await
+            .ok()?;
+    replication::field(&status, &["Slave_IO_Running", "Replica_IO_Running"])
+}
+
+/// Looks at the lab to see whether `kind` took effect.
+async fn verify(
+    engine: &Engine,
+    state: &LabState,
+    host: &Host,
+    kind: FaultKind,
+    names: &[String],
+    holder: &str,
+) -> Verification {
+    let mut seen = Vec::new();
+    let mut missed = Vec::new();
+    match kind {
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart => {
+            let wanted: &[&str] = match kind {
+                FaultKind::Pause => &["paused"],
+                FaultKind::Restart => &["running"],
+                _ => &["exited", "dead"],
+            };
+            for n in names {
+                match engine.state(n).await {
+                    Ok((run, code)) if wanted.contains(&run.as_str()) => {
+                        seen.push(if run == "exited" {
+                            format!("{n} exited ({code})")
+                        } else {
+                            format!("{n} {run}")
+                        })
+                    }
+                    Ok((run, _)) => missed.push(format!("{n} is {run}")),
+                    Err(e) => missed.push(format!("{n}: {e}")),
+                }
+            }
+        }
+        FaultKind::Disconnect => match engine.container_networks(holder).await {
+            Ok(on) => {
+                for (net, _) in host_networks(state, &host.name) {
+                    if on.contains(&net) {
+                        missed.push(format!("{} is still on {net}", host.name));
+                    } else {
+                        seen.push(format!("{} is off {net}", host.name));
+                    }
+                }
+            }
+            Err(e) => missed.push(e.to_string()),
+        },
+        FaultKind::Slow | FaultKind::Lossy | FaultKind::Latency => {
+            let qdisc = if kind == FaultKind::Slow {
+                "tbf"
+            } else {
+                "netem"
+            };
+            match interfaces(engine, holder).await {
+                Ok(devs) => {
+                    for dev in devs {
+                        let shown = engine
+                            .exec(holder, &["tc", "-s", "qdisc", "show", "dev", &dev])
+                            .await
+                            .map(|(_, out)| out)
+                            .unwrap_or_default();
+                        let rule = shown
+                            .lines()
+                            .find(|l| l.starts_with(&format!("qdisc {qdisc}")))
+                            .map(str::trim);
+                        match rule {
+                            Some(rule) => seen.push(format!("{dev}: {rule}")),
+                            None => missed.push(format!("{dev} has no {qdisc} rule")),
+                        }
+                    }
+                }
+                Err(e) => missed.push(e.to_string()),
+            }
+        }
+        FaultKind::StopReplication => match io_thread(engine, state, &host.name).await {
+            Some(io) if io == "No" => seen.push(format!("{}/db's IO thread stopped", host.name)),
+            Some(io) => missed.push(format!("{}/db's IO thread is {io}", host.name)),
+            None => missed.push(format!("{}/db's replication is unreadable", host.name)),
+        },
+        FaultKind::ReadOnly => match sql(engine, state, &host.name, "SELECT @@read_only").await {
+            Ok(v) if v.trim() == "1" => seen.push(format!("{}/db has read_only = 1", host.name)),
+            Ok(v) => missed.push(format!("{}/db has read_only = {}", host.name, v.trim())),
+            Err(e) => missed.push(e.to_string()),
+        },
+        FaultKind::Drain | FaultKind::Maintenance => {
+            let want = if kind == FaultKind::Drain {
+                crate::live::BackendStatus::Drain
+            } else {
+                crate::live::BackendStatus::Maintenance
+            };
+            for (lb, balancer) in state.topology.load_balancers() {
+                if !balancer.backends.iter().any(|b| b.host == host.name) {
+                    continue;
+                }
+                let name =
+                    plan::container_name(&state.lab, &lb.name, Part::Component(ComponentKind::Lb));
+                match super::monitor::haproxy_servers(engine, &name).await {
+                    Ok(servers) => match servers.iter().find(|s| s.server == host.name.as_str()) {
+                        Some(s) if s.status == want => {
+                            seen.push(format!("{} sees {} {}", lb.name, host.name, s.status));
+                        }
+                        Some(s) => {
+                            missed.push(format!("{} sees {} {}", lb.name, host.name, s.status));
+                        }
+                        None => missed.push(format!("{} has no server {}", lb.name, host.name)),
+                    },
+                    Err(e) => missed.push(format!("{}: {e}", lb.name)),
+                }
+            }
+        }
     }
-    Ok(format!("{subject}: {} ({kind})", kind.describe()))
+    if missed.is_empty() && !seen.is_empty() {
+        Verification::Verified(seen.join("; "))
+    } else if missed.is_empty() {
+        Verification::Applied
+    } else {
+        Verification::NoEffect(missed.join("; "))
+    }
 }
 
 /// Undoes one recorded fault; returns what else it did (a former primary
@@ -551,7 +799,7 @@ async fn undo(
     };
     let restarted = matches!(
         fault.kind,
-        FaultKind::Kill | FaultKind::Stop | FaultKind::Restart
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Restart | FaultKind::Pause
     );
     if db_involved && restarted {
         let said = super::promote::rejoin(engine, state, subject.host())
@@ -582,11 +830,11 @@ async fn undo_fault(
                 start_if_stopped(engine, n).await?;
             }
         }
+        // Unpaused, or started again when it was stopped meanwhile (a
+        // promotion kills a paused old primary to fence it).
         FaultKind::Pause => {
             for n in &names {
-                if engine.state(n).await?.0 == "paused" {
-                    engine.unpause(n).await?;
-                }
+                start_if_stopped(engine, n).await?;
             }
         }
         FaultKind::Disconnect => {

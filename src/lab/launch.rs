@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::docker::{CreateSpec, DockerError, Engine, NetworkSpec};
 use super::images::{self, ImageError, Profile};
 use super::plan::{self, ContainerPlan, EntryPoint, Part, Plan, PlanParams};
-use super::state::{LabState, StateError, env_path};
-use crate::generate::{Secrets, SecretsError};
+use super::state::{LabState, StateError};
+use crate::generate::{Secret, Secrets, SecretsError};
 use crate::model::{ComponentKind, Flavor, Topology, dns_label_problem};
 
 /// The phases of a launch, in order.
@@ -208,7 +208,6 @@ pub async fn up(
         phases: Vec::new(),
         timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
         flavor: Flavor::Mariadb,
-        env: Vec::new(),
     };
     let prepared = match run.prepare(topology, &lab, options).await {
         Ok(p) => p,
@@ -259,8 +258,6 @@ struct Run<'a> {
     phases: Vec<(Phase, Duration)>,
     timeout: Duration,
     flavor: Flavor,
-    /// `NAME=value` secrets for the containers that need them.
-    env: Vec<String>,
 }
 
 impl Run<'_> {
@@ -313,11 +310,6 @@ impl Run<'_> {
         };
         let plan = plan::plan(topology, &secrets, &params)?;
         self.flavor = plan.flavor;
-        self.env = secrets
-            .env()
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
         if let Some(note) = plan.flavor_note() {
             (self.report)(Progress::Note(note));
         }
@@ -475,23 +467,10 @@ impl Run<'_> {
 
     async fn create(&self, plan: &Plan, c: &ContainerPlan) -> Result<(), LabError> {
         let labels = plan.labels(&c.host, c.part);
-        // Each container gets only the secrets it uses.
-        let env: Vec<String> = self
-            .env
-            .iter()
-            .filter(|kv| {
-                c.secrets.iter().any(|name| {
-                    kv.strip_prefix(name)
-                        .is_some_and(|rest| rest.starts_with('='))
-                })
-            })
-            .cloned()
-            .collect();
         let spec = CreateSpec {
             name: c.name.clone(),
             image: c.image.clone(),
             cmd: c.cmd.clone(),
-            env,
             labels: labels.clone(),
             hostname: (c.part == Part::Holder).then(|| c.host.to_string()),
             network_mode: c.join.as_ref().map(|h| format!("container:{h}")),
@@ -586,12 +565,6 @@ impl Run<'_> {
         while !matches!(self.engine.exec(&c.name, &refs).await, Ok((0, _))) {
             self.not_yet(c, "answering SQL", deadline).await?;
         }
-        // The bootstrap with the passwords filled in was read at startup and
-        // is not needed any more.
-        let _ = self
-            .engine
-            .exec(&c.name, &["rm", "-f", "/run/mysqld/bootstrap.sql"])
-            .await;
         Ok(())
     }
 
@@ -691,24 +664,32 @@ fn holder_of(c: &ContainerPlan) -> &str {
     c.join.as_deref().unwrap_or(&c.name)
 }
 
-/// The SQL client command for `statement`, as root over the socket. With
-/// `bare`, values only (no column names), for reading one value.
+/// The SQL client command for `statement`, as the lab's administrator over
+/// the socket, its password read from the container's secret file. With
+/// `bare`, values only (no column names), for reading one value. The
+/// statement is the shell's `$0`, so no quoting can break it.
 pub fn sql(flavor: Flavor, statement: &str, bare: bool) -> Vec<String> {
     let n = if bare { " -N" } else { "" };
+    vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("{}{n} -e \"$0\"", sql_client(flavor)),
+        statement.to_owned(),
+    ]
+}
+
+/// The shell words that start the SQL client as the lab's administrator:
+/// MariaDB's `topolab@localhost` (root there may not change `read_only`, so
+/// a read-only server refuses root's writes too), MySQL's root (whose
+/// `super_read_only` does that).
+pub fn sql_client(flavor: Flavor) -> String {
+    let password = Secret::DbRootPassword.path();
     match flavor {
-        Flavor::Mariadb => {
-            let mut cmd = vec!["mariadb".to_owned(), "-uroot".to_owned()];
-            if bare {
-                cmd.push("-N".to_owned());
-            }
-            cmd.extend(["-e".to_owned(), statement.to_owned()]);
-            cmd
-        }
-        Flavor::Mysql => vec![
-            "sh".to_owned(),
-            "-c".to_owned(),
-            format!("MYSQL_PWD=\"$TOPOLAB_DB_ROOT_PASSWORD\" mysql -uroot{n} -e '{statement}'"),
-        ],
+        Flavor::Mariadb => format!(
+            "MYSQL_PWD=\"$(cat {password})\" mariadb -u{}",
+            crate::generate::DB_ADMIN_MARIADB
+        ),
+        Flavor::Mysql => format!("MYSQL_PWD=\"$(cat {password})\" mysql -uroot"),
     }
 }
 
@@ -778,9 +759,6 @@ fn explain_create(plan: &Plan, c: &ContainerPlan) -> String {
         words.push(format!(
             "--mount type=volume,source={vol},target={path},volume-nocopy"
         ));
-    }
-    if !c.secrets.is_empty() {
-        words.push(format!("--env-file {}", env_path(&plan.lab).display()));
     }
     words.push(c.image.clone());
     words.push(shell_words(&c.cmd));

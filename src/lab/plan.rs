@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use super::images::Profile;
-use crate::generate::{self, Artifacts, Secrets, Settings, paths};
+use crate::generate::{self, Artifacts, Secret, Secrets, Settings, paths};
 use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Topology};
 
 /// What a container is in its host.
@@ -91,8 +91,9 @@ pub struct ContainerPlan {
     pub image: String,
     /// Command.
     pub cmd: Vec<String>,
-    /// The secrets it gets as environment variables (only those it uses).
-    pub secrets: Vec<&'static str>,
+    /// The secrets it reads, uploaded as root-only files before it starts
+    /// (only those it uses; never in its environment).
+    pub secrets: Vec<Secret>,
     /// The holder whose namespace it joins (components).
     pub join: Option<String>,
     /// Networks with fixed addresses (holders and Prometheus).
@@ -167,16 +168,6 @@ pub struct PlanParams {
     pub first_subnet: Ipv4Addr,
     /// Published (HTTP, HTTPS) ports per entry host.
     pub ports: BTreeMap<HostName, (u16, Option<u16>)>,
-}
-
-/// Where a database listens: its address on the network databases serve
-/// on, and its port.
-fn db_listen(topology: &Topology, addresses: &AddressPlan, host: &crate::model::Host) -> String {
-    let net = crate::model::serving_network(topology, ComponentKind::Db);
-    let ip = addresses
-        .address(&host.name, net)
-        .map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
-    format!("{ip}:{}", host.database().map_or(3306, |d| d.port))
 }
 
 /// Container name of `host`'s holder.
@@ -300,133 +291,108 @@ pub fn plan(
             serves_on: None,
             replica: false,
         });
-        let component = |kind: ComponentKind,
-                         image: &str,
-                         cmd: &[&str],
-                         secrets: Vec<&'static str>,
-                         files: Vec<FileSpec>| ContainerPlan {
-            name: container_name(lab, h, Part::Component(kind)),
-            host: h.clone(),
-            part: Part::Component(kind),
-            image: image.to_owned(),
-            cmd: cmd.iter().map(|s| (*s).to_owned()).collect(),
-            secrets,
-            join: Some(holder.clone()),
-            networks: Vec::new(),
-            ports: Vec::new(),
-            files,
-            volume: None,
-            serves_on: host.component(kind).and_then(|c| {
-                c.ports(&topology.security, &topology.monitoring)
-                    .first()
-                    .map(|(p, _)| *p)
-            }),
-            replica: kind == ComponentKind::Db
-                && host
-                    .database()
-                    .is_some_and(|d| matches!(d.role, crate::model::Role::Replica { .. })),
-        };
-        if let Some(lb) = host.load_balancer() {
-            let mut files: Vec<FileSpec> =
-                file(h, "haproxy.cfg", "/etc/topolab/haproxy.cfg", 0o644)
-                    .into_iter()
-                    .collect();
-            if topology.security.tls {
-                files.extend(file(h, "tls/lab.pem", paths::TLS_CERT, 0o644));
-                files.push(FileSpec {
-                    path: format!("{}.key", paths::TLS_CERT),
-                    content: secrets.tls_key_pem.clone(),
-                    mode: 0o600,
+        // A component: its command and secrets as generated, its files,
+        // and each secret as a file only root can read.
+        let component =
+            |part: Part, cmd: Vec<String>, secret_list: Vec<Secret>, files: Vec<FileSpec>| {
+                let kind = match part {
+                    Part::Component(k) => Some(k),
+                    _ => None,
+                };
+                let mut files = files;
+                files.extend(secret_list.iter().map(|s| FileSpec {
+                    path: s.path(),
+                    content: secrets.get(*s).to_owned(),
+                    mode: 0o400,
                     source: None,
-                });
-            }
-            containers.push(component(
-                ComponentKind::Lb,
-                &images.lb,
-                &["haproxy", "-W", "-db", "-f", "/etc/topolab/haproxy.cfg"],
-                if lb.stats {
-                    vec!["TOPOLAB_STATS_PASSWORD"]
-                } else {
-                    Vec::new()
-                },
-                files,
-            ));
-        }
-        if host.web_server().is_some() {
-            let files = [
-                file(h, "nginx.conf", "/etc/topolab/nginx.conf", 0o644),
-                file(
-                    h,
-                    "static/index.html",
-                    "/etc/topolab/static/index.html",
-                    0o644,
-                ),
-            ];
-            containers.push(component(
-                ComponentKind::Nginx,
-                &images.web,
-                &["nginx", "-c", "/etc/topolab/nginx.conf"],
-                Vec::new(),
-                files.into_iter().flatten().collect(),
-            ));
-        }
-        if host.app_server().is_some() {
-            containers.push(component(
-                ComponentKind::App,
-                &images.app,
-                &["topolab", "app", "--config", "/etc/topolab/app.json"],
-                vec!["TOPOLAB_APP_PASSWORD", "TOPOLAB_ADMIN_TOKEN"],
-                file(h, "app.json", "/etc/topolab/app.json", 0o644)
-                    .into_iter()
-                    .collect(),
-            ));
-        }
-        if host.database().is_some() {
-            let files = [
-                file(h, "my.cnf", "/etc/topolab/my.cnf", 0o644),
-                file(h, "bootstrap.sql", "/etc/topolab/bootstrap.sql", 0o644),
-                file(h, "db-start.sh", "/etc/topolab/db-start.sh", 0o755),
-            ];
-            let volume = format!("topolab-{lab}-{h}-db");
-            volumes.push(volume.clone());
-            let mut db = component(
-                ComponentKind::Db,
-                &images.db,
-                &["sh", "/etc/topolab/db-start.sh"],
-                vec![
-                    "TOPOLAB_DB_ROOT_PASSWORD",
-                    "TOPOLAB_APP_PASSWORD",
-                    "TOPOLAB_REPLICATION_PASSWORD",
-                    "TOPOLAB_MONITOR_PASSWORD",
-                ],
-                files.into_iter().flatten().collect(),
-            );
-            db.volume = Some((volume, paths::DB_DATA.to_owned()));
-            containers.push(db);
-            if topology.monitoring.enabled {
-                containers.push(ContainerPlan {
-                    name: container_name(lab, h, Part::Exporter),
+                }));
+                ContainerPlan {
+                    name: container_name(lab, h, part),
                     host: h.clone(),
-                    part: Part::Exporter,
-                    image: images.monitoring.clone(),
-                    cmd: vec![
-                        "sh".into(),
-                        "-c".into(),
-                        format!(
-                            "DATA_SOURCE_NAME=\"monitor:$TOPOLAB_MONITOR_PASSWORD@({})/\" exec prometheus-mysqld-exporter --web.listen-address=:{}",
-                            db_listen(topology, &addresses, host),
-                            crate::model::EXPORTER_PORT
-                        ),
-                    ],
-                    secrets: vec!["TOPOLAB_MONITOR_PASSWORD"],
+                    part,
+                    image: match part {
+                        Part::Component(ComponentKind::Lb) => images.lb.clone(),
+                        Part::Component(ComponentKind::Nginx) => images.web.clone(),
+                        Part::Component(ComponentKind::App) => images.app.clone(),
+                        Part::Component(ComponentKind::Db) => images.db.clone(),
+                        Part::Holder => images.holder.clone(),
+                        Part::Exporter | Part::Monitoring => images.monitoring.clone(),
+                    },
+                    cmd,
+                    secrets: secret_list,
                     join: Some(holder.clone()),
                     networks: Vec::new(),
                     ports: Vec::new(),
-                    files: Vec::new(),
+                    files,
                     volume: None,
-                    serves_on: None,
-                    replica: false,
-                });
+                    serves_on: kind.and_then(|k| host.component(k)).and_then(|c| {
+                        c.ports(&topology.security, &topology.monitoring)
+                            .first()
+                            .map(|(p, _)| *p)
+                    }),
+                    replica: kind == Some(ComponentKind::Db)
+                        && host
+                            .database()
+                            .is_some_and(|d| matches!(d.role, crate::model::Role::Replica { .. })),
+                }
+            };
+        for kind in host.components.iter().map(|c| c.kind()) {
+            let files: Vec<FileSpec> = match kind {
+                ComponentKind::Lb => {
+                    let mut files: Vec<FileSpec> =
+                        file(h, "haproxy.cfg", "/etc/topolab/haproxy.cfg", 0o644)
+                            .into_iter()
+                            .collect();
+                    if topology.security.tls {
+                        files.extend(file(h, "tls/lab.pem", paths::TLS_CERT, 0o644));
+                    }
+                    files
+                }
+                ComponentKind::Nginx => [
+                    file(h, "nginx.conf", "/etc/topolab/nginx.conf", 0o644),
+                    file(
+                        h,
+                        "static/index.html",
+                        "/etc/topolab/static/index.html",
+                        0o644,
+                    ),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+                ComponentKind::App => file(h, "app.json", "/etc/topolab/app.json", 0o644)
+                    .into_iter()
+                    .collect(),
+                ComponentKind::Db => [
+                    file(h, "my.cnf", "/etc/topolab/my.cnf", 0o644),
+                    file(h, "bootstrap.sql", "/etc/topolab/bootstrap.sql", 0o644),
+                    file(h, "db-start.sh", "/etc/topolab/db-start.sh", 0o755),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            };
+            let mut c = component(
+                Part::Component(kind),
+                generate::component_command(topology, host, kind),
+                generate::component_secrets(topology, host, kind),
+                files,
+            );
+            if kind == ComponentKind::Db {
+                let volume = format!("topolab-{lab}-{h}-db");
+                volumes.push(volume.clone());
+                c.volume = Some((volume, paths::DB_DATA.to_owned()));
+            }
+            containers.push(c);
+            if kind == ComponentKind::Db && topology.monitoring.enabled {
+                let mut exporter = component(
+                    Part::Exporter,
+                    generate::exporter_command(topology, params.first_subnet, host),
+                    generate::EXPORTER_SECRETS.to_vec(),
+                    Vec::new(),
+                );
+                exporter.serves_on = None;
+                containers.push(exporter);
             }
         }
     }

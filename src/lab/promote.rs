@@ -7,26 +7,44 @@
 //! source. A promotion that would lose transactions is refused unless the
 //! caller accepts the loss.
 //!
+//! Never two writable primaries: before the replica becomes writable, the
+//! old primary is fenced whenever it is up. A running one is made
+//! read-only (`super_read_only` on MySQL) — through `docker exec`, so also
+//! when it is cut off the network, as a real orchestrator would through
+//! its out-of-band path; one that cannot be reached that way (paused,
+//! hung) is killed. Only then is the loss assessed, so the count is final:
+//! a refused promotion undoes the read-only fence and changes nothing
+//! else. A fenced old primary that lacks nothing the new one has becomes
+//! its replica at once; one with writes the new primary lacks stays
+//! read-only and out of service.
+//!
 //! Then: the replica applies everything it received, stops replicating,
-//! becomes writable (its my.cnf is rewritten so it stays writable across
-//! restarts), every app server is repointed through its admin endpoint
-//! (no restart), every other replica follows the new primary, and the
-//! lab's state records the new roles. `planned` (both alive) first makes
-//! the old primary read-only and waits for the replica to catch up: no
-//! write is lost, and the old primary then replicates from the new one.
+//! becomes writable, and the lab's state records the new roles at once
+//! (so a failure after this point never lets `heal --all` make the old
+//! primary writable again). Every app server is repointed through its
+//! admin socket (no restart), every my.cnf is rewritten so the roles
+//! survive restarts, and every other replica follows the new primary.
+//! `planned` (both alive) also waits for the replica to catch up: no write
+//! is lost.
 
 use std::time::{Duration, Instant};
 
 use super::docker::{CreateSpec, Engine};
 use super::plan::{self, Part};
 use super::replication;
-use super::state::LabState;
-use crate::generate::{self, AppConfig, Settings, paths};
+use super::state::{LabState, Locked};
+use crate::generate::{self, AppConfig, Secret, Settings, paths};
 use crate::live;
 use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Role, Subject, serving_network};
 
 /// How long the replica may take to apply what it received.
 const CATCH_UP: Duration = Duration::from_secs(15);
+/// How long an unplanned promotion lets a replica that is still receiving
+/// catch up with a fenced old primary before it assesses the loss.
+const FENCED_CATCH_UP: Duration = Duration::from_secs(5);
+/// How long fencing a running old primary through SQL may take before it
+/// is killed instead.
+const FENCE_LIMIT: Duration = Duration::from_secs(5);
 
 /// Why a promotion did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -167,11 +185,20 @@ async fn position_from_binlog(
     }
     let images = state.profile.images(state.flavor, &state.app_image);
     let name = format!("topolab-{}-{host}-binlog-reader", state.lab);
-    let script = format!(
-        "cd {} && for f in $(ls binlog.[0-9]* | sort); do mariadb-binlog \"$f\" 2>/dev/null; done \
-         | grep -o 'GTID [0-9]*-[0-9]*-[0-9]*' | tail -1 | cut -d' ' -f2",
-        paths::DB_DATA
-    );
+    let script = match state.flavor {
+        Flavor::Mariadb => format!(
+            "cd {} && for f in $(ls binlog.[0-9]* | sort); do mariadb-binlog \"$f\" 2>/dev/null; done \
+             | grep -o 'GTID [0-9]*-[0-9]*-[0-9]*' | tail -1 | cut -d' ' -f2",
+            paths::DB_DATA
+        ),
+        // The whole decoded log: its Previous-GTIDs header and every
+        // GTID_NEXT, read by `mysql_binlog_position`.
+        Flavor::Mysql => format!(
+            "cd {} && for f in $(ls binlog.[0-9]* | sort); do mysqlbinlog \"$f\" 2>/dev/null; done \
+             | grep -A3 -e 'Previous-GTIDs' -e 'GTID_NEXT='",
+            paths::DB_DATA
+        ),
+    };
     let mut labels = std::collections::HashMap::new();
     labels.insert("topolab.lab".to_owned(), state.lab.clone());
     labels.insert("topolab.host".to_owned(), host.to_string());
@@ -184,13 +211,121 @@ async fn position_from_binlog(
         volume: Some((volume, paths::DB_DATA.to_owned())),
         ..CreateSpec::default()
     };
-    // One left by an interrupted run would hold the name.
-    let _ = engine.remove_container(&name).await;
+    // One left by an interrupted run would hold the name; a container of
+    // that name that topolab did not make is never touched.
+    remove_own_reader(engine, state, &name).await?;
     let result = engine.run_spec_once(&spec).await;
-    let _ = engine.remove_container(&name).await;
+    remove_own_reader(engine, state, &name).await?;
     let (code, out) = result?;
-    let position = out.lines().last().unwrap_or("").trim().to_owned();
+    let position = match state.flavor {
+        Flavor::Mariadb => out.lines().last().unwrap_or("").trim().to_owned(),
+        Flavor::Mysql => mysql_binlog_position(&out).unwrap_or_default(),
+    };
     Ok((code == 0 && !position.is_empty()).then_some(position))
+}
+
+/// Removes the binlog reader `name` if it exists and carries this lab's
+/// labels; refuses when a container of that name belongs to something else.
+async fn remove_own_reader(
+    engine: &Engine,
+    state: &LabState,
+    name: &str,
+) -> Result<(), PromoteError> {
+    if engine.state(name).await.is_err() {
+        return Ok(());
+    }
+    let ours = engine
+        .containers(&format!("topolab.lab={}", state.lab))
+        .await?
+        .into_iter()
+        .any(|c| {
+            c.name == name
+                && c.labels.get("topolab.component").map(String::as_str) == Some("binlog-reader")
+        });
+    if !ours {
+        return Err(PromoteError::Failed(format!(
+            "a container named {name} exists that this lab did not create: topolab will not \
+             remove it (rename or remove it yourself)"
+        )));
+    }
+    engine.remove_container(name).await?;
+    Ok(())
+}
+
+/// The GTID set a MySQL binary log reaches, from `mysqlbinlog`'s output:
+/// the `Previous-GTIDs` of its first file and every `GTID_NEXT` after it,
+/// as `uuid:1-N` per server (the highest transaction of each).
+pub fn mysql_binlog_position(decoded: &str) -> Option<String> {
+    let mut top: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut note = |uuid: &str, n: u64| {
+        let uuid = uuid.trim().to_ascii_lowercase();
+        let e = top.entry(uuid).or_insert(0);
+        *e = (*e).max(n);
+    };
+    let mut in_previous = false;
+    for line in decoded.lines() {
+        if line.contains("Previous-GTIDs") {
+            in_previous = true;
+            continue;
+        }
+        if let Some(rest) = line.split("GTID_NEXT=").nth(1) {
+            in_previous = false;
+            let gtid = rest
+                .trim()
+                .trim_start_matches('\'')
+                .split('\'')
+                .next()
+                .unwrap_or("");
+            if let Some((uuid, n)) = gtid.split_once(':')
+                && let Ok(n) = n.trim().parse()
+            {
+                note(uuid, n);
+            }
+            continue;
+        }
+        if in_previous {
+            // `# uuid:1-5:7-9,` lines, until the next event.
+            let Some(set) = line.strip_prefix('#') else {
+                in_previous = false;
+                continue;
+            };
+            let set = set.trim();
+            if set.starts_with("at ") || set.is_empty() || set.starts_with('[') {
+                in_previous = false;
+                continue;
+            }
+            for part in set.split(',').filter(|p| !p.trim().is_empty()) {
+                let mut pieces = part.trim().split(':');
+                let Some(uuid) = pieces.next() else { continue };
+                let highest = pieces
+                    .filter_map(|r| r.rsplit('-').next()?.trim().parse::<u64>().ok())
+                    .max();
+                if let Some(n) = highest {
+                    note(uuid, n);
+                }
+            }
+        }
+    }
+    (!top.is_empty()).then(|| {
+        top.iter()
+            .map(|(u, n)| format!("{u}:1-{n}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+/// How many transactions a MySQL GTID set names (`uuid:1-5:7,uuid2:3`).
+pub fn mysql_gtid_count(set: &str) -> u64 {
+    set.split(',')
+        .flat_map(|part| part.trim().split(':').skip(1))
+        .map(|range| match range.trim().split_once('-') {
+            Some((a, b)) => match (a.parse::<u64>(), b.parse::<u64>()) {
+                (Ok(a), Ok(b)) if b >= a => b - a + 1,
+                _ => 0,
+            },
+            None => u64::from(range.trim().parse::<u64>().is_ok()),
+        })
+        .sum()
 }
 
 /// Reports what promoting `replica` would cost.
@@ -250,12 +385,14 @@ pub async fn assess(
     })
 }
 
-/// Waits until `host`'s applied position reaches `target` (a GTID position).
+/// Waits up to `limit` until `host`'s applied position reaches `target`
+/// (a GTID position).
 async fn wait_applied(
     engine: &Engine,
     state: &LabState,
     host: &HostName,
     target: &str,
+    limit: Duration,
 ) -> Result<(), PromoteError> {
     let query = replication::words(state.flavor).applied_position;
     let start = Instant::now();
@@ -264,10 +401,10 @@ async fn wait_applied(
         if live::gtid_gap(target, &applied) == Some(0) || target.is_empty() {
             return Ok(());
         }
-        if start.elapsed() > CATCH_UP {
+        if start.elapsed() > limit {
             return Err(PromoteError::Failed(format!(
                 "{host}/db did not apply {target} within {} s (it is at {applied})",
-                CATCH_UP.as_secs()
+                limit.as_secs()
             )));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -342,11 +479,15 @@ async fn repoint_app(
         serde_json::json!({ "writer": config.writer, "readers": config.readers }).to_string();
     let container =
         plan::container_name(&state.lab, &host.name, Part::Component(ComponentKind::App));
-    // The token stays in the container's environment; the body is argument $0.
+    // The admin endpoint is a Unix socket inside the app's container; the
+    // token is read from its secret file into curl's config on stdin, so it
+    // is in no command line. The body is argument $0.
     let script = format!(
-        "exec curl -sS -f -m 3 -X PUT -H \"Authorization: Bearer $TOPOLAB_ADMIN_TOKEN\" \
-         -H 'Content-Type: application/json' --data-binary \"$0\" http://127.0.0.1:{}/admin/databases",
-        config.listen.port()
+        "printf 'header = \"Authorization: Bearer %s\"\\n' \"$(cat {token})\" | \
+         exec curl -sS -f -m 3 -K - --unix-socket {socket} -X PUT \
+         -H 'Content-Type: application/json' --data-binary \"$0\" http://app/admin/databases",
+        token = Secret::AdminToken.path(),
+        socket = config.admin_socket,
     );
     let said = match engine.exec(&container, &["sh", "-c", &script, &body]).await {
         Ok((0, _)) => format!("{}/app now writes to {}/db", host.name, config.writer.host),
@@ -356,10 +497,16 @@ async fn repoint_app(
             host.name,
             out.trim()
         ),
-        Err(e) => format!(
-            "{}/app not reachable ({e}); it reads the new app.json when it starts",
-            host.name
-        ),
+        Err(e) => {
+            let why = match e {
+                super::docker::DockerError::Call { why, .. } => why,
+                other => other.to_string(),
+            };
+            format!(
+                "{}/app not reachable ({why}); it reads the new app.json when it starts",
+                host.name
+            )
+        }
     };
     // The file too, for the app's next start.
     upload(engine, artifacts, &key, &container, "/etc/topolab/app.json").await?;
@@ -394,19 +541,19 @@ async fn follow(
     let statement = match state.flavor {
         Flavor::Mariadb => format!(
             "STOP SLAVE; SET GLOBAL read_only = ON; CHANGE MASTER TO MASTER_HOST = '{ip}', MASTER_PORT = {port}, MASTER_USER = 'repl', \
-             MASTER_PASSWORD = '$TOPOLAB_REPLICATION_PASSWORD', MASTER_CONNECT_RETRY = 1, MASTER_USE_GTID = {pos}; START SLAVE"
+             MASTER_PASSWORD = '$REPL', MASTER_CONNECT_RETRY = 1, MASTER_USE_GTID = {pos}; START SLAVE"
         ),
         Flavor::Mysql => format!(
             "STOP REPLICA; SET GLOBAL super_read_only = ON; CHANGE REPLICATION SOURCE TO SOURCE_HOST = '{ip}', SOURCE_PORT = {port}, \
-             SOURCE_USER = 'repl', SOURCE_PASSWORD = '$TOPOLAB_REPLICATION_PASSWORD', SOURCE_AUTO_POSITION = 1; START REPLICA"
+             SOURCE_USER = 'repl', SOURCE_PASSWORD = '$REPL', SOURCE_AUTO_POSITION = 1; START REPLICA"
         ),
     };
-    // The password comes from the container's environment, never from here.
-    let client = match state.flavor {
-        Flavor::Mariadb => "mariadb -uroot",
-        Flavor::Mysql => "MYSQL_PWD=\"$TOPOLAB_DB_ROOT_PASSWORD\" mysql -uroot",
-    };
-    let script = format!("{client} -e \"{statement}\"");
+    // Passwords come from the container's secret files, never from here.
+    let client = super::launch::sql_client(state.flavor);
+    let script = format!(
+        "REPL=\"$(cat {})\"; {client} -e \"{statement}\"",
+        Secret::ReplicationPassword.path()
+    );
     match engine
         .exec(&db_container(&state.lab, host), &["sh", "-c", &script])
         .await?
@@ -419,12 +566,75 @@ async fn follow(
     }
 }
 
+/// How the old primary was kept from taking writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fence {
+    /// It is not running: it cannot take writes, and its my.cnf (rewritten
+    /// before it can start again) brings it back read-only.
+    Down,
+    /// It answers and was made read-only.
+    ReadOnly,
+    /// It was up but could not be made read-only (paused, hung): killed.
+    Killed,
+}
+
+/// Makes the old primary take no more writes, whatever its state.
+async fn fence(
+    engine: &Engine,
+    state: &LabState,
+    old: &HostName,
+    step: &mut impl FnMut(String),
+) -> Result<Fence, PromoteError> {
+    let container = db_container(&state.lab, old);
+    let run = match engine.state(&container).await {
+        Ok((run, _)) => run,
+        Err(e) if super::docker::is_not_found(&e) => return Ok(Fence::Down),
+        Err(e) => return Err(e.into()),
+    };
+    if run == "running" {
+        let w = replication::words(state.flavor);
+        let fenced = tokio::time::timeout(FENCE_LIMIT, async {
+            sql(engine, state, old, w.read_only).await?;
+            sql(engine, state, old, "SELECT @@read_only").await
+        })
+        .await;
+        match fenced {
+            Ok(Ok(v)) if v.trim() == "1" => {
+                step(format!(
+                    "{old}/db is read-only (fenced): it takes no more writes"
+                ));
+                return Ok(Fence::ReadOnly);
+            }
+            Ok(Ok(v)) => step(format!(
+                "{old}/db still reports read_only = {}: killing it instead",
+                v.trim()
+            )),
+            Ok(Err(e)) => step(format!(
+                "{old}/db could not be made read-only ({e}): killing it instead"
+            )),
+            Err(_) => step(format!(
+                "{old}/db did not answer within {} s: killing it instead",
+                FENCE_LIMIT.as_secs()
+            )),
+        }
+    } else if run != "paused" {
+        return Ok(Fence::Down);
+    }
+    engine.kill(&container, "SIGKILL").await?;
+    step(format!(
+        "{old}/db was {run} and could not be made read-only: killed (fenced) so it cannot take writes when it wakes"
+    ));
+    Ok(Fence::Killed)
+}
+
 /// Promotes the replica named by `target`. `planned` needs both alive and
 /// loses nothing; otherwise a promotion that would lose transactions is
-/// refused unless `accept_loss`. Updates `state` (the caller saves).
+/// refused unless `accept_loss`. Fences the old primary first (see the
+/// module's doc). Saves `state` as soon as the replica is writable; the
+/// caller saves again at the end.
 pub async fn promote(
     engine: &Engine,
-    state: &mut LabState,
+    state: &mut Locked,
     target: &str,
     planned: bool,
     accept_loss: bool,
@@ -433,6 +643,7 @@ pub async fn promote(
     let (replica, old) = resolve(state, target)?;
     let mut steps = Vec::new();
     let mut step = |text: String| steps.push((start.elapsed(), text));
+    let w = replication::words(state.flavor);
     if planned {
         let (run, _) = engine.state(&db_container(&state.lab, &old)).await?;
         if run != "running" {
@@ -440,39 +651,58 @@ pub async fn promote(
                 "a planned switchover needs {old}/db running (it is {run}); promote without --planned"
             )));
         }
-        sql(engine, state, &old, "SET GLOBAL read_only = ON").await?;
-        step(format!("{old}/db is read-only: no new writes"));
-        let position = sql(
-            engine,
-            state,
-            &old,
-            replication::words(state.flavor).own_position,
-        )
-        .await?;
-        wait_applied(engine, state, &replica, &position).await?;
-        step(format!("{replica}/db caught up to {position}"));
     }
-    let assessment = assess(engine, state, &replica, &old).await?;
-    let loses = assessment.missing != Some(0);
-    if loses && !accept_loss {
-        return Err(PromoteError::WouldLose(Box::new(assessment)));
+    // An old primary that does not answer SQL can only be fenced by killing
+    // it: decide about the loss first, so a refusal changes nothing.
+    let answers = engine
+        .state(&db_container(&state.lab, &old))
+        .await
+        .is_ok_and(|(s, _)| s == "running")
+        && tokio::time::timeout(FENCE_LIMIT, sql(engine, state, &old, "SELECT 1"))
+            .await
+            .is_ok_and(|r| r.is_ok());
+    if !answers {
+        let early = assess(engine, state, &replica, &old).await?;
+        if early.missing != Some(0) && !accept_loss {
+            return Err(PromoteError::WouldLose(Box::new(early)));
+        }
     }
-    step(format!("assessed: {}", assessment.summary()));
-    // Apply what was received before cutting the link.
-    if !assessment.received.is_empty() {
-        wait_applied(engine, state, &replica, &assessment.received).await?;
+    let fenced = fence(engine, state, &old, &mut step).await?;
+    // Until the replica is writable, a failure puts the old primary back
+    // as it was: the only writable database.
+    let ready = async {
+        // The old primary takes no writes now. Let the replica receive what
+        // it still can, so the assessment below is final.
+        if fenced == Fence::ReadOnly {
+            let position = sql(engine, state, &old, w.own_position).await?;
+            let limit = if planned { CATCH_UP } else { FENCED_CATCH_UP };
+            match wait_applied(engine, state, &replica, &position, limit).await {
+                Ok(()) => step(format!("{replica}/db caught up to {position}")),
+                Err(e) if planned => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let assessment = assess(engine, state, &replica, &old).await?;
+        if assessment.missing != Some(0) && !accept_loss {
+            return Err(PromoteError::WouldLose(Box::new(assessment)));
+        }
+        step(format!("assessed: {}", assessment.summary()));
+        // Apply what was received before cutting the link.
+        if !assessment.received.is_empty() {
+            wait_applied(engine, state, &replica, &assessment.received, CATCH_UP).await?;
+        }
+        Ok(assessment)
     }
-    let w = replication::words(state.flavor);
-    sql(
-        engine,
-        state,
-        &replica,
-        &format!("{}; {}", w.reset, w.writable),
-    )
-    .await?;
-    step(format!(
-        "{replica}/db is writable and replicates from no one"
-    ));
+    .await;
+    let assessment = match ready {
+        Ok(a) => a,
+        Err(e) => {
+            if fenced == Fence::ReadOnly {
+                unfence(engine, state, &old).await;
+            }
+            return Err(e);
+        }
+    };
 
     // The new roles: the replica leads its group; the old primary and the
     // other replicas follow it.
@@ -482,8 +712,9 @@ pub async fn promote(
         .and_then(|h| h.database())
         .map(|d| d.group.clone())
         .unwrap_or_default();
+    let mut topology = state.topology.clone();
     let mut followers = Vec::new();
-    for h in &mut state.topology.hosts {
+    for h in &mut topology.hosts {
         let name = h.name.clone();
         let Some(db) = h.database_mut() else { continue };
         if db.group != group {
@@ -498,6 +729,35 @@ pub async fn promote(
             followers.push(name);
         }
     }
+    if let Err(e) = sql(
+        engine,
+        state,
+        &replica,
+        &format!("{}; {}", w.reset, w.writable),
+    )
+    .await
+    {
+        // Unless the replica did become writable, the old primary stays the
+        // one that is.
+        let writable = sql(engine, state, &replica, "SELECT @@read_only")
+            .await
+            .is_ok_and(|v| v.trim() == "0");
+        if !writable {
+            if fenced == Fence::ReadOnly {
+                unfence(engine, state, &old).await;
+            }
+            return Err(e);
+        }
+    }
+    // Irreversible: record it before anything else can fail.
+    state.topology = topology;
+    state
+        .save()
+        .map_err(|e| PromoteError::Failed(format!("{replica}/db is writable, but {e}")))?;
+    step(format!(
+        "{replica}/db is writable and replicates from no one"
+    ));
+
     let artifacts = generate::generate(&state.topology, &settings(state), &state.secrets)
         .map_err(|e| PromoteError::Failed(format!("regenerating the configs: {e}")))?;
     // Writes first: the apps follow the new primary at once; the files
@@ -521,13 +781,11 @@ pub async fn promote(
             .await
             .is_ok_and(|(s, _)| s == "running");
         if *f == old {
-            if planned && running {
-                follow(engine, state, f, &replica, true).await?;
-                step(format!("{old}/db replicates from {replica}/db (read-only)"));
-            } else {
-                step(format!(
-                    "{old}/db is out of service; healing it brings it back read-only as a replica of {replica}/db"
-                ));
+            match (fenced, running) {
+                (Fence::ReadOnly, true) => step(rejoin(engine, state, f).await?),
+                _ => step(format!(
+                    "{old}/db is down; healing it brings it back read-only as a replica of {replica}/db"
+                )),
             }
         } else if running {
             follow(engine, state, f, &replica, false).await?;
@@ -535,6 +793,15 @@ pub async fn promote(
         }
     }
     Ok(Promoted { assessment, steps })
+}
+
+/// Undoes the read-only fence of an old primary that stays the primary (a
+/// refused promotion): it takes writes again, and is the only one that does.
+async fn unfence(engine: &Engine, state: &LabState, old: &HostName) {
+    let writable = replication::words(state.flavor).writable;
+    if let Err(e) = sql(engine, state, old, writable).await {
+        tracing::warn!(host = %old, error = %e, "could not make the primary writable again");
+    }
 }
 
 /// Transactions of `old` (a former primary) that `new` lacks: its own
@@ -585,28 +852,40 @@ pub async fn rejoin(
     };
     // Never two writable primaries: read-only before anything else.
     let w = replication::words(state.flavor);
-    replication::query_when_up(
-        engine,
-        state,
-        host,
-        "SET GLOBAL read_only = ON",
-        Duration::from_secs(20),
-    )
-    .await
-    .map_err(PromoteError::Failed)?;
+    replication::query_when_up(engine, state, host, w.read_only, Duration::from_secs(20))
+        .await
+        .map_err(PromoteError::Failed)?;
     let status = sql(engine, state, host, w.status).await?;
     if !status.trim().is_empty() {
         return Ok(format!("{host}/db replicates already"));
     }
-    if state.flavor == Flavor::Mariadb {
-        let own = sql(engine, state, host, w.own_position).await?;
-        let theirs = sql(engine, state, &of, "SELECT @@gtid_binlog_state").await?;
-        let extra = errant(&own, &theirs);
-        if extra > 0 {
-            return Ok(format!(
-                "{host}/db has {extra} transaction(s) that {of}/db lacks (errant): kept out of service, read-only and not replicating — never two primaries"
-            ));
+    let extra = match state.flavor {
+        Flavor::Mariadb => {
+            let own = sql(engine, state, host, w.own_position).await?;
+            let theirs = sql(engine, state, &of, "SELECT @@gtid_binlog_state").await?;
+            errant(&own, &theirs)
         }
+        // MySQL computes it itself: what this server executed that the
+        // new primary has not.
+        Flavor::Mysql => {
+            let theirs = sql(engine, state, &of, "SELECT @@GLOBAL.gtid_executed").await?;
+            // Batch output escapes the newlines of a long set as `\n`.
+            let clean = |s: &str| s.replace("\\n", "").replace(['\n', ' ', '\'', '"'], "");
+            let theirs = clean(&theirs);
+            let extra = sql(
+                engine,
+                state,
+                host,
+                &format!("SELECT GTID_SUBTRACT(@@GLOBAL.gtid_executed, \"{theirs}\")"),
+            )
+            .await?;
+            mysql_gtid_count(&clean(&extra))
+        }
+    };
+    if extra > 0 {
+        return Ok(format!(
+            "{host}/db has {extra} transaction(s) that {of}/db lacks (errant): kept out of service, read-only and not replicating — never two primaries"
+        ));
     }
     follow(engine, state, host, &of, true).await?;
     Ok(format!(
@@ -625,5 +904,34 @@ mod tests {
         assert_eq!(errant("0-1-10", "0-1-10,0-2-25"), 0);
         assert_eq!(errant("0-1-5", "0-2-25"), 5);
         assert_eq!(errant("", "0-2-25"), 0);
+    }
+
+    #[test]
+    fn mysql_gtid_sets_are_counted() {
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        assert_eq!(mysql_gtid_count(""), 0);
+        assert_eq!(mysql_gtid_count(&format!("{u}:1-5")), 5);
+        assert_eq!(mysql_gtid_count(&format!("{u}:1-5:7,{u}:9-10")), 8);
+    }
+
+    #[test]
+    fn mysql_binlog_position_reads_previous_gtids_and_each_gtid_next() {
+        let u = "3E11FA47-71CA-11E1-9E33-C80AA9429562";
+        let decoded = format!(
+            "#240101 10:00:00 server id 1  end_log_pos 158 CRC32 0x1  Previous-GTIDs\n\
+             # {u}:1-5,\n\
+             # 4e11fa47-71ca-11e1-9e33-c80aa9429562:1-2\n\
+             # at 158\n\
+             SET @@SESSION.GTID_NEXT= '{u}:6'/*!*/;\n\
+             SET @@SESSION.GTID_NEXT= '{u}:7'/*!*/;\n\
+             SET @@SESSION.GTID_NEXT= 'AUTOMATIC' /* added by mysqlbinlog */ /*!*/;\n"
+        );
+        assert_eq!(
+            mysql_binlog_position(&decoded).as_deref(),
+            Some(
+                "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7,4e11fa47-71ca-11e1-9e33-c80aa9429562:1-2"
+            )
+        );
+        assert_eq!(mysql_binlog_position("nothing here"), None);
     }
 }

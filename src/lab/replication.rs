@@ -30,6 +30,8 @@ pub struct Words {
     pub own_position: &'static str,
     /// Make the server writable (after `reset`).
     pub writable: &'static str,
+    /// Make the server refuse writes from every client (fencing).
+    pub read_only: &'static str,
 }
 
 /// The words of `flavor`.
@@ -41,9 +43,12 @@ pub fn words(flavor: Flavor) -> Words {
             stop_io: "STOP SLAVE IO_THREAD",
             restart_io: "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD",
             reset: "STOP SLAVE; RESET SLAVE ALL",
-            applied_position: "SELECT @@gtid_slave_pos",
+            // What it holds, replicated or its own (a former primary that
+            // now replicates has its old writes in its binary log only).
+            applied_position: "SELECT @@gtid_current_pos",
             own_position: "SELECT @@gtid_binlog_pos",
             writable: "SET GLOBAL read_only = OFF",
+            read_only: "SET GLOBAL read_only = ON",
         },
         Flavor::Mysql => Words {
             status: "SHOW REPLICA STATUS",
@@ -54,6 +59,7 @@ pub fn words(flavor: Flavor) -> Words {
             applied_position: "SELECT @@gtid_executed",
             own_position: "SELECT @@gtid_executed",
             writable: "SET GLOBAL super_read_only = OFF; SET GLOBAL read_only = OFF",
+            read_only: "SET GLOBAL super_read_only = ON",
         },
     }
 }
@@ -116,6 +122,25 @@ pub async fn query_when_up(
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// The values of every item `host`'s database holds (each write's own).
+pub async fn item_values(
+    engine: &Engine,
+    state: &LabState,
+    host: &HostName,
+) -> Result<std::collections::BTreeSet<String>, String> {
+    let out = query(
+        engine,
+        state,
+        host,
+        &format!(
+            "SELECT value FROM {}.items",
+            crate::generate::paths::APP_SCHEMA
+        ),
+    )
+    .await?;
+    Ok(out.lines().map(|l| l.trim().to_owned()).collect())
 }
 
 /// A field of vertical (`\G`) output, under the first of `names` present.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::docker::Engine;
-use super::state::LabState;
+use super::state::{LabState, Locked};
 use super::traffic::{self, Rate, TrafficHandle, TrafficSettings};
 use super::{fault, monitor, promote};
 use crate::live::{self, LiveState, Millis, Observation, RequestTrace};
@@ -47,6 +47,22 @@ struct Run {
 }
 
 impl Run {
+    /// Runs `work` on the lab's state under its lock, saves it, and keeps
+    /// the state as it is now (another process may have changed it since
+    /// the last step).
+    async fn change<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&Engine, &mut Locked) -> T,
+    ) -> Result<T, String> {
+        let mut locked = super::state::lock(&self.state.lab)
+            .await
+            .map_err(|e| e.to_string())?;
+        let out = work(&self.engine, &mut locked).await;
+        locked.save().map_err(|e| e.to_string())?;
+        self.state = locked.snapshot();
+        Ok(out)
+    }
+
     fn traces(&self) -> Vec<RequestTrace> {
         self.traces.lock().map(|t| t.clone()).unwrap_or_default()
     }
@@ -77,7 +93,7 @@ impl Run {
     }
 
     /// Acknowledged writes before the last promotion that the current
-    /// primary lacks.
+    /// primary lacks, counted by the unique value each one wrote.
     async fn lost_writes(&self) -> Result<u64, String> {
         let promotion = self
             .incidents
@@ -85,11 +101,11 @@ impl Run {
             .rev()
             .find(|i| i.promotion)
             .ok_or("no promotion happened")?;
-        let acked: Vec<u64> = self
+        let acked: Vec<String> = self
             .traces()
             .iter()
             .filter(|t| t.write && t.ok() && t.done() < promotion.at)
-            .filter_map(|t| t.written_id)
+            .filter_map(|t| t.written.clone())
             .collect();
         let primary = self
             .state
@@ -98,15 +114,8 @@ impl Run {
             .find(|(_, d)| d.role == Role::Primary)
             .map(|(h, _)| h.name.clone())
             .ok_or("no primary")?;
-        let out = super::replication::query(
-            &self.engine,
-            &self.state,
-            &primary,
-            "SELECT id FROM app.items",
-        )
-        .await?;
-        let ids: BTreeSet<u64> = out.lines().filter_map(|l| l.trim().parse().ok()).collect();
-        Ok(acked.iter().filter(|id| !ids.contains(id)).count() as u64)
+        let present = super::replication::item_values(&self.engine, &self.state, &primary).await?;
+        Ok(stopwatch::lost_writes(&acked, &present))
     }
 
     /// Whether `expectation` holds, and what was seen.
@@ -304,22 +313,25 @@ pub async fn run(
             Step::Fault { target, kind } => {
                 let kind: fault::FaultKind = kind.parse()?;
                 let at = live::now();
-                let done = fault::inject(&run.engine, &mut run.state, target, kind).await;
-                save(&run.state)?;
-                let done = done.map_err(|e| e.to_string())?;
+                let done = run
+                    .change(async |e, s| fault::inject(e, s, target, kind).await)
+                    .await?
+                    .map_err(|e| e.to_string())?;
                 run.incidents.push(Incident {
                     label: format!("{target} {kind}"),
                     host: target.split('/').next().unwrap_or(target).to_owned(),
                     at,
                     promotion: false,
+                    check: Some(done.check.to_string()),
                 });
                 run.changed = at;
                 say(format!("  fault: {done}"));
             }
             Step::Heal { target } => {
                 let at = live::now();
-                let healed = fault::heal(&run.engine, &mut run.state, target).await;
-                save(&run.state)?;
+                let healed = run
+                    .change(async |e, s| fault::heal(e, s, target).await)
+                    .await?;
                 for line in healed.map_err(|e| e.to_string())? {
                     say(format!("  {line}"));
                 }
@@ -328,8 +340,7 @@ pub async fn run(
             }
             Step::HealAll => {
                 let at = live::now();
-                let healed = fault::heal_all(&run.engine, &mut run.state).await;
-                save(&run.state)?;
+                let healed = run.change(async |e, s| fault::heal_all(e, s).await).await?;
                 for line in healed.map_err(|e| e.to_string())? {
                     say(format!("  {line}"));
                 }
@@ -342,11 +353,12 @@ pub async fn run(
                 accept_loss,
             } => {
                 let at = live::now();
-                let done =
-                    promote::promote(&run.engine, &mut run.state, replica, *planned, *accept_loss)
-                        .await;
-                save(&run.state)?;
-                let done = done.map_err(|e| e.to_string())?;
+                let done = run
+                    .change(async |e, s| {
+                        promote::promote(e, s, replica, *planned, *accept_loss).await
+                    })
+                    .await?
+                    .map_err(|e| e.to_string())?;
                 for (t, line) in &done.steps {
                     say(format!("  {:>6.3} s  {line}", t.as_secs_f64()));
                 }
@@ -358,6 +370,7 @@ pub async fn run(
                     host: replica.split('/').next().unwrap_or(replica).to_owned(),
                     at,
                     promotion: true,
+                    check: None,
                 });
                 run.changed = at;
             }
@@ -392,10 +405,6 @@ pub async fn run(
     outcome.report = report(scenario, &run.state.lab, &outcome, &traces);
     outcome.topology = Some(run.state.topology.clone());
     Ok(outcome)
-}
-
-fn save(state: &LabState) -> Result<(), String> {
-    state.save().map_err(|e| e.to_string())
 }
 
 /// The lab report: what was run, what each incident did, what held.

@@ -2,9 +2,16 @@
 //! a file readable only by its owner, so any later topolab process (`status`,
 //! `down`, the GUI, faults) can act on a lab another process launched.
 //! Roles are not trusted from here: they are re-derived from the databases.
+//!
+//! Every change (a fault, a heal, a promotion, a scenario's step) loads,
+//! changes and saves the state under the lab's exclusive lock
+//! ([`LabState::lock`]), so two topolab processes acting on one lab at once
+//! (two terminals, the app and a terminal) take turns instead of losing
+//! each other's records.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +68,24 @@ pub enum StateError {
         /// What is wrong.
         why: String,
     },
+    /// No state file: the lab is unknown here.
+    #[error("no lab named {lab} is known here (launch it with `topolab up`)")]
+    Missing {
+        /// The lab.
+        lab: String,
+    },
+    /// Another topolab kept the lab's state locked for too long.
+    #[error(
+        "lab {lab} is being changed by another topolab (a fault, heal, promotion or scenario \
+         step) and stayed locked for {} s: try again when it is done",
+        waited.as_secs()
+    )]
+    Busy {
+        /// The lab.
+        lab: String,
+        /// How long this process waited.
+        waited: Duration,
+    },
 }
 
 /// topolab's data folder: `$TOPOLAB_DATA_DIR`, else `$XDG_DATA_HOME/topolab`,
@@ -90,11 +115,22 @@ fn lock_path(lab: &str) -> PathBuf {
     labs_dir().join(format!("{lab}.lock"))
 }
 
-/// The env file of `lab` (its secrets as `NAME=value`, for `--explain`'s
-/// `docker run --env-file`).
-pub fn env_path(lab: &str) -> PathBuf {
+/// The file whose lock serializes changes to `lab`'s state. It is never
+/// replaced (the state file is, by a rename), so every process locks the
+/// same file.
+fn state_lock_path(lab: &str) -> PathBuf {
+    labs_dir().join(format!("{lab}.state-lock"))
+}
+
+/// Where earlier versions kept a lab's secrets as `NAME=value`; removed
+/// with the lab.
+fn legacy_env_path(lab: &str) -> PathBuf {
     labs_dir().join(format!("{lab}.env"))
 }
+
+/// How long a change waits for another process's change to the same lab.
+/// A promotion may wait up to about half a minute for a replica to catch up.
+pub const LOCK_WAIT: Duration = Duration::from_secs(120);
 
 impl LabState {
     /// A new state of the current version.
@@ -123,7 +159,8 @@ impl LabState {
         }
     }
 
-    /// Writes the state and the env file, owner-only, atomically.
+    /// Writes the state, owner-only, atomically. Changes to a running lab
+    /// save through [`Locked::save`] instead.
     pub fn save(&self) -> Result<(), StateError> {
         let dir = labs_dir();
         let io = |path: PathBuf| move |source| StateError::Io { path, source };
@@ -135,15 +172,16 @@ impl LabState {
             why: e.to_string(),
         })?;
         write_private(&path, json.as_bytes()).map_err(io(path.clone()))?;
-        let env: String = self
-            .secrets
-            .env()
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}\n"))
-            .collect();
-        let env_file = env_path(&self.lab);
-        write_private(&env_file, env.as_bytes()).map_err(io(env_file.clone()))?;
         Ok(())
+    }
+
+    /// Takes `lab`'s exclusive lock (waiting up to `wait` for another
+    /// process that holds it), then reads its state: `None` when the lab
+    /// has none. The lock is held until the [`Locked`] is dropped.
+    /// Blocking: async code calls it through `spawn_blocking`.
+    pub fn lock(lab: &str, wait: Duration) -> Result<Option<Locked>, StateError> {
+        let file = lock_file(lab, wait)?;
+        Ok(Self::load(lab)?.map(|state| Locked { state, _file: file }))
     }
 
     /// Reads the state of `lab`, `None` when there is none.
@@ -203,16 +241,111 @@ impl LabState {
         Ok(())
     }
 
-    /// Deletes the state, env and claim files of `lab` (absent is fine).
+    /// Deletes the state and claim files of `lab` (absent is fine), under
+    /// its lock when it can be had within a few seconds: a change in
+    /// progress finishes (and saves) first instead of bringing the file
+    /// back afterwards.
     pub fn remove(lab: &str) -> Result<(), StateError> {
-        for path in [state_path(lab), env_path(lab), lock_path(lab)] {
+        let held = lock_file(lab, Duration::from_secs(10)).ok();
+        for path in [
+            state_path(lab),
+            legacy_env_path(lab),
+            lock_path(lab),
+            state_lock_path(lab),
+        ] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => return Err(StateError::Io { path, source }),
             }
         }
+        drop(held);
         Ok(())
+    }
+}
+
+/// Takes `lab`'s lock (waiting up to [`LOCK_WAIT`]) and reads its state,
+/// off the async runtime's threads.
+pub async fn lock(lab: &str) -> Result<Locked, StateError> {
+    let name = lab.to_owned();
+    let locked = tokio::task::spawn_blocking(move || LabState::lock(&name, LOCK_WAIT))
+        .await
+        .map_err(|e| StateError::Io {
+            path: state_path(lab),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+    locked.ok_or_else(|| StateError::Missing {
+        lab: lab.to_owned(),
+    })
+}
+
+/// A lab's state read under the lab's exclusive lock, which is held until
+/// this is dropped. Reads and changes go through `Deref`; [`Locked::save`]
+/// writes them (after each step that cannot be undone, so a crash or a
+/// failure half-way never leaves the file behind the lab).
+#[derive(Debug)]
+pub struct Locked {
+    state: LabState,
+    _file: std::fs::File,
+}
+
+impl Locked {
+    /// Writes the state as it is now.
+    pub fn save(&self) -> Result<(), StateError> {
+        self.state.save()
+    }
+
+    /// A copy of the state (the lock stays here).
+    pub fn snapshot(&self) -> LabState {
+        self.state.clone()
+    }
+}
+
+impl std::ops::Deref for Locked {
+    type Target = LabState;
+
+    fn deref(&self) -> &LabState {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut LabState {
+        &mut self.state
+    }
+}
+
+/// Opens and locks `lab`'s lock file, polling while another process holds
+/// it, for up to `wait`.
+fn lock_file(lab: &str, wait: Duration) -> Result<std::fs::File, StateError> {
+    let dir = labs_dir();
+    let io = |path: PathBuf| move |source| StateError::Io { path, source };
+    std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+    set_private(&dir, 0o700).map_err(io(dir.clone()))?;
+    let path = state_lock_path(lab);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(path.clone()))?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StateError::Busy {
+                    lab: lab.to_owned(),
+                    waited: start.elapsed(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StateError::Io { path, source });
+            }
+        }
     }
 }
 

@@ -175,7 +175,7 @@ pub async fn run(
         client: client()?,
         targets,
         pending: std::sync::Mutex::new(Vec::new()),
-        run: live::now(),
+        run: format!("{:x}{:08x}", live::now(), rand::random::<u32>()),
     });
     let flusher = {
         let shared = shared.clone();
@@ -348,8 +348,9 @@ struct Shared {
     client: reqwest::Client,
     targets: Vec<Target>,
     pending: std::sync::Mutex<Vec<RequestTrace>>,
-    /// Identifies this run's writes.
-    run: u64,
+    /// Identifies this run's writes: the time it started and a random
+    /// number, so two generators never write the same value.
+    run: String,
 }
 
 impl Shared {
@@ -391,14 +392,18 @@ impl Shared {
         at: live::Millis,
         started: Instant,
     ) -> RequestTrace {
+        let mut trace = RequestTrace::new(at, write, target.host.clone());
         let request = if write {
+            // A value of its own, so that lost writes are counted by what
+            // was written (a promoted primary hands out the same ids again).
+            let value = format!("traffic-{}-{n}", self.run);
+            trace.written = Some(value.clone());
             self.client
                 .post(format!("{}/api/items", target.base))
-                .json(&serde_json::json!({ "value": format!("traffic-{}-{n}", self.run) }))
+                .json(&serde_json::json!({ "value": value }))
         } else {
             self.client.get(format!("{}/", target.base))
         };
-        let mut trace = RequestTrace::new(at, write, target.host.clone());
         match request.send().await {
             Ok(response) => {
                 trace.status = Some(response.status().as_u16());
@@ -417,15 +422,8 @@ impl Shared {
                     trace.app_ms = server_timing(timing, "app");
                     trace.db_ms = server_timing(timing, "db");
                 }
-                match response.bytes().await {
-                    Ok(body) => {
-                        if write && trace.ok() {
-                            trace.written_id = serde_json::from_slice::<serde_json::Value>(&body)
-                                .ok()
-                                .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64));
-                        }
-                    }
-                    Err(e) => trace.error = Some(format!("reading the answer: {e}")),
+                if let Err(e) = response.bytes().await {
+                    trace.error = Some(format!("reading the answer: {e}"));
                 }
             }
             Err(e) => trace.error = Some(describe(&e)),

@@ -205,6 +205,7 @@ impl LiveView {
                     host: target.host().to_string(),
                     at,
                     promotion: false,
+                    check: None,
                 });
                 if kind != FaultKind::Restart {
                     self.faults.push((target, kind));
@@ -221,6 +222,7 @@ impl LiveView {
                 host: replica.to_string(),
                 at,
                 promotion: true,
+                check: None,
             }),
         }
     }
