@@ -371,3 +371,68 @@ pub(super) fn readme(ctx: &Ctx) -> String {
     );
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::generate::{Secrets, Settings, generate};
+    use crate::preset::Preset;
+
+    /// Each service of a compose file and the secrets it mounts.
+    fn secrets_per_service(compose: &str) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut service = None;
+        for line in compose.lines() {
+            if line == "networks:" || line == "secrets:" || line == "volumes:" {
+                service = None;
+            } else if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+                && !name.starts_with(' ')
+            {
+                service = Some(name.to_owned());
+                out.entry(name.to_owned()).or_default();
+            } else if let (Some(s), Some(secret)) =
+                (&service, line.trim().strip_prefix("- source: "))
+            {
+                out.entry(s.clone()).or_default().push(secret.to_owned());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_service_gets_only_the_secrets_it_reads_and_no_environment() {
+        let t = Preset::find("secured-monitored")
+            .and_then(|p| p.topology().ok())
+            .expect("preset");
+        let secrets = Secrets::generate(&t.domain).expect("secrets");
+        let files = generate(&t, &Settings::for_topology(&t), &secrets).expect("valid");
+        let compose = files.get("docker-compose.yml").expect("compose");
+        assert!(!compose.contains("env_file"), "{compose}");
+        assert!(!compose.contains("environment:"), "{compose}");
+        let per = secrets_per_service(compose);
+        let db = [
+            "db_root_password",
+            "app_password",
+            "replication_password",
+            "monitor_password",
+        ];
+        assert_eq!(per["web-01-db"], db);
+        assert_eq!(per["web-01-app"], ["app_password", "admin_token"]);
+        assert_eq!(per["web-01-exporter"], ["monitor_password"]);
+        assert_eq!(per["lb-01-lb"], ["stats_password", "tls_key"]);
+        for service in ["web-01-nginx", "web-01", "lb-01", "monitoring"] {
+            assert!(per[service].is_empty(), "{service}: {:?}", per[service]);
+        }
+        // The values are in secrets/ only.
+        let env = files.get(".env").expect(".env");
+        for (secret, value) in secrets.all() {
+            assert!(!env.contains(value), ".env holds {}", secret.name());
+            assert!(!compose.contains(value));
+            assert_eq!(
+                files.get(&format!("secrets/{}", secret.name())),
+                Some(value)
+            );
+        }
+    }
+}

@@ -141,7 +141,7 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
             } => {
                 let task_sink = sink.clone();
                 spawn_reporting(id, sink.clone(), async move {
-                    let result = with_state(&lab, async |state| {
+                    let result = with_state(&lab, &task_sink, async |state| {
                         super::fault::inject(&engine, state, &target, kind)
                             .await
                             .map(|done| done.to_string())
@@ -154,7 +154,7 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
             LabCommand::Heal { id, lab, target } => {
                 let task_sink = sink.clone();
                 spawn_reporting(id, sink.clone(), async move {
-                    let result = with_state(&lab, async |state| {
+                    let result = with_state(&lab, &task_sink, async |state| {
                         let healed = match &target {
                             Some(t) => super::fault::heal(&engine, state, t).await,
                             None => super::fault::heal_all(&engine, state).await,
@@ -199,7 +199,7 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                 let task_sink = sink.clone();
                 spawn_reporting(id, sink.clone(), async move {
                     let mut roles = None;
-                    let result = with_state(&lab, async |state| {
+                    let result = with_state(&lab, &task_sink, async |state| {
                         let done =
                             super::promote::promote(&engine, state, &replica, planned, accept_loss)
                                 .await
@@ -363,6 +363,12 @@ async fn run_scenario(
     let observer: super::scenario::TraceObserver =
         Arc::new(move |batch| observations(vec![Observation::Requests(batch)]));
     let outcome = super::scenario::run(engine, state, &scenario, &say, Some(observer)).await?;
+    if let Ok(state) = load_state(lab).await {
+        sink(LabEvent::Faults {
+            lab: lab.to_owned(),
+            faults: state.faults,
+        });
+    }
     if let Some(topology) = outcome.topology.clone() {
         sink(LabEvent::Roles {
             lab: lab.to_owned(),
@@ -392,10 +398,15 @@ async fn run_scenario(
 /// failed).
 async fn with_state(
     lab: &str,
+    sink: &Sink,
     work: impl AsyncFnOnce(&mut super::state::Locked) -> Result<String, String>,
 ) -> Result<String, String> {
     let mut state = super::state::lock(lab).await.map_err(|e| e.to_string())?;
     let result = work(&mut state).await;
+    sink(LabEvent::Faults {
+        lab: lab.to_owned(),
+        faults: state.faults.clone(),
+    });
     let saved = tokio::task::spawn_blocking(move || state.save())
         .await
         .map_err(|e| e.to_string())

@@ -165,6 +165,14 @@ pub enum LabEvent {
         /// The line.
         line: String,
     },
+    /// The faults the lab's state records after a fault, heal, promotion or
+    /// scenario, each with whether it was seen to take effect.
+    Faults {
+        /// The lab.
+        lab: String,
+        /// The faults in effect.
+        faults: Vec<super::fault::ActiveFault>,
+    },
     /// The lab's topology changed roles (a promotion).
     Roles {
         /// The lab.

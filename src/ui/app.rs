@@ -752,6 +752,11 @@ impl TopolabApp {
                     run.lines.push(line);
                 }
             }
+            LabEvent::Faults { lab, faults } => {
+                if self.lab.running.as_ref().is_some_and(|r| r.lab == lab) {
+                    self.lab.live.set_faults(&faults);
+                }
+            }
             LabEvent::Roles { lab, topology } => {
                 if self.lab.running.as_ref().is_some_and(|r| r.lab == lab) {
                     // The design follows the lab: the promoted replica is
@@ -1054,11 +1059,7 @@ impl TopolabApp {
                     });
                     self.lab.live = super::live::LiveView::default();
                     // Faults injected from the command line show too.
-                    self.lab.live.faults = found
-                        .faults
-                        .iter()
-                        .filter_map(|f| Some((f.target.parse().ok()?, f.kind)))
-                        .collect();
+                    self.lab.live.set_faults(&found.faults);
                     self.tab = Tab::Traffic;
                     self.send(LabCommand::Watch {
                         lab: found.lab.clone(),

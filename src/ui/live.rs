@@ -10,7 +10,7 @@ use egui_plot::{Line, Plot, PlotPoints};
 
 use super::app::{Intent, TopolabApp};
 use super::canvas::LinkKind;
-use crate::lab::fault::{self, FaultKind};
+use crate::lab::fault::{self, ActiveFault, FaultKind, Verification};
 use crate::lab::promote::Assessment;
 use crate::lab::protocol::CommandId;
 use crate::lab::traffic::{MAX_RATE, Rate, TrafficSettings};
@@ -97,8 +97,10 @@ pub struct LiveView {
     pub writes: u8,
     /// The last log lines fetched per component.
     pub logs: HashMap<ComponentId, String>,
-    /// Faults in effect (as this app injected them).
-    pub faults: Vec<(Subject, FaultKind)>,
+    /// Faults in effect, each with whether it was seen to take effect: as
+    /// this app requested them, then as the lab's state records them (also
+    /// those injected from the command line).
+    pub faults: Vec<(Subject, FaultKind, Verification)>,
     /// Faults and promotions, for the stopwatch.
     pub incidents: Vec<Incident>,
     /// The promotion dialog, when open.
@@ -190,6 +192,15 @@ impl LiveView {
         );
     }
 
+    /// The faults the lab's state records, with their checks: they replace
+    /// what this app assumed.
+    pub fn set_faults(&mut self, faults: &[ActiveFault]) {
+        self.faults = faults
+            .iter()
+            .filter_map(|f| Some((f.target.parse().ok()?, f.kind, f.check.clone())))
+            .collect();
+    }
+
     /// A lab command finished: faults in effect and incidents follow.
     pub(super) fn finished(&mut self, id: CommandId, result: &Result<String, String>) {
         let Some(requested) = self.requested.remove(&id) else {
@@ -200,20 +211,29 @@ impl LiveView {
         }
         match requested {
             Requested::Fault(target, kind, at) => {
+                // The lab's record (sent before this) says whether it took effect.
+                let recorded = self
+                    .faults
+                    .iter()
+                    .rev()
+                    .find(|(s, k, _)| *s == target && *k == kind)
+                    .map(|(_, _, check)| check.clone());
                 self.incidents.push(Incident {
                     label: format!("{target} {kind}"),
                     host: target.host().to_string(),
                     at,
                     promotion: false,
-                    check: None,
+                    check: recorded.as_ref().map(ToString::to_string),
                 });
-                if kind != FaultKind::Restart {
-                    self.faults.push((target, kind));
+                if kind != FaultKind::Restart && recorded.is_none() {
+                    self.faults.push((target, kind, Verification::Applied));
                 }
             }
             Requested::Heal(None) => self.faults.clear(),
-            Requested::Heal(Some(Subject::Host(h))) => self.faults.retain(|(s, _)| s.host() != &h),
-            Requested::Heal(Some(target)) => self.faults.retain(|(s, _)| *s != target),
+            Requested::Heal(Some(Subject::Host(h))) => {
+                self.faults.retain(|(s, _, _)| s.host() != &h);
+            }
+            Requested::Heal(Some(target)) => self.faults.retain(|(s, _, _)| *s != target),
             Requested::Promotion(replica, planned, at) => self.incidents.push(Incident {
                 label: format!(
                     "promote {replica}{}",
@@ -355,7 +375,7 @@ impl TopolabApp {
         }
 
         // Faults in effect, on what they target.
-        for (target, kind) in &live.faults {
+        for (target, kind, check) in &live.faults {
             let at = match target {
                 Subject::Component(id) => {
                     position(id).map(|c| to_screen(c) + Vec2::new(0.0, -22.0 * zoom))
@@ -366,10 +386,17 @@ impl TopolabApp {
                     .map(|n| to_screen(n.location()) + Vec2::new(40.0 * zoom, 0.0)),
             };
             if let Some(at) = at {
-                let text = format!("⚡ {kind}");
+                // Whether it took effect: checked, or seen to change nothing
+                // (grey: the lab is not in the state the badge names).
+                let (mark, fill) = match check {
+                    Verification::Verified(_) => (" ✔", health_color(Health::Degraded)),
+                    Verification::NoEffect(_) => (" ✖ no effect", health_color(Health::Unknown)),
+                    Verification::Applied => ("", health_color(Health::Degraded)),
+                };
+                let text = format!("⚡ {kind}{mark}");
                 let galley = painter.layout_no_wrap(text, font.clone(), Color32::BLACK);
                 let r = Rect::from_center_size(at, galley.size() + Vec2::new(8.0, 4.0));
-                painter.rect_filled(r, 3.0, health_color(Health::Degraded));
+                painter.rect_filled(r, 3.0, fill);
                 painter.galley(r.min + Vec2::new(4.0, 2.0), galley, Color32::BLACK);
             }
         }
@@ -916,19 +943,16 @@ impl TopolabApp {
             .live
             .faults
             .iter()
-            .filter(|(s, _)| match subject {
+            .filter(|(s, _, _)| match subject {
                 Subject::Host(h) => s.host() == h,
                 Subject::Component(_) => s == subject,
             })
-            .map(|(s, k)| format!("{s} {k}"))
+            .map(|(s, k, check)| format!("{s} {k}: {check}"))
             .collect();
+        for line in &active {
+            ui.label(RichText::new(line).color(health_color(Health::Degraded)));
+        }
         ui.horizontal_wrapped(|ui| {
-            if !active.is_empty() {
-                ui.label(
-                    RichText::new(format!("In effect: {}", active.join(", ")))
-                        .color(health_color(Health::Degraded)),
-                );
-            }
             if ui
                 .small_button("✚ Heal")
                 .on_hover_text(
