@@ -318,11 +318,19 @@ impl std::ops::DerefMut for Locked {
 /// Opens and locks `lab`'s lock file, polling while another process holds
 /// it, for up to `wait`.
 fn lock_file(lab: &str, wait: Duration) -> Result<std::fs::File, StateError> {
-    let dir = labs_dir();
+    lock_file_in(&labs_dir(), lab, wait)
+}
+
+fn lock_file_in(
+    dir: &std::path::Path,
+    lab: &str,
+    wait: Duration,
+) -> Result<std::fs::File, StateError> {
+    let dir = dir.to_owned();
     let io = |path: PathBuf| move |source| StateError::Io { path, source };
     std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
     set_private(&dir, 0o700).map_err(io(dir.clone()))?;
-    let path = state_lock_path(lab);
+    let path = dir.join(format!("{lab}.state-lock"));
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -369,4 +377,47 @@ fn set_private(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn set_private(_path: &std::path::Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_serializes_changes_and_a_held_lock_is_reported_busy() {
+        let dir = tempfile::tempdir().expect("dir");
+        let counter = dir.path().join("counter");
+        std::fs::write(&counter, "0").expect("write");
+        // Eight read-change-write cycles at once: none is lost.
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (dir, counter) = (dir.path().to_owned(), counter.clone());
+                std::thread::spawn(move || {
+                    let _held = lock_file_in(&dir, "demo", Duration::from_secs(10)).expect("lock");
+                    let n: u32 = std::fs::read_to_string(&counter)
+                        .expect("read")
+                        .parse()
+                        .expect("number");
+                    std::thread::sleep(Duration::from_millis(5));
+                    std::fs::write(&counter, (n + 1).to_string()).expect("write");
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(std::fs::read_to_string(&counter).expect("read"), "8");
+        let held = lock_file_in(dir.path(), "demo", Duration::ZERO).expect("lock");
+        let busy = lock_file_in(dir.path(), "demo", Duration::from_millis(50))
+            .expect_err("held elsewhere")
+            .to_string();
+        assert!(
+            busy.contains("lab demo is being changed by another topolab"),
+            "{busy}"
+        );
+        // Another lab's lock is another file.
+        assert!(lock_file_in(dir.path(), "other", Duration::ZERO).is_ok());
+        drop(held);
+        assert!(lock_file_in(dir.path(), "demo", Duration::ZERO).is_ok());
+    }
 }
