@@ -8,8 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{Ctx, EXPORTER_SECRETS, Secret, component_command, component_secrets, line, paths};
-use crate::model::{ComponentKind, Host, HostName};
+use super::recipe::{self, Recipe};
+use super::{Ctx, Secret, line};
+use crate::model::HostName;
 
 /// Published port of entry point number `i` when the topology pins none.
 fn default_port(i: usize) -> usize {
@@ -53,13 +54,6 @@ fn secrets(o: &mut String, list: &[Secret], used: &mut BTreeSet<Secret>) {
     }
 }
 
-fn mounts(o: &mut String, host: &HostName, files: &[(&str, &str)]) {
-    line!(o, "    volumes:");
-    for (file, target) in files {
-        line!(o, "      - ./{host}/{file}:{target}:ro");
-    }
-}
-
 fn labels(o: &mut String, ctx: &Ctx, host: &HostName, component: &str) {
     line!(o, "    labels:");
     line!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
@@ -67,14 +61,37 @@ fn labels(o: &mut String, ctx: &Ctx, host: &HostName, component: &str) {
     line!(o, "      topolab.component: {}", quote(component));
 }
 
-fn service(o: &mut String, ctx: &Ctx, host: &Host, kind: ComponentKind, image_var: &str) {
-    let h = &host.name;
-    line!(o, "  {h}-{kind}:");
-    line!(o, "    image: ${{{image_var}}}");
+/// The service of a container that joins `h`'s namespace, from its recipe.
+fn joined_service(
+    o: &mut String,
+    ctx: &Ctx,
+    h: &HostName,
+    r: &Recipe,
+    used: &mut BTreeSet<Secret>,
+) {
+    line!(o, "  {h}-{}:", r.part.label());
+    line!(o, "    image: ${{{}}}", r.image.env_var());
     line!(o, "    init: true");
     line!(o, "    network_mode: \"service:{h}\"");
     line!(o, "    depends_on: [{h}]");
-    labels(o, ctx, h, kind.as_str());
+    labels(o, ctx, h, r.part.label());
+    command(o, &r.command);
+    secrets(o, &r.secrets, used);
+    volumes(o, r, &format!("{h}-db-data"));
+}
+
+/// A recipe's files (read-only bind mounts) and its data volume.
+fn volumes(o: &mut String, r: &Recipe, data_volume: &str) {
+    if r.files.is_empty() && r.data.is_none() {
+        return;
+    }
+    line!(o, "    volumes:");
+    for f in &r.files {
+        line!(o, "      - ./{}:{}:ro", f.artifact, f.path);
+    }
+    if let Some(path) = r.data {
+        line!(o, "      - {data_volume}:{path}");
+    }
 }
 
 pub(super) fn compose(ctx: &Ctx) -> String {
@@ -99,10 +116,11 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             o,
             "  # Host {h}: owns the network namespace its components share."
         );
+        let holder = recipe::holder();
         line!(o, "  {h}:");
-        line!(o, "    image: ${{TOPOLAB_HOLDER_IMAGE}}");
+        line!(o, "    image: ${{{}}}", holder.image.env_var());
         line!(o, "    init: true");
-        command(&mut o, &["sleep".to_owned(), "infinity".to_owned()]);
+        command(&mut o, &holder.command);
         line!(o, "    hostname: {h}");
         line!(o, "    networks:");
         for (net, addr) in ctx.plan.host_addresses(h) {
@@ -139,61 +157,8 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             }
         }
         labels(&mut o, ctx, h, "holder");
-        for kind in host.components.iter().map(|c| c.kind()) {
-            let image = match kind {
-                ComponentKind::Lb => "TOPOLAB_LB_IMAGE",
-                ComponentKind::Nginx => "TOPOLAB_WEB_IMAGE",
-                ComponentKind::App => "TOPOLAB_APP_IMAGE",
-                ComponentKind::Db => "TOPOLAB_DB_IMAGE",
-            };
-            service(&mut o, ctx, host, kind, image);
-            command(&mut o, &component_command(t, host, kind));
-            secrets(&mut o, &component_secrets(t, host, kind), &mut used);
-            match kind {
-                ComponentKind::Lb => {
-                    let mut files = vec![("haproxy.cfg", "/etc/topolab/haproxy.cfg")];
-                    if t.security.tls {
-                        files.push(("tls/lab.pem", paths::TLS_CERT));
-                    }
-                    mounts(&mut o, h, &files);
-                }
-                ComponentKind::Nginx => mounts(
-                    &mut o,
-                    h,
-                    &[
-                        ("nginx.conf", "/etc/topolab/nginx.conf"),
-                        ("static", "/etc/topolab/static"),
-                    ],
-                ),
-                ComponentKind::App => {
-                    mounts(&mut o, h, &[("app.json", "/etc/topolab/app.json")]);
-                }
-                ComponentKind::Db => {
-                    mounts(
-                        &mut o,
-                        h,
-                        &[
-                            ("my.cnf", "/etc/topolab/my.cnf"),
-                            ("bootstrap.sql", "/etc/topolab/bootstrap.sql"),
-                            ("db-start.sh", "/etc/topolab/db-start.sh"),
-                        ],
-                    );
-                    line!(o, "      - {h}-db-data:{}", paths::DB_DATA);
-                }
-            }
-        }
-        if host.database().is_some() && t.monitoring.enabled {
-            line!(o, "  {h}-exporter:");
-            line!(o, "    image: ${{TOPOLAB_MONITORING_IMAGE}}");
-            line!(o, "    init: true");
-            line!(o, "    network_mode: \"service:{h}\"");
-            line!(o, "    depends_on: [{h}]");
-            command(
-                &mut o,
-                &super::exporter_command(t, ctx.settings.first_subnet, host),
-            );
-            secrets(&mut o, &EXPORTER_SECRETS, &mut used);
-            labels(&mut o, ctx, h, "exporter");
+        for r in recipe::of_host(t, ctx.settings.first_subnet, host) {
+            joined_service(&mut o, ctx, h, &r, &mut used);
         }
     }
     if t.monitoring.enabled {
@@ -201,19 +166,11 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             o,
             "  # Prometheus, on every network, scraping HAProxy and each database's exporter."
         );
+        let r = recipe::monitoring();
         line!(o, "  monitoring:");
-        line!(o, "    image: ${{TOPOLAB_MONITORING_IMAGE}}");
+        line!(o, "    image: ${{{}}}", r.image.env_var());
         line!(o, "    init: true");
-        command(
-            &mut o,
-            &[
-                "prometheus",
-                "--config.file=/etc/topolab/prometheus.yml",
-                "--storage.tsdb.path=/tmp/prometheus",
-                "--web.listen-address=:9090",
-            ]
-            .map(String::from),
-        );
+        command(&mut o, &r.command);
         line!(o, "    networks:");
         for net in ctx.plan.networks() {
             line!(o, "      - {}", net.as_str());
@@ -223,15 +180,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             o,
             "      - \"127.0.0.1:${{TOPOLAB_PORT_PROMETHEUS:-9090}}:9090\""
         );
-        line!(o, "    volumes:");
-        line!(
-            o,
-            "      - ./monitoring/prometheus.yml:/etc/topolab/prometheus.yml:ro"
-        );
-        line!(
-            o,
-            "      - ./monitoring/alerts.yml:/etc/topolab/alerts.yml:ro"
-        );
+        volumes(&mut o, &r, "");
         labels(&mut o, ctx, &HostName::new("monitoring"), "monitoring");
     }
     line!(o);

@@ -8,17 +8,19 @@ mod haproxy;
 mod monitoring;
 mod mysql;
 mod nginx;
+pub mod recipe;
 mod secrets;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 pub use app::{AppConfig, DbEndpoint};
+pub use recipe::{FileMount, ImageRole, Part, Readiness, Recipe};
 pub use secrets::{Secret, Secrets, SecretsError};
 
 use crate::model::{
-    AddressPlan, ComponentKind, DEFAULT_FIRST_SUBNET, Flavor, Host, HostName, Network, Problem,
-    Topology, serving_network, validate,
+    AddressPlan, Component, ComponentKind, DEFAULT_FIRST_SUBNET, Flavor, Host, HostName, Network,
+    Problem, Topology, serving_network, validate,
 };
 
 /// Generated files: relative path -> text, in path order.
@@ -198,49 +200,6 @@ pub fn used_secrets(topology: &Topology) -> std::collections::BTreeSet<Secret> {
 /// The secrets the MySQL exporter beside a database reads.
 pub const EXPORTER_SECRETS: [Secret; 1] = [Secret::MonitorPassword];
 
-/// The command that starts a component, the same in the lab and in the
-/// exported bundle. Programs that want a secret in their environment get
-/// it from its file at start, so it never shows in the container's
-/// configuration.
-pub fn component_command(topology: &Topology, host: &Host, kind: ComponentKind) -> Vec<String> {
-    let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect();
-    match kind {
-        ComponentKind::Lb => {
-            let haproxy = "haproxy -W -db -f /etc/topolab/haproxy.cfg";
-            if component_secrets(topology, host, kind).contains(&Secret::StatsPassword) {
-                let script = format!(
-                    "export TOPOLAB_STATS_PASSWORD=\"$(cat {})\"; exec {haproxy}",
-                    Secret::StatsPassword.path()
-                );
-                vec!["sh".to_owned(), "-c".to_owned(), script]
-            } else {
-                haproxy.split(' ').map(str::to_owned).collect()
-            }
-        }
-        ComponentKind::Nginx => words(&["nginx", "-c", "/etc/topolab/nginx.conf"]),
-        ComponentKind::App => words(&["topolab", "app", "--config", "/etc/topolab/app.json"]),
-        ComponentKind::Db => words(&["sh", "/etc/topolab/db-start.sh"]),
-    }
-}
-
-/// The command of the MySQL exporter beside `host`'s database: it reaches
-/// the database where the database listens (only the back network when
-/// tiers are segmented).
-pub fn exporter_command(topology: &Topology, first_subnet: Ipv4Addr, host: &Host) -> Vec<String> {
-    let plan = AddressPlan::new(topology, first_subnet);
-    let addr = plan
-        .address(&host.name, serving_network(topology, ComponentKind::Db))
-        .map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
-    let port = host.database().map_or(3306, |d| d.port);
-    let script = format!(
-        "export DATA_SOURCE_NAME=\"monitor:$(cat {})@({addr}:{port})/\"; \
-         exec prometheus-mysqld-exporter --web.listen-address=:{}",
-        Secret::MonitorPassword.path(),
-        crate::model::EXPORTER_PORT
-    );
-    vec!["sh".to_owned(), "-c".to_owned(), script]
-}
-
 /// Everything derived from the topology that several generators need.
 struct Ctx<'a> {
     topology: &'a Topology,
@@ -286,29 +245,34 @@ pub fn generate(
     let mut out = Artifacts::default();
     for host in &topology.hosts {
         let h = &host.name;
-        if let Some(lb) = host.load_balancer() {
-            out.add(format!("{h}/haproxy.cfg"), haproxy::config(&ctx, host, lb));
-            if topology.security.tls {
-                out.add(format!("{h}/tls/lab.pem"), secrets.tls_cert_pem.clone());
+        // Every kind is matched: a new one has no files until it has some.
+        for component in &host.components {
+            match component {
+                Component::Lb(lb) => {
+                    out.add(format!("{h}/haproxy.cfg"), haproxy::config(&ctx, host, lb));
+                    if topology.security.tls {
+                        out.add(format!("{h}/tls/lab.pem"), secrets.tls_cert_pem.clone());
+                    }
+                }
+                Component::Nginx(web) => {
+                    out.add(format!("{h}/nginx.conf"), nginx::config(&ctx, host, web));
+                    out.add(
+                        format!("{h}/static/index.html"),
+                        nginx::static_page(&ctx, host),
+                    );
+                }
+                Component::App(app) => {
+                    out.add(format!("{h}/app.json"), app::config(&ctx, host, app));
+                }
+                Component::Db(db) => {
+                    out.add(format!("{h}/my.cnf"), mysql::my_cnf(&ctx, host, db));
+                    out.add(
+                        format!("{h}/bootstrap.sql"),
+                        mysql::bootstrap_sql(&ctx, host, db),
+                    );
+                    out.add(format!("{h}/db-start.sh"), mysql::start_script(&ctx, host));
+                }
             }
-        }
-        if let Some(web) = host.web_server() {
-            out.add(format!("{h}/nginx.conf"), nginx::config(&ctx, host, web));
-            out.add(
-                format!("{h}/static/index.html"),
-                nginx::static_page(&ctx, host),
-            );
-        }
-        if let Some(app) = host.app_server() {
-            out.add(format!("{h}/app.json"), app::config(&ctx, host, app));
-        }
-        if let Some(db) = host.database() {
-            out.add(format!("{h}/my.cnf"), mysql::my_cnf(&ctx, host, db));
-            out.add(
-                format!("{h}/bootstrap.sql"),
-                mysql::bootstrap_sql(&ctx, host, db),
-            );
-            out.add(format!("{h}/db-start.sh"), mysql::start_script(&ctx, host));
         }
     }
     if topology.monitoring.enabled {

@@ -231,7 +231,8 @@ pub async fn ensure_app_image(engine: &Engine, profile: Profile) -> Result<Strin
         }
     };
     let dockerfile = format!(
-        "FROM {base}\n{tools}COPY topolab /usr/local/bin/topolab\nCMD [\"topolab\", \"app\", \"--config\", \"/etc/topolab/app.json\"]\n"
+        "FROM {base}\n{tools}COPY topolab /usr/local/bin/topolab\nCMD [\"topolab\", \"app\", \"--config\", \"{}/app.json\"]\n",
+        crate::generate::paths::CONFIG_DIR
     );
     let context = tar_of(&[
         ("Dockerfile", dockerfile.as_bytes(), 0o644),

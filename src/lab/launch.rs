@@ -14,7 +14,7 @@ use super::docker::{CreateSpec, DockerError, Engine, NetworkSpec};
 use super::images::{self, ImageError, Profile};
 use super::plan::{self, ContainerPlan, EntryPoint, Part, Plan, PlanParams};
 use super::state::{LabState, StateError};
-use crate::generate::{Secret, Secrets, SecretsError};
+use crate::generate::{Readiness, Secret, Secrets, SecretsError};
 use crate::model::{ComponentKind, Flavor, Topology, dns_label_problem};
 
 /// The phases of a launch, in order.
@@ -379,7 +379,7 @@ impl Run<'_> {
 
         (self.report)(Progress::Started(Phase::Databases));
         let topology_dbs: Vec<&ContainerPlan> = of_kind(plan, ComponentKind::Db);
-        try_join_all(topology_dbs.iter().map(|c| self.wait_db(c))).await?;
+        try_join_all(topology_dbs.iter().map(|c| self.wait_ready(c))).await?;
         self.finished(Phase::Databases);
         self.check_cancel()?;
 
@@ -389,18 +389,20 @@ impl Run<'_> {
         self.finished(Phase::Replication);
 
         (self.report)(Progress::Started(Phase::Apps));
-        try_join_all(of_kind(plan, ComponentKind::App).iter().map(|c| {
-            let port = c.serves_on.unwrap_or(8000);
-            self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}/health"))
-        }))
+        try_join_all(
+            of_kind(plan, ComponentKind::App)
+                .iter()
+                .map(|c| self.wait_ready(c)),
+        )
         .await?;
         self.finished(Phase::Apps);
 
         (self.report)(Progress::Started(Phase::Web));
-        try_join_all(of_kind(plan, ComponentKind::Nginx).iter().map(|c| {
-            let port = c.serves_on.unwrap_or(80);
-            self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}/health"))
-        }))
+        try_join_all(
+            of_kind(plan, ComponentKind::Nginx)
+                .iter()
+                .map(|c| self.wait_ready(c)),
+        )
         .await?;
         self.finished(Phase::Web);
         self.check_cancel()?;
@@ -409,11 +411,7 @@ impl Run<'_> {
         if !lbs.is_empty() {
             (self.report)(Progress::Started(Phase::LoadBalancers));
             try_join_all(lbs.iter().map(|c| self.start_container(c))).await?;
-            try_join_all(lbs.iter().map(|c| {
-                let port = c.serves_on.unwrap_or(80);
-                self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}/"))
-            }))
-            .await?;
+            try_join_all(lbs.iter().map(|c| self.wait_ready(c))).await?;
             self.finished(Phase::LoadBalancers);
         }
         // Every entry point answers from here, through its published port.
@@ -425,12 +423,7 @@ impl Run<'_> {
         if let Some(monitoring) = plan.containers.iter().find(|c| c.part == Part::Monitoring) {
             (self.report)(Progress::Started(Phase::Monitoring));
             self.start_container(monitoring).await?;
-            self.wait_http(
-                monitoring,
-                &monitoring.name,
-                "http://127.0.0.1:9090/-/ready".to_owned(),
-            )
-            .await?;
+            self.wait_ready(monitoring).await?;
             self.finished(Phase::Monitoring);
         }
         Ok(())
@@ -592,6 +585,18 @@ impl Run<'_> {
                 }
                 _ => self.not_yet(c, "replicating", deadline).await?,
             }
+        }
+    }
+
+    /// Waits until `c` is ready as its recipe says.
+    async fn wait_ready(&self, c: &ContainerPlan) -> Result<(), LabError> {
+        match &c.ready {
+            Readiness::Sql => self.wait_db(c).await,
+            Readiness::Http { port, path } => {
+                self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}{path}"))
+                    .await
+            }
+            Readiness::Started => Ok(()),
         }
     }
 

@@ -7,56 +7,9 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use super::images::Profile;
-use crate::generate::{self, Artifacts, Secret, Secrets, Settings, paths};
+pub use crate::generate::Part;
+use crate::generate::{self, Artifacts, Readiness, Recipe, Secret, Secrets, Settings, recipe};
 use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Topology};
-
-/// What a container is in its host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Part {
-    /// Owns the host's network namespace, name and addresses.
-    Holder,
-    /// A component of the topology.
-    Component(ComponentKind),
-    /// The MySQL exporter beside a database (monitoring).
-    Exporter,
-    /// Prometheus (monitoring).
-    Monitoring,
-}
-
-impl Part {
-    /// The `topolab.component` label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Holder => "holder",
-            Self::Component(k) => k.as_str(),
-            Self::Exporter => "exporter",
-            Self::Monitoring => "monitoring",
-        }
-    }
-
-    /// Parses a `topolab.component` label.
-    pub fn from_label(s: &str) -> Option<Self> {
-        match s {
-            "holder" => Some(Self::Holder),
-            "exporter" => Some(Self::Exporter),
-            "monitoring" => Some(Self::Monitoring),
-            other => other.parse().ok().map(Self::Component),
-        }
-    }
-
-    /// A rough resident memory need, in MiB, for the pre-launch estimate.
-    fn memory_mib(self) -> u64 {
-        match self {
-            Self::Holder => 2,
-            Self::Component(ComponentKind::Lb) => 40,
-            Self::Component(ComponentKind::Nginx) => 10,
-            Self::Component(ComponentKind::App) => 30,
-            Self::Component(ComponentKind::Db) => 220,
-            Self::Exporter => 20,
-            Self::Monitoring => 120,
-        }
-    }
-}
 
 /// A file copied into a container before it starts.
 #[derive(Clone, PartialEq, Eq)]
@@ -104,8 +57,12 @@ pub struct ContainerPlan {
     pub files: Vec<FileSpec>,
     /// (volume, mount path).
     pub volume: Option<(String, String)>,
-    /// The port a component serves on inside its host (readiness checks).
+    /// The port a component serves on inside its host.
     pub serves_on: Option<u16>,
+    /// When it is ready.
+    pub ready: Readiness,
+    /// Its rough memory need, in MiB.
+    pub memory_mib: u64,
     /// A database that replicates another.
     pub replica: bool,
 }
@@ -170,6 +127,11 @@ pub struct PlanParams {
     pub ports: BTreeMap<HostName, (u16, Option<u16>)>,
 }
 
+/// The data volume of `host`'s database.
+pub fn volume_name(lab: &str, host: &HostName) -> String {
+    format!("topolab-{lab}-{host}-db")
+}
+
 /// Container name of `host`'s holder.
 pub fn holder_name(lab: &str, host: &HostName) -> String {
     format!("topolab-{lab}-{host}")
@@ -227,14 +189,44 @@ pub fn plan(
             })
         })
         .collect();
-    let file = |host: &HostName, rel: &str, path: &str, mode: u32| -> Option<FileSpec> {
-        let key = format!("{host}/{rel}");
-        artifacts.get(&key).map(|content| FileSpec {
-            path: path.to_owned(),
-            content: content.to_owned(),
-            mode,
-            source: Some(key),
-        })
+    // A container from its recipe: its generated files, and each secret
+    // it reads as a file only root can read.
+    let from_recipe = |r: Recipe, host: &HostName, join: Option<String>| {
+        let files = r
+            .files
+            .iter()
+            .filter_map(|f| {
+                artifacts.get(&f.artifact).map(|content| FileSpec {
+                    path: f.path.clone(),
+                    content: content.to_owned(),
+                    mode: f.mode,
+                    source: Some(f.artifact.clone()),
+                })
+            })
+            .chain(r.secrets.iter().map(|s: &Secret| FileSpec {
+                path: s.path(),
+                content: secrets.get(*s).to_owned(),
+                mode: 0o400,
+                source: None,
+            }))
+            .collect();
+        ContainerPlan {
+            name: container_name(lab, host, r.part),
+            host: host.clone(),
+            part: r.part,
+            image: images.get(r.image).to_owned(),
+            cmd: r.command,
+            secrets: r.secrets,
+            join,
+            networks: Vec::new(),
+            ports: Vec::new(),
+            files,
+            volume: r.data.map(|path| (volume_name(lab, host), path.to_owned())),
+            serves_on: r.serves_on,
+            ready: r.ready,
+            memory_mib: r.memory_mib,
+            replica: false,
+        }
     };
     let mut containers = Vec::new();
     let mut volumes = Vec::new();
@@ -246,7 +238,6 @@ pub fn plan(
         .collect();
     for host in &topology.hosts {
         let h = &host.name;
-        let holder = holder_name(lab, h);
         let mut ports = Vec::new();
         if entries.contains(h) {
             let (http, https) = *params
@@ -272,133 +263,30 @@ pub fn plan(
                 https: tls,
             });
         }
-        containers.push(ContainerPlan {
-            name: holder.clone(),
-            host: h.clone(),
-            part: Part::Holder,
-            image: images.holder.clone(),
-            cmd: vec!["sleep".into(), "infinity".into()],
-            secrets: Vec::new(),
-            join: None,
-            networks: addresses
-                .host_addresses(h)
-                .into_iter()
-                .map(|(n, ip)| (net_name(n), ip))
-                .collect(),
-            ports,
-            files: Vec::new(),
-            volume: None,
-            serves_on: None,
-            replica: false,
-        });
-        // A component: its command and secrets as generated, its files,
-        // and each secret as a file only root can read.
-        let component =
-            |part: Part, cmd: Vec<String>, secret_list: Vec<Secret>, files: Vec<FileSpec>| {
-                let kind = match part {
-                    Part::Component(k) => Some(k),
-                    _ => None,
-                };
-                let mut files = files;
-                files.extend(secret_list.iter().map(|s| FileSpec {
-                    path: s.path(),
-                    content: secrets.get(*s).to_owned(),
-                    mode: 0o400,
-                    source: None,
-                }));
-                ContainerPlan {
-                    name: container_name(lab, h, part),
-                    host: h.clone(),
-                    part,
-                    image: match part {
-                        Part::Component(ComponentKind::Lb) => images.lb.clone(),
-                        Part::Component(ComponentKind::Nginx) => images.web.clone(),
-                        Part::Component(ComponentKind::App) => images.app.clone(),
-                        Part::Component(ComponentKind::Db) => images.db.clone(),
-                        Part::Holder => images.holder.clone(),
-                        Part::Exporter | Part::Monitoring => images.monitoring.clone(),
-                    },
-                    cmd,
-                    secrets: secret_list,
-                    join: Some(holder.clone()),
-                    networks: Vec::new(),
-                    ports: Vec::new(),
-                    files,
-                    volume: None,
-                    serves_on: kind.and_then(|k| host.component(k)).and_then(|c| {
-                        c.ports(&topology.security, &topology.monitoring)
-                            .first()
-                            .map(|(p, _)| *p)
-                    }),
-                    replica: kind == Some(ComponentKind::Db)
-                        && host
-                            .database()
-                            .is_some_and(|d| matches!(d.role, crate::model::Role::Replica { .. })),
-                }
-            };
-        for kind in host.components.iter().map(|c| c.kind()) {
-            let files: Vec<FileSpec> = match kind {
-                ComponentKind::Lb => {
-                    let mut files: Vec<FileSpec> =
-                        file(h, "haproxy.cfg", "/etc/topolab/haproxy.cfg", 0o644)
-                            .into_iter()
-                            .collect();
-                    if topology.security.tls {
-                        files.extend(file(h, "tls/lab.pem", paths::TLS_CERT, 0o644));
-                    }
-                    files
-                }
-                ComponentKind::Nginx => [
-                    file(h, "nginx.conf", "/etc/topolab/nginx.conf", 0o644),
-                    file(
-                        h,
-                        "static/index.html",
-                        "/etc/topolab/static/index.html",
-                        0o644,
-                    ),
-                ]
-                .into_iter()
-                .flatten()
-                .collect(),
-                ComponentKind::App => file(h, "app.json", "/etc/topolab/app.json", 0o644)
-                    .into_iter()
-                    .collect(),
-                ComponentKind::Db => [
-                    file(h, "my.cnf", "/etc/topolab/my.cnf", 0o644),
-                    file(h, "bootstrap.sql", "/etc/topolab/bootstrap.sql", 0o644),
-                    file(h, "db-start.sh", "/etc/topolab/db-start.sh", 0o755),
-                ]
-                .into_iter()
-                .flatten()
-                .collect(),
-            };
-            let mut c = component(
-                Part::Component(kind),
-                generate::component_command(topology, host, kind),
-                generate::component_secrets(topology, host, kind),
-                files,
-            );
-            if kind == ComponentKind::Db {
-                let volume = format!("topolab-{lab}-{h}-db");
+        let mut holder = from_recipe(recipe::holder(), h, None);
+        holder.networks = addresses
+            .host_addresses(h)
+            .into_iter()
+            .map(|(n, ip)| (net_name(n), ip))
+            .collect();
+        holder.ports = ports;
+        let joins = holder.name.clone();
+        containers.push(holder);
+        for r in recipe::of_host(topology, params.first_subnet, host) {
+            let mut c = from_recipe(r, h, Some(joins.clone()));
+            c.replica = c.part == Part::Component(ComponentKind::Db)
+                && host
+                    .database()
+                    .is_some_and(|d| matches!(d.role, crate::model::Role::Replica { .. }));
+            if let Some((volume, _)) = &c.volume {
                 volumes.push(volume.clone());
-                c.volume = Some((volume, paths::DB_DATA.to_owned()));
             }
             containers.push(c);
-            if kind == ComponentKind::Db && topology.monitoring.enabled {
-                let mut exporter = component(
-                    Part::Exporter,
-                    generate::exporter_command(topology, params.first_subnet, host),
-                    generate::EXPORTER_SECRETS.to_vec(),
-                    Vec::new(),
-                );
-                exporter.serves_on = None;
-                containers.push(exporter);
-            }
         }
     }
     if topology.monitoring.enabled {
-        let name = HostName::new("monitoring");
-        let networks = addresses
+        let mut monitoring = from_recipe(recipe::monitoring(), &HostName::new("monitoring"), None);
+        monitoring.networks = addresses
             .networks()
             .iter()
             .filter_map(|n| {
@@ -406,40 +294,7 @@ pub fn plan(
                 Some((net_name(*n), Ipv4Addr::new(a, b, c, MONITORING_HOST)))
             })
             .collect();
-        let files = ["prometheus.yml", "alerts.yml"]
-            .into_iter()
-            .filter_map(|f| {
-                let key = format!("monitoring/{f}");
-                artifacts.get(&key).map(|content| FileSpec {
-                    path: format!("/etc/topolab/{f}"),
-                    content: content.to_owned(),
-                    mode: 0o644,
-                    source: Some(key),
-                })
-            })
-            .collect();
-        containers.push(ContainerPlan {
-            name: container_name(lab, &name, Part::Monitoring),
-            host: name,
-            part: Part::Monitoring,
-            image: images.monitoring.clone(),
-            cmd: [
-                "prometheus",
-                "--config.file=/etc/topolab/prometheus.yml",
-                "--storage.tsdb.path=/tmp/prometheus",
-                "--web.listen-address=:9090",
-            ]
-            .map(String::from)
-            .to_vec(),
-            secrets: Vec::new(),
-            join: None,
-            networks,
-            ports: Vec::new(),
-            files,
-            volume: None,
-            serves_on: None,
-            replica: false,
-        });
+        containers.push(monitoring);
     }
     Ok(Plan {
         lab: lab.clone(),
@@ -471,7 +326,7 @@ impl Plan {
 
     /// The memory the lab needs, in MiB (a rough estimate).
     pub fn memory_mib(&self) -> u64 {
-        self.containers.iter().map(|c| c.part.memory_mib()).sum()
+        self.containers.iter().map(|c| c.memory_mib).sum()
     }
 
     /// The note to show when the profile runs another database program

@@ -175,7 +175,7 @@ async fn position_from_binlog(
     state: &LabState,
     host: &HostName,
 ) -> Result<Option<String>, PromoteError> {
-    let volume = format!("topolab-{}-{host}-db", state.lab);
+    let volume = plan::volume_name(&state.lab, host);
     if !engine
         .volumes(&format!("topolab.lab={}", state.lab))
         .await?
@@ -509,7 +509,14 @@ async fn repoint_app(
         }
     };
     // The file too, for the app's next start.
-    upload(engine, artifacts, &key, &container, "/etc/topolab/app.json").await?;
+    upload(
+        engine,
+        artifacts,
+        &key,
+        &container,
+        &format!("{}/app.json", paths::CONFIG_DIR),
+    )
+    .await?;
     Ok(Some(said))
 }
 
@@ -771,7 +778,7 @@ pub async fn promote(
             &artifacts,
             &format!("{h}/my.cnf"),
             &db_container(&state.lab, h),
-            "/etc/topolab/my.cnf",
+            &format!("{}/my.cnf", paths::CONFIG_DIR),
         )
         .await?;
     }

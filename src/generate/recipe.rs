@@ -1,0 +1,384 @@
+//! One recipe per container: how each component kind (and each helper
+//! beside the components) runs — image, command, files with their paths
+//! and modes, secrets, data volume, port, readiness check, memory. The lab's
+//! launch plan and the exported docker-compose.yml are both made from these
+//! recipes, so a new component kind does not compile until it has one, and
+//! the lab and the bundle cannot drift apart.
+
+use super::{Secret, paths};
+use crate::model::{
+    AddressPlan, Component, ComponentKind, EXPORTER_PORT, Host, Topology, serving_network,
+};
+
+/// What a container is in its host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// Owns the host's network namespace, name and addresses.
+    Holder,
+    /// A component of the topology.
+    Component(ComponentKind),
+    /// The MySQL exporter beside a database (monitoring).
+    Exporter,
+    /// Prometheus (monitoring).
+    Monitoring,
+}
+
+impl Part {
+    /// The `topolab.component` label, and the suffix of the container's
+    /// and the compose service's name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Holder => "holder",
+            Self::Component(k) => k.as_str(),
+            Self::Exporter => "exporter",
+            Self::Monitoring => "monitoring",
+        }
+    }
+
+    /// Parses a `topolab.component` label.
+    pub fn from_label(s: &str) -> Option<Self> {
+        match s {
+            "holder" => Some(Self::Holder),
+            "exporter" => Some(Self::Exporter),
+            "monitoring" => Some(Self::Monitoring),
+            other => other.parse().ok().map(Self::Component),
+        }
+    }
+}
+
+/// Which of the bundle's images a container runs (see [`super::Images`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageRole {
+    /// The holders.
+    Holder,
+    /// HAProxy.
+    Lb,
+    /// Nginx.
+    Web,
+    /// The app server.
+    App,
+    /// The database server.
+    Db,
+    /// Prometheus and the exporter.
+    Monitoring,
+}
+
+impl ImageRole {
+    /// The `.env` variable naming this image in the bundle.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Self::Holder => "TOPOLAB_HOLDER_IMAGE",
+            Self::Lb => "TOPOLAB_LB_IMAGE",
+            Self::Web => "TOPOLAB_WEB_IMAGE",
+            Self::App => "TOPOLAB_APP_IMAGE",
+            Self::Db => "TOPOLAB_DB_IMAGE",
+            Self::Monitoring => "TOPOLAB_MONITORING_IMAGE",
+        }
+    }
+}
+
+impl super::Images {
+    /// The image that plays `role`.
+    pub fn get(&self, role: ImageRole) -> &str {
+        match role {
+            ImageRole::Holder => &self.holder,
+            ImageRole::Lb => &self.lb,
+            ImageRole::Web => &self.web,
+            ImageRole::App => &self.app,
+            ImageRole::Db => &self.db,
+            ImageRole::Monitoring => &self.monitoring,
+        }
+    }
+}
+
+/// A generated file a container reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileMount {
+    /// The artifact (its path in the bundle, e.g. `web-01/nginx.conf`).
+    pub artifact: String,
+    /// Where the container finds it.
+    pub path: String,
+    /// Its Unix mode.
+    pub mode: u32,
+}
+
+/// How to tell that a container is ready, checked from inside its host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// The database answers a query.
+    Sql,
+    /// `http://127.0.0.1:PORT` + this path answers 2xx.
+    Http {
+        /// The port.
+        port: u16,
+        /// The path.
+        path: &'static str,
+    },
+    /// Nothing to wait for.
+    Started,
+}
+
+/// How one container runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipe {
+    /// What it is.
+    pub part: Part,
+    /// Its image.
+    pub image: ImageRole,
+    /// Its command.
+    pub command: Vec<String>,
+    /// The generated files it reads.
+    pub files: Vec<FileMount>,
+    /// The secrets it reads, as root-only files.
+    pub secrets: Vec<Secret>,
+    /// Where its data volume is mounted, if it keeps data.
+    pub data: Option<&'static str>,
+    /// The port it serves on inside its host.
+    pub serves_on: Option<u16>,
+    /// When it is ready.
+    pub ready: Readiness,
+    /// A rough resident memory need, in MiB (the launch's memory check).
+    pub memory_mib: u64,
+}
+
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn config(path: &str) -> String {
+    format!("{}/{path}", paths::CONFIG_DIR)
+}
+
+/// The holder of a host's network namespace.
+pub fn holder() -> Recipe {
+    Recipe {
+        part: Part::Holder,
+        image: ImageRole::Holder,
+        command: words(&["sleep", "infinity"]),
+        files: Vec::new(),
+        secrets: Vec::new(),
+        data: None,
+        serves_on: None,
+        ready: Readiness::Started,
+        memory_mib: 2,
+    }
+}
+
+/// The recipe of `component` on `host`: every kind is matched here, so a
+/// new kind has no container until it has a recipe.
+pub fn component(topology: &Topology, host: &Host, component: &Component) -> Recipe {
+    let h = &host.name;
+    let file = |rel: &str, path: String, mode: u32| FileMount {
+        artifact: format!("{h}/{rel}"),
+        path,
+        mode,
+    };
+    let kind = component.kind();
+    let secrets = super::component_secrets(topology, host, kind);
+    match component {
+        Component::Lb(lb) => {
+            let haproxy = format!("haproxy -W -db -f {}", config("haproxy.cfg"));
+            let command = if secrets.contains(&Secret::StatsPassword) {
+                // HAProxy reads the stats password from its environment:
+                // the shell puts it there from the secret file at start, so
+                // the container's configuration never holds it.
+                let script = format!(
+                    "export TOPOLAB_STATS_PASSWORD=\"$(cat {})\"; exec {haproxy}",
+                    Secret::StatsPassword.path()
+                );
+                vec!["sh".to_owned(), "-c".to_owned(), script]
+            } else {
+                haproxy.split(' ').map(str::to_owned).collect()
+            };
+            let mut files = vec![file("haproxy.cfg", config("haproxy.cfg"), 0o644)];
+            if topology.security.tls {
+                files.push(file("tls/lab.pem", paths::TLS_CERT.to_owned(), 0o644));
+            }
+            Recipe {
+                part: Part::Component(kind),
+                image: ImageRole::Lb,
+                command,
+                files,
+                secrets,
+                data: None,
+                serves_on: Some(lb.port),
+                ready: Readiness::Http {
+                    port: lb.port,
+                    path: "/",
+                },
+                memory_mib: 40,
+            }
+        }
+        Component::Nginx(web) => Recipe {
+            part: Part::Component(kind),
+            image: ImageRole::Web,
+            command: vec!["nginx".to_owned(), "-c".to_owned(), config("nginx.conf")],
+            files: vec![
+                file("nginx.conf", config("nginx.conf"), 0o644),
+                file("static/index.html", config("static/index.html"), 0o644),
+            ],
+            secrets,
+            data: None,
+            serves_on: Some(web.port),
+            ready: Readiness::Http {
+                port: web.port,
+                path: "/health",
+            },
+            memory_mib: 10,
+        },
+        Component::App(app) => Recipe {
+            part: Part::Component(kind),
+            image: ImageRole::App,
+            command: vec![
+                "topolab".to_owned(),
+                "app".to_owned(),
+                "--config".to_owned(),
+                config("app.json"),
+            ],
+            files: vec![file("app.json", config("app.json"), 0o644)],
+            secrets,
+            data: None,
+            serves_on: Some(app.port),
+            ready: Readiness::Http {
+                port: app.port,
+                path: "/health",
+            },
+            memory_mib: 30,
+        },
+        Component::Db(db) => Recipe {
+            part: Part::Component(kind),
+            image: ImageRole::Db,
+            command: vec!["sh".to_owned(), config("db-start.sh")],
+            files: vec![
+                file("my.cnf", config("my.cnf"), 0o644),
+                file("bootstrap.sql", config("bootstrap.sql"), 0o644),
+                file("db-start.sh", config("db-start.sh"), 0o755),
+            ],
+            secrets,
+            data: Some(paths::DB_DATA),
+            serves_on: Some(db.port),
+            ready: Readiness::Sql,
+            memory_mib: 220,
+        },
+    }
+}
+
+/// The MySQL exporter beside `host`'s database: it reaches the database
+/// where the database listens (only the back network when tiers are
+/// segmented).
+pub fn exporter(topology: &Topology, first_subnet: std::net::Ipv4Addr, host: &Host) -> Recipe {
+    let plan = AddressPlan::new(topology, first_subnet);
+    let addr = plan
+        .address(&host.name, serving_network(topology, ComponentKind::Db))
+        .map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
+    let port = host.database().map_or(3306, |d| d.port);
+    let script = format!(
+        "export DATA_SOURCE_NAME=\"monitor:$(cat {})@({addr}:{port})/\"; \
+         exec prometheus-mysqld-exporter --web.listen-address=:{EXPORTER_PORT}",
+        Secret::MonitorPassword.path(),
+    );
+    Recipe {
+        part: Part::Exporter,
+        image: ImageRole::Monitoring,
+        command: vec!["sh".to_owned(), "-c".to_owned(), script],
+        files: Vec::new(),
+        secrets: super::EXPORTER_SECRETS.to_vec(),
+        data: None,
+        serves_on: None,
+        ready: Readiness::Started,
+        memory_mib: 20,
+    }
+}
+
+/// Prometheus, on every network of the lab.
+pub fn monitoring() -> Recipe {
+    let file = |name: &str| FileMount {
+        artifact: format!("monitoring/{name}"),
+        path: config(name),
+        mode: 0o644,
+    };
+    Recipe {
+        part: Part::Monitoring,
+        image: ImageRole::Monitoring,
+        command: vec![
+            "prometheus".to_owned(),
+            format!("--config.file={}", config("prometheus.yml")),
+            "--storage.tsdb.path=/tmp/prometheus".to_owned(),
+            "--web.listen-address=:9090".to_owned(),
+        ],
+        files: vec![file("prometheus.yml"), file("alerts.yml")],
+        secrets: Vec::new(),
+        data: None,
+        serves_on: Some(9090),
+        ready: Readiness::Http {
+            port: 9090,
+            path: "/-/ready",
+        },
+        memory_mib: 120,
+    }
+}
+
+/// Every container of `host` but its holder, in order: its components,
+/// then the exporter beside its database when monitoring is on.
+pub fn of_host(topology: &Topology, first_subnet: std::net::Ipv4Addr, host: &Host) -> Vec<Recipe> {
+    let mut out: Vec<Recipe> = host
+        .components
+        .iter()
+        .map(|c| component(topology, host, c))
+        .collect();
+    if host.database().is_some() && topology.monitoring.enabled {
+        out.push(exporter(topology, first_subnet, host));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preset::Preset;
+
+    #[test]
+    fn every_component_kind_has_a_recipe_that_runs_it() {
+        let t = Preset::find("secured-monitored")
+            .and_then(|p| p.topology().ok())
+            .expect("preset");
+        let mut seen = std::collections::BTreeSet::new();
+        for host in &t.hosts {
+            for c in &host.components {
+                let r = component(&t, host, c);
+                seen.insert(c.kind());
+                assert_eq!(r.part, Part::Component(c.kind()));
+                assert!(!r.command.is_empty(), "{}", c.kind());
+                assert!(r.serves_on.is_some(), "{}", c.kind());
+                assert!(r.memory_mib > 0);
+                // Every file it reads is generated.
+                let files = crate::generate::generate(
+                    &t,
+                    &crate::generate::Settings::for_topology(&t),
+                    &crate::generate::Secrets::generate(&t.domain).expect("secrets"),
+                )
+                .expect("valid");
+                for f in &r.files {
+                    assert!(files.get(&f.artifact).is_some(), "{}", f.artifact);
+                    assert!(f.path.starts_with('/'));
+                }
+            }
+        }
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            ComponentKind::ALL.to_vec()
+        );
+    }
+
+    #[test]
+    fn parts_round_trip_through_their_labels() {
+        let parts = ComponentKind::ALL.map(Part::Component).into_iter().chain([
+            Part::Holder,
+            Part::Exporter,
+            Part::Monitoring,
+        ]);
+        for p in parts {
+            assert_eq!(Part::from_label(p.label()), Some(p));
+        }
+    }
+}
