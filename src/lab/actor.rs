@@ -245,12 +245,12 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                 let task_sink = sink.clone();
                 spawn_reporting(id, sink.clone(), async move {
                     let sink = task_sink;
-                    let result = engine.containers("topolab.lab").await;
+                    let result = engine.containers(super::names::LAB).await;
                     match result {
                         Ok(containers) => {
                             let mut labs: Vec<String> = containers
                                 .into_iter()
-                                .filter_map(|c| c.labels.get("topolab.lab").cloned())
+                                .filter_map(|c| c.labels.get(super::names::LAB).cloned())
                                 .collect();
                             labs.sort();
                             labs.dedup();

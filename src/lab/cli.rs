@@ -79,10 +79,10 @@ pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow
 /// The labs Docker knows of, by label.
 async fn running_labs(engine: &Engine) -> Result<Vec<String>, LabError> {
     let mut labs: Vec<String> = engine
-        .containers("topolab.lab")
+        .containers(super::names::LAB)
         .await?
         .into_iter()
-        .filter_map(|c| c.labels.get("topolab.lab").cloned())
+        .filter_map(|c| c.labels.get(super::names::LAB).cloned())
         .collect();
     labs.sort();
     labs.dedup();
@@ -131,7 +131,7 @@ pub async fn status(lab: Option<String>) -> anyhow::Result<bool> {
         Some(l) => {
             launch::check_lab_name(&l)?;
             if engine
-                .containers(&format!("topolab.lab={l}"))
+                .containers(&super::names::lab_filter(&l))
                 .await?
                 .is_empty()
             {
@@ -153,7 +153,7 @@ pub async fn status(lab: Option<String>) -> anyhow::Result<bool> {
 }
 
 async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
-    let containers = engine.containers(&format!("topolab.lab={lab}")).await?;
+    let containers = engine.containers(&super::names::lab_filter(lab)).await?;
     let state = LabState::load(lab)?;
     println!("lab {lab}");
     if let Some(s) = &state {
@@ -176,10 +176,14 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
     };
     let mut by_host: BTreeMap<String, Vec<(Part, String)>> = BTreeMap::new();
     for c in containers {
-        let host = c.labels.get("topolab.host").cloned().unwrap_or_default();
+        let host = c
+            .labels
+            .get(super::names::HOST)
+            .cloned()
+            .unwrap_or_default();
         let part = c
             .labels
-            .get("topolab.component")
+            .get(super::names::COMPONENT)
             .and_then(|p| Part::from_label(p))
             .unwrap_or(Part::Holder);
         by_host

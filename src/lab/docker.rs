@@ -83,12 +83,74 @@ pub struct Engine {
 pub struct ContainerInfo {
     /// Its name, without the leading slash.
     pub name: String,
-    /// `running`, `exited`, `paused`, ...
-    pub state: String,
+    /// Its state.
+    pub state: ContainerState,
     /// Docker's human status, e.g. `Up 3 seconds`.
     pub status: String,
     /// Its labels.
     pub labels: HashMap<String, String>,
+}
+
+/// A container's state, as the engine reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContainerState {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Frozen.
+    Paused,
+    /// Being restarted.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Stopped (with an exit code).
+    Exited,
+    /// Could not be stopped cleanly.
+    Dead,
+    /// Anything else the engine says.
+    Other(String),
+}
+
+impl ContainerState {
+    /// Parses the engine's word for it.
+    pub fn parse(word: &str) -> Self {
+        match word {
+            "created" => Self::Created,
+            "running" => Self::Running,
+            "paused" => Self::Paused,
+            "restarting" => Self::Restarting,
+            "removing" => Self::Removing,
+            "exited" => Self::Exited,
+            "dead" => Self::Dead,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// Running (not paused).
+    pub fn is_running(&self) -> bool {
+        *self == Self::Running
+    }
+
+    /// Stopped: exited or dead.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self, Self::Exited | Self::Dead)
+    }
+}
+
+impl std::fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Restarting => "restarting",
+            Self::Removing => "removing",
+            Self::Exited => "exited",
+            Self::Dead => "dead",
+            Self::Other(s) => s,
+        })
+    }
 }
 
 /// A network to create.
@@ -693,8 +755,8 @@ impl Engine {
         Ok((code, text))
     }
 
-    /// A container's state (`running`, `exited`, ...) and exit code.
-    pub async fn state(&self, container: &str) -> Result<(String, i64), DockerError> {
+    /// A container's state and exit code.
+    pub async fn state(&self, container: &str) -> Result<(ContainerState, i64), DockerError> {
         let info = self
             .docker
             .inspect_container(container, None)
@@ -702,7 +764,7 @@ impl Engine {
             .map_err(call(format!("inspect {container}")))?;
         let state = info.state.unwrap_or_default();
         Ok((
-            state.status.map(|s| s.to_string()).unwrap_or_default(),
+            ContainerState::parse(&state.status.map(|s| s.to_string()).unwrap_or_default()),
             state.exit_code.unwrap_or(0),
         ))
     }
@@ -743,7 +805,7 @@ impl Engine {
                     .unwrap_or_default()
                     .trim_start_matches('/')
                     .to_owned(),
-                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                state: ContainerState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default()),
                 status: c.status.unwrap_or_default(),
                 labels: c.labels.unwrap_or_default(),
             })

@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::docker::Engine;
+use super::docker::{ContainerState, Engine};
 use super::launch::LabError;
 use super::plan::{self, Part};
 use super::replication;
@@ -355,12 +355,7 @@ fn host_networks(state: &LabState, host: &HostName) -> Vec<(String, String)> {
     addresses
         .host_addresses(host)
         .into_iter()
-        .map(|(net, ip): (Network, _)| {
-            (
-                format!("topolab-{}-{}", state.lab, net.as_str()),
-                ip.to_string(),
-            )
-        })
+        .map(|(net, ip): (Network, _)| (super::names::network(&state.lab, net), ip.to_string()))
         .collect()
 }
 
@@ -519,7 +514,7 @@ pub async fn inject(
     };
     for n in &needed {
         let (run, _) = engine.state(n).await?;
-        if run != "running" {
+        if !run.is_running() {
             return Err(FaultError::Unfit {
                 kind,
                 target: subject.to_string(),
@@ -677,15 +672,15 @@ async fn verify(
     let mut missed = Vec::new();
     match kind {
         FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart => {
-            let wanted: &[&str] = match kind {
-                FaultKind::Pause => &["paused"],
-                FaultKind::Restart => &["running"],
-                _ => &["exited", "dead"],
+            let wanted = |s: &ContainerState| match kind {
+                FaultKind::Pause => *s == ContainerState::Paused,
+                FaultKind::Restart => s.is_running(),
+                _ => s.is_stopped(),
             };
             for n in names {
                 match engine.state(n).await {
-                    Ok((run, code)) if wanted.contains(&run.as_str()) => {
-                        seen.push(if run == "exited" {
+                    Ok((run, code)) if wanted(&run) => {
+                        seen.push(if run == ContainerState::Exited {
                             format!("{n} exited ({code})")
                         } else {
                             format!("{n} {run}")
@@ -872,9 +867,9 @@ async fn undo_fault(
 }
 
 async fn start_if_stopped(engine: &Engine, name: &str) -> Result<(), FaultError> {
-    match engine.state(name).await?.0.as_str() {
-        "running" => {}
-        "paused" => engine.unpause(name).await?,
+    match engine.state(name).await?.0 {
+        ContainerState::Running => {}
+        ContainerState::Paused => engine.unpause(name).await?,
         _ => engine.start(name).await?,
     }
     Ok(())

@@ -181,7 +181,7 @@ pub async fn up(
             list.join("; ")
         )));
     }
-    let label = format!("topolab.lab={lab}");
+    let label = super::names::lab_filter(&lab);
     let exists = !engine.containers(&label).await?.is_empty()
         || !engine.networks(&label).await?.is_empty()
         || !engine.volumes(&label).await?.is_empty();
@@ -525,7 +525,7 @@ impl Run<'_> {
     ) -> Result<(), LabError> {
         self.check_cancel()?;
         let (state, code) = self.engine.state(&c.name).await?;
-        if state != "running" {
+        if !state.is_running() {
             let log = self.engine.log_tail(&c.name, 15).await;
             return Err(LabError::Step {
                 phase: "readiness",
@@ -896,7 +896,7 @@ pub async fn down(
     report: &(dyn Fn(Progress) + Sync),
 ) -> Result<Removed, LabError> {
     check_lab_name(lab)?;
-    let label = format!("topolab.lab={lab}");
+    let label = super::names::lab_filter(lab);
     report(Progress::Explain(format!(
         "docker rm -f -v $(docker ps -aq --filter label={label})"
     )));

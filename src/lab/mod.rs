@@ -9,6 +9,7 @@ pub mod fault;
 pub mod images;
 pub mod launch;
 pub mod monitor;
+pub mod names;
 pub mod plan;
 pub mod promote;
 pub mod protocol;

@@ -139,8 +139,8 @@ async fn coalesce(
 
 /// The host and component a container of this lab stands for.
 fn identify(labels: &HashMap<String, String>) -> Option<(HostName, Option<ComponentKind>)> {
-    let host = HostName::new(labels.get("topolab.host")?.as_str());
-    match Part::from_label(labels.get("topolab.component")?)? {
+    let host = HostName::new(labels.get(super::names::HOST)?.as_str());
+    match Part::from_label(labels.get(super::names::COMPONENT)?)? {
         Part::Holder => Some((host, None)),
         Part::Component(k) => Some((host, Some(k))),
         Part::Exporter | Part::Monitoring => None,
@@ -154,7 +154,7 @@ async fn watch_containers(
     tx: UnboundedSender<Observation>,
     cancel: CancellationToken,
 ) {
-    let label = format!("topolab.lab={}", state.lab);
+    let label = super::names::lab_filter(&state.lab);
     loop {
         // Subscribe first, then list: nothing falls between the two.
         let mut events = Box::pin(engine.container_events(&label));
@@ -166,7 +166,10 @@ async fn watch_containers(
                         let _ = tx.send(Observation::Container {
                             host,
                             kind,
-                            state: RunState::from_docker(&c.state, exit_code(&c.status)),
+                            state: RunState::from_docker(
+                                &c.state.to_string(),
+                                exit_code(&c.status),
+                            ),
                             at,
                         });
                     }

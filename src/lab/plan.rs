@@ -127,23 +127,14 @@ pub struct PlanParams {
     pub ports: BTreeMap<HostName, (u16, Option<u16>)>,
 }
 
-/// The data volume of `host`'s database.
-pub fn volume_name(lab: &str, host: &HostName) -> String {
-    format!("topolab-{lab}-{host}-db")
-}
-
 /// Container name of `host`'s holder.
 pub fn holder_name(lab: &str, host: &HostName) -> String {
-    format!("topolab-{lab}-{host}")
+    super::names::holder(lab, host)
 }
 
 /// Container name of a part of `host`.
 pub fn container_name(lab: &str, host: &HostName, part: Part) -> String {
-    match part {
-        Part::Holder => holder_name(lab, host),
-        Part::Monitoring => format!("topolab-{lab}-monitoring"),
-        other => format!("topolab-{lab}-{host}-{}", other.label()),
-    }
+    super::names::container(lab, host, part)
 }
 
 /// The address Prometheus takes on each network.
@@ -177,7 +168,7 @@ pub fn plan(
     let artifacts = generate::generate(topology, &settings, secrets)?;
     let addresses = AddressPlan::new(topology, params.first_subnet);
     let lab = &params.lab;
-    let net_name = |n: crate::model::Network| format!("topolab-{lab}-{}", n.as_str());
+    let net_name = |n: crate::model::Network| super::names::network(lab, n);
     let networks = addresses
         .networks()
         .iter()
@@ -221,7 +212,9 @@ pub fn plan(
             networks: Vec::new(),
             ports: Vec::new(),
             files,
-            volume: r.data.map(|path| (volume_name(lab, host), path.to_owned())),
+            volume: r
+                .data
+                .map(|path| (super::names::volume(lab, host), path.to_owned())),
             serves_on: r.serves_on,
             ready: r.ready,
             memory_mib: r.memory_mib,
@@ -312,16 +305,12 @@ pub fn plan(
 impl Plan {
     /// The labels of a container of this lab.
     pub fn labels(&self, host: &HostName, part: Part) -> HashMap<String, String> {
-        HashMap::from([
-            ("topolab.lab".to_owned(), self.lab.clone()),
-            ("topolab.host".to_owned(), host.to_string()),
-            ("topolab.component".to_owned(), part.label().to_owned()),
-        ])
+        super::names::container_labels(&self.lab, host, part.label())
     }
 
     /// The labels of a network or volume of this lab.
     pub fn lab_labels(&self) -> HashMap<String, String> {
-        HashMap::from([("topolab.lab".to_owned(), self.lab.clone())])
+        super::names::lab_labels(&self.lab)
     }
 
     /// The memory the lab needs, in MiB (a rough estimate).

@@ -29,7 +29,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::docker::{CreateSpec, Engine};
+use super::docker::{ContainerState, CreateSpec, Engine};
+use super::names;
 use super::plan::{self, Part};
 use super::replication;
 use super::state::{LabState, Locked};
@@ -175,16 +176,16 @@ async fn position_from_binlog(
     state: &LabState,
     host: &HostName,
 ) -> Result<Option<String>, PromoteError> {
-    let volume = plan::volume_name(&state.lab, host);
+    let volume = names::volume(&state.lab, host);
     if !engine
-        .volumes(&format!("topolab.lab={}", state.lab))
+        .volumes(&names::lab_filter(&state.lab))
         .await?
         .contains(&volume)
     {
         return Ok(None);
     }
     let images = state.profile.images(state.flavor, &state.app_image);
-    let name = format!("topolab-{}-{host}-binlog-reader", state.lab);
+    let name = names::binlog_reader(&state.lab, host);
     let script = match state.flavor {
         Flavor::Mariadb => format!(
             "cd {} && for f in $(ls binlog.[0-9]* | sort); do mariadb-binlog \"$f\" 2>/dev/null; done \
@@ -199,10 +200,7 @@ async fn position_from_binlog(
             paths::DB_DATA
         ),
     };
-    let mut labels = std::collections::HashMap::new();
-    labels.insert("topolab.lab".to_owned(), state.lab.clone());
-    labels.insert("topolab.host".to_owned(), host.to_string());
-    labels.insert("topolab.component".to_owned(), "binlog-reader".to_owned());
+    let labels = names::container_labels(&state.lab, host, names::BINLOG_READER);
     let spec = CreateSpec {
         name: name.clone(),
         image: images.db,
@@ -235,12 +233,12 @@ async fn remove_own_reader(
         return Ok(());
     }
     let ours = engine
-        .containers(&format!("topolab.lab={}", state.lab))
+        .containers(&names::lab_filter(&state.lab))
         .await?
         .into_iter()
         .any(|c| {
             c.name == name
-                && c.labels.get("topolab.component").map(String::as_str) == Some("binlog-reader")
+                && c.labels.get(names::COMPONENT).map(String::as_str) == Some(names::BINLOG_READER)
         });
     if !ours {
         return Err(PromoteError::Failed(format!(
@@ -348,7 +346,7 @@ pub async fn assess(
     let running = engine
         .state(&db_container(&state.lab, old))
         .await
-        .is_ok_and(|(s, _)| s == "running");
+        .is_ok_and(|(s, _)| s.is_running());
     let from_server = if running {
         sql(engine, state, old, w.own_position).await.ok()
     } else {
@@ -598,7 +596,7 @@ async fn fence(
         Err(e) if super::docker::is_not_found(&e) => return Ok(Fence::Down),
         Err(e) => return Err(e.into()),
     };
-    if run == "running" {
+    if run.is_running() {
         let w = replication::words(state.flavor);
         let fenced = tokio::time::timeout(FENCE_LIMIT, async {
             sql(engine, state, old, w.read_only).await?;
@@ -624,7 +622,7 @@ async fn fence(
                 FENCE_LIMIT.as_secs()
             )),
         }
-    } else if run != "paused" {
+    } else if run != ContainerState::Paused {
         return Ok(Fence::Down);
     }
     engine.kill(&container, "SIGKILL").await?;
@@ -653,7 +651,7 @@ pub async fn promote(
     let w = replication::words(state.flavor);
     if planned {
         let (run, _) = engine.state(&db_container(&state.lab, &old)).await?;
-        if run != "running" {
+        if !run.is_running() {
             return Err(PromoteError::Target(format!(
                 "a planned switchover needs {old}/db running (it is {run}); promote without --planned"
             )));
@@ -664,7 +662,7 @@ pub async fn promote(
     let answers = engine
         .state(&db_container(&state.lab, &old))
         .await
-        .is_ok_and(|(s, _)| s == "running")
+        .is_ok_and(|(s, _)| s.is_running())
         && tokio::time::timeout(FENCE_LIMIT, sql(engine, state, &old, "SELECT 1"))
             .await
             .is_ok_and(|r| r.is_ok());
@@ -786,7 +784,7 @@ pub async fn promote(
         let running = engine
             .state(&db_container(&state.lab, f))
             .await
-            .is_ok_and(|(s, _)| s == "running");
+            .is_ok_and(|(s, _)| s.is_running());
         if *f == old {
             match (fenced, running) {
                 (Fence::ReadOnly, true) => step(rejoin(engine, state, f).await?),
