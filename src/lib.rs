@@ -37,6 +37,7 @@ pub mod appserver;
 pub mod cli;
 pub mod export;
 pub mod generate;
+pub mod gtid;
 pub mod lab;
 pub mod live;
 pub mod model;

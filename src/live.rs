@@ -308,39 +308,6 @@ impl ReplicaStatus {
     }
 }
 
-/// How many transactions `replica` lacks of `primary`, both GTID positions
-/// (`domain-server-seq` lists, MariaDB style; MySQL's `uuid:1-N` sets are
-/// compared by their last interval end). `None` when either is unreadable.
-pub fn gtid_gap(primary: &str, replica: &str) -> Option<u64> {
-    fn positions(s: &str) -> Option<BTreeMap<String, u64>> {
-        let mut out = BTreeMap::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if let Some((uuid, ranges)) = part.split_once(':') {
-                // MySQL: uuid:1-10:12-20 -> the highest number.
-                let top = ranges
-                    .split(':')
-                    .filter_map(|r| r.rsplit('-').next()?.parse::<u64>().ok())
-                    .max()?;
-                out.insert(uuid.to_owned(), top);
-            } else {
-                let mut it = part.split('-');
-                let domain = it.next()?.to_owned();
-                let _server = it.next()?;
-                let seq = it.next()?.parse::<u64>().ok()?;
-                out.insert(domain, seq);
-            }
-        }
-        Some(out)
-    }
-    let p = positions(primary)?;
-    let r = positions(replica)?;
-    Some(
-        p.iter()
-            .map(|(domain, seq)| seq.saturating_sub(r.get(domain).copied().unwrap_or(0)))
-            .sum(),
-    )
-}
-
 /// What one request did, as the traffic generator saw it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RequestTrace {
@@ -1355,16 +1322,6 @@ mod tests {
             BackendStatus::parse("weird"),
             BackendStatus::Other("weird".into())
         );
-    }
-
-    #[test]
-    fn gtid_gaps() {
-        assert_eq!(gtid_gap("0-1-14", "0-1-4"), Some(10));
-        assert_eq!(gtid_gap("0-1-14", "0-1-14"), Some(0));
-        assert_eq!(gtid_gap("0-1-14,1-2-5", "0-1-10"), Some(9));
-        assert_eq!(gtid_gap("0-1-3", ""), Some(3));
-        assert_eq!(gtid_gap("u1:1-20", "u1:1-17"), Some(3));
-        assert_eq!(gtid_gap("garbage", "0-1-1"), None);
     }
 
     #[test]

@@ -632,7 +632,7 @@ async fn read_replica(
         }
     }
     if let (Some(p), Some(r)) = (&status.primary_gtid, &status.replica_gtid) {
-        status.lag_transactions = live::gtid_gap(p, r);
+        status.lag_transactions = crate::gtid::gap(p, r);
     }
     Ok(status)
 }

@@ -35,7 +35,7 @@ use super::plan::{self, Part};
 use super::replication;
 use super::state::{LabState, Locked};
 use crate::generate::{self, AppConfig, Secret, Settings, paths};
-use crate::live;
+use crate::gtid::Gtid;
 use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Role, Subject, serving_network};
 
 /// How long the replica may take to apply what it received.
@@ -254,12 +254,7 @@ async fn remove_own_reader(
 /// the `Previous-GTIDs` of its first file and every `GTID_NEXT` after it,
 /// as `uuid:1-N` per server (the highest transaction of each).
 pub fn mysql_binlog_position(decoded: &str) -> Option<String> {
-    let mut top: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    let mut note = |uuid: &str, n: u64| {
-        let uuid = uuid.trim().to_ascii_lowercase();
-        let e = top.entry(uuid).or_insert(0);
-        *e = (*e).max(n);
-    };
+    let mut position = Gtid::default();
     let mut in_previous = false;
     for line in decoded.lines() {
         if line.contains("Previous-GTIDs") {
@@ -277,53 +272,24 @@ pub fn mysql_binlog_position(decoded: &str) -> Option<String> {
             if let Some((uuid, n)) = gtid.split_once(':')
                 && let Ok(n) = n.trim().parse()
             {
-                note(uuid, n);
+                position.note(uuid, n);
             }
             continue;
         }
-        if in_previous {
-            // `# uuid:1-5:7-9,` lines, until the next event.
-            let Some(set) = line.strip_prefix('#') else {
-                in_previous = false;
-                continue;
-            };
-            let set = set.trim();
-            if set.starts_with("at ") || set.is_empty() || set.starts_with('[') {
-                in_previous = false;
-                continue;
-            }
-            for part in set.split(',').filter(|p| !p.trim().is_empty()) {
-                let mut pieces = part.trim().split(':');
-                let Some(uuid) = pieces.next() else { continue };
-                let highest = pieces
-                    .filter_map(|r| r.rsplit('-').next()?.trim().parse::<u64>().ok())
-                    .max();
-                if let Some(n) = highest {
-                    note(uuid, n);
+        // `# uuid:1-5:7-9,` lines after the header, until the next event.
+        let set = line.strip_prefix('#').map(str::trim);
+        match set {
+            Some(set) if in_previous && !set.is_empty() && !set.starts_with("at ") => {
+                if let Some(previous) = Gtid::parse(set.trim_end_matches(',')) {
+                    for (uuid, last) in previous.streams_last() {
+                        position.note(&uuid, last);
+                    }
                 }
             }
+            _ => in_previous = false,
         }
     }
-    (!top.is_empty()).then(|| {
-        top.iter()
-            .map(|(u, n)| format!("{u}:1-{n}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    })
-}
-
-/// How many transactions a MySQL GTID set names (`uuid:1-5:7,uuid2:3`).
-pub fn mysql_gtid_count(set: &str) -> u64 {
-    set.split(',')
-        .flat_map(|part| part.trim().split(':').skip(1))
-        .map(|range| match range.trim().split_once('-') {
-            Some((a, b)) => match (a.parse::<u64>(), b.parse::<u64>()) {
-                (Ok(a), Ok(b)) if b >= a => b - a + 1,
-                _ => 0,
-            },
-            None => u64::from(range.trim().parse::<u64>().is_ok()),
-        })
-        .sum()
+    (!position.is_empty()).then(|| position.to_string())
 }
 
 /// Reports what promoting `replica` would cost.
@@ -370,7 +336,7 @@ pub async fn assess(
     };
     let missing = primary_position
         .as_deref()
-        .and_then(|p| live::gtid_gap(p, has));
+        .and_then(|p| crate::gtid::gap(p, has));
     Ok(Assessment {
         replica: replica.clone(),
         old_primary: old.clone(),
@@ -396,7 +362,7 @@ async fn wait_applied(
     let start = Instant::now();
     loop {
         let applied = sql(engine, state, host, query).await?;
-        if live::gtid_gap(target, &applied) == Some(0) || target.is_empty() {
+        if crate::gtid::gap(target, &applied) == Some(0) || target.is_empty() {
             return Ok(());
         }
         if start.elapsed() > limit {
@@ -809,36 +775,6 @@ async fn unfence(engine: &Engine, state: &LabState, old: &HostName) {
     }
 }
 
-/// Transactions of `old` (a former primary) that `new` lacks: its own
-/// writes past what the new primary holds from the same server.
-pub fn errant(old_position: &str, new_state: &str) -> u64 {
-    let parse = |s: &str| -> Vec<(String, String, u64)> {
-        s.split(',')
-            .filter_map(|p| {
-                let mut it = p.trim().split('-');
-                Some((
-                    it.next()?.to_owned(),
-                    it.next()?.to_owned(),
-                    it.next()?.parse().ok()?,
-                ))
-            })
-            .collect()
-    };
-    let new = parse(new_state);
-    parse(old_position)
-        .into_iter()
-        .map(|(d, s, n)| {
-            let has = new
-                .iter()
-                .filter(|(nd, ns, _)| *nd == d && *ns == s)
-                .map(|(_, _, m)| *m)
-                .max()
-                .unwrap_or(0);
-            n.saturating_sub(has)
-        })
-        .sum()
-}
-
 /// After a failover: brings a former primary back as a read-only replica of
 /// the new primary, or, when it has transactions the new primary lacks,
 /// keeps it out of service (read-only, not replicating) and says why.
@@ -868,23 +804,30 @@ pub async fn rejoin(
         Flavor::Mariadb => {
             let own = sql(engine, state, host, w.own_position).await?;
             let theirs = sql(engine, state, &of, "SELECT @@gtid_binlog_state").await?;
-            errant(&own, &theirs)
+            match (Gtid::parse(&own), Gtid::parse(&theirs)) {
+                (Some(own), Some(theirs)) => own.errant_against(&theirs),
+                _ => {
+                    return Err(PromoteError::Failed(format!(
+                        "unreadable GTID positions ({own:?}, {theirs:?})"
+                    )));
+                }
+            }
         }
         // MySQL computes it itself: what this server executed that the
         // new primary has not.
         Flavor::Mysql => {
             let theirs = sql(engine, state, &of, "SELECT @@GLOBAL.gtid_executed").await?;
-            // Batch output escapes the newlines of a long set as `\n`.
-            let clean = |s: &str| s.replace("\\n", "").replace(['\n', ' ', '\'', '"'], "");
-            let theirs = clean(&theirs);
+            let theirs = Gtid::parse(&theirs).ok_or_else(|| {
+                PromoteError::Failed(format!("{of}/db's GTID set is unreadable: {theirs:?}"))
+            })?;
             let extra = sql(
                 engine,
                 state,
                 host,
-                &format!("SELECT GTID_SUBTRACT(@@GLOBAL.gtid_executed, \"{theirs}\")"),
+                &format!("SELECT GTID_SUBTRACT(@@GLOBAL.gtid_executed, '{theirs}')"),
             )
             .await?;
-            mysql_gtid_count(&clean(&extra))
+            Gtid::parse(&extra).map_or(0, |g| g.count())
         }
     };
     if extra > 0 {
@@ -901,23 +844,6 @@ pub async fn rejoin(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn errant_transactions() {
-        // The old primary (server 1) wrote up to 20; the new one got up to 10.
-        assert_eq!(errant("0-1-20", "0-1-10,0-2-25"), 10);
-        assert_eq!(errant("0-1-10", "0-1-10,0-2-25"), 0);
-        assert_eq!(errant("0-1-5", "0-2-25"), 5);
-        assert_eq!(errant("", "0-2-25"), 0);
-    }
-
-    #[test]
-    fn mysql_gtid_sets_are_counted() {
-        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
-        assert_eq!(mysql_gtid_count(""), 0);
-        assert_eq!(mysql_gtid_count(&format!("{u}:1-5")), 5);
-        assert_eq!(mysql_gtid_count(&format!("{u}:1-5:7,{u}:9-10")), 8);
-    }
 
     #[test]
     fn mysql_binlog_position_reads_previous_gtids_and_each_gtid_next() {
