@@ -313,8 +313,13 @@ fn swap_one(
             ));
         }
         Ok(_) => {
+            // A second link to the old version keeps it while the new one
+            // replaces it in one rename, so the file never goes missing;
+            // where links cannot be made, the old version moves aside.
             let keep = aside.join(n.to_string());
-            std::fs::rename(&target, &keep).map_err(ExportError::at(&target))?;
+            if std::fs::hard_link(&target, &keep).is_err() {
+                std::fs::rename(&target, &keep).map_err(ExportError::at(&target))?;
+            }
             Some(keep)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -339,11 +344,13 @@ fn undo(dir: &Path, moved: &[Moved], created: &[PathBuf]) -> bool {
     let mut restored = true;
     for m in moved.iter().rev() {
         let target = dir.join(&m.rel);
-        if m.new_in_place {
-            let _ = std::fs::remove_file(&target);
-        }
-        if let Some(old) = &m.old {
-            restored &= std::fs::rename(old, &target).is_ok();
+        match &m.old {
+            // The old version replaces the new one in one rename.
+            Some(old) => restored &= std::fs::rename(old, &target).is_ok(),
+            None if m.new_in_place => {
+                let _ = std::fs::remove_file(&target);
+            }
+            None => {}
         }
     }
     for path in created.iter().rev() {
