@@ -25,7 +25,7 @@ pub use ports::{
     published_ports,
 };
 pub use review::{Category, Finding, Severity, review};
-pub use text::{Shown, escape_json, escape_unsafe, is_unsafe_char};
+pub use text::{Shown, escape_json, escape_unsafe, is_control_or_bidi, is_unsafe_char};
 pub use topology::{
     Algorithm, AppServer, Backend, Component, Database, DatabaseSettings, EXPORTER_PORT,
     FORMAT_VERSION, Flavor, HealthCheck, Host, LoadBalancer, Monitoring, Position, ReplicationMode,

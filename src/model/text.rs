@@ -31,6 +31,21 @@ pub fn is_unsafe_char(c: char) -> bool {
     )
 }
 
+/// Whether `c` is a control character (C0, DEL, C1), a line or paragraph
+/// separator, or a bidirectional control: the characters that have no
+/// place in one line of plain text. Unlike [`is_unsafe_char`], joiners and
+/// variation selectors (parts of emoji) are not among them.
+pub fn is_control_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}'
+        | '\u{7f}'..='\u{9f}'
+        | '\u{61c}'
+        | '\u{200e}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2066}'..='\u{2069}'
+    )
+}
+
 /// `text` with every character of [`is_unsafe_char`] written as an escape
 /// (`\n`, `\t`, `\r`, or `\u{1b}`), so it prints on one line and does
 /// exactly what it says. Text without such characters is borrowed as is.
@@ -108,6 +123,19 @@ mod tests {
         assert_eq!(escape_unsafe("tab\there"), "tab\\there");
         assert_eq!(escape_unsafe("wéb"), "wéb", "printable non-ASCII stays");
         assert_eq!(Shown("\u{7}").to_string(), "\\u{7}");
+    }
+
+    #[test]
+    fn plain_text_keeps_emoji_but_not_controls() {
+        assert!(
+            "family 👨\u{200d}👩\u{200d}👧 ☕\u{fe0f}"
+                .chars()
+                .all(|c| !is_control_or_bidi(c))
+        );
+        for c in ['\u{1b}', '\n', '\u{85}', '\u{202e}', '\u{2067}', '\u{2028}'] {
+            assert!(is_control_or_bidi(c), "{c:?}");
+            assert!(is_unsafe_char(c), "{c:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::names::{
     ComponentId, ComponentKind, HostName, Subject, dns_label_problem, host_name_problem,
 };
 use super::ports::{MAX_PORT, PortUse, collisions, port_uses};
-use super::text::{Shown, is_unsafe_char};
+use super::text::{Shown, is_control_or_bidi};
 use super::topology::{FORMAT_VERSION, Host, Role, Topology};
 
 /// More hosts than this is refused: every host needs an address in one /24.
@@ -139,7 +139,7 @@ impl<'a> Validator<'a> {
                 "description is {length} characters long (at most {MAX_DESCRIPTION})"
             ));
         }
-        if let Some(c) = t.description.chars().find(|c| is_unsafe_char(*c)) {
+        if let Some(c) = t.description.chars().find(|c| is_control_or_bidi(*c)) {
             self.general(format!(
                 "description contains the control character {c:?}: it is one line of plain text"
             ));
