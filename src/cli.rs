@@ -672,6 +672,9 @@ fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCod
 
 /// Whether `dir` may be written: absent, an empty folder, or `force`.
 fn check_target(dir: &Path, force: bool) -> Result<(), String> {
+    if dir.as_os_str().is_empty() {
+        return Err("DIR is empty: name the folder to write".to_owned());
+    }
     match std::fs::read_dir(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) if dir.is_file() => Err(format!("{} is a file, not a folder ({e})", dir.display())),
