@@ -8,13 +8,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::generate::{self, Secrets, Settings};
-use crate::model::{Category, Finding, Flavor, Problem, Topology, review};
+use crate::model::{Category, Finding, Flavor, Problem, Shown, Topology, escape_json, review};
 use crate::preset::{self, LoadError, PRESETS};
 
 /// Exit code: the input was read but is not a valid topology.
 const INVALID: u8 = 1;
 /// Exit code: the input could not be read, or the command line is wrong.
 const UNUSABLE: u8 = 2;
+/// Exit code: `export` could not make or write the bundle (the message
+/// names the path); the target folder is left as it was.
+const WRITE_FAILED: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -52,15 +55,26 @@ enum Command {
     /// Exit status: 0 valid (findings are not errors), 1 not a valid
     /// topology, 2 unreadable or a wrong command line.
     Check {
-        /// A topology file, or the name of a preset (`reference`).
+        /// A topology file, or the name of a preset (`reference`); a path
+        /// that does not exist is an error, whatever its file name.
         topology: String,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Write every generated config, a docker-compose.yml, .env and a README to DIR.
+    ///
+    /// The bundle is written whole or not at all: into a new DIR, or into an
+    /// existing one (empty, or with --force) file by file with the old
+    /// versions put back when a step fails. Files of DIR that are not part
+    /// of the bundle are kept; links inside DIR are never written through.
+    ///
+    /// Exit status: 0 written, 1 not a valid topology, 2 unreadable
+    /// topology, a wrong command line, or a DIR that cannot be used (a file,
+    /// or not empty without --force), 3 the bundle could not be written
+    /// (the message names the path; DIR is left as it was).
     Export {
-        /// A topology file, or the name of a preset.
+        /// A topology file, or the name of a preset (`reference`).
         topology: String,
         /// Folder to create.
         dir: PathBuf,
@@ -424,10 +438,23 @@ fn load(arg: &str) -> Result<Topology, ExitCode> {
             ExitCode::from(INVALID)
         }
         e @ LoadError::Read { .. } => {
-            eprintln!("topolab: {e}");
+            print_read_error(&e);
             ExitCode::from(UNUSABLE)
         }
     })
+}
+
+/// Says why a topology could not be read, and, for a missing file named
+/// like a preset, how to name the preset instead.
+fn print_read_error(e: &LoadError) {
+    eprintln!("topolab: {}", Shown(&e.to_string()));
+    if let LoadError::Read { path, source } = e
+        && source.kind() == std::io::ErrorKind::NotFound
+        && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        && preset::Preset::find(stem).is_some()
+    {
+        eprintln!("note: no such file; the built-in preset of that name is `{stem}`");
+    }
 }
 
 /// Runs `work` on a fresh tokio runtime; exit code 0 when it succeeds.
@@ -496,14 +523,14 @@ fn check(arg: &str, format: Format) -> ExitCode {
         Ok(t) => (Vec::new(), review(&t), Some(t)),
         Err(LoadError::Invalid { problems, .. }) => (problems, Vec::new(), None),
         Err(e @ LoadError::Read { .. }) => {
-            eprintln!("topolab: {e}");
+            print_read_error(&e);
             return ExitCode::from(UNUSABLE);
         }
     };
     match format {
         Format::Json => {
             let json = serde_json::json!({ "problems": problems, "findings": findings });
-            println!("{json:#}");
+            println!("{}", escape_json(&format!("{json:#}")));
         }
         Format::Text => match &topology {
             Some(t) => print_review(arg, t, &findings),
@@ -517,16 +544,14 @@ fn check(arg: &str, format: Format) -> ExitCode {
     }
 }
 
+/// Prints each problem on a line of its own (`Problem`'s `Display`
+/// escapes what came from the file), then the count.
 fn print_problems(origin: &str, problems: &[Problem]) {
+    let origin = Shown(origin);
     for p in problems {
-        match p.at {
-            Some(at) => eprint!("{origin}:{}:{}: ", at.line, at.column),
-            None => eprint!("{origin}: "),
-        }
-        match &p.subject {
-            Some(s) => eprintln!("{s}: {}", p.message),
-            None => eprintln!("{}", p.message),
-        }
+        // `line:column: ` leads a problem that has a place in the file.
+        let gap = if p.at.is_some() { "" } else { " " };
+        eprintln!("{origin}:{gap}{p}");
     }
     eprintln!(
         "{origin}: not a valid topology ({} problem{})",
@@ -536,32 +561,35 @@ fn print_problems(origin: &str, problems: &[Problem]) {
 }
 
 fn print_review(origin: &str, t: &Topology, findings: &[Finding]) {
+    // Every line goes through `Shown`: a valid topology's names are DNS
+    // labels, but the origin is a path, and nothing printed is exempt.
+    let out = |line: String| println!("{}", Shown(&line));
     let components = t.components().count();
-    println!(
+    out(format!(
         "{origin}: valid topology {:?}: {} hosts, {components} components",
         t.name,
         t.hosts.len()
-    );
+    ));
     if findings.is_empty() {
-        println!("design review: no findings");
+        out("design review: no findings".to_owned());
         return;
     }
-    println!("design review: {} finding(s)", findings.len());
+    out(format!("design review: {} finding(s)", findings.len()));
     for category in [Category::Spof, Category::Security, Category::Monitoring] {
         for f in findings.iter().filter(|f| f.category == category) {
             let subjects: Vec<String> = f.subjects.iter().map(ToString::to_string).collect();
-            println!(
+            out(format!(
                 "  [{}/{}] {}: {}",
                 serde_plain(&f.category),
                 serde_plain(&f.severity),
                 f.id,
                 f.title
-            );
+            ));
             if !subjects.is_empty() {
-                println!("      names: {}", subjects.join(", "));
+                out(format!("      names: {}", subjects.join(", ")));
             }
-            println!("      why: {}", f.explanation);
-            println!("      fix: {}", f.fix);
+            out(format!("      why: {}", f.explanation));
+            out(format!("      fix: {}", f.fix));
         }
     }
 }
@@ -580,14 +608,14 @@ fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCod
         Err(code) => return code,
     };
     if let Err(why) = check_target(dir, force) {
-        eprintln!("topolab: {why}");
+        eprintln!("topolab: {}", Shown(&why));
         return ExitCode::from(UNUSABLE);
     }
     let secrets = match Secrets::generate(&topology.domain) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("topolab: {e}");
-            return ExitCode::FAILURE;
+            eprintln!("topolab: {}", Shown(&e.to_string()));
+            return ExitCode::from(WRITE_FAILED);
         }
     };
     let mut settings = Settings::for_topology(&topology);
@@ -616,31 +644,37 @@ fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCod
     let artifacts = match generate::generate(&topology, &settings, &secrets) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("topolab: {e}");
+            eprintln!("topolab: {}", Shown(&e.to_string()));
             return ExitCode::from(INVALID);
         }
     };
     match crate::export::write_bundle(&artifacts, dir) {
         Ok(()) => {
-            let _ = writeln!(
-                std::io::stdout(),
-                "wrote {} files to {} ({} flavor); see {}/README.md",
+            let dir = dir.display().to_string();
+            let line = format!(
+                "wrote {} files to {dir} ({} flavor); see {dir}/README.md",
                 artifacts.len(),
-                dir.display(),
                 settings.flavor.as_str(),
-                dir.display()
             );
+            let _ = writeln!(std::io::stdout(), "{}", Shown(&line));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("topolab: cannot write {}: {e}", dir.display());
-            ExitCode::FAILURE
+            eprintln!(
+                "topolab: {} ({} is as it was)",
+                Shown(&e.to_string()),
+                Shown(&dir.display().to_string())
+            );
+            ExitCode::from(WRITE_FAILED)
         }
     }
 }
 
 /// Whether `dir` may be written: absent, an empty folder, or `force`.
 fn check_target(dir: &Path, force: bool) -> Result<(), String> {
+    if dir.as_os_str().is_empty() {
+        return Err("DIR is empty: name the folder to write".to_owned());
+    }
     match std::fs::read_dir(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) if dir.is_file() => Err(format!("{} is a file, not a folder ({e})", dir.display())),

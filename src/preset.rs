@@ -2,12 +2,13 @@
 //! binary. Every way a file can be wrong becomes a [`Problem`] with a line
 //! and column where there is one; nothing here panics on bad input.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ron::extensions::Extensions;
 use serde::Deserialize;
 
-use crate::model::{FORMAT_VERSION, Problem, Subject, TextPos, Topology, validate};
+use crate::model::{FORMAT_VERSION, Problem, TextPos, Topology, validate};
 
 /// Larger files are refused before parsing.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
@@ -88,12 +89,15 @@ pub enum LoadError {
     },
 }
 
-/// Loads `arg` as a file path or, when no such file exists and it names a
-/// preset (`reference` or `presets/reference.ron`), as that preset.
+/// Loads `arg` as a file path or, when no such file exists and `arg` is a
+/// preset's bare name (`reference`) or its file in the source tree
+/// (`presets/reference.ron`, relative), as that preset. Any other path
+/// is a file: a missing one is a [`LoadError::Read`], never a preset that
+/// happens to share its file name.
 pub fn load_file_or_preset(arg: &str) -> Result<Topology, LoadError> {
     let path = Path::new(arg);
-    if !path.exists()
-        && let Some(preset) = Preset::find(preset_name(arg))
+    if let Some(preset) = preset_named_by(arg)
+        && !path.is_file()
     {
         return preset.topology().map_err(|problems| LoadError::Invalid {
             origin: format!("preset {}", preset.name),
@@ -103,9 +107,17 @@ pub fn load_file_or_preset(arg: &str) -> Result<Topology, LoadError> {
     load_path(path)
 }
 
-fn preset_name(arg: &str) -> &str {
-    let file = arg.rsplit('/').next().unwrap_or(arg);
-    file.strip_suffix(".ron").unwrap_or(file)
+/// The preset `arg` names: a bare name without a slash or an extension, or
+/// exactly `presets/NAME.ron`.
+fn preset_named_by(arg: &str) -> Option<Preset> {
+    let name = match arg.strip_prefix("presets/") {
+        Some(file) => file.strip_suffix(".ron")?,
+        None => arg,
+    };
+    if name.contains(['/', '.']) {
+        return None;
+    }
+    Preset::find(name)
 }
 
 /// Reads and loads the file at `path`.
@@ -120,20 +132,89 @@ pub fn load_path(path: &Path) -> Result<Topology, LoadError> {
     })
 }
 
-/// Reads at most one byte more than [`MAX_FILE_BYTES`], so a huge file (or a
-/// device) is never read whole.
+/// `O_NONBLOCK`: opening a FIFO that was swapped in after the type check
+/// returns at once instead of waiting for a writer. The value is the one
+/// Linux uses on the architectures below; elsewhere no flag is added and
+/// the type check before opening is the guard.
+#[cfg(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "s390x",
+        target_arch = "loongarch64"
+    )
+))]
+const OPEN_NONBLOCK: i32 = 0o4000;
+#[cfg(all(
+    unix,
+    not(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64",
+            target_arch = "arm",
+            target_arch = "riscv64",
+            target_arch = "s390x",
+            target_arch = "loongarch64"
+        )
+    ))
+))]
+const OPEN_NONBLOCK: i32 = 0;
+
+/// Why a file of this type is not read, or `None` for a regular file.
+fn not_regular(file_type: std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_file() {
+        return None;
+    }
+    if file_type.is_dir() {
+        return Some("it is a directory, not a topology file");
+    }
+    #[cfg(unix)]
+    {
+        if file_type.is_fifo() {
+            return Some("it is a named pipe (FIFO), not a regular file");
+        }
+        if file_type.is_socket() {
+            return Some("it is a socket, not a regular file");
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return Some("it is a device, not a regular file");
+        }
+    }
+    Some("it is not a regular file")
+}
+
+/// Reads at most one byte more than [`MAX_FILE_BYTES`] of a regular file.
+/// Anything else (a directory, FIFO, socket or device) is refused before
+/// it is opened, and again from the opened file, so that reading never
+/// waits for a writer nor runs forever.
 fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
+    let refuse = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
     let meta = std::fs::metadata(path)?;
-    if meta.is_dir() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::IsADirectory,
-            "it is a directory",
-        ));
+    if let Some(why) = not_regular(meta.file_type()) {
+        return Err(refuse(why));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(OPEN_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if let Some(why) = not_regular(file.metadata()?.file_type()) {
+        return Err(refuse(why));
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES as u64 + 1)
+    file.take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
@@ -146,19 +227,26 @@ pub fn load(bytes: &[u8]) -> Result<Topology, Vec<Problem>> {
         return Ok(topology);
     }
     // A semantic problem about a host points at the host's name in the file.
-    if let Ok(text) = std::str::from_utf8(bytes) {
+    if let Ok(text) = std::str::from_utf8(strip_bom(bytes)) {
+        let sites = name_sites(text);
         for p in &mut problems {
             if let Some(subject) = &p.subject {
-                p.at = locate_host(text, subject);
+                p.at = sites.get(subject.host().as_str()).copied();
             }
         }
     }
     Err(problems)
 }
 
+/// `bytes` without a leading UTF-8 byte order mark, which some editors
+/// write and which means nothing in RON.
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
 /// Parses RON text into a topology without validating it.
 pub fn parse(bytes: &[u8]) -> Result<Topology, Vec<Problem>> {
-    let text = check_text(bytes).map_err(|p| vec![p])?;
+    let text = check_text(strip_bom(bytes)).map_err(|p| vec![p])?;
     #[derive(Deserialize)]
     #[serde(rename = "Topology")]
     struct VersionProbe {
@@ -279,18 +367,295 @@ fn ron_problem(text: &str, e: &ron::error::SpannedError) -> Problem {
     }
 }
 
-/// Where the host a subject names is defined: its quoted name after `name:`.
-fn locate_host(text: &str, subject: &Subject) -> Option<TextPos> {
-    let quoted = format!("\"{}\"", subject.host());
-    let mut from = 0;
-    while let Some(i) = text[from..].find(&quoted).map(|i| i + from) {
-        let before = text[..i].trim_end();
-        if before.ends_with("name:") {
-            return Some(pos_of_offset(text.as_bytes(), i));
+/// Where each host's name is written in `text`: the opening quote of the
+/// string after `name:` at a host's level of nesting, keyed by the name as
+/// RON reads it (escapes such as `\"`, `\t` or `\u{1b}` decoded, raw
+/// strings as they are). One pass over the text, which has parsed, so
+/// every string and comment is well formed.
+fn name_sites(text: &str) -> HashMap<String, TextPos> {
+    let mut scan = Scanner {
+        bytes: text.as_bytes(),
+        i: 0,
+        line: 1,
+        column: 1,
+    };
+    let mut sites = HashMap::new();
+    let mut depth = 0usize;
+    // The last two tokens: a host's name is `name` `:` then a string.
+    let mut after_name_colon = false;
+    let mut after_name = false;
+    while let Some(b) = scan.peek(0) {
+        let was_name_colon = std::mem::take(&mut after_name_colon);
+        let was_name = std::mem::take(&mut after_name);
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                scan.bump();
+                after_name_colon = was_name_colon;
+                after_name = was_name;
+            }
+            b'/' if scan.peek(1) == Some(b'/') => {
+                while scan.peek(0).is_some_and(|b| b != b'\n') {
+                    scan.bump();
+                }
+                after_name_colon = was_name_colon;
+                after_name = was_name;
+            }
+            b'/' if scan.peek(1) == Some(b'*') => {
+                scan.block_comment();
+                after_name_colon = was_name_colon;
+                after_name = was_name;
+            }
+            b'"' => {
+                let at = scan.pos();
+                let value = scan.quoted_string();
+                if was_name_colon && depth == 3 {
+                    sites.entry(value).or_insert(at);
+                }
+            }
+            b'r' if scan.raw_string_ahead() => {
+                let at = scan.pos();
+                let value = scan.raw_string();
+                if was_name_colon && depth == 3 {
+                    sites.entry(value).or_insert(at);
+                }
+            }
+            b'b' if scan.peek(1) == Some(b'"') => {
+                scan.bump();
+                scan.quoted_string();
+            }
+            b'\'' => scan.char_literal(),
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                scan.bump();
+            }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                scan.bump();
+            }
+            b':' => {
+                scan.bump();
+                after_name_colon = was_name;
+            }
+            b if b.is_ascii_alphabetic() || b == b'_' => {
+                let ident = scan.identifier();
+                after_name = ident == "name" || ident == "r#name";
+            }
+            _ => scan.bump(),
         }
-        from = i + quoted.len();
     }
-    None
+    sites
+}
+
+/// A cursor over RON text that knows its line and column (in characters,
+/// as RON's own errors count them).
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    i: usize,
+    line: usize,
+    column: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self, ahead: usize) -> Option<u8> {
+        self.bytes.get(self.i + ahead).copied()
+    }
+
+    fn pos(&self) -> TextPos {
+        TextPos {
+            line: self.line,
+            column: self.column,
+        }
+    }
+
+    /// Moves past one byte; a UTF-8 continuation byte is not a new column.
+    fn bump(&mut self) {
+        let Some(b) = self.peek(0) else {
+            return;
+        };
+        self.i += 1;
+        if b == b'\n' {
+            self.line += 1;
+            self.column = 1;
+        } else if b & 0xc0 != 0x80 {
+            self.column += 1;
+        }
+    }
+
+    fn identifier(&mut self) -> String {
+        let start = self.i;
+        if self.peek(0) == Some(b'r') && self.peek(1) == Some(b'#') {
+            self.bump();
+            self.bump();
+        }
+        while self
+            .peek(0)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            self.bump();
+        }
+        String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned()
+    }
+
+    /// Block comments nest in RON.
+    fn block_comment(&mut self) {
+        let mut open = 0usize;
+        while let Some(b) = self.peek(0) {
+            if b == b'/' && self.peek(1) == Some(b'*') {
+                open += 1;
+                self.bump();
+                self.bump();
+            } else if b == b'*' && self.peek(1) == Some(b'/') {
+                open = open.saturating_sub(1);
+                self.bump();
+                self.bump();
+                if open == 0 {
+                    return;
+                }
+            } else {
+                self.bump();
+            }
+        }
+    }
+
+    /// Whether a raw string (`r"`, `r#"`, …) starts here.
+    fn raw_string_ahead(&self) -> bool {
+        let mut k = 1;
+        while self.peek(k) == Some(b'#') {
+            k += 1;
+        }
+        self.peek(k) == Some(b'"')
+    }
+
+    fn raw_string(&mut self) -> String {
+        self.bump();
+        let mut hashes = 0;
+        while self.peek(0) == Some(b'#') {
+            hashes += 1;
+            self.bump();
+        }
+        self.bump();
+        let start = self.i;
+        while self.peek(0).is_some() {
+            if self.peek(0) == Some(b'"') && (1..=hashes).all(|k| self.peek(k) == Some(b'#')) {
+                let value = String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned();
+                for _ in 0..=hashes {
+                    self.bump();
+                }
+                return value;
+            }
+            self.bump();
+        }
+        String::from_utf8_lossy(&self.bytes[start..]).into_owned()
+    }
+
+    /// A `"…"` string with its escapes decoded as RON decodes them.
+    fn quoted_string(&mut self) -> String {
+        self.bump();
+        let mut value = Vec::new();
+        while let Some(b) = self.peek(0) {
+            match b {
+                b'"' => {
+                    self.bump();
+                    break;
+                }
+                b'\\' => {
+                    self.bump();
+                    self.escape(&mut value);
+                }
+                _ => {
+                    value.push(b);
+                    self.bump();
+                }
+            }
+        }
+        String::from_utf8_lossy(&value).into_owned()
+    }
+
+    /// One escape, after its backslash, appended to `value` as UTF-8.
+    fn escape(&mut self, value: &mut Vec<u8>) {
+        let Some(b) = self.peek(0) else {
+            return;
+        };
+        self.bump();
+        let simple = match b {
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'0' => Some(0),
+            b'\\' | b'"' | b'\'' => Some(b),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            value.push(c);
+            return;
+        }
+        match b {
+            b'x' => {
+                // `\xHH` escapes are bytes: several make one character.
+                let hex = self.hex_digits(2);
+                value.push(u8::try_from(hex).unwrap_or(b'?'));
+            }
+            b'u' => {
+                if self.peek(0) == Some(b'{') {
+                    self.bump();
+                }
+                let code = self.hex_digits(6);
+                if self.peek(0) == Some(b'}') {
+                    self.bump();
+                }
+                let c = char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER);
+                let mut buf = [0u8; 4];
+                value.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+            b'\n' | b'\r' => {
+                // A line continuation: the line break and the next line's
+                // leading whitespace are not part of the string.
+                while self
+                    .peek(0)
+                    .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                {
+                    self.bump();
+                }
+            }
+            other => value.push(other),
+        }
+    }
+
+    fn hex_digits(&mut self, at_most: usize) -> u32 {
+        let mut n = 0u32;
+        for _ in 0..at_most {
+            let Some(d) = self.peek(0).and_then(|b| char::from(b).to_digit(16)) else {
+                break;
+            };
+            n = n * 16 + d;
+            self.bump();
+        }
+        n
+    }
+
+    /// A character literal such as `'a'`, `'\''` or `'\u{e9}'`.
+    fn char_literal(&mut self) {
+        self.bump();
+        if self.peek(0) == Some(b'\\') {
+            self.bump();
+            self.bump();
+        } else {
+            self.bump();
+            while self.peek(0).is_some_and(|b| b & 0xc0 == 0x80) {
+                self.bump();
+            }
+        }
+        for _ in 0..10 {
+            match self.peek(0) {
+                Some(b'\'') => {
+                    self.bump();
+                    return;
+                }
+                Some(b'{' | b'}') | Some(b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F') => self.bump(),
+                _ => return,
+            }
+        }
+    }
 }
 
 #[cfg(test)]

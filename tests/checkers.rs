@@ -193,3 +193,125 @@ fn check_ids_unique(root: &Path) {
     ids.dedup();
     assert_eq!(ids.len(), n, "duplicate server ids in {}", root.display());
 }
+
+/// Valid designs at the edges of what `validate()` accepts: names next to
+/// those YAML reads as numbers, booleans or dates, the longest names, the
+/// highest published port, every option on, the most hosts.
+fn edge_designs() -> Vec<Topology> {
+    use topolab::model::{Backend, Component, ComponentKind, Host, LoadBalancer};
+    let server = |name: &str| {
+        Host::new(name).with([
+            Component::with_defaults(ComponentKind::Nginx),
+            Component::with_defaults(ComponentKind::App),
+        ])
+    };
+    let mut near_yaml = Topology::new("near-yaml");
+    let names = [
+        "h123",
+        "0x",
+        "0xg",
+        "0b2",
+        "1e",
+        "e1",
+        "1e3e",
+        "nan",
+        "inf",
+        "yess",
+        "nulls",
+        "no-",
+        "2001-12",
+        "2001-12-14x",
+        "o-n",
+        "true1",
+        "x-lb-db",
+        "exporter",
+        "binlog-reader",
+    ];
+    let names: Vec<&str> = names.into_iter().filter(|n| !n.ends_with('-')).collect();
+    near_yaml
+        .hosts
+        .push(Host::new("lb").with([Component::Lb(LoadBalancer {
+            backends: names.iter().map(|n| Backend::new(*n)).collect(),
+            ..LoadBalancer::default()
+        })]));
+    for n in &names {
+        near_yaml.hosts.push(server(n));
+    }
+    near_yaml
+        .hosts
+        .push(Host::new("db").with([Component::with_defaults(ComponentKind::Db)]));
+
+    let mut longest = Topology::new("l".repeat(63));
+    let long = "w".repeat(63);
+    longest.domain = format!(
+        "{}.{}.{}.{}",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(61)
+    );
+    longest
+        .hosts
+        .push(server(&long).with([Component::with_defaults(ComponentKind::Db)]));
+
+    let mut ports = Topology::new("ports");
+    ports.security.tls = true;
+    ports.security.segmentation = true;
+    ports.monitoring.enabled = true;
+    for (name, pinned) in [("lb-01", Some(65_435)), ("lb-02", None), ("lb-03", Some(1))] {
+        ports
+            .hosts
+            .push(Host::new(name).with([Component::Lb(LoadBalancer {
+                backends: vec![Backend::new("web-01")],
+                published_port: pinned,
+                stats: true,
+                ..LoadBalancer::default()
+            })]));
+    }
+    ports
+        .hosts
+        .push(server("web-01").with([Component::with_defaults(ComponentKind::Db)]));
+
+    let mut most = topolab::ui::generated_topology(topolab::model::MAX_HOSTS);
+    most.security.tls = true;
+    most.security.segmentation = true;
+    most.monitoring.enabled = true;
+    vec![near_yaml, longest, ports, most]
+}
+
+#[test]
+fn docker_compose_accepts_the_bundles_of_edge_designs() {
+    let designs = edge_designs();
+    for t in &designs {
+        assert_eq!(
+            topolab::model::validate(t),
+            vec![],
+            "{} is not valid",
+            t.name
+        );
+    }
+    let Some(compose) = tool("docker-compose") else {
+        return;
+    };
+    for t in designs {
+        let secrets = Secrets::generate(&t.domain).expect("secrets");
+        let mut settings = Settings::for_topology(&t);
+        settings.flavor = Flavor::Mariadb;
+        let files = generate(&t, &settings, &secrets).expect("generates");
+        let dir = export_to(&files);
+        let root = dir.path().join("bundle");
+        let (ok, out, err) = run(Command::new(&compose)
+            .arg("config")
+            .current_dir(&root)
+            .env_remove("COMPOSE_PROJECT_NAME"));
+        assert!(ok, "{}: docker-compose config failed:\n{err}", t.name);
+        for h in &t.hosts {
+            assert!(
+                out.contains(&format!("  {}:\n", h.name)),
+                "{}: no service {}",
+                t.name,
+                h.name
+            );
+        }
+    }
+}

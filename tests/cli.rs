@@ -78,6 +78,7 @@ fn unreadable_input_and_bad_command_lines_exit_2() {
         Some(2)
     );
     assert_eq!(code(topolab().args(["frobnicate"])), Some(2));
+    assert_eq!(code(topolab().args(["export", "reference", ""])), Some(2));
     let (_, _, err) = run(topolab().args(["check", "/nonexistent/topology.ron"]));
     assert!(
         err.contains("cannot read /nonexistent/topology.ron"),

@@ -1,9 +1,10 @@
-//! Property test: random mutations of the presets never make loading,
-//! reviewing or generating panic, and anything that loads also generates.
+//! Property tests: random mutations of the presets never make loading,
+//! reviewing or generating panic; anything that loads also generates;
+//! every problem prints as one safe line and points into the file.
 
 use proptest::prelude::*;
 use topolab::generate::{Secrets, Settings, generate};
-use topolab::model::review;
+use topolab::model::{is_unsafe_char, prometheus_port, published_ports, review, yaml_reading};
 use topolab::preset::{PRESETS, load};
 
 #[derive(Clone, Debug)]
@@ -35,6 +36,22 @@ const WORDS: &[&str] = &[
     "\"é\"",
     "group: \"x\"",
     "tls: true",
+    "\"yes\"",
+    "\"0x1f\"",
+    "\"2001-12-14\"",
+    "\"monitoring\"",
+    "\"web-01-db\"",
+    "\"web-01-exporter\"",
+    "\"web\\u{1b}[2K\\n\"",
+    "\"we\\\"b\"",
+    "\"w\te\"",
+    "r#\"web-02\"#",
+    "published_port: 8080",
+    "published_port: 65500",
+    "monitoring: (enabled: true)",
+    "\r\n",
+    "/* name: \"web-01\" */",
+    "\u{202e}",
 ];
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -98,16 +115,67 @@ proptest! {
         for m in &mutations {
             apply(&mut bytes, m);
         }
-        if let Ok(topology) = load(&bytes) {
-            let _ = review(&topology);
-            let secrets = Secrets {
-                db_root_password: "r".into(), app_password: "a".into(),
-                replication_password: "p".into(), monitor_password: "m".into(),
-                stats_password: "s".into(), admin_token: "t".into(),
-                tls_cert_pem: "c".into(), tls_key_pem: "k".into(),
-            };
-            let generated = generate(&topology, &Settings::for_topology(&topology), &secrets);
-            prop_assert!(generated.is_ok(), "loaded but did not generate: {:?}", generated.err());
+        match load(&bytes) {
+            Ok(topology) => loaded(&topology)?,
+            Err(problems) => {
+                for p in &problems {
+                    let shown = p.to_string();
+                    prop_assert!(
+                        !shown.chars().any(is_unsafe_char),
+                        "a problem prints raw control characters: {:?}", shown
+                    );
+                    if let (Some(at), Some(_)) = (p.at, &p.subject) {
+                        // A host's problem points at the opening of its name.
+                        let text = String::from_utf8_lossy(&bytes);
+                        let line = text.split('\n').nth(at.line - 1);
+                        let first = line.and_then(|l| l.chars().nth(at.column - 1));
+                        prop_assert!(
+                            matches!(first, Some('"' | 'r')),
+                            "{} points at {:?}", shown, first
+                        );
+                    }
+                }
+            }
         }
     }
+}
+
+/// What must hold of a topology that loads: it reviews and generates, and
+/// what it publishes fits and never collides.
+fn loaded(topology: &topolab::model::Topology) -> Result<(), TestCaseError> {
+    let _ = review(topology);
+    let secrets = Secrets {
+        db_root_password: "r".into(),
+        app_password: "a".into(),
+        replication_password: "p".into(),
+        monitor_password: "m".into(),
+        stats_password: "s".into(),
+        admin_token: "t".into(),
+        tls_cert_pem: "c".into(),
+        tls_key_pem: "k".into(),
+    };
+    let generated = generate(topology, &Settings::for_topology(topology), &secrets);
+    prop_assert!(
+        generated.is_ok(),
+        "loaded but did not generate: {:?}",
+        generated.err()
+    );
+    let mut ports: Vec<u32> = published_ports(topology)
+        .iter()
+        .flat_map(|p| std::iter::once(p.http).chain(p.https))
+        .chain(prometheus_port(topology).map(u32::from))
+        .collect();
+    prop_assert!(
+        ports.iter().all(|p| (1..=65_535).contains(p)),
+        "{:?}",
+        ports
+    );
+    let n = ports.len();
+    ports.sort_unstable();
+    ports.dedup();
+    prop_assert_eq!(ports.len(), n, "a published port is used twice");
+    for h in &topology.hosts {
+        prop_assert!(yaml_reading(h.name.as_str()).is_none(), "{}", h.name);
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! here: `validate()` lists them as problems, so the user sees why.
 
 use super::fix::unused_name;
-use super::names::{ComponentKind, HostName, dns_label_problem};
+use super::names::{ComponentKind, HostName, host_name_problem};
 use super::topology::{Backend, Component, Database, Host, LoadBalancer, Position, Role, Topology};
 
 /// The kinds of host the palette offers.
@@ -150,9 +150,10 @@ pub fn delete_component(t: &mut Topology, name: &HostName, kind: ComponentKind) 
 }
 
 /// Renames host `from` to `to`, updating backends and replication sources.
-/// Refused, with the reason, when `to` is not a DNS label or is taken.
+/// Refused, with the reason, when `to` cannot name a host (see
+/// [`host_name_problem`]) or is taken.
 pub fn rename_host(t: &mut Topology, from: &HostName, to: &str) -> Result<HostName, String> {
-    if let Some(why) = dns_label_problem(to) {
+    if let Some(why) = host_name_problem(to) {
         return Err(format!("{to:?} {why}"));
     }
     let to = HostName::new(to);

@@ -5,19 +5,27 @@ mod edit;
 mod fix;
 mod names;
 mod network;
+mod ports;
 mod review;
+mod text;
 mod topology;
 mod validate;
 
 pub use edit::{HostTemplate, add_host, delete_component, delete_host, rename_host};
 pub use fix::{FixAction, unused_name};
 pub use names::{
-    ComponentId, ComponentKind, HostName, MAX_LABEL_LEN, Subject, dns_label_problem, is_dns_label,
+    ComponentId, ComponentKind, HELPER_SUFFIXES, HostName, MAX_LABEL_LEN, RESERVED_HOST_NAMES,
+    Subject, dns_label_problem, host_name_problem, is_dns_label, yaml_reading,
 };
 pub use network::{
     AddressPlan, DEFAULT_FIRST_SUBNET, Network, host_networks, networks, serving_network,
 };
+pub use ports::{
+    FIRST_DEFAULT_PORT, HTTPS_OFFSET, PROMETHEUS_PORT, PublishedPort, prometheus_port,
+    published_ports,
+};
 pub use review::{Category, Finding, Severity, review};
+pub use text::{Shown, escape_json, escape_unsafe, is_control_or_bidi, is_unsafe_char};
 pub use topology::{
     Algorithm, AppServer, Backend, Component, Database, DatabaseSettings, EXPORTER_PORT,
     FORMAT_VERSION, Flavor, HealthCheck, Host, LoadBalancer, Monitoring, Position, ReplicationMode,

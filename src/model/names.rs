@@ -42,33 +42,140 @@ impl From<&str> for HostName {
 /// Whether `name` is a DNS label: 1–63 lowercase ASCII letters, digits and
 /// hyphens, neither starting nor ending with a hyphen.
 pub fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_LABEL_LEN
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    dns_label_problem(name).is_none()
 }
 
 /// Why `name` is not a DNS label, in words, or `None` when it is one.
+///
+/// The first thing wrong, reading from the left, is what is reported: the
+/// first character that may not stand where it stands (a hyphen may not
+/// start or end a name), and only for a name made of allowed characters,
+/// its length.
 pub fn dns_label_problem(name: &str) -> Option<String> {
     if name.is_empty() {
-        Some("is empty".to_owned())
-    } else if name.len() > MAX_LABEL_LEN {
-        Some(format!(
+        return Some("is empty".to_owned());
+    }
+    let last = name.chars().count();
+    for (i, c) in name.chars().enumerate() {
+        let place = i + 1;
+        if c == '-' && place == 1 {
+            return Some("starts with a hyphen".to_owned());
+        }
+        if c == '-' && place == last {
+            return Some("ends with a hyphen".to_owned());
+        }
+        if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            let hint = if c.is_ascii_uppercase() {
+                " (only lowercase letters a-z, digits and '-' are allowed: write it in lowercase)"
+            } else {
+                " (only lowercase letters a-z, digits and '-' are allowed)"
+            };
+            return Some(format!("contains {c:?} at character {place}{hint}"));
+        }
+    }
+    (name.len() > MAX_LABEL_LEN).then(|| {
+        format!(
             "is {} characters long (at most {MAX_LABEL_LEN})",
             name.len()
-        ))
-    } else if name.starts_with('-') || name.ends_with('-') {
-        Some("starts or ends with a hyphen".to_owned())
-    } else {
-        name.chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-            .map(|c| {
-                format!("contains {c:?} (only lowercase letters a-z, digits and '-' are allowed)")
-            })
+        )
+    })
+}
+
+/// What YAML would read `name` as when written without quotes, or `None`
+/// when every YAML reader takes it for a string.
+///
+/// Covers what YAML 1.1 (PyYAML, docker-compose v1) and YAML 1.2 (the core
+/// schema, Compose v2) resolve among names made of `a-z`, `0-9` and `-`:
+/// booleans, null, integers (decimal, octal, hexadecimal, binary), floats
+/// with an exponent, and dates. docker-compose refuses a service or host
+/// name that is not a string, and a resolver takes an all-digit host name
+/// for an IPv4 address, so such names cannot run.
+pub fn yaml_reading(name: &str) -> Option<&'static str> {
+    const BOOLEANS: [&str; 8] = ["y", "n", "yes", "no", "true", "false", "on", "off"];
+    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    if BOOLEANS.contains(&name) {
+        return Some("a boolean");
     }
+    if name == "null" {
+        return Some("null");
+    }
+    if digits(name, 10) {
+        return Some("a number");
+    }
+    if let Some(rest) = name.strip_prefix("0x")
+        && digits(rest, 16)
+    {
+        return Some("a hexadecimal number");
+    }
+    if let Some(rest) = name.strip_prefix("0o")
+        && digits(rest, 8)
+    {
+        return Some("an octal number");
+    }
+    if let Some(rest) = name.strip_prefix("0b")
+        && digits(rest, 2)
+    {
+        return Some("a binary number");
+    }
+    if let Some((mantissa, exponent)) = name.split_once('e')
+        && digits(mantissa, 10)
+        && digits(exponent.strip_prefix('-').unwrap_or(exponent), 10)
+    {
+        return Some("a floating-point number");
+    }
+    let parts: Vec<&str> = name.split('-').collect();
+    if let [year, month, day] = parts.as_slice()
+        && year.len() == 4
+        && digits(year, 10)
+        && (1..=2).contains(&month.len())
+        && digits(month, 10)
+        && (1..=2).contains(&day.len())
+        && digits(day, 10)
+    {
+        return Some("a date");
+    }
+    None
+}
+
+/// Suffixes of the helper containers topolab runs beside a host's own
+/// components (`HOST-exporter`, `HOST-binlog-reader`): a host may not be
+/// named like one.
+pub const HELPER_SUFFIXES: [&str; 2] = ["exporter", "binlog-reader"];
+
+/// Host names taken by topolab itself: Prometheus's container and compose
+/// service are named `monitoring`.
+pub const RESERVED_HOST_NAMES: [&str; 1] = ["monitoring"];
+
+/// Why `name` cannot name a host, judged on the name alone (not a DNS
+/// label, read by YAML as something other than text, or named like one
+/// of topolab's own containers), or `None`. Collisions with the names
+/// derived from other hosts need the whole topology: see `validate()`.
+pub fn host_name_problem(name: &str) -> Option<String> {
+    if let Some(why) = dns_label_problem(name) {
+        return Some(why);
+    }
+    if let Some(what) = yaml_reading(name) {
+        return Some(format!(
+            "is read by YAML (docker-compose.yml) as {what}, not as a name: add a letter, e.g. \"h{name}\""
+        ));
+    }
+    if RESERVED_HOST_NAMES.contains(&name) {
+        return Some(format!(
+            "is reserved: topolab names its Prometheus container and service \"{name}\""
+        ));
+    }
+    HELPER_SUFFIXES
+        .iter()
+        .find(|suffix| {
+            name.strip_suffix(*suffix)
+                .is_some_and(|base| base.len() > 1 && base.ends_with('-'))
+        })
+        .map(|suffix| {
+            format!(
+                "ends in \"-{suffix}\", like the {suffix} container topolab runs beside a host: \
+                 pick another name"
+            )
+        })
 }
 
 /// The kind of a component; also its name inside its host (`web-01/db`).

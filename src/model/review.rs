@@ -1,14 +1,14 @@
 //! `review()`: design findings (single points of failure, security and
 //! monitoring gaps), computed from the graph of the topology.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
 use super::fix::FixAction;
 use super::names::{ComponentId, ComponentKind, HostName, Subject};
 use super::network::{host_networks, serving_network};
-use super::topology::{Role, Topology};
+use super::topology::{Host, Role, Topology};
 
 /// What kind of weakness a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -71,45 +71,6 @@ struct Service {
     writes: bool,
 }
 
-/// What clients can do when the components in `dead` are gone. A request
-/// enters at a load balancer (or, without one, at a web server), reaches a
-/// host whose Nginx and app are alive, and the app writes to its group's
-/// primary and reads from the primary or any replica.
-fn service(t: &Topology, dead: &BTreeSet<ComponentId>) -> Service {
-    let alive = |h: &HostName, k| {
-        t.host(h).is_some_and(|host| host.has(k)) && !dead.contains(&ComponentId::new(h, k))
-    };
-    let serving = |h: &HostName| alive(h, ComponentKind::Nginx) && alive(h, ComponentKind::App);
-    let mut apps: BTreeSet<&HostName> = BTreeSet::new();
-    let lbs: Vec<_> = t.load_balancers().collect();
-    if lbs.is_empty() {
-        apps.extend(t.hosts.iter().map(|h| &h.name).filter(|h| serving(h)));
-    } else {
-        for (lb_host, lb) in lbs {
-            if alive(&lb_host.name, ComponentKind::Lb) {
-                apps.extend(lb.backends.iter().map(|b| &b.host).filter(|h| serving(h)));
-            }
-        }
-    }
-    let mut s = Service {
-        reads: false,
-        writes: false,
-    };
-    for app_host in apps {
-        let Some(app) = t.host(app_host).and_then(|h| h.app_server()) else {
-            continue;
-        };
-        for (db_host, db) in t.databases() {
-            if db.group != app.group || !alive(&db_host.name, ComponentKind::Db) {
-                continue;
-            }
-            s.reads = true;
-            s.writes |= db.role == Role::Primary;
-        }
-    }
-    s
-}
-
 fn lost(before: Service, after: Service) -> Option<&'static str> {
     match (before.reads && !after.reads, before.writes && !after.writes) {
         (true, true) => Some("reads and writes"),
@@ -119,28 +80,214 @@ fn lost(before: Service, after: Service) -> Option<&'static str> {
     }
 }
 
-fn spofs(t: &Topology) -> Vec<Finding> {
-    let before = service(t, &BTreeSet::new());
-    let mut findings = Vec::new();
-    let mut explained_hosts = BTreeSet::new();
-    for (id, _) in t.components() {
-        let after = service(t, &BTreeSet::from([id.clone()]));
-        let Some(what) = lost(before, after) else {
-            continue;
+/// Which parts of one host fail together.
+#[derive(Clone, Copy, Debug, Default)]
+struct Failure {
+    lb: bool,
+    serving: bool,
+    db: bool,
+}
+
+/// How requests reach the databases, counted once, so that what losing any
+/// one component or host costs is found without searching the topology
+/// again. A request enters at a load balancer (or, without one, at a web
+/// server), reaches a host whose Nginx and app are alive, and the app
+/// writes to its group's primary and reads from the primary or any replica.
+struct Reach {
+    /// Whether clients enter through load balancers.
+    has_lbs: bool,
+    /// Per host: its app's replication group, when it serves (runs Nginx
+    /// and an app).
+    serving_group: Vec<Option<usize>>,
+    /// Per host: how many load balancers send it requests.
+    senders: Vec<u32>,
+    /// Per host: the hosts its load balancer sends requests to, each once.
+    backends: Vec<Vec<usize>>,
+    /// Per host: its database's group and whether it is a primary.
+    database: Vec<Option<(usize, bool)>>,
+    /// Per group: databases, primaries, and reached serving hosts.
+    dbs: Vec<u32>,
+    primaries: Vec<u32>,
+    reached: Vec<u32>,
+    /// Reached serving hosts whose group has a database (a primary).
+    readers: u32,
+    writers: u32,
+}
+
+impl Reach {
+    fn new(t: &Topology) -> Self {
+        let n = t.hosts.len();
+        // The first host of each name answers for it, as `Topology::host` does.
+        let mut index: HashMap<&HostName, usize> = HashMap::with_capacity(n);
+        for (i, h) in t.hosts.iter().enumerate() {
+            index.entry(&h.name).or_insert(i);
+        }
+        let mut groups: HashMap<&str, usize> = HashMap::new();
+        let first = |i: usize, h: &Host| index.get(&h.name) == Some(&i);
+        let mut serving_group = vec![None; n];
+        let mut database = vec![None; n];
+        for (i, h) in t.hosts.iter().enumerate().filter(|(i, h)| first(*i, h)) {
+            if h.has(ComponentKind::Nginx)
+                && let Some(app) = h.app_server()
+            {
+                serving_group[i] = Some(group_id(&mut groups, &app.group));
+            }
+            if let Some(db) = h.database() {
+                database[i] = Some((group_id(&mut groups, &db.group), db.role == Role::Primary));
+            }
+        }
+        let groups = groups.len();
+        let mut backends = vec![Vec::new(); n];
+        let mut senders = vec![0u32; n];
+        let mut has_lbs = false;
+        let mut listed_by = vec![usize::MAX; n];
+        for (i, h) in t.hosts.iter().enumerate() {
+            let Some(lb) = h.load_balancer() else {
+                continue;
+            };
+            has_lbs = true;
+            if !first(i, h) {
+                continue;
+            }
+            for b in &lb.backends {
+                if let Some(&a) = index.get(&b.host)
+                    && listed_by[a] != i
+                {
+                    listed_by[a] = i;
+                    backends[i].push(a);
+                    senders[a] += 1;
+                }
+            }
+        }
+        let mut r = Self {
+            has_lbs,
+            serving_group,
+            senders,
+            backends,
+            database,
+            dbs: vec![0; groups],
+            primaries: vec![0; groups],
+            reached: vec![0; groups],
+            readers: 0,
+            writers: 0,
         };
-        explained_hosts.insert(id.host.clone());
-        findings.push(component_spof(t, id, what));
+        for (g, primary) in r.database.iter().flatten() {
+            r.dbs[*g] += 1;
+            r.primaries[*g] += u32::from(*primary);
+        }
+        for a in 0..n {
+            if let Some(g) = r.reached_group(a) {
+                r.reached[g] += 1;
+                r.readers += u32::from(r.dbs[g] > 0);
+                r.writers += u32::from(r.primaries[g] > 0);
+            }
+        }
+        r
     }
-    for h in &t.hosts {
-        if explained_hosts.contains(&h.name) {
+
+    /// The group of host `a` when requests reach it with nothing failed.
+    fn reached_group(&self, a: usize) -> Option<usize> {
+        let g = self.serving_group[a]?;
+        (!self.has_lbs || self.senders[a] > 0).then_some(g)
+    }
+
+    fn service(&self) -> Service {
+        Service {
+            reads: self.readers > 0,
+            writes: self.writers > 0,
+        }
+    }
+
+    /// What clients can do when `failed` parts of host `h` are gone: the
+    /// serving hosts no longer reached, and the group that loses a
+    /// database, adjust the counts. Costs the number of backends of `h`'s
+    /// load balancer.
+    fn service_without(&self, h: usize, failed: Failure) -> Service {
+        let mut cut: Vec<usize> = Vec::new();
+        let serving_cut = failed.serving && self.reached_group(h).is_some();
+        if serving_cut {
+            cut.push(h);
+        }
+        if failed.lb {
+            // A backend that only this load balancer sends requests to is
+            // no longer reached (a host listed by its own balancer once).
+            for &a in &self.backends[h] {
+                if (a != h || !serving_cut)
+                    && self.senders[a] == 1
+                    && self.reached_group(a).is_some()
+                {
+                    cut.push(a);
+                }
+            }
+        }
+        let (mut readers, mut writers) = (self.readers, self.writers);
+        let lost_db = failed.db.then_some(self.database[h]).flatten();
+        let mut cut_in_lost_group = 0;
+        for &a in &cut {
+            let Some(g) = self.serving_group[a] else {
+                continue;
+            };
+            readers -= u32::from(self.dbs[g] > 0);
+            writers -= u32::from(self.primaries[g] > 0);
+            if lost_db.is_some_and(|(lg, _)| lg == g) {
+                cut_in_lost_group += 1;
+            }
+        }
+        if let Some((g, primary)) = lost_db {
+            let still_reached = self.reached[g] - cut_in_lost_group;
+            if self.dbs[g] == 1 {
+                readers -= still_reached;
+            }
+            if primary && self.primaries[g] == 1 {
+                writers -= still_reached;
+            }
+        }
+        Service {
+            reads: readers > 0,
+            writes: writers > 0,
+        }
+    }
+}
+
+/// The number of replication group `g`, numbering new groups as they come.
+fn group_id<'a>(groups: &mut HashMap<&'a str, usize>, g: &'a str) -> usize {
+    let next = groups.len();
+    *groups.entry(g).or_insert(next)
+}
+
+/// The single points of failure: every component, and then every host
+/// whose failure costs something none of its components alone does.
+/// Linear in the size of the topology.
+fn spofs(t: &Topology) -> Vec<Finding> {
+    let reach = Reach::new(t);
+    let before = reach.service();
+    let mut findings = Vec::new();
+    let mut explained_hosts = HashSet::new();
+    for (i, h) in t.hosts.iter().enumerate() {
+        for c in &h.components {
+            let kind = c.kind();
+            let failed = Failure {
+                lb: kind == ComponentKind::Lb,
+                serving: matches!(kind, ComponentKind::Nginx | ComponentKind::App),
+                db: kind == ComponentKind::Db,
+            };
+            let Some(what) = lost(before, reach.service_without(i, failed)) else {
+                continue;
+            };
+            explained_hosts.insert(i);
+            findings.push(component_spof(t, ComponentId::new(&h.name, kind), what));
+        }
+    }
+    for (i, h) in t.hosts.iter().enumerate() {
+        if explained_hosts.contains(&i) {
             continue;
         }
-        let dead = t
-            .components()
-            .filter(|(id, _)| id.host == h.name)
-            .map(|(id, _)| id)
-            .collect();
-        if let Some(what) = lost(before, service(t, &dead)) {
+        let failed = Failure {
+            lb: h.has(ComponentKind::Lb),
+            serving: h.has(ComponentKind::Nginx) || h.has(ComponentKind::App),
+            db: h.has(ComponentKind::Db),
+        };
+        if let Some(what) = lost(before, reach.service_without(i, failed)) {
             findings.push(Finding {
                 id: "spof-host",
                 category: Category::Spof,
@@ -293,16 +440,17 @@ fn security(t: &Topology) -> Vec<Finding> {
 /// network where the database listens, or on the load balancer's own host.
 fn dbs_reachable_from_lbs(t: &Topology) -> Vec<Subject> {
     let db_net = serving_network(t, ComponentKind::Db);
+    let db_subject = |h: &Host| Subject::Component(ComponentId::new(&h.name, ComponentKind::Db));
     let mut exposed = BTreeSet::new();
     for (lb_host, _) in t.load_balancers() {
-        let lb_nets = host_networks(t, lb_host);
-        for (db_host, _) in t.databases() {
-            if db_host.name == lb_host.name || lb_nets.contains(&db_net) {
-                exposed.insert(Subject::Component(ComponentId::new(
-                    &db_host.name,
-                    ComponentKind::Db,
-                )));
-            }
+        if host_networks(t, lb_host).contains(&db_net) {
+            // One shared network exposes every database: no need to look
+            // further.
+            exposed.extend(t.databases().map(|(h, _)| db_subject(h)));
+            break;
+        }
+        if lb_host.has(ComponentKind::Db) {
+            exposed.insert(db_subject(lb_host));
         }
     }
     exposed.into_iter().collect()
@@ -326,4 +474,196 @@ fn monitoring(t: &Topology) -> Vec<Finding> {
             .to_owned(),
         action: Some(FixAction::EnableMonitoring),
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AppServer, Backend, Component, Database, LoadBalancer};
+
+    /// What clients can do when the components in `dead` are gone, found
+    /// the slow and obvious way: the definition the counting in [`Reach`]
+    /// must agree with.
+    fn service_by_search(t: &Topology, dead: &BTreeSet<ComponentId>) -> Service {
+        let alive = |h: &HostName, k| {
+            t.host(h).is_some_and(|host| host.has(k)) && !dead.contains(&ComponentId::new(h, k))
+        };
+        let serving = |h: &HostName| alive(h, ComponentKind::Nginx) && alive(h, ComponentKind::App);
+        let mut apps: BTreeSet<&HostName> = BTreeSet::new();
+        let lbs: Vec<_> = t.load_balancers().collect();
+        if lbs.is_empty() {
+            apps.extend(t.hosts.iter().map(|h| &h.name).filter(|h| serving(h)));
+        } else {
+            for (lb_host, lb) in lbs {
+                if alive(&lb_host.name, ComponentKind::Lb) {
+                    apps.extend(lb.backends.iter().map(|b| &b.host).filter(|h| serving(h)));
+                }
+            }
+        }
+        let mut s = Service {
+            reads: false,
+            writes: false,
+        };
+        for app_host in apps {
+            let Some(app) = t.host(app_host).and_then(|h| h.app_server()) else {
+                continue;
+            };
+            for (db_host, db) in t.databases() {
+                if db.group == app.group && alive(&db_host.name, ComponentKind::Db) {
+                    s.reads = true;
+                    s.writes |= db.role == Role::Primary;
+                }
+            }
+        }
+        s
+    }
+
+    /// A small deterministic random number generator (xorshift).
+    struct Dice(u64);
+
+    impl Dice {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// A random topology of up to 7 hosts, each name unique, with any mix
+    /// of components, backends, groups and roles (valid or not).
+    fn random_topology(dice: &mut Dice) -> Topology {
+        let mut t = Topology::new("random");
+        let n = 1 + dice.below(7);
+        let names: Vec<HostName> = (0..n).map(|i| HostName::new(format!("h{i}"))).collect();
+        let groups = ["main", "other"];
+        for name in &names {
+            let mut host = Host::new(name.clone());
+            if dice.below(4) == 0 {
+                let backends = names
+                    .iter()
+                    .filter(|_| dice.below(2) == 0)
+                    .map(|b| Backend::new(b.clone()))
+                    .collect();
+                host.components.push(Component::Lb(LoadBalancer {
+                    backends,
+                    ..LoadBalancer::default()
+                }));
+            }
+            if dice.below(3) != 0 {
+                host.components
+                    .push(Component::with_defaults(ComponentKind::Nginx));
+            }
+            if dice.below(3) != 0 {
+                host.components.push(Component::App(AppServer {
+                    group: groups[dice.below(2)].to_owned(),
+                    ..AppServer::default()
+                }));
+            }
+            if dice.below(2) == 0 {
+                let role = if dice.below(2) == 0 {
+                    Role::Primary
+                } else {
+                    Role::Replica {
+                        of: names[dice.below(n)].clone(),
+                    }
+                };
+                host.components.push(Component::Db(Database {
+                    role,
+                    group: groups[dice.below(2)].to_owned(),
+                    ..Database::default()
+                }));
+            }
+            t.hosts.push(host);
+        }
+        t
+    }
+
+    #[test]
+    fn counting_agrees_with_searching_for_every_failure() {
+        let mut dice = Dice(0x5eed_1234_abcd_ef01);
+        let mut topologies: Vec<Topology> = crate::preset::PRESETS
+            .iter()
+            .filter_map(|p| p.topology().ok())
+            .collect();
+        topologies.extend((0..3000).map(|_| random_topology(&mut dice)));
+        for t in &topologies {
+            let reach = Reach::new(t);
+            let nothing = BTreeSet::new();
+            assert_eq!(reach.service(), service_by_search(t, &nothing), "{t:#?}");
+            for (i, h) in t.hosts.iter().enumerate() {
+                let ids: Vec<ComponentId> = h
+                    .components
+                    .iter()
+                    .map(|c| ComponentId::new(&h.name, c.kind()))
+                    .collect();
+                for id in &ids {
+                    let failed = Failure {
+                        lb: id.kind == ComponentKind::Lb,
+                        serving: matches!(id.kind, ComponentKind::Nginx | ComponentKind::App),
+                        db: id.kind == ComponentKind::Db,
+                    };
+                    assert_eq!(
+                        reach.service_without(i, failed),
+                        service_by_search(t, &BTreeSet::from([id.clone()])),
+                        "{id} failing in {t:#?}"
+                    );
+                }
+                let whole = Failure {
+                    lb: h.has(ComponentKind::Lb),
+                    serving: h.has(ComponentKind::Nginx) || h.has(ComponentKind::App),
+                    db: h.has(ComponentKind::Db),
+                };
+                assert_eq!(
+                    reach.service_without(i, whole),
+                    service_by_search(t, &ids.into_iter().collect()),
+                    "host {} failing in {t:#?}",
+                    h.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_200_host_design_is_reviewed_with_its_single_points_of_failure() {
+        let mut t = Topology::new("big");
+        let webs: Vec<HostName> = (1..=197)
+            .map(|i| HostName::new(format!("web-{i:03}")))
+            .collect();
+        for lb in ["lb-01", "lb-02"] {
+            t.hosts
+                .push(Host::new(lb).with([Component::Lb(LoadBalancer {
+                    backends: webs.iter().cloned().map(Backend::new).collect(),
+                    ..LoadBalancer::default()
+                })]));
+        }
+        t.hosts
+            .push(Host::new("db-01").with([Component::with_defaults(ComponentKind::Db)]));
+        for w in &webs {
+            t.hosts.push(Host::new(w.clone()).with([
+                Component::with_defaults(ComponentKind::Nginx),
+                Component::with_defaults(ComponentKind::App),
+                Component::Db(Database {
+                    role: Role::Replica {
+                        of: HostName::new("db-01"),
+                    },
+                    ..Database::default()
+                }),
+            ]));
+        }
+        assert_eq!(crate::model::validate(&t), vec![]);
+        let ids: Vec<&str> = review(&t).iter().map(|f| f.id).collect();
+        // Only the primary takes writes; two balancers and 197 servers
+        // leave no other single point of failure.
+        assert_eq!(
+            ids,
+            [
+                "spof-primary-database",
+                "spof-single-region",
+                "security-no-segmentation",
+                "security-no-tls",
+                "monitoring-none"
+            ]
+        );
+    }
 }

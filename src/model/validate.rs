@@ -1,12 +1,16 @@
 //! `validate()`: every semantic problem of a topology at once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
 
-use super::names::{ComponentId, ComponentKind, HostName, Subject, dns_label_problem};
-use super::topology::{FORMAT_VERSION, Role, Topology};
+use super::names::{
+    ComponentId, ComponentKind, HostName, Subject, dns_label_problem, host_name_problem,
+};
+use super::ports::{MAX_PORT, PortUse, collisions, port_uses};
+use super::text::{Shown, is_control_or_bidi};
+use super::topology::{FORMAT_VERSION, Host, Role, Topology};
 
 /// More hosts than this is refused: every host needs an address in one /24.
 pub const MAX_HOSTS: usize = 200;
@@ -57,22 +61,27 @@ impl Problem {
     }
 }
 
+/// `line:column: subject: message`, with whatever came from the file
+/// (names, excerpts) escaped so that it prints as one plain line: a
+/// problem can be shown in a terminal whatever the file holds.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(at) = self.at {
             write!(f, "{}:{}: ", at.line, at.column)?;
         }
         if let Some(subject) = &self.subject {
-            write!(f, "{subject}: ")?;
+            write!(f, "{}: ", Shown(&subject.to_string()))?;
         }
-        f.write_str(&self.message)
+        write!(f, "{}", Shown(&self.message))
     }
 }
 
 /// Every problem of `topology`, in a stable order; empty when it is valid.
+/// Takes time linear in the size of the topology.
 pub fn validate(topology: &Topology) -> Vec<Problem> {
     let mut v = Validator {
         topology,
+        by_name: topology.hosts.iter().map(|h| (&h.name, h)).collect(),
         problems: Vec::new(),
     };
     v.topology_settings();
@@ -86,6 +95,9 @@ pub fn validate(topology: &Topology) -> Vec<Problem> {
 
 struct Validator<'a> {
     topology: &'a Topology,
+    /// Every host by name (the first of each name), so that references
+    /// are looked up in constant time.
+    by_name: HashMap<&'a HostName, &'a Host>,
     problems: Vec<Problem>,
 }
 
@@ -97,13 +109,17 @@ fn component(h: &HostName, kind: ComponentKind) -> Subject {
     Subject::Component(ComponentId::new(h, kind))
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     fn general(&mut self, message: String) {
         self.problems.push(Problem::general(message));
     }
 
     fn about(&mut self, subject: Subject, message: String) {
         self.problems.push(Problem::about(subject, message));
+    }
+
+    fn host(&self, name: &HostName) -> Option<&'a Host> {
+        self.by_name.get(name).copied()
     }
 
     fn topology_settings(&mut self) {
@@ -117,10 +133,15 @@ impl Validator<'_> {
         if let Some(why) = dns_label_problem(&t.name) {
             self.general(format!("topology name {:?} {why}", t.name));
         }
-        if t.description.chars().count() > MAX_DESCRIPTION {
+        let length = t.description.chars().count();
+        if length > MAX_DESCRIPTION {
             self.general(format!(
-                "description is {} characters long (at most {MAX_DESCRIPTION})",
-                t.description.chars().count()
+                "description is {length} characters long (at most {MAX_DESCRIPTION})"
+            ));
+        }
+        if let Some(c) = t.description.chars().find(|c| is_control_or_bidi(*c)) {
+            self.general(format!(
+                "description contains the control character {c:?}: it is one line of plain text"
             ));
         }
         if let Some(why) = domain_problem(&t.domain) {
@@ -152,7 +173,7 @@ impl Validator<'_> {
         let mut seen: HashMap<&HostName, usize> = HashMap::new();
         for h in &self.topology.hosts {
             *seen.entry(&h.name).or_default() += 1;
-            if let Some(why) = dns_label_problem(h.name.as_str()) {
+            if let Some(why) = host_name_problem(h.name.as_str()) {
                 self.about(
                     host(&h.name),
                     format!("host name {:?} {why}", h.name.as_str()),
@@ -186,24 +207,26 @@ impl Validator<'_> {
                 }
             }
         }
-        // Containers are named HOST and HOST-KIND: `web-db` would be both a
-        // host and web's database; `monitoring` is Prometheus's.
+        // Containers and compose services are named HOST and HOST-KIND:
+        // `web-db` would be both a host and web's database.
         for h in &self.topology.hosts {
-            let name = h.name.as_str();
-            if name == "monitoring" {
-                self.about(
-                    host(&h.name),
-                    "the name \"monitoring\" is reserved for Prometheus".to_owned(),
-                );
-            }
-            for other in &self.topology.hosts {
-                for suffix in ["lb", "nginx", "app", "db", "exporter"] {
-                    if name == format!("{}-{suffix}", other.name) {
-                        self.about(
-                            host(&h.name),
-                            format!("the name collides with the {suffix} container of host {}: rename one of them", other.name),
-                        );
-                    }
+            for kind in ComponentKind::ALL {
+                let other = h
+                    .name
+                    .as_str()
+                    .strip_suffix(kind.as_str())
+                    .and_then(|rest| rest.strip_suffix('-'))
+                    .filter(|base| !base.is_empty())
+                    .map(HostName::new);
+                if let Some(other) = other
+                    && self.by_name.contains_key(&other)
+                {
+                    self.about(
+                        host(&h.name),
+                        format!(
+                            "the name collides with the {kind} container of host {other}: rename one of them"
+                        ),
+                    );
                 }
             }
         }
@@ -246,28 +269,34 @@ impl Validator<'_> {
                 }
             }
         }
-        let mut published: BTreeMap<u16, Vec<&HostName>> = BTreeMap::new();
         for (h, lb) in self.topology.load_balancers() {
-            if let Some(port) = lb.published_port {
-                published.entry(port).or_default().push(&h.name);
+            if lb.published_port == Some(0) {
+                self.about(
+                    component(&h.name, ComponentKind::Lb),
+                    "published port 0 is not a usable port: leave it out to let topolab pick"
+                        .to_owned(),
+                );
             }
         }
-        for (port, hosts) in published {
-            if port == 0 {
-                for h in hosts {
-                    self.about(
-                        component(h, ComponentKind::Lb),
-                        "published port 0 is not a usable port: leave it out to let topolab pick"
-                            .to_owned(),
-                    );
-                }
-            } else if hosts.len() > 1 {
-                let names: Vec<String> = hosts.iter().map(|h| format!("{h}/lb")).collect();
+        // What the exported bundle publishes on 127.0.0.1: every port once,
+        // and each one a TCP port.
+        let uses: Vec<PortUse> = port_uses(self.topology)
+            .into_iter()
+            .filter(|u| u.port != 0)
+            .collect();
+        for u in &uses {
+            if u.port > MAX_PORT {
                 self.general(format!(
-                    "published port {port} is pinned by {}",
-                    names.join(" and ")
+                    "{} would be published on port {}, past {MAX_PORT}: pin a lower published_port",
+                    u.who, u.port
                 ));
             }
+        }
+        for (port, who) in collisions(&uses) {
+            self.general(format!(
+                "published port {port} is wanted by {}: pin another published_port",
+                who.join(" and ")
+            ));
         }
     }
 
@@ -283,12 +312,12 @@ impl Validator<'_> {
                     "every backend is a backup server: at least one must be active".to_owned(),
                 );
             }
-            let mut seen = BTreeSet::new();
+            let mut seen = HashSet::new();
             for b in &lb.backends {
                 if !seen.insert(&b.host) {
                     self.about(me(), format!("backend {} is listed twice", b.host));
                 }
-                match t.host(&b.host) {
+                match self.host(&b.host) {
                     None => self.about(me(), format!("backend {} does not exist", b.host)),
                     Some(target) if !target.has(ComponentKind::Nginx) => self.about(
                         me(),
@@ -336,6 +365,12 @@ impl Validator<'_> {
 
     fn web_and_app(&mut self) {
         let t = self.topology;
+        let mut groups_with_primary = HashSet::new();
+        for (_, db) in t.databases() {
+            if db.role == Role::Primary {
+                groups_with_primary.insert(db.group.as_str());
+            }
+        }
         for h in &t.hosts {
             if h.has(ComponentKind::Nginx) && !h.has(ComponentKind::App) {
                 self.about(
@@ -345,11 +380,12 @@ impl Validator<'_> {
                 );
             }
             if let Some(app) = h.app_server() {
-                let primaries = t
-                    .databases()
-                    .filter(|(_, db)| db.group == app.group && db.role == Role::Primary)
-                    .count();
-                if primaries == 0 {
+                if let Some(why) = dns_label_problem(&app.group) {
+                    self.about(
+                        component(&h.name, ComponentKind::App),
+                        format!("replication group {:?} {why}", app.group),
+                    );
+                } else if !groups_with_primary.contains(app.group.as_str()) {
                     self.about(
                         component(&h.name, ComponentKind::App),
                         format!(
@@ -377,7 +413,7 @@ impl Validator<'_> {
                         self.about(me(), "is a replica of itself".to_owned());
                         continue;
                     }
-                    match t.host(of).map(|target| (target, target.database())) {
+                    match self.host(of).map(|target| (target, target.database())) {
                         None => self.about(
                             me(),
                             format!("replica of {of}, which does not exist"),
@@ -428,7 +464,7 @@ impl Validator<'_> {
 }
 
 /// Each replication cycle once, as the hosts along it, starting from the
-/// smallest name.
+/// smallest name. Every host is walked once: linear in the hosts.
 fn replication_cycles(t: &Topology) -> Vec<Vec<HostName>> {
     let source_of: HashMap<&HostName, &HostName> = t
         .databases()
@@ -437,24 +473,38 @@ fn replication_cycles(t: &Topology) -> Vec<Vec<HostName>> {
             _ => None,
         })
         .collect();
+    // The walk that first reached each host; a walk that meets its own
+    // number again has closed a cycle.
+    let mut walked_by: HashMap<&HostName, usize> = HashMap::new();
+    let mut starts: Vec<&HostName> = source_of.keys().copied().collect();
+    starts.sort();
     let mut cycles = BTreeSet::new();
-    for start in source_of.keys() {
-        let mut path: Vec<&HostName> = vec![start];
-        let mut at = *start;
-        while let Some(next) = source_of.get(at) {
-            if let Some(i) = path.iter().position(|h| h == next) {
-                let mut cycle: Vec<HostName> = path[i..].iter().map(|h| (*h).clone()).collect();
-                let min = cycle
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, h)| *h)
-                    .map_or(0, |(i, _)| i);
-                cycle.rotate_left(min);
-                cycles.insert(cycle);
-                break;
+    for (walk, start) in starts.into_iter().enumerate() {
+        let mut path: Vec<&HostName> = Vec::new();
+        let mut at = start;
+        loop {
+            match walked_by.get(at) {
+                Some(w) if *w == walk => {
+                    let i = path.iter().position(|h| *h == at).unwrap_or(0);
+                    let mut cycle: Vec<HostName> = path[i..].iter().map(|h| (*h).clone()).collect();
+                    let min = cycle
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, h)| *h)
+                        .map_or(0, |(i, _)| i);
+                    cycle.rotate_left(min);
+                    cycles.insert(cycle);
+                    break;
+                }
+                Some(_) => break,
+                None => {}
             }
-            path.push(next);
-            at = next;
+            walked_by.insert(at, walk);
+            path.push(at);
+            match source_of.get(at) {
+                Some(next) => at = next,
+                None => break,
+            }
         }
     }
     cycles.into_iter().collect()

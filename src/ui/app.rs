@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use egui::{Color32, Key, KeyboardShortcut, Modifiers};
@@ -17,12 +17,12 @@ use crate::lab::plan::EntryPoint;
 use crate::lab::protocol::{CommandId, LabCommand, LabEvent};
 use crate::model::{
     Finding, FixAction, HostTemplate, Problem, Subject, Topology, add_host, delete_component,
-    delete_host, review, validate,
+    delete_host, validate,
 };
 use crate::preset::{self, PRESETS, Preset};
 
 use super::canvas::CanvasGraph;
-use super::document::Document;
+use super::document::{Analyser, Document};
 
 /// The app's channel to the lab: commands out, events in. Tests build one
 /// from plain channels and play the lab themselves.
@@ -245,7 +245,11 @@ pub struct TopolabApp {
     /// The revision a drag on the canvas produces (no rebuild for it).
     pub(super) canvas_moved: Option<u64>,
     pub(super) canvas_cache: super::canvas::CanvasCache,
-    analysed_revision: Option<u64>,
+    /// Keeps `problems`, `findings` and `preview` current, off the UI
+    /// thread when the app has a runtime.
+    analyser: Analyser,
+    /// The context the analysis worker wakes, known from the first frame.
+    repaint: Arc<OnceLock<egui::Context>>,
     link: LabLink,
     runtime: Option<tokio::runtime::Handle>,
     files_tx: mpsc::Sender<FileEvent>,
@@ -272,29 +276,21 @@ pub struct TopolabApp {
     auto_attach: Option<(String, Option<f64>)>,
 }
 
-/// Secrets shown in previews: placeholders, never a lab's real ones.
-fn preview_secrets() -> Secrets {
-    let hidden = || "<secret: see .env>".to_owned();
-    Secrets {
-        db_root_password: hidden(),
-        app_password: hidden(),
-        replication_password: hidden(),
-        monitor_password: hidden(),
-        stats_password: hidden(),
-        admin_token: hidden(),
-        tls_cert_pem: "<the lab's certificate, made at launch>\n".to_owned(),
-        tls_key_pem: hidden(),
-    }
-}
-
 const RECENT_MAX: usize = 10;
 
 impl TopolabApp {
     /// The app with `topology` loaded, talking to the lab through `link`;
-    /// `runtime` runs file dialogs (None: no dialogs, e.g. in tests).
+    /// `runtime` runs file dialogs (None: no dialogs, e.g. in tests, and
+    /// the design is analysed at once instead of on a worker thread).
     pub fn new(topology: Topology, link: LabLink, runtime: Option<tokio::runtime::Handle>) -> Self {
         let (files_tx, files_rx) = mpsc::channel();
         let no_dialog = runtime.is_none();
+        let repaint = Arc::new(OnceLock::new());
+        let analyser = if runtime.is_some() {
+            Self::background_analyser(&repaint)
+        } else {
+            Analyser::inline()
+        };
         let mut app = Self {
             doc: Document::new(topology),
             selection: None,
@@ -316,7 +312,8 @@ impl TopolabApp {
             hovered: None,
             canvas_moved: None,
             canvas_cache: Default::default(),
-            analysed_revision: None,
+            analyser,
+            repaint,
             link,
             runtime,
             files_tx,
@@ -337,6 +334,38 @@ impl TopolabApp {
         let id = app.next_id();
         let _ = app.send(LabCommand::Discover { id });
         app
+    }
+
+    /// An analyser on a worker thread that asks for a repaint with each
+    /// result (once the app has drawn a frame and knows its context); on a
+    /// system that cannot start a thread, one that analyses at once.
+    fn background_analyser(repaint: &Arc<OnceLock<egui::Context>>) -> Analyser {
+        let repaint = Arc::clone(repaint);
+        let wake = move || {
+            if let Some(ctx) = repaint.get() {
+                ctx.request_repaint();
+            }
+        };
+        Analyser::background(wake).unwrap_or_else(|_| Analyser::inline())
+    }
+
+    /// Analyses the design on a worker thread, as the app does when it has
+    /// a runtime: results arrive in a later frame ([`Self::analysis_pending`]
+    /// says whether one is awaited).
+    pub fn analyse_in_background(&mut self) {
+        self.analyser = Self::background_analyser(&self.repaint);
+    }
+
+    /// Whether the problems, findings and preview shown are not yet those
+    /// of the current design.
+    pub fn analysis_pending(&self) -> bool {
+        self.analyser.pending()
+    }
+
+    /// How many analyses of the design were started (moving hosts on the
+    /// canvas starts none).
+    pub fn analyses_started(&self) -> u64 {
+        self.analyser.started()
     }
 
     /// Keeps the recent-files list in `file` (and loads it now).
@@ -410,22 +439,14 @@ impl TopolabApp {
         self.message = Some((text, error));
     }
 
-    /// Recomputes problems, findings and the preview when the design changed.
+    /// Starts analysing the design when it changed, and shows an analysis
+    /// of the current design once one is ready. Never waits for it.
     fn analyse(&mut self) {
-        let revision = self.doc.revision();
-        if self.analysed_revision == Some(revision) {
-            return;
+        if let Some(a) = self.analyser.update(&self.doc) {
+            self.problems = a.problems;
+            self.findings = a.findings;
+            self.preview = a.preview;
         }
-        self.analysed_revision = Some(revision);
-        let t = self.doc.topology();
-        self.problems = validate(t);
-        self.findings = if self.problems.is_empty() {
-            review(t)
-        } else {
-            Vec::new()
-        };
-        self.preview =
-            crate::generate::generate(t, &Settings::for_topology(t), &preview_secrets()).ok();
     }
 
     /// Colours for the canvas: red for problems, amber for findings.
@@ -454,7 +475,10 @@ impl TopolabApp {
         self.drain_events();
         self.analyse();
         let ctx = ui.ctx().clone();
-        self.ctx.get_or_insert_with(|| ctx.clone());
+        if self.ctx.is_none() {
+            self.ctx = Some(ctx.clone());
+            let _ = self.repaint.set(ctx.clone());
+        }
         let title = self.doc.title();
         if self.title.as_ref() != Some(&title) {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
@@ -491,6 +515,9 @@ impl TopolabApp {
         for intent in intents {
             self.run(intent, &ctx);
         }
+        // An edit of this frame starts its analysis now, not when the next
+        // frame happens to come.
+        self.analyse();
         if self.lab.running.is_some() {
             // Rates and sparklines move with time even when no event comes.
             ctx.request_repaint_after(Duration::from_secs(1));
@@ -1097,7 +1124,9 @@ impl TopolabApp {
             self.message = Some(("a lab is already running: stop it first".to_owned(), true));
             return;
         }
-        if !self.problems.is_empty() {
+        // The shown problems may be a frame behind the design: check it now
+        // (validation is linear and quick; the review is not needed).
+        if !validate(self.doc.topology()).is_empty() {
             self.message = Some((
                 "fix the problems first: an invalid design cannot run".to_owned(),
                 true,

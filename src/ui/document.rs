@@ -1,10 +1,14 @@
-//! The document: the topology being edited, where it lives on disk, and
-//! its undo history. No egui here, so it is tested without a window.
+//! The document: the topology being edited, where it lives on disk, its
+//! undo history, and its analysis (problems, design review, generated
+//! preview), computed off the UI thread. No egui here, so it is tested
+//! without a window.
 
 use std::path::PathBuf;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::model::Topology;
+use crate::generate::{Artifacts, Secrets, Settings};
+use crate::model::{Finding, Host, Problem, Topology, review, validate};
 
 /// Edits with the same key within this time form one undo step (a drag,
 /// typing a name).
@@ -143,6 +147,228 @@ impl Document {
     }
 }
 
+/// What the app shows about a design: its problems, and when it has none,
+/// its design review and the files it generates.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    /// Why the design cannot run.
+    pub problems: Vec<Problem>,
+    /// The design review of a valid design.
+    pub findings: Vec<Finding>,
+    /// The generated files of a valid design, with placeholder secrets.
+    pub preview: Option<Artifacts>,
+}
+
+impl Analysis {
+    /// Validates `t`; reviews and generates it when it is valid.
+    pub fn of(t: &Topology) -> Self {
+        let problems = validate(t);
+        if !problems.is_empty() {
+            return Self {
+                problems,
+                ..Self::default()
+            };
+        }
+        Self {
+            problems,
+            findings: review(t),
+            preview: crate::generate::generate(t, &Settings::for_topology(t), &preview_secrets())
+                .ok(),
+        }
+    }
+}
+
+/// Secrets shown in previews: placeholders, never a lab's real ones.
+fn preview_secrets() -> Secrets {
+    let hidden = || "<secret: see .env>".to_owned();
+    Secrets {
+        db_root_password: hidden(),
+        app_password: hidden(),
+        replication_password: hidden(),
+        monitor_password: hidden(),
+        stats_password: hidden(),
+        admin_token: hidden(),
+        tls_cert_pem: "<the lab's certificate, made at launch>\n".to_owned(),
+        tls_key_pem: hidden(),
+    }
+}
+
+/// A design to analyse, numbered by its generation.
+struct Job {
+    generation: u64,
+    topology: Arc<Topology>,
+}
+
+/// A finished analysis of generation `generation`.
+struct Done {
+    generation: u64,
+    analysis: Analysis,
+}
+
+/// Keeps the analysis of the document current without running it on the
+/// UI thread: each change of the design (not a mere move of hosts on the
+/// canvas) starts a new generation, sent to a worker thread; the worker
+/// analyses only the newest design it has been sent, and a result is taken
+/// only when it is of the newest generation, so a stale one never shows.
+pub struct Analyser {
+    worker: Option<(mpsc::Sender<Job>, mpsc::Receiver<Done>)>,
+    /// The document revision last looked at.
+    seen_revision: Option<u64>,
+    /// The design of the newest generation.
+    design: Option<Arc<Topology>>,
+    generation: u64,
+    /// The generation the shown analysis belongs to.
+    shown: Option<u64>,
+    started: u64,
+}
+
+impl Analyser {
+    /// Analyses on the calling thread, at once (tests, and no runtime).
+    pub fn inline() -> Self {
+        Self {
+            worker: None,
+            seen_revision: None,
+            design: None,
+            generation: 0,
+            shown: None,
+            started: 0,
+        }
+    }
+
+    /// Analyses on a worker thread of its own; `wake` is called after each
+    /// result, from that thread (the app asks for a repaint there). The
+    /// thread ends when the analyser is dropped.
+    pub fn background(wake: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+        let (jobs_tx, jobs) = mpsc::channel::<Job>();
+        let (done_tx, done) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("topolab-analysis".to_owned())
+            .spawn(move || {
+                while let Ok(mut job) = jobs.recv() {
+                    // Only the newest design matters: skip those it replaced.
+                    while let Ok(newer) = jobs.try_recv() {
+                        job = newer;
+                    }
+                    let analysis = Analysis::of(&job.topology);
+                    let done = Done {
+                        generation: job.generation,
+                        analysis,
+                    };
+                    if done_tx.send(done).is_err() {
+                        return;
+                    }
+                    wake();
+                }
+            })?;
+        Ok(Self {
+            worker: Some((jobs_tx, done)),
+            ..Self::inline()
+        })
+    }
+
+    /// Starts analysing the document when its design changed since the
+    /// last call, and returns a finished analysis of the newest design when
+    /// one is ready. Never waits.
+    pub fn update(&mut self, doc: &Document) -> Option<Analysis> {
+        let mut ready = None;
+        if self.seen_revision != Some(doc.revision()) {
+            self.seen_revision = Some(doc.revision());
+            let t = doc.topology();
+            let moved_only = self
+                .design
+                .as_deref()
+                .is_some_and(|d| differs_only_in_places(d, t));
+            if !moved_only {
+                self.generation += 1;
+                self.started += 1;
+                let topology = Arc::new(t.clone());
+                self.design = Some(Arc::clone(&topology));
+                match &self.worker {
+                    Some((jobs, _)) => {
+                        let job = Job {
+                            generation: self.generation,
+                            topology,
+                        };
+                        if jobs.send(job).is_err() {
+                            // The worker is gone (it panicked): analyse here.
+                            self.worker = None;
+                            ready = Some(Analysis::of(t));
+                            self.shown = Some(self.generation);
+                        }
+                    }
+                    None => {
+                        ready = Some(Analysis::of(t));
+                        self.shown = Some(self.generation);
+                    }
+                }
+            }
+        }
+        if let Some((_, results)) = &self.worker {
+            while let Ok(done) = results.try_recv() {
+                if done.generation == self.generation {
+                    self.shown = Some(done.generation);
+                    ready = Some(done.analysis);
+                }
+            }
+        }
+        ready
+    }
+
+    /// Whether the shown analysis is not yet that of the current design.
+    pub fn pending(&self) -> bool {
+        self.shown != Some(self.generation)
+    }
+
+    /// How many analyses were started (a move on the canvas starts none).
+    pub fn started(&self) -> u64 {
+        self.started
+    }
+}
+
+/// Whether `a` and `b` are the same design and differ at most in where
+/// hosts are drawn, all of them at finite places (validation checks
+/// those). Every field is named, so a new one cannot be forgotten here.
+fn differs_only_in_places(a: &Topology, b: &Topology) -> bool {
+    let Topology {
+        version,
+        name,
+        description,
+        domain,
+        databases,
+        security,
+        monitoring,
+        hosts,
+    } = a;
+    *version == b.version
+        && *name == b.name
+        && *description == b.description
+        && *domain == b.domain
+        && *databases == b.databases
+        && *security == b.security
+        && *monitoring == b.monitoring
+        && hosts.len() == b.hosts.len()
+        && hosts
+            .iter()
+            .zip(&b.hosts)
+            .all(|(x, y)| same_host_elsewhere(x, y))
+}
+
+fn same_host_elsewhere(a: &Host, b: &Host) -> bool {
+    let Host {
+        name,
+        region,
+        position,
+        components,
+    } = a;
+    let finite =
+        |p: &Option<crate::model::Position>| p.is_none_or(|p| p.x.is_finite() && p.y.is_finite());
+    *name == b.name
+        && *region == b.region
+        && *components == b.components
+        && finite(position)
+        && finite(&b.position)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +406,85 @@ mod tests {
         d.modify("noop", |_| {});
         assert!(!d.can_undo());
         assert!(!d.dirty);
+    }
+
+    fn reference() -> Topology {
+        crate::preset::Preset::find("reference")
+            .and_then(|p| p.topology().ok())
+            .expect("reference")
+    }
+
+    /// Calls `update` until the background result arrives (bounded, so a
+    /// broken worker fails the test instead of hanging it).
+    fn settle(analyser: &mut Analyser, doc: &Document) -> Option<Analysis> {
+        for _ in 0..2000 {
+            if let Some(a) = analyser.update(doc) {
+                return Some(a);
+            }
+            if !analyser.pending() {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    #[test]
+    fn the_worker_analyses_each_design_and_moves_start_nothing() {
+        let mut doc = Document::new(reference());
+        let mut analyser = Analyser::background(|| {}).expect("thread");
+        let first = settle(&mut analyser, &doc).expect("an analysis");
+        assert_eq!(first.problems, vec![]);
+        assert!(!first.findings.is_empty());
+        assert!(first.preview.is_some());
+        assert_eq!(analyser.started(), 1);
+
+        // Moving hosts is no new design: nothing is started, nothing pends.
+        for step in 0..20 {
+            doc.modify("move web-01", |t| {
+                t.hosts[1].position = Some(crate::model::Position {
+                    x: step as f32,
+                    y: 3.0,
+                });
+            });
+            assert!(analyser.update(&doc).is_none());
+        }
+        assert_eq!(analyser.started(), 1);
+        assert!(!analyser.pending());
+
+        // A real change is analysed; of two changes in a row, only the
+        // newest one's result is taken, even when the older one finishes.
+        doc.modify("domain", |t| t.domain = "Bad..example".to_owned());
+        let _ = analyser.update(&doc);
+        doc.modify("domain", |t| t.domain = "example.org".to_owned());
+        let after = settle(&mut analyser, &doc).expect("an analysis");
+        assert_eq!(analyser.started(), 3);
+        assert_eq!(
+            after.problems,
+            vec![],
+            "the older, invalid design's result was shown"
+        );
+        let preview = after.preview.expect("a valid design has a preview");
+        assert!(
+            preview
+                .get("web-01/nginx.conf")
+                .is_some_and(|c| c.contains("example.org"))
+        );
+        assert!(!analyser.pending());
+    }
+
+    #[test]
+    fn a_move_to_an_unusable_place_is_analysed() {
+        let mut doc = Document::new(reference());
+        let mut analyser = Analyser::inline();
+        assert!(analyser.update(&doc).is_some());
+        doc.modify("move", |t| {
+            t.hosts[0].position = Some(crate::model::Position {
+                x: f32::NAN,
+                y: 0.0,
+            });
+        });
+        let a = analyser.update(&doc).expect("analysed at once");
+        assert!(a.problems.iter().any(|p| p.message.contains("finite")));
     }
 }

@@ -197,6 +197,10 @@ impl TopolabApp {
             ui.label(lab);
             ui.separator();
             let (p, f) = (self.problems.len(), self.findings.len());
+            if self.analysis_pending() {
+                // The counts below are the previous design's until then.
+                ui.label(RichText::new("checking…").italics());
+            }
             if p > 0 {
                 ui.label(RichText::new(format!("{p} problem(s)")).color(ERROR));
             } else {
