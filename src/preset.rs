@@ -133,38 +133,9 @@ pub fn load_path(path: &Path) -> Result<Topology, LoadError> {
 }
 
 /// `O_NONBLOCK`: opening a FIFO that was swapped in after the type check
-/// returns at once instead of waiting for a writer. The value is the one
-/// Linux uses on the architectures below; elsewhere no flag is added and
-/// the type check before opening is the guard.
-#[cfg(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "s390x",
-        target_arch = "loongarch64"
-    )
-))]
-const OPEN_NONBLOCK: i32 = 0o4000;
-#[cfg(all(
-    unix,
-    not(all(
-        target_os = "linux",
-        any(
-            target_arch = "x86_64",
-            target_arch = "x86",
-            target_arch = "aarch64",
-            target_arch = "arm",
-            target_arch = "riscv64",
-            target_arch = "s390x",
-            target_arch = "loongarch64"
-        )
-    ))
-))]
-const OPEN_NONBLOCK: i32 = 0;
+/// returns at once instead of waiting for a writer.
+#[cfg(unix)]
+const OPEN_NONBLOCK: i32 = libc::O_NONBLOCK;
 
 /// Why a file of this type is not read, or `None` for a regular file.
 fn not_regular(file_type: std::fs::FileType) -> Option<&'static str> {

@@ -145,11 +145,13 @@ fn export_writes_a_bundle_that_haproxy_and_nginx_accept() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(out.join(".env"))
-            .expect("env")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o077, 0, ".env is readable by others: {mode:o}");
+        for f in [".env", "secrets/db_root_password", "secrets/admin_token"] {
+            let mode = std::fs::metadata(out.join(f))
+                .expect(f)
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{f} is readable by others: {mode:o}");
+        }
     }
     let readme = std::fs::read_to_string(out.join("README.md")).expect("readme");
     assert!(readme.contains("docker-compose up -d"), "{readme}");
@@ -172,8 +174,10 @@ fn export_writes_a_bundle_that_haproxy_and_nginx_accept() {
     // Two exports get different secrets.
     let other = dir.path().join("y");
     assert!(run(topolab().args(["export", "reference"]).arg(&other)).0);
-    let env = |d: &std::path::Path| std::fs::read_to_string(d.join(".env")).expect(".env");
-    assert_ne!(env(&out), env(&other));
+    let secret = |d: &std::path::Path| {
+        std::fs::read_to_string(d.join("secrets/db_root_password")).expect("secret")
+    };
+    assert_ne!(secret(&out), secret(&other));
 }
 
 #[test]

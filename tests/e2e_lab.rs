@@ -317,7 +317,7 @@ fn the_exported_bundle_runs_with_docker_compose() {
             .args(args)
             .current_dir(&bundle)
             .env("COMPOSE_PROJECT_NAME", "topolab-e2e-compose")
-            .env("TOPOLAB_PORT_LB_01", port.to_string())
+            .env("TOPOLAB_HTTP_PORT_LB_01", port.to_string())
             .output()
             .expect("docker-compose")
     };

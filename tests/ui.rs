@@ -650,6 +650,57 @@ fn faults_and_promotion_go_to_the_lab_with_the_report_first() {
 }
 
 #[test]
+fn fault_badges_say_what_the_lab_saw_of_each_fault() {
+    use topolab::lab::fault::{ActiveFault, FaultKind, Verification};
+    let (mut h, mut stub) = app("reference");
+    launched(&mut h, &mut stub);
+    // The lab's record, as sent after a fault from anywhere (the command
+    // line included): one verified, one that changed nothing.
+    stub.events
+        .send(LabEvent::Faults {
+            lab: "reference".to_owned(),
+            faults: vec![
+                ActiveFault {
+                    target: "web-01/nginx".to_owned(),
+                    kind: FaultKind::Kill,
+                    at: 1,
+                    check: Verification::Verified(
+                        "topolab-reference-web-01-nginx exited (137)".into(),
+                    ),
+                },
+                ActiveFault {
+                    target: "web-02/db".to_owned(),
+                    kind: FaultKind::ReadOnly,
+                    at: 2,
+                    check: Verification::NoEffect("web-02/db was read-only already".into()),
+                },
+            ],
+        })
+        .expect("send");
+    step(&mut h);
+    assert_eq!(h.state().lab.live.faults.len(), 2);
+    h.state_mut().selection = Some(Subject::Host(HostName::new("web-02")));
+    step(&mut h);
+    h.get_by_label_contains("web-02/db read-only — NO EFFECT: web-02/db was read-only already");
+    h.state_mut().selection = Some(Subject::Component(ComponentId::new(
+        "web-01",
+        ComponentKind::Nginx,
+    )));
+    step(&mut h);
+    h.get_by_label_contains("web-01/nginx kill — verified: topolab-reference-web-01-nginx exited");
+    // A later record replaces it: healed elsewhere, the badges go.
+    stub.events
+        .send(LabEvent::Faults {
+            lab: "reference".to_owned(),
+            faults: Vec::new(),
+        })
+        .expect("send");
+    step(&mut h);
+    assert!(h.state().lab.live.faults.is_empty());
+    assert!(h.query_by_label_contains("In effect:").is_none());
+}
+
+#[test]
 fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
     let (mut h, mut stub) = app("reference");
     launched(&mut h, &mut stub);

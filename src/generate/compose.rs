@@ -12,23 +12,18 @@ use super::recipe::{self, Recipe};
 use super::{Ctx, Secret, line};
 use crate::model::HostName;
 
-/// Published port of entry point number `i` when the topology pins none.
-fn default_port(i: usize) -> usize {
-    8080 + i
-}
-
-/// `.env` variable holding the published port of entry host `h`.
-fn port_var(h: &HostName) -> String {
+/// The variable that overrides a published port of entry host `h`:
+/// `TOPOLAB_HTTP_PORT_LB_01`. Host names have no `_`, so no two hosts (and
+/// no host and Prometheus) share one.
+fn port_var(scheme: &str, h: &HostName) -> String {
     format!(
-        "TOPOLAB_PORT_{}",
+        "TOPOLAB_{scheme}_PORT_{}",
         h.as_str().to_uppercase().replace('-', "_")
     )
 }
 
-/// `.env` variable holding the published HTTPS port of load balancer `h`.
-fn tls_port_var(h: &HostName) -> String {
-    format!("{}_HTTPS", port_var(h))
-}
+/// The variable that overrides Prometheus's published port.
+const PROMETHEUS_PORT_VAR: &str = "TOPOLAB_PROMETHEUS_PORT";
 
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
@@ -108,7 +103,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
     line!(o, "version: \"2.4\"");
     line!(o);
     line!(o, "services:");
-    let entries: Vec<&HostName> = t.entry_points().into_iter().map(|h| &h.name).collect();
+    let published = crate::model::published_ports(t);
     let mut used = BTreeSet::new();
     for host in &t.hosts {
         let h = &host.name;
@@ -127,32 +122,20 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             line!(o, "      {}:", net.as_str());
             line!(o, "        ipv4_address: {addr}");
         }
-        if let Some(i) = entries.iter().position(|e| *e == h) {
+        if let Some(p) = published.iter().find(|p| p.host == *h) {
             line!(o, "    ports:");
-            if let Some(lb) = host.load_balancer() {
-                let port = lb.published_port.map_or(default_port(i), usize::from);
+            line!(
+                o,
+                "      - \"127.0.0.1:${{{}:-{}}}:{}\"",
+                port_var("HTTP", h),
+                p.http,
+                p.http_target
+            );
+            if let (Some(https), Some(target)) = (p.https, p.https_target) {
                 line!(
                     o,
-                    "      - \"127.0.0.1:${{{}:-{port}}}:{}\"",
-                    port_var(h),
-                    lb.port
-                );
-                if t.security.tls {
-                    line!(
-                        o,
-                        "      - \"127.0.0.1:${{{}:-{}}}:{}\"",
-                        tls_port_var(h),
-                        port + 100,
-                        lb.tls_port
-                    );
-                }
-            } else if let Some(web) = host.web_server() {
-                line!(
-                    o,
-                    "      - \"127.0.0.1:${{{}:-{}}}:{}\"",
-                    port_var(h),
-                    default_port(i),
-                    web.port
+                    "      - \"127.0.0.1:${{{}:-{https}}}:{target}\"",
+                    port_var("HTTPS", h),
                 );
             }
         }
@@ -178,7 +161,8 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         line!(o, "    ports:");
         line!(
             o,
-            "      - \"127.0.0.1:${{TOPOLAB_PORT_PROMETHEUS:-9090}}:9090\""
+            "      - \"127.0.0.1:${{{PROMETHEUS_PORT_VAR}:-{}}}:9090\"",
+            crate::model::prometheus_port(t).unwrap_or(crate::model::PROMETHEUS_PORT)
         );
         volumes(&mut o, &r, "");
         labels(&mut o, ctx, &HostName::new("monitoring"), "monitoring");
@@ -260,15 +244,12 @@ pub(super) fn readme(ctx: &Ctx) -> String {
     line!(o, "a machine without a registry (the `local` profile).\n");
     line!(o, "```sh");
     line!(o, "docker-compose up -d");
-    for (i, h) in t.entry_points().iter().enumerate() {
-        let port = h
-            .load_balancer()
-            .and_then(|lb| lb.published_port)
-            .map_or(default_port(i), usize::from);
+    for p in crate::model::published_ports(t) {
         line!(
             o,
-            "curl -i http://127.0.0.1:{port}/     # through {}",
-            h.name
+            "curl -i http://127.0.0.1:{}/     # through {}",
+            p.http,
+            p.host
         );
     }
     line!(
@@ -282,7 +263,7 @@ pub(super) fn readme(ctx: &Ctx) -> String {
     );
     line!(
         o,
-        "(`TOPOLAB_PORT_...`). `secrets/` holds this lab's random passwords, one file"
+        "(`TOPOLAB_HTTP_PORT_...`). `secrets/` holds this lab's random passwords, one file"
     );
     line!(
         o,

@@ -45,6 +45,13 @@ pub(super) fn my_cnf(ctx: &Ctx, host: &Host, db: &Database) -> String {
         line!(o, "bind-address = 0.0.0.0");
     }
     line!(o, "skip-name-resolve = ON");
+    if flavor == Flavor::Mysql {
+        line!(
+            o,
+            "# No X Protocol listener (33060): the lab speaks the classic protocol only."
+        );
+        line!(o, "mysqlx = OFF");
+    }
     line!(o, "character-set-server = utf8mb4");
     line!(o, "collation-server = utf8mb4_unicode_ci");
     line!(o, "# A small server: this is a lab.");

@@ -947,7 +947,7 @@ impl TopolabApp {
                 Subject::Host(h) => s.host() == h,
                 Subject::Component(_) => s == subject,
             })
-            .map(|(s, k, check)| format!("{s} {k}: {check}"))
+            .map(|(s, k, check)| format!("In effect: {s} {k} — {check}"))
             .collect();
         for line in &active {
             ui.label(RichText::new(line).color(health_color(Health::Degraded)));
