@@ -288,6 +288,16 @@ pub fn run() -> ExitCode {
                 );
                 return ExitCode::from(2);
             }
+            let lab = match lab
+                .map(|l| l.parse::<crate::protocol::LabName>())
+                .transpose()
+            {
+                Ok(l) => l,
+                Err(why) => {
+                    eprintln!("topolab: --lab: {why}");
+                    return ExitCode::from(2);
+                }
+            };
             let launch = crate::ui::Launch {
                 frames,
                 lab,

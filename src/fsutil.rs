@@ -152,3 +152,18 @@ mod tests {
         assert!(write_atomic(&a, b"x").is_err());
     }
 }
+
+/// topolab's data folder: `$TOPOLAB_DATA_DIR`, else `$XDG_DATA_HOME/topolab`,
+/// else `~/.local/share/topolab`.
+pub fn data_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("TOPOLAB_DATA_DIR") {
+        return std::path::PathBuf::from(dir);
+    }
+    std::env::var_os("XDG_DATA_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share"))
+        })
+        .unwrap_or_else(std::env::temp_dir)
+        .join("topolab")
+}

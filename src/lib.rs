@@ -42,6 +42,7 @@ pub mod lab;
 pub mod live;
 pub mod model;
 pub mod preset;
+pub mod protocol;
 pub mod scenario;
 pub mod stopwatch;
 pub mod ui;

@@ -36,6 +36,9 @@
 
 use serde::Deserialize;
 
+use crate::model::Subject;
+use crate::protocol::{FaultKind, MAX_RATE};
+
 /// The scenario file format version this build reads.
 pub const VERSION: u32 = 1;
 
@@ -119,21 +122,22 @@ pub enum Step {
     /// Inject a fault (`topolab fault`).
     Fault {
         /// A host or HOST/KIND.
-        target: String,
-        /// A fault kind, e.g. `kill`.
-        kind: String,
+        target: Subject,
+        /// A fault kind, e.g. `"kill"` (written as text, as on the command line).
+        #[serde(deserialize_with = "from_text")]
+        kind: FaultKind,
     },
     /// Heal a target's faults.
     Heal {
         /// A host or HOST/KIND.
-        target: String,
+        target: Subject,
     },
     /// Heal everything.
     HealAll,
     /// Promote a replica.
     Promote {
         /// The replica (host or HOST/db).
-        replica: String,
+        replica: Subject,
         /// A planned switchover.
         #[serde(default)]
         planned: bool,
@@ -143,6 +147,19 @@ pub enum Step {
     },
     /// Check an expectation.
     Expect(Expectation),
+}
+
+/// A value written as text in the file, read by its `FromStr`, so the file
+/// says `kind: "stop-replication"` as the command line does.
+fn from_text<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 /// What a scenario expects; see the module documentation.
@@ -217,15 +234,11 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
     }
     for step in &scenario.steps {
         match step {
-            Step::Fault { kind, .. } => {
-                kind.parse::<crate::lab::fault::FaultKind>()?;
-            }
             Step::Traffic { rate, writes }
-                if !(*rate > 0.0 && *rate <= crate::lab::traffic::MAX_RATE) || *writes > 100 =>
+                if !(*rate > 0.0 && *rate <= MAX_RATE) || *writes > 100 =>
             {
                 return Err(format!(
-                    "traffic(rate: {rate}, writes: {writes}): rate must be in (0, {}] and writes in 0..=100",
-                    crate::lab::traffic::MAX_RATE
+                    "traffic(rate: {rate}, writes: {writes}): rate must be in (0, {MAX_RATE}] and writes in 0..=100"
                 ));
             }
             Step::Wait(s) if !(s.is_finite() && *s >= 0.0 && *s <= 3600.0) => {

@@ -6,9 +6,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use topolab::generate::Artifacts;
 use topolab::lab::launch::{Phase, Progress};
-use topolab::lab::protocol::{CommandId, LabCommand, LabEvent};
 use topolab::model::{ComponentId, ComponentKind, HostName, Subject};
 use topolab::preset::Preset;
+use topolab::protocol::{CommandId, LabCommand, LabEvent, LabName};
 use topolab::ui::{LabLink, TopolabApp};
 
 struct Stub {
@@ -24,6 +24,11 @@ impl Stub {
         }
         out
     }
+}
+
+/// A lab's name.
+fn lab(name: &str) -> LabName {
+    name.parse().expect("a lab name")
 }
 
 fn app(preset: &str) -> (Harness<'static, TopolabApp>, Stub) {
@@ -259,7 +264,7 @@ fn launch_sends_the_command_and_progress_moves_the_bar() {
     stub.events
         .send(LabEvent::Launched {
             id,
-            lab: "reference".to_owned(),
+            lab: lab("reference"),
             entry_points: vec![],
             artifacts: Box::new(Artifacts::default()),
         })
@@ -422,7 +427,7 @@ fn launched(h: &mut Harness<'static, TopolabApp>, stub: &mut Stub) {
     stub.events
         .send(LabEvent::Launched {
             id,
-            lab: "reference".to_owned(),
+            lab: lab("reference"),
             entry_points: vec![topolab::lab::plan::EntryPoint {
                 host: HostName::new("lb-01"),
                 http: 8080,
@@ -463,7 +468,7 @@ fn live_events_show_a_nodes_state_in_the_inspector_and_the_timeline() {
     ];
     stub.events
         .send(LabEvent::Live {
-            lab: "reference".to_owned(),
+            lab: lab("reference"),
             observations,
         })
         .expect("send");
@@ -484,7 +489,7 @@ fn live_events_show_a_nodes_state_in_the_inspector_and_the_timeline() {
     // Nginx comes back; HAProxy still has it DOWN: the inspector says so.
     stub.events
         .send(LabEvent::Live {
-            lab: "reference".to_owned(),
+            lab: lab("reference"),
             observations: vec![Observation::Container {
                 host: HostName::new("web-01"),
                 kind: Some(ComponentKind::Nginx),
@@ -498,7 +503,7 @@ fn live_events_show_a_nodes_state_in_the_inspector_and_the_timeline() {
     // Events for another lab are not applied to this one.
     stub.events
         .send(LabEvent::Live {
-            lab: "other".to_owned(),
+            lab: lab("other"),
             observations: vec![Observation::Backend {
                 lb: HostName::new("lb-01"),
                 server: HostName::new("web-01"),
@@ -527,6 +532,7 @@ fn the_traffic_panel_starts_changes_and_stops_traffic_and_shows_totals() {
             LabCommand::Traffic {
                 lab,
                 settings: Some(s),
+                ..
             },
         ] => {
             assert_eq!(lab, "reference");
@@ -547,7 +553,7 @@ fn the_traffic_panel_starts_changes_and_stops_traffic_and_shows_totals() {
     };
     stub.events
         .send(LabEvent::Live {
-            lab: "reference".to_owned(),
+            lab: lab("reference"),
             observations: vec![Observation::Requests(vec![
                 trace("web-01", 200),
                 trace("web-02", 200),
@@ -625,7 +631,7 @@ fn faults_and_promotion_go_to_the_lab_with_the_report_first() {
     stub.events
         .send(LabEvent::Assessment {
             id,
-            replica: "web-02".to_owned(),
+            replica: HostName::new("web-02"),
             result: Ok(Assessment {
                 replica: HostName::new("web-02"),
                 old_primary: HostName::new("web-01"),
@@ -658,10 +664,10 @@ fn fault_badges_say_what_the_lab_saw_of_each_fault() {
     // line included): one verified, one that changed nothing.
     stub.events
         .send(LabEvent::Faults {
-            lab: "reference".to_owned(),
+            lab: lab("reference"),
             faults: vec![
                 ActiveFault {
-                    target: "web-01/nginx".to_owned(),
+                    target: "web-01/nginx".parse().expect("target"),
                     kind: FaultKind::Kill,
                     at: 1,
                     check: Verification::Verified(
@@ -669,7 +675,7 @@ fn fault_badges_say_what_the_lab_saw_of_each_fault() {
                     ),
                 },
                 ActiveFault {
-                    target: "web-02/db".to_owned(),
+                    target: "web-02/db".parse().expect("target"),
                     kind: FaultKind::ReadOnly,
                     at: 2,
                     check: Verification::NoEffect("web-02/db was read-only already".into()),
@@ -691,7 +697,7 @@ fn fault_badges_say_what_the_lab_saw_of_each_fault() {
     // A later record replaces it: healed elsewhere, the badges go.
     stub.events
         .send(LabEvent::Faults {
-            lab: "reference".to_owned(),
+            lab: lab("reference"),
             faults: Vec::new(),
         })
         .expect("send");

@@ -1,7 +1,10 @@
-//! The lab actor: one task on the tokio runtime owns the Docker client and
-//! serves [`LabCommand`]s; results come back as [`LabEvent`]s through a
-//! sink that also wakes the UI. Launches run as their own tasks with a
-//! cancellation token, so the UI never waits on Docker.
+//! The lab actor: one task on the tokio runtime owns the Docker client, the
+//! running launches and the monitors and traffic of the labs it watches,
+//! and serves [`LabCommand`]s; results come back as [`LabEvent`]s through
+//! a sink that also wakes the UI. Each command is one `async fn`; the slow
+//! ones run as tasks of their own (through [`Actor::spawn`], which always
+//! answers with `Finished`, even when the task panics), so the UI never
+//! waits on Docker.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,11 +15,15 @@ use tokio_util::sync::CancellationToken;
 use super::docker::Engine;
 use super::launch::{self, UpOptions};
 use super::monitor::{self, MonitorHandle};
+use super::names;
 use super::plan::{self, Part};
-use super::protocol::{CommandId, FoundLab, LabCommand, LabEvent};
-use super::state::LabState;
+use super::state::{LabState, Locked, StateError};
 use super::traffic::{self, TrafficHandle};
 use crate::live::Observation;
+use crate::model::{ComponentId, HostName, Subject, Topology};
+use crate::protocol::{
+    CommandId, FaultKind, FoundLab, LabCommand, LabEvent, LabName, TrafficSettings, error_chain,
+};
 
 /// Where events go (the UI's channel plus a repaint request).
 pub type Sink = Arc<dyn Fn(LabEvent) + Send + Sync>;
@@ -28,322 +35,390 @@ pub fn spawn(runtime: &tokio::runtime::Handle, sink: Sink) -> UnboundedSender<La
     tx
 }
 
+/// What a task tells the actor back.
+enum Back {
+    /// A launch finished: watch the lab.
+    Launched(LabName),
+}
+
+/// The actor's own state.
+struct Actor {
+    engine: Engine,
+    sink: Sink,
+    back: UnboundedSender<Back>,
+    launches: HashMap<CommandId, CancellationToken>,
+    /// Monitors per lab; dropping one stops it.
+    monitors: HashMap<LabName, MonitorHandle>,
+    /// Traffic per lab, with its settings; dropping it stops it.
+    traffic: HashMap<LabName, (TrafficHandle, TrafficSettings)>,
+}
+
 async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
     let engine = match Engine::connect().await {
         Ok(e) => {
             sink(LabEvent::Engine(Ok(())));
-            Some(e)
+            e
         }
         Err(e) => {
             sink(LabEvent::Engine(Err(e.to_string())));
-            None
+            return without_engine(commands, &sink).await;
         }
     };
-    let mut launches: HashMap<CommandId, CancellationToken> = HashMap::new();
-    // Monitors and traffic per lab; dropping a handle stops it.
-    let watched: Arc<std::sync::Mutex<Watched>> = Arc::default();
-    while let Some(command) = commands.recv().await {
-        let Some(engine) = engine.clone() else {
-            if let LabCommand::Discover { id } = command {
-                // No engine, no labs to find: not an error of its own.
-                sink(LabEvent::Found(Vec::new()));
-                sink(LabEvent::Finished {
-                    id,
-                    result: Ok(String::new()),
-                });
-                continue;
-            }
-            if let Some(id) = command_id(&command) {
-                sink(LabEvent::Finished {
-                    id,
-                    result: Err(
-                        "Docker is not reachable: the designer works, the lab does not".to_owned(),
-                    ),
-                });
-            }
-            continue;
-        };
-        match command {
-            LabCommand::Launch { id, lab, topology } => {
-                let cancel = CancellationToken::new();
-                launches.retain(|_, token| !token.is_cancelled());
-                launches.insert(id, cancel.clone());
-                let task_sink = sink.clone();
-                let watched = watched.clone();
-                spawn_reporting(id, sink.clone(), async move {
-                    let sink = task_sink;
-                    let options = UpOptions {
-                        name: Some(lab.clone()),
-                        ..UpOptions::default()
-                    };
-                    let report = |progress| sink(LabEvent::Progress { id, progress });
-                    let result = launch::up(&engine, &topology, &options, &cancel, &report).await;
-                    match result {
-                        Ok(launched) => {
-                            watch(&engine, &launched.lab, &sink, &watched).await;
-                            sink(LabEvent::Launched {
-                                id,
-                                lab: launched.lab.clone(),
-                                entry_points: launched.entry_points.clone(),
-                                artifacts: Box::new(launched.plan.artifacts.clone()),
-                            });
-                            sink(LabEvent::Finished {
-                                id,
-                                result: Ok(format!("lab {lab} is running")),
-                            });
-                        }
-                        Err(e) => sink(LabEvent::Finished {
-                            id,
-                            result: Err(e.to_string()),
-                        }),
+    let (back, mut from_tasks) = unbounded_channel();
+    let mut actor = Actor {
+        engine,
+        sink,
+        back,
+        launches: HashMap::new(),
+        monitors: HashMap::new(),
+        traffic: HashMap::new(),
+    };
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(c) => actor.handle(c).await,
+                None => break,
+            },
+            Some(message) = from_tasks.recv() => match message {
+                Back::Launched(lab) => {
+                    if let Err(e) = actor.start_monitor(&lab).await {
+                        actor.note(&lab, format!("no live view: {e}"));
                     }
-                });
+                }
+            },
+        }
+    }
+}
+
+/// Without an engine every command fails, saying why, except looking for
+/// labs (there are none to find).
+async fn without_engine(mut commands: UnboundedReceiver<LabCommand>, sink: &Sink) {
+    while let Some(command) = commands.recv().await {
+        let result = match &command {
+            LabCommand::Discover { .. } => {
+                sink(LabEvent::Found(Vec::new()));
+                Ok(String::new())
             }
+            _ => Err("Docker is not reachable: the designer works, the lab does not".to_owned()),
+        };
+        if !matches!(command, LabCommand::Cancel { .. }) {
+            sink(LabEvent::Finished {
+                id: command.id(),
+                result,
+            });
+        }
+    }
+}
+
+impl Actor {
+    async fn handle(&mut self, command: LabCommand) {
+        match command {
+            LabCommand::Launch { id, lab, topology } => self.launch(id, lab, topology),
             LabCommand::Cancel { launch } => {
-                if let Some(token) = launches.get(&launch) {
+                if let Some(token) = self.launches.get(&launch) {
                     token.cancel();
                 }
             }
-            LabCommand::Stop { id, lab } => {
-                // Traffic and monitor first: nothing reports a lab being removed.
-                if let Ok(mut w) = watched.lock() {
-                    w.traffic.remove(&lab);
-                    w.monitors.remove(&lab);
-                }
-                let task_sink = sink.clone();
-                spawn_reporting(id, sink.clone(), async move {
-                    let sink = task_sink;
-                    let report = |progress| sink(LabEvent::Progress { id, progress });
-                    let result = launch::down(&engine, &lab, &report).await;
-                    sink(LabEvent::Finished {
-                        id,
-                        result: result
-                            .map(|r| format!("lab {lab} removed ({} containers)", r.containers))
-                            .map_err(|e| e.to_string()),
-                    });
-                });
+            LabCommand::Stop { id, lab } => self.stop(id, lab),
+            LabCommand::Discover { id } => self.discover(id),
+            LabCommand::Watch { id, lab } => {
+                let result = self.start_monitor(&lab).await.map(|()| String::new());
+                self.finished(id, result);
             }
-            LabCommand::Watch { lab } => {
-                let sink = sink.clone();
-                let watched = watched.clone();
-                tokio::spawn(async move { watch(&engine, &lab, &sink, &watched).await });
-            }
-            LabCommand::Traffic { lab, settings } => {
-                let sink = sink.clone();
-                let watched = watched.clone();
-                tokio::spawn(async move { set_traffic(&lab, settings, &sink, &watched).await });
+            LabCommand::Traffic { id, lab, settings } => {
+                let result = self.set_traffic(&lab, settings).await;
+                self.finished(id, result);
             }
             LabCommand::Fault {
                 id,
                 lab,
                 target,
                 kind,
-            } => {
-                let task_sink = sink.clone();
-                spawn_reporting(id, sink.clone(), async move {
-                    let result = with_state(&lab, &task_sink, async |state| {
-                        super::fault::inject(&engine, state, &target, kind)
-                            .await
-                            .map(|done| done.to_string())
-                            .map_err(|e| e.to_string())
-                    })
-                    .await;
-                    task_sink(LabEvent::Finished { id, result });
-                });
-            }
-            LabCommand::Heal { id, lab, target } => {
-                let task_sink = sink.clone();
-                spawn_reporting(id, sink.clone(), async move {
-                    let result = with_state(&lab, &task_sink, async |state| {
-                        let healed = match &target {
-                            Some(t) => super::fault::heal(&engine, state, t).await,
-                            None => super::fault::heal_all(&engine, state).await,
-                        };
-                        healed.map(|h| h.join("; ")).map_err(|e| e.to_string())
-                    })
-                    .await;
-                    task_sink(LabEvent::Finished { id, result });
-                });
-            }
-            LabCommand::Assess { id, lab, replica } => {
-                let task_sink = sink.clone();
-                spawn_reporting(id, sink.clone(), async move {
-                    let result = match load_state(&lab).await {
-                        Ok(state) => match super::promote::resolve(&state, &replica) {
-                            Ok((r, old)) => super::promote::assess(&engine, &state, &r, &old)
-                                .await
-                                .map_err(|e| e.to_string()),
-                            Err(e) => Err(e.to_string()),
-                        },
-                        Err(e) => Err(e),
-                    };
-                    let failed = result.as_ref().err().cloned();
-                    task_sink(LabEvent::Assessment {
-                        id,
-                        replica,
-                        result,
-                    });
-                    task_sink(LabEvent::Finished {
-                        id,
-                        result: failed.map_or(Ok(String::new()), Err),
-                    });
-                });
-            }
+            } => self.fault(id, lab, target, kind),
+            LabCommand::Heal { id, lab, target } => self.heal(id, lab, target),
+            LabCommand::Assess { id, lab, replica } => self.assess(id, lab, replica),
             LabCommand::Promote {
                 id,
                 lab,
                 replica,
                 planned,
                 accept_loss,
-            } => {
-                let task_sink = sink.clone();
-                spawn_reporting(id, sink.clone(), async move {
-                    let mut roles = None;
-                    let result = with_state(&lab, &task_sink, async |state| {
-                        let done =
-                            super::promote::promote(&engine, state, &replica, planned, accept_loss)
-                                .await
-                                .map_err(|e| e.to_string())?;
-                        roles = Some(Box::new(state.topology.clone()));
-                        Ok(done
-                            .steps
-                            .iter()
-                            .map(|(t, s)| format!("{:.3} s {s}", t.as_secs_f64()))
-                            .collect::<Vec<_>>()
-                            .join("; "))
-                    })
-                    .await;
-                    if let Some(topology) = roles {
-                        task_sink(LabEvent::Roles {
-                            lab: lab.clone(),
-                            topology,
-                        });
-                    }
-                    task_sink(LabEvent::Finished { id, result });
-                });
-            }
-            LabCommand::Scenario { id, lab, source } => {
-                let task_sink = sink.clone();
-                spawn_reporting(id, sink.clone(), async move {
-                    let result = run_scenario(engine, id, &lab, &source, &task_sink).await;
-                    task_sink(LabEvent::Finished { id, result });
-                });
-            }
-            LabCommand::Logs { lab, component } => {
-                let sink = sink.clone();
-                tokio::spawn(async move {
-                    let name = plan::container_name(
-                        &lab,
-                        &component.host,
-                        Part::Component(component.kind),
-                    );
-                    let text = engine.log_tail(&name, 40).await;
-                    sink(LabEvent::Logs { component, text });
-                });
-            }
-            LabCommand::Discover { id } => {
-                let task_sink = sink.clone();
-                spawn_reporting(id, sink.clone(), async move {
-                    let sink = task_sink;
-                    let result = engine.containers(super::names::LAB).await;
-                    match result {
-                        Ok(containers) => {
-                            let mut labs: Vec<String> = containers
-                                .into_iter()
-                                .filter_map(|c| c.labels.get(super::names::LAB).cloned())
-                                .collect();
-                            labs.sort();
-                            labs.dedup();
-                            let found = tokio::task::spawn_blocking(move || {
-                                labs.into_iter()
-                                    .map(|lab| {
-                                        let state = LabState::load(&lab).ok().flatten();
-                                        FoundLab {
-                                            topology: state
-                                                .as_ref()
-                                                .map(|s| Box::new(s.topology.clone())),
-                                            faults: state
-                                                .as_ref()
-                                                .map(|s| s.faults.clone())
-                                                .unwrap_or_default(),
-                                            entry_points: state
-                                                .map(|s| s.entry_points)
-                                                .unwrap_or_default(),
-                                            lab,
-                                        }
-                                    })
-                                    .collect()
-                            })
-                            .await
-                            .unwrap_or_default();
-                            sink(LabEvent::Found(found));
-                            sink(LabEvent::Finished {
-                                id,
-                                result: Ok(String::new()),
-                            });
-                        }
-                        Err(e) => sink(LabEvent::Finished {
-                            id,
-                            result: Err(e.to_string()),
-                        }),
-                    }
-                });
-            }
+            } => self.promote(id, lab, replica, planned, accept_loss),
+            LabCommand::Scenario { id, lab, source } => self.scenario(id, lab, source),
+            LabCommand::Logs { id, lab, component } => self.logs(id, lab, component),
         }
     }
-}
 
-/// Runs `work` as its own task; if it panics, the command still gets its
-/// `Finished`, so the UI never waits forever.
-fn spawn_reporting(
-    id: CommandId,
-    sink: Sink,
-    work: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    tokio::spawn(async move {
-        if let Err(e) = tokio::spawn(work).await {
-            sink(LabEvent::Finished {
+    fn finished(&self, id: CommandId, result: Result<String, String>) {
+        (self.sink)(LabEvent::Finished { id, result });
+    }
+
+    /// Runs `work` as a task of its own and answers `id` with its outcome;
+    /// if it panics, the command still gets its `Finished`, so the UI
+    /// never waits forever.
+    fn spawn(
+        &self,
+        id: CommandId,
+        work: impl Future<Output = Result<String, String>> + Send + 'static,
+    ) {
+        let sink = self.sink.clone();
+        tokio::spawn(async move {
+            let result = tokio::spawn(work)
+                .await
+                .unwrap_or_else(|e| Err(format!("the lab task failed: {e}")));
+            sink(LabEvent::Finished { id, result });
+        });
+    }
+
+    /// A note in `lab`'s timeline.
+    fn note(&self, lab: &LabName, text: String) {
+        live_sink(lab, &self.sink)(vec![Observation::Note {
+            at: crate::live::now(),
+            text,
+        }]);
+    }
+
+    fn launch(&mut self, id: CommandId, lab: LabName, topology: Box<Topology>) {
+        let cancel = CancellationToken::new();
+        self.launches.retain(|_, token| !token.is_cancelled());
+        self.launches.insert(id, cancel.clone());
+        let (engine, sink, back) = (self.engine.clone(), self.sink.clone(), self.back.clone());
+        self.spawn(id, async move {
+            let options = UpOptions {
+                name: Some(lab.to_string()),
+                ..UpOptions::default()
+            };
+            let report = |progress| sink(LabEvent::Progress { id, progress });
+            let launched = launch::up(&engine, &topology, &options, &cancel, &report)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            // The actor starts watching it (a closed channel means the
+            // actor is gone, and the app with it).
+            let _ = back.send(Back::Launched(lab.clone()));
+            sink(LabEvent::Launched {
                 id,
-                result: Err(format!("the lab task failed: {e}")),
+                lab: lab.clone(),
+                entry_points: launched.entry_points.clone(),
+                artifacts: Box::new(launched.plan.artifacts.clone()),
             });
-        }
-    });
-}
+            Ok(format!("lab {lab} is running"))
+        });
+    }
 
-fn command_id(command: &LabCommand) -> Option<CommandId> {
-    match command {
-        LabCommand::Launch { id, .. }
-        | LabCommand::Stop { id, .. }
-        | LabCommand::Fault { id, .. }
-        | LabCommand::Heal { id, .. }
-        | LabCommand::Assess { id, .. }
-        | LabCommand::Promote { id, .. }
-        | LabCommand::Scenario { id, .. }
-        | LabCommand::Discover { id } => Some(*id),
-        LabCommand::Cancel { .. }
-        | LabCommand::Watch { .. }
-        | LabCommand::Traffic { .. }
-        | LabCommand::Logs { .. } => None,
+    fn stop(&mut self, id: CommandId, lab: LabName) {
+        // Traffic and monitor first: nothing reports a lab being removed.
+        self.traffic.remove(&lab);
+        self.monitors.remove(&lab);
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            let report = |progress| sink(LabEvent::Progress { id, progress });
+            let removed = launch::down(&engine, lab.as_str(), &report)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            Ok(format!(
+                "lab {lab} removed ({} containers)",
+                removed.containers
+            ))
+        });
+    }
+
+    fn discover(&self, id: CommandId) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            let containers = engine
+                .containers(names::LAB)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            let mut labs: Vec<LabName> = containers
+                .into_iter()
+                .filter_map(|c| c.labels.get(names::LAB)?.parse().ok())
+                .collect();
+            labs.sort();
+            labs.dedup();
+            let mut found = Vec::new();
+            for lab in labs {
+                let state = load_state(&lab).await;
+                found.push(FoundLab {
+                    topology: state.as_ref().ok().map(|s| Box::new(s.topology.clone())),
+                    faults: state.as_ref().map(|s| s.faults.clone()).unwrap_or_default(),
+                    entry_points: state
+                        .as_ref()
+                        .map(|s| s.entry_points.clone())
+                        .unwrap_or_default(),
+                    // A damaged state file is said, not hidden.
+                    state_error: state.err().map(|e| error_chain(&e)),
+                    lab,
+                });
+            }
+            sink(LabEvent::Found(found));
+            Ok(String::new())
+        });
+    }
+
+    /// Starts the monitor of `lab` unless it runs already.
+    async fn start_monitor(&mut self, lab: &LabName) -> Result<(), String> {
+        if self.monitors.contains_key(lab) {
+            return Ok(());
+        }
+        let state = load_state(lab).await.map_err(|e| error_chain(&e))?;
+        let handle = monitor::spawn(self.engine.clone(), state, live_sink(lab, &self.sink));
+        self.monitors.insert(lab.clone(), handle);
+        Ok(())
+    }
+
+    /// Starts, changes or stops the traffic through `lab`.
+    async fn set_traffic(
+        &mut self,
+        lab: &LabName,
+        settings: Option<TrafficSettings>,
+    ) -> Result<String, String> {
+        let Some(settings) = settings else {
+            if self.traffic.remove(lab).is_some() {
+                self.note(lab, "traffic stopped".to_owned());
+            }
+            return Ok(String::new());
+        };
+        if let Some((handle, current)) = self.traffic.get_mut(lab) {
+            handle.set(settings);
+            let previous = std::mem::replace(current, settings);
+            if previous != settings {
+                self.note(lab, format!("traffic now {}", describe(&settings)));
+            }
+            return Ok(String::new());
+        }
+        let state = load_state(lab)
+            .await
+            .map_err(|e| format!("no traffic: {}", error_chain(&e)))?;
+        let observations = live_sink(lab, &self.sink);
+        let handle = traffic::spawn(
+            traffic::targets(&state),
+            settings,
+            Arc::new(move |batch| observations(vec![Observation::Requests(batch)])),
+        );
+        self.note(lab, format!("traffic started: {}", describe(&settings)));
+        self.traffic.insert(lab.clone(), (handle, settings));
+        Ok(String::new())
+    }
+
+    fn fault(&self, id: CommandId, lab: LabName, target: Subject, kind: FaultKind) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            with_state(&lab, &sink, async |state| {
+                super::fault::inject(&engine, state, &target, kind)
+                    .await
+                    .map(|done| done.to_string())
+                    .map_err(|e| error_chain(&e))
+            })
+            .await
+        });
+    }
+
+    fn heal(&self, id: CommandId, lab: LabName, target: Option<Subject>) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            with_state(&lab, &sink, async |state| {
+                let healed = match &target {
+                    Some(t) => super::fault::heal(&engine, state, t).await,
+                    None => super::fault::heal_all(&engine, state).await,
+                };
+                healed.map(|h| h.join("; ")).map_err(|e| error_chain(&e))
+            })
+            .await
+        });
+    }
+
+    fn assess(&self, id: CommandId, lab: LabName, replica: HostName) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            let result = async {
+                let state = load_state(&lab).await.map_err(|e| error_chain(&e))?;
+                let (r, old) = super::promote::resolve(&state, &Subject::Host(replica.clone()))
+                    .map_err(|e| error_chain(&e))?;
+                super::promote::assess(&engine, &state, &r, &old)
+                    .await
+                    .map_err(|e| error_chain(&e))
+            }
+            .await;
+            let failed = result.as_ref().err().cloned();
+            sink(LabEvent::Assessment {
+                id,
+                replica,
+                result,
+            });
+            failed.map_or(Ok(String::new()), Err)
+        });
+    }
+
+    fn promote(
+        &self,
+        id: CommandId,
+        lab: LabName,
+        replica: HostName,
+        planned: bool,
+        accept_loss: bool,
+    ) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            let mut roles = None;
+            let target = Subject::Host(replica);
+            let result = with_state(&lab, &sink, async |state| {
+                let done =
+                    super::promote::promote(&engine, state, &target, planned, accept_loss).await;
+                // Roles may have changed even when a later step failed.
+                roles = Some(Box::new(state.topology.clone()));
+                let done = done.map_err(|e| error_chain(&e))?;
+                Ok(done
+                    .steps
+                    .iter()
+                    .map(|(t, s)| format!("{:.3} s {s}", t.as_secs_f64()))
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            })
+            .await;
+            if let Some(topology) = roles {
+                sink(LabEvent::Roles {
+                    lab: lab.clone(),
+                    topology,
+                });
+            }
+            result
+        });
+    }
+
+    fn scenario(&self, id: CommandId, lab: LabName, source: String) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            run_scenario(engine, id, &lab, &source, &sink).await
+        });
+    }
+
+    fn logs(&self, id: CommandId, lab: LabName, component: ComponentId) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            let name = plan::container_name(
+                lab.as_str(),
+                &component.host,
+                Part::Component(component.kind),
+            );
+            let text = engine.log_tail(&name, 40).await;
+            sink(LabEvent::Logs { component, text });
+            Ok(String::new())
+        });
     }
 }
 
-/// What runs per lab besides its containers.
-#[derive(Default)]
-struct Watched {
-    monitors: HashMap<String, MonitorHandle>,
-    traffic: HashMap<String, (TrafficHandle, traffic::TrafficSettings)>,
-}
-
-/// Reads a lab's state off the runtime's threads.
-async fn load_state(lab: &str) -> Result<LabState, String> {
-    let name = lab.to_owned();
+/// Reads a lab's state off the runtime's threads; no state file is an error.
+async fn load_state(lab: &LabName) -> Result<LabState, StateError> {
+    let name = lab.to_string();
+    let missing = StateError::Missing { lab: name.clone() };
     match tokio::task::spawn_blocking(move || LabState::load(&name)).await {
         Ok(Ok(Some(state))) => Ok(state),
-        Ok(Ok(None)) => Err(format!(
-            "lab {lab} has no state file here: it cannot be watched"
-        )),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(e.to_string()),
+        Ok(Ok(None)) => Err(missing),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(StateError::Io {
+            path: super::state::state_path(lab.as_str()),
+            source: std::io::Error::other(e.to_string()),
+        }),
     }
 }
 
@@ -351,27 +426,29 @@ async fn load_state(lab: &str) -> Result<LabState, String> {
 async fn run_scenario(
     engine: Engine,
     id: CommandId,
-    lab: &str,
+    lab: &LabName,
     source: &str,
     sink: &Sink,
 ) -> Result<String, String> {
     let scenario = crate::scenario::parse(source)?;
-    let state = load_state(lab).await?;
+    let state = load_state(lab).await.map_err(|e| error_chain(&e))?;
     let say_sink = sink.clone();
     let say = move |line: String| say_sink(LabEvent::ScenarioLine { id, line });
     let observations = live_sink(lab, sink);
     let observer: super::scenario::TraceObserver =
         Arc::new(move |batch| observations(vec![Observation::Requests(batch)]));
-    let outcome = super::scenario::run(engine, state, &scenario, &say, Some(observer)).await?;
+    let outcome = super::scenario::run(engine, state, &scenario, &say, Some(observer)).await;
+    // The faults the run left (or healed), whatever its outcome.
     if let Ok(state) = load_state(lab).await {
         sink(LabEvent::Faults {
-            lab: lab.to_owned(),
+            lab: lab.clone(),
             faults: state.faults,
         });
     }
+    let outcome = outcome?;
     if let Some(topology) = outcome.topology.clone() {
         sink(LabEvent::Roles {
-            lab: lab.to_owned(),
+            lab: lab.clone(),
             topology: Box::new(topology),
         });
     }
@@ -393,24 +470,26 @@ async fn run_scenario(
     }
 }
 
-/// Runs `work` on lab `lab`'s state under the lab's lock and saves the
-/// state afterwards (what was done is recorded even when a later step
-/// failed).
+/// Runs `work` on lab `lab`'s state under the lab's lock, saves the state
+/// afterwards (what was done is recorded even when a later step failed),
+/// and tells the app which faults are now in effect.
 async fn with_state(
-    lab: &str,
+    lab: &LabName,
     sink: &Sink,
-    work: impl AsyncFnOnce(&mut super::state::Locked) -> Result<String, String>,
+    work: impl AsyncFnOnce(&mut Locked) -> Result<String, String>,
 ) -> Result<String, String> {
-    let mut state = super::state::lock(lab).await.map_err(|e| e.to_string())?;
+    let mut state = super::state::lock(lab.as_str())
+        .await
+        .map_err(|e| error_chain(&e))?;
     let result = work(&mut state).await;
     sink(LabEvent::Faults {
-        lab: lab.to_owned(),
+        lab: lab.clone(),
         faults: state.faults.clone(),
     });
     let saved = tokio::task::spawn_blocking(move || state.save())
         .await
         .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+        .and_then(|r| r.map_err(|e| error_chain(&e)));
     match (result, saved) {
         (Ok(text), Ok(())) => Ok(text),
         (Err(e), _) => Err(e),
@@ -419,8 +498,8 @@ async fn with_state(
 }
 
 /// The sink observations of `lab` go to.
-fn live_sink(lab: &str, sink: &Sink) -> Arc<dyn Fn(Vec<Observation>) + Send + Sync> {
-    let lab = lab.to_owned();
+fn live_sink(lab: &LabName, sink: &Sink) -> Arc<dyn Fn(Vec<Observation>) + Send + Sync> {
+    let lab = lab.clone();
     let sink = sink.clone();
     Arc::new(move |observations| {
         sink(LabEvent::Live {
@@ -430,75 +509,7 @@ fn live_sink(lab: &str, sink: &Sink) -> Arc<dyn Fn(Vec<Observation>) + Send + Sy
     })
 }
 
-/// Starts the monitor of `lab` unless it runs already.
-async fn watch(engine: &Engine, lab: &str, sink: &Sink, watched: &std::sync::Mutex<Watched>) {
-    if watched.lock().is_ok_and(|w| w.monitors.contains_key(lab)) {
-        return;
-    }
-    let state = match load_state(lab).await {
-        Ok(s) => s,
-        Err(why) => {
-            live_sink(lab, sink)(vec![Observation::Note {
-                at: crate::live::now(),
-                text: format!("no live view: {why}"),
-            }]);
-            return;
-        }
-    };
-    let handle = monitor::spawn(engine.clone(), state, live_sink(lab, sink));
-    if let Ok(mut w) = watched.lock() {
-        w.monitors.entry(lab.to_owned()).or_insert(handle);
-    }
-}
-
-/// Starts, changes or stops the traffic through `lab`.
-async fn set_traffic(
-    lab: &str,
-    settings: Option<traffic::TrafficSettings>,
-    sink: &Sink,
-    watched: &std::sync::Mutex<Watched>,
-) {
-    let note = |text: String| {
-        live_sink(lab, sink)(vec![Observation::Note {
-            at: crate::live::now(),
-            text,
-        }]);
-    };
-    let Some(settings) = settings else {
-        let stopped = watched.lock().ok().and_then(|mut w| w.traffic.remove(lab));
-        if stopped.is_some() {
-            note("traffic stopped".to_owned());
-        }
-        return;
-    };
-    let running = watched.lock().ok().and_then(|mut w| {
-        let (handle, current) = w.traffic.get_mut(lab)?;
-        handle.set(settings);
-        Some(std::mem::replace(current, settings))
-    });
-    if let Some(previous) = running {
-        if previous != settings {
-            note(format!("traffic now {}", describe(&settings)));
-        }
-        return;
-    }
-    let state = match load_state(lab).await {
-        Ok(s) => s,
-        Err(why) => return note(format!("no traffic: {why}")),
-    };
-    let observations = live_sink(lab, sink);
-    let handle = traffic::spawn(
-        traffic::targets(&state),
-        settings,
-        Arc::new(move |batch| observations(vec![Observation::Requests(batch)])),
-    );
-    note(format!("traffic started: {}", describe(&settings)));
-    if let Ok(mut w) = watched.lock() {
-        w.traffic.insert(lab.to_owned(), (handle, settings));
-    }
-}
-
-fn describe(settings: &traffic::TrafficSettings) -> String {
+fn describe(settings: &TrafficSettings) -> String {
     let rate = match settings.rate {
         traffic::Rate::PerSecond(r) => format!("{r:.0} req/s"),
         traffic::Rate::FlatOut { concurrency } => format!("flat out ({concurrency} in flight)"),

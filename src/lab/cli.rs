@@ -13,7 +13,7 @@ use super::plan::Part;
 use super::state::LabState;
 use super::traffic::{self, TrafficSettings};
 use crate::live::LiveState;
-use crate::model::Topology;
+use crate::model::{Subject, Topology};
 use std::sync::{Arc, Mutex};
 
 fn printer(explain: bool) -> impl Fn(Progress) + Sync {
@@ -464,6 +464,7 @@ pub async fn fault(
     kind: super::fault::FaultKind,
 ) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
+    let target: Subject = target.parse().map_err(anyhow::Error::msg)?;
     let mut state = lock_state(&lab).await?;
     let result = super::fault::inject(&engine, &mut state, &target, kind).await;
     // What was done is recorded even when a later step failed.
@@ -475,8 +476,13 @@ pub async fn fault(
 /// `topolab heal LAB TARGET` or `topolab heal LAB --all`.
 pub async fn heal(lab: String, target: Option<String>) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
+    let subject: Option<Subject> = target
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let mut state = lock_state(&lab).await?;
-    let result = match &target {
+    let result = match &subject {
         Some(t) => super::fault::heal(&engine, &mut state, t).await,
         None => super::fault::heal_all(&engine, &mut state).await,
     };
@@ -504,6 +510,7 @@ pub async fn promote(
     accept_loss: bool,
 ) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
+    let replica: Subject = replica.parse().map_err(anyhow::Error::msg)?;
     let mut state = lock_state(&lab).await?;
     let result = super::promote::promote(&engine, &mut state, &replica, planned, accept_loss).await;
     // Whatever was done is recorded, also when a later step failed.

@@ -15,173 +15,16 @@
 //! owns the namespace its components join.
 
 use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
 
 use super::docker::{ContainerState, Engine};
 use super::launch::LabError;
 use super::plan::{self, Part};
 use super::replication;
 use super::state::{LabState, Locked};
-use crate::model::{AddressPlan, ComponentKind, Host, HostName, Network, Role, Subject, Topology};
-
-/// What to do to a target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// SIGKILL.
-    Kill,
-    /// A clean stop.
-    Stop,
-    /// Freeze (healed by unpause).
-    Pause,
-    /// Restart (nothing to heal).
-    Restart,
-    /// Cut the host off its networks (healed by reconnecting, same addresses).
-    Disconnect,
-    /// Limit the host's bandwidth (tc tbf).
-    Slow,
-    /// Drop packets (tc netem, where the kernel has it).
-    Lossy,
-    /// Add latency (tc netem, where the kernel has it).
-    Latency,
-    /// Stop a replica's IO thread: new transactions do not reach it.
-    StopReplication,
-    /// A database refuses writes.
-    ReadOnly,
-    /// The load balancers send no new sessions to the server.
-    Drain,
-    /// The load balancers take the server out of rotation.
-    Maintenance,
-}
-
-impl FaultKind {
-    /// Every kind.
-    pub const ALL: [Self; 12] = [
-        Self::Kill,
-        Self::Stop,
-        Self::Pause,
-        Self::Restart,
-        Self::Disconnect,
-        Self::Slow,
-        Self::Lossy,
-        Self::Latency,
-        Self::StopReplication,
-        Self::ReadOnly,
-        Self::Drain,
-        Self::Maintenance,
-    ];
-
-    /// The name used on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Kill => "kill",
-            Self::Stop => "stop",
-            Self::Pause => "pause",
-            Self::Restart => "restart",
-            Self::Disconnect => "disconnect",
-            Self::Slow => "slow",
-            Self::Lossy => "lossy",
-            Self::Latency => "latency",
-            Self::StopReplication => "stop-replication",
-            Self::ReadOnly => "read-only",
-            Self::Drain => "drain",
-            Self::Maintenance => "maintenance",
-        }
-    }
-
-    /// What it does, for people.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::Kill => "SIGKILL the container(s)",
-            Self::Stop => "stop the container(s) cleanly",
-            Self::Pause => "freeze the container(s)",
-            Self::Restart => "restart the container(s)",
-            Self::Disconnect => "cut the host off its networks",
-            Self::Slow => "limit the host's bandwidth to 1 Mbit/s",
-            Self::Lossy => "drop 10% of the host's packets",
-            Self::Latency => "add 200 ms to the host's packets",
-            Self::StopReplication => "stop the replica's IO thread",
-            Self::ReadOnly => "make the database refuse writes",
-            Self::Drain => "send no new sessions to the server",
-            Self::Maintenance => "take the server out of rotation",
-        }
-    }
-
-    /// Whether healing undoes something (a restart is over once done).
-    fn lasting(self) -> bool {
-        self != Self::Restart
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for FaultKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown fault {s:?}: expected one of {}", names.join(", "))
-            })
-    }
-}
-
-/// Whether a fault was seen to take effect.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", content = "seen", rename_all = "kebab-case")]
-pub enum Verification {
-    /// Applied; not checked (yet).
-    #[default]
-    Applied,
-    /// Checked: it took effect. What was seen.
-    Verified(String),
-    /// Checked: it changed nothing. Why.
-    NoEffect(String),
-}
-
-impl Verification {
-    /// One word: `applied`, `verified` or `no effect`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Applied => "applied",
-            Self::Verified(_) => "verified",
-            Self::NoEffect(_) => "no effect",
-        }
-    }
-}
-
-impl fmt::Display for Verification {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Applied => f.write_str("applied (not checked)"),
-            Self::Verified(seen) => write!(f, "verified: {seen}"),
-            Self::NoEffect(why) => write!(f, "NO EFFECT: {why}"),
-        }
-    }
-}
-
-/// A fault in effect.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveFault {
-    /// `web-01` or `web-01/nginx`.
-    pub target: String,
-    /// What was done.
-    pub kind: FaultKind,
-    /// When, milliseconds since the Unix epoch.
-    pub at: u64,
-    /// Whether it was seen to take effect.
-    #[serde(default)]
-    pub check: Verification,
-}
+use crate::model::{AddressPlan, ComponentKind, Host, HostName, Network, Role, Subject};
+pub use crate::protocol::faults::{
+    ActiveFault, FaultKind, Misfit, Verification, applicable, check, locate, resolve,
+};
 
 /// What injecting a fault did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,22 +41,12 @@ impl fmt::Display for Injected {
     }
 }
 
-/// Why a fault cannot be applied: the target or the kind, in words.
+/// Why a fault was not applied, or not all of it.
 #[derive(Debug, thiserror::Error)]
 pub enum FaultError {
-    /// The target does not parse or does not exist.
-    #[error("{0}")]
-    Target(String),
-    /// The kind does not fit the target.
-    #[error("{kind} does not apply to {target}: {why}")]
-    Unfit {
-        /// The kind.
-        kind: FaultKind,
-        /// The target.
-        target: String,
-        /// Why not.
-        why: String,
-    },
+    /// It does not fit (nothing was touched).
+    #[error(transparent)]
+    Misfit(#[from] Misfit),
     /// This machine cannot do it.
     #[error("{kind} is unavailable here: {why}")]
     Unavailable {
@@ -239,92 +72,6 @@ impl From<super::state::StateError> for FaultError {
 impl From<super::docker::DockerError> for FaultError {
     fn from(e: super::docker::DockerError) -> Self {
         Self::Lab(e.into())
-    }
-}
-
-/// Parses `TARGET` against the lab's topology: a host, or `HOST/KIND` of a
-/// component it has.
-pub fn resolve(topology: &Topology, target: &str) -> Result<Subject, FaultError> {
-    let subject: Subject = target.parse().map_err(FaultError::Target)?;
-    let host = topology.host(subject.host()).ok_or_else(|| {
-        let names: Vec<&str> = topology.hosts.iter().map(|h| h.name.as_str()).collect();
-        FaultError::Target(format!(
-            "no host {} in this lab (its hosts: {})",
-            subject.host(),
-            names.join(", ")
-        ))
-    })?;
-    if let Subject::Component(id) = &subject
-        && !host.has(id.kind)
-    {
-        let kinds: Vec<&str> = host.components.iter().map(|c| c.kind().as_str()).collect();
-        return Err(FaultError::Target(format!(
-            "{} runs no {} (it runs: {})",
-            id.host,
-            id.kind,
-            kinds.join(", ")
-        )));
-    }
-    Ok(subject)
-}
-
-/// The kinds that fit `subject` (for menus).
-pub fn applicable(topology: &Topology, subject: &Subject) -> Vec<FaultKind> {
-    FaultKind::ALL
-        .into_iter()
-        .filter(|k| check(topology, subject, *k).is_ok())
-        .collect()
-}
-
-/// Whether `kind` fits `subject`, or why not.
-fn check(topology: &Topology, subject: &Subject, kind: FaultKind) -> Result<(), FaultError> {
-    let unfit = |why: &str| FaultError::Unfit {
-        kind,
-        target: subject.to_string(),
-        why: why.to_owned(),
-    };
-    let host = topology
-        .host(subject.host())
-        .ok_or_else(|| FaultError::Target(format!("no host {}", subject.host())))?;
-    let kind_of = |k: ComponentKind| match subject {
-        Subject::Host(_) => host.has(k),
-        Subject::Component(id) => id.kind == k,
-    };
-    match kind {
-        FaultKind::Kill | FaultKind::Stop | FaultKind::Pause | FaultKind::Restart => Ok(()),
-        FaultKind::Disconnect | FaultKind::Slow | FaultKind::Lossy | FaultKind::Latency => {
-            match subject {
-                Subject::Host(_) => Ok(()),
-                Subject::Component(_) => Err(unfit(
-                    "it acts on a host's network, which all its components share: name the host",
-                )),
-            }
-        }
-        FaultKind::StopReplication => match host.database() {
-            Some(db) if kind_of(ComponentKind::Db) && matches!(db.role, Role::Replica { .. }) => {
-                Ok(())
-            }
-            _ => Err(unfit("only a replica's database replicates")),
-        },
-        FaultKind::ReadOnly => {
-            if kind_of(ComponentKind::Db) {
-                Ok(())
-            } else {
-                Err(unfit("only a database can be made read-only"))
-            }
-        }
-        FaultKind::Drain | FaultKind::Maintenance => {
-            let backend = topology
-                .load_balancers()
-                .any(|(_, lb)| lb.backends.iter().any(|b| b.host == host.name));
-            if backend && kind_of(ComponentKind::Nginx) {
-                Ok(())
-            } else {
-                Err(unfit(
-                    "only a load balancer's backend (a web server) can be drained",
-                ))
-            }
-        }
     }
 }
 
@@ -479,18 +226,17 @@ async fn unshape(engine: &Engine, holder: &str) -> Result<(), FaultError> {
 pub async fn inject(
     engine: &Engine,
     state: &mut Locked,
-    target: &str,
+    subject: &Subject,
     kind: FaultKind,
 ) -> Result<Injected, FaultError> {
-    let subject = resolve(&state.topology, target)?;
-    check(&state.topology, &subject, kind)?;
+    check(&state.topology, subject, kind)?;
     let host = state
         .topology
         .host(subject.host())
         .cloned()
-        .ok_or_else(|| FaultError::Target(format!("no host {}", subject.host())))?;
+        .ok_or_else(|| Misfit::Target(format!("no host {}", subject.host())))?;
     let lab = state.lab.clone();
-    let names = containers(&lab, &host, &subject);
+    let names = containers(&lab, &host, subject);
     let holder = plan::holder_name(&lab, &host.name);
     // Every kind but a restart acts on running containers: say so before
     // touching anything.
@@ -515,14 +261,15 @@ pub async fn inject(
     for n in &needed {
         let (run, _) = engine.state(n).await?;
         if !run.is_running() {
-            return Err(FaultError::Unfit {
+            return Err(Misfit::Unfit {
                 kind,
-                target: subject.to_string(),
+                target: subject.clone(),
                 why: format!(
                     "container {n} is {run}: heal it first (`topolab heal {lab} {}`)",
                     subject.host()
                 ),
-            });
+            }
+            .into());
         }
     }
     // What a fault that changes a setting would change: when it is so
@@ -541,14 +288,14 @@ pub async fn inject(
     };
     if kind.lasting() {
         state.faults.push(ActiveFault {
-            target: subject.to_string(),
+            target: subject.clone(),
             kind,
             at: crate::live::now(),
             check: Verification::Applied,
         });
         state.save()?;
     }
-    if let Err(e) = apply(engine, state, &subject, &host, kind, &names, &holder).await {
+    if let Err(e) = apply(engine, state, subject, &host, kind, &names, &holder).await {
         return Err(if kind.lasting() {
             FaultError::Failed(format!(
                 "{e} (recorded: `topolab heal {lab} {subject}` undoes what was applied)"
@@ -566,7 +313,7 @@ pub async fn inject(
             .faults
             .iter_mut()
             .rev()
-            .find(|f| f.target == subject.to_string() && f.kind == kind)
+            .find(|f| f.target == *subject && f.kind == kind)
     {
         f.check = check.clone();
     }
@@ -784,8 +531,8 @@ async fn undo(
     fault: &ActiveFault,
 ) -> Result<Option<String>, FaultError> {
     undo_fault(engine, state, fault).await?;
-    let subject = resolve(&state.topology, &fault.target)?;
-    let db_involved = match &subject {
+    let subject = &fault.target;
+    let db_involved = match subject {
         Subject::Host(h) => state
             .topology
             .host(h)
@@ -810,13 +557,13 @@ async fn undo_fault(
     state: &LabState,
     fault: &ActiveFault,
 ) -> Result<(), FaultError> {
-    let subject = resolve(&state.topology, &fault.target)?;
+    let subject = &fault.target;
     let Some(host) = state.topology.host(subject.host()).cloned() else {
         return Ok(());
     };
     let lab = &state.lab;
     let holder = plan::holder_name(lab, &host.name);
-    let mut names = containers(lab, &host, &subject);
+    let mut names = containers(lab, &host, subject);
     // Coming back: the holder first, then its components.
     names.sort_by_key(|n| *n != holder);
     match fault.kind {
@@ -881,12 +628,12 @@ async fn start_if_stopped(engine: &Engine, name: &str) -> Result<(), FaultError>
 pub async fn heal(
     engine: &Engine,
     state: &mut LabState,
-    target: &str,
+    subject: &Subject,
 ) -> Result<Vec<String>, FaultError> {
-    let subject = resolve(&state.topology, target)?;
-    let matches = |f: &ActiveFault| match &subject {
-        Subject::Host(h) => f.target == h.as_str() || f.target.starts_with(&format!("{h}/")),
-        Subject::Component(_) => f.target == subject.to_string(),
+    locate(&state.topology, subject)?;
+    let matches = |f: &ActiveFault| match subject {
+        Subject::Host(h) => f.target.host() == h,
+        Subject::Component(_) => f.target == *subject,
     };
     let (these, others): (Vec<ActiveFault>, Vec<ActiveFault>) =
         state.faults.drain(..).partition(|f| matches(f));
@@ -981,60 +728,4 @@ pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<Strin
         }
     }
     Ok(healed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reference() -> Topology {
-        crate::preset::Preset::find("reference")
-            .and_then(|p| p.topology().ok())
-            .expect("preset")
-    }
-
-    #[test]
-    fn targets_are_checked_against_the_topology() {
-        let t = reference();
-        assert!(resolve(&t, "web-01").is_ok());
-        assert!(resolve(&t, "web-01/nginx").is_ok());
-        let e = resolve(&t, "web-09").expect_err("no such host").to_string();
-        assert!(
-            e.contains("no host web-09") && e.contains("lb-01, web-01, web-02"),
-            "{e}"
-        );
-        let e = resolve(&t, "lb-01/db")
-            .expect_err("no db there")
-            .to_string();
-        assert!(e.contains("lb-01 runs no db"), "{e}");
-        assert!(resolve(&t, "Web 01").is_err());
-    }
-
-    #[test]
-    fn kinds_must_fit_their_target() {
-        let t = reference();
-        let fits = |target: &str, kind: FaultKind| {
-            let s = resolve(&t, target).expect("target");
-            check(&t, &s, kind).map_err(|e| e.to_string())
-        };
-        assert!(fits("web-02/db", FaultKind::StopReplication).is_ok());
-        assert!(fits("web-02", FaultKind::StopReplication).is_ok());
-        let e = fits("web-01/db", FaultKind::StopReplication).expect_err("the primary");
-        assert!(e.contains("only a replica"), "{e}");
-        assert!(fits("web-01/nginx", FaultKind::Disconnect).is_err());
-        assert!(fits("web-01", FaultKind::Disconnect).is_ok());
-        assert!(fits("web-01", FaultKind::Drain).is_ok());
-        assert!(fits("lb-01", FaultKind::Drain).is_err());
-        assert!(fits("web-01/app", FaultKind::ReadOnly).is_err());
-        assert!(fits("lb-01/lb", FaultKind::Kill).is_ok());
-    }
-
-    #[test]
-    fn kinds_parse_by_their_cli_names() {
-        for k in FaultKind::ALL {
-            assert_eq!(k.as_str().parse::<FaultKind>(), Ok(k));
-        }
-        let e = "explode".parse::<FaultKind>().expect_err("unknown");
-        assert!(e.contains("stop-replication"), "{e}");
-    }
 }

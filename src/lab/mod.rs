@@ -12,7 +12,6 @@ pub mod monitor;
 pub mod names;
 pub mod plan;
 pub mod promote;
-pub mod protocol;
 pub mod replication;
 pub mod scenario;
 pub mod state;

@@ -10,6 +10,7 @@ use super::images::Profile;
 pub use crate::generate::Part;
 use crate::generate::{self, Artifacts, Readiness, Recipe, Secret, Secrets, Settings, recipe};
 use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Topology};
+pub use crate::protocol::EntryPoint;
 
 /// A file copied into a container before it starts.
 #[derive(Clone, PartialEq, Eq)]
@@ -76,17 +77,6 @@ pub struct NetworkPlan {
     pub subnet: String,
     /// Gateway.
     pub gateway: Ipv4Addr,
-}
-
-/// Where clients reach the lab.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct EntryPoint {
-    /// The host (a load balancer, or a web server without one).
-    pub host: HostName,
-    /// Port on 127.0.0.1 for HTTP.
-    pub http: u16,
-    /// Port on 127.0.0.1 for HTTPS, when TLS is on.
-    pub https: Option<u16>,
 }
 
 /// Everything `launch` creates.

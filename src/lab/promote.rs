@@ -37,6 +37,7 @@ use super::state::{LabState, Locked};
 use crate::generate::{self, AppConfig, Secret, Settings, paths};
 use crate::gtid::Gtid;
 use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Role, Subject, serving_network};
+pub use crate::protocol::Assessment;
 
 /// How long the replica may take to apply what it received.
 const CATCH_UP: Duration = Duration::from_secs(15);
@@ -68,56 +69,6 @@ pub enum PromoteError {
     Docker(#[from] super::docker::DockerError),
 }
 
-/// What promoting a replica would cost, and where the numbers come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Assessment {
-    /// The replica to promote.
-    pub replica: HostName,
-    /// The primary it replicates from.
-    pub old_primary: HostName,
-    /// `Seconds_Behind_Master`, when the replica reports it.
-    pub lag_seconds: Option<u64>,
-    /// GTID position the replica received.
-    pub received: String,
-    /// GTID position the replica applied.
-    pub applied: String,
-    /// The old primary's last GTID position, when known.
-    pub primary_position: Option<String>,
-    /// Transactions the old primary has that the replica never received
-    /// (`None`: unknown).
-    pub missing: Option<u64>,
-    /// Where the old primary's position comes from.
-    pub source: String,
-}
-
-impl Assessment {
-    /// One line: lag, loss and source.
-    pub fn summary(&self) -> String {
-        let lag = self.lag_seconds.map_or_else(
-            || "unknown (replication stopped)".to_owned(),
-            |s| format!("{s} s"),
-        );
-        let missing = match self.missing {
-            Some(0) => "no transaction would be lost".to_owned(),
-            Some(n) => format!(
-                "{n} transaction(s) of {} never reached {} and would be lost",
-                self.old_primary, self.replica
-            ),
-            None => "the transactions that would be lost are unknown".to_owned(),
-        };
-        format!(
-            "lag {lag}; {missing} (old primary at {}, replica received {}; source: {})",
-            self.primary_position.as_deref().unwrap_or("?"),
-            if self.received.is_empty() {
-                "nothing"
-            } else {
-                &self.received
-            },
-            self.source
-        )
-    }
-}
-
 /// What a promotion did.
 #[derive(Clone, Debug)]
 pub struct Promoted {
@@ -143,10 +94,9 @@ async fn sql(
         .map_err(PromoteError::Failed)
 }
 
-/// The replica named by `target` (`web-02` or `web-02/db`) and its primary.
-pub fn resolve(state: &LabState, target: &str) -> Result<(HostName, HostName), PromoteError> {
-    let subject: Subject = target.parse().map_err(PromoteError::Target)?;
-    if let Subject::Component(id) = &subject
+/// The replica named by `subject` (`web-02` or `web-02/db`) and its primary.
+pub fn resolve(state: &LabState, subject: &Subject) -> Result<(HostName, HostName), PromoteError> {
+    if let Subject::Component(id) = subject
         && id.kind != ComponentKind::Db
     {
         return Err(PromoteError::Target(format!(
@@ -606,7 +556,7 @@ async fn fence(
 pub async fn promote(
     engine: &Engine,
     state: &mut Locked,
-    target: &str,
+    target: &Subject,
     planned: bool,
     accept_loss: bool,
 ) -> Result<Promoted, PromoteError> {

@@ -240,7 +240,7 @@ pub async fn run(
     for step in &scenario.steps {
         match step {
             Step::Fault { target, .. } | Step::Heal { target } => {
-                fault::resolve(&state.topology, target).map_err(|e| e.to_string())?;
+                fault::locate(&state.topology, target).map_err(|e| e.to_string())?;
             }
             Step::Promote { replica, .. } => {
                 promote::resolve(&state, replica).map_err(|e| e.to_string())?;
@@ -311,7 +311,7 @@ pub async fn run(
             }
             Step::Wait(s) => tokio::time::sleep(Duration::from_secs_f64(*s)).await,
             Step::Fault { target, kind } => {
-                let kind: fault::FaultKind = kind.parse()?;
+                let kind = *kind;
                 let at = live::now();
                 let done = run
                     .change(async |e, s| fault::inject(e, s, target, kind).await)
@@ -319,7 +319,7 @@ pub async fn run(
                     .map_err(|e| e.to_string())?;
                 run.incidents.push(Incident {
                     label: format!("{target} {kind}"),
-                    host: target.split('/').next().unwrap_or(target).to_owned(),
+                    host: target.host().to_string(),
                     at,
                     promotion: false,
                     check: Some(done.check.to_string()),
@@ -367,7 +367,7 @@ pub async fn run(
                         "promote {replica}{}",
                         if *planned { " (planned)" } else { "" }
                     ),
-                    host: replica.split('/').next().unwrap_or(replica).to_owned(),
+                    host: replica.host().to_string(),
                     at,
                     promotion: true,
                     check: None,

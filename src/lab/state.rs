@@ -88,18 +88,7 @@ pub enum StateError {
     },
 }
 
-/// topolab's data folder: `$TOPOLAB_DATA_DIR`, else `$XDG_DATA_HOME/topolab`,
-/// else `~/.local/share/topolab`.
-pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TOPOLAB_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("topolab")
-}
+pub use crate::fsutil::data_dir;
 
 fn labs_dir() -> PathBuf {
     data_dir().join("labs")

@@ -20,9 +20,8 @@ use tokio_util::sync::CancellationToken;
 use super::state::LabState;
 use crate::live::{self, RequestTrace};
 use crate::model::HostName;
+pub use crate::protocol::{MAX_RATE, Rate, TrafficSettings};
 
-/// The highest rate the generator is asked to hold.
-pub const MAX_RATE: f64 = 1000.0;
 /// Requests in flight at most (a set rate beyond what the lab answers
 /// waits here instead of piling up without bound).
 const MAX_IN_FLIGHT: usize = 1024;
@@ -30,37 +29,6 @@ const MAX_IN_FLIGHT: usize = 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often traces are handed over.
 const BATCH: Duration = Duration::from_millis(100);
-
-/// How fast to send.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Rate {
-    /// Requests per second, on schedule (0 pauses).
-    PerSecond(f64),
-    /// As fast as the lab answers, with this many requests in flight.
-    FlatOut {
-        /// Requests in flight.
-        concurrency: usize,
-    },
-}
-
-/// What the generator does; can change while it runs.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TrafficSettings {
-    /// How fast.
-    pub rate: Rate,
-    /// Percent of requests that are writes (`POST /api/items`); the rest
-    /// are reads (`GET /`).
-    pub writes_percent: u8,
-}
-
-impl Default for TrafficSettings {
-    fn default() -> Self {
-        Self {
-            rate: Rate::PerSecond(20.0),
-            writes_percent: 0,
-        }
-    }
-}
 
 /// An entry point of the lab.
 #[derive(Clone, Debug, PartialEq, Eq)]

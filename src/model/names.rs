@@ -335,6 +335,45 @@ impl Serialize for Subject {
     }
 }
 
+impl<'de> Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `subject == "web-01/nginx"`: compares with its text.
+impl PartialEq<str> for Subject {
+    fn eq(&self, other: &str) -> bool {
+        match self {
+            Self::Host(h) => h.as_str() == other,
+            Self::Component(c) => other.split_once('/') == Some((c.host.as_str(), c.kind.as_str())),
+        }
+    }
+}
+
+/// `subject == "web-01/nginx"`.
+impl PartialEq<&str> for Subject {
+    fn eq(&self, other: &&str) -> bool {
+        self == *other
+    }
+}
+
+/// `host == "web-01"`.
+impl PartialEq<str> for HostName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+/// `host == "web-01"`.
+impl PartialEq<&str> for HostName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

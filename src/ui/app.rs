@@ -12,14 +12,15 @@ use std::time::{Duration, Instant};
 use egui::{Color32, Key, KeyboardShortcut, Modifiers};
 
 use crate::generate::{Artifacts, Secrets, Settings};
-use crate::lab::launch::{Phase, Progress};
-use crate::lab::plan::EntryPoint;
-use crate::lab::protocol::{CommandId, LabCommand, LabEvent};
 use crate::model::{
     Finding, FixAction, HostTemplate, Problem, Subject, Topology, add_host, delete_component,
     delete_host, validate,
 };
 use crate::preset::{self, PRESETS, Preset};
+use crate::protocol::{
+    CommandId, EntryPoint, FaultKind, FoundLab, LabCommand, LabEvent, LabName, Phase, Progress,
+    Rate, TrafficSettings,
+};
 
 use super::canvas::CanvasGraph;
 use super::document::{Analyser, Document};
@@ -80,13 +81,13 @@ pub enum Intent {
     /// Stop (remove) the running lab.
     Stop,
     /// Attach to a lab found running.
-    Attach(String),
+    Attach(LabName),
     /// Start or change (`Some`) or stop (`None`) traffic through the lab.
-    Traffic(Option<crate::lab::traffic::TrafficSettings>),
+    Traffic(Option<TrafficSettings>),
     /// Fetch the last lines of a component's container log.
     Logs(crate::model::ComponentId),
     /// Inject a fault on a host or component.
-    Fault(Subject, crate::lab::fault::FaultKind),
+    Fault(Subject, FaultKind),
     /// Heal a target's faults, or every fault (`None`).
     Heal(Option<Subject>),
     /// Ask what promoting this replica would cost (opens the dialog).
@@ -105,7 +106,7 @@ pub enum Intent {
     /// Run a shipped scenario on the lab.
     Scenario(&'static str),
     /// Remove a lab found running.
-    Remove(String),
+    Remove(LabName),
     /// Dark or light.
     Theme(bool),
     /// Close the window.
@@ -131,7 +132,7 @@ pub struct Launching {
     /// Its command.
     pub id: CommandId,
     /// The lab.
-    pub lab: String,
+    pub lab: LabName,
     /// Phases done.
     pub done: Vec<Phase>,
     /// Phases expected for this topology.
@@ -142,7 +143,7 @@ pub struct Launching {
 #[derive(Clone, Debug)]
 pub struct Running {
     /// Its name.
-    pub lab: String,
+    pub lab: LabName,
     /// Where clients reach it.
     pub entry_points: Vec<EntryPoint>,
     /// The files as launched, when this app launched it.
@@ -163,7 +164,7 @@ pub struct LabView {
     /// What happened, oldest first.
     pub timeline: Vec<TimelineEntry>,
     /// Labs found running at start, not yet attached, removed or ignored.
-    pub found: Vec<crate::lab::protocol::FoundLab>,
+    pub found: Vec<FoundLab>,
     /// The running lab's live state and the traffic panel.
     pub live: super::live::LiveView,
     next_id: u64,
@@ -273,7 +274,7 @@ pub struct TopolabApp {
     /// Wakes the UI when background work finishes.
     ctx: Option<egui::Context>,
     /// A lab to attach to once found, and a traffic rate to start there.
-    auto_attach: Option<(String, Option<f64>)>,
+    auto_attach: Option<(LabName, Option<f64>)>,
 }
 
 const RECENT_MAX: usize = 10;
@@ -379,7 +380,7 @@ impl TopolabApp {
 
     /// Attaches to lab `lab` as soon as the lab reports it running, and
     /// then sends `traffic` requests per second through it (`gui --lab`).
-    pub fn attach_when_found(&mut self, lab: String, traffic: Option<f64>) {
+    pub fn attach_when_found(&mut self, lab: LabName, traffic: Option<f64>) {
         self.auto_attach = Some((lab, traffic));
     }
 
@@ -410,7 +411,7 @@ impl TopolabApp {
     }
 
     /// The name of the lab that runs, if one does.
-    fn running_lab(&self) -> Option<String> {
+    fn running_lab(&self) -> Option<LabName> {
         self.lab.running.as_ref().map(|r| r.lab.clone())
     }
 
@@ -801,12 +802,10 @@ impl TopolabApp {
                     if self.lab.found.iter().any(|f| f.lab == lab) {
                         self.deferred.push(Intent::Attach(lab));
                         if let Some(rate) = traffic {
-                            self.deferred.push(Intent::Traffic(Some(
-                                crate::lab::traffic::TrafficSettings {
-                                    rate: crate::lab::traffic::Rate::PerSecond(rate),
-                                    writes_percent: self.lab.live.writes,
-                                },
-                            )));
+                            self.deferred.push(Intent::Traffic(Some(TrafficSettings {
+                                rate: Rate::PerSecond(rate),
+                                writes_percent: self.lab.live.writes,
+                            })));
                         }
                     } else {
                         self.note(format!("no lab named {lab} is running"), true);
@@ -957,12 +956,13 @@ impl TopolabApp {
                         self.lab.live.state.reset_totals();
                     }
                     if let Some(s) = settings {
-                        if let crate::lab::traffic::Rate::PerSecond(r) = s.rate {
+                        if let Rate::PerSecond(r) = s.rate {
                             self.lab.live.rate = r;
                         }
                         self.lab.live.writes = s.writes_percent;
                     }
-                    if self.send(LabCommand::Traffic { lab, settings }) {
+                    let id = self.next_id();
+                    if self.send(LabCommand::Traffic { id, lab, settings }) {
                         self.lab.live.traffic_on = settings.is_some();
                     }
                 }
@@ -970,11 +970,10 @@ impl TopolabApp {
             Intent::Fault(target, kind) => {
                 if let Some(lab) = self.running_lab() {
                     let id = self.next_id();
-                    let target_text = target.to_string();
                     if self.send(LabCommand::Fault {
                         id,
                         lab,
-                        target: target_text,
+                        target: target.clone(),
                         kind,
                     }) {
                         self.lab.live.requested_fault(id, target, kind);
@@ -984,11 +983,10 @@ impl TopolabApp {
             Intent::Heal(target) => {
                 if let Some(lab) = self.running_lab() {
                     let id = self.next_id();
-                    let text = target.as_ref().map(ToString::to_string);
                     if self.send(LabCommand::Heal {
                         id,
                         lab,
-                        target: text,
+                        target: target.clone(),
                     }) {
                         self.lab.live.requested_heal(id, target);
                     }
@@ -1000,11 +998,11 @@ impl TopolabApp {
                     if self.send(LabCommand::Assess {
                         id,
                         lab,
-                        replica: replica.to_string(),
+                        replica: replica.clone(),
                     }) {
                         self.lab.live.promote_dialog = Some(super::live::PromoteDialog {
                             id,
-                            replica: replica.to_string(),
+                            replica: replica.clone(),
                             assessment: None,
                         });
                     }
@@ -1021,7 +1019,7 @@ impl TopolabApp {
                     if self.send(LabCommand::Promote {
                         id,
                         lab,
-                        replica: replica.to_string(),
+                        replica: replica.clone(),
                         planned,
                         accept_loss,
                     }) {
@@ -1052,7 +1050,8 @@ impl TopolabApp {
             }
             Intent::Logs(component) => {
                 if let Some(lab) = self.running_lab() {
-                    self.send(LabCommand::Logs { lab, component });
+                    let id = self.next_id();
+                    self.send(LabCommand::Logs { id, lab, component });
                 }
             }
             Intent::Stop => {
@@ -1088,7 +1087,9 @@ impl TopolabApp {
                     // Faults injected from the command line show too.
                     self.lab.live.set_faults(&found.faults);
                     self.tab = Tab::Traffic;
+                    let id = self.next_id();
                     self.send(LabCommand::Watch {
+                        id,
                         lab: found.lab.clone(),
                     });
                     self.note(format!("attached to lab {}", found.lab), false);
@@ -1135,7 +1136,13 @@ impl TopolabApp {
             return;
         }
         let topology = self.doc.topology().clone();
-        let lab = topology.name.clone();
+        let lab: LabName = match topology.name.parse() {
+            Ok(l) => l,
+            Err(why) => {
+                self.message = Some((format!("cannot launch: {why}"), true));
+                return;
+            }
+        };
         let expected = Phase::of(&topology).len();
         let id = self.next_id();
         let sent = self.send(LabCommand::Launch {

@@ -10,12 +10,12 @@ use egui_plot::{Line, Plot, PlotPoints};
 
 use super::app::{Intent, TopolabApp};
 use super::canvas::LinkKind;
-use crate::lab::fault::{self, ActiveFault, FaultKind, Verification};
-use crate::lab::promote::Assessment;
-use crate::lab::protocol::CommandId;
-use crate::lab::traffic::{MAX_RATE, Rate, TrafficSettings};
 use crate::live::{self, Endpoint, Health, LiveState, Observation, RequestTrace, Series};
 use crate::model::{ComponentId, ComponentKind, HostName, Role, Subject};
+use crate::protocol::faults;
+use crate::protocol::{
+    ActiveFault, Assessment, CommandId, FaultKind, MAX_RATE, Rate, TrafficSettings, Verification,
+};
 use crate::stopwatch::{self, Incident};
 
 /// Requests kept for the stopwatch (about two minutes at 1000 req/s).
@@ -48,7 +48,7 @@ pub struct PromoteDialog {
     /// The Assess command.
     pub id: CommandId,
     /// The replica's host.
-    pub replica: String,
+    pub replica: HostName,
     /// The report, or why there is none.
     pub assessment: Option<Result<Assessment, String>>,
 }
@@ -197,7 +197,7 @@ impl LiveView {
     pub fn set_faults(&mut self, faults: &[ActiveFault]) {
         self.faults = faults
             .iter()
-            .filter_map(|f| Some((f.target.parse().ok()?, f.kind, f.check.clone())))
+            .map(|f| (f.target.clone(), f.kind, f.check.clone()))
             .collect();
     }
 
@@ -928,7 +928,7 @@ impl TopolabApp {
         let topology = self.doc.topology();
         ui.label(RichText::new("Faults").strong());
         ui.horizontal_wrapped(|ui| {
-            for kind in fault::applicable(topology, subject) {
+            for kind in faults::applicable(topology, subject) {
                 if ui
                     .small_button(kind.as_str())
                     .on_hover_text(kind.describe())

@@ -1,5 +1,5 @@
 //! The desktop app (egui / eframe / egui_graphs). Draws only; talks to the
-//! lab through [`crate::lab::protocol`] messages.
+//! lab through [`crate::protocol`] messages.
 
 pub mod app;
 pub mod canvas;
@@ -139,7 +139,7 @@ pub struct Launch {
     /// Run the frame-time benchmark for this many frames, then close.
     pub frames: Option<usize>,
     /// Attach to this running lab.
-    pub lab: Option<String>,
+    pub lab: Option<crate::protocol::LabName>,
     /// Send this many requests per second through it.
     pub traffic: Option<f64>,
 }
@@ -187,7 +187,7 @@ pub fn run(topology: Topology, launch: Launch) -> Result<(), String> {
                 LabLink { commands, events },
                 Some(runtime.handle().clone()),
             );
-            app.keep_recent_in(crate::lab::state::data_dir().join("recent.json"));
+            app.keep_recent_in(crate::fsutil::data_dir().join("recent.json"));
             if let Some(n) = launch.frames {
                 app.measure_frames(n);
             }

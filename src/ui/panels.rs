@@ -461,7 +461,7 @@ impl TopolabApp {
                     for found in &self.lab.found {
                         let lab = &found.lab;
                         ui.horizontal(|ui| {
-                            ui.label(RichText::new(lab).strong());
+                            ui.label(RichText::new(lab.as_str()).strong());
                             if ui
                                 .add_enabled(found.topology.is_some(), egui::Button::new("Attach"))
                                 .on_hover_text("Show it here (loads its topology)")

@@ -1,17 +1,80 @@
-//! What the UI and the lab say to each other: plain data, no egui, no
-//! bollard. Every command carries a [`CommandId`] and is answered with
+//! What the UI and the lab say to each other: typed plain data, no egui, no
+//! bollard, no tokio (CI checks it), so the app, the scenarios and the
+//! tests can speak it without the lab's runtime. Every command that can
+//! fail carries a [`CommandId`] and is answered with
 //! [`LabEvent::Finished`], failures included.
 
-use super::launch::Progress;
-use super::plan::EntryPoint;
-use super::traffic::TrafficSettings;
+pub mod faults;
+mod types;
+
+use std::fmt;
+
+pub use faults::{ActiveFault, FaultKind, Misfit, Verification};
+pub use types::{Assessment, EntryPoint, MAX_RATE, Phase, Progress, Rate, TrafficSettings};
+
 use crate::generate::Artifacts;
 use crate::live::Observation;
-use crate::model::{ComponentId, Topology};
+use crate::model::{ComponentId, HostName, Subject, Topology, dns_label_problem};
 
 /// Identifies a command so that its events can be matched to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CommandId(pub u64);
+
+/// A lab's name: a DNS label (it becomes container and file names).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LabName(String);
+
+impl LabName {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for LabName {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        match dns_label_problem(&name) {
+            Some(why) => Err(format!("lab name {name:?} {why}")),
+            None => Ok(Self(name)),
+        }
+    }
+}
+
+impl std::str::FromStr for LabName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+impl From<LabName> for String {
+    fn from(name: LabName) -> Self {
+        name.0
+    }
+}
+
+impl fmt::Display for LabName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `lab == "reference"`.
+impl PartialEq<str> for LabName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+/// `lab == "reference"`.
+impl PartialEq<&str> for LabName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
 
 /// A request to the lab.
 #[derive(Clone, Debug)]
@@ -21,7 +84,7 @@ pub enum LabCommand {
         /// This command.
         id: CommandId,
         /// The lab's name.
-        lab: String,
+        lab: LabName,
         /// What to launch.
         topology: Box<Topology>,
     },
@@ -35,7 +98,7 @@ pub enum LabCommand {
         /// This command.
         id: CommandId,
         /// The lab.
-        lab: String,
+        lab: LabName,
     },
     /// Look for labs already running (launched elsewhere or left by a crash).
     Discover {
@@ -45,13 +108,17 @@ pub enum LabCommand {
     /// Watch lab `lab` (a launch starts watching by itself): its live
     /// state arrives as [`LabEvent::Live`] until the lab is stopped.
     Watch {
+        /// This command.
+        id: CommandId,
         /// The lab.
-        lab: String,
+        lab: LabName,
     },
     /// Start, change (`Some`) or stop (`None`) traffic through `lab`.
     Traffic {
+        /// This command.
+        id: CommandId,
         /// The lab.
-        lab: String,
+        lab: LabName,
         /// What to send.
         settings: Option<TrafficSettings>,
     },
@@ -60,20 +127,21 @@ pub enum LabCommand {
         /// This command.
         id: CommandId,
         /// The lab.
-        lab: String,
-        /// A host or HOST/KIND.
-        target: String,
+        lab: LabName,
+        /// A host or one of its components.
+        target: Subject,
         /// What to do.
-        kind: super::fault::FaultKind,
+        kind: FaultKind,
     },
     /// Heal a target's faults, or all (`None`).
     Heal {
         /// This command.
         id: CommandId,
         /// The lab.
-        lab: String,
-        /// A host or HOST/KIND; `None` heals everything.
-        target: Option<String>,
+        lab: LabName,
+        /// A host (its components too) or a component; `None` heals
+        /// everything.
+        target: Option<Subject>,
     },
     /// Report what promoting a replica would cost; answered with
     /// [`LabEvent::Assessment`].
@@ -81,18 +149,18 @@ pub enum LabCommand {
         /// This command.
         id: CommandId,
         /// The lab.
-        lab: String,
-        /// The replica.
-        replica: String,
+        lab: LabName,
+        /// The replica's host.
+        replica: HostName,
     },
     /// Promote a replica (`topolab promote`).
     Promote {
         /// This command.
         id: CommandId,
         /// The lab.
-        lab: String,
-        /// The replica.
-        replica: String,
+        lab: LabName,
+        /// The replica's host.
+        replica: HostName,
         /// A planned switchover.
         planned: bool,
         /// Go ahead even when writes would be lost.
@@ -104,17 +172,39 @@ pub enum LabCommand {
         /// This command.
         id: CommandId,
         /// The lab.
-        lab: String,
+        lab: LabName,
         /// The scenario file's text.
         source: String,
     },
     /// The last lines of a component's container log.
     Logs {
+        /// This command.
+        id: CommandId,
         /// The lab.
-        lab: String,
+        lab: LabName,
         /// The component.
         component: ComponentId,
     },
+}
+
+impl LabCommand {
+    /// The command's id (`Cancel` names another command's).
+    pub fn id(&self) -> CommandId {
+        match self {
+            Self::Launch { id, .. }
+            | Self::Stop { id, .. }
+            | Self::Discover { id }
+            | Self::Watch { id, .. }
+            | Self::Traffic { id, .. }
+            | Self::Fault { id, .. }
+            | Self::Heal { id, .. }
+            | Self::Assess { id, .. }
+            | Self::Promote { id, .. }
+            | Self::Scenario { id, .. }
+            | Self::Logs { id, .. } => *id,
+            Self::Cancel { launch } => *launch,
+        }
+    }
 }
 
 /// What the lab reports.
@@ -134,7 +224,7 @@ pub enum LabEvent {
         /// The launch command.
         id: CommandId,
         /// The lab.
-        lab: String,
+        lab: LabName,
         /// Where clients reach it.
         entry_points: Vec<EntryPoint>,
         /// The files as launched (e.g. MariaDB's for a `mysql` topology).
@@ -145,7 +235,7 @@ pub enum LabEvent {
     /// What the lab's monitor and traffic generator observed.
     Live {
         /// The lab.
-        lab: String,
+        lab: LabName,
         /// The observations, oldest first.
         observations: Vec<Observation>,
     },
@@ -154,9 +244,9 @@ pub enum LabEvent {
         /// The command.
         id: CommandId,
         /// The replica.
-        replica: String,
+        replica: HostName,
         /// The report, or why there is none.
-        result: Result<super::promote::Assessment, String>,
+        result: Result<Assessment, String>,
     },
     /// A line of a running scenario (a step, an expectation, the report).
     ScenarioLine {
@@ -169,14 +259,14 @@ pub enum LabEvent {
     /// scenario, each with whether it was seen to take effect.
     Faults {
         /// The lab.
-        lab: String,
+        lab: LabName,
         /// The faults in effect.
-        faults: Vec<super::fault::ActiveFault>,
+        faults: Vec<ActiveFault>,
     },
     /// The lab's topology changed roles (a promotion).
     Roles {
         /// The lab.
-        lab: String,
+        lab: LabName,
         /// The topology with its current roles.
         topology: Box<Topology>,
     },
@@ -191,7 +281,7 @@ pub enum LabEvent {
     Finished {
         /// The command.
         id: CommandId,
-        /// Its outcome; an error says what failed and why.
+        /// Its outcome; an error says what failed and why, with its causes.
         result: Result<String, String>,
     },
 }
@@ -200,11 +290,28 @@ pub enum LabEvent {
 #[derive(Clone, Debug)]
 pub struct FoundLab {
     /// Its name.
-    pub lab: String,
+    pub lab: LabName,
     /// Its topology, when its state is readable.
     pub topology: Option<Box<Topology>>,
     /// Where clients reach it, from its state.
     pub entry_points: Vec<EntryPoint>,
     /// Faults in effect, from its state.
-    pub faults: Vec<super::fault::ActiveFault>,
+    pub faults: Vec<ActiveFault>,
+    /// Why its state could not be read, when it could not.
+    pub state_error: Option<String>,
+}
+
+/// An error and its causes, in one line: how errors cross the protocol.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
