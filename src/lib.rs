@@ -2,8 +2,11 @@
 //! application server, MySQL replication), generate every config file, and
 //! run it as a live lab.
 //!
-//! Arrows point one way: `cli -> generate -> model`, `preset -> model`.
-//! `model` and `generate` are pure: no egui, bollard or tokio.
+//! Arrows point one way (ARCHITECTURE.md draws them):
+//! `cli -> ui -> protocol`, `ui -> lab::actor -> lab -> generate -> model`,
+//! `lab -> protocol`, `live/stopwatch/scenario/gtid -> model`. The pure
+//! layers (`model`, `generate`, `protocol`, `live`, `stopwatch`, `scenario`,
+//! `gtid`) use no egui, bollard or tokio; CI checks it.
 
 // Printing to a closed stdout (`topolab check reference | head -1`) is not
 // an error worth a panic: these shadow std's `print!`/`println!` for the
@@ -21,6 +24,15 @@ macro_rules! println {
     ($($arg:tt)*) => {
         $crate::write_stdout(format_args!($($arg)*), true)
     };
+}
+
+/// Locks `mutex`, recovering the data when a thread panicked while holding
+/// it: what was kept (traces, live state) is still worth showing, and a
+/// poisoned lock must not silently drop every later update.
+pub(crate) fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Writes to stdout, ignoring a closed pipe.

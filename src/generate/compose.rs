@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use super::recipe::{self, Recipe};
-use super::{Ctx, Secret, line};
+use super::{Ctx, Secret, emit};
 use crate::model::HostName;
 
 /// The variable that overrides a published port of entry host `h`:
@@ -33,7 +33,7 @@ fn quote(s: &str) -> String {
 /// from its own environment; the shell inside the container does.
 fn command(o: &mut String, args: &[String]) {
     let args: Vec<String> = args.iter().map(|a| quote(&a.replace('$', "$$"))).collect();
-    line!(o, "    command: [{}]", args.join(", "));
+    emit!(o, "    command: [{}]", args.join(", "));
 }
 
 /// A service's secrets, each mounted where the lab puts it.
@@ -41,19 +41,19 @@ fn secrets(o: &mut String, list: &[Secret], used: &mut BTreeSet<Secret>) {
     if list.is_empty() {
         return;
     }
-    line!(o, "    secrets:");
+    emit!(o, "    secrets:");
     for s in list {
         used.insert(*s);
-        line!(o, "      - source: {}", s.name());
-        line!(o, "        target: {}", s.path());
+        emit!(o, "      - source: {}", s.name());
+        emit!(o, "        target: {}", s.path());
     }
 }
 
 fn labels(o: &mut String, ctx: &Ctx, host: &HostName, component: &str) {
-    line!(o, "    labels:");
-    line!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
-    line!(o, "      topolab.host: {}", quote(host.as_str()));
-    line!(o, "      topolab.component: {}", quote(component));
+    emit!(o, "    labels:");
+    emit!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
+    emit!(o, "      topolab.host: {}", quote(host.as_str()));
+    emit!(o, "      topolab.component: {}", quote(component));
 }
 
 /// The service of a container that joins `h`'s namespace, from its recipe.
@@ -64,11 +64,11 @@ fn joined_service(
     r: &Recipe,
     used: &mut BTreeSet<Secret>,
 ) {
-    line!(o, "  {h}-{}:", r.part.label());
-    line!(o, "    image: ${{{}}}", r.image.env_var());
-    line!(o, "    init: true");
-    line!(o, "    network_mode: \"service:{h}\"");
-    line!(o, "    depends_on: [{h}]");
+    emit!(o, "  {h}-{}:", r.part.label());
+    emit!(o, "    image: ${{{}}}", r.image.env_var());
+    emit!(o, "    init: true");
+    emit!(o, "    network_mode: \"service:{h}\"");
+    emit!(o, "    depends_on: [{h}]");
     labels(o, ctx, h, r.part.label());
     command(o, &r.command);
     secrets(o, &r.secrets, used);
@@ -80,51 +80,51 @@ fn volumes(o: &mut String, r: &Recipe, data_volume: &str) {
     if r.files.is_empty() && r.data.is_none() {
         return;
     }
-    line!(o, "    volumes:");
+    emit!(o, "    volumes:");
     for f in &r.files {
-        line!(o, "      - ./{}:{}:ro", f.artifact, f.path);
+        emit!(o, "      - ./{}:{}:ro", f.artifact, f.path);
     }
     if let Some(path) = r.data {
-        line!(o, "      - {data_volume}:{path}");
+        emit!(o, "      - {data_volume}:{path}");
     }
 }
 
 pub(super) fn compose(ctx: &Ctx) -> String {
     let t = ctx.topology;
     let mut o = ctx.header("#", "docker-compose");
-    line!(
+    emit!(
         o,
         "# Start: docker-compose up -d   Stop and remove: docker-compose down -v"
     );
-    line!(
+    emit!(
         o,
         "# Images and ports come from .env beside this file; secrets from secrets/."
     );
-    line!(o, "version: \"2.4\"");
-    line!(o);
-    line!(o, "services:");
+    emit!(o, "version: \"2.4\"");
+    emit!(o);
+    emit!(o, "services:");
     let published = crate::model::published_ports(t);
     let mut used = BTreeSet::new();
     for host in &t.hosts {
         let h = &host.name;
-        line!(
+        emit!(
             o,
             "  # Host {h}: owns the network namespace its components share."
         );
         let holder = recipe::holder();
-        line!(o, "  {h}:");
-        line!(o, "    image: ${{{}}}", holder.image.env_var());
-        line!(o, "    init: true");
+        emit!(o, "  {h}:");
+        emit!(o, "    image: ${{{}}}", holder.image.env_var());
+        emit!(o, "    init: true");
         command(&mut o, &holder.command);
-        line!(o, "    hostname: {h}");
-        line!(o, "    networks:");
+        emit!(o, "    hostname: {h}");
+        emit!(o, "    networks:");
         for (net, addr) in ctx.plan.host_addresses(h) {
-            line!(o, "      {}:", net.as_str());
-            line!(o, "        ipv4_address: {addr}");
+            emit!(o, "      {}:", net.as_str());
+            emit!(o, "        ipv4_address: {addr}");
         }
         if let Some(p) = published.iter().find(|p| p.host == *h) {
-            line!(o, "    ports:");
-            line!(
+            emit!(o, "    ports:");
+            emit!(
                 o,
                 "      - \"127.0.0.1:${{{}:-{}}}:{}\"",
                 port_var("HTTP", h),
@@ -132,7 +132,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
                 p.http_target
             );
             if let (Some(https), Some(target)) = (p.https, p.https_target) {
-                line!(
+                emit!(
                     o,
                     "      - \"127.0.0.1:${{{}:-{https}}}:{target}\"",
                     port_var("HTTPS", h),
@@ -145,21 +145,21 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         }
     }
     if t.monitoring.enabled {
-        line!(
+        emit!(
             o,
             "  # Prometheus, on every network, scraping HAProxy and each database's exporter."
         );
         let r = recipe::monitoring();
-        line!(o, "  monitoring:");
-        line!(o, "    image: ${{{}}}", r.image.env_var());
-        line!(o, "    init: true");
+        emit!(o, "  monitoring:");
+        emit!(o, "    image: ${{{}}}", r.image.env_var());
+        emit!(o, "    init: true");
         command(&mut o, &r.command);
-        line!(o, "    networks:");
+        emit!(o, "    networks:");
         for net in ctx.plan.networks() {
-            line!(o, "      - {}", net.as_str());
+            emit!(o, "      - {}", net.as_str());
         }
-        line!(o, "    ports:");
-        line!(
+        emit!(o, "    ports:");
+        emit!(
             o,
             "      - \"127.0.0.1:${{{PROMETHEUS_PORT_VAR}:-{}}}:9090\"",
             crate::model::prometheus_port(t).unwrap_or(crate::model::PROMETHEUS_PORT)
@@ -167,39 +167,39 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         volumes(&mut o, &r, "");
         labels(&mut o, ctx, &HostName::new("monitoring"), "monitoring");
     }
-    line!(o);
-    line!(o, "networks:");
+    emit!(o);
+    emit!(o, "networks:");
     for net in ctx.plan.networks() {
-        line!(o, "  {}:", net.as_str());
-        line!(o, "    ipam:");
-        line!(o, "      config:");
+        emit!(o, "  {}:", net.as_str());
+        emit!(o, "    ipam:");
+        emit!(o, "      config:");
         if let Some(cidr) = ctx.plan.cidr(*net) {
-            line!(o, "        - subnet: {cidr}");
+            emit!(o, "        - subnet: {cidr}");
         }
-        line!(o, "    labels:");
-        line!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
+        emit!(o, "    labels:");
+        emit!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
     }
     if !used.is_empty() {
-        line!(o);
-        line!(
+        emit!(o);
+        emit!(
             o,
             "# One file per secret, readable by its owner only; each service mounts"
         );
-        line!(o, "# only those it reads.");
-        line!(o, "secrets:");
+        emit!(o, "# only those it reads.");
+        emit!(o, "secrets:");
         for s in &used {
-            line!(o, "  {}:", s.name());
-            line!(o, "    file: ./secrets/{}", s.name());
+            emit!(o, "  {}:", s.name());
+            emit!(o, "    file: ./secrets/{}", s.name());
         }
     }
     let dbs: Vec<&HostName> = t.databases().map(|(h, _)| &h.name).collect();
     if !dbs.is_empty() {
-        line!(o);
-        line!(o, "volumes:");
+        emit!(o);
+        emit!(o, "volumes:");
         for h in dbs {
-            line!(o, "  {h}-db-data:");
-            line!(o, "    labels:");
-            line!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
+            emit!(o, "  {h}-db-data:");
+            emit!(o, "    labels:");
+            emit!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
         }
     }
     o
@@ -208,11 +208,11 @@ pub(super) fn compose(ctx: &Ctx) -> String {
 pub(super) fn env_file(ctx: &Ctx) -> String {
     let images = &ctx.settings.images;
     let mut o = ctx.header("#", ".env");
-    line!(
+    emit!(
         o,
         "# Images and the compose project. The lab's secrets are in secrets/."
     );
-    line!(o, "COMPOSE_PROJECT_NAME=topolab-{}", ctx.settings.lab);
+    emit!(o, "COMPOSE_PROJECT_NAME=topolab-{}", ctx.settings.lab);
     for (name, image) in [
         ("TOPOLAB_HOLDER_IMAGE", &images.holder),
         ("TOPOLAB_LB_IMAGE", &images.lb),
@@ -221,7 +221,7 @@ pub(super) fn env_file(ctx: &Ctx) -> String {
         ("TOPOLAB_DB_IMAGE", &images.db),
         ("TOPOLAB_MONITORING_IMAGE", &images.monitoring),
     ] {
-        line!(o, "{name}={image}");
+        emit!(o, "{name}={image}");
     }
     o
 }
@@ -230,57 +230,57 @@ pub(super) fn readme(ctx: &Ctx) -> String {
     let t = ctx.topology;
     let mut o = format!("# {} — generated by topolab\n\n", t.name);
     if !t.description.is_empty() {
-        line!(o, "{}\n", t.description);
+        emit!(o, "{}\n", t.description);
     }
-    line!(
+    emit!(
         o,
         "This folder runs the lab without topolab, with Docker Compose.\n"
     );
-    line!(o, "## Run it\n");
-    line!(
+    emit!(o, "## Run it\n");
+    emit!(
         o,
         "The images named in `.env` must exist: `topolab images build` makes them on"
     );
-    line!(o, "a machine without a registry (the `local` profile).\n");
-    line!(o, "```sh");
-    line!(o, "docker-compose up -d");
+    emit!(o, "a machine without a registry (the `local` profile).\n");
+    emit!(o, "```sh");
+    emit!(o, "docker-compose up -d");
     for p in crate::model::published_ports(t) {
-        line!(
+        emit!(
             o,
             "curl -i http://127.0.0.1:{}/     # through {}",
             p.http,
             p.host
         );
     }
-    line!(
+    emit!(
         o,
         "docker-compose down -v   # stop and remove everything, data included"
     );
-    line!(o, "```\n");
-    line!(
+    emit!(o, "```\n");
+    emit!(
         o,
         "Ports are published on 127.0.0.1 only; change them in `.env`"
     );
-    line!(
+    emit!(
         o,
         "(`TOPOLAB_HTTP_PORT_...`). `secrets/` holds this lab's random passwords, one file"
     );
-    line!(
+    emit!(
         o,
         "each, readable by you only; each service mounts only those it reads.\n"
     );
-    line!(o, "## Files\n");
-    line!(
+    emit!(o, "## Files\n");
+    emit!(
         o,
         "- `docker-compose.yml`: one holder service per host owns the host's network"
     );
-    line!(
+    emit!(
         o,
         "  namespace and fixed addresses; the host's programs join it."
     );
     for host in &t.hosts {
         let kinds: Vec<&str> = host.components.iter().map(|c| c.kind().as_str()).collect();
-        line!(
+        emit!(
             o,
             "- `{}/`: configs of {} ({}).",
             host.name,
@@ -289,13 +289,13 @@ pub(super) fn readme(ctx: &Ctx) -> String {
         );
     }
     if t.monitoring.enabled {
-        line!(
+        emit!(
             o,
             "- `monitoring/`: Prometheus's scrape config and alert rules."
         );
     }
-    line!(o, "- `.env`: images and the compose project name.");
-    line!(
+    emit!(o, "- `.env`: images and the compose project name.");
+    emit!(
         o,
         "- `secrets/`: the lab's passwords, admin token and TLS key (keep private)."
     );

@@ -1,6 +1,6 @@
 //! haproxy.cfg for a load balancer.
 
-use super::{Ctx, line, paths};
+use super::{Ctx, emit, paths};
 use crate::model::{ComponentKind, Host, LoadBalancer};
 
 pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
@@ -8,41 +8,41 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
     let me = &host.name;
     let mut o = ctx.header("#", &format!("{me}/lb"));
     let hc = lb.health_check;
-    line!(o, "global");
-    line!(o, "    log stdout format raw local0 notice");
-    line!(o, "    maxconn 4096");
-    line!(
+    emit!(o, "global");
+    emit!(o, "    log stdout format raw local0 notice");
+    emit!(o, "    maxconn 4096");
+    emit!(
         o,
         "    # The runtime API: topolab reads backend states and drains servers here."
     );
-    line!(
+    emit!(
         o,
         "    stats socket {} mode 600 level admin",
         paths::HAPROXY_SOCKET
     );
-    line!(
+    emit!(
         o,
         "    # Stop within a second instead of waiting for idle connections."
     );
-    line!(o, "    hard-stop-after 1s");
+    emit!(o, "    hard-stop-after 1s");
     if t.security.tls {
-        line!(o, "    ssl-default-bind-options ssl-min-ver TLSv1.2");
+        emit!(o, "    ssl-default-bind-options ssl-min-ver TLSv1.2");
     }
-    line!(o);
-    line!(o, "defaults");
-    line!(o, "    mode http");
-    line!(o, "    log global");
-    line!(o, "    option httplog");
-    line!(o, "    option dontlognull");
-    line!(o, "    timeout connect {}ms", lb.connect_timeout_ms);
-    line!(o, "    timeout client 30s");
-    line!(o, "    timeout server 30s");
-    line!(
+    emit!(o);
+    emit!(o, "defaults");
+    emit!(o, "    mode http");
+    emit!(o, "    log global");
+    emit!(o, "    option httplog");
+    emit!(o, "    option dontlognull");
+    emit!(o, "    timeout connect {}ms", lb.connect_timeout_ms);
+    emit!(o, "    timeout client 30s");
+    emit!(o, "    timeout server 30s");
+    emit!(
         o,
         "    timeout check {}ms",
         hc.interval_ms.max(lb.connect_timeout_ms)
     );
-    line!(
+    emit!(
         o,
         "    # A failed connection is retried {} time(s){}.",
         lb.retries,
@@ -52,68 +52,68 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
             " on the same server"
         }
     );
-    line!(o, "    retries {}", lb.retries);
+    emit!(o, "    retries {}", lb.retries);
     if lb.redispatch {
-        line!(o, "    option redispatch 1");
+        emit!(o, "    option redispatch 1");
     }
-    line!(o);
-    line!(o, "frontend www");
-    line!(o, "    bind :{}", lb.port);
+    emit!(o);
+    emit!(o, "frontend www");
+    emit!(o, "    bind :{}", lb.port);
     if t.security.tls {
-        line!(o, "    bind :{} ssl crt {}", lb.tls_port, paths::TLS_CERT);
-        line!(
+        emit!(o, "    bind :{} ssl crt {}", lb.tls_port, paths::TLS_CERT);
+        emit!(
             o,
             "    http-request set-header X-Forwarded-Proto https if {{ ssl_fc }}"
         );
-        line!(
+        emit!(
             o,
             "    http-response set-header Strict-Transport-Security \"max-age=300\" if {{ ssl_fc }}"
         );
     }
-    line!(
+    emit!(
         o,
         "    # Path header: which load balancer handled the request."
     );
-    line!(o, "    http-response set-header X-Topolab-Lb {me}");
-    line!(o, "    default_backend web");
-    line!(o);
-    line!(o, "backend web");
-    line!(o, "    balance {}", lb.algorithm.keyword());
+    emit!(o, "    http-response set-header X-Topolab-Lb {me}");
+    emit!(o, "    default_backend web");
+    emit!(o);
+    emit!(o, "backend web");
+    emit!(o, "    balance {}", lb.algorithm.keyword());
     if lb.is_active_passive() {
-        line!(
+        emit!(
             o,
             "    # Active-passive: backup servers get traffic only when no active server is UP."
         );
     } else {
-        line!(o, "    # Active-active: every server gets live traffic.");
+        emit!(o, "    # Active-active: every server gets live traffic.");
     }
-    line!(
+    emit!(
         o,
         "    # The check goes through Nginx to the app's /health, which answers 200"
     );
-    line!(
+    emit!(
         o,
         "    # whatever the databases' state: a dead primary must not empty the pool."
     );
-    line!(o, "    option httpchk");
-    line!(
+    emit!(o, "    option httpchk");
+    emit!(
         o,
         "    http-check send meth GET uri /health ver HTTP/1.1 hdr Host {}",
         t.domain
     );
-    line!(o, "    http-check expect status 200");
-    line!(
+    emit!(o, "    http-check expect status 200");
+    emit!(
         o,
         "    # Checks every {}ms; DOWN after {} failures, UP after {} successes. A",
         hc.interval_ms,
         hc.fall,
         hc.rise
     );
-    line!(
+    emit!(
         o,
         "    # refused connection on live traffic marks the server DOWN at once."
     );
-    line!(
+    emit!(
         o,
         "    default-server check inter {}ms fastinter {}ms downinter {}ms fall {} rise {} observe layer4 error-limit 1 on-error mark-down",
         hc.interval_ms,
@@ -133,7 +133,7 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
             continue;
         };
         let backup = if b.backup { " backup" } else { "" };
-        line!(
+        emit!(
             o,
             "    server {} {addr}:{} weight {}{backup}",
             b.host,
@@ -142,23 +142,23 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
         );
     }
     if lb.stats || t.monitoring.enabled {
-        line!(o);
-        line!(o, "frontend stats");
-        line!(o, "    bind :{}", lb.stats_port);
-        line!(o, "    # Prometheus metrics, built into HAProxy.");
-        line!(
+        emit!(o);
+        emit!(o, "frontend stats");
+        emit!(o, "    bind :{}", lb.stats_port);
+        emit!(o, "    # Prometheus metrics, built into HAProxy.");
+        emit!(
             o,
             "    http-request use-service prometheus-exporter if {{ path /metrics }}"
         );
         if lb.stats {
-            line!(o, "    stats enable");
-            line!(o, "    stats uri /stats");
-            line!(o, "    stats refresh 2s");
-            line!(
+            emit!(o, "    stats enable");
+            emit!(o, "    stats uri /stats");
+            emit!(o, "    stats refresh 2s");
+            emit!(
                 o,
                 "    # The password comes from a secret file that the start command reads, never from this file."
             );
-            line!(o, "    stats auth \"admin:${{TOPOLAB_STATS_PASSWORD}}\"");
+            emit!(o, "    stats auth \"admin:${{TOPOLAB_STATS_PASSWORD}}\"");
         }
     }
     o

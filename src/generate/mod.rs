@@ -292,14 +292,14 @@ pub fn generate(
 }
 
 /// Appends one formatted line to a `String`.
-macro_rules! line {
+macro_rules! emit {
     ($out:expr) => { $out.push('\n') };
     ($out:expr, $($arg:tt)*) => {{
         $out.push_str(&format!($($arg)*));
         $out.push('\n');
     }};
 }
-use line;
+use emit;
 
 /// The network an address on `net` is for, in words (for comments).
 fn network_note(net: Network) -> &'static str {

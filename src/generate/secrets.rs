@@ -39,6 +39,7 @@ impl fmt::Debug for Secrets {
 
 /// One secret, as the file a container reads it from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(test, derive(strum::EnumIter))]
 pub enum Secret {
     /// The databases' `root@localhost` password.
     DbRootPassword,
@@ -169,6 +170,12 @@ impl Secrets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_every_secret() {
+        use strum::IntoEnumIterator;
+        assert_eq!(Secret::iter().collect::<Vec<_>>(), Secret::ALL.to_vec());
+    }
 
     #[test]
     fn secrets_are_random_and_never_debug_printed() {

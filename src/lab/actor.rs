@@ -435,9 +435,9 @@ async fn run_scenario(
     let say_sink = sink.clone();
     let say = move |line: String| say_sink(LabEvent::ScenarioLine { id, line });
     let observations = live_sink(lab, sink);
-    let observer: super::scenario::TraceObserver =
+    let observer: super::scenario_run::TraceObserver =
         Arc::new(move |batch| observations(vec![Observation::Requests(batch)]));
-    let outcome = super::scenario::run(engine, state, &scenario, &say, Some(observer)).await;
+    let outcome = super::scenario_run::run(engine, state, &scenario, &say, Some(observer)).await;
     // The faults the run left (or healed), whatever its outcome.
     if let Ok(state) = load_state(lab).await {
         sink(LabEvent::Faults {
@@ -445,7 +445,7 @@ async fn run_scenario(
             faults: state.faults,
         });
     }
-    let outcome = outcome?;
+    let outcome = outcome.map_err(|e| error_chain(&e))?;
     if let Some(topology) = outcome.topology.clone() {
         sink(LabEvent::Roles {
             lab: lab.clone(),

@@ -17,7 +17,8 @@
 use std::fmt;
 
 use super::docker::{ContainerState, Engine};
-use super::launch::LabError;
+use super::error::LabError;
+use super::haproxy;
 use super::plan::{self, Part};
 use super::replication;
 use super::state::{LabState, Locked};
@@ -58,6 +59,12 @@ pub enum FaultError {
     /// A command in the lab failed.
     #[error("{0}")]
     Failed(String),
+    /// A statement failed.
+    #[error(transparent)]
+    Sql(#[from] replication::SqlError),
+    /// A load balancer did not do what it was asked.
+    #[error(transparent)]
+    Haproxy(#[from] super::haproxy::HaproxyError),
     /// The lab failed to do it.
     #[error(transparent)]
     Lab(#[from] LabError),
@@ -113,9 +120,7 @@ async fn sql(
     host: &HostName,
     statement: &str,
 ) -> Result<String, FaultError> {
-    replication::query(engine, state, host, statement)
-        .await
-        .map_err(FaultError::Failed)
+    Ok(replication::query(engine, state, host, statement).await?)
 }
 
 /// Like [`sql`], waiting up to 20 s for a server that is still starting.
@@ -133,34 +138,7 @@ async fn sql_when_up(
         std::time::Duration::from_secs(20),
     )
     .await
-    .map_err(FaultError::Failed)
-}
-
-/// Sends a runtime API command to every load balancer that has `server`.
-async fn haproxy_all(
-    engine: &Engine,
-    state: &LabState,
-    server: &HostName,
-    command: &str,
-) -> Result<(), FaultError> {
-    for (lb, balancer) in state.topology.load_balancers() {
-        if !balancer.backends.iter().any(|b| &b.host == server) {
-            continue;
-        }
-        let name = plan::container_name(&state.lab, &lb.name, Part::Component(ComponentKind::Lb));
-        // The runtime API answers a `set server` with nothing when it obeys.
-        let answer = super::monitor::haproxy_command(engine, &name, command)
-            .await
-            .map_err(|e| FaultError::Failed(format!("{}/lb: {e}", lb.name)))?;
-        if !answer.trim().is_empty() {
-            return Err(FaultError::Failed(format!(
-                "{}/lb refused `{command}`: {}",
-                lb.name,
-                answer.trim()
-            )));
-        }
-    }
-    Ok(())
+    .map_err(FaultError::from)
 }
 
 /// The network interfaces of a host (from its holder), loopback aside.
@@ -385,13 +363,7 @@ async fn apply(
             } else {
                 "maint"
             };
-            haproxy_all(
-                engine,
-                state,
-                &host.name,
-                &format!("set server web/{} state {word}", host.name),
-            )
-            .await?;
+            haproxy::set_server_state(engine, state, &host.name, word).await?;
         }
     }
     Ok(())
@@ -499,7 +471,7 @@ async fn verify(
                 }
                 let name =
                     plan::container_name(&state.lab, &lb.name, Part::Component(ComponentKind::Lb));
-                match super::monitor::haproxy_servers(engine, &name).await {
+                match haproxy::servers(engine, &name).await {
                     Ok(servers) => match servers.iter().find(|s| s.server == host.name.as_str()) {
                         Some(s) if s.status == want => {
                             seen.push(format!("{} sees {} {}", lb.name, host.name, s.status));
@@ -601,13 +573,7 @@ async fn undo_fault(
             }
         }
         FaultKind::Drain | FaultKind::Maintenance => {
-            haproxy_all(
-                engine,
-                state,
-                &host.name,
-                &format!("set server web/{} state ready", host.name),
-            )
-            .await?;
+            haproxy::set_server_state(engine, state, &host.name, "ready").await?;
         }
     }
     Ok(())
@@ -697,12 +663,11 @@ pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<Strin
     }
     for (_, lb) in topology.load_balancers() {
         for b in &lb.backends {
-            let command = format!("set server web/{} state ready", b.host);
             // A load balancer just started may not have its socket yet.
             let start = std::time::Instant::now();
-            while let Err(e) = haproxy_all(engine, state, &b.host, &command).await {
+            while let Err(e) = haproxy::set_server_state(engine, state, &b.host, "ready").await {
                 if start.elapsed() > std::time::Duration::from_secs(10) {
-                    return Err(e);
+                    return Err(e.into());
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }

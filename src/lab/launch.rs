@@ -10,50 +10,15 @@ use std::time::{Duration, Instant};
 use futures_util::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
-use super::docker::{CreateSpec, DockerError, Engine, NetworkSpec};
-use super::images::{self, ImageError, Profile};
+use super::docker::{CreateSpec, Engine, NetworkSpec};
+pub use super::error::LabError;
+use super::images::{self, Profile};
 use super::plan::{self, ContainerPlan, EntryPoint, Part, Plan, PlanParams};
+use super::replication::{replication_running, sql};
 use super::state::{LabState, StateError};
-use crate::generate::{Readiness, Secret, Secrets, SecretsError};
+use crate::generate::{Readiness, Secrets};
 use crate::model::{ComponentKind, Flavor, Topology, dns_label_problem};
 pub use crate::protocol::{Phase, Progress};
-
-/// Why a launch or teardown failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LabError {
-    /// Docker failed.
-    #[error(transparent)]
-    Docker(#[from] DockerError),
-    /// Images missing or not buildable.
-    #[error(transparent)]
-    Images(#[from] ImageError),
-    /// State could not be saved or read.
-    #[error(transparent)]
-    State(#[from] StateError),
-    /// Secrets could not be made.
-    #[error(transparent)]
-    Secrets(#[from] SecretsError),
-    /// The topology cannot be planned.
-    #[error(transparent)]
-    Plan(#[from] plan::PlanError),
-    /// Bad request: a name in use, a port taken, too little memory.
-    #[error("{0}")]
-    Refused(String),
-    /// A step failed; everything created was removed.
-    #[error("{phase} failed: {why}")]
-    Step {
-        /// The phase.
-        phase: &'static str,
-        /// Why, with the container's last log lines where there are some.
-        why: String,
-    },
-    /// The launch was cancelled; everything created was removed.
-    #[error("cancelled; everything the launch created was removed")]
-    Cancelled,
-    /// No lab of that name.
-    #[error("no lab named {0} (`topolab status` lists the labs)")]
-    NoSuchLab(String),
-}
 
 /// How to launch.
 #[derive(Clone, Debug, Default)]
@@ -301,7 +266,7 @@ impl Run<'_> {
         self.check_cancel()?;
 
         (self.report)(Progress::Started(Phase::Databases));
-        let topology_dbs: Vec<&ContainerPlan> = of_kind(plan, ComponentKind::Db);
+        let topology_dbs = of_phase(plan, Phase::Databases);
         try_join_all(topology_dbs.iter().map(|c| self.wait_ready(c))).await?;
         self.finished(Phase::Databases);
         self.check_cancel()?;
@@ -313,7 +278,7 @@ impl Run<'_> {
 
         (self.report)(Progress::Started(Phase::Apps));
         try_join_all(
-            of_kind(plan, ComponentKind::App)
+            of_phase(plan, Phase::Apps)
                 .iter()
                 .map(|c| self.wait_ready(c)),
         )
@@ -322,7 +287,7 @@ impl Run<'_> {
 
         (self.report)(Progress::Started(Phase::Web));
         try_join_all(
-            of_kind(plan, ComponentKind::Nginx)
+            of_phase(plan, Phase::Web)
                 .iter()
                 .map(|c| self.wait_ready(c)),
         )
@@ -330,7 +295,7 @@ impl Run<'_> {
         self.finished(Phase::Web);
         self.check_cancel()?;
 
-        let lbs = of_kind(plan, ComponentKind::Lb);
+        let lbs = of_phase(plan, Phase::LoadBalancers);
         if !lbs.is_empty() {
             (self.report)(Progress::Started(Phase::LoadBalancers));
             try_join_all(lbs.iter().map(|c| self.start_container(c))).await?;
@@ -374,7 +339,7 @@ impl Run<'_> {
         try_join_all(
             members
                 .iter()
-                .filter(|c| c.part != Part::Component(ComponentKind::Lb))
+                .filter(|c| !matches!(c.part, Part::Component(k) if ready_in(k) == Phase::LoadBalancers))
                 .map(|c| self.start_container(c)),
         )
         .await?;
@@ -581,58 +546,28 @@ async fn all<T, E: Into<LabError>>(
     first.map_or(Ok(out), Err)
 }
 
-fn of_kind(plan: &Plan, kind: ComponentKind) -> Vec<&ContainerPlan> {
+/// The phase by which a component kind must be ready. Every kind has one,
+/// so a new kind is waited for (and its failure reported) like the others.
+fn ready_in(kind: ComponentKind) -> Phase {
+    match kind {
+        ComponentKind::Db => Phase::Databases,
+        ComponentKind::App => Phase::Apps,
+        ComponentKind::Nginx => Phase::Web,
+        // Started last, once the servers behind it answer.
+        ComponentKind::Lb => Phase::LoadBalancers,
+    }
+}
+
+/// The components that must be ready by `phase`.
+fn of_phase(plan: &Plan, phase: Phase) -> Vec<&ContainerPlan> {
     plan.containers
         .iter()
-        .filter(|c| c.part == Part::Component(kind))
+        .filter(|c| matches!(c.part, Part::Component(k) if ready_in(k) == phase))
         .collect()
 }
 
 fn holder_of(c: &ContainerPlan) -> &str {
     c.join.as_deref().unwrap_or(&c.name)
-}
-
-/// The SQL client command for `statement`, as the lab's administrator over
-/// the socket, its password read from the container's secret file. With
-/// `bare`, values only (no column names), for reading one value. The
-/// statement is the shell's `$0`, so no quoting can break it.
-pub fn sql(flavor: Flavor, statement: &str, bare: bool) -> Vec<String> {
-    let n = if bare { " -N" } else { "" };
-    vec![
-        "sh".to_owned(),
-        "-c".to_owned(),
-        format!("{}{n} -e \"$0\"", sql_client(flavor)),
-        statement.to_owned(),
-    ]
-}
-
-/// The shell words that start the SQL client as the lab's administrator:
-/// MariaDB's `topolab@localhost` (root there may not change `read_only`, so
-/// a read-only server refuses root's writes too), MySQL's root (whose
-/// `super_read_only` does that).
-pub fn sql_client(flavor: Flavor) -> String {
-    let password = Secret::DbRootPassword.path();
-    match flavor {
-        Flavor::Mariadb => format!(
-            "MYSQL_PWD=\"$(cat {password})\" mariadb -u{}",
-            crate::generate::DB_ADMIN_MARIADB
-        ),
-        Flavor::Mysql => format!("MYSQL_PWD=\"$(cat {password})\" mysql -uroot"),
-    }
-}
-
-/// Whether `SHOW SLAVE|REPLICA STATUS\G` output says both threads run.
-pub fn replication_running(status: &str) -> bool {
-    let yes = |field: &str| {
-        status.lines().any(|l| {
-            let l = l.trim();
-            l.strip_prefix(field)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .is_some_and(|v| v.trim() == "Yes")
-        })
-    };
-    (yes("Slave_IO_Running") || yes("Replica_IO_Running"))
-        && (yes("Slave_SQL_Running") || yes("Replica_SQL_Running"))
 }
 
 fn shell_words(cmd: &[String]) -> String {
@@ -889,65 +824,6 @@ pub fn check_lab_name(lab: &str) -> Result<(), LabError> {
     }
 }
 
-/// The database roles as the running servers report them: `replica of
-/// HOST` (from its source address), `primary` (writable, no source), or the
-/// reason none could be read.
-pub async fn db_roles(
-    engine: &Engine,
-    state: &LabState,
-) -> BTreeMap<crate::model::HostName, String> {
-    let addresses = crate::model::AddressPlan::new(&state.topology, state.first_subnet);
-    let db_net = crate::model::serving_network(&state.topology, ComponentKind::Db);
-    let mut roles = BTreeMap::new();
-    for (host, _) in state.topology.databases() {
-        let name = plan::container_name(&state.lab, &host.name, Part::Component(ComponentKind::Db));
-        let statement = format!("{}\\G", super::replication::words(state.flavor).status);
-        let refs = sql(state.flavor, &statement, false);
-        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
-        let role = match engine.exec(&name, &refs).await {
-            Ok((0, out)) if out.trim().is_empty() => {
-                let ro = sql(state.flavor, "SELECT @@read_only", true);
-                let ro: Vec<&str> = ro.iter().map(String::as_str).collect();
-                match engine.exec(&name, &ro).await {
-                    Ok((0, v)) if v.trim() == "0" => "primary".to_owned(),
-                    Ok((0, _)) => "read-only, not replicating".to_owned(),
-                    _ => "unknown".to_owned(),
-                }
-            }
-            Ok((0, out)) => {
-                let source = out
-                    .lines()
-                    .find_map(|l| {
-                        let l = l.trim();
-                        l.strip_prefix("Master_Host:")
-                            .or_else(|| l.strip_prefix("Source_Host:"))
-                    })
-                    .map(str::trim)
-                    .unwrap_or("");
-                let source_host = state
-                    .topology
-                    .hosts
-                    .iter()
-                    .find(|h| {
-                        addresses
-                            .address(&h.name, db_net)
-                            .is_some_and(|a| a.to_string() == source)
-                    })
-                    .map_or_else(|| source.to_owned(), |h| h.name.to_string());
-                let running = if replication_running(&out) {
-                    "running"
-                } else {
-                    "stopped"
-                };
-                format!("replica of {source_host} (replication {running})")
-            }
-            _ => "not answering".to_owned(),
-        };
-        roles.insert(host.name.clone(), role);
-    }
-    roles
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -961,18 +837,5 @@ mod tests {
         assert!(!overlaps(parse_cidr("10.213.6.0/24").expect("cidr"), lab));
         assert!(!overlaps(parse_cidr("172.17.0.0/16").expect("cidr"), lab));
         assert_eq!(parse_cidr("fd00::/64"), None);
-    }
-
-    #[test]
-    fn replication_status_parsing() {
-        let running = "*** 1. row ***\n  Slave_IO_Running: Yes\n Slave_SQL_Running: Yes\n";
-        assert!(replication_running(running));
-        assert!(!replication_running(
-            "  Slave_IO_Running: Connecting\n Slave_SQL_Running: Yes\n"
-        ));
-        assert!(replication_running(
-            "Replica_IO_Running: Yes\nReplica_SQL_Running: Yes"
-        ));
-        assert!(!replication_running(""));
     }
 }

@@ -1,11 +1,14 @@
-//! The live lab: runs a topology as Docker containers. The only module that
-//! uses bollard (through `docker.rs`) and tokio; no egui here.
+//! The live lab: runs a topology as Docker containers, watches it, breaks
+//! and heals it, promotes its replicas. The only module that uses bollard
+//! (every call goes through `docker.rs`); no egui here, and it never prints
+//! (the CLI and the app show what it reports). The UI talks to it only
+//! through `crate::protocol` and the actor.
 
 pub mod actor;
-pub mod bench;
-pub mod cli;
 pub mod docker;
+pub mod error;
 pub mod fault;
+pub mod haproxy;
 pub mod images;
 pub mod launch;
 pub mod monitor;
@@ -13,6 +16,6 @@ pub mod names;
 pub mod plan;
 pub mod promote;
 pub mod replication;
-pub mod scenario;
+pub mod scenario_run;
 pub mod state;
 pub mod traffic;

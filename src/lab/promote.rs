@@ -64,6 +64,9 @@ pub enum PromoteError {
     /// A step failed.
     #[error("{0}")]
     Failed(String),
+    /// A statement failed.
+    #[error(transparent)]
+    Sql(#[from] replication::SqlError),
     /// Docker failed.
     #[error(transparent)]
     Docker(#[from] super::docker::DockerError),
@@ -89,9 +92,7 @@ async fn sql(
     host: &HostName,
     statement: &str,
 ) -> Result<String, PromoteError> {
-    replication::query(engine, state, host, statement)
-        .await
-        .map_err(PromoteError::Failed)
+    Ok(replication::query(engine, state, host, statement).await?)
 }
 
 /// The replica named by `subject` (`web-02` or `web-02/db`) and its primary.
@@ -250,9 +251,7 @@ pub async fn assess(
     old: &HostName,
 ) -> Result<Assessment, PromoteError> {
     let w = replication::words(state.flavor);
-    let status = replication::query_vertical(engine, state, replica, w.status)
-        .await
-        .map_err(PromoteError::Failed)?;
+    let status = replication::query_vertical(engine, state, replica, w.status).await?;
     let received =
         replication::field(&status, &["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).unwrap_or_default();
     let lag_seconds =
@@ -454,27 +453,7 @@ async fn follow(
 ) -> Result<(), PromoteError> {
     let (ip, port) = db_address(state, primary)
         .ok_or_else(|| PromoteError::Failed(format!("{primary} has no database address")))?;
-    let pos = if from_own_log {
-        "current_pos"
-    } else {
-        "slave_pos"
-    };
-    let statement = match state.flavor {
-        Flavor::Mariadb => format!(
-            "STOP SLAVE; SET GLOBAL read_only = ON; CHANGE MASTER TO MASTER_HOST = '{ip}', MASTER_PORT = {port}, MASTER_USER = 'repl', \
-             MASTER_PASSWORD = '$REPL', MASTER_CONNECT_RETRY = 1, MASTER_USE_GTID = {pos}; START SLAVE"
-        ),
-        Flavor::Mysql => format!(
-            "STOP REPLICA; SET GLOBAL super_read_only = ON; CHANGE REPLICATION SOURCE TO SOURCE_HOST = '{ip}', SOURCE_PORT = {port}, \
-             SOURCE_USER = 'repl', SOURCE_PASSWORD = '$REPL', SOURCE_AUTO_POSITION = 1; START REPLICA"
-        ),
-    };
-    // Passwords come from the container's secret files, never from here.
-    let client = super::launch::sql_client(state.flavor);
-    let script = format!(
-        "REPL=\"$(cat {})\"; {client} -e \"{statement}\"",
-        Secret::ReplicationPassword.path()
-    );
+    let script = replication::follow_script(state.flavor, &ip, port, from_own_log);
     match engine
         .exec(&db_container(&state.lab, host), &["sh", "-c", &script])
         .await?
@@ -743,9 +722,7 @@ pub async fn rejoin(
     };
     // Never two writable primaries: read-only before anything else.
     let w = replication::words(state.flavor);
-    replication::query_when_up(engine, state, host, w.read_only, Duration::from_secs(20))
-        .await
-        .map_err(PromoteError::Failed)?;
+    replication::query_when_up(engine, state, host, w.read_only, Duration::from_secs(20)).await?;
     let status = sql(engine, state, host, w.status).await?;
     if !status.trim().is_empty() {
         return Ok(format!("{host}/db replicates already"));

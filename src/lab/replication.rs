@@ -5,10 +5,12 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use super::docker::Engine;
-use super::launch;
 use super::plan::{self, Part};
 use super::state::LabState;
+use crate::generate::Secret;
 use crate::model::{ComponentKind, Flavor, HostName};
 
 /// The statements that differ between MariaDB and MySQL.
@@ -64,14 +66,61 @@ pub fn words(flavor: Flavor) -> Words {
     }
 }
 
-/// Runs `statement` as root in `host`'s database container of lab
-/// `state.lab`: its output (no column names), or why it failed, in words.
+/// The shell script that makes a server replicate from `ip:port`, read-only
+/// first (`from_own_log`: a former primary continues from its own binary
+/// log). The replication password is read from the container's secret
+/// file, never written here.
+pub fn follow_script(flavor: Flavor, ip: &str, port: u16, from_own_log: bool) -> String {
+    let pos = if from_own_log {
+        "current_pos"
+    } else {
+        "slave_pos"
+    };
+    let statement = match flavor {
+        Flavor::Mariadb => format!(
+            "STOP SLAVE; SET GLOBAL read_only = ON; CHANGE MASTER TO MASTER_HOST = '{ip}', MASTER_PORT = {port}, MASTER_USER = 'repl', \
+             MASTER_PASSWORD = '$REPL', MASTER_CONNECT_RETRY = 1, MASTER_USE_GTID = {pos}; START SLAVE"
+        ),
+        Flavor::Mysql => format!(
+            "STOP REPLICA; SET GLOBAL super_read_only = ON; CHANGE REPLICATION SOURCE TO SOURCE_HOST = '{ip}', SOURCE_PORT = {port}, \
+             SOURCE_USER = 'repl', SOURCE_PASSWORD = '$REPL', SOURCE_AUTO_POSITION = 1; START REPLICA"
+        ),
+    };
+    format!(
+        "REPL=\"$(cat {})\"; {} -e \"{statement}\"",
+        Secret::ReplicationPassword.path(),
+        sql_client(flavor)
+    )
+}
+
+/// Why a statement did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The server refused it or could not be reached from its container.
+    #[error("`{statement}` on {host}/db failed ({code}): {output}")]
+    Refused {
+        /// The database's host.
+        host: HostName,
+        /// The statement.
+        statement: String,
+        /// The client's exit code.
+        code: i64,
+        /// What the client printed.
+        output: String,
+    },
+    /// The container could not run the client.
+    #[error(transparent)]
+    Docker(#[from] super::docker::DockerError),
+}
+
+/// Runs `statement` as the lab's administrator in `host`'s database
+/// container of lab `state.lab`: its output (no column names).
 pub async fn query(
     engine: &Engine,
     state: &LabState,
     host: &HostName,
     statement: &str,
-) -> Result<String, String> {
+) -> Result<String, SqlError> {
     run(engine, state, host, statement, true).await
 }
 
@@ -82,7 +131,7 @@ pub async fn query_vertical(
     state: &LabState,
     host: &HostName,
     statement: &str,
-) -> Result<String, String> {
+) -> Result<String, SqlError> {
     run(engine, state, host, &format!("{statement}\\G"), false).await
 }
 
@@ -92,17 +141,18 @@ async fn run(
     host: &HostName,
     statement: &str,
     bare: bool,
-) -> Result<String, String> {
+) -> Result<String, SqlError> {
     let name = plan::container_name(&state.lab, host, Part::Component(ComponentKind::Db));
-    let cmd = launch::sql(state.flavor, statement, bare);
+    let cmd = sql(state.flavor, statement, bare);
     let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-    match engine.exec(&name, &cmd).await {
-        Ok((0, out)) => Ok(out.trim().to_owned()),
-        Ok((code, out)) => Err(format!(
-            "`{statement}` on {host}/db failed ({code}): {}",
-            out.trim()
-        )),
-        Err(e) => Err(e.to_string()),
+    match engine.exec(&name, &cmd).await? {
+        (0, out) => Ok(out.trim().to_owned()),
+        (code, out) => Err(SqlError::Refused {
+            host: host.clone(),
+            statement: statement.to_owned(),
+            code,
+            output: out.trim().to_owned(),
+        }),
     }
 }
 
@@ -113,7 +163,7 @@ pub async fn query_when_up(
     host: &HostName,
     statement: &str,
     limit: Duration,
-) -> Result<String, String> {
+) -> Result<String, SqlError> {
     let start = Instant::now();
     loop {
         match query(engine, state, host, statement).await {
@@ -129,7 +179,7 @@ pub async fn item_values(
     engine: &Engine,
     state: &LabState,
     host: &HostName,
-) -> Result<std::collections::BTreeSet<String>, String> {
+) -> Result<std::collections::BTreeSet<String>, SqlError> {
     let out = query(
         engine,
         state,
@@ -149,6 +199,105 @@ pub fn field(output: &str, names: &[&str]) -> Option<String> {
         let (k, v) = l.trim().split_once(':')?;
         names.contains(&k.trim()).then(|| v.trim().to_owned())
     })
+}
+
+/// The SQL client command for `statement`, as the lab's administrator over
+/// the socket, its password read from the container's secret file. With
+/// `bare`, values only (no column names), for reading one value. The
+/// statement is the shell's `$0`, so no quoting can break it.
+pub fn sql(flavor: Flavor, statement: &str, bare: bool) -> Vec<String> {
+    let n = if bare { " -N" } else { "" };
+    vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("{}{n} -e \"$0\"", sql_client(flavor)),
+        statement.to_owned(),
+    ]
+}
+
+/// The shell words that start the SQL client as the lab's administrator:
+/// MariaDB's `topolab@localhost` (root there may not change `read_only`, so
+/// a read-only server refuses root's writes too), MySQL's root (whose
+/// `super_read_only` does that).
+pub fn sql_client(flavor: Flavor) -> String {
+    let password = Secret::DbRootPassword.path();
+    match flavor {
+        Flavor::Mariadb => format!(
+            "MYSQL_PWD=\"$(cat {password})\" mariadb -u{}",
+            crate::generate::DB_ADMIN_MARIADB
+        ),
+        Flavor::Mysql => format!("MYSQL_PWD=\"$(cat {password})\" mysql -uroot"),
+    }
+}
+
+/// Whether `SHOW SLAVE|REPLICA STATUS\G` output says both threads run.
+pub fn replication_running(status: &str) -> bool {
+    let yes = |field: &str| {
+        status.lines().any(|l| {
+            let l = l.trim();
+            l.strip_prefix(field)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .is_some_and(|v| v.trim() == "Yes")
+        })
+    };
+    (yes("Slave_IO_Running") || yes("Replica_IO_Running"))
+        && (yes("Slave_SQL_Running") || yes("Replica_SQL_Running"))
+}
+
+/// The database roles as the running servers report them: `replica of
+/// HOST` (from its source address), `primary` (writable, no source), or the
+/// reason none could be read.
+pub async fn db_roles(engine: &Engine, state: &LabState) -> BTreeMap<HostName, String> {
+    let addresses = crate::model::AddressPlan::new(&state.topology, state.first_subnet);
+    let db_net = crate::model::serving_network(&state.topology, ComponentKind::Db);
+    let mut roles = BTreeMap::new();
+    for (host, _) in state.topology.databases() {
+        let name = plan::container_name(&state.lab, &host.name, Part::Component(ComponentKind::Db));
+        let statement = format!("{}\\G", words(state.flavor).status);
+        let refs = sql(state.flavor, &statement, false);
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        let role = match engine.exec(&name, &refs).await {
+            Ok((0, out)) if out.trim().is_empty() => {
+                let ro = sql(state.flavor, "SELECT @@read_only", true);
+                let ro: Vec<&str> = ro.iter().map(String::as_str).collect();
+                match engine.exec(&name, &ro).await {
+                    Ok((0, v)) if v.trim() == "0" => "primary".to_owned(),
+                    Ok((0, _)) => "read-only, not replicating".to_owned(),
+                    _ => "unknown".to_owned(),
+                }
+            }
+            Ok((0, out)) => {
+                let source = out
+                    .lines()
+                    .find_map(|l| {
+                        let l = l.trim();
+                        l.strip_prefix("Master_Host:")
+                            .or_else(|| l.strip_prefix("Source_Host:"))
+                    })
+                    .map(str::trim)
+                    .unwrap_or("");
+                let source_host = state
+                    .topology
+                    .hosts
+                    .iter()
+                    .find(|h| {
+                        addresses
+                            .address(&h.name, db_net)
+                            .is_some_and(|a| a.to_string() == source)
+                    })
+                    .map_or_else(|| source.to_owned(), |h| h.name.to_string());
+                let running = if replication_running(&out) {
+                    "running"
+                } else {
+                    "stopped"
+                };
+                format!("replica of {source_host} (replication {running})")
+            }
+            _ => "not answering".to_owned(),
+        };
+        roles.insert(host.name.clone(), role);
+    }
+    roles
 }
 
 #[cfg(test)]
@@ -171,5 +320,18 @@ mod tests {
         let (m, y) = (words(Flavor::Mariadb), words(Flavor::Mysql));
         assert!(m.status.contains("SLAVE") && y.status.contains("REPLICA"));
         assert_ne!(m.applied_position, y.applied_position);
+    }
+
+    #[test]
+    fn replication_status_parsing() {
+        let running = "*** 1. row ***\n  Slave_IO_Running: Yes\n Slave_SQL_Running: Yes\n";
+        assert!(replication_running(running));
+        assert!(!replication_running(
+            "  Slave_IO_Running: Connecting\n Slave_SQL_Running: Yes\n"
+        ));
+        assert!(replication_running(
+            "Replica_IO_Running: Yes\nReplica_SQL_Running: Yes"
+        ));
+        assert!(!replication_running(""));
     }
 }

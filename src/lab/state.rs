@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::images::Profile;
-use super::plan::EntryPoint;
 use crate::generate::Secrets;
 use crate::model::{Flavor, Topology};
+use crate::protocol::{ActiveFault, EntryPoint};
 
 /// State file format version.
 const STATE_VERSION: u32 = 1;
@@ -46,7 +46,7 @@ pub struct LabState {
     pub secrets: Secrets,
     /// Faults injected and not yet healed.
     #[serde(default)]
-    pub faults: Vec<super::fault::ActiveFault>,
+    pub faults: Vec<ActiveFault>,
 }
 
 /// Why state could not be read or written.

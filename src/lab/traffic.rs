@@ -115,15 +115,26 @@ pub fn spawn(targets: Vec<Target>, settings: TrafficSettings, sink: TraceSink) -
     }
 }
 
+/// Why the generator could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficError {
+    /// Nowhere to send requests.
+    #[error("the lab has no entry point to send requests to")]
+    NoEntryPoint,
+    /// The HTTP client could not be made.
+    #[error("cannot make an HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
 /// Builds the HTTP client the generator uses.
-fn client() -> Result<reqwest::Client, String> {
+fn client() -> Result<reqwest::Client, TrafficError> {
     reqwest::Client::builder()
         .no_proxy()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(Duration::from_secs(1))
         .pool_max_idle_per_host(MAX_IN_FLIGHT)
         .build()
-        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+        .map_err(TrafficError::from)
 }
 
 /// Sends requests until `cancel` or `duration`; returns what it sent.
@@ -135,9 +146,9 @@ pub async fn run(
     sink: TraceSink,
     cancel: CancellationToken,
     duration: Option<Duration>,
-) -> Result<RunStats, String> {
+) -> Result<RunStats, TrafficError> {
     if targets.is_empty() {
-        return Err("the lab has no entry point to send requests to".to_owned());
+        return Err(TrafficError::NoEntryPoint);
     }
     let shared = Arc::new(Shared {
         client: client()?,
@@ -323,16 +334,11 @@ struct Shared {
 
 impl Shared {
     fn push(&self, trace: RequestTrace) {
-        if let Ok(mut p) = self.pending.lock() {
-            p.push(trace);
-        }
+        crate::locked(&self.pending).push(trace);
     }
 
     fn take(&self) -> Vec<RequestTrace> {
-        self.pending
-            .lock()
-            .map(|mut p| std::mem::take(&mut *p))
-            .unwrap_or_default()
+        std::mem::take(&mut *crate::locked(&self.pending))
     }
 
     /// Sends request `n`; with two entry points, retries on the other one

@@ -180,6 +180,7 @@ pub fn host_name_problem(name: &str) -> Option<String> {
 
 /// The kind of a component; also its name inside its host (`web-01/db`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(strum::EnumIter))]
 #[serde(rename_all = "lowercase")]
 pub enum ComponentKind {
     /// HAProxy load balancer.
@@ -377,6 +378,18 @@ impl PartialEq<&str> for HostName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_every_kind() {
+        // strum enumerates the enum's variants itself: a kind added to the
+        // enum but not to ALL fails here.
+        use strum::IntoEnumIterator;
+        let every: Vec<ComponentKind> = ComponentKind::iter().collect();
+        assert_eq!(every, ComponentKind::ALL.to_vec());
+        for k in ComponentKind::ALL {
+            assert_eq!(k.as_str().parse::<ComponentKind>(), Ok(k));
+        }
+    }
 
     #[test]
     fn dns_labels() {

@@ -11,6 +11,7 @@ use crate::model::{ComponentKind, Role, Subject, Topology};
 
 /// What to do to a target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(strum::EnumIter))]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// SIGKILL.
@@ -324,6 +325,15 @@ mod tests {
         assert!(fits("lb-01", FaultKind::Drain).is_err());
         assert!(fits("web-01/app", FaultKind::ReadOnly).is_err());
         assert!(fits("lb-01/lb", FaultKind::Kill).is_ok());
+    }
+
+    #[test]
+    fn all_lists_every_kind() {
+        use strum::IntoEnumIterator;
+        assert_eq!(
+            FaultKind::iter().collect::<Vec<_>>(),
+            FaultKind::ALL.to_vec()
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::docker::Engine;
-use super::launch::{self, Phase, UpOptions};
+use crate::lab::docker::Engine;
+use crate::lab::launch::{self, Phase, UpOptions};
 use crate::model::Topology;
 
 fn median(mut v: Vec<Duration>) -> Duration {

@@ -1,5 +1,11 @@
-//! The command line: `topolab check | export | presets`. Thin: parses
-//! arguments, calls the library, prints, and maps outcomes to exit codes.
+//! The command line: parses arguments, calls the library, prints, and maps
+//! outcomes to exit codes. No subcommand opens the app; `check`, `export`
+//! and `presets` are here; the lab's commands (`up`, `down`, `status`,
+//! `traffic`, `fault`, `heal`, `promote`, `scenario`) print from `lab.rs`,
+//! `bench` from `bench.rs`. Only this module prints.
+
+mod bench;
+mod lab;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -327,13 +333,13 @@ pub fn run() -> ExitCode {
                 profile: images.map(Into::into),
                 timeout: None,
             };
-            block_on(crate::lab::cli::up(topology, options, explain))
+            block_on(lab::up(topology, options, explain))
         }
-        Some(Command::Down { lab }) => block_on(crate::lab::cli::down(lab)),
+        Some(Command::Down { lab }) => block_on(lab::down(lab)),
         Some(Command::Status {
             lab: Some(lab),
             watch: true,
-        }) => block_on(crate::lab::cli::watch(lab)),
+        }) => block_on(lab::watch(lab)),
         Some(Command::Traffic {
             lab,
             rate,
@@ -356,32 +362,30 @@ pub fn run() -> ExitCode {
                 rate,
                 writes_percent: writes,
             };
-            block_on(crate::lab::cli::traffic(
+            block_on(lab::traffic(
                 lab,
                 settings,
                 std::time::Duration::from_secs_f64(duration),
             ))
         }
-        Some(Command::Fault { lab, target, kind }) => {
-            block_on(crate::lab::cli::fault(lab, target, kind))
-        }
+        Some(Command::Fault { lab, target, kind }) => block_on(lab::fault(lab, target, kind)),
         Some(Command::Promote {
             lab,
             replica,
             planned,
             accept_loss,
-        }) => block_on(crate::lab::cli::promote(lab, replica, planned, accept_loss)),
+        }) => block_on(lab::promote(lab, replica, planned, accept_loss)),
         Some(Command::Scenario { lab, file, report }) => run_async(async move {
-            let passed = crate::lab::cli::scenario(lab, file, report).await?;
+            let passed = lab::scenario(lab, file, report).await?;
             Ok(if passed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
             })
         }),
-        Some(Command::Heal { lab, target, .. }) => block_on(crate::lab::cli::heal(lab, target)),
+        Some(Command::Heal { lab, target, .. }) => block_on(lab::heal(lab, target)),
         Some(Command::Status { lab, .. }) => run_async(async move {
-            let exists = crate::lab::cli::status(lab).await?;
+            let exists = lab::status(lab).await?;
             Ok(if exists {
                 ExitCode::SUCCESS
             } else {
@@ -391,7 +395,7 @@ pub fn run() -> ExitCode {
         Some(Command::Bench {
             what: BenchWhat::Launch { topology, runs },
         }) => match load(&topology) {
-            Ok(t) => block_on(crate::lab::bench::launch(t, runs)),
+            Ok(t) => block_on(bench::launch(t, runs)),
             Err(code) => code,
         },
         Some(Command::Images { action }) => block_on(images(action)),

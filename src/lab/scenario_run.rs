@@ -31,6 +31,39 @@ pub struct Outcome {
     pub topology: Option<crate::model::Topology>,
 }
 
+/// Why a scenario stopped before its end (an expectation that fails does
+/// not stop it: it is reported in the outcome).
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// A step names something the lab does not have (checked before any
+    /// step runs).
+    #[error(transparent)]
+    Target(#[from] fault::Misfit),
+    /// A promotion step cannot promote what it names, or failed.
+    #[error(transparent)]
+    Promote(#[from] promote::PromoteError),
+    /// A fault or heal step failed.
+    #[error(transparent)]
+    Fault(#[from] fault::FaultError),
+    /// The lab's state could not be read or saved.
+    #[error(transparent)]
+    State(#[from] super::state::StateError),
+}
+
+/// Why the lost writes could not be counted.
+#[derive(Debug, thiserror::Error)]
+enum CountError {
+    /// No promotion in this run.
+    #[error("no promotion happened")]
+    NoPromotion,
+    /// No primary in the lab's topology.
+    #[error("the lab has no primary")]
+    NoPrimary,
+    /// The primary's data could not be read.
+    #[error(transparent)]
+    Sql(#[from] super::replication::SqlError),
+}
+
 /// Where a run also sends the requests it traced (the GUI's canvas).
 pub type TraceObserver = Arc<dyn Fn(Vec<RequestTrace>) + Send + Sync>;
 
@@ -53,25 +86,20 @@ impl Run {
     async fn change<T>(
         &mut self,
         work: impl AsyncFnOnce(&Engine, &mut Locked) -> T,
-    ) -> Result<T, String> {
-        let mut locked = super::state::lock(&self.state.lab)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<T, ScenarioError> {
+        let mut locked = super::state::lock(&self.state.lab).await?;
         let out = work(&self.engine, &mut locked).await;
-        locked.save().map_err(|e| e.to_string())?;
+        locked.save()?;
         self.state = locked.snapshot();
         Ok(out)
     }
 
     fn traces(&self) -> Vec<RequestTrace> {
-        self.traces.lock().map(|t| t.clone()).unwrap_or_default()
+        crate::locked(&self.traces).clone()
     }
 
     fn timeline(&self) -> Vec<live::Transition> {
-        self.live
-            .lock()
-            .map(|l| l.timeline().cloned().collect())
-            .unwrap_or_default()
+        crate::locked(&self.live).timeline().cloned().collect()
     }
 
     fn slow_ms(&self) -> f32 {
@@ -94,13 +122,13 @@ impl Run {
 
     /// Acknowledged writes before the last promotion that the current
     /// primary lacks, counted by the unique value each one wrote.
-    async fn lost_writes(&self) -> Result<u64, String> {
+    async fn lost_writes(&self) -> Result<u64, CountError> {
         let promotion = self
             .incidents
             .iter()
             .rev()
             .find(|i| i.promotion)
-            .ok_or("no promotion happened")?;
+            .ok_or(CountError::NoPromotion)?;
         let acked: Vec<String> = self
             .traces()
             .iter()
@@ -113,7 +141,7 @@ impl Run {
             .databases()
             .find(|(_, d)| d.role == Role::Primary)
             .map(|(h, _)| h.name.clone())
-            .ok_or("no primary")?;
+            .ok_or(CountError::NoPrimary)?;
         let present = super::replication::item_values(&self.engine, &self.state, &primary).await?;
         Ok(stopwatch::lost_writes(&acked, &present))
     }
@@ -211,7 +239,7 @@ impl Run {
                         };
                         (ok, format!("{lost} lost"))
                     }
-                    Err(e) => (false, e),
+                    Err(e) => (false, e.to_string()),
                 }
             }
             Expectation::FirstWriteWithin(s) => match measured.filter(|m| m.incident.promotion) {
@@ -235,15 +263,15 @@ pub async fn run(
     scenario: &Scenario,
     say: &(dyn Fn(String) + Sync),
     observer: Option<TraceObserver>,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, ScenarioError> {
     // Every target must exist before anything is done.
     for step in &scenario.steps {
         match step {
             Step::Fault { target, .. } | Step::Heal { target } => {
-                fault::locate(&state.topology, target).map_err(|e| e.to_string())?;
+                fault::locate(&state.topology, target)?;
             }
             Step::Promote { replica, .. } => {
-                promote::resolve(&state, replica).map_err(|e| e.to_string())?;
+                promote::resolve(&state, replica)?;
             }
             _ => {}
         }
@@ -254,10 +282,9 @@ pub async fn run(
         engine.clone(),
         state.clone(),
         Arc::new(move |batch: Vec<Observation>| {
-            if let Ok(mut l) = monitor_live.lock() {
-                for o in batch {
-                    l.apply(o);
-                }
+            let mut l = crate::locked(&monitor_live);
+            for o in batch {
+                l.apply(o);
             }
         }),
     );
@@ -294,9 +321,7 @@ pub async fn run(
                                 if let Some(o) = &observer {
                                     o(batch.clone());
                                 }
-                                if let Ok(mut t) = traces.lock() {
-                                    t.extend(batch);
-                                }
+                                crate::locked(&traces).extend(batch);
                             }),
                         ));
                     }
@@ -315,8 +340,7 @@ pub async fn run(
                 let at = live::now();
                 let done = run
                     .change(async |e, s| fault::inject(e, s, target, kind).await)
-                    .await?
-                    .map_err(|e| e.to_string())?;
+                    .await??;
                 run.incidents.push(Incident {
                     label: format!("{target} {kind}"),
                     host: target.host().to_string(),
@@ -332,7 +356,7 @@ pub async fn run(
                 let healed = run
                     .change(async |e, s| fault::heal(e, s, target).await)
                     .await?;
-                for line in healed.map_err(|e| e.to_string())? {
+                for line in healed? {
                     say(format!("  {line}"));
                 }
                 run.healed = Some(at);
@@ -341,7 +365,7 @@ pub async fn run(
             Step::HealAll => {
                 let at = live::now();
                 let healed = run.change(async |e, s| fault::heal_all(e, s).await).await?;
-                for line in healed.map_err(|e| e.to_string())? {
+                for line in healed? {
                     say(format!("  {line}"));
                 }
                 run.healed = Some(at);
@@ -357,8 +381,7 @@ pub async fn run(
                     .change(async |e, s| {
                         promote::promote(e, s, replica, *planned, *accept_loss).await
                     })
-                    .await?
-                    .map_err(|e| e.to_string())?;
+                    .await??;
                 for (t, line) in &done.steps {
                     say(format!("  {:>6.3} s  {line}", t.as_secs_f64()));
                 }

@@ -1,17 +1,19 @@
-//! The lab's command-line front: `up`, `down`, `status`, `traffic`. Prints progress as
-//! it happens; everything else is in `launch.rs`.
+//! The lab's commands on the command line: `up`, `down`, `status`,
+//! `traffic`, `fault`, `heal`, `promote`, `scenario`. Parses targets at the
+//! edge, takes the lab's lock for changes, and prints what the lab did; the
+//! work itself is in `crate::lab`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::docker::Engine;
-use super::launch::{self, LabError, Progress, UpOptions};
-use super::monitor;
-use super::plan::Part;
-use super::state::LabState;
-use super::traffic::{self, TrafficSettings};
+use crate::lab::docker::Engine;
+use crate::lab::launch::{self, LabError, Progress, UpOptions};
+use crate::lab::monitor;
+use crate::lab::plan::Part;
+use crate::lab::state::LabState;
+use crate::lab::traffic::{self, TrafficSettings};
 use crate::live::LiveState;
 use crate::model::{Subject, Topology};
 use std::sync::{Arc, Mutex};
@@ -79,10 +81,10 @@ pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow
 /// The labs Docker knows of, by label.
 async fn running_labs(engine: &Engine) -> Result<Vec<String>, LabError> {
     let mut labs: Vec<String> = engine
-        .containers(super::names::LAB)
+        .containers(crate::lab::names::LAB)
         .await?
         .into_iter()
-        .filter_map(|c| c.labels.get(super::names::LAB).cloned())
+        .filter_map(|c| c.labels.get(crate::lab::names::LAB).cloned())
         .collect();
     labs.sort();
     labs.dedup();
@@ -131,7 +133,7 @@ pub async fn status(lab: Option<String>) -> anyhow::Result<bool> {
         Some(l) => {
             launch::check_lab_name(&l)?;
             if engine
-                .containers(&super::names::lab_filter(&l))
+                .containers(&crate::lab::names::lab_filter(&l))
                 .await?
                 .is_empty()
             {
@@ -153,7 +155,9 @@ pub async fn status(lab: Option<String>) -> anyhow::Result<bool> {
 }
 
 async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
-    let containers = engine.containers(&super::names::lab_filter(lab)).await?;
+    let containers = engine
+        .containers(&crate::lab::names::lab_filter(lab))
+        .await?;
     let state = LabState::load(lab)?;
     println!("lab {lab}");
     if let Some(s) = &state {
@@ -171,19 +175,19 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
         );
     }
     let roles = match &state {
-        Some(s) => launch::db_roles(engine, s).await,
+        Some(s) => crate::lab::replication::db_roles(engine, s).await,
         None => BTreeMap::new(),
     };
     let mut by_host: BTreeMap<String, Vec<(Part, String)>> = BTreeMap::new();
     for c in containers {
         let host = c
             .labels
-            .get(super::names::HOST)
+            .get(crate::lab::names::HOST)
             .cloned()
             .unwrap_or_default();
         let part = c
             .labels
-            .get(super::names::COMPONENT)
+            .get(crate::lab::names::COMPONENT)
             .and_then(|p| Part::from_label(p))
             .unwrap_or(Part::Holder);
         by_host
@@ -221,12 +225,12 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
 async fn live_view(engine: &Engine, state: &LabState) -> Vec<String> {
     let mut lines = Vec::new();
     for (host, _) in state.topology.load_balancers() {
-        let container = super::plan::container_name(
+        let container = crate::lab::plan::container_name(
             &state.lab,
             &host.name,
             Part::Component(crate::model::ComponentKind::Lb),
         );
-        match monitor::haproxy_servers(engine, &container).await {
+        match crate::lab::haproxy::servers(engine, &container).await {
             Ok(servers) => {
                 for s in servers {
                     lines.push(format!(
@@ -282,10 +286,9 @@ pub async fn watch(lab: String) -> anyhow::Result<()> {
         engine,
         state.clone(),
         Arc::new(move |batch| {
-            if let Ok(mut l) = sink_live.lock() {
-                for o in batch {
-                    l.apply(o);
-                }
+            let mut l = crate::locked(&sink_live);
+            for o in batch {
+                l.apply(o);
             }
         }),
     );
@@ -296,12 +299,10 @@ pub async fn watch(lab: String) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
             _ = ticker.tick() => {}
         }
-        let table = match live.lock() {
-            Ok(mut l) => {
-                l.tick(crate::live::now());
-                render_table(&state, &l)
-            }
-            Err(_) => break,
+        let table = {
+            let mut l = crate::locked(&live);
+            l.tick(crate::live::now());
+            render_table(&state, &l)
         };
         if tty {
             print!("\x1b[2J\x1b[H");
@@ -396,9 +397,7 @@ pub async fn traffic(
     let live = Arc::new(Mutex::new(LiveState::new()));
     let sink_live = live.clone();
     let sink: traffic::TraceSink = Arc::new(move |batch| {
-        if let Ok(mut l) = sink_live.lock() {
-            l.apply(crate::live::Observation::Requests(batch));
-        }
+        crate::locked(&sink_live).apply(crate::live::Observation::Requests(batch));
     });
     let (_tx, rx) = tokio::sync::watch::channel(settings);
     let cancel = CancellationToken::new();
@@ -412,9 +411,7 @@ pub async fn traffic(
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     ctrl_c.abort();
-    let live = live
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the traffic results are unreadable"))?;
+    let live = crate::locked(&live);
     print!("{}", traffic_summary(&stats, live.totals()));
     Ok(())
 }
@@ -452,21 +449,21 @@ pub fn traffic_summary(stats: &traffic::RunStats, totals: &crate::live::Totals) 
 }
 
 /// Takes lab `lab`'s lock and reads its state, for a change.
-async fn lock_state(lab: &str) -> anyhow::Result<super::state::Locked> {
+async fn lock_state(lab: &str) -> anyhow::Result<crate::lab::state::Locked> {
     launch::check_lab_name(lab)?;
-    Ok(super::state::lock(lab).await?)
+    Ok(crate::lab::state::lock(lab).await?)
 }
 
 /// `topolab fault LAB TARGET KIND`.
 pub async fn fault(
     lab: String,
     target: String,
-    kind: super::fault::FaultKind,
+    kind: crate::lab::fault::FaultKind,
 ) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
     let target: Subject = target.parse().map_err(anyhow::Error::msg)?;
     let mut state = lock_state(&lab).await?;
-    let result = super::fault::inject(&engine, &mut state, &target, kind).await;
+    let result = crate::lab::fault::inject(&engine, &mut state, &target, kind).await;
     // What was done is recorded even when a later step failed.
     state.save()?;
     println!("{}", result?);
@@ -483,8 +480,8 @@ pub async fn heal(lab: String, target: Option<String>) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     let mut state = lock_state(&lab).await?;
     let result = match &subject {
-        Some(t) => super::fault::heal(&engine, &mut state, t).await,
-        None => super::fault::heal_all(&engine, &mut state).await,
+        Some(t) => crate::lab::fault::heal(&engine, &mut state, t).await,
+        None => crate::lab::fault::heal_all(&engine, &mut state).await,
     };
     state.save()?;
     let healed = result?;
@@ -512,7 +509,8 @@ pub async fn promote(
     let engine = Engine::connect().await?;
     let replica: Subject = replica.parse().map_err(anyhow::Error::msg)?;
     let mut state = lock_state(&lab).await?;
-    let result = super::promote::promote(&engine, &mut state, &replica, planned, accept_loss).await;
+    let result =
+        crate::lab::promote::promote(&engine, &mut state, &replica, planned, accept_loss).await;
     // Whatever was done is recorded, also when a later step failed.
     state.save()?;
     let done = result?;
@@ -536,9 +534,10 @@ pub async fn scenario(
     let state = require_state(&lab)?;
     let engine = Engine::connect().await?;
     println!("scenario {}: {}", scenario.name, scenario.description);
-    let outcome = super::scenario::run(engine, state, &scenario, &|line| println!("{line}"), None)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let outcome =
+        crate::lab::scenario_run::run(engine, state, &scenario, &|line| println!("{line}"), None)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
     println!();
     print!("{}", outcome.report);
     if let Some(path) = report {
