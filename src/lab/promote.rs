@@ -36,7 +36,9 @@ use super::replication;
 use super::state::{LabState, Locked};
 use crate::generate::{self, AppConfig, Secret, Settings, paths};
 use crate::gtid::Gtid;
-use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Role, Subject, serving_network};
+use crate::model::{
+    AddressPlan, ComponentKind, Flavor, HostName, Role, Subject, Topology, serving_network,
+};
 pub use crate::protocol::Assessment;
 
 /// How long the replica may take to apply what it received.
@@ -570,29 +572,14 @@ pub async fn promote(
     let fenced = fence(engine, state, &old, &mut step).await?;
     // Until the replica is writable, a failure puts the old primary back
     // as it was: the only writable database.
-    let ready = async {
-        // The old primary takes no writes now. Let the replica receive what
-        // it still can, so the assessment below is final.
-        if fenced == Fence::ReadOnly {
-            let position = sql(engine, state, &old, w.own_position).await?;
-            let limit = if planned { CATCH_UP } else { FENCED_CATCH_UP };
-            match wait_applied(engine, state, &replica, &position, limit).await {
-                Ok(()) => step(format!("{replica}/db caught up to {position}")),
-                Err(e) if planned => return Err(e),
-                Err(_) => {}
-            }
-        }
-        let assessment = assess(engine, state, &replica, &old).await?;
-        if assessment.missing != Some(0) && !accept_loss {
-            return Err(PromoteError::WouldLose(Box::new(assessment)));
-        }
-        step(format!("assessed: {}", assessment.summary()));
-        // Apply what was received before cutting the link.
-        if !assessment.received.is_empty() {
-            wait_applied(engine, state, &replica, &assessment.received, CATCH_UP).await?;
-        }
-        Ok(assessment)
-    }
+    let ready = settle(
+        engine,
+        state,
+        (&replica, &old),
+        fenced,
+        (planned, accept_loss),
+        &mut step,
+    )
     .await;
     let assessment = match ready {
         Ok(a) => a,
@@ -604,31 +591,7 @@ pub async fn promote(
         }
     };
 
-    // The new roles: the replica leads its group; the old primary and the
-    // other replicas follow it.
-    let group = state
-        .topology
-        .host(&replica)
-        .and_then(|h| h.database())
-        .map(|d| d.group.clone())
-        .unwrap_or_default();
-    let mut topology = state.topology.clone();
-    let mut followers = Vec::new();
-    for h in &mut topology.hosts {
-        let name = h.name.clone();
-        let Some(db) = h.database_mut() else { continue };
-        if db.group != group {
-            continue;
-        }
-        if name == replica {
-            db.role = Role::Primary;
-        } else {
-            db.role = Role::Replica {
-                of: replica.clone(),
-            };
-            followers.push(name);
-        }
-    }
+    let (topology, followers) = new_roles(&state.topology, &replica);
     if let Err(e) = sql(
         engine,
         state,
@@ -658,6 +621,91 @@ pub async fn promote(
         "{replica}/db is writable and replicates from no one"
     ));
 
+    spread_roles(
+        engine,
+        state,
+        (&replica, &old),
+        &followers,
+        fenced,
+        &mut step,
+    )
+    .await?;
+    Ok(Promoted { assessment, steps })
+}
+
+/// Once the old primary is fenced: lets the replica receive what it still
+/// can, assesses the loss (final now), refuses it unless accepted, and has
+/// the replica apply everything it received.
+async fn settle(
+    engine: &Engine,
+    state: &LabState,
+    (replica, old): (&HostName, &HostName),
+    fenced: Fence,
+    (planned, accept_loss): (bool, bool),
+    step: &mut impl FnMut(String),
+) -> Result<Assessment, PromoteError> {
+    let w = replication::words(state.flavor);
+    if fenced == Fence::ReadOnly {
+        let position = sql(engine, state, old, w.own_position).await?;
+        let limit = if planned { CATCH_UP } else { FENCED_CATCH_UP };
+        match wait_applied(engine, state, replica, &position, limit).await {
+            Ok(()) => step(format!("{replica}/db caught up to {position}")),
+            Err(e) if planned => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let assessment = assess(engine, state, replica, old).await?;
+    if assessment.missing != Some(0) && !accept_loss {
+        return Err(PromoteError::WouldLose(Box::new(assessment)));
+    }
+    step(format!("assessed: {}", assessment.summary()));
+    // Apply what was received before cutting the link.
+    if !assessment.received.is_empty() {
+        wait_applied(engine, state, replica, &assessment.received, CATCH_UP).await?;
+    }
+    Ok(assessment)
+}
+
+/// The topology with `replica` leading its group and the group's other
+/// databases (the old primary among them) replicating from it, and those
+/// followers.
+fn new_roles(topology: &Topology, replica: &HostName) -> (Topology, Vec<HostName>) {
+    let group = topology
+        .host(replica)
+        .and_then(|h| h.database())
+        .map(|d| d.group.clone())
+        .unwrap_or_default();
+    let mut topology = topology.clone();
+    let mut followers = Vec::new();
+    for h in &mut topology.hosts {
+        let name = h.name.clone();
+        let Some(db) = h.database_mut() else { continue };
+        if db.group != group {
+            continue;
+        }
+        if name == *replica {
+            db.role = Role::Primary;
+        } else {
+            db.role = Role::Replica {
+                of: replica.clone(),
+            };
+            followers.push(name);
+        }
+    }
+    (topology, followers)
+}
+
+/// After the replica became the primary: every app writes to it, every
+/// database's my.cnf keeps its new role across restarts, and the other
+/// databases follow it (the fenced old primary only when it lacks nothing).
+async fn spread_roles(
+    engine: &Engine,
+    state: &LabState,
+    (replica, old): (&HostName, &HostName),
+    followers: &[HostName],
+    fenced: Fence,
+    step: &mut impl FnMut(String),
+) -> Result<(), PromoteError> {
     let artifacts = generate::generate(&state.topology, &settings(state), &state.secrets)
         .map_err(|e| PromoteError::Failed(format!("regenerating the configs: {e}")))?;
     // Writes first: the apps follow the new primary at once; the files
@@ -665,7 +713,7 @@ pub async fn promote(
     for line in repoint_apps(engine, state, &artifacts).await? {
         step(line);
     }
-    for h in std::iter::once(&replica).chain(followers.iter()) {
+    for h in std::iter::once(replica).chain(followers) {
         upload(
             engine,
             &artifacts,
@@ -675,12 +723,12 @@ pub async fn promote(
         )
         .await?;
     }
-    for f in &followers {
+    for f in followers {
         let running = engine
             .state(&db_container(&state.lab, f))
             .await
             .is_ok_and(|(s, _)| s.is_running());
-        if *f == old {
+        if f == old {
             match (fenced, running) {
                 (Fence::ReadOnly, true) => step(rejoin(engine, state, f).await?),
                 _ => step(format!(
@@ -688,11 +736,11 @@ pub async fn promote(
                 )),
             }
         } else if running {
-            follow(engine, state, f, &replica, false).await?;
+            follow(engine, state, f, replica, false).await?;
             step(format!("{f}/db now replicates from {replica}/db"));
         }
     }
-    Ok(Promoted { assessment, steps })
+    Ok(())
 }
 
 /// Undoes the read-only fence of an old primary that stays the primary (a

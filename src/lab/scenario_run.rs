@@ -146,6 +146,126 @@ impl Run {
         Ok(stopwatch::lost_writes(&acked, &present))
     }
 
+    /// Runs one step, saying what it does; an expectation's result goes
+    /// into `outcome`.
+    async fn step(
+        &mut self,
+        step: &Step,
+        say: &(dyn Fn(String) + Sync),
+        observer: &Option<TraceObserver>,
+        outcome: &mut Outcome,
+    ) -> Result<(), ScenarioError> {
+        match step {
+            Step::Say(text) => say(format!("▶ {text}")),
+            Step::Traffic { rate, writes } => {
+                let settings = TrafficSettings {
+                    rate: Rate::PerSecond(*rate),
+                    writes_percent: *writes,
+                };
+                match &self.traffic {
+                    Some(t) => t.set(settings),
+                    None => {
+                        let traces = self.traces.clone();
+                        let observer = observer.clone();
+                        self.traffic = Some(traffic::spawn(
+                            traffic::targets(&self.state),
+                            settings,
+                            Arc::new(move |batch: Vec<RequestTrace>| {
+                                if let Some(o) = &observer {
+                                    o(batch.clone());
+                                }
+                                crate::locked(&traces).extend(batch);
+                            }),
+                        ));
+                    }
+                }
+                say(format!("  traffic: {rate} req/s, {writes}% writes"));
+            }
+            Step::StopTraffic => {
+                if let Some(t) = self.traffic.take() {
+                    t.stop();
+                }
+                say("  traffic stopped".to_owned());
+            }
+            Step::Wait(s) => tokio::time::sleep(Duration::from_secs_f64(*s)).await,
+            Step::Fault { target, kind } => {
+                let kind = *kind;
+                let at = live::now();
+                let done = self
+                    .change(async |e, s| fault::inject(e, s, target, kind).await)
+                    .await??;
+                self.incidents.push(Incident {
+                    label: format!("{target} {kind}"),
+                    host: target.host().to_string(),
+                    at,
+                    promotion: false,
+                    check: Some(done.check.to_string()),
+                });
+                self.changed = at;
+                say(format!("  fault: {done}"));
+            }
+            Step::Heal { target } => {
+                let at = live::now();
+                let healed = self
+                    .change(async |e, s| fault::heal(e, s, target).await)
+                    .await?;
+                for line in healed? {
+                    say(format!("  {line}"));
+                }
+                self.healed = Some(at);
+                self.changed = at;
+            }
+            Step::HealAll => {
+                let at = live::now();
+                let healed = self
+                    .change(async |e, s| fault::heal_all(e, s).await)
+                    .await?;
+                for line in healed? {
+                    say(format!("  {line}"));
+                }
+                self.healed = Some(at);
+                self.changed = at;
+            }
+            Step::Promote {
+                replica,
+                planned,
+                accept_loss,
+            } => {
+                let at = live::now();
+                let done = self
+                    .change(async |e, s| {
+                        promote::promote(e, s, replica, *planned, *accept_loss).await
+                    })
+                    .await??;
+                for (t, line) in &done.steps {
+                    say(format!("  {:>6.3} s  {line}", t.as_secs_f64()));
+                }
+                self.incidents.push(Incident {
+                    label: format!(
+                        "promote {replica}{}",
+                        if *planned { " (planned)" } else { "" }
+                    ),
+                    host: replica.host().to_string(),
+                    at,
+                    promotion: true,
+                    check: None,
+                });
+                self.changed = at;
+            }
+            Step::Expect(e) => {
+                let (ok, seen) = self.check(e).await;
+                if ok {
+                    outcome.passed += 1;
+                    say(format!("  ✔ {e} ({seen})"));
+                } else {
+                    say(format!("  ✖ {e}: {seen}"));
+                    outcome.failed.push(format!("{e}: {seen}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `expectation` holds, and what was seen.
     async fn check(&self, expectation: &Expectation) -> (bool, String) {
         let measured = self.measure_last();
@@ -302,112 +422,7 @@ pub async fn run(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut outcome = Outcome::default();
     for step in &scenario.steps {
-        match step {
-            Step::Say(text) => say(format!("▶ {text}")),
-            Step::Traffic { rate, writes } => {
-                let settings = TrafficSettings {
-                    rate: Rate::PerSecond(*rate),
-                    writes_percent: *writes,
-                };
-                match &run.traffic {
-                    Some(t) => t.set(settings),
-                    None => {
-                        let traces = run.traces.clone();
-                        let observer = observer.clone();
-                        run.traffic = Some(traffic::spawn(
-                            traffic::targets(&run.state),
-                            settings,
-                            Arc::new(move |batch: Vec<RequestTrace>| {
-                                if let Some(o) = &observer {
-                                    o(batch.clone());
-                                }
-                                crate::locked(&traces).extend(batch);
-                            }),
-                        ));
-                    }
-                }
-                say(format!("  traffic: {rate} req/s, {writes}% writes"));
-            }
-            Step::StopTraffic => {
-                if let Some(t) = run.traffic.take() {
-                    t.stop();
-                }
-                say("  traffic stopped".to_owned());
-            }
-            Step::Wait(s) => tokio::time::sleep(Duration::from_secs_f64(*s)).await,
-            Step::Fault { target, kind } => {
-                let kind = *kind;
-                let at = live::now();
-                let done = run
-                    .change(async |e, s| fault::inject(e, s, target, kind).await)
-                    .await??;
-                run.incidents.push(Incident {
-                    label: format!("{target} {kind}"),
-                    host: target.host().to_string(),
-                    at,
-                    promotion: false,
-                    check: Some(done.check.to_string()),
-                });
-                run.changed = at;
-                say(format!("  fault: {done}"));
-            }
-            Step::Heal { target } => {
-                let at = live::now();
-                let healed = run
-                    .change(async |e, s| fault::heal(e, s, target).await)
-                    .await?;
-                for line in healed? {
-                    say(format!("  {line}"));
-                }
-                run.healed = Some(at);
-                run.changed = at;
-            }
-            Step::HealAll => {
-                let at = live::now();
-                let healed = run.change(async |e, s| fault::heal_all(e, s).await).await?;
-                for line in healed? {
-                    say(format!("  {line}"));
-                }
-                run.healed = Some(at);
-                run.changed = at;
-            }
-            Step::Promote {
-                replica,
-                planned,
-                accept_loss,
-            } => {
-                let at = live::now();
-                let done = run
-                    .change(async |e, s| {
-                        promote::promote(e, s, replica, *planned, *accept_loss).await
-                    })
-                    .await??;
-                for (t, line) in &done.steps {
-                    say(format!("  {:>6.3} s  {line}", t.as_secs_f64()));
-                }
-                run.incidents.push(Incident {
-                    label: format!(
-                        "promote {replica}{}",
-                        if *planned { " (planned)" } else { "" }
-                    ),
-                    host: replica.host().to_string(),
-                    at,
-                    promotion: true,
-                    check: None,
-                });
-                run.changed = at;
-            }
-            Step::Expect(e) => {
-                let (ok, seen) = run.check(e).await;
-                if ok {
-                    outcome.passed += 1;
-                    say(format!("  ✔ {e} ({seen})"));
-                } else {
-                    say(format!("  ✖ {e}: {seen}"));
-                    outcome.failed.push(format!("{e}: {seen}"));
-                }
-            }
-        }
+        run.step(step, say, &observer, &mut outcome).await?;
     }
     if let Some(t) = run.traffic.take() {
         t.stop();
