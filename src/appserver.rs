@@ -40,6 +40,15 @@ use crate::generate::{AppConfig, DbEndpoint};
 const READER_BACKOFF: Duration = Duration::from_secs(1);
 /// Most items `GET /api/items` returns (the newest).
 const MAX_ITEMS: u32 = 10_000;
+/// Most connections the app keeps open to each database. Every returned
+/// connection stays in the pool (up to this many) for reuse by the next
+/// request, as a production pool does: opening a MySQL connection per
+/// request costs a TCP handshake, the server's authentication and a
+/// socket left in TIME_WAIT, and under load that churn, not the query,
+/// becomes the limit.
+pub const POOL_SIZE: usize = 16;
+/// How long an idle pooled connection is kept before it is closed.
+const POOL_IDLE: Duration = Duration::from_secs(60);
 
 /// Why the app server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -260,9 +269,20 @@ impl App {
                     .pass(Some(self.password.clone()))
                     .db_name(Some(self.schema.clone()))
                     .prefer_socket(false)
-                    .pool_opts(mysql_async::PoolOpts::default().with_constraints(
-                        mysql_async::PoolConstraints::new(0, 16).unwrap_or_default(),
-                    ));
+                    .pool_opts(
+                        mysql_async::PoolOpts::default()
+                            .with_constraints(
+                                mysql_async::PoolConstraints::new(0, POOL_SIZE).unwrap_or_default(),
+                            )
+                            // A zero TTL (the default) would keep only `min`
+                            // (0) idle connections: every request would
+                            // connect anew.
+                            .with_inactive_connection_ttl(POOL_IDLE)
+                            // The app keeps no session state, so a returned
+                            // connection needs no reset round trip (which
+                            // would also drop its prepared statements).
+                            .with_reset_connection(false),
+                    );
                 mysql_async::Pool::new(opts)
             })
             .clone()
@@ -276,12 +296,35 @@ impl App {
     ) -> Result<T, String> {
         let pool = self.pool(db).await;
         let attempt = async {
-            let mut conn = pool.get_conn().await.map_err(|e| e.to_string())?;
-            work(&mut conn).await.map_err(|e| e.to_string())
+            let mut conn = pool.get_conn().await?;
+            work(&mut conn).await
         };
         match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                if matches!(e, mysql_async::Error::Io(_)) {
+                    self.forget_pool(db).await;
+                }
+                Err(e.to_string())
+            }
+            Err(_) => {
+                self.forget_pool(db).await;
+                Err(format!("no answer within {} ms", self.timeout.as_millis()))
+            }
+        }
+    }
+
+    /// Drops the pooled connections to `db` after its connection broke or
+    /// it stopped answering: the server may have restarted or been cut
+    /// off, and every idle connection to it is then as dead as this one.
+    /// The next request opens fresh ones.
+    async fn forget_pool(&self, db: &DbEndpoint) {
+        let pool = self.pools.lock().await.remove(&db.address);
+        if let Some(pool) = pool {
+            // Closing waits for connections in use; nothing waits on it.
+            tokio::spawn(async move {
+                let _ = pool.disconnect().await;
+            });
         }
     }
 

@@ -25,6 +25,11 @@ pub(super) fn config(ctx: &Ctx, host: &Host, web: &WebServer) -> String {
     emit!(o, "    access_log off;");
     emit!(o, "    sendfile on;");
     emit!(o, "    keepalive_timeout 30s;");
+    emit!(
+        o,
+        "    # The load balancers' connections are reused, not closed every 1000."
+    );
+    emit!(o, "    keepalive_requests 100000;");
     emit!(o, "    server_tokens off;");
     emit!(o, "    default_type application/octet-stream;");
     emit!(o, "    types {{");
@@ -56,7 +61,20 @@ pub(super) fn config(ctx: &Ctx, host: &Host, web: &WebServer) -> String {
     );
     emit!(o, "    upstream app {{");
     emit!(o, "        server 127.0.0.1:{app_port};");
-    emit!(o, "        keepalive 16;");
+    emit!(
+        o,
+        "        # Idle connections kept open to the app, enough for every request"
+    );
+    emit!(
+        o,
+        "        # the load balancers can have in flight: below that, a busy Nginx"
+    );
+    emit!(
+        o,
+        "        # closes and reopens app connections on every burst."
+    );
+    emit!(o, "        keepalive 256;");
+    emit!(o, "        keepalive_requests 100000;");
     emit!(o, "    }}");
     emit!(o);
     emit!(o, "    server {{");
