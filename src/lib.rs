@@ -46,6 +46,7 @@ fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
 }
 
 pub mod appserver;
+pub mod capacity;
 pub mod cli;
 pub mod export;
 pub mod generate;

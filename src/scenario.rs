@@ -285,7 +285,8 @@ mod tests {
         assert!(e.contains("unknown fault"), "{e}");
         let e = parse("(version: 1, name: \"x\", steps: [jump(3)])").expect_err("step");
         assert!(e.contains("line 1"), "{e}");
-        let e = parse("(version: 1, name: \"x\", steps: [traffic(rate: 5000)])").expect_err("rate");
+        let e =
+            parse("(version: 1, name: \"x\", steps: [traffic(rate: 50000)])").expect_err("rate");
         assert!(e.contains("rate"), "{e}");
     }
 }

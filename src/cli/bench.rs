@@ -1,14 +1,20 @@
 //! `topolab bench launch`: launches and tears down a topology N times and
-//! prints the median time of each phase. A measurement, not a test.
+//! prints the median time of each phase. `topolab bench capacity`: ramps
+//! the rate through a running lab and prints the knee and the bottleneck.
+//! Measurements, not tests.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::capacity::{self, Step};
+use crate::lab::capacity_run::{self, RampOptions};
 use crate::lab::docker::Engine;
 use crate::lab::launch::{self, Phase, UpOptions};
 use crate::model::Topology;
+use crate::model::cpus_text;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -72,5 +78,96 @@ pub async fn launch(topology: Topology, runs: usize) -> anyhow::Result<()> {
         "teardown",
         median(teardowns).as_secs_f64()
     );
+    Ok(())
+}
+
+/// `topolab bench capacity`: the ramp, a line per step as it finishes, then
+/// the knee, the CPU table at the knee and the bottleneck in words.
+pub async fn capacity(
+    lab: String,
+    options: RampOptions,
+    report: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let state = super::lab::require_state(&lab)?;
+    let engine = Engine::connect().await?;
+    let cancel = CancellationToken::new();
+    let interrupt = cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.cancel();
+        }
+    });
+    let sizes = capacity_run::sizes(&state);
+    println!(
+        "ramping lab {lab}: {}% writes, {:.0} s per step, target p95 {} ms and at most {:.0}% errors",
+        options.writes_percent,
+        options.step.as_secs_f64(),
+        options.targets.p95_ms,
+        options.targets.max_errors * 100.0
+    );
+    println!(
+        "{:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>8}  verdict",
+        "rate", "answered", "p50 ms", "p95 ms", "p99 ms", "errors", "machine"
+    );
+    let each = |s: &Step| {
+        println!(
+            "{:>9.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>6.2}% {:>8}  {}",
+            s.offered,
+            s.answered,
+            s.p50_ms,
+            s.p95_ms,
+            s.p99_ms,
+            s.error_ratio() * 100.0,
+            s.machine_busy
+                .map_or("-".to_owned(), |b| format!("{:.0}%", b * 100.0)),
+            s.missed(options.targets)
+                .unwrap_or_else(|| "served".to_owned())
+        );
+    };
+    let steps = capacity_run::ramp(&engine, &state, &options, &cancel, &each).await;
+    ctrl_c.abort();
+    let steps = steps?;
+    println!();
+    match capacity::knee(&steps, options.targets) {
+        Some(k) => {
+            let s = &steps[k];
+            println!(
+                "knee: {:.0} req/s (p95 {:.1} ms, {:.2}% errors)",
+                s.offered,
+                s.p95_ms,
+                s.error_ratio() * 100.0
+            );
+            println!("CPU at the knee, against each host's size:");
+            for h in capacity::host_cpu(&s.cpu, &sizes) {
+                let parts: Vec<String> =
+                    h.parts.iter().map(|(p, c)| format!("{p} {c:.2}")).collect();
+                println!(
+                    "  {:<12} {:>5.2} of {:>4} CPU  {:>4.0}%  ({})",
+                    h.host.as_str(),
+                    h.used,
+                    cpus_text(h.budget),
+                    h.share() * 100.0,
+                    parts.join(", ")
+                );
+            }
+            println!("bottleneck: {}", capacity::bottleneck(s, &sizes));
+        }
+        None => println!(
+            "no knee: even the first step ({:.0} req/s) missed the targets; try a lower --start-rate",
+            options.start_rate
+        ),
+    }
+    if let Some(path) = report {
+        let text = capacity::report(
+            &lab,
+            &steps,
+            options.targets,
+            &sizes,
+            options.writes_percent,
+        );
+        crate::fsutil::write_atomic(&path, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write the report {}: {e}", path.display()))?;
+        println!("report written to {}", path.display());
+    }
     Ok(())
 }

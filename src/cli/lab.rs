@@ -268,7 +268,7 @@ async fn live_view(engine: &Engine, state: &LabState) -> Vec<String> {
 }
 
 /// The lab's state file, or an error naming what is missing.
-fn require_state(lab: &str) -> anyhow::Result<LabState> {
+pub(super) fn require_state(lab: &str) -> anyhow::Result<LabState> {
     launch::check_lab_name(lab)?;
     LabState::load(lab)?.ok_or_else(|| {
         anyhow::anyhow!("no lab named {lab} is known here (launch it with `topolab up`)")

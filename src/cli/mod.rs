@@ -125,7 +125,7 @@ enum Command {
     Traffic {
         /// The lab.
         lab: String,
-        /// Requests per second (up to 1000), or `max` for as fast as the lab answers.
+        /// Requests per second (up to 20000), or `max` for as fast as the lab answers.
         #[arg(long, default_value = "20")]
         rate: String,
         /// Seconds to send for.
@@ -217,6 +217,29 @@ enum BenchWhat {
         /// How many timed runs.
         #[arg(short = 'n', default_value_t = 3)]
         runs: usize,
+    },
+    /// Ramp an open-loop rate through a running lab until p95 latency passes
+    /// the target or more than 1% of requests fail; print each step, the knee
+    /// (the highest rate served within the target) and the bottleneck (each
+    /// container's CPU against its host's size).
+    Capacity {
+        /// The lab.
+        lab: String,
+        /// The p95 latency target, milliseconds.
+        #[arg(long = "p95-ms", default_value_t = 50.0)]
+        p95_ms: f64,
+        /// Percent of requests that are writes (POST /api/items).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+        writes: u8,
+        /// Also write the results as Markdown to FILE.
+        #[arg(long, value_name = "FILE.md")]
+        report: Option<std::path::PathBuf>,
+        /// Seconds each step sends for.
+        #[arg(long = "step-seconds", default_value_t = 4.0)]
+        step_seconds: f64,
+        /// The first step's rate, requests per second.
+        #[arg(long = "start-rate", default_value_t = 100.0)]
+        start_rate: f64,
     },
 }
 
@@ -398,6 +421,46 @@ pub fn run() -> ExitCode {
             Ok(t) => block_on(bench::launch(t, runs)),
             Err(code) => code,
         },
+        Some(Command::Bench {
+            what:
+                BenchWhat::Capacity {
+                    lab,
+                    p95_ms,
+                    writes,
+                    report,
+                    step_seconds,
+                    start_rate,
+                },
+        }) => {
+            let bad = |what: &str| {
+                eprintln!("error: {what}");
+                ExitCode::from(2)
+            };
+            if !(p95_ms.is_finite() && p95_ms > 0.0) {
+                return bad("--p95-ms must be a positive number of milliseconds");
+            }
+            if !(step_seconds.is_finite() && (0.5..=600.0).contains(&step_seconds)) {
+                return bad("--step-seconds must be between 0.5 and 600");
+            }
+            if !(start_rate.is_finite() && (1.0..=crate::protocol::MAX_RATE).contains(&start_rate))
+            {
+                return bad(&format!(
+                    "--start-rate must be between 1 and {} requests per second",
+                    crate::protocol::MAX_RATE
+                ));
+            }
+            let options = crate::lab::capacity_run::RampOptions {
+                targets: crate::capacity::Targets {
+                    p95_ms,
+                    max_errors: 0.01,
+                },
+                writes_percent: writes,
+                step: std::time::Duration::from_secs_f64(step_seconds),
+                start_rate,
+                max_rate: crate::protocol::MAX_RATE,
+            };
+            block_on(bench::capacity(lab, options, report))
+        }
         Some(Command::Images { action }) => block_on(images(action)),
         Some(Command::App { config }) => {
             init_tracing();

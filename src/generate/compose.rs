@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use super::recipe::{self, Recipe};
 use super::{Ctx, Secret, emit};
-use crate::model::HostName;
+use crate::model::{Host, HostName, HostSize, cpus_text};
 
 /// The variable that overrides a published port of entry host `h`:
 /// `TOPOLAB_HTTP_PORT_LB_01`. Host names have no `_`, so no two hosts (and
@@ -57,22 +57,25 @@ fn labels(o: &mut String, ctx: &Ctx, host: &HostName, component: &str) {
 }
 
 /// The service of a container that joins `h`'s namespace, from its recipe.
-fn joined_service(
-    o: &mut String,
-    ctx: &Ctx,
-    h: &HostName,
-    r: &Recipe,
-    used: &mut BTreeSet<Secret>,
-) {
+fn joined_service(o: &mut String, ctx: &Ctx, host: &Host, r: &Recipe, used: &mut BTreeSet<Secret>) {
+    let h = &host.name;
     emit!(o, "  {h}-{}:", r.part.label());
     emit!(o, "    image: ${{{}}}", r.image.env_var());
     emit!(o, "    init: true");
+    limits(o, host.size);
     emit!(o, "    network_mode: \"service:{h}\"");
     emit!(o, "    depends_on: [{h}]");
     labels(o, ctx, h, r.part.label());
     command(o, &r.command);
     secrets(o, &r.secrets, used);
     volumes(o, r, &format!("{h}-db-data"));
+}
+
+/// A container's CPU and memory limits: its host's size.
+fn limits(o: &mut String, size: HostSize) {
+    emit!(o, "    cpus: {}", cpus_text(size.cpus));
+    emit!(o, "    mem_limit: {}m", size.memory_mib);
+    emit!(o, "    memswap_limit: {}m", size.memory_mib);
 }
 
 /// A recipe's files (read-only bind mounts) and its data volume.
@@ -112,9 +115,19 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             "  # Host {h}: owns the network namespace its components share."
         );
         let holder = recipe::holder();
+        emit!(
+            o,
+            "  # Size: {}. The lab nests the host's containers in one cgroup so that",
+            host.size
+        );
+        emit!(
+            o,
+            "  # they share it; compose cannot, so here each one is capped at it."
+        );
         emit!(o, "  {h}:");
         emit!(o, "    image: ${{{}}}", holder.image.env_var());
         emit!(o, "    init: true");
+        limits(&mut o, host.size);
         command(&mut o, &holder.command);
         emit!(o, "    hostname: {h}");
         emit!(o, "    networks:");
@@ -141,7 +154,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         }
         labels(&mut o, ctx, h, "holder");
         for r in recipe::of_host(t, ctx.settings.first_subnet, host) {
-            joined_service(&mut o, ctx, h, &r, &mut used);
+            joined_service(&mut o, ctx, host, &r, &mut used);
         }
     }
     if t.monitoring.enabled {

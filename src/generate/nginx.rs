@@ -12,13 +12,22 @@ pub(super) fn config(ctx: &Ctx, host: &Host, web: &WebServer) -> String {
         o,
         "# Self-contained: no includes, so `nginx -t -c` works anywhere."
     );
-    emit!(o, "worker_processes 1;");
+    emit!(
+        o,
+        "# One worker per CPU of the host's size ({}).",
+        host.size
+    );
+    emit!(
+        o,
+        "worker_processes {};",
+        host.size.cpus.ceil().max(1.0) as u32
+    );
     emit!(o, "daemon off;");
     emit!(o, "pid /run/nginx-topolab.pid;");
     emit!(o, "error_log stderr warn;");
     emit!(o);
     emit!(o, "events {{");
-    emit!(o, "    worker_connections 1024;");
+    emit!(o, "    worker_connections 8192;");
     emit!(o, "}}");
     emit!(o);
     emit!(o, "http {{");

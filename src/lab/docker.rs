@@ -191,7 +191,30 @@ pub struct CreateSpec {
     pub init: bool,
     /// Extra capabilities.
     pub cap_add: Vec<String>,
+    /// The cgroup the container's own cgroup is created under.
+    pub cgroup_parent: Option<String>,
+    /// CPU budget, nanoseconds of CPU time per second.
+    pub nano_cpus: Option<i64>,
+    /// Memory limit in bytes (swap included: the lab's hosts do not swap).
+    pub memory: Option<i64>,
 }
+
+/// How the engine can give a host one CPU and memory budget that all of
+/// its containers share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceMode {
+    /// cgroup v1 with the cgroupfs driver: a component's cgroup can be
+    /// created inside its holder's, so the holder's limits bound the
+    /// host's containers together (Docker's `--cgroup-parent`).
+    Shared,
+    /// Any other engine (cgroup v2, the systemd driver, other OSes): each
+    /// container gets the host's size as its own limit, so a host's
+    /// components together can use more than its size.
+    PerContainer,
+}
+
+/// The cgroup under which the holders' cgroups are made (cgroupfs only).
+pub const CGROUP_ROOT: &str = "/topolab";
 
 /// A container's state change, from the engine's event stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,6 +256,23 @@ impl Usage {
     }
 }
 
+/// A stats reading as a [`Usage`].
+fn usage_of(s: bollard::models::ContainerStatsResponse) -> Usage {
+    let cpu = s.cpu_stats.unwrap_or_default();
+    let memory = s.memory_stats.unwrap_or_default();
+    let cache = memory
+        .stats
+        .as_ref()
+        .and_then(|m| m.get("inactive_file").or_else(|| m.get("cache")).copied())
+        .unwrap_or(0);
+    Usage {
+        cpu_ns: cpu.cpu_usage.and_then(|u| u.total_usage).unwrap_or(0),
+        system_ns: cpu.system_cpu_usage.unwrap_or(0),
+        cpus: cpu.online_cpus.unwrap_or(1),
+        memory_bytes: memory.usage.unwrap_or(0).saturating_sub(cache),
+    }
+}
+
 /// A command running in a container with its input and output attached.
 pub struct ExecSession {
     /// Its standard input.
@@ -260,6 +300,35 @@ impl Engine {
         std::env::var("DOCKER_HOST")
             .map(|h| h.starts_with("unix://"))
             .unwrap_or(true)
+    }
+
+    /// How host sizes can be enforced on this engine, and its CPUs and
+    /// memory.
+    pub async fn resources(&self) -> Result<(ResourceMode, f64, u64), DockerError> {
+        let info = self.docker.info().await.map_err(call("docker info"))?;
+        let shared = info.cgroup_version.map(|v| v.to_string()).as_deref() == Some("1")
+            && info.cgroup_driver.map(|d| d.to_string()).as_deref() == Some("cgroupfs");
+        let mode = if shared {
+            ResourceMode::Shared
+        } else {
+            ResourceMode::PerContainer
+        };
+        let cpus = info.ncpu.unwrap_or(1).max(1) as f64;
+        let memory = info
+            .mem_total
+            .and_then(|m| u64::try_from(m).ok())
+            .unwrap_or(0);
+        Ok((mode, cpus, memory))
+    }
+
+    /// A container's full id.
+    pub async fn container_id(&self, container: &str) -> Result<String, DockerError> {
+        let info = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(call(format!("inspect {container}")))?;
+        Ok(info.id.unwrap_or_default())
     }
 
     /// The engine's total memory in bytes.
@@ -565,6 +634,10 @@ impl Engine {
                 mounts,
                 init: Some(spec.init),
                 cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+                cgroup_parent: spec.cgroup_parent.clone(),
+                nano_cpus: spec.nano_cpus,
+                memory: spec.memory,
+                memory_swap: spec.memory,
                 ..Default::default()
             }),
             networking_config,
@@ -861,6 +934,26 @@ impl Engine {
         async_stream_events(docker, options)
     }
 
+    /// A container's CPU time and memory now (no waiting for a second
+    /// reading: the counters are cumulative, so two of these a known time
+    /// apart give its CPU use in between).
+    pub async fn usage_now(&self, container: &str) -> Result<Usage, DockerError> {
+        let options = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut stream = self.docker.stats(container, Some(options));
+        let s = stream
+            .next()
+            .await
+            .ok_or_else(|| DockerError::Call {
+                what: format!("read the stats of {container}"),
+                why: "the engine sent none".to_owned(),
+            })?
+            .map_err(call(format!("read the stats of {container}")))?;
+        Ok(usage_of(s))
+    }
+
     /// The stats stream of a container (one reading a second while it runs).
     pub fn usage(
         &self,
@@ -874,22 +967,7 @@ impl Engine {
         let container = container.to_owned();
         futures_util::stream::once(async move { docker.stats(&container, Some(options)) })
             .flatten()
-            .map(move |r| {
-                let s = r.map_err(call(what.clone()))?;
-                let cpu = s.cpu_stats.unwrap_or_default();
-                let memory = s.memory_stats.unwrap_or_default();
-                let cache = memory
-                    .stats
-                    .as_ref()
-                    .and_then(|m| m.get("inactive_file").or_else(|| m.get("cache")).copied())
-                    .unwrap_or(0);
-                Ok(Usage {
-                    cpu_ns: cpu.cpu_usage.and_then(|u| u.total_usage).unwrap_or(0),
-                    system_ns: cpu.system_cpu_usage.unwrap_or(0),
-                    cpus: cpu.online_cpus.unwrap_or(1),
-                    memory_bytes: memory.usage.unwrap_or(0).saturating_sub(cache),
-                })
-            })
+            .map(move |r| Ok(usage_of(r.map_err(call(what.clone()))?)))
     }
 
     /// Starts `cmd` in a running container with its input and output

@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 use futures_util::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
-use super::docker::{CreateSpec, Engine, NetworkSpec};
+use super::docker::{CGROUP_ROOT, CreateSpec, Engine, NetworkSpec, ResourceMode};
 pub use super::error::LabError;
 use super::images::{self, Profile};
 use super::plan::{self, ContainerPlan, EntryPoint, Part, Plan, PlanParams};
 use super::replication::{replication_running, sql};
 use super::state::{LabState, StateError};
 use crate::generate::{Readiness, Secrets};
-use crate::model::{ComponentKind, Flavor, Topology, dns_label_problem};
+use crate::model::{
+    ComponentKind, Flavor, Machine, Topology, cpus_text, dns_label_problem, sizes_beyond,
+};
 pub use crate::protocol::{Phase, Progress};
 
 /// How to launch.
@@ -96,6 +98,7 @@ pub async fn up(
         phases: Vec::new(),
         timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
         flavor: Flavor::Mariadb,
+        resources: ResourceMode::PerContainer,
     };
     let prepared = match run.prepare(topology, &lab, options).await {
         Ok(p) => p,
@@ -146,6 +149,8 @@ struct Run<'a> {
     phases: Vec<(Phase, Duration)>,
     timeout: Duration,
     flavor: Flavor,
+    /// How the engine enforces host sizes (known once prepared).
+    resources: ResourceMode,
 }
 
 impl Run<'_> {
@@ -201,7 +206,15 @@ impl Run<'_> {
         if let Some(note) = plan.flavor_note() {
             (self.report)(Progress::Note(note));
         }
-        check_memory(self.engine, &plan).await?;
+        self.resources = check_resources(self.engine, topology, &plan).await?;
+        if self.resources == ResourceMode::PerContainer {
+            (self.report)(Progress::Note(
+                "this engine cannot nest cgroups (it needs cgroup v1 with the cgroupfs driver): \
+                 each container gets its host's size as its own limit, so a host's components \
+                 together may use more than its size"
+                    .to_owned(),
+            ));
+        }
         let state = LabState::new(
             lab.to_owned(),
             topology.clone(),
@@ -346,6 +359,31 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// `spec` with the limits of its host's size: with nested cgroups the
+    /// holder carries the host's budget and every other container of the
+    /// host is created inside the holder's cgroup, so they share it.
+    async fn sized(&self, mut spec: CreateSpec, c: &ContainerPlan) -> Result<CreateSpec, LabError> {
+        let Some(size) = c.size else {
+            return Ok(spec);
+        };
+        let limit = |spec: &mut CreateSpec| {
+            spec.nano_cpus = Some(size.nano_cpus());
+            spec.memory = Some(size.memory_bytes());
+        };
+        match (self.resources, &c.join) {
+            (ResourceMode::Shared, None) => {
+                spec.cgroup_parent = Some(CGROUP_ROOT.to_owned());
+                limit(&mut spec);
+            }
+            (ResourceMode::Shared, Some(holder)) => {
+                let id = self.engine.container_id(holder).await?;
+                spec.cgroup_parent = Some(format!("{CGROUP_ROOT}/{id}"));
+            }
+            (ResourceMode::PerContainer, _) => limit(&mut spec),
+        }
+        Ok(spec)
+    }
+
     async fn create(&self, plan: &Plan, c: &ContainerPlan) -> Result<(), LabError> {
         let labels = plan.labels(&c.host, c.part);
         let spec = CreateSpec {
@@ -363,8 +401,10 @@ impl Run<'_> {
             volume: c.volume.clone(),
             init: true,
             cap_add: holder_capabilities(c.part),
+            ..CreateSpec::default()
         };
-        self.explain(explain_create(plan, c));
+        let spec = self.sized(spec, c).await?;
+        self.explain(explain_create(plan, c, self.resources));
         self.engine.create_container(&spec).await?;
         for (net, ip) in c.networks.iter().skip(1) {
             self.explain(format!("docker network connect --ip {ip} {net} {}", c.name));
@@ -595,7 +635,7 @@ fn holder_capabilities(part: Part) -> Vec<String> {
     }
 }
 
-fn explain_create(plan: &Plan, c: &ContainerPlan) -> String {
+fn explain_create(plan: &Plan, c: &ContainerPlan, resources: ResourceMode) -> String {
     let mut words = vec!["docker create".to_owned(), format!("--name {}", c.name)];
     let mut labels: Vec<(String, String)> = plan.labels(&c.host, c.part).into_iter().collect();
     labels.sort();
@@ -608,6 +648,27 @@ fn explain_create(plan: &Plan, c: &ContainerPlan) -> String {
     }
     if c.part == Part::Holder {
         words.push(format!("--hostname {}", c.host));
+    }
+    if let Some(size) = c.size {
+        match (resources, c.part) {
+            (ResourceMode::Shared, Part::Holder) => words.push(format!(
+                "--cgroup-parent {CGROUP_ROOT} --cpus {} --memory {}m --memory-swap {}m",
+                cpus_text(size.cpus),
+                size.memory_mib,
+                size.memory_mib
+            )),
+            (ResourceMode::Shared, _) => {
+                if let Some(h) = &c.join {
+                    words.push(format!("--cgroup-parent {CGROUP_ROOT}/<id of {h}>"));
+                }
+            }
+            (ResourceMode::PerContainer, _) => words.push(format!(
+                "--cpus {} --memory {}m --memory-swap {}m",
+                cpus_text(size.cpus),
+                size.memory_mib,
+                size.memory_mib
+            )),
+        }
     }
     if let Some(h) = &c.join {
         words.push(format!("--network container:{h}"));
@@ -702,6 +763,35 @@ fn choose_ports(
         ports.insert(host.name.clone(), (http, https));
     }
     Ok(ports)
+}
+
+/// How host sizes are enforced here, after checking that every host fits
+/// in the machine, its components fit in its memory, and the lab fits in
+/// the memory the machine has available.
+async fn check_resources(
+    engine: &Engine,
+    topology: &Topology,
+    plan: &Plan,
+) -> Result<ResourceMode, LabError> {
+    let (mode, cpus, memory) = engine.resources().await?;
+    let machine = Machine {
+        cpus,
+        memory_mib: memory / (1024 * 1024),
+    };
+    let beyond = sizes_beyond(topology, machine);
+    if !beyond.is_empty() {
+        let text: Vec<String> = beyond.iter().map(|p| p.to_string()).collect();
+        return Err(LabError::Refused(text.join("; ")));
+    }
+    if let Some((host, need, size)) = plan.hosts_too_small().into_iter().next() {
+        return Err(LabError::Refused(format!(
+            "host {host}: its components need about {need} MiB of memory, but its size gives it {} MiB \
+             (raise size.memory_mib)",
+            size.memory_mib
+        )));
+    }
+    check_memory(engine, plan).await?;
+    Ok(mode)
 }
 
 async fn check_memory(engine: &Engine, plan: &Plan) -> Result<(), LabError> {

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use super::images::Profile;
 pub use crate::generate::Part;
 use crate::generate::{self, Artifacts, Readiness, Recipe, Secret, Secrets, Settings, recipe};
-use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, Topology};
+use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, HostSize, Topology};
 pub use crate::protocol::EntryPoint;
 
 /// A file copied into a container before it starts.
@@ -33,7 +33,7 @@ impl fmt::Debug for FileSpec {
 }
 
 /// A container to create.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ContainerPlan {
     /// `topolab-LAB-HOST[-KIND]`.
     pub name: String,
@@ -66,6 +66,8 @@ pub struct ContainerPlan {
     pub memory_mib: u64,
     /// A database that replicates another.
     pub replica: bool,
+    /// The size of the host it belongs to (None: not part of a host).
+    pub size: Option<HostSize>,
 }
 
 /// A lab network.
@@ -209,6 +211,7 @@ pub fn plan(
             ready: r.ready,
             memory_mib: r.memory_mib,
             replica: false,
+            size: None,
         }
     };
     let mut containers = Vec::new();
@@ -247,6 +250,7 @@ pub fn plan(
             });
         }
         let mut holder = from_recipe(recipe::holder(), h, None);
+        holder.size = Some(host.size);
         holder.networks = addresses
             .host_addresses(h)
             .into_iter()
@@ -257,6 +261,7 @@ pub fn plan(
         containers.push(holder);
         for r in recipe::of_host(topology, params.first_subnet, host) {
             let mut c = from_recipe(r, h, Some(joins.clone()));
+            c.size = Some(host.size);
             c.replica = c.part == Part::Component(ComponentKind::Db)
                 && host
                     .database()
@@ -306,6 +311,21 @@ impl Plan {
     /// The memory the lab needs, in MiB (a rough estimate).
     pub fn memory_mib(&self) -> u64 {
         self.containers.iter().map(|c| c.memory_mib).sum()
+    }
+
+    /// Every host whose components need more memory than its size gives
+    /// it: (host, their rough need in MiB, its size).
+    pub fn hosts_too_small(&self) -> Vec<(HostName, u64, HostSize)> {
+        let mut need: BTreeMap<&HostName, (u64, HostSize)> = BTreeMap::new();
+        for c in &self.containers {
+            if let Some(size) = c.size {
+                need.entry(&c.host).or_insert((0, size)).0 += c.memory_mib;
+            }
+        }
+        need.into_iter()
+            .filter(|(_, (mib, size))| *mib > u64::from(size.memory_mib))
+            .map(|(h, (mib, size))| (h.clone(), mib, size))
+            .collect()
     }
 
     /// The note to show when the profile runs another database program

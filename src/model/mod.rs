@@ -7,6 +7,7 @@ mod names;
 mod network;
 mod ports;
 mod review;
+mod size;
 mod text;
 mod topology;
 mod validate;
@@ -25,6 +26,7 @@ pub use ports::{
     published_ports,
 };
 pub use review::{Category, Finding, Severity, review};
+pub use size::{HostSize, MIN_CPUS, MIN_MEMORY_MIB, Machine, cpus_text, sizes_beyond};
 pub use text::{Shown, escape_json, escape_unsafe, is_control_or_bidi, is_unsafe_char};
 pub use topology::{
     Algorithm, AppServer, Backend, Component, Database, DatabaseSettings, EXPORTER_PORT,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::names::{ComponentId, ComponentKind, HostName};
+use super::size::HostSize;
 
 /// Port of the MySQL exporter beside each database when monitoring is on.
 pub const EXPORTER_PORT: u16 = 9104;
@@ -55,6 +56,9 @@ pub struct Host {
     pub position: Option<Position>,
     /// What runs on the host; at most one of each kind.
     pub components: Vec<Component>,
+    /// Its CPUs and memory, shared by its components.
+    #[serde(default, skip_serializing_if = "HostSize::is_default")]
+    pub size: HostSize,
 }
 
 /// A point on the canvas, in canvas units.
@@ -497,6 +501,7 @@ impl Host {
             region: None,
             position: None,
             components: Vec::new(),
+            size: HostSize::default(),
         }
     }
 

@@ -189,6 +189,9 @@ impl<'a> Validator<'a> {
             {
                 self.about(host(&h.name), "position must be finite numbers".to_owned());
             }
+            if let Some(why) = h.size.problem() {
+                self.about(host(&h.name), why);
+            }
             if h.components.is_empty() {
                 self.about(host(&h.name), "runs no component".to_owned());
             }

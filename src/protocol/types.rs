@@ -96,7 +96,7 @@ pub struct EntryPoint {
 }
 
 /// The highest rate the generator is asked to hold.
-pub const MAX_RATE: f64 = 1000.0;
+pub const MAX_RATE: f64 = 20_000.0;
 /// How fast to send.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Rate {

@@ -359,12 +359,14 @@ fn same_host_elsewhere(a: &Host, b: &Host) -> bool {
         region,
         position,
         components,
+        size,
     } = a;
     let finite =
         |p: &Option<crate::model::Position>| p.is_none_or(|p| p.x.is_finite() && p.y.is_finite());
     *name == b.name
         && *region == b.region
         && *components == b.components
+        && *size == b.size
         && finite(position)
         && finite(&b.position)
 }

@@ -1,0 +1,560 @@
+//! Capacity, as `topolab bench capacity` measures it: a ramp of open-loop
+//! rates, the knee (the highest rate served within the latency and error
+//! targets), and the bottleneck named from each container's CPU against its
+//! host's size. Pure: the lab runs the steps, this module judges them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::live::RequestTrace;
+use crate::model::{HostName, HostSize, cpus_text};
+
+/// A host at this share of its CPU budget or more is saturated.
+pub const SATURATED: f64 = 0.85;
+/// The machine at this share of its CPU or more is the limit itself.
+pub const MACHINE_SATURATED: f64 = 0.9;
+/// A step whose answers fall this far behind the rate asked for did not
+/// sustain it.
+pub const SUSTAINED: f64 = 0.9;
+
+/// What a step must meet to count as served.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Targets {
+    /// The 95th percentile latency, milliseconds.
+    pub p95_ms: f64,
+    /// The share of requests that may fail (0.01 is 1%).
+    pub max_errors: f64,
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Self {
+            p95_ms: 50.0,
+            max_errors: 0.01,
+        }
+    }
+}
+
+/// CPU a container used during a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerCpu {
+    /// Its host.
+    pub host: HostName,
+    /// What it is on the host (`app`, `db`, `nginx`, `lb`, ...).
+    pub part: String,
+    /// Cores used on average (0.5 is half a core).
+    pub cores: f64,
+}
+
+/// One step of the ramp.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Step {
+    /// The rate asked for, requests per second.
+    pub offered: f64,
+    /// Requests answered per second (successfully or not).
+    pub answered: f64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Requests that failed (no answer, or an error status).
+    pub errors: u64,
+    /// Latency percentiles, milliseconds.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// CPU per container.
+    pub cpu: Vec<ContainerCpu>,
+    /// The machine's CPU in use, as a share of all its cores (None: not
+    /// measured, e.g. a remote engine).
+    pub machine_busy: Option<f64>,
+}
+
+impl Step {
+    /// A step's numbers from the requests it sent over `seconds`.
+    pub fn from_traces(offered: f64, seconds: f64, traces: &[RequestTrace]) -> Self {
+        let mut latencies: Vec<f64> = traces.iter().map(|t| f64::from(t.latency_ms)).collect();
+        latencies.sort_by(f64::total_cmp);
+        let errors = traces.iter().filter(|t| !t.ok()).count() as u64;
+        Self {
+            offered,
+            answered: if seconds > 0.0 {
+                traces.len() as f64 / seconds
+            } else {
+                0.0
+            },
+            requests: traces.len() as u64,
+            errors,
+            p50_ms: percentile(&latencies, 0.50),
+            p95_ms: percentile(&latencies, 0.95),
+            p99_ms: percentile(&latencies, 0.99),
+            ..Self::default()
+        }
+    }
+
+    /// The share of requests that failed.
+    pub fn error_ratio(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
+
+    /// Why the step missed the targets, or `None` when it met them.
+    pub fn missed(&self, targets: Targets) -> Option<String> {
+        if self.requests == 0 {
+            return Some("no request was answered".to_owned());
+        }
+        if self.error_ratio() > targets.max_errors {
+            return Some(format!(
+                "{:.1}% of requests failed (target {:.1}%)",
+                self.error_ratio() * 100.0,
+                targets.max_errors * 100.0
+            ));
+        }
+        if self.p95_ms > targets.p95_ms {
+            return Some(format!(
+                "p95 {:.1} ms (target {} ms)",
+                self.p95_ms, targets.p95_ms
+            ));
+        }
+        if self.answered < self.offered * SUSTAINED {
+            return Some(format!(
+                "only {:.0} of {:.0} req/s answered",
+                self.answered, self.offered
+            ));
+        }
+        None
+    }
+}
+
+/// The `q` quantile of sorted values (nearest rank); 0 when empty.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The index of the knee: the highest-rate step that met the targets.
+pub fn knee(steps: &[Step], targets: Targets) -> Option<usize> {
+    steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.missed(targets).is_none())
+        .max_by(|(_, a), (_, b)| a.offered.total_cmp(&b.offered))
+        .map(|(i, _)| i)
+}
+
+/// The next rate of the ramp after `rate` met the targets: geometric
+/// steps while far from the limit, finer ones once p95 has used up half
+/// the target.
+pub fn next_rate(step: &Step, targets: Targets) -> f64 {
+    let factor = if step.p95_ms > targets.p95_ms / 2.0 || step.error_ratio() > 0.0 {
+        1.15
+    } else {
+        1.4
+    };
+    (step.offered * factor).round()
+}
+
+/// One host's CPU during a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostCpu {
+    /// The host.
+    pub host: HostName,
+    /// Its size's CPUs.
+    pub budget: f64,
+    /// Cores its containers used together.
+    pub used: f64,
+    /// Its containers, the busiest first.
+    pub parts: Vec<(String, f64)>,
+}
+
+impl HostCpu {
+    /// Used / budget.
+    pub fn share(&self) -> f64 {
+        if self.budget > 0.0 {
+            self.used / self.budget
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Each host's CPU against its size, the busiest (by share) first.
+pub fn host_cpu(cpu: &[ContainerCpu], sizes: &BTreeMap<HostName, HostSize>) -> Vec<HostCpu> {
+    let mut by_host: BTreeMap<&HostName, Vec<(String, f64)>> = BTreeMap::new();
+    for c in cpu {
+        by_host
+            .entry(&c.host)
+            .or_default()
+            .push((c.part.clone(), c.cores));
+    }
+    let mut hosts: Vec<HostCpu> = by_host
+        .into_iter()
+        .filter_map(|(host, mut parts)| {
+            let budget = sizes.get(host)?.cpus;
+            parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+            Some(HostCpu {
+                host: host.clone(),
+                budget,
+                used: parts.iter().map(|(_, c)| c).sum(),
+                parts,
+            })
+        })
+        .collect();
+    hosts.sort_by(|a, b| b.share().total_cmp(&a.share()).then(a.host.cmp(&b.host)));
+    hosts
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.0}%", share * 100.0)
+}
+
+/// "a", "a and b", "a, b and c".
+fn list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn group_name(part: &str) -> &str {
+    match part {
+        "lb" => "the load balancers",
+        "nginx" => "Nginx",
+        "app" => "the apps",
+        "db" => "the databases",
+        "exporter" => "the exporters",
+        other => other,
+    }
+}
+
+/// The bottleneck of a step in words: the saturated hosts and what in them
+/// uses the CPU, then everything else by kind; or the machine itself when
+/// no host is at its size but the machine's CPU is used up.
+pub fn bottleneck(step: &Step, sizes: &BTreeMap<HostName, HostSize>) -> String {
+    let hosts = host_cpu(&step.cpu, sizes);
+    let saturated: Vec<&HostCpu> = hosts.iter().filter(|h| h.share() >= SATURATED).collect();
+    let mut text = String::new();
+    if saturated.is_empty() {
+        match step.machine_busy {
+            Some(busy) if busy >= MACHINE_SATURATED => {
+                let _ = write!(
+                    text,
+                    "no host is at its CPU size; the machine itself is at {} of its CPU \
+                     (the lab and the load generator share it): the machine is the limit",
+                    percent(busy)
+                );
+            }
+            _ => text.push_str(
+                "no host is at its CPU size and the machine has CPU to spare: \
+                 the limit is latency or waiting (a database, a lock, a timeout), not CPU",
+            ),
+        }
+    } else {
+        // Group the saturated hosts by their busiest part and budget, so
+        // that twins read as one: "web-01/app and web-02/app at 97% ...".
+        let mut groups: BTreeMap<(String, String), Vec<&HostCpu>> = BTreeMap::new();
+        for h in &saturated {
+            let part = h.parts.first().map(|p| p.0.clone()).unwrap_or_default();
+            groups
+                .entry((part, cpus_text(h.budget)))
+                .or_default()
+                .push(h);
+        }
+        let mut phrases = Vec::new();
+        for ((part, budget), hs) in &groups {
+            let names: Vec<String> = hs.iter().map(|h| format!("{}/{part}", h.host)).collect();
+            let top = hs.iter().map(|h| h.share()).fold(0.0, f64::max);
+            let whose = if hs.len() == 1 {
+                "its host's"
+            } else {
+                "their hosts'"
+            };
+            phrases.push(format!(
+                "{} at {} of {whose} {budget} CPU",
+                list(&names),
+                percent(top)
+            ));
+        }
+        let _ = write!(text, "{}", list(&phrases));
+    }
+    // Everything else, by kind: the highest share of its host's budget.
+    let bottleneck_parts: Vec<(HostName, String)> = saturated
+        .iter()
+        .filter_map(|h| Some((h.host.clone(), h.parts.first()?.0.clone())))
+        .collect();
+    let mut others: BTreeMap<String, f64> = BTreeMap::new();
+    for h in &hosts {
+        for (part, cores) in &h.parts {
+            if bottleneck_parts.contains(&(h.host.clone(), part.clone())) {
+                continue;
+            }
+            let share = if h.budget > 0.0 {
+                cores / h.budget
+            } else {
+                0.0
+            };
+            let e = others.entry(part.clone()).or_insert(0.0);
+            *e = e.max(share);
+        }
+    }
+    let mut others: Vec<(String, f64)> = others.into_iter().collect();
+    others.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let rest: Vec<String> = others
+        .iter()
+        .filter(|(_, s)| *s >= 0.01)
+        .map(|(part, share)| format!("{} at {}", group_name(part), percent(*share)))
+        .collect();
+    if !rest.is_empty() && !saturated.is_empty() {
+        let _ = write!(text, "; {}", list(&rest));
+    }
+    text
+}
+
+/// A ramp's results as a Markdown report.
+pub fn report(
+    lab: &str,
+    steps: &[Step],
+    targets: Targets,
+    sizes: &BTreeMap<HostName, HostSize>,
+    writes_percent: u8,
+) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# Capacity of lab {lab}\n");
+    let _ = writeln!(
+        o,
+        "Open-loop ramp, {writes_percent}% writes; a step is served when p95 ≤ {} ms, \
+         at most {:.1}% of requests fail and at least {:.0}% of the rate is answered.\n",
+        targets.p95_ms,
+        targets.max_errors * 100.0,
+        SUSTAINED * 100.0
+    );
+    let _ = writeln!(
+        o,
+        "| rate (req/s) | answered | p50 ms | p95 ms | p99 ms | errors | machine CPU | verdict |"
+    );
+    let _ = writeln!(o, "|---:|---:|---:|---:|---:|---:|---:|---|");
+    for s in steps {
+        let _ = writeln!(
+            o,
+            "| {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2}% | {} | {} |",
+            s.offered,
+            s.answered,
+            s.p50_ms,
+            s.p95_ms,
+            s.p99_ms,
+            s.error_ratio() * 100.0,
+            s.machine_busy.map_or("-".to_owned(), percent),
+            s.missed(targets).unwrap_or_else(|| "served".to_owned())
+        );
+    }
+    let _ = writeln!(o);
+    match knee(steps, targets) {
+        Some(k) => {
+            let s = &steps[k];
+            let _ = writeln!(
+                o,
+                "**Knee: {:.0} req/s** (p95 {:.1} ms, {:.2}% errors).\n",
+                s.offered,
+                s.p95_ms,
+                s.error_ratio() * 100.0
+            );
+            let _ = writeln!(o, "**Bottleneck:** {}.\n", bottleneck(s, sizes));
+            let _ = writeln!(o, "CPU at the knee, against each host's size:\n");
+            let _ = writeln!(o, "| host | size | used | share | by container |");
+            let _ = writeln!(o, "|---|---:|---:|---:|---|");
+            for h in host_cpu(&s.cpu, sizes) {
+                let parts: Vec<String> =
+                    h.parts.iter().map(|(p, c)| format!("{p} {c:.2}")).collect();
+                let _ = writeln!(
+                    o,
+                    "| {} | {} CPU | {:.2} | {} | {} |",
+                    h.host,
+                    cpus_text(h.budget),
+                    h.used,
+                    percent(h.share()),
+                    parts.join(", ")
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "**No knee:** even the first step missed the targets ({}).",
+                steps
+                    .first()
+                    .and_then(|s| s.missed(targets))
+                    .unwrap_or_else(|| "no step ran".to_owned())
+            );
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(cpus: f64) -> HostSize {
+        HostSize {
+            cpus,
+            memory_mib: 1024,
+        }
+    }
+
+    fn cpu(host: &str, part: &str, cores: f64) -> ContainerCpu {
+        ContainerCpu {
+            host: HostName::new(host),
+            part: part.to_owned(),
+            cores,
+        }
+    }
+
+    fn step(offered: f64, p95_ms: f64, errors: u64) -> Step {
+        Step {
+            offered,
+            answered: offered,
+            requests: 1000,
+            errors,
+            p50_ms: p95_ms / 3.0,
+            p95_ms,
+            p99_ms: p95_ms * 1.5,
+            ..Step::default()
+        }
+    }
+
+    fn reference_sizes(web: f64) -> BTreeMap<HostName, HostSize> {
+        BTreeMap::from([
+            (HostName::new("lb-01"), size(0.5)),
+            (HostName::new("web-01"), size(web)),
+            (HostName::new("web-02"), size(web)),
+        ])
+    }
+
+    #[test]
+    fn the_knee_is_the_highest_rate_within_the_targets() {
+        let targets = Targets {
+            p95_ms: 50.0,
+            max_errors: 0.01,
+        };
+        let steps = vec![
+            step(100.0, 5.0, 0),
+            step(140.0, 6.0, 0),
+            step(196.0, 12.0, 5),
+            step(274.0, 48.0, 10),
+            step(315.0, 80.0, 0),
+            step(362.0, 300.0, 200),
+        ];
+        assert_eq!(knee(&steps, targets), Some(3));
+        // Errors over 1% fail a step even with a low p95.
+        let mut failing = steps.clone();
+        failing[3].errors = 11;
+        assert_eq!(knee(&failing, targets), Some(2));
+        assert!(
+            failing[3]
+                .missed(targets)
+                .expect("missed")
+                .contains("1.1% of requests failed")
+        );
+        // A rate the lab did not keep up with is not served.
+        let mut behind = steps.clone();
+        behind[3].answered = 200.0;
+        assert_eq!(knee(&behind, targets), Some(2));
+        // No step served: no knee.
+        assert_eq!(knee(&steps[4..], targets), None);
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 0.95), 95.0);
+        assert_eq!(percentile(&v, 0.5), 50.0);
+        assert_eq!(percentile(&[7.0], 0.99), 7.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn the_ramp_slows_down_near_the_target() {
+        let targets = Targets::default();
+        assert_eq!(next_rate(&step(100.0, 5.0, 0), targets), 140.0);
+        assert_eq!(next_rate(&step(100.0, 30.0, 0), targets), 115.0);
+    }
+
+    #[test]
+    fn saturated_twins_are_named_together_with_the_rest_by_kind() {
+        let mut s = step(1000.0, 40.0, 0);
+        s.cpu = vec![
+            cpu("lb-01", "lb", 0.15),
+            cpu("web-01", "app", 0.40),
+            cpu("web-01", "nginx", 0.05),
+            cpu("web-01", "db", 0.04),
+            cpu("web-02", "app", 0.39),
+            cpu("web-02", "nginx", 0.05),
+            cpu("web-02", "db", 0.05),
+        ];
+        let text = bottleneck(&s, &reference_sizes(0.5));
+        assert_eq!(
+            text,
+            "web-01/app and web-02/app at 98% of their hosts' 0.5 CPU; \
+             the load balancers at 30%, the databases at 10% and Nginx at 10%"
+        );
+    }
+
+    #[test]
+    fn a_single_saturated_database_is_named_alone() {
+        let mut s = step(500.0, 40.0, 0);
+        s.cpu = vec![
+            cpu("web-01", "app", 0.2),
+            cpu("db-01", "db", 0.48),
+            cpu("lb-01", "lb", 0.05),
+        ];
+        let sizes = BTreeMap::from([
+            (HostName::new("web-01"), size(1.0)),
+            (HostName::new("db-01"), size(0.5)),
+            (HostName::new("lb-01"), size(0.5)),
+        ]);
+        let text = bottleneck(&s, &sizes);
+        assert!(
+            text.starts_with("db-01/db at 96% of its host's 0.5 CPU; the apps at 20%"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn without_a_saturated_host_the_machine_or_waiting_is_named() {
+        let mut s = step(500.0, 40.0, 0);
+        s.cpu = vec![cpu("web-01", "app", 0.3), cpu("web-02", "app", 0.3)];
+        s.machine_busy = Some(0.97);
+        let sizes = reference_sizes(1.0);
+        let text = bottleneck(&s, &sizes);
+        assert!(text.contains("the machine itself is at 97%"), "{text}");
+        s.machine_busy = Some(0.4);
+        let text = bottleneck(&s, &sizes);
+        assert!(text.contains("not CPU"), "{text}");
+    }
+
+    #[test]
+    fn the_report_names_the_knee_and_the_bottleneck() {
+        let mut steps = vec![step(100.0, 5.0, 0), step(140.0, 90.0, 0)];
+        steps[0].cpu = vec![cpu("web-01", "app", 0.24), cpu("web-02", "app", 0.23)];
+        let text = report(
+            "cap",
+            &steps,
+            Targets::default(),
+            &reference_sizes(0.25),
+            10,
+        );
+        assert!(text.contains("**Knee: 100 req/s**"), "{text}");
+        assert!(text.contains("web-01/app and web-02/app at 96% of their hosts' 0.25 CPU"));
+        assert!(text.contains(
+            "| 140 | 140 | 30.0 | 90.0 | 135.0 | 0.00% | - | p95 90.0 ms (target 50 ms) |"
+        ));
+        assert!(text.contains("| web-01 | 0.25 CPU | 0.24 | 96% | app 0.24 |"));
+    }
+}

@@ -1,0 +1,225 @@
+//! Runs a capacity ramp against a running lab: open-loop steps of rising
+//! rate through the lab's entry points, each measured by its requests
+//! (latency, errors) and by every container's CPU time. `crate::capacity`
+//! judges the steps (knee, bottleneck); this module only measures.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::docker::{DockerError, Engine, Usage};
+use super::plan::{self, Part};
+use super::state::LabState;
+use super::traffic::{self, Rate, TrafficError, TrafficSettings};
+use crate::capacity::{ContainerCpu, Step, Targets, next_rate};
+use crate::live::RequestTrace;
+use crate::model::{HostName, HostSize};
+
+/// What to ramp and when to stop.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RampOptions {
+    /// What a step must meet.
+    pub targets: Targets,
+    /// Percent of requests that are writes.
+    pub writes_percent: u8,
+    /// How long each step sends.
+    pub step: Duration,
+    /// The first step's rate, requests per second.
+    pub start_rate: f64,
+    /// The ramp never asks for more than this.
+    pub max_rate: f64,
+}
+
+impl Default for RampOptions {
+    fn default() -> Self {
+        Self {
+            targets: Targets::default(),
+            writes_percent: 10,
+            step: Duration::from_secs(4),
+            start_rate: 100.0,
+            max_rate: traffic::MAX_RATE,
+        }
+    }
+}
+
+/// Why a ramp could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RampError {
+    /// The engine failed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// The generator could not run.
+    #[error(transparent)]
+    Traffic(#[from] TrafficError),
+    /// Stopped by the user.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The sizes of the lab's hosts.
+pub fn sizes(state: &LabState) -> BTreeMap<HostName, HostSize> {
+    state
+        .topology
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), h.size))
+        .collect()
+}
+
+/// Every component container of the lab: (host, part label, name).
+fn containers(state: &LabState) -> Vec<(HostName, String, String)> {
+    let mut out = Vec::new();
+    for host in &state.topology.hosts {
+        for c in &host.components {
+            let part = Part::Component(c.kind());
+            out.push((
+                host.name.clone(),
+                part.label().to_owned(),
+                plan::container_name(&state.lab, &host.name, part),
+            ));
+        }
+    }
+    out
+}
+
+/// A snapshot of every container's CPU counter and of the machine's.
+struct Snapshot {
+    at: Instant,
+    usage: Vec<Option<Usage>>,
+    machine: Option<(u64, u64)>,
+}
+
+async fn snapshot(engine: &Engine, names: &[(HostName, String, String)]) -> Snapshot {
+    let usage = join_all(names.iter().map(|(_, _, n)| engine.usage_now(n)))
+        .await
+        .into_iter()
+        .map(Result::ok)
+        .collect();
+    Snapshot {
+        at: Instant::now(),
+        usage,
+        machine: if Engine::is_local() {
+            machine_jiffies()
+        } else {
+            None
+        },
+    }
+}
+
+/// (busy, total) jiffies of all CPUs, from /proc/stat.
+fn machine_jiffies() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    // idle and iowait are the 4th and 5th fields.
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Some((total.saturating_sub(idle), total))
+}
+
+/// CPU per container and the machine's busy share between two snapshots.
+fn cpu_between(
+    names: &[(HostName, String, String)],
+    before: &Snapshot,
+    after: &Snapshot,
+) -> (Vec<ContainerCpu>, Option<f64>) {
+    let wall = (after.at - before.at).as_secs_f64().max(1e-3);
+    let cpu = names
+        .iter()
+        .zip(before.usage.iter().zip(&after.usage))
+        .filter_map(|((host, part, _), (b, a))| {
+            let used = a.as_ref()?.cpu_ns.checked_sub(b.as_ref()?.cpu_ns)?;
+            Some(ContainerCpu {
+                host: host.clone(),
+                part: part.clone(),
+                cores: used as f64 / 1e9 / wall,
+            })
+        })
+        .collect();
+    let machine = match (before.machine, after.machine) {
+        (Some((b_busy, b_total)), Some((a_busy, a_total))) if a_total > b_total => {
+            Some((a_busy - b_busy) as f64 / (a_total - b_total) as f64)
+        }
+        _ => None,
+    };
+    (cpu, machine)
+}
+
+/// Sends `rate` requests per second for `options.step` and measures it.
+pub async fn step(
+    engine: &Engine,
+    state: &LabState,
+    rate: f64,
+    options: &RampOptions,
+    cancel: &CancellationToken,
+) -> Result<Step, RampError> {
+    let names = containers(state);
+    let traces: Arc<Mutex<Vec<RequestTrace>>> = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let traces = traces.clone();
+        Arc::new(move |batch: Vec<RequestTrace>| crate::locked(&traces).extend(batch))
+    };
+    let settings = TrafficSettings {
+        rate: Rate::PerSecond(rate),
+        writes_percent: options.writes_percent,
+    };
+    let (_tx, rx) = watch::channel(settings);
+    let before = snapshot(engine, &names).await;
+    let stats = traffic::run(
+        traffic::targets(state),
+        rx,
+        sink,
+        cancel.child_token(),
+        Some(options.step),
+    )
+    .await?;
+    let after = snapshot(engine, &names).await;
+    if cancel.is_cancelled() {
+        return Err(RampError::Cancelled);
+    }
+    let traces = std::mem::take(&mut *crate::locked(&traces));
+    let seconds = stats.sending_seconds.max(options.step.as_secs_f64());
+    let mut result = Step::from_traces(rate, seconds, &traces);
+    let (cpu, machine) = cpu_between(&names, &before, &after);
+    result.cpu = cpu;
+    result.machine_busy = machine;
+    Ok(result)
+}
+
+/// Ramps the rate until a step misses the targets (or the highest rate is
+/// reached); `each` hears every step as it finishes.
+pub async fn ramp(
+    engine: &Engine,
+    state: &LabState,
+    options: &RampOptions,
+    cancel: &CancellationToken,
+    each: &(dyn Fn(&Step) + Sync),
+) -> Result<Vec<Step>, RampError> {
+    // Warm the connections and the caches first, unmeasured.
+    let warm = RampOptions {
+        step: Duration::from_secs(1),
+        ..*options
+    };
+    step(engine, state, options.start_rate, &warm, cancel).await?;
+    let mut steps = Vec::new();
+    let mut rate = options.start_rate.min(options.max_rate);
+    loop {
+        let s = step(engine, state, rate, options, cancel).await?;
+        each(&s);
+        let missed = s.missed(options.targets).is_some();
+        let next = next_rate(&s, options.targets).min(options.max_rate);
+        steps.push(s);
+        if missed || next <= rate {
+            break;
+        }
+        rate = next;
+    }
+    Ok(steps)
+}
