@@ -148,6 +148,16 @@ pub fn knee(steps: &[Step], targets: Targets) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// The step that shows the bottleneck: the first one past the knee that
+/// missed the targets (where something ran out), else the knee itself.
+pub fn saturated_step(steps: &[Step], targets: Targets) -> Option<&Step> {
+    let k = knee(steps, targets)?;
+    steps[k + 1..]
+        .iter()
+        .find(|s| s.missed(targets).is_some())
+        .or(steps.get(k))
+}
+
 /// The next rate of the ramp after `rate` met the targets: geometric
 /// steps while far from the limit, finer ones once p95 has used up half
 /// the target.
@@ -365,7 +375,14 @@ pub fn report(
                 s.p95_ms,
                 s.error_ratio() * 100.0
             );
-            let _ = writeln!(o, "**Bottleneck:** {}.\n", bottleneck(s, sizes));
+            if let Some(past) = saturated_step(steps, targets) {
+                let _ = writeln!(
+                    o,
+                    "**Bottleneck** (at {:.0} req/s): {}.\n",
+                    past.offered,
+                    bottleneck(past, sizes)
+                );
+            }
             let _ = writeln!(o, "CPU at the knee, against each host's size:\n");
             let _ = writeln!(o, "| host | size | used | share | by container |");
             let _ = writeln!(o, "|---|---:|---:|---:|---|");
@@ -543,6 +560,11 @@ mod tests {
     fn the_report_names_the_knee_and_the_bottleneck() {
         let mut steps = vec![step(100.0, 5.0, 0), step(140.0, 90.0, 0)];
         steps[0].cpu = vec![cpu("web-01", "app", 0.24), cpu("web-02", "app", 0.23)];
+        steps[1].cpu = vec![cpu("web-01", "app", 0.25), cpu("web-02", "app", 0.25)];
+        assert_eq!(
+            saturated_step(&steps, Targets::default()).map(|s| s.offered),
+            Some(140.0)
+        );
         let text = report(
             "cap",
             &steps,
@@ -551,7 +573,8 @@ mod tests {
             10,
         );
         assert!(text.contains("**Knee: 100 req/s**"), "{text}");
-        assert!(text.contains("web-01/app and web-02/app at 96% of their hosts' 0.25 CPU"));
+        // The bottleneck is named where the ramp went past the knee.
+        assert!(text.contains("**Bottleneck** (at 140 req/s): web-01/app and web-02/app at 100%"));
         assert!(text.contains(
             "| 140 | 140 | 30.0 | 90.0 | 135.0 | 0.00% | - | p95 90.0 ms (target 50 ms) |"
         ));

@@ -150,7 +150,13 @@ pub async fn capacity(
                     parts.join(", ")
                 );
             }
-            println!("bottleneck: {}", capacity::bottleneck(s, &sizes));
+            if let Some(past) = capacity::saturated_step(&steps, options.targets) {
+                println!(
+                    "bottleneck (at {:.0} req/s): {}",
+                    past.offered,
+                    capacity::bottleneck(past, &sizes)
+                );
+            }
         }
         None => println!(
             "no knee: even the first step ({:.0} req/s) missed the targets; try a lower --start-rate",

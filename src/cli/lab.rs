@@ -178,6 +178,19 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
         Some(s) => crate::lab::replication::db_roles(engine, s).await,
         None => BTreeMap::new(),
     };
+    // Each host's use against its size, over half a second.
+    let usage = match &state {
+        Some(s) => {
+            crate::lab::capacity_run::host_use(engine, s, std::time::Duration::from_millis(500))
+                .await
+        }
+        None => BTreeMap::new(),
+    };
+    let sizes: BTreeMap<String, crate::model::HostSize> = state
+        .iter()
+        .flat_map(|s| &s.topology.hosts)
+        .map(|h| (h.name.to_string(), h.size))
+        .collect();
     let mut by_host: BTreeMap<String, Vec<(Part, String)>> = BTreeMap::new();
     for c in containers {
         let host = c
@@ -209,7 +222,21 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
                     .unwrap_or_default(),
                 _ => String::new(),
             };
-            println!("  {id:<22} {state}{role}");
+            let size = match (part, sizes.get(&host)) {
+                (Part::Holder, Some(size)) => {
+                    match usage.get(&crate::model::HostName::new(host.as_str())) {
+                        Some((cores, memory)) => format!(
+                            "  CPU {cores:.2} of {} CPU, memory {} of {} MiB",
+                            crate::model::cpus_text(size.cpus),
+                            memory / (1024 * 1024),
+                            size.memory_mib
+                        ),
+                        None => format!("  size {size}"),
+                    }
+                }
+                _ => String::new(),
+            };
+            println!("  {id:<22} {state}{role}{size}");
         }
     }
     if let Some(s) = &state {

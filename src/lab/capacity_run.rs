@@ -152,6 +152,30 @@ fn cpu_between(
     (cpu, machine)
 }
 
+/// What each host uses now: (cores over `over`, memory in bytes), its
+/// components together. A host whose containers cannot be read is left out.
+pub async fn host_use(
+    engine: &Engine,
+    state: &LabState,
+    over: Duration,
+) -> BTreeMap<HostName, (f64, u64)> {
+    let names = containers(state);
+    let before = snapshot(engine, &names).await;
+    tokio::time::sleep(over).await;
+    let after = snapshot(engine, &names).await;
+    let (cpu, _) = cpu_between(&names, &before, &after);
+    let mut out: BTreeMap<HostName, (f64, u64)> = BTreeMap::new();
+    for c in cpu {
+        out.entry(c.host).or_default().0 += c.cores;
+    }
+    for ((host, _, _), usage) in names.iter().zip(&after.usage) {
+        if let (Some(u), Some(e)) = (usage, out.get_mut(host)) {
+            e.1 += u.memory_bytes;
+        }
+    }
+    out
+}
+
 /// Sends `rate` requests per second for `options.step` and measures it.
 pub async fn step(
     engine: &Engine,
