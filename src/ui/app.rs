@@ -13,17 +13,17 @@ use egui::{Color32, Key, KeyboardShortcut, Modifiers};
 
 use crate::generate::{Artifacts, Secrets, Settings};
 use crate::model::{
-    Finding, FixAction, HostTemplate, Problem, Subject, Topology, add_host, delete_component,
-    delete_host, validate,
+    Finding, Problem, Subject, Topology, add_host, delete_component, delete_host, validate,
 };
 use crate::preset::{self, PRESETS, Preset};
 use crate::protocol::{
-    CommandId, EntryPoint, FaultKind, FoundLab, LabCommand, LabEvent, LabName, Phase, Progress,
-    Rate, TrafficSettings,
+    CommandId, EntryPoint, FoundLab, LabCommand, LabEvent, LabName, Phase, Progress, Rate,
+    TrafficSettings,
 };
 
 use super::canvas::CanvasGraph;
 use super::document::{Analyser, Document};
+pub use super::intent::Intent;
 
 /// The app's channel to the lab: commands out, events in. Tests build one
 /// from plain channels and play the lab themselves.
@@ -32,85 +32,6 @@ pub struct LabLink {
     pub commands: tokio::sync::mpsc::UnboundedSender<LabCommand>,
     /// Events from it.
     pub events: mpsc::Receiver<LabEvent>,
-}
-
-/// Something the user asked for while a frame was drawn.
-#[derive(Clone, Debug)]
-pub enum Intent {
-    /// Select a host or component (or nothing).
-    Select(Option<Subject>),
-    /// Replace the topology (one undoable edit, `key` coalesces runs).
-    Edit {
-        /// Names the edit.
-        key: String,
-        /// The new topology.
-        topology: Box<Topology>,
-    },
-    /// Add a host from the palette.
-    AddHost(HostTemplate),
-    /// Delete the selected host or component.
-    DeleteSelected,
-    /// Undo.
-    Undo,
-    /// Redo.
-    Redo,
-    /// Apply a finding's fix.
-    Fix(FixAction),
-    /// A new, empty design.
-    New,
-    /// Load a preset.
-    Preset(&'static str),
-    /// Pick a file to open.
-    OpenDialog,
-    /// Open this file.
-    Open(PathBuf),
-    /// Save (as, when there is no path yet).
-    Save,
-    /// Pick where to save.
-    SaveAsDialog,
-    /// Save to this path.
-    SaveTo(PathBuf),
-    /// Pick a folder to export into.
-    ExportDialog,
-    /// Export the configs into this folder.
-    ExportTo(PathBuf),
-    /// Launch the design.
-    Launch,
-    /// Cancel the launch in progress.
-    Cancel,
-    /// Stop (remove) the running lab.
-    Stop,
-    /// Attach to a lab found running.
-    Attach(LabName),
-    /// Start or change (`Some`) or stop (`None`) traffic through the lab.
-    Traffic(Option<TrafficSettings>),
-    /// Fetch the last lines of a component's container log.
-    Logs(crate::model::ComponentId),
-    /// Inject a fault on a host or component.
-    Fault(Subject, FaultKind),
-    /// Heal a target's faults, or every fault (`None`).
-    Heal(Option<Subject>),
-    /// Ask what promoting this replica would cost (opens the dialog).
-    Assess(crate::model::HostName),
-    /// Promote a replica.
-    Promote {
-        /// The replica's host.
-        replica: crate::model::HostName,
-        /// A planned switchover.
-        planned: bool,
-        /// Accept losing writes.
-        accept_loss: bool,
-    },
-    /// Close the promotion dialog.
-    ClosePromote,
-    /// Run a shipped scenario on the lab.
-    Scenario(&'static str),
-    /// Remove a lab found running.
-    Remove(LabName),
-    /// Dark or light.
-    Theme(bool),
-    /// Close the window.
-    Quit,
 }
 
 /// A step of what the lab reported, for the timeline panel.

@@ -628,7 +628,8 @@ impl CanvasCache {
     }
 }
 
-use super::app::{Intent, TopolabApp};
+use super::app::TopolabApp;
+use super::intent::Intent;
 
 impl TopolabApp {
     /// The canvas: builds the graph when the design or selection changed,

@@ -4,8 +4,9 @@
 
 use egui::RichText;
 
-use super::app::{Intent, TopolabApp};
+use super::app::TopolabApp;
 use super::explain;
+use super::intent::Intent;
 use crate::model::{
     Algorithm, Backend, Component, ComponentId, ComponentKind, Flavor, HostName, ReplicationMode,
     Role, Subject, Topology, rename_host,

@@ -8,8 +8,9 @@ use std::collections::{HashMap, VecDeque};
 use egui::{Color32, FontId, Pos2, Rect, RichText, Stroke, Vec2};
 use egui_plot::{Line, Plot, PlotPoints};
 
-use super::app::{Intent, TopolabApp};
+use super::app::TopolabApp;
 use super::canvas::LinkKind;
+use super::intent::Intent;
 use crate::live::{self, Endpoint, Health, LiveState, Observation, RequestTrace, Series};
 use crate::model::{ComponentId, ComponentKind, HostName, Role, Subject};
 use crate::protocol::faults;

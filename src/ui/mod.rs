@@ -6,13 +6,15 @@ pub mod canvas;
 pub mod document;
 pub mod explain;
 mod inspector;
+pub mod intent;
 mod live;
 mod panels;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use app::{Intent, LabLink, TopolabApp};
+pub use app::{LabLink, TopolabApp};
+pub use intent::Intent;
 pub use panels::highlight;
 
 use crate::model::{HostTemplate, Topology, add_host};

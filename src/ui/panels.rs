@@ -4,8 +4,9 @@
 use egui::text::LayoutJob;
 use egui::{Color32, FontId, RichText, TextFormat};
 
-use super::app::{Intent, PathPurpose, Tab, TopolabApp};
+use super::app::{PathPurpose, Tab, TopolabApp};
 use super::explain;
+use super::intent::Intent;
 use crate::model::{Category, HostTemplate};
 
 const ERROR: Color32 = Color32::from_rgb(230, 80, 80);
