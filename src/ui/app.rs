@@ -17,13 +17,13 @@ use crate::model::{
 };
 use crate::preset::{self, PRESETS, Preset};
 use crate::protocol::{
-    CommandId, EntryPoint, FoundLab, LabCommand, LabEvent, LabName, Phase, Progress, Rate,
-    TrafficSettings,
+    CommandId, LabCommand, LabEvent, LabName, Phase, Progress, Rate, TrafficSettings,
 };
 
 use super::canvas::CanvasGraph;
 use super::document::{Analyser, Document};
 pub use super::intent::Intent;
+use super::lab_view::{LabView, Launching, Running, TimelineEntry};
 
 /// The app's channel to the lab: commands out, events in. Tests build one
 /// from plain channels and play the lab themselves.
@@ -32,63 +32,6 @@ pub struct LabLink {
     pub commands: tokio::sync::mpsc::UnboundedSender<LabCommand>,
     /// Events from it.
     pub events: mpsc::Receiver<LabEvent>,
-}
-
-/// A step of what the lab reported, for the timeline panel.
-#[derive(Clone, Debug)]
-pub struct TimelineEntry {
-    /// Seconds since the app started.
-    pub at: f64,
-    /// What happened.
-    pub text: String,
-    /// The commands a person would type for it.
-    pub explain: Vec<String>,
-    /// A failure.
-    pub error: bool,
-}
-
-/// A launch in progress.
-#[derive(Clone, Debug)]
-pub struct Launching {
-    /// Its command.
-    pub id: CommandId,
-    /// The lab.
-    pub lab: LabName,
-    /// Phases done.
-    pub done: Vec<Phase>,
-    /// Phases expected for this topology.
-    pub expected: usize,
-}
-
-/// The running lab.
-#[derive(Clone, Debug)]
-pub struct Running {
-    /// Its name.
-    pub lab: LabName,
-    /// Where clients reach it.
-    pub entry_points: Vec<EntryPoint>,
-    /// The files as launched, when this app launched it.
-    pub artifacts: Option<Box<Artifacts>>,
-}
-
-/// What the lab panel shows.
-#[derive(Default)]
-pub struct LabView {
-    /// Whether Docker is reachable (None: not known yet).
-    pub engine: Option<Result<(), String>>,
-    /// A launch in progress.
-    pub launching: Option<Launching>,
-    /// The lab that runs.
-    pub running: Option<Running>,
-    /// A stop in progress.
-    pub stopping: Option<CommandId>,
-    /// What happened, oldest first.
-    pub timeline: Vec<TimelineEntry>,
-    /// Labs found running at start, not yet attached, removed or ignored.
-    pub found: Vec<FoundLab>,
-    /// The running lab's live state and the traffic panel.
-    pub live: super::live::LiveView,
-    next_id: u64,
 }
 
 /// Which tab the bottom panel shows.
@@ -337,8 +280,7 @@ impl TopolabApp {
     }
 
     fn next_id(&mut self) -> CommandId {
-        self.lab.next_id += 1;
-        CommandId(self.lab.next_id)
+        self.lab.next_id()
     }
 
     /// Sends a command; false (and says so) when the lab has stopped.
@@ -662,7 +604,7 @@ impl TopolabApp {
                     .map(|e| format!("http://127.0.0.1:{}", e.http))
                     .collect();
                 self.note(format!("lab {lab} is running: {}", urls.join(", ")), false);
-                self.lab.live = super::live::LiveView::default();
+                self.lab.live = super::lab_view::LiveView::default();
                 // What a learner does next: send requests and watch them.
                 self.tab = Tab::Traffic;
                 self.lab.running = Some(Running {
@@ -921,7 +863,7 @@ impl TopolabApp {
                         lab,
                         replica: replica.clone(),
                     }) {
-                        self.lab.live.promote_dialog = Some(super::live::PromoteDialog {
+                        self.lab.live.promote_dialog = Some(super::lab_view::PromoteDialog {
                             id,
                             replica: replica.clone(),
                             assessment: None,
@@ -959,7 +901,7 @@ impl TopolabApp {
                         lab,
                         source: shipped.source.to_owned(),
                     }) {
-                        self.lab.live.scenario = Some(super::live::ScenarioRun {
+                        self.lab.live.scenario = Some(super::lab_view::ScenarioRun {
                             id,
                             name: shipped.name.to_owned(),
                             lines: Vec::new(),
@@ -1004,7 +946,7 @@ impl TopolabApp {
                         entry_points: found.entry_points,
                         artifacts: None,
                     });
-                    self.lab.live = super::live::LiveView::default();
+                    self.lab.live = super::lab_view::LiveView::default();
                     // Faults injected from the command line show too.
                     self.lab.live.set_faults(&found.faults);
                     self.tab = Tab::Traffic;

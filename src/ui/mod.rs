@@ -7,8 +7,11 @@ pub mod document;
 pub mod explain;
 mod inspector;
 pub mod intent;
-mod live;
+mod lab_panels;
+pub mod lab_view;
+mod overlay;
 mod panels;
+mod style;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

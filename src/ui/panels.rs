@@ -7,11 +7,8 @@ use egui::{Color32, FontId, RichText, TextFormat};
 use super::app::{PathPurpose, Tab, TopolabApp};
 use super::explain;
 use super::intent::Intent;
+use super::style::{ERROR, OK, WARN};
 use crate::model::{Category, HostTemplate};
-
-const ERROR: Color32 = Color32::from_rgb(230, 80, 80);
-const WARN: Color32 = Color32::from_rgb(240, 170, 40);
-const OK: Color32 = Color32::from_rgb(90, 190, 110);
 
 impl TopolabApp {
     pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
