@@ -482,6 +482,10 @@ impl TopolabApp {
                                 ignore = Some(lab.clone());
                             }
                         });
+                        // A damaged state file: why it cannot be attached.
+                        if let Some(why) = &found.state_error {
+                            ui.label(RichText::new(format!("Cannot attach: {why}")).color(ERROR));
+                        }
                     }
                     if let Some(lab) = ignore {
                         self.lab.found.retain(|f| f.lab != lab);
