@@ -652,7 +652,10 @@ fn faults_and_promotion_go_to_the_lab_with_the_report_first() {
         stub.sent().as_slice(),
         [LabCommand::Promote { replica, planned: false, accept_loss: true, .. }] if replica == "web-02"
     ));
-    assert!(h.state().lab.live.promote_dialog.is_none());
+    assert!(!matches!(
+        h.state().modal,
+        Some(topolab::ui::modal::Modal::Promote(_))
+    ));
 }
 
 #[test]

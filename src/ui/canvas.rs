@@ -628,6 +628,21 @@ impl CanvasCache {
     }
 }
 
+/// The canvas between frames: the graph drawn and what it was built from,
+/// the node under the pointer, and what the graph view painted last.
+#[derive(Default)]
+pub struct CanvasState {
+    /// The graph, with each subject's node.
+    pub(super) graph: Option<(CanvasGraph, HashMap<Subject, NodeIndex>)>,
+    /// The document revision and selection the graph was built from.
+    pub(super) built: Option<(u64, Option<Subject>)>,
+    /// The host or component under the pointer.
+    pub(super) hovered: Option<Subject>,
+    /// The revision a drag on the canvas produces (no rebuild for it).
+    pub(super) moved: Option<u64>,
+    pub(super) cache: CanvasCache,
+}
+
 use super::app::TopolabApp;
 use super::intent::Intent;
 
@@ -636,18 +651,19 @@ impl TopolabApp {
     /// shows it, and turns clicks and drags into intents.
     pub(super) fn canvas_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         let key = (self.doc.revision(), self.selection.clone());
-        if let Some(expected) = self.canvas_moved.take()
+        if let Some(expected) = self.canvas.moved.take()
             && expected == self.doc.revision()
             && self
-                .built_revision
+                .canvas
+                .built
                 .as_ref()
                 .is_some_and(|(_, selection)| *selection == self.selection)
         {
             // Only the drag changed the design, and its nodes already moved
             // on screen: no rebuild mid-drag.
-            self.built_revision = Some(key.clone());
+            self.canvas.built = Some(key.clone());
         }
-        let rebuilt = self.built_revision.as_ref() != Some(&key) || self.graph.is_none();
+        let rebuilt = self.canvas.built.as_ref() != Some(&key) || self.canvas.graph.is_none();
         if rebuilt {
             let (mut graph, index) = build(self.doc.topology(), &self.flags());
             if let Some(n) = self.selection.as_ref().and_then(|s| index.get(s)) {
@@ -657,26 +673,27 @@ impl TopolabApp {
                 graph.set_selected_nodes(vec![*n]);
             }
             if self
+                .canvas
                 .hovered
                 .as_ref()
                 .is_some_and(|s| !index.contains_key(s))
             {
-                self.hovered = None;
+                self.canvas.hovered = None;
             }
-            self.graph = Some((graph, index));
-            self.built_revision = Some(key);
+            self.canvas.graph = Some((graph, index));
+            self.canvas.built = Some(key);
         }
         let benchmark = self.frame_times_active();
-        let Some((graph, index)) = &mut self.graph else {
+        let Some((graph, index)) = &mut self.canvas.graph else {
             return;
         };
         let rect = ui.available_rect_before_wrap();
         let layer = ui.layer_id();
-        let live = self.canvas_cache.needs_live(ui, rect, rebuilt) || benchmark;
+        let live = self.canvas.cache.needs_live(ui, rect, rebuilt) || benchmark;
         tracing::trace!(
             live,
             rebuilt,
-            settle = self.canvas_cache.settle,
+            settle = self.canvas.cache.settle,
             "canvas frame"
         );
         let (response, changes) = if live {
@@ -700,7 +717,7 @@ impl TopolabApp {
                     .map(|l| l.all_entries().skip(first).cloned().collect())
                     .unwrap_or_default()
             });
-            self.canvas_cache.store(ui, rect, painted);
+            self.canvas.cache.store(ui, rect, painted);
             (shown.response, shown.changes)
         } else {
             // Nothing happened: paint what the graph view painted last time
@@ -710,7 +727,7 @@ impl TopolabApp {
             let (response, _) = ui.allocate_painter(rect.size(), egui::Sense::click_and_drag());
             ui.ctx().graphics_mut(|g| {
                 let list = g.entry(layer);
-                for shape in &self.canvas_cache.shapes {
+                for shape in &self.canvas.cache.shapes {
                     list.add(shape.clip_rect, shape.shape.clone());
                 }
             });
@@ -744,9 +761,9 @@ impl TopolabApp {
                     on_node = true;
                 }
                 GraphChange::NodeHoverEntered { node } => {
-                    self.hovered = subject_of(index, *node).cloned()
+                    self.canvas.hovered = subject_of(index, *node).cloned()
                 }
-                GraphChange::NodeHoverExited { .. } => self.hovered = None,
+                GraphChange::NodeHoverExited { .. } => self.canvas.hovered = None,
                 _ => {}
             }
         }
@@ -771,13 +788,13 @@ impl TopolabApp {
                 topology: Box::new(t),
             });
             // The edit will be the next revision; the canvas already shows it.
-            self.canvas_moved = Some(self.doc.revision() + 1);
+            self.canvas.moved = Some(self.doc.revision() + 1);
         }
         if response.clicked() && !on_node {
             intents.push(Intent::Select(None));
         }
         self.live_overlay(ui, response.rect);
-        if let Some(s) = &self.hovered {
+        if let Some(s) = &self.canvas.hovered {
             let mut text = match s {
                 Subject::Host(_) => format!("{s}: {}", super::explain::host()),
                 Subject::Component(id) => format!(

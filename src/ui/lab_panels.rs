@@ -10,7 +10,7 @@ use super::app::TopolabApp;
 use super::intent::Intent;
 use super::style::{health_color, ms};
 use crate::live::{self, Health, Series};
-use crate::model::{ComponentId, ComponentKind, HostName, Role, Subject};
+use crate::model::{ComponentId, ComponentKind, Role, Subject};
 use crate::protocol::MAX_RATE;
 use crate::protocol::faults;
 use crate::stopwatch;
@@ -385,63 +385,6 @@ impl TopolabApp {
         {
             intents.push(Intent::Assess(host.clone()));
         }
-    }
-
-    /// The promotion dialog: the assessment, then the choice.
-    pub(super) fn promote_dialog_ui(&self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
-        let Some(dialog) = &self.lab.live.promote_dialog else {
-            return;
-        };
-        let replica = HostName::new(dialog.replica.as_str());
-        egui::Modal::new(egui::Id::new("promote")).show(ctx, |ui| {
-            ui.heading(format!("Promote {replica}/db to primary?"));
-            match &dialog.assessment {
-                None => {
-                    ui.label("Asking the replica and the old primary…");
-                }
-                Some(Err(why)) => {
-                    ui.label(RichText::new(why).color(health_color(Health::Down)));
-                }
-                Some(Ok(a)) => {
-                    ui.label(a.summary());
-                    ui.label(
-                        RichText::new(
-                            "Then: the replica applies what it received, becomes writable, every app server and replica is repointed to it; the old primary comes back read-only as its replica when healed.",
-                        )
-                        .weak(),
-                    );
-                    ui.horizontal(|ui| {
-                        let loses = a.missing != Some(0);
-                        let label = match a.missing {
-                            Some(0) => "Promote".to_owned(),
-                            Some(n) => format!("Promote, losing {n} write(s)"),
-                            None => "Promote, accepting unknown loss".to_owned(),
-                        };
-                        if ui.button(label).clicked() {
-                            intents.push(Intent::Promote {
-                                replica: replica.clone(),
-                                planned: false,
-                                accept_loss: loses,
-                            });
-                        }
-                        if ui
-                            .button("Planned switchover")
-                            .on_hover_text("Both alive: the old primary turns read-only, the replica catches up — no write lost")
-                            .clicked()
-                        {
-                            intents.push(Intent::Promote {
-                                replica: replica.clone(),
-                                planned: true,
-                                accept_loss: false,
-                            });
-                        }
-                    });
-                }
-            }
-            if ui.button("Cancel").clicked() {
-                intents.push(Intent::ClosePromote);
-            }
-        });
     }
 
     /// The stopwatch of every fault and promotion, in the timeline tab.

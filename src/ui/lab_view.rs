@@ -10,8 +10,8 @@ use crate::generate::Artifacts;
 use crate::live::{self, LiveState, Observation, RequestTrace};
 use crate::model::{ComponentId, HostName, Subject};
 use crate::protocol::{
-    ActiveFault, Assessment, CommandId, EntryPoint, FaultKind, FoundLab, LabName, Phase, Rate,
-    TrafficSettings, Verification,
+    ActiveFault, CommandId, EntryPoint, FaultKind, FoundLab, LabName, Phase, Rate, TrafficSettings,
+    Verification,
 };
 use crate::stopwatch::{self, Incident};
 
@@ -104,17 +104,6 @@ pub struct ScenarioRun {
     pub passed: Option<bool>,
 }
 
-/// The promotion dialog: the replica, and the assessment once it came.
-#[derive(Clone, Debug)]
-pub struct PromoteDialog {
-    /// The Assess command.
-    pub id: CommandId,
-    /// The replica's host.
-    pub replica: HostName,
-    /// The report, or why there is none.
-    pub assessment: Option<Result<Assessment, String>>,
-}
-
 /// How long a request's dot takes to travel its path, seconds.
 pub const DOT_SECONDS: f64 = 0.9;
 /// Dots on screen at most (beyond, new requests are sampled).
@@ -152,8 +141,6 @@ pub struct LiveView {
     pub faults: Vec<(Subject, FaultKind, Verification)>,
     /// Faults and promotions, for the stopwatch.
     pub incidents: Vec<Incident>,
-    /// The promotion dialog, when open.
-    pub promote_dialog: Option<PromoteDialog>,
     /// The last stopwatch: (incidents, live revision, when, measurements).
     measured: Option<(usize, u64, std::time::Instant, Vec<stopwatch::Measured>)>,
     /// The scenario running or last run.
@@ -178,7 +165,6 @@ impl Default for LiveView {
             logs: HashMap::new(),
             faults: Vec::new(),
             incidents: Vec::new(),
-            promote_dialog: None,
             measured: None,
             scenario: None,
             delays: Vec::new(),

@@ -4,13 +4,17 @@
 pub mod app;
 pub mod canvas;
 pub mod document;
+mod events;
 pub mod explain;
+pub mod files;
 mod inspector;
 pub mod intent;
 mod lab_panels;
 pub mod lab_view;
+pub mod modal;
 mod overlay;
 mod panels;
+mod run;
 mod style;
 
 use std::sync::Arc;

@@ -42,7 +42,7 @@ impl TopolabApp {
         if !self.live_active() {
             return;
         }
-        let Some((graph, index)) = &self.graph else {
+        let Some((graph, index)) = &self.canvas.graph else {
             return;
         };
         let now = ui.input(|i| i.time);
