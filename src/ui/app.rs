@@ -6,24 +6,25 @@
 //! file work through [`FileJobs`]: `show()` never waits on Docker or the
 //! file system.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
-use egui::{Color32, Key, KeyboardShortcut, Modifiers};
+use egui::{Key, KeyboardShortcut, Modifiers};
 
 use crate::generate::Artifacts;
 use crate::model::{Finding, Problem, Subject, Topology};
 use crate::preset::{PRESETS, Preset};
 use crate::protocol::{CommandId, LabCommand, LabEvent, LabName};
 
-use super::canvas::CanvasState;
+use super::canvas::{self, CanvasState};
 use super::document::{Analyser, Analysis, Document};
+use super::explain;
 use super::files::{FileJobs, PathPurpose};
 pub use super::intent::Intent;
 use super::lab_view::{LabView, TimelineEntry};
 use super::modal::{self, Answer, Modal};
+use super::overlay;
 
 /// The app's channel to the lab: commands out, events in. Tests build one
 /// from plain channels and play the lab themselves.
@@ -191,11 +192,6 @@ impl TopolabApp {
         self.frame_times = Some(super::FrameTimes::new(frames));
     }
 
-    /// Whether the frame-time benchmark runs (it keeps every frame live).
-    pub(super) fn frame_times_active(&self) -> bool {
-        self.frame_times.is_some()
-    }
-
     /// Problems of the current design.
     pub fn problems(&self) -> &[Problem] {
         &self.analysis.problems
@@ -265,31 +261,12 @@ impl TopolabApp {
         }
     }
 
-    /// Colours for the canvas: red for problems, amber for findings.
-    pub(super) fn flags(&self) -> HashMap<Subject, Color32> {
-        let mut flags = HashMap::new();
-        for f in &self.analysis.findings {
-            for s in &f.subjects {
-                flags.insert(s.clone(), Color32::from_rgb(240, 170, 40));
-            }
-        }
-        for p in &self.analysis.problems {
-            if let Some(s) = &p.subject {
-                flags.insert(s.clone(), Color32::from_rgb(230, 60, 60));
-                flags.insert(
-                    Subject::Host(s.host().clone()),
-                    Color32::from_rgb(230, 60, 60),
-                );
-            }
-        }
-        flags
-    }
-
     /// Draws the whole app into `ui` and applies what the user asked for.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let frame_start = Instant::now();
         let ctx = ui.ctx().clone();
         self.drain_events();
+        self.advance_live(&ctx);
         self.analyse();
         if self.repaint.get().is_none() {
             let _ = self.repaint.set(ctx.clone());
@@ -348,6 +325,67 @@ impl TopolabApp {
                 egui::ScrollArea::vertical().show(ui, |ui| self.inspector_ui(ui, intents));
             });
         egui::CentralPanel::default_margins().show(ui, |ui| self.canvas_ui(ui, intents));
+    }
+
+    /// Moves the running lab's live view on before anything is drawn: closes
+    /// the seconds that ended, and turns new requests into dots (which keep
+    /// the window repainting while they travel).
+    fn advance_live(&mut self, ctx: &egui::Context) {
+        if self.lab.running.is_none() {
+            return;
+        }
+        let live = &mut self.lab.live;
+        live.state.tick(crate::live::now());
+        live.advance_dots(ctx.input(|i| i.time));
+        if live.dots() > 0 {
+            ctx.request_repaint();
+        }
+    }
+
+    /// The canvas, the running lab over it, its tooltip and its legend.
+    fn canvas_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        let analysis = &self.analysis;
+        let shown = self.canvas.show(
+            ui,
+            &self.doc,
+            self.selection.as_ref(),
+            || canvas::flags(&analysis.problems, &analysis.findings),
+            self.frame_times.is_some(),
+            intents,
+        );
+        let Some(response) = shown else {
+            return;
+        };
+        if let (Some(running), Some(positions)) = (&self.lab.running, self.canvas.positions()) {
+            overlay::show(
+                ui,
+                response.rect,
+                &positions,
+                &self.lab.live,
+                &running.entry_points,
+            );
+        }
+        if let Some(subject) = self.canvas.hovered() {
+            response
+                .clone()
+                .on_hover_text_at_pointer(self.tooltip(subject));
+        }
+        canvas::legend_ui(ui, response.rect);
+    }
+
+    /// What the canvas says of `subject` under the pointer.
+    fn tooltip(&self, subject: &Subject) -> String {
+        let mut text = match subject {
+            Subject::Host(_) => format!("{subject}: {}", explain::host()),
+            Subject::Component(id) => {
+                format!("{subject}: {}", explain::component(self.doc.topology(), id))
+            }
+        };
+        if self.lab.running.is_some() {
+            text.push_str("\n\n");
+            text.push_str(&overlay::tooltip(&self.lab.live.state, subject));
+        }
+        text
     }
 
     /// The modal dialog, if one shows, and what its answer asks for.
