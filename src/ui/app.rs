@@ -99,7 +99,7 @@ pub struct TopolabApp {
     pub(super) followups: Followups,
     pub(super) link: LabLink,
     pub(super) started: Instant,
-    frame_times: Option<super::FrameTimes>,
+    frame_times: Option<super::frame_times::FrameTimes>,
     /// The window title last sent.
     title: Option<String>,
     /// Numbers discrete edits, so undo never merges two of them.
@@ -189,7 +189,7 @@ impl TopolabApp {
     /// Records frame times and closes after `frames` frames (the
     /// `--frames` benchmark).
     pub fn measure_frames(&mut self, frames: usize) {
-        self.frame_times = Some(super::FrameTimes::new(frames));
+        self.frame_times = Some(super::frame_times::FrameTimes::new(frames));
     }
 
     /// Problems of the current design.

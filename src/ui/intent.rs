@@ -1,6 +1,6 @@
 //! What the user asked for while a frame was drawn: the [`Intent`]s the
 //! panels, the canvas and the dialogs collect, applied by the app once
-//! drawing is done (`TopolabApp::run`). Plain data: no drawing, no state.
+//! drawing is done (`run.rs`). Plain data: no drawing, no state.
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The panels of a running lab: the live part of the inspector (state,
 //! sparklines, faults, the container's log), the traffic tab, the live
-//! transitions and the stopwatch in the timeline tab, the scenario tab and
-//! the promotion dialog.
+//! transitions and the stopwatch in the timeline tab, and the scenario tab
+//! (the promotion dialog is in `modal.rs`).
 
 use egui::{Color32, FontId, Pos2, Rect, RichText, Stroke, Vec2};
 use egui_plot::{Line, Plot, PlotPoints};
@@ -9,8 +9,8 @@ use egui_plot::{Line, Plot, PlotPoints};
 use super::app::TopolabApp;
 use super::intent::Intent;
 use super::style::{health_color, ms};
-use crate::live::{self, Health, Series};
-use crate::model::{ComponentId, ComponentKind, Role, Subject};
+use crate::live::{self, Health, LiveState, Series};
+use crate::model::{ComponentId, ComponentKind, HostName, Role, Subject};
 use crate::protocol::MAX_RATE;
 use crate::protocol::faults;
 use crate::stopwatch;
@@ -35,108 +35,17 @@ impl TopolabApp {
         egui::CollapsingHeader::new(RichText::new("Live").strong())
             .default_open(true)
             .show(ui, |ui| {
-                let h = live.node_health(id);
-                ui.horizontal_wrapped(|ui| {
-                    let (dot, _) = ui.allocate_exact_size(Vec2::splat(12.0), egui::Sense::hover());
-                    ui.painter()
-                        .circle_filled(dot.center(), 5.0, health_color(h.health));
-                    ui.label(
-                        RichText::new(h.health.label())
-                            .color(health_color(h.health))
-                            .strong(),
-                    );
-                    ui.label(&h.reason);
-                });
-                if let Some(state) = live.container(&id.host, Some(id.kind)) {
-                    let mut line = format!("Container: {state}");
-                    if let Some((cpu, mem)) = live.resources(&id.host, Some(id.kind)) {
-                        line.push_str(&format!(
-                            " · CPU {cpu:.1}% · memory {:.0} MiB",
-                            mem as f64 / 1048576.0
-                        ));
-                    }
-                    ui.label(line);
-                }
+                node_state_ui(ui, live, id);
                 match id.kind {
-                    ComponentKind::Lb => {
-                        for (lb, server, status) in live.backends() {
-                            if *lb != id.host {
-                                continue;
-                            }
-                            let check = live
-                                .backend(lb, server)
-                                .map(|(_, c, _)| c.to_owned())
-                                .unwrap_or_default();
-                            let load = live
-                                .backend_load(lb, server)
-                                .map(|(rate, total, errors)| {
-                                    format!(" · {rate}/s, {total} sessions, {errors} errors")
-                                })
-                                .unwrap_or_default();
-                            ui.label(
-                                RichText::new(format!("{server}: {status} ({check}){load}"))
-                                    .color(health_color(status.health())),
-                            );
-                        }
-                    }
-                    ComponentKind::Db => match live.replication(&id.host) {
-                        Some(Ok(r)) if !r.replicating => {}
-                        Some(Ok(r)) => {
-                            ui.label(format!(
-                                "Replication from {}: IO thread {}, SQL thread {}",
-                                r.source
-                                    .as_ref()
-                                    .map_or_else(|| "?".to_owned(), ToString::to_string),
-                                r.io,
-                                r.sql
-                            ));
-                            ui.label(format!("Lag: {}", r.lag_text()));
-                            ui.label(format!(
-                                "GTID: primary {} · replica {}",
-                                r.primary_gtid.as_deref().unwrap_or("?"),
-                                r.replica_gtid.as_deref().unwrap_or("?")
-                            ));
-                            if let Some(e) = &r.last_error {
-                                ui.label(
-                                    RichText::new(format!("Last error: {e}"))
-                                        .color(health_color(Health::Down)),
-                                );
-                            }
-                        }
-                        Some(Err(e)) => {
-                            ui.label(format!("Replication unreadable: {e}"));
-                        }
-                        None => {}
-                    },
+                    ComponentKind::Lb => backends_ui(ui, live, &id.host),
+                    ComponentKind::Db => replication_ui(ui, live, &id.host),
                     _ => {}
                 }
                 if let Some(series) = live.node_series(id) {
                     sparklines(ui, id, series);
                 }
                 self.faults_ui(ui, &Subject::Component(id.clone()), intents);
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new("Container log").strong());
-                    if ui.small_button("⟳ Refresh").clicked() {
-                        intents.push(Intent::Logs(id.clone()));
-                    }
-                });
-                match self.lab.live.logs.get(id) {
-                    Some(text) => {
-                        egui::ScrollArea::vertical()
-                            .id_salt(("log", id.to_string()))
-                            .max_height(160.0)
-                            .stick_to_bottom(true)
-                            .show(ui, |ui| {
-                                ui.add(
-                                    egui::Label::new(RichText::new(text).monospace().small())
-                                        .selectable(true),
-                                );
-                            });
-                    }
-                    None => {
-                        ui.label(RichText::new("(Refresh to read its last lines)").weak());
-                    }
-                }
+                log_ui(ui, id, self.lab.live.logs.get(id), intents);
             });
         ui.separator();
     }
@@ -240,65 +149,7 @@ impl TopolabApp {
 
 /// Small plots of a component's last minutes.
 fn sparklines(ui: &mut egui::Ui, id: &ComponentId, series: &Series) {
-    let buckets: Vec<&live::Bucket> = series.buckets().collect();
-    if buckets.is_empty() {
-        return;
-    }
-    let first = buckets[0].second as f64;
-    let x = |b: &live::Bucket| b.second as f64 - first;
-    let mut plots: Vec<(&str, Vec<[f64; 2]>)> = Vec::new();
-    if buckets.iter().any(|b| b.requests > 0) {
-        plots.push((
-            "requests/s",
-            buckets
-                .iter()
-                .map(|b| [x(b), f64::from(b.requests)])
-                .collect(),
-        ));
-        plots.push((
-            "errors/s",
-            buckets
-                .iter()
-                .map(|b| [x(b), f64::from(b.errors)])
-                .collect(),
-        ));
-        plots.push((
-            "p95 latency (ms)",
-            buckets
-                .iter()
-                .filter_map(|b| b.p95_ms.map(|p| [x(b), f64::from(p)]))
-                .collect(),
-        ));
-    }
-    if buckets
-        .iter()
-        .any(|b| b.lag_seconds.is_some() || b.lag_transactions.is_some())
-    {
-        plots.push((
-            "lag (s)",
-            buckets
-                .iter()
-                .filter_map(|b| b.lag_seconds.map(|l| [x(b), l as f64]))
-                .collect(),
-        ));
-        plots.push((
-            "lag (transactions)",
-            buckets
-                .iter()
-                .filter_map(|b| b.lag_transactions.map(|l| [x(b), l as f64]))
-                .collect(),
-        ));
-    }
-    if buckets.iter().any(|b| b.cpu_percent.is_some()) {
-        plots.push((
-            "CPU (%)",
-            buckets
-                .iter()
-                .filter_map(|b| b.cpu_percent.map(|c| [x(b), f64::from(c)]))
-                .collect(),
-        ));
-    }
-    for (name, points) in plots {
+    for (name, points) in sparkline_points(series) {
         if points.is_empty() {
             continue;
         }
@@ -318,6 +169,42 @@ fn sparklines(ui: &mut egui::Ui, id: &ComponentId, series: &Series) {
                 plot.line(Line::new(name, PlotPoints::from(points)));
             });
     }
+}
+
+/// The plots a series has data for: requests, errors and latency when
+/// requests went through, lag for a replica, CPU when measured; each as
+/// (seconds since the first, value) points.
+fn sparkline_points(series: &Series) -> Vec<(&'static str, Vec<[f64; 2]>)> {
+    let buckets: Vec<&live::Bucket> = series.buckets().collect();
+    let Some(first) = buckets.first().map(|b| b.second as f64) else {
+        return Vec::new();
+    };
+    let points = |value: &dyn Fn(&live::Bucket) -> Option<f64>| -> Vec<[f64; 2]> {
+        buckets
+            .iter()
+            .filter_map(|b| value(b).map(|v| [b.second as f64 - first, v]))
+            .collect()
+    };
+    let mut plots = Vec::new();
+    if buckets.iter().any(|b| b.requests > 0) {
+        plots.push(("requests/s", points(&|b| Some(f64::from(b.requests)))));
+        plots.push(("errors/s", points(&|b| Some(f64::from(b.errors)))));
+        plots.push(("p95 latency (ms)", points(&|b| b.p95_ms.map(f64::from))));
+    }
+    if buckets
+        .iter()
+        .any(|b| b.lag_seconds.is_some() || b.lag_transactions.is_some())
+    {
+        plots.push(("lag (s)", points(&|b| b.lag_seconds.map(|l| l as f64))));
+        plots.push((
+            "lag (transactions)",
+            points(&|b| b.lag_transactions.map(|l| l as f64)),
+        ));
+    }
+    if buckets.iter().any(|b| b.cpu_percent.is_some()) {
+        plots.push(("CPU (%)", points(&|b| b.cpu_percent.map(f64::from))));
+    }
+    plots
 }
 
 impl TopolabApp {
@@ -511,4 +398,110 @@ fn spans(ui: &mut egui::Ui, m: &stopwatch::Measured) {
         FontId::proportional(10.0),
         ui.visuals().weak_text_color(),
     );
+}
+
+/// A component's health with the reason, its container's state, CPU and
+/// memory.
+fn node_state_ui(ui: &mut egui::Ui, live: &LiveState, id: &ComponentId) {
+    let h = live.node_health(id);
+    ui.horizontal_wrapped(|ui| {
+        let (dot, _) = ui.allocate_exact_size(Vec2::splat(12.0), egui::Sense::hover());
+        ui.painter()
+            .circle_filled(dot.center(), 5.0, health_color(h.health));
+        ui.label(
+            RichText::new(h.health.label())
+                .color(health_color(h.health))
+                .strong(),
+        );
+        ui.label(&h.reason);
+    });
+    if let Some(state) = live.container(&id.host, Some(id.kind)) {
+        let mut line = format!("Container: {state}");
+        if let Some((cpu, mem)) = live.resources(&id.host, Some(id.kind)) {
+            line.push_str(&format!(
+                " · CPU {cpu:.1}% · memory {:.0} MiB",
+                mem as f64 / 1048576.0
+            ));
+        }
+        ui.label(line);
+    }
+}
+
+/// How the load balancer on `host` sees each of its servers.
+fn backends_ui(ui: &mut egui::Ui, live: &LiveState, host: &HostName) {
+    for (lb, server, status) in live.backends() {
+        if lb != host {
+            continue;
+        }
+        let check = live
+            .backend(lb, server)
+            .map(|(_, c, _)| c.to_owned())
+            .unwrap_or_default();
+        let load = live
+            .backend_load(lb, server)
+            .map(|(rate, total, errors)| format!(" · {rate}/s, {total} sessions, {errors} errors"))
+            .unwrap_or_default();
+        ui.label(
+            RichText::new(format!("{server}: {status} ({check}){load}"))
+                .color(health_color(status.health())),
+        );
+    }
+}
+
+/// The replication of the replica on `host`, as it reports it.
+fn replication_ui(ui: &mut egui::Ui, live: &LiveState, host: &HostName) {
+    match live.replication(host) {
+        Some(Ok(r)) if !r.replicating => {}
+        Some(Ok(r)) => {
+            ui.label(format!(
+                "Replication from {}: IO thread {}, SQL thread {}",
+                r.source
+                    .as_ref()
+                    .map_or_else(|| "?".to_owned(), ToString::to_string),
+                r.io,
+                r.sql
+            ));
+            ui.label(format!("Lag: {}", r.lag_text()));
+            ui.label(format!(
+                "GTID: primary {} · replica {}",
+                r.primary_gtid.as_deref().unwrap_or("?"),
+                r.replica_gtid.as_deref().unwrap_or("?")
+            ));
+            if let Some(e) = &r.last_error {
+                ui.label(
+                    RichText::new(format!("Last error: {e}")).color(health_color(Health::Down)),
+                );
+            }
+        }
+        Some(Err(e)) => {
+            ui.label(format!("Replication unreadable: {e}"));
+        }
+        None => {}
+    }
+}
+
+/// The last lines of a component's container log, and Refresh.
+fn log_ui(ui: &mut egui::Ui, id: &ComponentId, log: Option<&String>, intents: &mut Vec<Intent>) {
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Container log").strong());
+        if ui.small_button("⟳ Refresh").clicked() {
+            intents.push(Intent::Logs(id.clone()));
+        }
+    });
+    match log {
+        Some(text) => {
+            egui::ScrollArea::vertical()
+                .id_salt(("log", id.to_string()))
+                .max_height(160.0)
+                .stick_to_bottom(true)
+                .show(ui, |ui| {
+                    ui.add(
+                        egui::Label::new(RichText::new(text).monospace().small()).selectable(true),
+                    );
+                });
+        }
+        None => {
+            ui.label(RichText::new("(Refresh to read its last lines)").weak());
+        }
+    }
 }

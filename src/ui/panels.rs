@@ -1,5 +1,5 @@
 //! Menus, toolbar, status bar, the bottom tabs (review, config preview,
-//! timeline) and the dialogs.
+//! timeline, traffic, scenario) and the window of labs found running.
 
 use egui::text::LayoutJob;
 use egui::{Color32, FontId, RichText, TextFormat};

@@ -204,6 +204,24 @@ pub fn build(
             index.insert(subject, cn);
         }
     }
+    add_links(&mut g, t, &index);
+    let mut graph = CanvasGraph::from(&g);
+    for (n, loc, label) in locations {
+        if let Some(node) = graph.node_mut(n) {
+            node.set_location(loc);
+            node.set_label(label);
+        }
+    }
+    (graph, index)
+}
+
+/// A link for each relation of `t` between the nodes in `index`: backends,
+/// Nginx to its app, apps to the databases of their group, replication.
+fn add_links(
+    g: &mut StableGraph<NodeData, LinkKind>,
+    t: &Topology,
+    index: &HashMap<Subject, NodeIndex>,
+) {
     let node = |h: &HostName, k| {
         index
             .get(&Subject::Component(ComponentId::new(h, k)))
@@ -248,14 +266,6 @@ pub fn build(
             g.add_edge(from, to, LinkKind::Replication);
         }
     }
-    let mut graph = CanvasGraph::from(&g);
-    for (n, loc, label) in locations {
-        if let Some(node) = graph.node_mut(n) {
-            node.set_location(loc);
-            node.set_label(label);
-        }
-    }
-    (graph, index)
 }
 
 /// The node under a subject's id in `index`, reversed.
