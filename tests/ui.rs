@@ -3,7 +3,7 @@
 //! test (no Docker).
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use topolab::generate::Artifacts;
 use topolab::lab::launch::{Phase, Progress};
 use topolab::model::{ComponentId, ComponentKind, HostName, Subject};
@@ -652,7 +652,10 @@ fn faults_and_promotion_go_to_the_lab_with_the_report_first() {
         stub.sent().as_slice(),
         [LabCommand::Promote { replica, planned: false, accept_loss: true, .. }] if replica == "web-02"
     ));
-    assert!(h.state().lab.live.promote_dialog.is_none());
+    assert!(!matches!(
+        h.state().modal,
+        Some(topolab::ui::modal::Modal::Promote(_))
+    ));
 }
 
 #[test]
@@ -748,4 +751,32 @@ fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
         .expect("send");
     step(&mut h);
     h.get_by_label_contains("every expectation held");
+}
+
+#[test]
+fn a_lab_found_with_a_damaged_state_file_says_why_it_cannot_be_attached() {
+    use topolab::protocol::FoundLab;
+    let (mut h, stub) = app("reference");
+    let why =
+        "lab state /data/labs/broken/state.json is damaged: expected value at line 1 column 1";
+    stub.events
+        .send(LabEvent::Found(vec![FoundLab {
+            lab: lab("broken"),
+            topology: None,
+            entry_points: Vec::new(),
+            faults: Vec::new(),
+            state_error: Some(why.to_owned()),
+        }]))
+        .expect("send");
+    step(&mut h);
+    assert_eq!(
+        h.state().lab.found[0].state_error.as_deref(),
+        Some(why),
+        "the app keeps the reason"
+    );
+    h.get_by_label("Labs already running");
+    h.get_by_label(&format!("Cannot attach: {why}"));
+    // Without its state, it can be removed but not attached.
+    assert!(h.get_by_label("Attach").accesskit_node().is_disabled());
+    h.get_by_label("Remove");
 }

@@ -4,11 +4,12 @@
 
 use egui::RichText;
 
-use super::app::{Intent, TopolabApp};
+use super::app::TopolabApp;
 use super::explain;
+use super::intent::Intent;
 use crate::model::{
-    Algorithm, Backend, Component, ComponentId, ComponentKind, Flavor, HostName, ReplicationMode,
-    Role, Subject, Topology, rename_host,
+    Algorithm, Backend, Component, ComponentId, ComponentKind, Flavor, Host, HostName,
+    LoadBalancer, ReplicationMode, Role, Subject, Topology, rename_host,
 };
 
 impl TopolabApp {
@@ -68,31 +69,7 @@ impl TopolabApp {
             self.faults_ui(ui, &Subject::Host(h.clone()), intents);
             ui.separator();
         }
-        // Renames apply on Enter or leaving the field; an invalid name is
-        // refused with the reason.
-        let id = egui::Id::new(("rename", h.as_str()));
-        let mut draft: String = ui
-            .data_mut(|d| d.get_temp(id))
-            .unwrap_or_else(|| h.to_string());
-        ui.horizontal(|ui| {
-            let label = ui.label("Host name");
-            let edit = ui.text_edit_singleline(&mut draft).labelled_by(label.id);
-            if edit.lost_focus() && draft != h.as_str() {
-                match rename_host(t, h, &draft) {
-                    Ok(new) => {
-                        intents.push(Intent::Select(Some(Subject::Host(new))));
-                        ui.data_mut(|d| d.remove::<String>(id));
-                        self.message = Some((format!("renamed {h} to {draft}"), false));
-                    }
-                    Err(why) => {
-                        self.message = Some((format!("cannot rename {h}: {why}"), true));
-                        ui.data_mut(|d| d.remove::<String>(id));
-                    }
-                }
-            } else if edit.changed() {
-                ui.data_mut(|d| d.insert_temp(id, draft.clone()));
-            }
-        });
+        self.rename_ui(ui, t, h, intents);
         let Some(host) = t.host_mut(h) else {
             return String::new();
         };
@@ -105,39 +82,7 @@ impl TopolabApp {
         });
         ui.separator();
         ui.label(RichText::new("Components").strong());
-        let mut remove = None;
-        for c in &host.components {
-            ui.horizontal(|ui| {
-                ui.label(format!(
-                    "{} {}",
-                    super::canvas::kind_icon(c.kind()),
-                    c.kind().program()
-                ));
-                if ui.small_button("remove").clicked() {
-                    remove = Some(c.kind());
-                }
-                if ui.small_button("select").clicked() {
-                    intents.push(Intent::Select(Some(Subject::Component(ComponentId::new(
-                        h,
-                        c.kind(),
-                    )))));
-                }
-            });
-        }
-        let mut add = None;
-        ui.horizontal(|ui| {
-            ui.label("Add");
-            for kind in ComponentKind::ALL {
-                if !host.has(kind)
-                    && ui
-                        .button(format!("+ {}", kind.as_str()))
-                        .on_hover_text(explain::kind(kind))
-                        .clicked()
-                {
-                    add = Some(kind);
-                }
-            }
-        });
+        let (remove, add) = components_ui(ui, host, intents);
         // Adding or removing a component is an undo step of its own.
         if remove.is_some() || add.is_some() {
             let mut edited = t.clone();
@@ -161,6 +106,83 @@ impl TopolabApp {
         }
         format!("edit {h}")
     }
+
+    /// The host's name. Renames apply on Enter or leaving the field; an
+    /// invalid name is refused with the reason.
+    fn rename_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        t: &mut Topology,
+        h: &HostName,
+        intents: &mut Vec<Intent>,
+    ) {
+        let id = egui::Id::new(("rename", h.as_str()));
+        let mut draft: String = ui
+            .data_mut(|d| d.get_temp(id))
+            .unwrap_or_else(|| h.to_string());
+        ui.horizontal(|ui| {
+            let label = ui.label("Host name");
+            let edit = ui.text_edit_singleline(&mut draft).labelled_by(label.id);
+            if edit.lost_focus() && draft != h.as_str() {
+                match rename_host(t, h, &draft) {
+                    Ok(new) => {
+                        intents.push(Intent::Select(Some(Subject::Host(new))));
+                        ui.data_mut(|d| d.remove::<String>(id));
+                        self.message = Some((format!("renamed {h} to {draft}"), false));
+                    }
+                    Err(why) => {
+                        self.message = Some((format!("cannot rename {h}: {why}"), true));
+                        ui.data_mut(|d| d.remove::<String>(id));
+                    }
+                }
+            } else if edit.changed() {
+                ui.data_mut(|d| d.insert_temp(id, draft.clone()));
+            }
+        });
+    }
+}
+
+/// The host's components, each with remove and select, and the kinds it
+/// could add; the kind to remove and the kind to add, if one was clicked.
+fn components_ui(
+    ui: &mut egui::Ui,
+    host: &Host,
+    intents: &mut Vec<Intent>,
+) -> (Option<ComponentKind>, Option<ComponentKind>) {
+    let mut remove = None;
+    for c in &host.components {
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "{} {}",
+                super::canvas::kind_icon(c.kind()),
+                c.kind().program()
+            ));
+            if ui.small_button("remove").clicked() {
+                remove = Some(c.kind());
+            }
+            if ui.small_button("select").clicked() {
+                intents.push(Intent::Select(Some(Subject::Component(ComponentId::new(
+                    &host.name,
+                    c.kind(),
+                )))));
+            }
+        });
+    }
+    let mut add = None;
+    ui.horizontal(|ui| {
+        ui.label("Add");
+        for kind in ComponentKind::ALL {
+            if !host.has(kind)
+                && ui
+                    .button(format!("+ {}", kind.as_str()))
+                    .on_hover_text(explain::kind(kind))
+                    .clicked()
+            {
+                add = Some(kind);
+            }
+        }
+    });
+    (remove, add)
 }
 
 fn topology_ui(ui: &mut egui::Ui, t: &mut Topology) -> String {
@@ -238,93 +260,9 @@ fn component_ui(ui: &mut egui::Ui, t: &mut Topology, id: &ComponentId) {
     };
     match component {
         Component::Lb(lb) => {
-            egui::Grid::new("lb").num_columns(2).show(ui, |ui| {
-                ui.label("Algorithm");
-                egui::ComboBox::from_id_salt("algorithm")
-                    .selected_text(lb.algorithm.keyword())
-                    .show_ui(ui, |ui| {
-                        for a in Algorithm::ALL {
-                            ui.selectable_value(&mut lb.algorithm, a, a.keyword())
-                                .on_hover_text(explain::algorithm(a));
-                        }
-                    });
-                ui.end_row();
-                ui.label("Check every (ms)");
-                ui.add(egui::DragValue::new(&mut lb.health_check.interval_ms).range(10..=60_000));
-                ui.end_row();
-                ui.label("DOWN after (fall)");
-                ui.add(egui::DragValue::new(&mut lb.health_check.fall).range(1..=20));
-                ui.end_row();
-                ui.label("UP after (rise)");
-                ui.add(egui::DragValue::new(&mut lb.health_check.rise).range(1..=20));
-                ui.end_row();
-                ui.label("Retries");
-                ui.add(egui::DragValue::new(&mut lb.retries).range(0..=10));
-                ui.end_row();
-                ui.label("Connect timeout (ms)");
-                ui.add(egui::DragValue::new(&mut lb.connect_timeout_ms).range(1..=60_000));
-                ui.end_row();
-                ui.label("Port");
-                ui.add(egui::DragValue::new(&mut lb.port).range(1..=65535));
-                ui.end_row();
-                ui.label("Published port");
-                let mut pinned = lb.published_port.is_some();
-                ui.horizontal(|ui| {
-                    ui.checkbox(&mut pinned, "pin");
-                    let mut port = lb.published_port.unwrap_or(8080);
-                    if pinned {
-                        ui.add(egui::DragValue::new(&mut port).range(1..=65535));
-                    }
-                    lb.published_port = pinned.then_some(port);
-                });
-                ui.end_row();
-            });
-            ui.checkbox(&mut lb.redispatch, "Retry on another server (redispatch)");
-            ui.checkbox(&mut lb.stats, "Stats page");
+            lb_settings_ui(ui, lb);
             ui.separator();
-            ui.label(
-                RichText::new(if lb.is_active_passive() {
-                    "Backends — active-passive"
-                } else {
-                    "Backends — active-active"
-                })
-                .strong(),
-            )
-            .on_hover_text(explain::ACTIVE_ACTIVE);
-            let mut remove = None;
-            egui::Grid::new("backends").num_columns(4).show(ui, |ui| {
-                for (i, b) in lb.backends.iter_mut().enumerate() {
-                    ui.label(b.host.as_str());
-                    ui.add(
-                        egui::DragValue::new(&mut b.weight)
-                            .range(1..=256)
-                            .prefix("weight "),
-                    );
-                    ui.checkbox(&mut b.backup, "backup")
-                        .on_hover_text(explain::BACKUP);
-                    if ui.small_button("remove").clicked() {
-                        remove = Some(i);
-                    }
-                    ui.end_row();
-                }
-            });
-            if let Some(i) = remove {
-                lb.backends.remove(i);
-            }
-            let candidates: Vec<&HostName> = web_hosts
-                .iter()
-                .filter(|h| !lb.backends.iter().any(|b| &b.host == *h))
-                .collect();
-            if !candidates.is_empty() {
-                ui.horizontal(|ui| {
-                    ui.label("Connect");
-                    for h in candidates {
-                        if ui.button(format!("+ {h}")).clicked() {
-                            lb.backends.push(Backend::new(h.clone()));
-                        }
-                    }
-                });
-            }
+            backends_ui(ui, lb, &web_hosts);
         }
         Component::Nginx(web) => {
             ui.horizontal(|ui| {
@@ -370,5 +308,99 @@ fn component_ui(ui: &mut egui::Ui, t: &mut Topology, id: &ComponentId) {
                 ui.end_row();
             });
         }
+    }
+}
+
+/// A load balancer's algorithm, health checks, retries and ports.
+fn lb_settings_ui(ui: &mut egui::Ui, lb: &mut LoadBalancer) {
+    egui::Grid::new("lb").num_columns(2).show(ui, |ui| {
+        ui.label("Algorithm");
+        egui::ComboBox::from_id_salt("algorithm")
+            .selected_text(lb.algorithm.keyword())
+            .show_ui(ui, |ui| {
+                for a in Algorithm::ALL {
+                    ui.selectable_value(&mut lb.algorithm, a, a.keyword())
+                        .on_hover_text(explain::algorithm(a));
+                }
+            });
+        ui.end_row();
+        ui.label("Check every (ms)");
+        ui.add(egui::DragValue::new(&mut lb.health_check.interval_ms).range(10..=60_000));
+        ui.end_row();
+        ui.label("DOWN after (fall)");
+        ui.add(egui::DragValue::new(&mut lb.health_check.fall).range(1..=20));
+        ui.end_row();
+        ui.label("UP after (rise)");
+        ui.add(egui::DragValue::new(&mut lb.health_check.rise).range(1..=20));
+        ui.end_row();
+        ui.label("Retries");
+        ui.add(egui::DragValue::new(&mut lb.retries).range(0..=10));
+        ui.end_row();
+        ui.label("Connect timeout (ms)");
+        ui.add(egui::DragValue::new(&mut lb.connect_timeout_ms).range(1..=60_000));
+        ui.end_row();
+        ui.label("Port");
+        ui.add(egui::DragValue::new(&mut lb.port).range(1..=65535));
+        ui.end_row();
+        ui.label("Published port");
+        let mut pinned = lb.published_port.is_some();
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut pinned, "pin");
+            let mut port = lb.published_port.unwrap_or(8080);
+            if pinned {
+                ui.add(egui::DragValue::new(&mut port).range(1..=65535));
+            }
+            lb.published_port = pinned.then_some(port);
+        });
+        ui.end_row();
+    });
+    ui.checkbox(&mut lb.redispatch, "Retry on another server (redispatch)");
+    ui.checkbox(&mut lb.stats, "Stats page");
+}
+
+/// A load balancer's backends, and the web servers it could add.
+fn backends_ui(ui: &mut egui::Ui, lb: &mut LoadBalancer, web_hosts: &[HostName]) {
+    ui.label(
+        RichText::new(if lb.is_active_passive() {
+            "Backends — active-passive"
+        } else {
+            "Backends — active-active"
+        })
+        .strong(),
+    )
+    .on_hover_text(explain::ACTIVE_ACTIVE);
+    let mut remove = None;
+    egui::Grid::new("backends").num_columns(4).show(ui, |ui| {
+        for (i, b) in lb.backends.iter_mut().enumerate() {
+            ui.label(b.host.as_str());
+            ui.add(
+                egui::DragValue::new(&mut b.weight)
+                    .range(1..=256)
+                    .prefix("weight "),
+            );
+            ui.checkbox(&mut b.backup, "backup")
+                .on_hover_text(explain::BACKUP);
+            if ui.small_button("remove").clicked() {
+                remove = Some(i);
+            }
+            ui.end_row();
+        }
+    });
+    if let Some(i) = remove {
+        lb.backends.remove(i);
+    }
+    let candidates: Vec<&HostName> = web_hosts
+        .iter()
+        .filter(|h| !lb.backends.iter().any(|b| &b.host == *h))
+        .collect();
+    if !candidates.is_empty() {
+        ui.horizontal(|ui| {
+            ui.label("Connect");
+            for h in candidates {
+                if ui.button(format!("+ {h}")).clicked() {
+                    lb.backends.push(Backend::new(h.clone()));
+                }
+            }
+        });
     }
 }

@@ -1,16 +1,14 @@
 //! Menus, toolbar, status bar, the bottom tabs (review, config preview,
-//! timeline) and the dialogs.
+//! timeline, traffic, scenario) and the window of labs found running.
 
 use egui::text::LayoutJob;
 use egui::{Color32, FontId, RichText, TextFormat};
 
-use super::app::{Intent, PathPurpose, Tab, TopolabApp};
+use super::app::{Tab, TopolabApp};
 use super::explain;
+use super::intent::Intent;
+use super::style::{ERROR, OK, WARN};
 use crate::model::{Category, HostTemplate};
-
-const ERROR: Color32 = Color32::from_rgb(230, 80, 80);
-const WARN: Color32 = Color32::from_rgb(240, 170, 40);
-const OK: Color32 = Color32::from_rgb(90, 190, 110);
 
 impl TopolabApp {
     pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -22,10 +20,10 @@ impl TopolabApp {
                 intents.push(Intent::OpenDialog);
             }
             ui.menu_button("Open recent", |ui| {
-                if self.recent.is_empty() {
+                if self.files.recent.is_empty() {
                     ui.label("nothing yet");
                 }
-                for path in &self.recent {
+                for path in &self.files.recent {
                     if ui.button(path.display().to_string()).clicked() {
                         intents.push(Intent::Open(path.clone()));
                     }
@@ -196,7 +194,7 @@ impl TopolabApp {
             };
             ui.label(lab);
             ui.separator();
-            let (p, f) = (self.problems.len(), self.findings.len());
+            let (p, f) = (self.analysis.problems.len(), self.analysis.findings.len());
             if self.analysis_pending() {
                 // The counts below are the previous design's until then.
                 ui.label(RichText::new("checking…").italics());
@@ -221,7 +219,7 @@ impl TopolabApp {
         ui.horizontal(|ui| {
             let review = format!(
                 "Problems & review ({})",
-                self.problems.len() + self.findings.len()
+                self.analysis.problems.len() + self.analysis.findings.len()
             );
             ui.selectable_value(&mut self.tab, Tab::Review, review);
             ui.selectable_value(&mut self.tab, Tab::Preview, "Config preview");
@@ -262,7 +260,7 @@ impl TopolabApp {
         if let Some(Err(why)) = &self.lab.engine {
             ui.label(RichText::new(format!("Lab unavailable: {why}")).color(WARN));
         }
-        for p in &self.problems {
+        for p in &self.analysis.problems {
             ui.horizontal(|ui| {
                 ui.label(RichText::new("✖ problem").color(ERROR));
                 let text = p.to_string();
@@ -275,11 +273,16 @@ impl TopolabApp {
                 }
             });
         }
-        if self.problems.is_empty() && self.findings.is_empty() {
+        if self.analysis.problems.is_empty() && self.analysis.findings.is_empty() {
             ui.label(RichText::new("✔ valid, and the design review has no findings").color(OK));
         }
         for category in [Category::Spof, Category::Security, Category::Monitoring] {
-            for f in self.findings.iter().filter(|f| f.category == category) {
+            for f in self
+                .analysis
+                .findings
+                .iter()
+                .filter(|f| f.category == category)
+            {
                 ui.horizontal_wrapped(|ui| {
                     let tag = match f.category {
                         Category::Spof => "⚠ single point of failure",
@@ -311,7 +314,7 @@ impl TopolabApp {
             .running
             .as_ref()
             .and_then(|r| r.artifacts.as_deref());
-        let artifacts = match (launched, &self.preview) {
+        let artifacts = match (launched, &self.analysis.preview) {
             (Some(a), _) => a,
             (None, Some(a)) => a,
             (None, None) => {
@@ -381,77 +384,9 @@ impl TopolabApp {
         });
     }
 
-    pub(super) fn dialogs_ui(&mut self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
-        self.promote_dialog_ui(ctx, intents);
-        if let Some(pending) = self.pending.clone() {
-            egui::Modal::new(egui::Id::new("unsaved")).show(ctx, |ui| {
-                ui.heading("Unsaved changes");
-                ui.label(format!(
-                    "{} has changes that are not saved.",
-                    self.doc.topology().name
-                ));
-                ui.horizontal(|ui| {
-                    if ui.button("Save").clicked() {
-                        self.save_then(pending.clone());
-                    }
-                    if ui.button("Discard changes").clicked() {
-                        self.confirm_discard(pending.clone());
-                    }
-                    if ui.button("Cancel").clicked() {
-                        self.pending = None;
-                    }
-                });
-            });
-        }
-        if let Some((origin, problems)) = self.load_errors.clone() {
-            egui::Modal::new(egui::Id::new("load-errors")).show(ctx, |ui| {
-                ui.heading("Cannot open the file");
-                ui.label(format!(
-                    "{origin} is not a valid topology. The current design is unchanged."
-                ));
-                egui::ScrollArea::vertical()
-                    .max_height(240.0)
-                    .show(ui, |ui| {
-                        for p in &problems {
-                            ui.label(RichText::new(p.to_string()).color(ERROR).monospace());
-                        }
-                    });
-                if ui.button("OK").clicked() {
-                    self.load_errors = None;
-                }
-            });
-        }
-        if let Some((purpose, mut text)) = self.path_field.clone() {
-            let mut close = false;
-            egui::Modal::new(egui::Id::new("path-field")).show(ctx, |ui| {
-                let what = match purpose {
-                    PathPurpose::Open => "Open a topology file",
-                    PathPurpose::Save => "Save the topology as",
-                    PathPurpose::Export => "Export the configs into the folder",
-                };
-                ui.heading(what);
-                ui.label("No file dialog is available here: type the path.");
-                let label = ui.label("Path");
-                let edit = ui.text_edit_singleline(&mut text).labelled_by(label.id);
-                let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                ui.horizontal(|ui| {
-                    if (ui.button("OK").clicked() || enter) && !text.trim().is_empty() {
-                        let path = std::path::PathBuf::from(text.trim());
-                        intents.push(match purpose {
-                            PathPurpose::Open => Intent::Open(path),
-                            PathPurpose::Save => Intent::SaveTo(path),
-                            PathPurpose::Export => Intent::ExportTo(path),
-                        });
-                        close = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        self.path_field_cancelled(purpose);
-                        close = true;
-                    }
-                });
-            });
-            self.path_field = if close { None } else { Some((purpose, text)) };
-        }
+    /// The labs found running at start, until attached, removed or
+    /// ignored (not modal: the app works meanwhile).
+    pub(super) fn found_labs_ui(&mut self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
         if !self.lab.found.is_empty() {
             egui::Window::new("Labs already running")
                 .collapsible(false)
@@ -484,6 +419,10 @@ impl TopolabApp {
                                 ignore = Some(lab.clone());
                             }
                         });
+                        // A damaged state file: why it cannot be attached.
+                        if let Some(why) = &found.state_error {
+                            ui.label(RichText::new(format!("Cannot attach: {why}")).color(ERROR));
+                        }
                     }
                     if let Some(lab) = ignore {
                         self.lab.found.retain(|f| f.lab != lab);

@@ -1,0 +1,274 @@
+//! The canvas graph built from a topology: a node per host box and per
+//! component, a link per relation (backends, proxying, reads and writes,
+//! replication), placed where the topology says or in tiers.
+
+use std::collections::HashMap;
+
+use egui::{Color32, Pos2, Vec2};
+use egui_graphs::Graph;
+use petgraph::Directed;
+use petgraph::stable_graph::{DefaultIx, NodeIndex, StableGraph};
+
+use super::shapes::{LinkShape, NodeShape};
+use crate::model::{ComponentId, ComponentKind, Host, HostName, Position, Role, Subject, Topology};
+
+/// Width of a host box.
+pub const HOST_WIDTH: f32 = 170.0;
+pub(super) const TITLE: f32 = 30.0;
+pub(super) const ROW: f32 = 44.0;
+pub(super) const COMPONENT: Vec2 = Vec2::new(150.0, 36.0);
+
+/// What a node stands for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeData {
+    /// The host or component.
+    pub subject: Subject,
+    /// How it looks.
+    pub look: Look,
+    /// Outline colour when a problem or finding names it.
+    pub flag: Option<Color32>,
+    /// Extra line (health, later).
+    pub status: Option<String>,
+}
+
+/// The drawing of a node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Look {
+    /// A host box of this size, with its region.
+    Host {
+        /// Box size.
+        size: Vec2,
+        /// Region, if any.
+        region: Option<String>,
+    },
+    /// A component.
+    Component(ComponentKind),
+}
+
+/// What a link means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// A load balancer's backend.
+    Backend {
+        /// A backup server (active-passive).
+        backup: bool,
+    },
+    /// Nginx to its app.
+    Proxy,
+    /// App to the primary.
+    Writes,
+    /// App to a replica.
+    Reads,
+    /// Primary to replica.
+    Replication,
+    /// Inside a host box (not drawn).
+    Contains,
+}
+
+impl LinkKind {
+    /// Colour of the link.
+    pub fn color(self) -> Color32 {
+        match self {
+            Self::Backend { .. } => Color32::from_rgb(150, 110, 220),
+            Self::Proxy => Color32::from_rgb(90, 170, 110),
+            Self::Writes => Color32::from_rgb(230, 120, 60),
+            Self::Reads => Color32::from_rgb(80, 150, 220),
+            Self::Replication => Color32::from_rgb(220, 170, 50),
+            Self::Contains => Color32::TRANSPARENT,
+        }
+    }
+
+    /// Dashed: backup servers and replication.
+    pub fn dashed(self) -> bool {
+        matches!(
+            self,
+            Self::Backend { backup: true } | Self::Replication | Self::Reads
+        )
+    }
+
+    /// For the legend.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Backend { backup: false } => "LB -> web server",
+            Self::Backend { backup: true } => "LB -> backup server",
+            Self::Proxy => "Nginx -> app (127.0.0.1)",
+            Self::Writes => "app -> primary (writes)",
+            Self::Reads => "app -> replica (reads)",
+            Self::Replication => "primary -> replica",
+            Self::Contains => "",
+        }
+    }
+}
+
+/// The colour of a component kind.
+pub fn kind_color(kind: ComponentKind) -> Color32 {
+    match kind {
+        ComponentKind::Lb => Color32::from_rgb(120, 80, 190),
+        ComponentKind::Nginx => Color32::from_rgb(50, 140, 80),
+        ComponentKind::App => Color32::from_rgb(40, 110, 180),
+        ComponentKind::Db => Color32::from_rgb(200, 100, 40),
+    }
+}
+
+/// A glyph for a component kind.
+pub fn kind_icon(kind: ComponentKind) -> &'static str {
+    match kind {
+        ComponentKind::Lb => "⚖",
+        ComponentKind::Nginx => "🌐",
+        ComponentKind::App => "⚙",
+        ComponentKind::Db => "🗄",
+    }
+}
+
+/// The graph type drawn on the canvas.
+pub type CanvasGraph = Graph<NodeData, LinkKind, Directed, DefaultIx, NodeShape, LinkShape>;
+
+/// Where every host box goes: its stored position, or a tier (load
+/// balancers on top, web/app servers, database-only hosts below).
+pub fn host_positions(t: &Topology) -> HashMap<HostName, Pos2> {
+    let mut tiers: [Vec<&Host>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for h in &t.hosts {
+        let tier = if h.has(ComponentKind::Lb) {
+            0
+        } else if h.has(ComponentKind::Nginx) || h.has(ComponentKind::App) {
+            1
+        } else {
+            2
+        };
+        tiers[tier].push(h);
+    }
+    let mut out = HashMap::new();
+    for (tier, hosts) in tiers.iter().enumerate() {
+        for (i, h) in hosts.iter().enumerate() {
+            let auto = Pos2::new(i as f32 * (HOST_WIDTH + 60.0), tier as f32 * 240.0);
+            let p = h.position.map_or(auto, |p| Pos2::new(p.x, p.y));
+            out.insert(h.name.clone(), p);
+        }
+    }
+    out
+}
+
+/// A host box's size.
+pub fn host_size(h: &Host) -> Vec2 {
+    Vec2::new(
+        HOST_WIDTH,
+        TITLE + ROW * h.components.len().max(1) as f32 + 6.0,
+    )
+}
+
+/// The model position of a host whose box centre is at `center`.
+pub fn position_from_center(h: &Host, center: Pos2) -> Position {
+    let top_left = center - host_size(h) / 2.0;
+    Position {
+        x: top_left.x.round(),
+        y: top_left.y.round(),
+    }
+}
+
+/// Builds the canvas graph; returns it with each subject's node.
+pub fn build(
+    t: &Topology,
+    flags: &HashMap<Subject, Color32>,
+) -> (CanvasGraph, HashMap<Subject, NodeIndex>) {
+    let positions = host_positions(t);
+    let mut g: StableGraph<NodeData, LinkKind> = StableGraph::new();
+    let mut index = HashMap::new();
+    let mut locations = Vec::new();
+    for h in &t.hosts {
+        let top_left = positions.get(&h.name).copied().unwrap_or_default();
+        let size = host_size(h);
+        let subject = Subject::Host(h.name.clone());
+        let n = g.add_node(NodeData {
+            flag: flags.get(&subject).copied(),
+            subject: subject.clone(),
+            look: Look::Host {
+                size,
+                region: h.region.clone(),
+            },
+            status: None,
+        });
+        locations.push((n, top_left + size / 2.0, h.name.to_string()));
+        index.insert(subject, n);
+        for (i, c) in h.components.iter().enumerate() {
+            let id = ComponentId::new(&h.name, c.kind());
+            let subject = Subject::Component(id.clone());
+            let center =
+                top_left + Vec2::new(HOST_WIDTH / 2.0, TITLE + ROW * i as f32 + COMPONENT.y / 2.0);
+            let cn = g.add_node(NodeData {
+                flag: flags.get(&subject).copied(),
+                subject: subject.clone(),
+                look: Look::Component(c.kind()),
+                status: None,
+            });
+            locations.push((cn, center, id.to_string()));
+            index.insert(subject, cn);
+        }
+    }
+    add_links(&mut g, t, &index);
+    let mut graph = CanvasGraph::from(&g);
+    for (n, loc, label) in locations {
+        if let Some(node) = graph.node_mut(n) {
+            node.set_location(loc);
+            node.set_label(label);
+        }
+    }
+    (graph, index)
+}
+
+/// A link for each relation of `t` between the nodes in `index`: backends,
+/// Nginx to its app, apps to the databases of their group, replication.
+fn add_links(
+    g: &mut StableGraph<NodeData, LinkKind>,
+    t: &Topology,
+    index: &HashMap<Subject, NodeIndex>,
+) {
+    let node = |h: &HostName, k| {
+        index
+            .get(&Subject::Component(ComponentId::new(h, k)))
+            .copied()
+    };
+    for h in &t.hosts {
+        if let Some(lb) = h.load_balancer() {
+            for b in &lb.backends {
+                if let (Some(from), Some(to)) = (
+                    node(&h.name, ComponentKind::Lb),
+                    node(&b.host, ComponentKind::Nginx),
+                ) {
+                    g.add_edge(from, to, LinkKind::Backend { backup: b.backup });
+                }
+            }
+        }
+        if let (Some(from), Some(to)) = (
+            node(&h.name, ComponentKind::Nginx),
+            node(&h.name, ComponentKind::App),
+        ) {
+            g.add_edge(from, to, LinkKind::Proxy);
+        }
+        if let (Some(app), Some(from)) = (h.app_server(), node(&h.name, ComponentKind::App)) {
+            for (db_host, db) in t.databases().filter(|(_, db)| db.group == app.group) {
+                let kind = if db.role == Role::Primary {
+                    LinkKind::Writes
+                } else {
+                    LinkKind::Reads
+                };
+                if let Some(to) = node(&db_host.name, ComponentKind::Db) {
+                    g.add_edge(from, to, kind);
+                }
+            }
+        }
+        if let Some(db) = h.database()
+            && let Role::Replica { of } = &db.role
+            && let (Some(from), Some(to)) = (
+                node(of, ComponentKind::Db),
+                node(&h.name, ComponentKind::Db),
+            )
+        {
+            g.add_edge(from, to, LinkKind::Replication);
+        }
+    }
+}
+
+/// The node under a subject's id in `index`, reversed.
+pub fn subject_of(index: &HashMap<Subject, NodeIndex>, n: NodeIndex) -> Option<&Subject> {
+    index.iter().find(|(_, i)| **i == n).map(|(s, _)| s)
+}

@@ -1,0 +1,327 @@
+//! The topology canvas, a widget: hosts as boxes holding their components,
+//! links as arrows, drawn with egui_graphs. [`CanvasState::show`] takes the
+//! document and the selection and turns clicks and drags into [`Intent`]s;
+//! [`Positions`] tells an overlay where everything was drawn. Node
+//! positions come from the topology (or a tiered default layout) and go
+//! back into it when the user drags. `graph.rs` builds the graph,
+//! `shapes.rs` draws its nodes and links, `cache.rs` repaints the last
+//! frame when nothing changed.
+
+mod cache;
+mod graph;
+mod shapes;
+
+use std::collections::{BTreeSet, HashMap};
+
+use egui::{Color32, FontId, Pos2, Rect, Shape, Stroke, Vec2};
+use egui_graphs::GraphChange;
+use petgraph::stable_graph::NodeIndex;
+
+use super::document::Document;
+use super::intent::Intent;
+use crate::model::{ComponentId, ComponentKind, Finding, HostName, Problem, Subject, Topology};
+
+pub use cache::CanvasCache;
+pub use graph::{
+    CanvasGraph, HOST_WIDTH, LinkKind, Look, NodeData, build, host_positions, host_size,
+    kind_color, kind_icon, position_from_center, subject_of,
+};
+pub use shapes::{Fixed, FixedState, LinkShape, NodeShape};
+
+/// The graph drawn, with each subject's node.
+struct Drawn {
+    graph: CanvasGraph,
+    index: HashMap<Subject, NodeIndex>,
+}
+
+impl Drawn {
+    /// Moves the other nodes of `node`'s host by `delta` with it (the whole
+    /// host moves with whichever of its nodes is dragged); the host.
+    fn move_host(&mut self, node: NodeIndex, delta: Vec2) -> Option<HostName> {
+        let host = subject_of(&self.index, node).map(|s| s.host().clone())?;
+        for (s, n) in &self.index {
+            if s.host() == &host
+                && *n != node
+                && let Some(other) = self.graph.node_mut(*n)
+            {
+                let at = other.location() + delta;
+                other.set_location(at);
+            }
+        }
+        Some(host)
+    }
+
+    /// The edit that keeps `hosts` where they were dragged to in `t`.
+    fn moved_edit(&self, t: &Topology, hosts: &BTreeSet<HostName>) -> Intent {
+        let mut t = t.clone();
+        for host in hosts {
+            let center = self
+                .index
+                .get(&Subject::Host(host.clone()))
+                .and_then(|n| self.graph.node(*n))
+                .map(|n| n.location());
+            if let (Some(center), Some(h)) = (center, t.host_mut(host)) {
+                h.position = Some(position_from_center(h, center));
+            }
+        }
+        let names: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+        Intent::Edit {
+            key: format!("move {}", names.join(" ")),
+            topology: Box::new(t),
+        }
+    }
+}
+
+/// Where the canvas drew each host and component (canvas units, centres)
+/// and the links between them: what an overlay needs to draw over it.
+pub struct Positions<'a> {
+    drawn: &'a Drawn,
+}
+
+impl Positions<'_> {
+    /// Where `subject` was drawn.
+    pub fn of(&self, subject: &Subject) -> Option<Pos2> {
+        let n = self.drawn.index.get(subject)?;
+        self.drawn.graph.node(*n).map(|n| n.location())
+    }
+
+    /// Where component `id` was drawn.
+    pub fn component(&self, id: &ComponentId) -> Option<Pos2> {
+        self.of(&Subject::Component(id.clone()))
+    }
+
+    /// Every host and component drawn, and where.
+    pub fn all(&self) -> impl Iterator<Item = (&Subject, Pos2)> {
+        self.drawn.index.iter().filter_map(|(s, n)| {
+            let node = self.drawn.graph.node(*n)?;
+            Some((s, node.location()))
+        })
+    }
+
+    /// Every link drawn: from, to, and what it means.
+    pub fn links(&self) -> Vec<(&Subject, &Subject, LinkKind)> {
+        let g = &self.drawn.graph;
+        let subjects: HashMap<NodeIndex, &Subject> =
+            self.drawn.index.iter().map(|(s, n)| (*n, s)).collect();
+        g.edges_iter()
+            .filter_map(|(e, edge)| {
+                let (a, b) = g.edge_endpoints(e)?;
+                Some((*subjects.get(&a)?, *subjects.get(&b)?, *edge.payload()))
+            })
+            .collect()
+    }
+}
+
+/// The canvas between frames: the graph drawn and what it was built from,
+/// the node under the pointer, and what the graph view painted last.
+#[derive(Default)]
+pub struct CanvasState {
+    drawn: Option<Drawn>,
+    /// The document revision and selection the graph was built from.
+    built: Option<(u64, Option<Subject>)>,
+    /// The host or component under the pointer.
+    hovered: Option<Subject>,
+    /// The revision a drag on the canvas produces (no rebuild for it).
+    moved: Option<u64>,
+    cache: CanvasCache,
+}
+
+impl CanvasState {
+    /// Draws `doc`'s design with `selection` selected, building the graph
+    /// when either changed (`flags` outlines what problems and findings
+    /// name); `always_live` runs the graph view even when nothing changed
+    /// (the frame benchmark). Clicks and drags become `intents`. Returns
+    /// the canvas's response once there is a graph.
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        doc: &Document,
+        selection: Option<&Subject>,
+        flags: impl FnOnce() -> HashMap<Subject, Color32>,
+        always_live: bool,
+        intents: &mut Vec<Intent>,
+    ) -> Option<egui::Response> {
+        let rebuilt = self.build_if_changed(doc, selection, flags);
+        let drawn = self.drawn.as_mut()?;
+        let rect = ui.available_rect_before_wrap();
+        let (response, changes) =
+            self.cache
+                .paint(ui, rect, &mut drawn.graph, rebuilt, always_live);
+        let on_node = self.follow(&changes, doc, intents);
+        if response.clicked() && !on_node {
+            intents.push(Intent::Select(None));
+        }
+        Some(response)
+    }
+
+    /// The host or component under the pointer.
+    pub fn hovered(&self) -> Option<&Subject> {
+        self.hovered.as_ref()
+    }
+
+    /// Where everything was drawn (None before the first frame).
+    pub fn positions(&self) -> Option<Positions<'_>> {
+        self.drawn.as_ref().map(|drawn| Positions { drawn })
+    }
+
+    /// Builds the graph when the design or the selection changed; whether
+    /// it did.
+    fn build_if_changed(
+        &mut self,
+        doc: &Document,
+        selection: Option<&Subject>,
+        flags: impl FnOnce() -> HashMap<Subject, Color32>,
+    ) -> bool {
+        let key = (doc.revision(), selection.cloned());
+        if let Some(expected) = self.moved.take()
+            && expected == doc.revision()
+            && self
+                .built
+                .as_ref()
+                .is_some_and(|(_, built)| built.as_ref() == selection)
+        {
+            // Only the drag changed the design, and its nodes already moved
+            // on screen: no rebuild mid-drag.
+            self.built = Some(key.clone());
+        }
+        let rebuilt = self.built.as_ref() != Some(&key) || self.drawn.is_none();
+        if rebuilt {
+            let (mut graph, index) = build(doc.topology(), &flags());
+            if let Some(n) = selection.and_then(|s| index.get(s)) {
+                if let Some(node) = graph.node_mut(*n) {
+                    node.set_selected(true);
+                }
+                graph.set_selected_nodes(vec![*n]);
+            }
+            if self
+                .hovered
+                .as_ref()
+                .is_some_and(|s| !index.contains_key(s))
+            {
+                self.hovered = None;
+            }
+            self.drawn = Some(Drawn { graph, index });
+            self.built = Some(key);
+        }
+        rebuilt
+    }
+
+    /// Turns what the user did to the graph into intents (a selection, the
+    /// edit a drag makes) and follows the hovered node; whether a node was
+    /// clicked or dragged.
+    fn follow(
+        &mut self,
+        changes: &[GraphChange],
+        doc: &Document,
+        intents: &mut Vec<Intent>,
+    ) -> bool {
+        let Some(drawn) = self.drawn.as_mut() else {
+            return false;
+        };
+        let mut on_node = false;
+        let mut moved_hosts = BTreeSet::new();
+        for change in changes {
+            match change {
+                GraphChange::NodeClicked { node } | GraphChange::NodeSelected { node } => {
+                    if let Some(s) = subject_of(&drawn.index, *node) {
+                        intents.push(Intent::Select(Some(s.clone())));
+                        on_node = true;
+                    }
+                }
+                GraphChange::NodeMoved { node, delta, .. } => {
+                    if let Some(host) = drawn.move_host(*node, *delta) {
+                        moved_hosts.insert(host);
+                        on_node = true;
+                    }
+                }
+                GraphChange::NodeHoverEntered { node } => {
+                    self.hovered = subject_of(&drawn.index, *node).cloned();
+                }
+                GraphChange::NodeHoverExited { .. } => self.hovered = None,
+                _ => {}
+            }
+        }
+        if !moved_hosts.is_empty() {
+            intents.push(drawn.moved_edit(doc.topology(), &moved_hosts));
+            // The edit will be the next revision; the canvas already shows it.
+            self.moved = Some(doc.revision() + 1);
+        }
+        on_node
+    }
+}
+
+/// Outline colours: red for what a problem names (and its host), amber for
+/// what a finding names.
+pub fn flags(problems: &[Problem], findings: &[Finding]) -> HashMap<Subject, Color32> {
+    let mut flags = HashMap::new();
+    for f in findings {
+        for s in &f.subjects {
+            flags.insert(s.clone(), Color32::from_rgb(240, 170, 40));
+        }
+    }
+    for p in problems {
+        if let Some(s) = &p.subject {
+            flags.insert(s.clone(), Color32::from_rgb(230, 60, 60));
+            flags.insert(
+                Subject::Host(s.host().clone()),
+                Color32::from_rgb(230, 60, 60),
+            );
+        }
+    }
+    flags
+}
+
+/// The legend, in the canvas's top-left corner.
+pub fn legend_ui(ui: &mut egui::Ui, canvas: Rect) {
+    let entries: Vec<(Color32, &str, bool)> = [
+        LinkKind::Backend { backup: false },
+        LinkKind::Backend { backup: true },
+        LinkKind::Proxy,
+        LinkKind::Writes,
+        LinkKind::Reads,
+        LinkKind::Replication,
+    ]
+    .into_iter()
+    .map(|k| (k.color(), k.label(), k.dashed()))
+    .collect();
+    let size = Vec2::new(210.0, 18.0 * (entries.len() + 4) as f32 + 10.0);
+    let rect = Rect::from_min_size(canvas.left_top() + Vec2::new(8.0, 8.0), size);
+    let painter = ui.painter_at(canvas);
+    let visuals = ui.visuals();
+    painter.rect_filled(rect, 6.0, visuals.extreme_bg_color.gamma_multiply(0.9));
+    let text = visuals.text_color();
+    let mut y = rect.top() + 12.0;
+    for kind in ComponentKind::ALL {
+        painter.rect_filled(
+            Rect::from_center_size(Pos2::new(rect.left() + 22.0, y), Vec2::new(22.0, 12.0)),
+            3.0,
+            kind_color(kind),
+        );
+        painter.text(
+            Pos2::new(rect.left() + 42.0, y),
+            egui::Align2::LEFT_CENTER,
+            format!("{} {}", kind_icon(kind), kind.program()),
+            FontId::proportional(12.0),
+            text,
+        );
+        y += 18.0;
+    }
+    for (color, label, dashed) in entries {
+        let a = Pos2::new(rect.left() + 10.0, y);
+        let b = Pos2::new(rect.left() + 34.0, y);
+        let stroke = Stroke::new(2.0, color);
+        if dashed {
+            painter.extend(Shape::dashed_line(&[a, b], stroke, 5.0, 3.0));
+        } else {
+            painter.line_segment([a, b], stroke);
+        }
+        painter.text(
+            Pos2::new(rect.left() + 42.0, y),
+            egui::Align2::LEFT_CENTER,
+            label,
+            FontId::proportional(12.0),
+            text,
+        );
+        y += 18.0;
+    }
+}

@@ -1,0 +1,208 @@
+//! File work off the UI thread: the system's file dialog, reading,
+//! writing and exporting a design, and the recent-files list. Each job
+//! runs on the runtime's blocking pool (inline where there is no runtime,
+//! as in tests) and answers with a [`FileEvent`] the app drains each frame.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::generate::{Secrets, Settings};
+use crate::model::Topology;
+use crate::preset;
+
+/// Recent files kept.
+const RECENT_MAX: usize = 10;
+
+/// What a file dialog or the path field is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathPurpose {
+    /// Open a topology.
+    Open,
+    /// Save the topology.
+    Save,
+    /// Export the configs into a folder.
+    Export,
+}
+
+/// File work that finished off the UI thread.
+pub(super) enum FileEvent {
+    /// A dialog's answer, and how long it took.
+    Picked(PathPurpose, Option<PathBuf>, Duration),
+    /// A file was read.
+    Loaded(PathBuf, Result<Topology, preset::LoadError>),
+    /// The document (at this revision) was written.
+    Saved(PathBuf, u64, Result<(), String>),
+    /// The configs were exported: a message, or why not.
+    Exported(Result<String, String>),
+}
+
+/// The app's file work: jobs out, their [`FileEvent`]s in.
+pub struct FileJobs {
+    tx: mpsc::Sender<FileEvent>,
+    rx: mpsc::Receiver<FileEvent>,
+    /// Runs the jobs (None: inline).
+    runtime: Option<tokio::runtime::Handle>,
+    /// Wakes the UI when a job finishes, known from the first frame.
+    ctx: Option<egui::Context>,
+    /// No file dialog service here: the path field asks instead.
+    no_dialog: bool,
+    /// Recently opened or saved files, newest first.
+    pub recent: Vec<PathBuf>,
+    /// Where the recent list is kept (None: not kept, e.g. in tests).
+    recent_file: Option<PathBuf>,
+}
+
+impl FileJobs {
+    /// Jobs run on `runtime` (None: inline, and no file dialog).
+    pub(super) fn new(runtime: Option<tokio::runtime::Handle>) -> Self {
+        let (tx, rx) = mpsc::channel();
+        Self {
+            tx,
+            rx,
+            no_dialog: runtime.is_none(),
+            runtime,
+            ctx: None,
+            recent: Vec::new(),
+            recent_file: None,
+        }
+    }
+
+    /// The context to wake when a job finishes.
+    pub(super) fn wake(&mut self, ctx: &egui::Context) {
+        if self.ctx.is_none() {
+            self.ctx = Some(ctx.clone());
+        }
+    }
+
+    /// A job's answer, when one came.
+    pub(super) fn try_recv(&self) -> Option<FileEvent> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Keeps the recent-files list in `file` (and loads it now).
+    pub(super) fn keep_recent_in(&mut self, file: PathBuf) {
+        self.recent = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        self.recent_file = Some(file);
+    }
+
+    /// From now on the path field asks instead of the system's dialog.
+    pub(super) fn without_dialog(&mut self) {
+        self.no_dialog = true;
+    }
+
+    /// Opens the system's file dialog for `purpose` (`name`: the file name
+    /// it proposes for a save); false when there is none to open, and the
+    /// path field must ask.
+    pub(super) fn dialog(&self, purpose: PathPurpose, ctx: &egui::Context, name: String) -> bool {
+        let runtime = match (&self.runtime, self.no_dialog) {
+            (Some(rt), false) => rt.clone(),
+            _ => return false,
+        };
+        let tx = self.tx.clone();
+        let ctx = ctx.clone();
+        runtime.spawn(async move {
+            let started = Instant::now();
+            let dialog = rfd::AsyncFileDialog::new();
+            let picked = match purpose {
+                PathPurpose::Open => dialog.add_filter("topology", &["ron"]).pick_file().await,
+                PathPurpose::Save => {
+                    dialog
+                        .add_filter("topology", &["ron"])
+                        .set_file_name(name)
+                        .save_file()
+                        .await
+                }
+                PathPurpose::Export => dialog.pick_folder().await,
+            };
+            let path = picked.map(|f| f.path().to_owned());
+            let _ = tx.send(FileEvent::Picked(purpose, path, started.elapsed()));
+            ctx.request_repaint();
+        });
+        true
+    }
+
+    /// Puts `path` first in the recent list, and keeps the list.
+    pub(super) fn remember(&mut self, path: PathBuf) {
+        self.recent.retain(|p| *p != path);
+        self.recent.insert(0, path);
+        self.recent.truncate(RECENT_MAX);
+        if let (Some(file), Ok(json)) = (
+            self.recent_file.clone(),
+            serde_json::to_string_pretty(&self.recent),
+        ) {
+            let write = move || {
+                if let Some(dir) = file.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                // A list that cannot be kept is no reason to bother the user.
+                let _ = std::fs::write(file, json);
+            };
+            match &self.runtime {
+                Some(rt) => drop(rt.spawn_blocking(write)),
+                None => write(),
+            }
+        }
+    }
+
+    /// Reads the topology at `path`.
+    pub(super) fn open(&self, path: PathBuf) {
+        self.background(move || {
+            let result = preset::load_path(&path);
+            FileEvent::Loaded(path, result)
+        });
+    }
+
+    /// Writes `topology` (the document at `revision`) to `path`.
+    pub(super) fn save(&self, topology: Topology, revision: u64, path: PathBuf) {
+        self.background(move || {
+            let result = preset::save_path(&topology, &path).map_err(|e| e.to_string());
+            FileEvent::Saved(path, revision, result)
+        });
+    }
+
+    /// Exports the configs of `t` into a new folder in `dir`.
+    pub(super) fn export(&self, t: Topology, dir: PathBuf) {
+        self.background(move || {
+            let target = dir.join(&t.name);
+            let result = Secrets::generate(&t.domain)
+                .map_err(|e| e.to_string())
+                .and_then(|secrets| {
+                    crate::generate::generate(&t, &Settings::for_topology(&t), &secrets)
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|files| {
+                    if target.exists() {
+                        Err(format!("{} exists already", target.display()))
+                    } else {
+                        crate::export::write_bundle(&files, &target).map_err(|e| e.to_string())
+                    }
+                })
+                .map(|()| format!("exported the configs to {}", target.display()));
+            FileEvent::Exported(result)
+        });
+    }
+
+    /// Runs file work on the runtime's blocking pool (inline where there is
+    /// no runtime, as in tests); its result arrives as a [`FileEvent`].
+    fn background(&self, job: impl FnOnce() -> FileEvent + Send + 'static) {
+        let tx = self.tx.clone();
+        match &self.runtime {
+            Some(rt) => {
+                let ctx = self.ctx.clone();
+                rt.spawn_blocking(move || {
+                    let _ = tx.send(job());
+                    if let Some(ctx) = ctx {
+                        ctx.request_repaint();
+                    }
+                });
+            }
+            None => {
+                let _ = tx.send(job());
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! What the user asked for while a frame was drawn: the [`Intent`]s the
+//! panels, the canvas and the dialogs collect, applied by the app once
+//! drawing is done (`run.rs`). Plain data: no drawing, no state.
+
+use std::path::PathBuf;
+
+use crate::model::{ComponentId, FixAction, HostName, HostTemplate, Subject, Topology};
+use crate::protocol::{FaultKind, LabName, TrafficSettings};
+
+/// Something the user asked for while a frame was drawn.
+#[derive(Clone, Debug)]
+pub enum Intent {
+    /// Select a host or component (or nothing).
+    Select(Option<Subject>),
+    /// Replace the topology (one undoable edit, `key` coalesces runs).
+    Edit {
+        /// Names the edit.
+        key: String,
+        /// The new topology.
+        topology: Box<Topology>,
+    },
+    /// Add a host from the palette.
+    AddHost(HostTemplate),
+    /// Delete the selected host or component.
+    DeleteSelected,
+    /// Undo.
+    Undo,
+    /// Redo.
+    Redo,
+    /// Apply a finding's fix.
+    Fix(FixAction),
+    /// A new, empty design.
+    New,
+    /// Load a preset.
+    Preset(&'static str),
+    /// Pick a file to open.
+    OpenDialog,
+    /// Open this file.
+    Open(PathBuf),
+    /// Save (as, when there is no path yet).
+    Save,
+    /// Pick where to save.
+    SaveAsDialog,
+    /// Save to this path.
+    SaveTo(PathBuf),
+    /// Pick a folder to export into.
+    ExportDialog,
+    /// Export the configs into this folder.
+    ExportTo(PathBuf),
+    /// Launch the design.
+    Launch,
+    /// Cancel the launch in progress.
+    Cancel,
+    /// Stop (remove) the running lab.
+    Stop,
+    /// Attach to a lab found running.
+    Attach(LabName),
+    /// Start or change (`Some`) or stop (`None`) traffic through the lab.
+    Traffic(Option<TrafficSettings>),
+    /// Fetch the last lines of a component's container log.
+    Logs(ComponentId),
+    /// Inject a fault on a host or component.
+    Fault(Subject, FaultKind),
+    /// Heal a target's faults, or every fault (`None`).
+    Heal(Option<Subject>),
+    /// Ask what promoting this replica would cost (opens the dialog).
+    Assess(HostName),
+    /// Promote a replica.
+    Promote {
+        /// The replica's host.
+        replica: HostName,
+        /// A planned switchover.
+        planned: bool,
+        /// Accept losing writes.
+        accept_loss: bool,
+    },
+    /// Close the promotion dialog.
+    ClosePromote,
+    /// Run a shipped scenario on the lab.
+    Scenario(&'static str),
+    /// Remove a lab found running.
+    Remove(LabName),
+    /// Dark or light.
+    Theme(bool),
+    /// Close the window.
+    Quit,
+}

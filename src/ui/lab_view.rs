@@ -1,0 +1,356 @@
+//! What the app knows of the lab, as state: the engine, a launch in
+//! progress, the running lab, the timeline ([`LabView`]), and what it keeps
+//! of a running lab between frames ([`LiveView`]: the live state, the
+//! traffic settings, faults and incidents, the requests on the canvas).
+//! Changed by the lab's events and the app's commands; drawn elsewhere.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::generate::Artifacts;
+use crate::live::{self, LiveState, Observation, RequestTrace};
+use crate::model::{ComponentId, HostName, Subject};
+use crate::protocol::{
+    ActiveFault, CommandId, EntryPoint, FaultKind, FoundLab, LabName, Phase, Rate, TrafficSettings,
+    Verification,
+};
+use crate::stopwatch::{self, Incident};
+
+/// A step of what the lab reported, for the timeline panel.
+#[derive(Clone, Debug)]
+pub struct TimelineEntry {
+    /// Seconds since the app started.
+    pub at: f64,
+    /// What happened.
+    pub text: String,
+    /// The commands a person would type for it.
+    pub explain: Vec<String>,
+    /// A failure.
+    pub error: bool,
+}
+
+/// A launch in progress.
+#[derive(Clone, Debug)]
+pub struct Launching {
+    /// Its command.
+    pub id: CommandId,
+    /// The lab.
+    pub lab: LabName,
+    /// Phases done.
+    pub done: Vec<Phase>,
+    /// Phases expected for this topology.
+    pub expected: usize,
+}
+
+/// The running lab.
+#[derive(Clone, Debug)]
+pub struct Running {
+    /// Its name.
+    pub lab: LabName,
+    /// Where clients reach it.
+    pub entry_points: Vec<EntryPoint>,
+    /// The files as launched, when this app launched it.
+    pub artifacts: Option<Box<Artifacts>>,
+}
+
+/// What the lab panel shows.
+#[derive(Default)]
+pub struct LabView {
+    /// Whether Docker is reachable (None: not known yet).
+    pub engine: Option<Result<(), String>>,
+    /// A launch in progress.
+    pub launching: Option<Launching>,
+    /// The lab that runs.
+    pub running: Option<Running>,
+    /// A stop in progress.
+    pub stopping: Option<CommandId>,
+    /// What happened, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+    /// Labs found running at start, not yet attached, removed or ignored.
+    pub found: Vec<FoundLab>,
+    /// The running lab's live state and the traffic panel.
+    pub live: LiveView,
+    next_id: u64,
+}
+
+impl LabView {
+    /// A new command id.
+    pub(super) fn next_id(&mut self) -> CommandId {
+        self.next_id += 1;
+        CommandId(self.next_id)
+    }
+}
+
+/// Requests kept for the stopwatch (about two minutes at 1000 req/s).
+const STOPWATCH_TRACES: usize = 120_000;
+
+/// A lab command waiting for its answer.
+#[derive(Clone, Debug)]
+enum Requested {
+    Fault(Subject, FaultKind, live::Millis),
+    Heal(Option<Subject>),
+    Promotion(HostName, bool, live::Millis),
+}
+
+/// A scenario the app runs, and what it said so far.
+#[derive(Clone, Debug)]
+pub struct ScenarioRun {
+    /// The Scenario command.
+    pub id: CommandId,
+    /// Its name.
+    pub name: String,
+    /// Its lines: steps, expectations, the report.
+    pub lines: Vec<String>,
+    /// Whether every expectation held, once it finished.
+    pub passed: Option<bool>,
+}
+
+/// How long a request's dot takes to travel its path, seconds.
+pub const DOT_SECONDS: f64 = 0.9;
+/// Dots on screen at most (beyond, new requests are sampled).
+const MAX_DOTS: usize = 240;
+
+/// A request travelling on the canvas.
+#[derive(Clone, Debug)]
+pub struct Dot {
+    /// The components it went through.
+    pub path: Vec<ComponentId>,
+    /// The entry point it was sent to.
+    pub entry: HostName,
+    /// Answered 2xx.
+    pub ok: bool,
+    /// When its dot appeared (egui time, seconds).
+    pub born: f64,
+}
+
+/// What the app keeps of a running lab.
+#[derive(Debug)]
+pub struct LiveView {
+    /// The live state, as the lab reports it.
+    pub state: LiveState,
+    /// Traffic is being sent.
+    pub traffic_on: bool,
+    /// The rate the slider sets, requests per second.
+    pub rate: f64,
+    /// Percent writes.
+    pub writes: u8,
+    /// The last log lines fetched per component.
+    pub logs: HashMap<ComponentId, String>,
+    /// Faults in effect, each with whether it was seen to take effect: as
+    /// this app requested them, then as the lab's state records them (also
+    /// those injected from the command line).
+    pub faults: Vec<(Subject, FaultKind, Verification)>,
+    /// Faults and promotions, for the stopwatch.
+    pub incidents: Vec<Incident>,
+    /// The last stopwatch: (incidents, live revision, when, measurements).
+    measured: Option<(usize, u64, std::time::Instant, Vec<stopwatch::Measured>)>,
+    /// The scenario running or last run.
+    pub scenario: Option<ScenarioRun>,
+    /// For each transition applied: milliseconds from when it happened (or
+    /// the monitor saw it) to when this app applied it (the frame benchmark
+    /// reports them).
+    pub delays: Vec<u64>,
+    requested: HashMap<CommandId, Requested>,
+    /// Oldest first; trimmed in halves so that it stays one slice.
+    traces: Vec<RequestTrace>,
+    dots: VecDeque<Dot>,
+}
+
+impl Default for LiveView {
+    fn default() -> Self {
+        Self {
+            state: LiveState::new(),
+            traffic_on: false,
+            rate: 20.0,
+            writes: 10,
+            logs: HashMap::new(),
+            faults: Vec::new(),
+            incidents: Vec::new(),
+            measured: None,
+            scenario: None,
+            delays: Vec::new(),
+            requested: HashMap::new(),
+            traces: Vec::new(),
+            dots: VecDeque::new(),
+        }
+    }
+}
+
+impl LiveView {
+    /// The traffic settings the panel shows.
+    pub fn settings(&self) -> TrafficSettings {
+        TrafficSettings {
+            rate: Rate::PerSecond(self.rate),
+            writes_percent: self.writes,
+        }
+    }
+
+    /// Dots on screen (for tests and the frame benchmark).
+    pub fn dots(&self) -> usize {
+        self.dots.len()
+    }
+
+    /// The requests travelling on the canvas.
+    pub fn dots_on_canvas(&self) -> impl Iterator<Item = &Dot> {
+        self.dots.iter()
+    }
+
+    /// Turns the requests that finished since the last call into dots (a
+    /// sample of them at high rates) and drops the dots that arrived, at
+    /// `now` (egui time, seconds).
+    pub(super) fn advance_dots(&mut self, now: f64) {
+        let fresh: Vec<Dot> = self
+            .state
+            .take_recent()
+            .map(|t| Dot {
+                path: t.path(),
+                entry: t.entry.clone(),
+                ok: t.ok(),
+                born: now,
+            })
+            .collect();
+        let room = MAX_DOTS.saturating_sub(self.dots.len()).max(1);
+        let step = fresh.len().div_ceil(room).max(1);
+        self.dots.extend(fresh.into_iter().step_by(step));
+        while self.dots.len() > MAX_DOTS {
+            self.dots.pop_front();
+        }
+        self.dots.retain(|d| now - d.born < DOT_SECONDS);
+    }
+
+    /// Keeps the requests of an observation for the stopwatch.
+    pub(super) fn record(&mut self, o: &Observation) {
+        let seen = match o {
+            Observation::Container { at, .. }
+            | Observation::Backend { at, .. }
+            | Observation::Replication { at, .. } => Some(*at),
+            _ => None,
+        };
+        if let Some(at) = seen
+            && self.delays.len() < 100_000
+        {
+            self.delays.push(live::now().saturating_sub(at));
+        }
+        if let Observation::Requests(batch) = o {
+            self.traces.extend(batch.iter().cloned());
+            if self.traces.len() > 2 * STOPWATCH_TRACES {
+                let excess = self.traces.len() - STOPWATCH_TRACES;
+                self.traces.drain(..excess);
+            }
+        }
+    }
+
+    pub(super) fn requested_fault(&mut self, id: CommandId, target: Subject, kind: FaultKind) {
+        self.requested
+            .insert(id, Requested::Fault(target, kind, live::now()));
+    }
+
+    pub(super) fn requested_heal(&mut self, id: CommandId, target: Option<Subject>) {
+        self.requested.insert(id, Requested::Heal(target));
+    }
+
+    pub(super) fn requested_promotion(&mut self, id: CommandId, replica: &HostName, planned: bool) {
+        self.requested.insert(
+            id,
+            Requested::Promotion(replica.clone(), planned, live::now()),
+        );
+    }
+
+    /// The faults the lab's state records, with their checks: they replace
+    /// what this app assumed.
+    pub fn set_faults(&mut self, faults: &[ActiveFault]) {
+        self.faults = faults
+            .iter()
+            .map(|f| (f.target.clone(), f.kind, f.check.clone()))
+            .collect();
+    }
+
+    /// A lab command finished: faults in effect and incidents follow.
+    pub(super) fn finished(&mut self, id: CommandId, result: &Result<String, String>) {
+        let Some(requested) = self.requested.remove(&id) else {
+            return;
+        };
+        if result.is_err() {
+            return;
+        }
+        match requested {
+            Requested::Fault(target, kind, at) => {
+                // The lab's record (sent before this) says whether it took effect.
+                let recorded = self
+                    .faults
+                    .iter()
+                    .rev()
+                    .find(|(s, k, _)| *s == target && *k == kind)
+                    .map(|(_, _, check)| check.clone());
+                self.incidents.push(Incident {
+                    label: format!("{target} {kind}"),
+                    host: target.host().to_string(),
+                    at,
+                    promotion: false,
+                    check: recorded.as_ref().map(ToString::to_string),
+                });
+                if kind != FaultKind::Restart && recorded.is_none() {
+                    self.faults.push((target, kind, Verification::Applied));
+                }
+            }
+            Requested::Heal(None) => self.faults.clear(),
+            Requested::Heal(Some(Subject::Host(h))) => {
+                self.faults.retain(|(s, _, _)| s.host() != &h);
+            }
+            Requested::Heal(Some(target)) => self.faults.retain(|(s, _, _)| *s != target),
+            Requested::Promotion(replica, planned, at) => self.incidents.push(Incident {
+                label: format!(
+                    "promote {replica}{}",
+                    if planned { " (planned)" } else { "" }
+                ),
+                host: replica.to_string(),
+                at,
+                promotion: true,
+                check: None,
+            }),
+        }
+    }
+
+    /// The stopwatch of every incident.
+    fn measurements(&self) -> Vec<stopwatch::Measured> {
+        let traces = &self.traces;
+        let timeline: Vec<live::Transition> = self.state.timeline().cloned().collect();
+        let first = self.incidents.first().map_or(live::Millis::MAX, |i| i.at);
+        let baseline: Vec<&RequestTrace> = traces.iter().filter(|t| t.at < first).collect();
+        let slow = stopwatch::slow_threshold(&baseline);
+        self.incidents
+            .iter()
+            .enumerate()
+            .map(|(i, incident)| {
+                let until = self
+                    .incidents
+                    .get(i + 1)
+                    .map_or(live::Millis::MAX, |n| n.at);
+                stopwatch::measure(incident, until, traces, &timeline, slow)
+            })
+            .collect()
+    }
+
+    /// [`LiveView::measurements`], recomputed at most twice a second (the
+    /// timeline tab asks every frame, and requests arrive ten times a
+    /// second), and at once when an incident is added.
+    pub(super) fn cached_measurements(&mut self) -> &[stopwatch::Measured] {
+        let stale = match &self.measured {
+            None => true,
+            Some((incidents, revision, at, _)) => {
+                *incidents != self.incidents.len()
+                    || (*revision != self.state.revision()
+                        && at.elapsed() > std::time::Duration::from_millis(500))
+            }
+        };
+        if stale {
+            let m = self.measurements();
+            self.measured = Some((
+                self.incidents.len(),
+                self.state.revision(),
+                std::time::Instant::now(),
+                m,
+            ));
+        }
+        self.measured.as_ref().map_or(&[], |(_, _, _, m)| m)
+    }
+}

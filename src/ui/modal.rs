@@ -1,0 +1,217 @@
+//! The modal dialogs: unsaved changes, a file that failed to load, the path
+//! field (where there is no file dialog) and the promotion dialog. They
+//! exclude each other: the app holds at most one [`Modal`], and keys and
+//! dropped files do nothing while it shows. Each is drawn from its own
+//! state only; what the user chose comes back as [`Intent`]s and an
+//! [`Answer`] the app applies.
+
+use std::path::PathBuf;
+
+use egui::RichText;
+
+use super::files::PathPurpose;
+use super::intent::Intent;
+use super::style::{ERROR, health_color};
+use crate::live::Health;
+use crate::model::{HostName, Problem};
+use crate::protocol::{Assessment, CommandId};
+
+/// The one modal dialog shown.
+#[derive(Clone, Debug)]
+pub enum Modal {
+    /// Unsaved changes: the action (a quit included) waiting for the answer.
+    Unsaved(Intent),
+    /// A file that failed to load (shown until dismissed).
+    LoadErrors {
+        /// The file.
+        origin: String,
+        /// Every problem, with its line and column.
+        problems: Vec<Problem>,
+    },
+    /// The path field, shown where there is no file dialog.
+    PathField {
+        /// What the path is for.
+        purpose: PathPurpose,
+        /// What was typed so far.
+        text: String,
+    },
+    /// Promoting a replica: the assessment first, then the choice.
+    Promote(PromoteDialog),
+}
+
+/// The promotion dialog: the replica, and the assessment once it came.
+#[derive(Clone, Debug)]
+pub struct PromoteDialog {
+    /// The Assess command.
+    pub id: CommandId,
+    /// The replica's host.
+    pub replica: HostName,
+    /// The report, or why there is none.
+    pub assessment: Option<Result<Assessment, String>>,
+}
+
+/// What the user answered, beyond the intents a dialog pushes.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    /// Close the dialog.
+    Close,
+    /// The unsaved-changes prompt's Save: save, then do this.
+    SaveThen(Intent),
+    /// The unsaved-changes prompt's Discard: do this, dropping the changes.
+    Discard(Intent),
+    /// The path field was cancelled.
+    PathCancelled(PathPurpose),
+}
+
+/// Draws `modal` (`design`: the name of the design being edited).
+pub fn show(
+    ctx: &egui::Context,
+    modal: &mut Modal,
+    design: &str,
+    intents: &mut Vec<Intent>,
+) -> Option<Answer> {
+    match modal {
+        Modal::Unsaved(pending) => unsaved_ui(ctx, pending, design),
+        Modal::LoadErrors { origin, problems } => load_errors_ui(ctx, origin, problems),
+        Modal::PathField { purpose, text } => path_field_ui(ctx, *purpose, text, intents),
+        Modal::Promote(dialog) => {
+            promote_ui(ctx, dialog, intents);
+            None
+        }
+    }
+}
+
+fn unsaved_ui(ctx: &egui::Context, pending: &Intent, design: &str) -> Option<Answer> {
+    let mut answer = None;
+    egui::Modal::new(egui::Id::new("unsaved")).show(ctx, |ui| {
+        ui.heading("Unsaved changes");
+        ui.label(format!("{design} has changes that are not saved."));
+        ui.horizontal(|ui| {
+            if ui.button("Save").clicked() {
+                answer = Some(Answer::SaveThen(pending.clone()));
+            }
+            if ui.button("Discard changes").clicked() {
+                answer = Some(Answer::Discard(pending.clone()));
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(Answer::Close);
+            }
+        });
+    });
+    answer
+}
+
+fn load_errors_ui(ctx: &egui::Context, origin: &str, problems: &[Problem]) -> Option<Answer> {
+    let mut answer = None;
+    egui::Modal::new(egui::Id::new("load-errors")).show(ctx, |ui| {
+        ui.heading("Cannot open the file");
+        ui.label(format!(
+            "{origin} is not a valid topology. The current design is unchanged."
+        ));
+        egui::ScrollArea::vertical()
+            .max_height(240.0)
+            .show(ui, |ui| {
+                for p in problems {
+                    ui.label(RichText::new(p.to_string()).color(ERROR).monospace());
+                }
+            });
+        if ui.button("OK").clicked() {
+            answer = Some(Answer::Close);
+        }
+    });
+    answer
+}
+
+fn path_field_ui(
+    ctx: &egui::Context,
+    purpose: PathPurpose,
+    text: &mut String,
+    intents: &mut Vec<Intent>,
+) -> Option<Answer> {
+    let mut answer = None;
+    egui::Modal::new(egui::Id::new("path-field")).show(ctx, |ui| {
+        let what = match purpose {
+            PathPurpose::Open => "Open a topology file",
+            PathPurpose::Save => "Save the topology as",
+            PathPurpose::Export => "Export the configs into the folder",
+        };
+        ui.heading(what);
+        ui.label("No file dialog is available here: type the path.");
+        let label = ui.label("Path");
+        let edit = ui.text_edit_singleline(text).labelled_by(label.id);
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        ui.horizontal(|ui| {
+            if (ui.button("OK").clicked() || enter) && !text.trim().is_empty() {
+                let path = PathBuf::from(text.trim());
+                intents.push(match purpose {
+                    PathPurpose::Open => Intent::Open(path),
+                    PathPurpose::Save => Intent::SaveTo(path),
+                    PathPurpose::Export => Intent::ExportTo(path),
+                });
+                answer = Some(Answer::Close);
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(Answer::PathCancelled(purpose));
+            }
+        });
+    });
+    answer
+}
+
+fn promote_ui(ctx: &egui::Context, dialog: &PromoteDialog, intents: &mut Vec<Intent>) {
+    let replica = &dialog.replica;
+    egui::Modal::new(egui::Id::new("promote")).show(ctx, |ui| {
+        ui.heading(format!("Promote {replica}/db to primary?"));
+        match &dialog.assessment {
+            None => {
+                ui.label("Asking the replica and the old primary…");
+            }
+            Some(Err(why)) => {
+                ui.label(RichText::new(why).color(health_color(Health::Down)));
+            }
+            Some(Ok(a)) => assessment_ui(ui, replica, a, intents),
+        }
+        if ui.button("Cancel").clicked() {
+            intents.push(Intent::ClosePromote);
+        }
+    });
+}
+
+/// The assessment of promoting `replica`, and the two ways to do it.
+fn assessment_ui(ui: &mut egui::Ui, replica: &HostName, a: &Assessment, intents: &mut Vec<Intent>) {
+    ui.label(a.summary());
+    ui.label(
+        RichText::new(
+            "Then: the replica applies what it received, becomes writable, every app server and replica is repointed to it; the old primary comes back read-only as its replica when healed.",
+        )
+        .weak(),
+    );
+    ui.horizontal(|ui| {
+        let loses = a.missing != Some(0);
+        let label = match a.missing {
+            Some(0) => "Promote".to_owned(),
+            Some(n) => format!("Promote, losing {n} write(s)"),
+            None => "Promote, accepting unknown loss".to_owned(),
+        };
+        if ui.button(label).clicked() {
+            intents.push(Intent::Promote {
+                replica: replica.clone(),
+                planned: false,
+                accept_loss: loses,
+            });
+        }
+        if ui
+            .button("Planned switchover")
+            .on_hover_text(
+                "Both alive: the old primary turns read-only, the replica catches up — no write lost",
+            )
+            .clicked()
+        {
+            intents.push(Intent::Promote {
+                replica: replica.clone(),
+                planned: true,
+                accept_loss: false,
+            });
+        }
+    });
+}

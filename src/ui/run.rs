@@ -1,0 +1,363 @@
+//! Applying what the user asked for: [`TopolabApp::run`] takes each
+//! [`Intent`] a frame collected, asks first when it would drop unsaved
+//! changes, then edits the document, starts file work or sends the lab a
+//! command ([`TopolabApp::send_to_lab`]: one id, one command, recorded).
+
+use std::path::PathBuf;
+
+use crate::model::{
+    ComponentId, FixAction, HostName, HostTemplate, Subject, Topology, add_host, delete_component,
+    delete_host, validate,
+};
+use crate::preset::Preset;
+use crate::protocol::{CommandId, FaultKind, LabCommand, LabName, Phase, Rate, TrafficSettings};
+
+use super::app::{Tab, TopolabApp};
+use super::files::PathPurpose;
+use super::intent::Intent;
+use super::lab_view::{Launching, Running, ScenarioRun};
+use super::modal::{Modal, PromoteDialog};
+
+impl TopolabApp {
+    /// Applies one intent. Actions that would drop unsaved changes ask first.
+    pub fn run(&mut self, intent: Intent, ctx: &egui::Context) {
+        let discards = matches!(
+            intent,
+            Intent::New | Intent::Preset(_) | Intent::Open(_) | Intent::Attach(_) | Intent::Quit
+        );
+        if discards && self.doc.dirty && !std::mem::take(&mut self.followups.discard_confirmed) {
+            self.open_modal(Modal::Unsaved(intent));
+            return;
+        }
+        match intent {
+            Intent::Select(s) => self.selection = s,
+            Intent::Edit { key, topology } => self.doc.edit(&key, *topology),
+            Intent::AddHost(template) => self.add_host(template),
+            Intent::DeleteSelected => self.delete_selected(),
+            Intent::Undo => self.doc.undo(),
+            Intent::Redo => self.doc.redo(),
+            Intent::Fix(action) => self.fix(action),
+            Intent::New => self.replace_design(Topology::new("untitled")),
+            Intent::Preset(name) => self.load_preset(name),
+            Intent::OpenDialog => self.file_dialog(PathPurpose::Open, ctx),
+            Intent::Open(path) => self.open(path),
+            Intent::Save => match self.doc.path.clone() {
+                Some(path) => self.save_to(path),
+                None => self.file_dialog(PathPurpose::Save, ctx),
+            },
+            Intent::SaveAsDialog => self.file_dialog(PathPurpose::Save, ctx),
+            Intent::SaveTo(path) => self.save_to(path),
+            Intent::ExportDialog => self.file_dialog(PathPurpose::Export, ctx),
+            Intent::ExportTo(dir) => self.files.export(self.doc.topology().clone(), dir),
+            Intent::Launch => self.launch(),
+            Intent::Cancel => self.cancel_launch(),
+            Intent::Stop => self.stop(),
+            Intent::Attach(lab) => self.attach(lab),
+            Intent::Remove(lab) => self.remove(lab),
+            Intent::Traffic(settings) => self.traffic(settings),
+            Intent::Logs(component) => self.logs(component),
+            Intent::Fault(target, kind) => self.fault(target, kind),
+            Intent::Heal(target) => self.heal(target),
+            Intent::Assess(replica) => self.assess(replica),
+            Intent::Promote {
+                replica,
+                planned,
+                accept_loss,
+            } => self.promote(replica, planned, accept_loss),
+            Intent::ClosePromote => self.close_modal_if(|m| matches!(m, Modal::Promote(_))),
+            Intent::Scenario(name) => self.scenario(name),
+            Intent::Theme(dark) => {
+                self.dark = dark;
+                ctx.set_theme(if dark {
+                    egui::Theme::Dark
+                } else {
+                    egui::Theme::Light
+                });
+            }
+            Intent::Quit => {
+                self.followups.quit_confirmed = true;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        }
+    }
+
+    /// Sends the running lab the command `make` builds with a new id; the
+    /// id once sent (None: no lab runs, or the lab's runtime has stopped).
+    pub(super) fn send_to_lab(
+        &mut self,
+        make: impl FnOnce(LabName, CommandId) -> LabCommand,
+    ) -> Option<CommandId> {
+        let lab = self.running_lab()?;
+        let id = self.next_id();
+        self.send(make(lab, id)).then_some(id)
+    }
+
+    // The design.
+
+    fn add_host(&mut self, template: HostTemplate) {
+        let mut t = self.doc.topology().clone();
+        let name = add_host(&mut t, template);
+        self.doc.edit(&format!("add host {name}"), t);
+        self.selection = Some(Subject::Host(name));
+    }
+
+    fn delete_selected(&mut self) {
+        match self.selection.take() {
+            Some(Subject::Host(h)) => self
+                .doc
+                .modify(&format!("delete {h}"), |t| delete_host(t, &h)),
+            Some(Subject::Component(c)) => {
+                self.doc.modify(&format!("delete {c}"), |t| {
+                    delete_component(t, &c.host, c.kind)
+                });
+            }
+            None => {}
+        }
+    }
+
+    fn fix(&mut self, action: FixAction) {
+        let mut t = self.doc.topology().clone();
+        if action.apply(&mut t) {
+            self.doc.edit(&format!("fix {action:?}"), t);
+            self.message = Some((format!("applied: {}", action.label()), false));
+        }
+    }
+
+    /// A new document with `t`, nothing selected.
+    fn replace_design(&mut self, t: Topology) {
+        self.doc.replace(t, None);
+        self.selection = None;
+    }
+
+    fn load_preset(&mut self, name: &str) {
+        if let Some(t) = Preset::find(name).and_then(|p| p.topology().ok()) {
+            self.replace_design(t);
+            self.message = Some((format!("loaded preset {name}"), false));
+        }
+    }
+
+    // Files.
+
+    /// Asks where, with the system's dialog or, where there is none, the
+    /// path field.
+    fn file_dialog(&mut self, purpose: PathPurpose, ctx: &egui::Context) {
+        let name = format!("{}.ron", self.doc.topology().name);
+        if !self.files.dialog(purpose, ctx, name) {
+            self.open_modal(Modal::PathField {
+                purpose,
+                text: String::new(),
+            });
+        }
+    }
+
+    fn save_to(&mut self, path: PathBuf) {
+        let topology = self.doc.topology().clone();
+        self.files.save(topology, self.doc.revision(), path);
+    }
+
+    // The lab.
+
+    fn launch(&mut self) {
+        if self.lab.launching.is_some() || self.lab.running.is_some() {
+            self.message = Some(("a lab is already running: stop it first".to_owned(), true));
+            return;
+        }
+        // The shown problems may be a frame behind the design: check it now
+        // (validation is linear and quick; the review is not needed).
+        if !validate(self.doc.topology()).is_empty() {
+            self.message = Some((
+                "fix the problems first: an invalid design cannot run".to_owned(),
+                true,
+            ));
+            self.tab = Tab::Review;
+            return;
+        }
+        let topology = self.doc.topology().clone();
+        let lab: LabName = match topology.name.parse() {
+            Ok(l) => l,
+            Err(why) => {
+                self.message = Some((format!("cannot launch: {why}"), true));
+                return;
+            }
+        };
+        let expected = Phase::of(&topology).len();
+        let id = self.next_id();
+        let sent = self.send(LabCommand::Launch {
+            id,
+            lab: lab.clone(),
+            topology: Box::new(topology),
+        });
+        if sent {
+            self.lab.launching = Some(Launching {
+                id,
+                lab: lab.clone(),
+                done: Vec::new(),
+                expected,
+            });
+            self.tab = Tab::Timeline;
+            self.note(format!("launching lab {lab}…"), false);
+        }
+    }
+
+    fn cancel_launch(&mut self) {
+        if let Some(l) = &self.lab.launching {
+            let launch = l.id;
+            if self.send(LabCommand::Cancel { launch }) {
+                self.note("cancelling the launch…", false);
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        let Some(lab) = self.running_lab() else {
+            return;
+        };
+        if let Some(id) = self.send_to_lab(|lab, id| LabCommand::Stop { id, lab }) {
+            self.lab.stopping = Some(id);
+            self.note(format!("stopping lab {lab}…"), false);
+        }
+    }
+
+    /// Shows a lab found running here: its topology, entry points and
+    /// faults, and watches it.
+    fn attach(&mut self, lab: LabName) {
+        if self.lab.launching.is_some() || self.lab.running.is_some() {
+            self.message = Some((
+                "stop the lab shown here before attaching to another".to_owned(),
+                true,
+            ));
+            return;
+        }
+        let Some(pos) = self.lab.found.iter().position(|f| f.lab == lab) else {
+            return;
+        };
+        let found = self.lab.found.remove(pos);
+        if let Some(t) = found.topology {
+            self.replace_design(*t);
+        }
+        self.lab.running = Some(Running {
+            lab: found.lab.clone(),
+            entry_points: found.entry_points,
+            artifacts: None,
+        });
+        self.reset_live();
+        // Faults injected from the command line show too.
+        self.lab.live.set_faults(&found.faults);
+        self.tab = Tab::Traffic;
+        self.send_to_lab(|lab, id| LabCommand::Watch { id, lab });
+        self.note(format!("attached to lab {}", found.lab), false);
+    }
+
+    /// Removes a lab found running (not the one shown).
+    fn remove(&mut self, lab: LabName) {
+        let id = self.next_id();
+        if self.send(LabCommand::Stop {
+            id,
+            lab: lab.clone(),
+        }) {
+            self.lab.found.retain(|f| f.lab != lab);
+            self.note(format!("removing lab {lab}…"), false);
+        }
+    }
+
+    fn traffic(&mut self, settings: Option<TrafficSettings>) {
+        if self.lab.running.is_none() {
+            return;
+        }
+        let live = &mut self.lab.live;
+        if settings.is_some() && !live.traffic_on {
+            live.state.reset_totals();
+        }
+        if let Some(s) = settings {
+            if let Rate::PerSecond(r) = s.rate {
+                live.rate = r;
+            }
+            live.writes = s.writes_percent;
+        }
+        if self
+            .send_to_lab(|lab, id| LabCommand::Traffic { id, lab, settings })
+            .is_some()
+        {
+            self.lab.live.traffic_on = settings.is_some();
+        }
+    }
+
+    fn logs(&mut self, component: ComponentId) {
+        self.send_to_lab(|lab, id| LabCommand::Logs { id, lab, component });
+    }
+
+    fn fault(&mut self, target: Subject, kind: FaultKind) {
+        let sent = self.send_to_lab(|lab, id| LabCommand::Fault {
+            id,
+            lab,
+            target: target.clone(),
+            kind,
+        });
+        if let Some(id) = sent {
+            self.lab.live.requested_fault(id, target, kind);
+        }
+    }
+
+    fn heal(&mut self, target: Option<Subject>) {
+        let sent = self.send_to_lab(|lab, id| LabCommand::Heal {
+            id,
+            lab,
+            target: target.clone(),
+        });
+        if let Some(id) = sent {
+            self.lab.live.requested_heal(id, target);
+        }
+    }
+
+    /// Asks what promoting `replica` would cost, in the promotion dialog.
+    fn assess(&mut self, replica: HostName) {
+        let sent = self.send_to_lab(|lab, id| LabCommand::Assess {
+            id,
+            lab,
+            replica: replica.clone(),
+        });
+        if let Some(id) = sent {
+            self.open_modal(Modal::Promote(PromoteDialog {
+                id,
+                replica,
+                assessment: None,
+            }));
+        }
+    }
+
+    fn promote(&mut self, replica: HostName, planned: bool, accept_loss: bool) {
+        self.close_modal_if(|m| matches!(m, Modal::Promote(_)));
+        let sent = self.send_to_lab(|lab, id| LabCommand::Promote {
+            id,
+            lab,
+            replica: replica.clone(),
+            planned,
+            accept_loss,
+        });
+        if let Some(id) = sent {
+            self.lab.live.requested_promotion(id, &replica, planned);
+            self.note(format!("promoting {replica}/db…"), false);
+        }
+    }
+
+    /// Runs the shipped scenario `name` on the lab, in the scenario tab.
+    fn scenario(&mut self, name: &str) {
+        let Some(shipped) = crate::scenario::SHIPPED.iter().find(|s| s.name == name) else {
+            return;
+        };
+        let sent = self.send_to_lab(|lab, id| LabCommand::Scenario {
+            id,
+            lab,
+            source: shipped.source.to_owned(),
+        });
+        if let Some(id) = sent {
+            self.lab.live.scenario = Some(ScenarioRun {
+                id,
+                name: shipped.name.to_owned(),
+                lines: Vec::new(),
+                passed: None,
+            });
+            self.tab = Tab::Scenario;
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Colours and number formats the panels, the canvas overlay and the
+//! dialogs share.
+
+use egui::Color32;
+
+use crate::live::Health;
+
+/// Problems and failures.
+pub const ERROR: Color32 = Color32::from_rgb(230, 80, 80);
+/// Warnings and findings.
+pub const WARN: Color32 = Color32::from_rgb(240, 170, 40);
+/// All is well.
+pub const OK: Color32 = Color32::from_rgb(90, 190, 110);
+
+/// The colour of a health.
+pub fn health_color(h: Health) -> Color32 {
+    match h {
+        Health::Up => Color32::from_rgb(60, 190, 90),
+        Health::Degraded => Color32::from_rgb(240, 170, 40),
+        Health::Down => Color32::from_rgb(230, 60, 60),
+        Health::Paused => Color32::from_rgb(90, 150, 240),
+        Health::Maintenance => Color32::from_rgb(180, 130, 230),
+        Health::Unknown => Color32::from_gray(140),
+    }
+}
+
+/// Formats milliseconds briefly.
+pub fn ms(v: f32) -> String {
+    if v >= 100.0 {
+        format!("{v:.0} ms")
+    } else {
+        format!("{v:.1} ms")
+    }
+}
