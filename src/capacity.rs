@@ -11,6 +11,11 @@ use crate::model::{HostName, HostSize, cpus_text};
 
 /// A host at this share of its CPU budget or more is saturated.
 pub const SATURATED: f64 = 0.85;
+/// A host whose quota ran out in this share of the CPU periods or more is
+/// saturated too: requests that arrive after its quota is spent wait for
+/// the next period, so latency climbs before the average use reaches the
+/// whole budget (the smaller the budget, the sooner).
+pub const THROTTLED: f64 = 0.2;
 /// The machine at this share of its CPU or more is the limit itself.
 pub const MACHINE_SATURATED: f64 = 0.9;
 /// A step whose answers fall this far behind the rate asked for did not
@@ -68,6 +73,9 @@ pub struct Step {
     /// The machine's CPU in use, as a share of all its cores (None: not
     /// measured, e.g. a remote engine).
     pub machine_busy: Option<f64>,
+    /// Per host, the share of the kernel's CPU periods (100 ms) in which
+    /// its quota ran out and its processes had to wait for the next one.
+    pub throttled: BTreeMap<HostName, f64>,
 }
 
 impl Step {
@@ -249,9 +257,22 @@ fn group_name(part: &str) -> &str {
 /// no host is at its size but the machine's CPU is used up.
 pub fn bottleneck(step: &Step, sizes: &BTreeMap<HostName, HostSize>) -> String {
     let hosts = host_cpu(&step.cpu, sizes);
-    let saturated: Vec<&HostCpu> = hosts.iter().filter(|h| h.share() >= SATURATED).collect();
+    let throttled = |h: &HostCpu| step.throttled.get(&h.host).copied().unwrap_or(0.0);
+    let saturated: Vec<&HostCpu> = hosts
+        .iter()
+        .filter(|h| h.share() >= SATURATED || throttled(h) >= THROTTLED)
+        .collect();
     let mut text = String::new();
     if saturated.is_empty() {
+        if let Some(busiest) = hosts.first() {
+            let _ = write!(
+                text,
+                "the busiest host, {}, is at {} of its {} CPU; ",
+                busiest.host,
+                percent(busiest.share()),
+                cpus_text(busiest.budget)
+            );
+        }
         match step.machine_busy {
             Some(busy) if busy >= MACHINE_SATURATED => {
                 let _ = write!(
@@ -286,11 +307,20 @@ pub fn bottleneck(step: &Step, sizes: &BTreeMap<HostName, HostSize>) -> String {
             } else {
                 "their hosts'"
             };
-            phrases.push(format!(
+            let throttle = hs.iter().map(|h| throttled(h)).fold(0.0, f64::max);
+            let mut phrase = format!(
                 "{} at {} of {whose} {budget} CPU",
                 list(&names),
                 percent(top)
-            ));
+            );
+            if throttle >= THROTTLED {
+                let _ = write!(
+                    phrase,
+                    ", throttled in {} of CPU periods",
+                    percent(throttle)
+                );
+            }
+            phrases.push(phrase);
         }
         let _ = write!(text, "{}", list(&phrases));
     }
@@ -325,6 +355,20 @@ pub fn bottleneck(step: &Step, sizes: &BTreeMap<HostName, HostSize>) -> String {
         let _ = write!(text, "; {}", list(&rest));
     }
     text
+}
+
+/// The knee and the bottleneck in one line.
+pub fn summary(steps: &[Step], targets: Targets, sizes: &BTreeMap<HostName, HostSize>) -> String {
+    match (knee(steps, targets), saturated_step(steps, targets)) {
+        (Some(k), Some(past)) => format!(
+            "knee {:.0} req/s (p95 {:.1} ms); bottleneck at {:.0} req/s: {}",
+            steps[k].offered,
+            steps[k].p95_ms,
+            past.offered,
+            bottleneck(past, sizes)
+        ),
+        _ => "no knee: even the first step missed the targets".to_owned(),
+    }
 }
 
 /// A ramp's results as a Markdown report.
@@ -541,6 +585,20 @@ mod tests {
             text.starts_with("db-01/db at 96% of its host's 0.5 CPU; the apps at 20%"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_throttled_host_is_a_bottleneck_below_its_average_budget() {
+        let mut s = step(400.0, 120.0, 0);
+        s.cpu = vec![cpu("web-01", "app", 0.03), cpu("web-01", "nginx", 0.002)];
+        s.throttled = BTreeMap::from([(HostName::new("web-01"), 0.45)]);
+        let sizes = BTreeMap::from([(HostName::new("web-01"), size(0.05))]);
+        assert_eq!(
+            bottleneck(&s, &sizes),
+            "web-01/app at 64% of its host's 0.05 CPU, throttled in 45% of CPU periods; Nginx at 4%"
+        );
+        s.throttled.clear();
+        assert!(bottleneck(&s, &sizes).starts_with("the busiest host, web-01, is at 64%"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
+use super::capacity_run;
 use super::docker::Engine;
 use super::launch::{self, UpOptions};
 use super::monitor::{self, MonitorHandle};
@@ -145,6 +146,12 @@ impl Actor {
                 accept_loss,
             } => self.promote(id, lab, replica, planned, accept_loss),
             LabCommand::Scenario { id, lab, source } => self.scenario(id, lab, source),
+            LabCommand::Capacity {
+                id,
+                lab,
+                p95_ms,
+                writes_percent,
+            } => self.capacity(id, lab, p95_ms, writes_percent),
             LabCommand::Logs { id, lab, component } => self.logs(id, lab, component),
         }
     }
@@ -389,6 +396,48 @@ impl Actor {
         let (engine, sink) = (self.engine.clone(), self.sink.clone());
         self.spawn(id, async move {
             run_scenario(engine, id, &lab, &source, &sink).await
+        });
+    }
+
+    /// A capacity ramp: refused while the app's own traffic runs (the ramp
+    /// measures its own requests); `Cancel` with its id stops it.
+    fn capacity(&mut self, id: CommandId, lab: LabName, p95_ms: f64, writes_percent: u8) {
+        if self.traffic.contains_key(&lab) {
+            self.finished(
+                id,
+                Err(
+                    "stop the traffic first: the ramp sends and measures its own requests"
+                        .to_owned(),
+                ),
+            );
+            return;
+        }
+        let cancel = CancellationToken::new();
+        self.launches.retain(|_, token| !token.is_cancelled());
+        self.launches.insert(id, cancel.clone());
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            let state = load_state(&lab).await.map_err(|e| error_chain(&e))?;
+            let sizes = capacity_run::sizes(&state);
+            let options = capacity_run::RampOptions {
+                targets: crate::capacity::Targets {
+                    p95_ms,
+                    max_errors: 0.01,
+                },
+                writes_percent,
+                ..capacity_run::RampOptions::default()
+            };
+            let each = |step: &crate::capacity::Step| {
+                sink(LabEvent::CapacityStep {
+                    id,
+                    step: Box::new(step.clone()),
+                    bottleneck: crate::capacity::bottleneck(step, &sizes),
+                });
+            };
+            let steps = capacity_run::ramp(&engine, &state, &options, &cancel, &each)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            Ok(crate::capacity::summary(&steps, options.targets, &sizes))
         });
     }
 

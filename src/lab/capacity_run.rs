@@ -70,10 +70,16 @@ pub fn sizes(state: &LabState) -> BTreeMap<HostName, HostSize> {
         .collect()
 }
 
-/// Every component container of the lab: (host, part label, name).
+/// Every container of the lab's hosts: (host, part label, name); the
+/// holders' label is `host` (their counters hold the host's throttling).
 fn containers(state: &LabState) -> Vec<(HostName, String, String)> {
     let mut out = Vec::new();
     for host in &state.topology.hosts {
+        out.push((
+            host.name.clone(),
+            HOLDER.to_owned(),
+            plan::container_name(&state.lab, &host.name, Part::Holder),
+        ));
         for c in &host.components {
             let part = Part::Component(c.kind());
             out.push((
@@ -85,6 +91,9 @@ fn containers(state: &LabState) -> Vec<(HostName, String, String)> {
     }
     out
 }
+
+/// The part label of a holder in [`containers`].
+const HOLDER: &str = "host";
 
 /// A snapshot of every container's CPU counter and of the machine's.
 struct Snapshot {
@@ -129,11 +138,26 @@ fn cpu_between(
     names: &[(HostName, String, String)],
     before: &Snapshot,
     after: &Snapshot,
-) -> (Vec<ContainerCpu>, Option<f64>) {
+) -> (Vec<ContainerCpu>, Option<f64>, BTreeMap<HostName, f64>) {
     let wall = (after.at - before.at).as_secs_f64().max(1e-3);
+    // The share of CFS periods in which a host's quota ran out: its
+    // holder's when the host's containers share its cgroup, else the most
+    // throttled of its containers.
+    let mut throttled: BTreeMap<HostName, f64> = BTreeMap::new();
+    for ((host, _, _), (b, a)) in names.iter().zip(before.usage.iter().zip(&after.usage)) {
+        let (Some(b), Some(a)) = (b, a) else { continue };
+        let periods = a.periods.saturating_sub(b.periods);
+        if periods > 0 {
+            let share =
+                a.throttled_periods.saturating_sub(b.throttled_periods) as f64 / periods as f64;
+            let e = throttled.entry(host.clone()).or_insert(0.0);
+            *e = e.max(share);
+        }
+    }
     let cpu = names
         .iter()
         .zip(before.usage.iter().zip(&after.usage))
+        .filter(|((_, part, _), _)| part != HOLDER)
         .filter_map(|((host, part, _), (b, a))| {
             let used = a.as_ref()?.cpu_ns.checked_sub(b.as_ref()?.cpu_ns)?;
             Some(ContainerCpu {
@@ -149,7 +173,7 @@ fn cpu_between(
         }
         _ => None,
     };
-    (cpu, machine)
+    (cpu, machine, throttled)
 }
 
 /// What each host uses now: (cores over `over`, memory in bytes), its
@@ -163,12 +187,15 @@ pub async fn host_use(
     let before = snapshot(engine, &names).await;
     tokio::time::sleep(over).await;
     let after = snapshot(engine, &names).await;
-    let (cpu, _) = cpu_between(&names, &before, &after);
+    let (cpu, _, _) = cpu_between(&names, &before, &after);
     let mut out: BTreeMap<HostName, (f64, u64)> = BTreeMap::new();
     for c in cpu {
         out.entry(c.host).or_default().0 += c.cores;
     }
-    for ((host, _, _), usage) in names.iter().zip(&after.usage) {
+    for ((host, part, _), usage) in names.iter().zip(&after.usage) {
+        if part == HOLDER {
+            continue;
+        }
         if let (Some(u), Some(e)) = (usage, out.get_mut(host)) {
             e.1 += u.memory_bytes;
         }
@@ -211,9 +238,10 @@ pub async fn step(
     let traces = std::mem::take(&mut *crate::locked(&traces));
     let seconds = stats.sending_seconds.max(options.step.as_secs_f64());
     let mut result = Step::from_traces(rate, seconds, &traces);
-    let (cpu, machine) = cpu_between(&names, &before, &after);
+    let (cpu, machine, throttled) = cpu_between(&names, &before, &after);
     result.cpu = cpu;
     result.machine_busy = machine;
+    result.throttled = throttled;
     Ok(result)
 }
 

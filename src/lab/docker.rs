@@ -242,6 +242,10 @@ pub struct Usage {
     pub cpus: u32,
     /// Memory in use (without the page cache), bytes.
     pub memory_bytes: u64,
+    /// CFS periods with a quota in force so far.
+    pub periods: u64,
+    /// Of those, the periods in which the quota ran out.
+    pub throttled_periods: u64,
 }
 
 impl Usage {
@@ -270,6 +274,16 @@ fn usage_of(s: bollard::models::ContainerStatsResponse) -> Usage {
         system_ns: cpu.system_cpu_usage.unwrap_or(0),
         cpus: cpu.online_cpus.unwrap_or(1),
         memory_bytes: memory.usage.unwrap_or(0).saturating_sub(cache),
+        periods: cpu
+            .throttling_data
+            .as_ref()
+            .and_then(|t| t.periods)
+            .unwrap_or(0),
+        throttled_periods: cpu
+            .throttling_data
+            .as_ref()
+            .and_then(|t| t.throttled_periods)
+            .unwrap_or(0),
     }
 }
 

@@ -176,6 +176,20 @@ pub enum LabCommand {
         /// The scenario file's text.
         source: String,
     },
+    /// Ramp an open-loop rate through `lab` until p95 latency passes
+    /// `p95_ms` or more than 1% of requests fail. Each step arrives as
+    /// [`LabEvent::CapacityStep`], the knee and the bottleneck with
+    /// `Finished`; `Cancel` with this id stops it.
+    Capacity {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: LabName,
+        /// The p95 latency target, milliseconds.
+        p95_ms: f64,
+        /// Percent of requests that are writes.
+        writes_percent: u8,
+    },
     /// The last lines of a component's container log.
     Logs {
         /// This command.
@@ -201,6 +215,7 @@ impl LabCommand {
             | Self::Assess { id, .. }
             | Self::Promote { id, .. }
             | Self::Scenario { id, .. }
+            | Self::Capacity { id, .. }
             | Self::Logs { id, .. } => *id,
             Self::Cancel { launch } => *launch,
         }
@@ -247,6 +262,15 @@ pub enum LabEvent {
         replica: HostName,
         /// The report, or why there is none.
         result: Result<Assessment, String>,
+    },
+    /// A step of a capacity ramp, as it finished.
+    CapacityStep {
+        /// The Capacity command.
+        id: CommandId,
+        /// What the step measured.
+        step: Box<crate::capacity::Step>,
+        /// Its CPU against each host's size, in words.
+        bottleneck: String,
     },
     /// A line of a running scenario (a step, an expectation, the report).
     ScenarioLine {

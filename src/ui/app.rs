@@ -48,6 +48,8 @@ pub enum Tab {
     Traffic,
     /// A scenario, step by step.
     Scenario,
+    /// A capacity ramp: rate against latency and errors.
+    Capacity,
 }
 
 /// What the app still has to do because of an earlier answer or action.

@@ -69,6 +69,17 @@ impl TopolabApp {
                     dialog.assessment = Some(result);
                 }
             }
+            LabEvent::CapacityStep {
+                id,
+                step,
+                bottleneck,
+            } => {
+                if let Some(run) = self.lab.live.capacity.as_mut()
+                    && run.id == id
+                {
+                    run.steps.push((*step, bottleneck));
+                }
+            }
             LabEvent::ScenarioLine { id, line } => {
                 if let Some(run) = self.lab.live.scenario.as_mut()
                     && run.id == id
@@ -155,6 +166,11 @@ impl TopolabApp {
             && run.id == id
         {
             run.passed = Some(result.is_ok());
+        }
+        if let Some(run) = self.lab.live.capacity.as_mut()
+            && run.id == id
+        {
+            run.outcome = Some(result.clone());
         }
         let was_launch = self.lab.launching.as_ref().is_some_and(|l| l.id == id);
         if was_launch {

@@ -78,6 +78,8 @@ pub enum Intent {
     ClosePromote,
     /// Run a shipped scenario on the lab.
     Scenario(&'static str),
+    /// Start a capacity ramp (`true`) or stop the one running (`false`).
+    Capacity(bool),
     /// Remove a lab found running.
     Remove(LabName),
     /// Dark or light.

@@ -104,6 +104,19 @@ pub struct ScenarioRun {
     pub passed: Option<bool>,
 }
 
+/// A capacity ramp the app runs, and its steps so far.
+#[derive(Clone, Debug)]
+pub struct CapacityRun {
+    /// The Capacity command (also what `Cancel` names).
+    pub id: CommandId,
+    /// The p95 target it ramps to, milliseconds.
+    pub p95_ms: f64,
+    /// Each step with its CPU against the hosts' sizes, in words.
+    pub steps: Vec<(crate::capacity::Step, String)>,
+    /// The knee and bottleneck, or why the ramp failed, once it finished.
+    pub outcome: Option<Result<String, String>>,
+}
+
 /// How long a request's dot takes to travel its path, seconds.
 pub const DOT_SECONDS: f64 = 0.9;
 /// Dots on screen at most (beyond, new requests are sampled).
@@ -145,6 +158,10 @@ pub struct LiveView {
     measured: Option<(usize, u64, std::time::Instant, Vec<stopwatch::Measured>)>,
     /// The scenario running or last run.
     pub scenario: Option<ScenarioRun>,
+    /// The capacity ramp running or last run.
+    pub capacity: Option<CapacityRun>,
+    /// The capacity tab's p95 target, milliseconds.
+    pub capacity_p95_ms: f64,
     /// For each transition applied: milliseconds from when it happened (or
     /// the monitor saw it) to when this app applied it (the frame benchmark
     /// reports them).
@@ -167,6 +184,8 @@ impl Default for LiveView {
             incidents: Vec::new(),
             measured: None,
             scenario: None,
+            capacity: None,
+            capacity_p95_ms: 50.0,
             delays: Vec::new(),
             requested: HashMap::new(),
             traces: Vec::new(),

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod canvas;
+mod capacity_tab;
 pub mod document;
 mod events;
 pub mod explain;

@@ -229,6 +229,7 @@ impl TopolabApp {
                 format!("Timeline ({})", self.lab.timeline.len()),
             );
             ui.selectable_value(&mut self.tab, Tab::Traffic, "Traffic");
+            ui.selectable_value(&mut self.tab, Tab::Capacity, "Capacity");
             if self.lab.live.scenario.is_some() {
                 ui.selectable_value(&mut self.tab, Tab::Scenario, "Scenario");
             }
@@ -247,6 +248,11 @@ impl TopolabApp {
                     .id_salt("scenario")
                     .stick_to_bottom(true)
                     .show(ui, |ui| self.scenario_ui(ui));
+            }
+            Tab::Capacity => {
+                egui::ScrollArea::vertical()
+                    .id_salt("capacity")
+                    .show(ui, |ui| self.capacity_ui(ui, intents));
             }
             Tab::Traffic => {
                 egui::ScrollArea::vertical()

@@ -15,7 +15,7 @@ use crate::protocol::{CommandId, FaultKind, LabCommand, LabName, Phase, Rate, Tr
 use super::app::{Tab, TopolabApp};
 use super::files::PathPurpose;
 use super::intent::Intent;
-use super::lab_view::{Launching, Running, ScenarioRun};
+use super::lab_view::{CapacityRun, Launching, Running, ScenarioRun};
 use super::modal::{Modal, PromoteDialog};
 
 impl TopolabApp {
@@ -66,6 +66,7 @@ impl TopolabApp {
             } => self.promote(replica, planned, accept_loss),
             Intent::ClosePromote => self.close_modal_if(|m| matches!(m, Modal::Promote(_))),
             Intent::Scenario(name) => self.scenario(name),
+            Intent::Capacity(start) => self.capacity(start),
             Intent::Theme(dark) => {
                 self.dark = dark;
                 ctx.set_theme(if dark {
@@ -337,6 +338,36 @@ impl TopolabApp {
         if let Some(id) = sent {
             self.lab.live.requested_promotion(id, &replica, planned);
             self.note(format!("promoting {replica}/db…"), false);
+        }
+    }
+
+    /// Starts a capacity ramp on the lab with the tab's target and mix, or
+    /// stops the one running.
+    fn capacity(&mut self, start: bool) {
+        if !start {
+            if let Some(run) = &self.lab.live.capacity
+                && run.outcome.is_none()
+            {
+                let id = run.id;
+                self.send(LabCommand::Cancel { launch: id });
+            }
+            return;
+        }
+        let (p95_ms, writes_percent) = (self.lab.live.capacity_p95_ms, self.lab.live.writes);
+        let sent = self.send_to_lab(|lab, id| LabCommand::Capacity {
+            id,
+            lab,
+            p95_ms,
+            writes_percent,
+        });
+        if let Some(id) = sent {
+            self.lab.live.capacity = Some(CapacityRun {
+                id,
+                p95_ms,
+                steps: Vec::new(),
+                outcome: None,
+            });
+            self.tab = Tab::Capacity;
         }
     }
 
