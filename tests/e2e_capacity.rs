@@ -7,7 +7,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::lab::{Lab, RT, docker};
 use topolab::lab::docker::{Engine, ResourceMode};
@@ -99,10 +99,13 @@ const SMALL_HOST: &str = r#"(
 fn cores(engine: &Engine, container: &str, over: Duration) -> f64 {
     RT.block_on(async {
         let before = engine.usage_now(container).await.expect("stats");
-        let start = Instant::now();
         tokio::time::sleep(over).await;
         let after = engine.usage_now(container).await.expect("stats");
-        (after.cpu_ns - before.cpu_ns) as f64 / 1e9 / start.elapsed().as_secs_f64()
+        // Against the machine's CPU time read with it: the engine answers
+        // at its next sample, so the client's clock would be off by up to
+        // a second.
+        let system = (after.system_ns - before.system_ns) as f64;
+        (after.cpu_ns - before.cpu_ns) as f64 / system * f64::from(after.cpus)
     })
 }
 

@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::docker::{DockerError, Engine, Usage};
+use super::docker::{DockerError, Engine, ResourceMode, Usage};
 use super::plan::{self, Part};
 use super::state::LabState;
 use super::traffic::{self, Rate, TrafficError, TrafficSettings};
@@ -119,6 +119,35 @@ async fn snapshot(engine: &Engine, names: &[(HostName, String, String)]) -> Snap
     }
 }
 
+/// A cgroup v1 holder's (CPU time in ns, memory without page cache in
+/// bytes), from its files under the cgroupfs root, or `None` where they
+/// are not (another cgroup layout, a remote engine).
+fn cgroup_usage(holder_id: &str) -> Option<(u64, u64)> {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let dir = format!(
+        "{}/{holder_id}",
+        super::docker::CGROUP_ROOT.trim_start_matches('/')
+    );
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(path).ok();
+    let cpu: u64 = read(root.join("cpuacct").join(&dir).join("cpuacct.usage"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let memory_dir = root.join("memory").join(&dir);
+    let usage: u64 = read(memory_dir.join("memory.usage_in_bytes"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let inactive = read(memory_dir.join("memory.stat"))
+        .and_then(|stat| {
+            stat.lines()
+                .find_map(|l| l.strip_prefix("total_inactive_file "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    Some((cpu, usage.saturating_sub(inactive)))
+}
+
 /// (busy, total) jiffies of all CPUs, from /proc/stat.
 fn machine_jiffies() -> Option<(u64, u64)> {
     let text = std::fs::read_to_string("/proc/stat").ok()?;
@@ -140,6 +169,17 @@ fn cpu_between(
     after: &Snapshot,
 ) -> (Vec<ContainerCpu>, Option<f64>, BTreeMap<HostName, f64>) {
     let wall = (after.at - before.at).as_secs_f64().max(1e-3);
+    // Cores from the engine's own clock: it reads a container's CPU time
+    // and the machine's together, however long the call takes (Docker
+    // answers for a container in another's network namespace only after
+    // about a second).
+    let cores = |b: &Usage, a: &Usage| -> Option<f64> {
+        let used = a.cpu_ns.checked_sub(b.cpu_ns)? as f64;
+        match a.system_ns.checked_sub(b.system_ns) {
+            Some(system) if system > 0 => Some(used / system as f64 * f64::from(a.cpus.max(1))),
+            _ => Some(used / 1e9 / wall),
+        }
+    };
     // The share of CFS periods in which a host's quota ran out: its
     // holder's when the host's containers share its cgroup, else the most
     // throttled of its containers.
@@ -159,11 +199,10 @@ fn cpu_between(
         .zip(before.usage.iter().zip(&after.usage))
         .filter(|((_, part, _), _)| part != HOLDER)
         .filter_map(|((host, part, _), (b, a))| {
-            let used = a.as_ref()?.cpu_ns.checked_sub(b.as_ref()?.cpu_ns)?;
             Some(ContainerCpu {
                 host: host.clone(),
                 part: part.clone(),
-                cores: used as f64 / 1e9 / wall,
+                cores: cores(b.as_ref()?, a.as_ref()?)?,
             })
         })
         .collect();
@@ -183,7 +222,53 @@ pub async fn host_use(
     state: &LabState,
     over: Duration,
 ) -> BTreeMap<HostName, (f64, u64)> {
-    let names = containers(state);
+    // Where a host's containers share its holder's cgroup, the holder's
+    // counters are the host's; on this machine they are read from the
+    // cgroup's files at once (the engine answers a stats call only at its
+    // next once-a-second sample).
+    let shared = matches!(engine.resources().await, Ok((ResourceMode::Shared, _, _)));
+    if shared && Engine::is_local() {
+        let mut holders = Vec::new();
+        for host in &state.topology.hosts {
+            let name = plan::container_name(&state.lab, &host.name, Part::Holder);
+            if let Ok(id) = engine.container_id(&name).await {
+                holders.push((host.name.clone(), id));
+            }
+        }
+        let read = || -> Vec<Option<(u64, u64)>> {
+            holders.iter().map(|(_, id)| cgroup_usage(id)).collect()
+        };
+        let (start, before) = (Instant::now(), read());
+        tokio::time::sleep(over).await;
+        let (wall, after) = (start.elapsed().as_secs_f64(), read());
+        let found: BTreeMap<HostName, (f64, u64)> = holders
+            .iter()
+            .zip(before.iter().zip(&after))
+            .filter_map(|((host, _), (b, a))| {
+                let ((b_ns, _), (a_ns, memory)) = ((*b)?, (*a)?);
+                Some((
+                    host.clone(),
+                    (a_ns.saturating_sub(b_ns) as f64 / 1e9 / wall, memory),
+                ))
+            })
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    let names: Vec<_> = containers(state)
+        .into_iter()
+        .map(|(host, part, name)| {
+            // Count the holder as a part of its own when it is the host.
+            let part = if shared && part == HOLDER {
+                "all".to_owned()
+            } else {
+                part
+            };
+            (host, part, name)
+        })
+        .filter(|(_, part, _)| (part == "all") == shared)
+        .collect();
     let before = snapshot(engine, &names).await;
     tokio::time::sleep(over).await;
     let after = snapshot(engine, &names).await;
@@ -192,10 +277,7 @@ pub async fn host_use(
     for c in cpu {
         out.entry(c.host).or_default().0 += c.cores;
     }
-    for ((host, part, _), usage) in names.iter().zip(&after.usage) {
-        if part == HOLDER {
-            continue;
-        }
+    for ((host, _, _), usage) in names.iter().zip(&after.usage) {
         if let (Some(u), Some(e)) = (usage, out.get_mut(host)) {
             e.1 += u.memory_bytes;
         }

@@ -267,7 +267,14 @@ fn usage_of(s: bollard::models::ContainerStatsResponse) -> Usage {
     let cache = memory
         .stats
         .as_ref()
-        .and_then(|m| m.get("inactive_file").or_else(|| m.get("cache")).copied())
+        .and_then(|m| {
+            // cgroup v1 counts a parent's memory with its children's; its
+            // page cache is `total_inactive_file` then.
+            m.get("total_inactive_file")
+                .or_else(|| m.get("inactive_file"))
+                .or_else(|| m.get("cache"))
+                .copied()
+        })
         .unwrap_or(0);
     Usage {
         cpu_ns: cpu.cpu_usage.and_then(|u| u.total_usage).unwrap_or(0),

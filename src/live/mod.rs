@@ -600,6 +600,20 @@ impl LiveState {
         self.resources.get(&(host.clone(), kind)).copied()
     }
 
+    /// A host's components together: (CPU in percent of one core, memory
+    /// in bytes), or `None` before any reading.
+    pub fn host_resources(&self, host: &HostName) -> Option<(f32, u64)> {
+        let mut total: Option<(f32, u64)> = None;
+        for ((h, kind), (cpu, mem)) in &self.resources {
+            if h == host && kind.is_some() {
+                let t = total.get_or_insert((0.0, 0));
+                t.0 += cpu;
+                t.1 += mem;
+            }
+        }
+        total
+    }
+
     /// A component's history.
     pub fn node_series(&self, id: &ComponentId) -> Option<&Series> {
         self.nodes.get(id)

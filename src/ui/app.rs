@@ -365,6 +365,7 @@ impl TopolabApp {
                 &positions,
                 &self.lab.live,
                 &running.entry_points,
+                &self.doc.topology().hosts,
             );
         }
         if let Some(subject) = self.canvas.hovered() {

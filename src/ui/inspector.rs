@@ -80,6 +80,46 @@ impl TopolabApp {
                 host.region = (!region.is_empty()).then_some(region);
             }
         });
+        ui.horizontal(|ui| {
+            ui.label("Size").on_hover_text(
+                "The host's CPUs and memory, as a VM's: its components share them, and the lab \
+                 holds them to it.",
+            );
+            ui.add(
+                egui::DragValue::new(&mut host.size.cpus)
+                    .range(crate::model::MIN_CPUS..=64.0)
+                    .speed(0.05)
+                    .max_decimals(2)
+                    .suffix(" CPU"),
+            );
+            ui.add(
+                egui::DragValue::new(&mut host.size.memory_mib)
+                    .range(crate::model::MIN_MEMORY_MIB..=262_144)
+                    .speed(16.0)
+                    .suffix(" MiB"),
+            );
+        });
+        if self.live_active()
+            && let Some((cpu, memory)) = self.lab.live.state.host_resources(h)
+        {
+            let cores = f64::from(cpu) / 100.0;
+            let share = cores / host.size.cpus.max(f64::EPSILON);
+            let text = format!(
+                "Using {cores:.2} of {} CPU ({:.0}%), {} of {} MiB",
+                crate::model::cpus_text(host.size.cpus),
+                share * 100.0,
+                memory / (1024 * 1024),
+                host.size.memory_mib
+            );
+            if share >= crate::capacity::SATURATED {
+                ui.colored_label(
+                    egui::Color32::from_rgb(0xd0, 0x60, 0x20),
+                    format!("{text}: at its size"),
+                );
+            } else {
+                ui.label(text);
+            }
+        }
         ui.separator();
         ui.label(RichText::new("Components").strong());
         let (remove, add) = components_ui(ui, host, intents);

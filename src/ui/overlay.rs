@@ -13,7 +13,7 @@ use super::canvas::{HOST_WIDTH, LinkKind, Positions};
 use super::lab_view::{DOT_SECONDS, Dot, LiveView};
 use super::style::{health_color, ms};
 use crate::live::{self, Endpoint, Health, LiveState, Series};
-use crate::model::{ComponentId, ComponentKind, HostName, Subject};
+use crate::model::{ComponentId, ComponentKind, Host, HostName, Subject};
 use crate::protocol::{EntryPoint, FaultKind, Verification};
 
 /// Where clients are drawn: this far above an entry point's component
@@ -30,9 +30,11 @@ pub fn show(
     positions: &Positions<'_>,
     live: &LiveView,
     entry_points: &[EntryPoint],
+    hosts: &[Host],
 ) {
     let overlay = Overlay::new(ui, rect, positions);
     overlay.health(&live.state);
+    overlay.at_size(&live.state, hosts);
     overlay.faults(&live.faults);
     overlay.link_numbers(&live.state);
     overlay.clients(&live.state, entry_points, ui.visuals().text_color());
@@ -132,6 +134,36 @@ impl<'a> Overlay<'a> {
                 color,
                 Stroke::new(1.0, Color32::WHITE),
             );
+        }
+    }
+
+    /// A host whose components use its whole CPU size: a badge with the
+    /// share, on its title (where a capacity ramp's bottleneck shows).
+    fn at_size(&self, state: &LiveState, hosts: &[Host]) {
+        for host in hosts {
+            let Some((cpu, _)) = state.host_resources(&host.name) else {
+                continue;
+            };
+            let share = f64::from(cpu) / 100.0 / host.size.cpus.max(f64::EPSILON);
+            if share < crate::capacity::SATURATED {
+                continue;
+            }
+            let Some(center) = self.positions.of(&Subject::Host(host.name.clone())) else {
+                continue;
+            };
+            let at = self.to_screen(center) + Vec2::new(-40.0 * self.zoom, 0.0);
+            let text = format!(
+                "CPU {:.0}% of {}",
+                share * 100.0,
+                crate::model::cpus_text(host.size.cpus)
+            );
+            let galley = self
+                .painter
+                .layout_no_wrap(text, self.font.clone(), Color32::WHITE);
+            let r = Rect::from_center_size(at, galley.size() + Vec2::new(8.0, 4.0));
+            self.painter.rect_filled(r, 3.0, health_color(Health::Down));
+            self.painter
+                .galley(r.min + Vec2::new(4.0, 2.0), galley, Color32::WHITE);
         }
     }
 
