@@ -156,14 +156,15 @@ pub fn knee(steps: &[Step], targets: Targets) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// The step that shows the bottleneck: the first one past the knee that
+/// The step that shows the bottleneck: the lowest rate above the knee that
 /// missed the targets (where something ran out), else the knee itself.
 pub fn saturated_step(steps: &[Step], targets: Targets) -> Option<&Step> {
-    let k = knee(steps, targets)?;
-    steps[k + 1..]
+    let k = &steps[knee(steps, targets)?];
+    steps
         .iter()
-        .find(|s| s.missed(targets).is_some())
-        .or(steps.get(k))
+        .filter(|s| s.offered > k.offered && s.missed(targets).is_some())
+        .min_by(|a, b| a.offered.total_cmp(&b.offered))
+        .or(Some(k))
 }
 
 /// The next rate of the ramp after `rate` met the targets: geometric
@@ -394,7 +395,9 @@ pub fn report(
         "| rate (req/s) | answered | p50 ms | p95 ms | p99 ms | errors | machine CPU | verdict |"
     );
     let _ = writeln!(o, "|---:|---:|---:|---:|---:|---:|---:|---|");
-    for s in steps {
+    let mut by_rate: Vec<&Step> = steps.iter().collect();
+    by_rate.sort_by(|a, b| a.offered.total_cmp(&b.offered));
+    for s in by_rate {
         let _ = writeln!(
             o,
             "| {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2}% | {} | {} |",
@@ -622,6 +625,13 @@ mod tests {
         assert_eq!(
             saturated_step(&steps, Targets::default()).map(|s| s.offered),
             Some(140.0)
+        );
+        // A refinement step between them, run last, is the one named.
+        let mut refined = steps.clone();
+        refined.push(step(120.0, 70.0, 0));
+        assert_eq!(
+            saturated_step(&refined, Targets::default()).map(|s| s.offered),
+            Some(120.0)
         );
         let text = report(
             "cap",

@@ -19,6 +19,10 @@ use crate::capacity::{ContainerCpu, Step, Targets, next_rate};
 use crate::live::RequestTrace;
 use crate::model::{HostName, HostSize};
 
+/// How many times the gap between the last rate served and the first
+/// missed is halved.
+const REFINE: usize = 2;
+
 /// What to ramp and when to stop.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RampOptions {
@@ -328,7 +332,8 @@ pub async fn step(
 }
 
 /// Ramps the rate until a step misses the targets (or the highest rate is
-/// reached); `each` hears every step as it finishes.
+/// reached), then narrows the knee down between the last two rates; `each`
+/// hears every step as it finishes.
 pub async fn ramp(
     engine: &Engine,
     state: &LabState,
@@ -344,16 +349,39 @@ pub async fn ramp(
     step(engine, state, options.start_rate, &warm, cancel).await?;
     let mut steps = Vec::new();
     let mut rate = options.start_rate.min(options.max_rate);
-    loop {
+    let mut served: Option<f64> = None;
+    let missed_at = loop {
         let s = step(engine, state, rate, options, cancel).await?;
         each(&s);
         let missed = s.missed(options.targets).is_some();
         let next = next_rate(&s, options.targets).min(options.max_rate);
         steps.push(s);
-        if missed || next <= rate {
-            break;
+        if missed {
+            break Some(rate);
+        }
+        served = Some(rate);
+        if next <= rate {
+            break None;
         }
         rate = next;
+    };
+    // Between the last rate served and the first missed, halve the gap
+    // twice: the knee is then known to within a tenth of the step.
+    if let (Some(mut low), Some(mut high)) = (served, missed_at) {
+        for _ in 0..REFINE {
+            let mid = ((low + high) / 2.0).round();
+            if mid <= low || mid >= high {
+                break;
+            }
+            let s = step(engine, state, mid, options, cancel).await?;
+            each(&s);
+            if s.missed(options.targets).is_some() {
+                high = mid;
+            } else {
+                low = mid;
+            }
+            steps.push(s);
+        }
     }
     Ok(steps)
 }

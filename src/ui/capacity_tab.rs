@@ -124,7 +124,9 @@ fn plot(
     value: impl Fn(&Step) -> f64,
     target: Option<f64>,
 ) {
-    let points: Vec<[f64; 2]> = steps.iter().map(|(s, _)| [s.offered, value(s)]).collect();
+    let mut points: Vec<[f64; 2]> = steps.iter().map(|(s, _)| [s.offered, value(s)]).collect();
+    // The ramp narrows the knee down after passing it: draw by rate.
+    points.sort_by(|a, b| a[0].total_cmp(&b[0]));
     Plot::new(id)
         .height(160.0)
         .legend(Legend::default())
