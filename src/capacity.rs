@@ -358,6 +358,23 @@ pub fn bottleneck(step: &Step, sizes: &BTreeMap<HostName, HostSize>) -> String {
     text
 }
 
+/// Each host's CPU against its size in one line, the busiest first:
+/// "web-01 42% of 0.05 CPU, lb-01 6% of 0.5 CPU".
+pub fn cpu_summary(step: &Step, sizes: &BTreeMap<HostName, HostSize>) -> String {
+    let hosts: Vec<String> = host_cpu(&step.cpu, sizes)
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {} of {} CPU",
+                h.host,
+                percent(h.share()),
+                cpus_text(h.budget)
+            )
+        })
+        .collect();
+    hosts.join(", ")
+}
+
 /// The knee and the bottleneck in one line.
 pub fn summary(steps: &[Step], targets: Targets, sizes: &BTreeMap<HostName, HostSize>) -> String {
     match (knee(steps, targets), saturated_step(steps, targets)) {
@@ -615,6 +632,16 @@ mod tests {
         s.machine_busy = Some(0.4);
         let text = bottleneck(&s, &sizes);
         assert!(text.contains("not CPU"), "{text}");
+    }
+
+    #[test]
+    fn a_served_step_lists_each_host_against_its_size() {
+        let mut s = step(100.0, 5.0, 0);
+        s.cpu = vec![cpu("web-01", "app", 0.2), cpu("lb-01", "lb", 0.05)];
+        assert_eq!(
+            cpu_summary(&s, &reference_sizes(0.5)),
+            "web-01 40% of 0.5 CPU, lb-01 10% of 0.5 CPU"
+        );
     }
 
     #[test]

@@ -428,10 +428,17 @@ impl Actor {
                 ..capacity_run::RampOptions::default()
             };
             let each = |step: &crate::capacity::Step| {
+                // A served step lists the hosts' CPU; a missed one names
+                // what ran out.
+                let cpu = if step.missed(options.targets).is_some() {
+                    crate::capacity::bottleneck(step, &sizes)
+                } else {
+                    crate::capacity::cpu_summary(step, &sizes)
+                };
                 sink(LabEvent::CapacityStep {
                     id,
                     step: Box::new(step.clone()),
-                    bottleneck: crate::capacity::bottleneck(step, &sizes),
+                    bottleneck: cpu,
                 });
             };
             let steps = capacity_run::ramp(&engine, &state, &options, &cancel, &each)

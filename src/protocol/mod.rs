@@ -269,7 +269,8 @@ pub enum LabEvent {
         id: CommandId,
         /// What the step measured.
         step: Box<crate::capacity::Step>,
-        /// Its CPU against each host's size, in words.
+        /// Its CPU against each host's size, in words: the hosts' shares
+        /// when it was served, what ran out when it missed the targets.
         bottleneck: String,
     },
     /// A line of a running scenario (a step, an expectation, the report).

@@ -316,9 +316,16 @@ impl TopolabApp {
         });
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui, intents));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui, intents));
+        // The capacity tab's two plots and its steps need room.
+        let least = if self.tab == Tab::Capacity {
+            380.0
+        } else {
+            0.0
+        };
         egui::Panel::bottom("bottom")
             .resizable(true)
             .default_size(230.0)
+            .min_size(least)
             .show(ui, |ui| self.bottom_ui(ui, intents));
         egui::Panel::right("inspector")
             .resizable(true)
