@@ -109,6 +109,11 @@ impl Step {
         }
     }
 
+    /// "served", or why the step missed the targets.
+    pub fn verdict(&self, targets: Targets) -> String {
+        self.missed(targets).unwrap_or_else(|| "served".to_owned())
+    }
+
     /// Why the step missed the targets, or `None` when it met them.
     pub fn missed(&self, targets: Targets) -> Option<String> {
         if self.requests == 0 {
@@ -425,7 +430,7 @@ pub fn report(
             s.p99_ms,
             s.error_ratio() * 100.0,
             s.machine_busy.map_or("-".to_owned(), percent),
-            s.missed(targets).unwrap_or_else(|| "served".to_owned())
+            s.verdict(targets)
         );
     }
     let _ = writeln!(o);

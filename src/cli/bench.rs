@@ -120,8 +120,7 @@ pub async fn capacity(
             s.error_ratio() * 100.0,
             s.machine_busy
                 .map_or("-".to_owned(), |b| format!("{:.0}%", b * 100.0)),
-            s.missed(options.targets)
-                .unwrap_or_else(|| "served".to_owned())
+            s.verdict(options.targets)
         );
     };
     let steps = capacity_run::ramp(&engine, &state, &options, &cancel, &each).await;
