@@ -188,11 +188,10 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
         }
         None => BTreeMap::new(),
     };
-    let sizes: BTreeMap<String, crate::model::HostSize> = state
-        .iter()
-        .flat_map(|s| &s.topology.hosts)
-        .map(|h| (h.name.to_string(), h.size))
-        .collect();
+    let sizes = state
+        .as_ref()
+        .map(crate::lab::capacity_run::sizes)
+        .unwrap_or_default();
     let mut by_host: BTreeMap<String, Vec<(Part, String)>> = BTreeMap::new();
     for c in containers {
         let host = c
@@ -212,6 +211,7 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
     }
     for (host, mut parts) in by_host {
         parts.sort_by_key(|(p, _)| *p);
+        let name = crate::model::HostName::new(host.as_str());
         for (part, state) in parts {
             let id = match part {
                 Part::Holder => host.clone(),
@@ -219,23 +219,19 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
             };
             let role = match part {
                 Part::Component(crate::model::ComponentKind::Db) => roles
-                    .get(&crate::model::HostName::new(host.as_str()))
+                    .get(&name)
                     .map(|r| format!("  {r}"))
                     .unwrap_or_default(),
                 _ => String::new(),
             };
-            let size = match (part, sizes.get(&host)) {
-                (Part::Holder, Some(size)) => {
-                    match usage.get(&crate::model::HostName::new(host.as_str())) {
-                        Some((cores, memory)) => format!(
-                            "  CPU {cores:.2} of {} CPU, memory {} of {} MiB",
-                            crate::model::cpus_text(size.cpus),
-                            memory / (1024 * 1024),
-                            size.memory_mib
-                        ),
-                        None => format!("  size {size}"),
-                    }
-                }
+            let size = match (part, sizes.get(&name), usage.get(&name)) {
+                (Part::Holder, Some(size), Some((cores, memory))) => format!(
+                    "  CPU {cores:.2} of {} CPU, memory {} of {} MiB",
+                    crate::model::cpus_text(size.cpus),
+                    memory / (1024 * 1024),
+                    size.memory_mib
+                ),
+                (Part::Holder, Some(size), None) => format!("  size {size}"),
                 _ => String::new(),
             };
             println!("  {id:<22} {state}{role}{size}");

@@ -1,5 +1,5 @@
 //! The lab actor: one task on the tokio runtime owns the Docker client, the
-//! running launches and the monitors and traffic of the labs it watches,
+//! running launches and capacity ramps, the monitors and traffic of the labs it watches,
 //! and serves [`LabCommand`]s; results come back as [`LabEvent`]s through
 //! a sink that also wakes the UI. Each command is one `async fn`; the slow
 //! ones run as tasks of their own (through [`Actor::spawn`], which always
@@ -47,7 +47,8 @@ struct Actor {
     engine: Engine,
     sink: Sink,
     back: UnboundedSender<Back>,
-    launches: HashMap<CommandId, CancellationToken>,
+    /// Launches and capacity ramps in progress, which `Cancel` stops.
+    cancellable: HashMap<CommandId, CancellationToken>,
     /// Monitors per lab; dropping one stops it.
     monitors: HashMap<LabName, MonitorHandle>,
     /// Traffic per lab, with its settings; dropping it stops it.
@@ -70,7 +71,7 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
         engine,
         sink,
         back,
-        launches: HashMap::new(),
+        cancellable: HashMap::new(),
         monitors: HashMap::new(),
         traffic: HashMap::new(),
     };
@@ -116,7 +117,7 @@ impl Actor {
         match command {
             LabCommand::Launch { id, lab, topology } => self.launch(id, lab, topology),
             LabCommand::Cancel { launch } => {
-                if let Some(token) = self.launches.get(&launch) {
+                if let Some(token) = self.cancellable.get(&launch) {
                     token.cancel();
                 }
             }
@@ -187,8 +188,8 @@ impl Actor {
 
     fn launch(&mut self, id: CommandId, lab: LabName, topology: Box<Topology>) {
         let cancel = CancellationToken::new();
-        self.launches.retain(|_, token| !token.is_cancelled());
-        self.launches.insert(id, cancel.clone());
+        self.cancellable.retain(|_, token| !token.is_cancelled());
+        self.cancellable.insert(id, cancel.clone());
         let (engine, sink, back) = (self.engine.clone(), self.sink.clone(), self.back.clone());
         self.spawn(id, async move {
             let options = UpOptions {
@@ -413,8 +414,8 @@ impl Actor {
             return;
         }
         let cancel = CancellationToken::new();
-        self.launches.retain(|_, token| !token.is_cancelled());
-        self.launches.insert(id, cancel.clone());
+        self.cancellable.retain(|_, token| !token.is_cancelled());
+        self.cancellable.insert(id, cancel.clone());
         let (engine, sink) = (self.engine.clone(), self.sink.clone());
         self.spawn(id, async move {
             let state = load_state(&lab).await.map_err(|e| error_chain(&e))?;

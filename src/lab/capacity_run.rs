@@ -99,27 +99,23 @@ fn containers(state: &LabState) -> Vec<(HostName, String, String)> {
 /// The part label of a holder in [`containers`].
 const HOLDER: &str = "host";
 
-/// A snapshot of every container's CPU counter and of the machine's.
-struct Snapshot {
-    at: Instant,
-    usage: Vec<Option<Usage>>,
-    machine: Option<(u64, u64)>,
-}
-
-async fn snapshot(engine: &Engine, names: &[(HostName, String, String)]) -> Snapshot {
-    let usage = join_all(names.iter().map(|(_, _, n)| engine.usage_now(n)))
+/// Every container's counters (`None` where they could not be read).
+/// The engine answers at its next once-a-second sample, so a snapshot may
+/// be up to a second older or newer than the call.
+async fn snapshot(engine: &Engine, names: &[(HostName, String, String)]) -> Vec<Option<Usage>> {
+    join_all(names.iter().map(|(_, _, n)| engine.usage_now(n)))
         .await
         .into_iter()
         .map(Result::ok)
-        .collect();
-    Snapshot {
-        at: Instant::now(),
-        usage,
-        machine: if Engine::is_local() {
-            machine_jiffies()
-        } else {
-            None
-        },
+        .collect()
+}
+
+/// The machine's (busy, total) CPU jiffies, when the engine is this machine.
+fn machine_now() -> Option<(u64, u64)> {
+    if Engine::is_local() {
+        machine_jiffies()
+    } else {
+        None
     }
 }
 
@@ -166,29 +162,41 @@ fn machine_jiffies() -> Option<(u64, u64)> {
     Some((total.saturating_sub(idle), total))
 }
 
-/// CPU per container and the machine's busy share between two snapshots.
+/// How to turn CPU time between two snapshots into cores.
+#[derive(Clone, Copy)]
+enum Over {
+    /// The samples' own span, by the engine's clock (it reads a
+    /// container's CPU time and the machine's together): for a steady load.
+    Samples,
+    /// The seconds the load ran: the samples bracket it (the first taken
+    /// before it starts, the second after it ends), so all of its CPU time
+    /// is between them, but so may be up to a second of idling each side.
+    Load(f64),
+}
+
+/// CPU per container, and per host the share of its quota periods that
+/// were throttled, between two snapshots.
 fn cpu_between(
     names: &[(HostName, String, String)],
-    before: &Snapshot,
-    after: &Snapshot,
-) -> (Vec<ContainerCpu>, Option<f64>, BTreeMap<HostName, f64>) {
-    let wall = (after.at - before.at).as_secs_f64().max(1e-3);
-    // Cores from the engine's own clock: it reads a container's CPU time
-    // and the machine's together, however long the call takes (Docker
-    // answers for a container in another's network namespace only after
-    // about a second).
+    before: &[Option<Usage>],
+    after: &[Option<Usage>],
+    over: Over,
+) -> (Vec<ContainerCpu>, BTreeMap<HostName, f64>) {
     let cores = |b: &Usage, a: &Usage| -> Option<f64> {
         let used = a.cpu_ns.checked_sub(b.cpu_ns)? as f64;
-        match a.system_ns.checked_sub(b.system_ns) {
-            Some(system) if system > 0 => Some(used / system as f64 * f64::from(a.cpus.max(1))),
-            _ => Some(used / 1e9 / wall),
+        match over {
+            Over::Load(seconds) => Some(used / 1e9 / seconds.max(1e-3)),
+            Over::Samples => {
+                let system = a.system_ns.checked_sub(b.system_ns).filter(|s| *s > 0)?;
+                Some(used / system as f64 * f64::from(a.cpus.max(1)))
+            }
         }
     };
     // The share of CFS periods in which a host's quota ran out: its
     // holder's when the host's containers share its cgroup, else the most
     // throttled of its containers.
     let mut throttled: BTreeMap<HostName, f64> = BTreeMap::new();
-    for ((host, _, _), (b, a)) in names.iter().zip(before.usage.iter().zip(&after.usage)) {
+    for ((host, _, _), (b, a)) in names.iter().zip(before.iter().zip(after)) {
         let (Some(b), Some(a)) = (b, a) else { continue };
         let periods = a.periods.saturating_sub(b.periods);
         if periods > 0 {
@@ -200,7 +208,7 @@ fn cpu_between(
     }
     let cpu = names
         .iter()
-        .zip(before.usage.iter().zip(&after.usage))
+        .zip(before.iter().zip(after))
         .filter(|((_, part, _), _)| part != HOLDER)
         .filter_map(|((host, part, _), (b, a))| {
             Some(ContainerCpu {
@@ -210,13 +218,13 @@ fn cpu_between(
             })
         })
         .collect();
-    let machine = match (before.machine, after.machine) {
-        (Some((b_busy, b_total)), Some((a_busy, a_total))) if a_total > b_total => {
-            Some((a_busy - b_busy) as f64 / (a_total - b_total) as f64)
-        }
-        _ => None,
-    };
-    (cpu, machine, throttled)
+    (cpu, throttled)
+}
+
+/// The machine's busy share between two readings of [`machine_now`].
+fn machine_busy(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((b_busy, b_total), (a_busy, a_total)) = (before?, after?);
+    (a_total > b_total).then(|| a_busy.saturating_sub(b_busy) as f64 / (a_total - b_total) as f64)
 }
 
 /// What each host uses now: (cores over `over`, memory in bytes), its
@@ -260,28 +268,20 @@ pub async fn host_use(
             return found;
         }
     }
+    // Elsewhere: the host's components together, from the engine.
     let names: Vec<_> = containers(state)
         .into_iter()
-        .map(|(host, part, name)| {
-            // Count the holder as a part of its own when it is the host.
-            let part = if shared && part == HOLDER {
-                "all".to_owned()
-            } else {
-                part
-            };
-            (host, part, name)
-        })
-        .filter(|(_, part, _)| (part == "all") == shared)
+        .filter(|(_, part, _)| part != HOLDER)
         .collect();
     let before = snapshot(engine, &names).await;
     tokio::time::sleep(over).await;
     let after = snapshot(engine, &names).await;
-    let (cpu, _, _) = cpu_between(&names, &before, &after);
+    let (cpu, _) = cpu_between(&names, &before, &after, Over::Samples);
     let mut out: BTreeMap<HostName, (f64, u64)> = BTreeMap::new();
     for c in cpu {
         out.entry(c.host).or_default().0 += c.cores;
     }
-    for ((host, _, _), usage) in names.iter().zip(&after.usage) {
+    for ((host, _, _), usage) in names.iter().zip(&after) {
         if let (Some(u), Some(e)) = (usage, out.get_mut(host)) {
             e.1 += u.memory_bytes;
         }
@@ -309,6 +309,7 @@ pub async fn step(
     };
     let (_tx, rx) = watch::channel(settings);
     let before = snapshot(engine, &names).await;
+    let (machine_before, started) = (machine_now(), Instant::now());
     let stats = traffic::run(
         traffic::targets(state),
         rx,
@@ -317,6 +318,8 @@ pub async fn step(
         Some(options.step),
     )
     .await?;
+    // The load ran from `started` until now (its last requests answered).
+    let (machine_after, load) = (machine_now(), started.elapsed().as_secs_f64());
     let after = snapshot(engine, &names).await;
     if cancel.is_cancelled() {
         return Err(RampError::Cancelled);
@@ -324,9 +327,9 @@ pub async fn step(
     let traces = std::mem::take(&mut *crate::locked(&traces));
     let seconds = stats.sending_seconds.max(options.step.as_secs_f64());
     let mut result = Step::from_traces(rate, seconds, &traces);
-    let (cpu, machine, throttled) = cpu_between(&names, &before, &after);
+    let (cpu, throttled) = cpu_between(&names, &before, &after, Over::Load(load));
     result.cpu = cpu;
-    result.machine_busy = machine;
+    result.machine_busy = machine_busy(machine_before, machine_after);
     result.throttled = throttled;
     Ok(result)
 }

@@ -352,15 +352,6 @@ impl Engine {
         Ok(info.id.unwrap_or_default())
     }
 
-    /// The engine's total memory in bytes.
-    pub async fn mem_total(&self) -> Result<u64, DockerError> {
-        let info = self.docker.info().await.map_err(call("docker info"))?;
-        Ok(info
-            .mem_total
-            .and_then(|m| u64::try_from(m).ok())
-            .unwrap_or(0))
-    }
-
     /// Whether an image exists; its labels if it does.
     pub async fn image_labels(
         &self,

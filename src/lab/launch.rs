@@ -790,20 +790,18 @@ async fn check_resources(
             size.memory_mib
         )));
     }
-    check_memory(engine, plan).await?;
+    check_memory(plan, machine.memory_mib)?;
     Ok(mode)
 }
 
-async fn check_memory(engine: &Engine, plan: &Plan) -> Result<(), LabError> {
+/// The lab's rough memory need against what this machine has available
+/// (a remote engine's: its total, `engine_mib`).
+fn check_memory(plan: &Plan, engine_mib: u64) -> Result<(), LabError> {
     let need = plan.memory_mib();
     let available = if Engine::is_local() {
-        mem_available_mib()
+        mem_available_mib().unwrap_or(engine_mib)
     } else {
-        None
-    };
-    let available = match available {
-        Some(a) => a,
-        None => engine.mem_total().await? / (1024 * 1024),
+        engine_mib
     };
     if need > available {
         return Err(LabError::Refused(format!(

@@ -600,18 +600,18 @@ impl LiveState {
         self.resources.get(&(host.clone(), kind)).copied()
     }
 
-    /// A host's components together: (CPU in percent of one core, memory
-    /// in bytes), or `None` before any reading.
-    pub fn host_resources(&self, host: &HostName) -> Option<(f32, u64)> {
-        let mut total: Option<(f32, u64)> = None;
-        for ((h, kind), (cpu, mem)) in &self.resources {
-            if h == host && kind.is_some() {
-                let t = total.get_or_insert((0.0, 0));
+    /// Each host's components together: (CPU in percent of one core,
+    /// memory in bytes), for the hosts with a reading.
+    pub fn host_resources(&self) -> HashMap<&HostName, (f32, u64)> {
+        let mut totals: HashMap<&HostName, (f32, u64)> = HashMap::new();
+        for ((host, kind), (cpu, mem)) in &self.resources {
+            if kind.is_some() {
+                let t = totals.entry(host).or_default();
                 t.0 += cpu;
                 t.1 += mem;
             }
         }
-        total
+        totals
     }
 
     /// A component's history.

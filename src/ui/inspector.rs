@@ -100,7 +100,7 @@ impl TopolabApp {
             );
         });
         if self.live_active()
-            && let Some((cpu, memory)) = self.lab.live.state.host_resources(h)
+            && let Some(&(cpu, memory)) = self.lab.live.state.host_resources().get(h)
         {
             let cores = f64::from(cpu) / 100.0;
             let share = cores / host.size.cpus.max(f64::EPSILON);

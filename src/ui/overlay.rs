@@ -140,11 +140,12 @@ impl<'a> Overlay<'a> {
     /// A host whose components use its whole CPU size: a badge with the
     /// share, on its title (where a capacity ramp's bottleneck shows).
     fn at_size(&self, state: &LiveState, hosts: &[Host]) {
+        let used = state.host_resources();
         for host in hosts {
-            let Some((cpu, _)) = state.host_resources(&host.name) else {
+            let Some((cpu, _)) = used.get(&host.name) else {
                 continue;
             };
-            let share = f64::from(cpu) / 100.0 / host.size.cpus.max(f64::EPSILON);
+            let share = f64::from(*cpu) / 100.0 / host.size.cpus.max(f64::EPSILON);
             if share < crate::capacity::SATURATED {
                 continue;
             }
