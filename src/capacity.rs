@@ -22,6 +22,10 @@ pub const MACHINE_SATURATED: f64 = 0.9;
 /// sustain it.
 pub const SUSTAINED: f64 = 0.9;
 
+/// The column heads of [`Step::line`].
+pub const STEP_HEADER: &str =
+    "     rate  answered   p50 ms   p95 ms   p99 ms  errors  machine  verdict";
+
 /// What a step must meet to count as served.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Targets {
@@ -112,6 +116,22 @@ impl Step {
     /// "served", or why the step missed the targets.
     pub fn verdict(&self, targets: Targets) -> String {
         self.missed(targets).unwrap_or_else(|| "served".to_owned())
+    }
+
+    /// The step as one fixed-width line under [`STEP_HEADER`].
+    pub fn line(&self, targets: Targets) -> String {
+        format!(
+            "{:>9.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>6.2}% {:>8}  {}",
+            self.offered,
+            self.answered,
+            self.p50_ms,
+            self.p95_ms,
+            self.p99_ms,
+            self.error_ratio() * 100.0,
+            self.machine_busy
+                .map_or("-".to_owned(), |b| format!("{:.0}%", b * 100.0)),
+            self.verdict(targets)
+        )
     }
 
     /// Why the step missed the targets, or `None` when it met them.
@@ -258,16 +278,28 @@ fn group_name(part: &str) -> &str {
     }
 }
 
+/// Whether a host ran out of CPU in a step: it used most of its size, or
+/// its quota ran out in enough of the kernel's periods.
+fn is_saturated(step: &Step, host: &HostCpu) -> bool {
+    host.share() >= SATURATED || step.throttled.get(&host.host).copied().unwrap_or(0.0) >= THROTTLED
+}
+
+/// The hosts that ran out of CPU in a step, the busiest first.
+pub fn saturated_hosts(step: &Step, sizes: &BTreeMap<HostName, HostSize>) -> Vec<HostName> {
+    host_cpu(&step.cpu, sizes)
+        .into_iter()
+        .filter(|h| is_saturated(step, h))
+        .map(|h| h.host)
+        .collect()
+}
+
 /// The bottleneck of a step in words: the saturated hosts and what in them
 /// uses the CPU, then everything else by kind; or the machine itself when
 /// no host is at its size but the machine's CPU is used up.
 pub fn bottleneck(step: &Step, sizes: &BTreeMap<HostName, HostSize>) -> String {
     let hosts = host_cpu(&step.cpu, sizes);
     let throttled = |h: &HostCpu| step.throttled.get(&h.host).copied().unwrap_or(0.0);
-    let saturated: Vec<&HostCpu> = hosts
-        .iter()
-        .filter(|h| h.share() >= SATURATED || throttled(h) >= THROTTLED)
-        .collect();
+    let saturated: Vec<&HostCpu> = hosts.iter().filter(|h| is_saturated(step, h)).collect();
     let mut text = String::new();
     if saturated.is_empty() {
         if let Some(busiest) = hosts.first() {
@@ -610,6 +642,7 @@ mod tests {
             text.starts_with("db-01/db at 96% of its host's 0.5 CPU; the apps at 20%"),
             "{text}"
         );
+        assert_eq!(saturated_hosts(&s, &sizes), vec![HostName::new("db-01")]);
     }
 
     #[test]
@@ -622,8 +655,10 @@ mod tests {
             bottleneck(&s, &sizes),
             "web-01/app at 64% of its host's 0.05 CPU, throttled in 45% of CPU periods; Nginx at 4%"
         );
+        assert_eq!(saturated_hosts(&s, &sizes), vec![HostName::new("web-01")]);
         s.throttled.clear();
         assert!(bottleneck(&s, &sizes).starts_with("the busiest host, web-01, is at 64%"));
+        assert!(saturated_hosts(&s, &sizes).is_empty());
     }
 
     #[test]

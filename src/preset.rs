@@ -25,7 +25,7 @@ pub struct Preset {
 }
 
 /// Every embedded preset, the reference design first.
-pub const PRESETS: [Preset; 5] = [
+pub const PRESETS: [Preset; 8] = [
     Preset {
         name: "reference",
         source: include_str!("../presets/reference.ron"),
@@ -45,6 +45,19 @@ pub const PRESETS: [Preset; 5] = [
     Preset {
         name: "secured-monitored",
         source: include_str!("../presets/secured-monitored.ron"),
+    },
+    // The designs some lessons (presets/scenarios/) are written for.
+    Preset {
+        name: "semi-sync",
+        source: include_str!("../presets/semi-sync.ron"),
+    },
+    Preset {
+        name: "small-web",
+        source: include_str!("../presets/small-web.ron"),
+    },
+    Preset {
+        name: "small-db",
+        source: include_str!("../presets/small-db.ron"),
     },
 ];
 

@@ -33,6 +33,16 @@
 //! - `lost_writes(N)` / `lost_writes_at_least(N)`: acknowledged writes missing
 //!   from the current primary after the last promotion.
 //! - `first_write_within(S)`: a write succeeded within S seconds of the last promotion.
+//! - `knee_ratio_at_least(of: A, over: B, ratio: R)`: the knee of the
+//!   `capacity` step labelled A is at least R times the knee of the one
+//!   labelled B.
+//! - `bottleneck_on(label: A, hosts: ["db-01"])`: where the ramp labelled A
+//!   ran out, each of these hosts was at its CPU size.
+//!
+//! A `capacity(label: "two servers", p95_ms: 50, writes: 0)` step ramps an
+//! open-loop rate until p95 passes `p95_ms` or more than 1% of requests fail
+//! (`topolab bench capacity`), and keeps its knee and bottleneck under its
+//! label. It runs its own load, so no `traffic` may be running then.
 
 use serde::Deserialize;
 
@@ -47,14 +57,14 @@ pub const VERSION: u32 = 1;
 pub struct Shipped {
     /// Its name.
     pub name: &'static str,
-    /// The design (topology name) it is written for.
+    /// The preset it is written for (the topology's name).
     pub design: &'static str,
     /// Its file's text.
     pub source: &'static str,
 }
 
 /// The scenarios in `presets/scenarios/`, one per lesson.
-pub const SHIPPED: [Shipped; 6] = [
+pub const SHIPPED: [Shipped; 9] = [
     Shipped {
         name: "web-server-failure",
         design: "reference",
@@ -84,6 +94,21 @@ pub const SHIPPED: [Shipped; 6] = [
         name: "planned-switchover",
         design: "reference",
         source: include_str!("../presets/scenarios/planned-switchover.scenario.ron"),
+    },
+    Shipped {
+        name: "add-a-server",
+        design: "small-web",
+        source: include_str!("../presets/scenarios/add-a-server.scenario.ron"),
+    },
+    Shipped {
+        name: "active-active-vs-active-passive",
+        design: "small-web",
+        source: include_str!("../presets/scenarios/active-active-vs-active-passive.scenario.ron"),
+    },
+    Shipped {
+        name: "read-heavy-vs-write-heavy",
+        design: "small-db",
+        source: include_str!("../presets/scenarios/read-heavy-vs-write-heavy.scenario.ron"),
     },
 ];
 
@@ -145,8 +170,41 @@ pub enum Step {
         #[serde(default)]
         accept_loss: bool,
     },
+    /// Ramp the rate to find the lab's knee (`topolab bench capacity`).
+    Capacity(CapacityStep),
     /// Check an expectation.
     Expect(Expectation),
+}
+
+/// A capacity ramp in a scenario.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct CapacityStep {
+    /// What expectations and the report call its result.
+    pub label: String,
+    /// The p95 latency target, milliseconds.
+    #[serde(default = "default_p95_ms")]
+    pub p95_ms: f64,
+    /// Percent writes.
+    #[serde(default)]
+    pub writes: u8,
+    /// The first step's rate, requests per second.
+    #[serde(default = "default_start_rate")]
+    pub start_rate: f64,
+    /// Seconds each step sends.
+    #[serde(default = "default_step_seconds")]
+    pub step_seconds: f64,
+}
+
+fn default_p95_ms() -> f64 {
+    50.0
+}
+
+fn default_start_rate() -> f64 {
+    50.0
+}
+
+fn default_step_seconds() -> f64 {
+    3.0
 }
 
 /// A value written as text in the file, read by its `FromStr`, so the file
@@ -194,6 +252,22 @@ pub enum Expectation {
     LostWritesAtLeast(u64),
     /// A write succeeded within S seconds of the last promotion.
     FirstWriteWithin(f64),
+    /// One capacity step's knee against another's.
+    KneeRatioAtLeast {
+        /// The label of the larger knee.
+        of: String,
+        /// The label it is compared with.
+        over: String,
+        /// The least ratio.
+        ratio: f64,
+    },
+    /// Where a capacity step ran out, these hosts were at their CPU size.
+    BottleneckOn {
+        /// The capacity step's label.
+        label: String,
+        /// The hosts.
+        hosts: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for Expectation {
@@ -212,6 +286,15 @@ impl std::fmt::Display for Expectation {
             Self::FirstWriteWithin(s) => {
                 write!(f, "a write succeeds within {s} s of the promotion")
             }
+            Self::KneeRatioAtLeast { of, over, ratio } => {
+                write!(
+                    f,
+                    "the knee with {of} is at least {ratio}× the knee with {over}"
+                )
+            }
+            Self::BottleneckOn { label, hosts } => {
+                write!(f, "with {label}, {} ran out of CPU", hosts.join(" and "))
+            }
         }
     }
 }
@@ -219,7 +302,11 @@ impl std::fmt::Display for Expectation {
 /// Parses a scenario; errors name the line and column, or the version.
 pub fn parse(text: &str) -> Result<Scenario, String> {
     let options =
-        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        // `capacity(label: "a")`, not `capacity(label: "a")`.
+        ron::Options::default().with_default_extension(
+            ron::extensions::Extensions::IMPLICIT_SOME
+                | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
+        );
     let scenario: Scenario = options.from_str(text).map_err(|e| {
         format!(
             "line {}, column {}: {}",
@@ -232,22 +319,90 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
             scenario.version
         ));
     }
-    for step in &scenario.steps {
+    check_steps(&scenario.steps)?;
+    Ok(scenario)
+}
+
+/// The checks that need more than one step at a time: values in range, a
+/// capacity ramp never while traffic runs, labels unique and defined before
+/// an expectation uses them.
+fn check_steps(steps: &[Step]) -> Result<(), String> {
+    let mut traffic = false;
+    let mut labels: Vec<&str> = Vec::new();
+    let known = |labels: &[&str], label: &str| {
+        if labels.contains(&label) {
+            Ok(())
+        } else {
+            Err(format!(
+                "no capacity step before this expectation is labelled \"{label}\""
+            ))
+        }
+    };
+    for step in steps {
         match step {
-            Step::Traffic { rate, writes }
-                if !(*rate > 0.0 && *rate <= MAX_RATE) || *writes > 100 =>
-            {
-                return Err(format!(
-                    "traffic(rate: {rate}, writes: {writes}): rate must be in (0, {MAX_RATE}] and writes in 0..=100"
-                ));
+            Step::Traffic { rate, writes } => {
+                if !(*rate > 0.0 && *rate <= MAX_RATE) || *writes > 100 {
+                    return Err(format!(
+                        "traffic(rate: {rate}, writes: {writes}): rate must be in (0, {MAX_RATE}] and writes in 0..=100"
+                    ));
+                }
+                traffic = true;
             }
+            Step::StopTraffic => traffic = false,
             Step::Wait(s) if !(s.is_finite() && *s >= 0.0 && *s <= 3600.0) => {
                 return Err(format!("wait({s}): seconds must be between 0 and 3600"));
+            }
+            Step::Capacity(c) => {
+                let label = &c.label;
+                if traffic {
+                    return Err(format!(
+                        "capacity(label: \"{label}\") runs its own load: add stop_traffic before it"
+                    ));
+                }
+                if labels.contains(&label.as_str()) {
+                    return Err(format!("two capacity steps are labelled \"{label}\""));
+                }
+                if !(c.p95_ms > 0.0 && c.p95_ms <= 10_000.0) {
+                    return Err(format!(
+                        "capacity(label: \"{label}\"): p95_ms must be in (0, 10000]"
+                    ));
+                }
+                if c.writes > 100 {
+                    return Err(format!(
+                        "capacity(label: \"{label}\"): writes must be in 0..=100"
+                    ));
+                }
+                if !(c.start_rate > 0.0 && c.start_rate <= MAX_RATE) {
+                    return Err(format!(
+                        "capacity(label: \"{label}\"): start_rate must be in (0, {MAX_RATE}]"
+                    ));
+                }
+                if !(c.step_seconds >= 1.0 && c.step_seconds <= 60.0) {
+                    return Err(format!(
+                        "capacity(label: \"{label}\"): step_seconds must be between 1 and 60"
+                    ));
+                }
+                labels.push(label);
+            }
+            Step::Expect(Expectation::KneeRatioAtLeast { of, over, ratio }) => {
+                known(&labels, of)?;
+                known(&labels, over)?;
+                if !(ratio.is_finite() && *ratio > 0.0) {
+                    return Err(format!(
+                        "knee_ratio_at_least: ratio {ratio} must be above 0"
+                    ));
+                }
+            }
+            Step::Expect(Expectation::BottleneckOn { label, hosts }) => {
+                known(&labels, label)?;
+                if hosts.is_empty() {
+                    return Err("bottleneck_on: name at least one host".to_owned());
+                }
             }
             _ => {}
         }
     }
-    Ok(scenario)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -267,10 +422,20 @@ mod tests {
                 n += 1;
             }
         }
-        assert_eq!(n, 6, "one scenario per lesson");
+        assert_eq!(n, SHIPPED.len(), "one scenario per lesson, each shipped");
         for shipped in SHIPPED {
             let s = parse(shipped.source).expect("embedded scenario");
             assert_eq!(s.name, shipped.name);
+        }
+    }
+
+    #[test]
+    fn each_scenario_names_a_preset() {
+        for shipped in SHIPPED {
+            let preset = crate::preset::Preset::find(shipped.design)
+                .unwrap_or_else(|| panic!("{}: no preset {}", shipped.name, shipped.design));
+            let t = preset.topology().expect("presets are valid");
+            assert_eq!(t.name, shipped.design);
         }
     }
 
@@ -288,5 +453,51 @@ mod tests {
         let e =
             parse("(version: 1, name: \"x\", steps: [traffic(rate: 50000)])").expect_err("rate");
         assert!(e.contains("rate"), "{e}");
+    }
+
+    #[test]
+    fn capacity_steps_are_checked_against_each_other() {
+        let ok = parse(
+            r#"(version: 1, name: "x", steps: [
+                capacity(label: "two"),
+                capacity(label: "three", p95_ms: 30, writes: 10),
+                expect(knee_ratio_at_least(of: "three", over: "two", ratio: 1.2)),
+                expect(bottleneck_on(label: "two", hosts: ["web-01"])),
+            ])"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            ok.steps[0],
+            Step::Capacity(CapacityStep {
+                label: "two".to_owned(),
+                p95_ms: 50.0,
+                writes: 0,
+                start_rate: 50.0,
+                step_seconds: 3.0,
+            })
+        );
+        let bad = |steps: &str| {
+            parse(&format!("(version: 1, name: \"x\", steps: [{steps}])")).expect_err(steps)
+        };
+        let e = bad(r#"traffic(rate: 10), capacity(label: "a")"#);
+        assert!(e.contains("stop_traffic"), "{e}");
+        // Stopped first, it is fine.
+        parse(r#"(version: 1, name: "x", steps: [traffic(rate: 10), stop_traffic, capacity(label: "a")])"#)
+            .expect("stopped first");
+        let e = bad(r#"capacity(label: "a"), capacity(label: "a")"#);
+        assert!(e.contains("two capacity steps"), "{e}");
+        let e =
+            bad(r#"expect(bottleneck_on(label: "a", hosts: ["web-01"])), capacity(label: "a")"#);
+        assert!(e.contains("labelled \"a\""), "{e}");
+        let e = bad(
+            r#"capacity(label: "a"), expect(knee_ratio_at_least(of: "a", over: "b", ratio: 1.5))"#,
+        );
+        assert!(e.contains("labelled \"b\""), "{e}");
+        let e = bad(r#"capacity(label: "a", step_seconds: 0.5)"#);
+        assert!(e.contains("step_seconds"), "{e}");
+        let e = bad(r#"capacity(label: "a", p95_ms: -1)"#);
+        assert!(e.contains("p95_ms"), "{e}");
+        let e = bad(r#"capacity(label: "a"), expect(bottleneck_on(label: "a", hosts: []))"#);
+        assert!(e.contains("at least one host"), "{e}");
     }
 }

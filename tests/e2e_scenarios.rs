@@ -7,7 +7,8 @@ mod support;
 
 use support::lab::{Lab, docker};
 
-fn run_scenario(topology: &str, lab_name: &str, scenario: &str) {
+/// Runs a shipped scenario on a fresh lab and returns its report.
+fn run_scenario(topology: &str, lab_name: &str, scenario: &str) -> String {
     let lab = Lab::up(topology, lab_name);
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.md");
@@ -34,6 +35,7 @@ fn run_scenario(topology: &str, lab_name: &str, scenario: &str) {
     assert!(report.contains("## Stopwatch"), "{report}");
     // The expectations' line, not the lab's request count ("…, 0 failed.").
     assert!(report.contains("held, 0 failed."), "{report}");
+    report
 }
 
 #[test]
@@ -44,14 +46,26 @@ fn the_shipped_scenarios_run_and_pass() {
         ("active-passive", "e2e-s2", "active-passive-failover"),
         ("reference", "e2e-s3", "primary-failure-promotion"),
         ("reference", "e2e-s4", "lag-and-lost-writes"),
-        (
-            "presets/scenarios/semi-sync.ron",
-            "e2e-s5",
-            "semi-sync-keeps-writes",
-        ),
+        ("semi-sync", "e2e-s5", "semi-sync-keeps-writes"),
         ("reference", "e2e-s6", "planned-switchover"),
     ] {
         run_scenario(topology, lab, scenario);
+    }
+}
+
+/// The capacity lessons ramp the rate (a minute or two each): each one's
+/// knees and bottlenecks are checked by its own expectations.
+#[test]
+fn the_capacity_lessons_run_and_pass() {
+    let Some(_docker) = docker() else { return };
+    for (topology, lab, scenario) in [
+        ("small-web", "e2e-c1", "add-a-server"),
+        ("small-web", "e2e-c2", "active-active-vs-active-passive"),
+        ("small-db", "e2e-c3", "read-heavy-vs-write-heavy"),
+    ] {
+        let report = run_scenario(topology, lab, scenario);
+        assert!(report.contains("## Capacity\n"), "{report}");
+        assert!(report.contains("knee "), "{report}");
     }
 }
 

@@ -105,24 +105,8 @@ pub async fn capacity(
         options.targets.p95_ms,
         options.targets.max_errors * 100.0
     );
-    println!(
-        "{:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>8}  verdict",
-        "rate", "answered", "p50 ms", "p95 ms", "p99 ms", "errors", "machine"
-    );
-    let each = |s: &Step| {
-        println!(
-            "{:>9.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>6.2}% {:>8}  {}",
-            s.offered,
-            s.answered,
-            s.p50_ms,
-            s.p95_ms,
-            s.p99_ms,
-            s.error_ratio() * 100.0,
-            s.machine_busy
-                .map_or("-".to_owned(), |b| format!("{:.0}%", b * 100.0)),
-            s.verdict(options.targets)
-        );
-    };
+    println!("{}", capacity::STEP_HEADER);
+    let each = |s: &Step| println!("{}", s.line(options.targets));
     let steps = capacity_run::ramp(&engine, &state, &options, &cancel, &each).await;
     ctrl_c.abort();
     let steps = steps?;

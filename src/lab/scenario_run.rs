@@ -3,17 +3,21 @@
 //! as they come, and the stopwatch report of every fault and promotion at
 //! the end.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
+use super::capacity_run::{self, RampError, RampOptions};
 use super::docker::Engine;
 use super::state::{LabState, Locked};
 use super::traffic::{self, Rate, TrafficHandle, TrafficSettings};
 use super::{fault, monitor, promote};
+use crate::capacity::{self, Targets};
 use crate::live::{self, LiveState, Millis, Observation, RequestTrace};
-use crate::model::Role;
-use crate::scenario::{Expectation, Scenario, Step};
+use crate::model::{HostName, HostSize, Role};
+use crate::scenario::{CapacityStep, Expectation, Scenario, Step};
 use crate::stopwatch::{self, Incident, Measured};
 
 /// What a run found.
@@ -48,6 +52,9 @@ pub enum ScenarioError {
     /// The lab's state could not be read or saved.
     #[error(transparent)]
     State(#[from] super::state::StateError),
+    /// A capacity ramp could not run.
+    #[error("the capacity ramp failed: {0}")]
+    Capacity(#[from] RampError),
 }
 
 /// Why the lost writes could not be counted.
@@ -67,6 +74,19 @@ enum CountError {
 /// Where a run also sends the requests it traced (the GUI's canvas).
 pub type TraceObserver = Arc<dyn Fn(Vec<RequestTrace>) + Send + Sync>;
 
+/// A capacity step's result.
+struct Ramp {
+    steps: Vec<capacity::Step>,
+    targets: Targets,
+    sizes: BTreeMap<HostName, HostSize>,
+}
+
+impl Ramp {
+    fn knee(&self) -> Option<f64> {
+        capacity::knee(&self.steps, self.targets).map(|k| self.steps[k].offered)
+    }
+}
+
 struct Run {
     engine: Engine,
     state: LabState,
@@ -77,6 +97,8 @@ struct Run {
     /// When the lab was last changed (fault, heal, promotion).
     changed: Millis,
     healed: Option<Millis>,
+    /// Each capacity step's result, by label, in the order they ran.
+    ramps: Vec<(String, Ramp)>,
 }
 
 impl Run {
@@ -252,6 +274,7 @@ impl Run {
                 });
                 self.changed = at;
             }
+            Step::Capacity(c) => self.capacity(c, say).await?,
             Step::Expect(e) => {
                 let (ok, seen) = self.check(e).await;
                 if ok {
@@ -264,6 +287,55 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// Ramps the rate as `topolab bench capacity` does, saying each step,
+    /// and keeps the result under the step's label.
+    async fn capacity(
+        &mut self,
+        c: &CapacityStep,
+        say: &(dyn Fn(String) + Sync),
+    ) -> Result<(), ScenarioError> {
+        let options = RampOptions {
+            targets: Targets {
+                p95_ms: c.p95_ms,
+                ..Targets::default()
+            },
+            writes_percent: c.writes,
+            step: Duration::from_secs_f64(c.step_seconds),
+            start_rate: c.start_rate,
+            max_rate: traffic::MAX_RATE,
+        };
+        say(format!(
+            "  capacity \"{}\": ramping from {} req/s, {}% writes, until p95 > {} ms or > 1% errors",
+            c.label, c.start_rate, c.writes, c.p95_ms
+        ));
+        say(format!("  {}", capacity::STEP_HEADER));
+        let each = |s: &capacity::Step| say(format!("  {}", s.line(options.targets)));
+        let steps = capacity_run::ramp(
+            &self.engine,
+            &self.state,
+            &options,
+            &CancellationToken::new(),
+            &each,
+        )
+        .await?;
+        let ramp = Ramp {
+            steps,
+            targets: options.targets,
+            sizes: capacity_run::sizes(&self.state),
+        };
+        say(format!(
+            "  {}: {}",
+            c.label,
+            capacity::summary(&ramp.steps, ramp.targets, &ramp.sizes)
+        ));
+        self.ramps.push((c.label.clone(), ramp));
+        Ok(())
+    }
+
+    fn ramp(&self, label: &str) -> Option<&Ramp> {
+        self.ramps.iter().find(|(l, _)| l == label).map(|(_, r)| r)
     }
 
     /// Whether `expectation` holds, and what was seen.
@@ -362,6 +434,38 @@ impl Run {
                     Err(e) => (false, e.to_string()),
                 }
             }
+            Expectation::KneeRatioAtLeast { of, over, ratio } => {
+                let knee = |label: &str| self.ramp(label).and_then(Ramp::knee);
+                match (knee(of), knee(over)) {
+                    (Some(a), Some(b)) => {
+                        let seen = a / b;
+                        (
+                            seen >= *ratio,
+                            format!("{a:.0} against {b:.0} req/s: {seen:.2}×"),
+                        )
+                    }
+                    (None, _) => (false, format!("no knee with {of}")),
+                    (_, None) => (false, format!("no knee with {over}")),
+                }
+            }
+            Expectation::BottleneckOn { label, hosts } => {
+                let Some(ramp) = self.ramp(label) else {
+                    return (false, format!("no capacity step labelled {label} ran"));
+                };
+                let Some(past) = capacity::saturated_step(&ramp.steps, ramp.targets) else {
+                    return (false, format!("no knee with {label}"));
+                };
+                let out = capacity::saturated_hosts(past, &ramp.sizes);
+                let all = hosts.iter().all(|h| out.iter().any(|o| o.as_str() == h));
+                (
+                    all,
+                    format!(
+                        "at {:.0} req/s: {}",
+                        past.offered,
+                        capacity::bottleneck(past, &ramp.sizes)
+                    ),
+                )
+            }
             Expectation::FirstWriteWithin(s) => match measured.filter(|m| m.incident.promotion) {
                 Some(m) => match m.first_write {
                     Some(w) => {
@@ -417,6 +521,7 @@ pub async fn run(
         incidents: Vec::new(),
         changed: live::now(),
         healed: None,
+        ramps: Vec::new(),
     };
     // The monitor's first snapshot.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -440,13 +545,19 @@ pub async fn run(
         }
         outcome.measured.push(m);
     }
-    outcome.report = report(scenario, &run.state.lab, &outcome, &traces);
+    outcome.report = report(scenario, &run.state.lab, &outcome, &traces, &run.ramps);
     outcome.topology = Some(run.state.topology.clone());
     Ok(outcome)
 }
 
 /// The lab report: what was run, what each incident did, what held.
-fn report(scenario: &Scenario, lab: &str, outcome: &Outcome, traces: &[RequestTrace]) -> String {
+fn report(
+    scenario: &Scenario,
+    lab: &str,
+    outcome: &Outcome,
+    traces: &[RequestTrace],
+    ramps: &[(String, Ramp)],
+) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
     let _ = writeln!(o, "# Lab report: {}\n", scenario.name);
@@ -466,6 +577,17 @@ fn report(scenario: &Scenario, lab: &str, outcome: &Outcome, traces: &[RequestTr
     }
     for m in &outcome.measured {
         let _ = writeln!(o, "{}", stopwatch::report(m));
+    }
+    if !ramps.is_empty() {
+        let _ = writeln!(o, "## Capacity\n");
+        for (label, r) in ramps {
+            let _ = writeln!(
+                o,
+                "- **{label}**: {}",
+                capacity::summary(&r.steps, r.targets, &r.sizes)
+            );
+        }
+        let _ = writeln!(o);
     }
     let _ = writeln!(o, "## Expectations\n");
     let _ = writeln!(
