@@ -9,10 +9,18 @@
 //! them, as clients do with two DNS records, and a request that gets no
 //! answer from one is retried on the other.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +35,8 @@ pub use crate::protocol::{MAX_RATE, Rate, TrafficSettings};
 const MAX_IN_FLIGHT: usize = 1024;
 /// How long a request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long opening a connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often traces are handed over.
 const BATCH: Duration = Duration::from_millis(100);
 
@@ -121,20 +131,95 @@ pub enum TrafficError {
     /// Nowhere to send requests.
     #[error("the lab has no entry point to send requests to")]
     NoEntryPoint,
-    /// The HTTP client could not be made.
-    #[error("cannot make an HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    /// An entry point is not an `http://ADDRESS:PORT` the generator can use.
+    #[error("the entry point {0} is not http://ADDRESS:PORT")]
+    BadEntryPoint(String),
 }
 
-/// Builds the HTTP client the generator uses.
-fn client() -> Result<reqwest::Client, TrafficError> {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(Duration::from_secs(1))
-        .pool_max_idle_per_host(MAX_IN_FLIGHT)
-        .build()
-        .map_err(TrafficError::from)
+/// An entry point and its idle keep-alive connections. The generator
+/// speaks HTTP/1.1 to the load balancer itself (hyper's connection API)
+/// instead of through a general client: no URL to parse, no proxy or
+/// redirect layers, one pool lookup, so that flat out it costs the machine
+/// about what `wrk` does and leaves the rest to the lab.
+struct Entry {
+    target: Target,
+    addr: SocketAddr,
+    host_header: HeaderValue,
+    idle: std::sync::Mutex<Vec<SendRequest<Full<Bytes>>>>,
+}
+
+impl Entry {
+    fn new(target: Target) -> Result<Self, TrafficError> {
+        let authority = target
+            .base
+            .strip_prefix("http://")
+            .ok_or_else(|| TrafficError::BadEntryPoint(target.base.clone()))?;
+        let addr = authority
+            .parse()
+            .map_err(|_| TrafficError::BadEntryPoint(target.base.clone()))?;
+        let host_header = HeaderValue::from_str(authority)
+            .map_err(|_| TrafficError::BadEntryPoint(target.base.clone()))?;
+        Ok(Self {
+            target,
+            addr,
+            host_header,
+            idle: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// An idle connection that is still open, or a new one.
+    async fn connection(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+        loop {
+            let Some(mut sender) = crate::locked(&self.idle).pop() else {
+                break;
+            };
+            // Ready once the connection has finished the last exchange;
+            // an error once the peer has closed it.
+            if sender.ready().await.is_ok() {
+                return Ok(sender);
+            }
+        }
+        let refused = |_| "connection refused or unreachable".to_owned();
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
+            .await
+            .map_err(|_| "connection refused or unreachable".to_owned())?
+            .map_err(refused)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        // The connection's reads and writes; it ends when the sender is
+        // dropped or the peer closes it.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    /// Keeps a connection whose last answer was read whole for the next
+    /// request.
+    fn keep(&self, sender: SendRequest<Full<Bytes>>) {
+        if !sender.is_closed() && crate::locked(&self.idle).len() < MAX_IN_FLIGHT {
+            crate::locked(&self.idle).push(sender);
+        }
+    }
+
+    /// Sends one request and reads its answer whole: the status, the
+    /// headers, or what went wrong.
+    async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<(u16, HeaderMap), String> {
+        let mut sender = self.connection().await?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let (parts, body) = response.into_parts();
+        body.collect()
+            .await
+            .map_err(|e| format!("reading the answer: {e}"))?;
+        self.keep(sender);
+        Ok((status, parts.headers))
+    }
 }
 
 /// Sends requests until `cancel` or `duration`; returns what it sent.
@@ -150,9 +235,12 @@ pub async fn run(
     if targets.is_empty() {
         return Err(TrafficError::NoEntryPoint);
     }
+    let entries = targets
+        .into_iter()
+        .map(Entry::new)
+        .collect::<Result<Vec<_>, _>>()?;
     let shared = Arc::new(Shared {
-        client: client()?,
-        targets,
+        entries,
         pending: std::sync::Mutex::new(Vec::new()),
         run: format!("{:x}{:08x}", live::now(), rand::random::<u32>()),
     });
@@ -324,8 +412,7 @@ fn is_write(n: u64, percent: u8) -> bool {
 }
 
 struct Shared {
-    client: reqwest::Client,
-    targets: Vec<Target>,
+    entries: Vec<Entry>,
     pending: std::sync::Mutex<Vec<RequestTrace>>,
     /// Identifies this run's writes: the time it started and a random
     /// number, so two generators never write the same value.
@@ -344,15 +431,15 @@ impl Shared {
     /// Sends request `n`; with two entry points, retries on the other one
     /// when no answer comes.
     async fn request(&self, n: u64, write: bool) -> RequestTrace {
-        let count = self.targets.len();
+        let count = self.entries.len();
         let first = (n as usize) % count;
         let at = live::now();
         let started = Instant::now();
         let mut trace = self
-            .attempt(&self.targets[first], n, write, at, started)
+            .attempt(&self.entries[first], n, write, at, started)
             .await;
         if trace.status.is_none() && count > 1 {
-            let other = &self.targets[(first + 1) % count];
+            let other = &self.entries[(first + 1) % count];
             trace = self.attempt(other, n, write, at, started).await;
         }
         trace
@@ -360,28 +447,39 @@ impl Shared {
 
     async fn attempt(
         &self,
-        target: &Target,
+        entry: &Entry,
         n: u64,
         write: bool,
         at: live::Millis,
         started: Instant,
     ) -> RequestTrace {
-        let mut trace = RequestTrace::new(at, write, target.host.clone());
+        let mut trace = RequestTrace::new(at, write, entry.target.host.clone());
+        let builder = Request::builder().header(HOST, entry.host_header.clone());
         let request = if write {
             // A value of its own, so that lost writes are counted by what
             // was written (a promoted primary hands out the same ids again).
             let value = format!("traffic-{}-{n}", self.run);
-            trace.written = Some(value.clone());
-            self.client
-                .post(format!("{}/api/items", target.base))
-                .json(&serde_json::json!({ "value": value }))
+            let body = serde_json::json!({ "value": value }).to_string();
+            trace.written = Some(value);
+            builder
+                .method(Method::POST)
+                .uri("/api/items")
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(body)))
         } else {
-            self.client.get(format!("{}/", target.base))
+            builder.uri("/").body(Full::new(Bytes::new()))
         };
-        match request.send().await {
-            Ok(response) => {
-                trace.status = Some(response.status().as_u16());
-                let headers = response.headers();
+        let answer = match request {
+            Ok(request) => tokio::time::timeout(REQUEST_TIMEOUT, entry.exchange(request))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))
+                }),
+            Err(e) => Err(e.to_string()),
+        };
+        match answer {
+            Ok((status, headers)) => {
+                trace.status = Some(status);
                 let host = |name: &str| {
                     headers
                         .get(name)
@@ -396,25 +494,11 @@ impl Shared {
                     trace.app_ms = server_timing(timing, "app");
                     trace.db_ms = server_timing(timing, "db");
                 }
-                if let Err(e) = response.bytes().await {
-                    trace.error = Some(format!("reading the answer: {e}"));
-                }
             }
-            Err(e) => trace.error = Some(describe(&e)),
+            Err(e) => trace.error = Some(e),
         }
         trace.latency_ms = started.elapsed().as_secs_f32() * 1000.0;
         trace
-    }
-}
-
-/// A request error in a few words.
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
-    } else if e.is_connect() {
-        "connection refused or unreachable".to_owned()
-    } else {
-        e.to_string()
     }
 }
 
