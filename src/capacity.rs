@@ -422,7 +422,7 @@ pub fn summary(steps: &[Step], targets: Targets, sizes: &BTreeMap<HostName, Host
             past.offered,
             bottleneck(past, sizes)
         ),
-        _ => "no knee: even the first step missed the targets".to_owned(),
+        _ => "no knee: no step met the targets".to_owned(),
     }
 }
 
@@ -504,7 +504,7 @@ pub fn report(
         None => {
             let _ = writeln!(
                 o,
-                "**No knee:** even the first step missed the targets ({}).",
+                "**No knee:** no step met the targets (the first: {}).",
                 steps
                     .first()
                     .and_then(|s| s.missed(targets))

@@ -142,8 +142,8 @@ pub async fn capacity(
             }
         }
         None => println!(
-            "no knee: even the first step ({:.0} req/s) missed the targets; try a lower --start-rate",
-            options.start_rate
+            "no knee: no rate down to {} req/s met the targets",
+            capacity_run::LOWEST_RATE
         ),
     }
     if let Some(path) = report {

@@ -22,6 +22,8 @@ use crate::model::{HostName, HostSize};
 /// How many times the gap between the last rate served and the first
 /// missed is halved.
 const REFINE: usize = 2;
+/// The ramp does not go below this rate, requests per second.
+pub const LOWEST_RATE: f64 = 1.0;
 
 /// What to ramp and when to stop.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -336,7 +338,9 @@ pub async fn step(
 
 /// Ramps the rate until a step misses the targets (or the highest rate is
 /// reached), then narrows the knee down between the last two rates; `each`
-/// hears every step as it finishes.
+/// hears every step as it finishes. When even the first rate misses, it
+/// halves the rate until one is served (down to [`LOWEST_RATE`]), so the
+/// start rate is a guess, not a promise.
 pub async fn ramp(
     engine: &Engine,
     state: &LabState,
@@ -353,23 +357,31 @@ pub async fn ramp(
     let mut steps = Vec::new();
     let mut rate = options.start_rate.min(options.max_rate);
     let mut served: Option<f64> = None;
-    let missed_at = loop {
+    let mut missed_at: Option<f64> = None;
+    loop {
         let s = step(engine, state, rate, options, cancel).await?;
         each(&s);
         let missed = s.missed(options.targets).is_some();
         let next = next_rate(&s, options.targets).min(options.max_rate);
         steps.push(s);
         if missed {
-            break Some(rate);
+            missed_at = Some(rate);
+            // Up: the knee is below this rate. Down: keep halving.
+            let lower = (rate / 2.0).floor();
+            if served.is_some() || lower < LOWEST_RATE {
+                break;
+            }
+            rate = lower;
+        } else {
+            served = Some(rate);
+            if missed_at.is_some() || next <= rate {
+                break;
+            }
+            rate = next;
         }
-        served = Some(rate);
-        if next <= rate {
-            break None;
-        }
-        rate = next;
-    };
-    // Between the last rate served and the first missed, halve the gap
-    // twice: the knee is then known to within a tenth of the step.
+    }
+    // Between the last rate served and the lowest missed, halve the gap
+    // twice: the knee is then known to within a quarter of the gap.
     if let (Some(mut low), Some(mut high)) = (served, missed_at) {
         for _ in 0..REFINE {
             let mid = ((low + high) / 2.0).round();
