@@ -224,9 +224,17 @@ fn launch_sends_the_command_and_progress_moves_the_bar() {
     h.get_by_label("▶ Launch").click();
     step(&mut h);
     let id = match stub.sent().as_slice() {
-        [LabCommand::Launch { id, lab, topology }] => {
+        [
+            LabCommand::Launch {
+                id,
+                lab,
+                topology,
+                build_images,
+            },
+        ] => {
             assert_eq!(lab, "reference");
             assert_eq!(topology.hosts.len(), 3);
+            assert!(!build_images, "a first launch does not build images");
             *id
         }
         other => panic!("expected one Launch, got {other:?}"),
@@ -278,6 +286,69 @@ fn launch_sends_the_command_and_progress_moves_the_bar() {
     step(&mut h);
     assert!(h.state().lab.launching.is_none());
     h.get_by_label_contains("Lab: reference running");
+}
+
+#[test]
+fn a_launch_without_images_offers_to_build_them_then_launches() {
+    let (mut h, mut stub) = app("reference");
+    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
+    step(&mut h);
+    h.get_by_label("▶ Launch").click();
+    step(&mut h);
+    let launch = |stub: &mut Stub| {
+        stub.sent().into_iter().find_map(|c| match c {
+            LabCommand::Launch {
+                id, build_images, ..
+            } => Some((id, build_images)),
+            _ => None,
+        })
+    };
+    let (id, build) = launch(&mut stub).expect("a launch");
+    assert!(!build);
+    // The lab finds the base image missing.
+    stub.events
+        .send(LabEvent::ImagesMissing {
+            id,
+            image: "topolab-base:bookworm".to_owned(),
+        })
+        .expect("send");
+    stub.events
+        .send(LabEvent::Finished {
+            id,
+            result: Err("image topolab-base:bookworm is missing: run ...".to_owned()),
+        })
+        .expect("send");
+    step(&mut h);
+    assert!(h.state().lab.launching.is_none());
+    h.get_by_label("Build the lab's images?");
+    h.get_by_label_contains("topolab-base:bookworm, which is not built");
+    h.get_by_label("Build images and launch").click();
+    step(&mut h);
+    // The dialog is gone and the launch asks for the build.
+    assert!(h.query_by_label("Build the lab's images?").is_none());
+    let (_, build) = launch(&mut stub).expect("a second launch");
+    assert!(build, "the second launch builds the images");
+    let launching = h.state().lab.launching.clone().expect("launching");
+    assert!(launching.building_images);
+    h.get_by_label_contains("building images (about a minute)");
+    // Cancel, the other answer, sends nothing.
+    let (mut h, mut stub) = app("reference");
+    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
+    step(&mut h);
+    h.get_by_label("▶ Launch").click();
+    step(&mut h);
+    let (id, _) = launch(&mut stub).expect("a launch");
+    stub.events
+        .send(LabEvent::ImagesMissing {
+            id,
+            image: "topolab-base:bookworm".to_owned(),
+        })
+        .expect("send");
+    step(&mut h);
+    h.get_by_label("Cancel").click();
+    step(&mut h);
+    assert!(h.query_by_label("Build the lab's images?").is_none());
+    assert!(launch(&mut stub).is_none());
 }
 
 #[test]

@@ -106,6 +106,10 @@ enum Command {
         /// Image profile (default: whichever is present, local first).
         #[arg(long, value_enum)]
         images: Option<ProfileArg>,
+        /// Build the local images first when they are missing (about a
+        /// minute, once; what `topolab images build` does).
+        #[arg(long)]
+        build_images: bool,
     },
     /// Remove a lab: every container, network and volume it created.
     Down {
@@ -346,6 +350,7 @@ pub fn run() -> ExitCode {
             name,
             explain,
             images,
+            build_images,
         }) => {
             let topology = match load(&topology) {
                 Ok(t) => t,
@@ -355,6 +360,7 @@ pub fn run() -> ExitCode {
                 name,
                 profile: images.map(Into::into),
                 timeout: None,
+                build_images,
             };
             block_on(lab::up(topology, options, explain))
         }

@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::capacity_run;
 use super::docker::Engine;
+use super::error::LabError;
+use super::images::ImageError;
 use super::launch::{self, UpOptions};
 use super::monitor::{self, MonitorHandle};
 use super::names;
@@ -115,7 +117,12 @@ async fn without_engine(mut commands: UnboundedReceiver<LabCommand>, sink: &Sink
 impl Actor {
     async fn handle(&mut self, command: LabCommand) {
         match command {
-            LabCommand::Launch { id, lab, topology } => self.launch(id, lab, topology),
+            LabCommand::Launch {
+                id,
+                lab,
+                topology,
+                build_images,
+            } => self.launch(id, lab, topology, build_images),
             LabCommand::Cancel { launch } => {
                 if let Some(token) = self.cancellable.get(&launch) {
                     token.cancel();
@@ -186,7 +193,7 @@ impl Actor {
         }]);
     }
 
-    fn launch(&mut self, id: CommandId, lab: LabName, topology: Box<Topology>) {
+    fn launch(&mut self, id: CommandId, lab: LabName, topology: Box<Topology>, build_images: bool) {
         let cancel = CancellationToken::new();
         self.cancellable.retain(|_, token| !token.is_cancelled());
         self.cancellable.insert(id, cancel.clone());
@@ -194,12 +201,23 @@ impl Actor {
         self.spawn(id, async move {
             let options = UpOptions {
                 name: Some(lab.to_string()),
+                build_images,
                 ..UpOptions::default()
             };
             let report = |progress| sink(LabEvent::Progress { id, progress });
-            let launched = launch::up(&engine, &topology, &options, &cancel, &report)
-                .await
-                .map_err(|e| error_chain(&e))?;
+            let launched = match launch::up(&engine, &topology, &options, &cancel, &report).await {
+                Ok(l) => l,
+                Err(e) => {
+                    // The app offers to build them.
+                    if let LabError::Images(ImageError::Missing { image, .. }) = &e {
+                        sink(LabEvent::ImagesMissing {
+                            id,
+                            image: image.clone(),
+                        });
+                    }
+                    return Err(error_chain(&e));
+                }
+            };
             // The actor starts watching it (a closed channel means the
             // actor is gone, and the app with it).
             let _ = back.send(Back::Launched(lab.clone()));

@@ -178,9 +178,9 @@ pub async fn pick_profile(
         Ok(None)
     };
     let fix = |p: Profile| match p {
-        Profile::Local => {
-            "run `topolab images build` (builds it locally, no registry needed)".to_owned()
-        }
+        Profile::Local => "run `topolab images build`, or launch with `topolab up --build-images` \
+             (builds them on this machine in about a minute, no registry needed)"
+            .to_owned(),
         Profile::Official => "run `topolab images pull` (needs a registry)".to_owned(),
     };
     if let Some(p) = wanted {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::docker::{CGROUP_ROOT, CreateSpec, Engine, NetworkSpec, ResourceMode};
 pub use super::error::LabError;
-use super::images::{self, Profile};
+use super::images::{self, ImageError, Profile};
 use super::plan::{self, ContainerPlan, EntryPoint, Part, Plan, PlanParams};
 use super::replication::{replication_running, sql};
 use super::state::{LabState, StateError};
@@ -31,6 +31,9 @@ pub struct UpOptions {
     pub profile: Option<Profile>,
     /// How long readiness may take before the launch fails.
     pub timeout: Option<Duration>,
+    /// Build the local images first when they are missing (about a
+    /// minute, once) instead of failing.
+    pub build_images: bool,
 }
 
 /// What a successful launch made.
@@ -181,8 +184,20 @@ impl Run<'_> {
         options: &UpOptions,
     ) -> Result<(Plan, LabState), LabError> {
         (self.report)(Progress::Started(Phase::Images));
-        let profile =
-            images::pick_profile(self.engine, options.profile, topology.databases.flavor).await?;
+        let flavor = topology.databases.flavor;
+        let profile = match images::pick_profile(self.engine, options.profile, flavor).await {
+            Err(ImageError::Missing { image, .. })
+                if options.build_images && options.profile != Some(Profile::Official) =>
+            {
+                (self.report)(Progress::Note(format!(
+                    "{image} is missing: building the lab's images here (about a minute, once)"
+                )));
+                let note = |line: String| (self.report)(Progress::Note(line));
+                images::build_base(self.engine, &note).await?;
+                Profile::Local
+            }
+            other => other?,
+        };
         (self.report)(Progress::Note(format!(
             "using the {} image profile",
             profile.as_str()

@@ -87,6 +87,8 @@ pub enum LabCommand {
         lab: LabName,
         /// What to launch.
         topology: Box<Topology>,
+        /// Build the local images first when they are missing.
+        build_images: bool,
     },
     /// Cancel the launch started by command `launch` (it cleans up).
     Cancel {
@@ -244,6 +246,14 @@ pub enum LabEvent {
         entry_points: Vec<EntryPoint>,
         /// The files as launched (e.g. MariaDB's for a `mysql` topology).
         artifacts: Box<Artifacts>,
+    },
+    /// A launch failed because the lab's images are not built: the app
+    /// offers to build them (a `Finished` error follows).
+    ImagesMissing {
+        /// The launch command.
+        id: CommandId,
+        /// The first image found missing.
+        image: String,
     },
     /// Labs found running.
     Found(Vec<FoundLab>),

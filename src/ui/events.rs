@@ -99,6 +99,12 @@ impl TopolabApp {
                     self.doc.edit("promotion", *topology);
                 }
             }
+            LabEvent::ImagesMissing { id, image } => {
+                // Offered only for this app's own launch.
+                if self.lab.launching.as_ref().is_some_and(|l| l.id == id) {
+                    self.open_modal(Modal::BuildImages { image });
+                }
+            }
             LabEvent::Found(found) => self.found(found),
             LabEvent::Finished { id, result } => self.finished(id, result),
         }

@@ -49,6 +49,8 @@ pub enum Intent {
     ExportTo(PathBuf),
     /// Launch the design.
     Launch,
+    /// Build the lab's missing images, then launch the design.
+    BuildImagesAndLaunch,
     /// Cancel the launch in progress.
     Cancel,
     /// Stop (remove) the running lab.

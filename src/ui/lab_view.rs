@@ -39,6 +39,8 @@ pub struct Launching {
     pub done: Vec<Phase>,
     /// Phases expected for this topology.
     pub expected: usize,
+    /// Whether it builds the lab's images first where they are missing.
+    pub building_images: bool,
 }
 
 /// The running lab.

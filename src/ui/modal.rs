@@ -37,6 +37,11 @@ pub enum Modal {
     },
     /// Promoting a replica: the assessment first, then the choice.
     Promote(PromoteDialog),
+    /// A launch found the lab's images missing: build them?
+    BuildImages {
+        /// The first image found missing.
+        image: String,
+    },
 }
 
 /// The promotion dialog: the replica, and the assessment once it came.
@@ -78,6 +83,7 @@ pub fn show(
             promote_ui(ctx, dialog, intents);
             None
         }
+        Modal::BuildImages { image } => build_images_ui(ctx, image, intents),
     }
 }
 
@@ -214,4 +220,34 @@ fn assessment_ui(ui: &mut egui::Ui, replica: &HostName, a: &Assessment, intents:
             });
         }
     });
+}
+
+/// The first launch on a machine: the images are not built yet.
+fn build_images_ui(ctx: &egui::Context, image: &str, intents: &mut Vec<Intent>) -> Option<Answer> {
+    let mut answer = None;
+    egui::Modal::new(egui::Id::new("build-images")).show(ctx, |ui| {
+        ui.set_max_width(460.0);
+        ui.heading("Build the lab's images?");
+        ui.label(format!(
+            "Launching needs the container image {image}, which is not built on this machine yet."
+        ));
+        ui.label(
+            "topolab builds its images here, from this machine's Debian packages \
+             (debootstrap; no registry needed). It takes about a minute, once, and needs root. \
+             The build's steps appear in the Timeline; the launch follows.",
+        );
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui
+                .button(RichText::new("Build images and launch").strong())
+                .clicked()
+            {
+                intents.push(Intent::BuildImagesAndLaunch);
+            }
+            if ui.button("Cancel").clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+                answer = Some(Answer::Close);
+            }
+        });
+    });
+    answer
 }

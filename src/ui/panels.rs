@@ -164,12 +164,22 @@ impl TopolabApp {
             self.lab_buttons(ui, intents);
             if let Some(l) = &self.lab.launching {
                 let fraction = l.done.len() as f32 / l.expected.max(1) as f32;
-                let current = l.done.last().map_or("starting", |p| p.label());
-                ui.add(
-                    egui::ProgressBar::new(fraction)
-                        .desired_width(220.0)
-                        .text(format!("{}: {current}", l.lab)),
-                );
+                let current = match l.done.last() {
+                    Some(p) => p.label(),
+                    // The images phase takes a minute when it builds them.
+                    None if l.building_images => "building images (about a minute)",
+                    None => "starting",
+                };
+                let bar = egui::ProgressBar::new(fraction)
+                    .desired_width(260.0)
+                    .text(format!("{}: {current}", l.lab));
+                // Nothing to count while the images build: show it moving.
+                let bar = if l.building_images && l.done.is_empty() {
+                    bar.animate(true)
+                } else {
+                    bar
+                };
+                ui.add(bar);
             }
         });
     }

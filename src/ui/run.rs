@@ -49,7 +49,11 @@ impl TopolabApp {
             Intent::SaveTo(path) => self.save_to(path),
             Intent::ExportDialog => self.file_dialog(PathPurpose::Export, ctx),
             Intent::ExportTo(dir) => self.files.export(self.doc.topology().clone(), dir),
-            Intent::Launch => self.launch(),
+            Intent::Launch => self.launch(false),
+            Intent::BuildImagesAndLaunch => {
+                self.close_modal_if(|m| matches!(m, Modal::BuildImages { .. }));
+                self.launch(true);
+            }
             Intent::Cancel => self.cancel_launch(),
             Intent::Stop => self.stop(),
             Intent::Attach(lab) => self.attach(lab),
@@ -158,7 +162,9 @@ impl TopolabApp {
 
     // The lab.
 
-    fn launch(&mut self) {
+    /// Launches the design; `build_images` builds the lab's images first
+    /// when they are missing.
+    fn launch(&mut self, build_images: bool) {
         if self.lab.launching.is_some() || self.lab.running.is_some() {
             self.message = Some(("a lab is already running: stop it first".to_owned(), true));
             return;
@@ -187,6 +193,7 @@ impl TopolabApp {
             id,
             lab: lab.clone(),
             topology: Box::new(topology),
+            build_images,
         });
         if sent {
             self.lab.launching = Some(Launching {
@@ -194,6 +201,7 @@ impl TopolabApp {
                 lab: lab.clone(),
                 done: Vec::new(),
                 expected,
+                building_images: build_images,
             });
             self.tab = Tab::Timeline;
             self.note(format!("launching lab {lab}…"), false);
