@@ -851,3 +851,51 @@ fn a_lab_found_with_a_damaged_state_file_says_why_it_cannot_be_attached() {
     assert!(h.get_by_label("Attach").accesskit_node().is_disabled());
     h.get_by_label("Remove");
 }
+
+/// Every host's box lies inside the canvas.
+fn all_hosts_in_view(h: &Harness<'static, TopolabApp>) -> bool {
+    let (canvas, _, hosts) = h.state().canvas_on_screen().expect("a canvas");
+    !hosts.is_empty() && hosts.iter().all(|(_, r)| canvas.contains_rect(*r))
+}
+
+#[test]
+fn a_loaded_design_fits_the_view_and_fit_brings_it_back() {
+    let (mut h, _stub) = app("reference");
+    assert!(all_hosts_in_view(&h), "the first design fits");
+    h.get_by_label("Presets").click();
+    step(&mut h);
+    h.get_by_label("scaled").click();
+    step(&mut h);
+    let (_, _, hosts) = h.state().canvas_on_screen().expect("a canvas");
+    assert_eq!(hosts.len(), 8);
+    assert!(all_hosts_in_view(&h), "scaled fits when loaded");
+    // Zoomed in far, the design leaves the view; Fit brings it back.
+    for _ in 0..6 {
+        h.get_by_label("+").click();
+        step(&mut h);
+    }
+    assert!(!all_hosts_in_view(&h));
+    h.get_by_label("⛶ Fit").click();
+    step(&mut h);
+    assert!(all_hosts_in_view(&h));
+}
+
+#[test]
+fn zoom_moves_in_steps_and_the_percentage_resets_it() {
+    let (mut h, _stub) = app("reference");
+    let zoom = |h: &Harness<'static, TopolabApp>| h.state().canvas_on_screen().expect("canvas").1;
+    let before = zoom(&h);
+    h.get_by_label("+").click();
+    step(&mut h);
+    let ratio = zoom(&h) / before;
+    assert!((1.1..=1.25).contains(&ratio), "a step of {ratio}");
+    h.get_by_label("−").click();
+    step(&mut h);
+    assert!((zoom(&h) - before).abs() < 1e-3);
+    // The indicator shows the zoom and resets it to 100%.
+    let label = format!("{:.0}%", before * 100.0);
+    h.get_by_label(&label).click();
+    step(&mut h);
+    assert!((zoom(&h) - 1.0).abs() < 1e-3);
+    h.get_by_label("100%");
+}

@@ -17,7 +17,7 @@ use crate::model::{Finding, Problem, Subject, Topology};
 use crate::preset::{PRESETS, Preset};
 use crate::protocol::{CommandId, LabCommand, LabEvent, LabName};
 
-use super::canvas::{self, CanvasState};
+use super::canvas::{self, CanvasState, ViewRequest};
 use super::document::{Analyser, Analysis, Document};
 use super::explain;
 use super::files::{FileJobs, PathPurpose};
@@ -89,6 +89,8 @@ pub struct TopolabApp {
     pub preview_file: Option<String>,
     /// Dark theme.
     pub dark: bool,
+    /// Whether the canvas's legend is open.
+    pub legend_open: bool,
     /// The problems, findings and preview shown.
     pub(super) analysis: Analysis,
     /// Keeps `analysis` current, off the UI thread when the app has a
@@ -129,6 +131,7 @@ impl TopolabApp {
             files: FileJobs::new(runtime),
             preview_file: None,
             dark: true,
+            legend_open: false,
             analysis: Analysis::default(),
             analyser,
             repaint,
@@ -207,6 +210,15 @@ impl TopolabApp {
     /// The generated files of the current design (placeholder secrets).
     pub fn preview(&self) -> Option<&Artifacts> {
         self.analysis.preview.as_ref()
+    }
+
+    /// The canvas on screen after the last frame: its rectangle, its zoom
+    /// (1.0 is 100%), and each host's box.
+    pub fn canvas_on_screen(
+        &self,
+    ) -> Option<(egui::Rect, f32, Vec<(crate::model::HostName, egui::Rect)>)> {
+        let (rect, hosts) = self.canvas.on_screen()?;
+        Some((rect, self.canvas.zoom(), hosts))
     }
 
     /// The name of the lab that runs, if one does.
@@ -380,7 +392,8 @@ impl TopolabApp {
                 .clone()
                 .on_hover_text_at_pointer(self.tooltip(subject));
         }
-        canvas::legend_ui(ui, response.rect);
+        canvas::legend_ui(ui, response.rect, self.legend_open, intents);
+        canvas::view_controls_ui(ui, response.rect, self.canvas.zoom(), intents);
     }
 
     /// What the canvas says of `subject` under the pointer.
@@ -471,6 +484,17 @@ impl TopolabApp {
             }
             if !typing && take(Modifiers::NONE, Key::Delete) {
                 intents.push(Intent::DeleteSelected);
+            }
+            if !typing && take(Modifiers::NONE, Key::Home) {
+                intents.push(Intent::View(ViewRequest::Fit));
+            }
+            if take(cmd, Key::Num1) {
+                intents.push(Intent::View(ViewRequest::Actual));
+            }
+            if take(cmd, Key::Num2)
+                && let Some(s) = &self.selection
+            {
+                intents.push(Intent::View(ViewRequest::Show(s.clone())));
             }
         });
     }

@@ -27,6 +27,7 @@ pub struct Document {
     redo: Vec<Topology>,
     last_edit: Option<(String, Instant)>,
     revision: u64,
+    generation: u64,
 }
 
 impl Document {
@@ -40,6 +41,7 @@ impl Document {
             redo: Vec::new(),
             last_edit: None,
             revision: 0,
+            generation: 0,
         }
     }
 
@@ -51,6 +53,12 @@ impl Document {
     /// Grows on every change (load, edit, undo, redo): views rebuild when it moves.
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    /// Grows when the whole document is replaced (open, new, preset), not
+    /// on edits: the canvas fits a new document to the view.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Replaces the topology as one undoable edit; `key` names the edit so
@@ -95,6 +103,7 @@ impl Document {
         self.redo.clear();
         self.last_edit = None;
         self.revision += 1;
+        self.generation += 1;
     }
 
     /// Whether there is something to undo.

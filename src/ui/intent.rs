@@ -86,6 +86,10 @@ pub enum Intent {
     Remove(LabName),
     /// Dark or light.
     Theme(bool),
+    /// Change the canvas's view (zoom, fit, selection).
+    View(crate::ui::canvas::ViewRequest),
+    /// Open (`true`) or close the canvas's legend.
+    Legend(bool),
     /// Close the window.
     Quit,
 }

@@ -5,6 +5,7 @@ use egui::text::LayoutJob;
 use egui::{Color32, FontId, RichText, TextFormat};
 
 use super::app::{Tab, TopolabApp};
+use super::canvas::ViewRequest;
 use super::explain;
 use super::intent::Intent;
 use super::style::{ERROR, OK, WARN};
@@ -72,6 +73,29 @@ impl TopolabApp {
             }
         });
         ui.menu_button("View", |ui| {
+            if ui.button("Fit to view\tHome").clicked() {
+                intents.push(Intent::View(ViewRequest::Fit));
+            }
+            if ui.button("Zoom to 100%\tCtrl+1").clicked() {
+                intents.push(Intent::View(ViewRequest::Actual));
+            }
+            if ui
+                .add_enabled(
+                    self.selection.is_some(),
+                    egui::Button::new("Zoom to selection\tCtrl+2"),
+                )
+                .clicked()
+                && let Some(s) = &self.selection
+            {
+                intents.push(Intent::View(ViewRequest::Show(s.clone())));
+            }
+            if ui
+                .checkbox(&mut self.legend_open.clone(), "Legend")
+                .clicked()
+            {
+                intents.push(Intent::Legend(!self.legend_open));
+            }
+            ui.separator();
             if ui.radio(self.dark, "Dark theme").clicked() {
                 intents.push(Intent::Theme(true));
             }

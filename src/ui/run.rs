@@ -13,6 +13,7 @@ use crate::preset::Preset;
 use crate::protocol::{CommandId, FaultKind, LabCommand, LabName, Phase, Rate, TrafficSettings};
 
 use super::app::{Tab, TopolabApp};
+use super::canvas::ViewRequest;
 use super::files::PathPurpose;
 use super::intent::Intent;
 use super::lab_view::{CapacityRun, Launching, Running, ScenarioRun};
@@ -71,6 +72,8 @@ impl TopolabApp {
             Intent::ClosePromote => self.close_modal_if(|m| matches!(m, Modal::Promote(_))),
             Intent::Scenario(name) => self.scenario(name),
             Intent::Capacity(start) => self.capacity(start),
+            Intent::View(request) => self.canvas.request(request),
+            Intent::Legend(open) => self.legend_open = open,
             Intent::Theme(dark) => {
                 self.dark = dark;
                 ctx.set_theme(if dark {
@@ -103,6 +106,9 @@ impl TopolabApp {
         let mut t = self.doc.topology().clone();
         let name = add_host(&mut t, template);
         self.doc.edit(&format!("add host {name}"), t);
+        // Where the tiers put it may be outside the view.
+        self.canvas
+            .request(ViewRequest::Reveal(Subject::Host(name.clone())));
         self.selection = Some(Subject::Host(name));
     }
 

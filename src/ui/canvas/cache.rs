@@ -119,8 +119,11 @@ impl CanvasCache {
             .with_hover_enabled(true)
             .with_node_clicking_enabled(true)
             .with_node_selection_enabled(true);
+        // Panning is egui_graphs'; zooming is `view.rs`'s (egui_graphs
+        // would zoom a fixed step on every frame of a smoothed wheel notch).
         let navigation = SettingsNavigation::new()
             .with_zoom_and_pan_enabled(true)
+            .with_zoom_speed(0.0)
             .with_fit_to_screen_enabled(false);
         let first = ui
             .ctx()

@@ -10,6 +10,7 @@
 mod cache;
 mod graph;
 mod shapes;
+mod view;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -27,6 +28,11 @@ pub use graph::{
     kind_color, kind_icon, position_from_center, subject_of,
 };
 pub use shapes::{Fixed, FixedState, LinkShape, NodeShape};
+pub use view::{BUTTON_STEP, View, ViewRequest};
+
+/// The height of the strip along the canvas's bottom edge where the
+/// legend button and the zoom controls sit.
+const CONTROLS_STRIP: f32 = 44.0;
 
 /// The graph drawn, with each subject's node.
 struct Drawn {
@@ -35,6 +41,25 @@ struct Drawn {
 }
 
 impl Drawn {
+    /// Where `subject` is drawn: a host's box, a component's row.
+    fn rect_of(&self, subject: &Subject) -> Option<Rect> {
+        let node = self.graph.node(*self.index.get(subject)?)?;
+        let size = match &node.payload().look {
+            Look::Host { size, .. } => *size,
+            Look::Component(_) => graph::COMPONENT,
+        };
+        Some(Rect::from_center_size(node.location(), size))
+    }
+
+    /// The box around every host.
+    fn bounds(&self) -> Option<Rect> {
+        self.index
+            .keys()
+            .filter(|s| matches!(s, Subject::Host(_)))
+            .filter_map(|s| self.rect_of(s))
+            .reduce(|a, b| a.union(b))
+    }
+
     /// Moves the other nodes of `node`'s host by `delta` with it (the whole
     /// host moves with whichever of its nodes is dragged); the host.
     fn move_host(&mut self, node: NodeIndex, delta: Vec2) -> Option<HostName> {
@@ -124,6 +149,16 @@ pub struct CanvasState {
     /// The revision a drag on the canvas produces (no rebuild for it).
     moved: Option<u64>,
     cache: CanvasCache,
+    /// Changes of view asked for, applied at the next frame.
+    requests: Vec<ViewRequest>,
+    /// The document generation last fitted to the view.
+    fitted: Option<u64>,
+    /// Frames painted (egui_graphs fits its first frame itself, uncapped;
+    /// the canvas fits again after it).
+    painted: u64,
+    /// Where the canvas was drawn on screen and its view, after the last
+    /// frame.
+    shown: Option<(Rect, View)>,
 }
 
 impl CanvasState {
@@ -142,16 +177,88 @@ impl CanvasState {
         intents: &mut Vec<Intent>,
     ) -> Option<egui::Response> {
         let rebuilt = self.build_if_changed(doc, selection, flags);
-        let drawn = self.drawn.as_mut()?;
         let rect = ui.available_rect_before_wrap();
+        if self.fitted != Some(doc.generation()) {
+            self.fitted = Some(doc.generation());
+            self.requests.push(ViewRequest::Fit);
+        }
+        let moved = self.move_view(ui, rect);
+        let drawn = self.drawn.as_mut()?;
         let (response, changes) =
             self.cache
-                .paint(ui, rect, &mut drawn.graph, rebuilt, always_live);
+                .paint(ui, rect, &mut drawn.graph, rebuilt || moved, always_live);
+        self.painted += 1;
+        if self.painted == 1 {
+            self.requests.push(ViewRequest::Fit);
+            ui.ctx().request_repaint();
+        }
+        self.shown = Some((rect, View::load(ui)));
         let on_node = self.follow(&changes, doc, intents);
         if response.clicked() && !on_node {
             intents.push(Intent::Select(None));
         }
         Some(response)
+    }
+
+    /// Asks for a change of view at the next frame.
+    pub fn request(&mut self, request: ViewRequest) {
+        self.requests.push(request);
+    }
+
+    /// The zoom in effect (1.0 is 100%).
+    pub fn zoom(&self) -> f32 {
+        self.shown.map_or(1.0, |(_, v)| v.zoom)
+    }
+
+    /// The canvas's rectangle on screen, and where each host's box was
+    /// drawn on screen in the last frame.
+    pub fn on_screen(&self) -> Option<(Rect, Vec<(HostName, Rect)>)> {
+        let (rect, view) = self.shown?;
+        let drawn = self.drawn.as_ref()?;
+        let hosts = drawn
+            .index
+            .keys()
+            .filter_map(|s| match s {
+                Subject::Host(h) => {
+                    let r = drawn.rect_of(s)?;
+                    let at = |p: Pos2| rect.min + view.pan + p.to_vec2() * view.zoom;
+                    Some((h.clone(), Rect::from_min_max(at(r.min), at(r.max))))
+                }
+                Subject::Component(_) => None,
+            })
+            .collect();
+        Some((rect, hosts))
+    }
+
+    /// Applies the wheel's zoom (at the pointer) and the requests to the
+    /// view egui_graphs keeps; whether the view moved.
+    fn move_view(&mut self, ui: &mut egui::Ui, rect: Rect) -> bool {
+        let (pointer, factor) = ui.input(|i| (i.pointer.hover_pos(), i.zoom_delta()));
+        let requests = std::mem::take(&mut self.requests);
+        let wheel = pointer.filter(|p| rect.contains(*p) && factor != 1.0);
+        if wheel.is_none() && requests.is_empty() {
+            return false;
+        }
+        let before = View::load(ui);
+        let mut view = before;
+        if let Some(p) = wheel {
+            view = view.wheel(factor, p - rect.min.to_vec2());
+        }
+        if let Some(drawn) = &self.drawn {
+            let bounds = drawn.bounds();
+            // What is fitted stays clear of the legend's and the zoom
+            // controls' strip along the bottom.
+            let clear = rect.size() - Vec2::new(0.0, CONTROLS_STRIP);
+            for r in &requests {
+                view = view.apply(r, bounds, |s| drawn.rect_of(s), clear);
+            }
+        }
+        if view == before {
+            return false;
+        }
+        view.save(ui);
+        ui.ctx().request_repaint();
+        true
     }
 
     /// The host or component under the pointer.
@@ -271,8 +378,73 @@ pub fn flags(problems: &[Problem], findings: &[Finding]) -> HashMap<Subject, Col
     flags
 }
 
-/// The legend, in the canvas's top-left corner.
-pub fn legend_ui(ui: &mut egui::Ui, canvas: Rect) {
+/// The zoom controls in the canvas's bottom-right corner: −, the zoom
+/// (click: 100%), +, and Fit.
+pub fn view_controls_ui(ui: &mut egui::Ui, canvas: Rect, zoom: f32, intents: &mut Vec<Intent>) {
+    let size = Vec2::new(230.0, 28.0);
+    let rect = Rect::from_min_size(canvas.right_bottom() - size - Vec2::new(8.0, 8.0), size);
+    let mut child = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(rect)
+            .layout(egui::Layout::right_to_left(egui::Align::Center)),
+    );
+    let ui = &mut child;
+    // Right to left: the last button added is the leftmost.
+    egui::Frame::popup(ui.style())
+        .inner_margin(2.0)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                if ui
+                    .small_button("⛶ Fit")
+                    .on_hover_text("Fit the whole design in view (Home)")
+                    .clicked()
+                {
+                    intents.push(Intent::View(ViewRequest::Fit));
+                }
+                if ui.small_button("+").on_hover_text("Zoom in").clicked() {
+                    intents.push(Intent::View(ViewRequest::ZoomBy(BUTTON_STEP)));
+                }
+                if ui
+                    .small_button(format!("{:.0}%", zoom * 100.0))
+                    .on_hover_text("Zoom to 100% (Ctrl+1)")
+                    .clicked()
+                {
+                    intents.push(Intent::View(ViewRequest::Actual));
+                }
+                if ui
+                    .small_button("−")
+                    .on_hover_text("Zoom out (Ctrl+wheel zooms at the pointer)")
+                    .clicked()
+                {
+                    intents.push(Intent::View(ViewRequest::ZoomBy(1.0 / BUTTON_STEP)));
+                }
+            });
+        });
+}
+
+/// The legend, docked in the canvas's bottom-left corner: a button that
+/// opens it above itself, and closes it again.
+pub fn legend_ui(ui: &mut egui::Ui, canvas: Rect, open: bool, intents: &mut Vec<Intent>) {
+    let button = Rect::from_min_size(
+        canvas.left_bottom() + Vec2::new(8.0, -36.0),
+        Vec2::new(110.0, 28.0),
+    );
+    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(button));
+    let label = if open { "Hide legend" } else { "Legend" };
+    if child
+        .button(label)
+        .on_hover_text("What the colours and the arrows mean")
+        .clicked()
+    {
+        intents.push(Intent::Legend(!open));
+    }
+    if open {
+        paint_legend(ui, canvas, button.left_top() + Vec2::new(0.0, -6.0));
+    }
+}
+
+/// Paints the legend with its bottom-left corner at `bottom_left`.
+fn paint_legend(ui: &egui::Ui, canvas: Rect, bottom_left: Pos2) {
     let entries: Vec<(Color32, &str, bool)> = [
         LinkKind::Backend { backup: false },
         LinkKind::Backend { backup: true },
@@ -284,8 +456,11 @@ pub fn legend_ui(ui: &mut egui::Ui, canvas: Rect) {
     .into_iter()
     .map(|k| (k.color(), k.label(), k.dashed()))
     .collect();
-    let size = Vec2::new(210.0, 18.0 * (entries.len() + 4) as f32 + 10.0);
-    let rect = Rect::from_min_size(canvas.left_top() + Vec2::new(8.0, 8.0), size);
+    let size = Vec2::new(
+        210.0,
+        18.0 * (entries.len() + ComponentKind::ALL.len()) as f32 + 10.0,
+    );
+    let rect = Rect::from_min_size(bottom_left - Vec2::new(0.0, size.y), size);
     let painter = ui.painter_at(canvas);
     let visuals = ui.visuals();
     painter.rect_filled(rect, 6.0, visuals.extreme_bg_color.gamma_multiply(0.9));
