@@ -854,8 +854,12 @@ fn a_lab_found_with_a_damaged_state_file_says_why_it_cannot_be_attached() {
 
 /// Every host's box lies inside the canvas.
 fn all_hosts_in_view(h: &Harness<'static, TopolabApp>) -> bool {
-    let (canvas, _, hosts) = h.state().canvas_on_screen().expect("a canvas");
-    !hosts.is_empty() && hosts.iter().all(|(_, r)| canvas.contains_rect(*r))
+    let shown = h.state().canvas_on_screen().expect("a canvas");
+    !shown.hosts.is_empty()
+        && shown
+            .hosts
+            .iter()
+            .all(|(_, r)| shown.rect.contains_rect(*r))
 }
 
 #[test]
@@ -866,8 +870,8 @@ fn a_loaded_design_fits_the_view_and_fit_brings_it_back() {
     step(&mut h);
     h.get_by_label("scaled").click();
     step(&mut h);
-    let (_, _, hosts) = h.state().canvas_on_screen().expect("a canvas");
-    assert_eq!(hosts.len(), 8);
+    let shown = h.state().canvas_on_screen().expect("a canvas");
+    assert_eq!(shown.hosts.len(), 8);
     assert!(all_hosts_in_view(&h), "scaled fits when loaded");
     // Zoomed in far, the design leaves the view; Fit brings it back.
     for _ in 0..6 {
@@ -883,7 +887,8 @@ fn a_loaded_design_fits_the_view_and_fit_brings_it_back() {
 #[test]
 fn zoom_moves_in_steps_and_the_percentage_resets_it() {
     let (mut h, _stub) = app("reference");
-    let zoom = |h: &Harness<'static, TopolabApp>| h.state().canvas_on_screen().expect("canvas").1;
+    let zoom =
+        |h: &Harness<'static, TopolabApp>| h.state().canvas_on_screen().expect("canvas").zoom;
     let before = zoom(&h);
     h.get_by_label("+").click();
     step(&mut h);

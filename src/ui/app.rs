@@ -212,13 +212,9 @@ impl TopolabApp {
         self.analysis.preview.as_ref()
     }
 
-    /// The canvas on screen after the last frame: its rectangle, its zoom
-    /// (1.0 is 100%), and each host's box.
-    pub fn canvas_on_screen(
-        &self,
-    ) -> Option<(egui::Rect, f32, Vec<(crate::model::HostName, egui::Rect)>)> {
-        let (rect, hosts) = self.canvas.on_screen()?;
-        Some((rect, self.canvas.zoom(), hosts))
+    /// The canvas on screen after the last frame.
+    pub fn canvas_on_screen(&self) -> Option<canvas::OnScreen> {
+        self.canvas.on_screen()
     }
 
     /// The name of the lab that runs, if one does.

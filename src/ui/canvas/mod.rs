@@ -137,6 +137,17 @@ impl Positions<'_> {
     }
 }
 
+/// The canvas as it was drawn on screen.
+#[derive(Clone, Debug)]
+pub struct OnScreen {
+    /// The canvas's rectangle.
+    pub rect: Rect,
+    /// Its zoom (1.0 is 100%).
+    pub zoom: f32,
+    /// Each host's box.
+    pub hosts: Vec<(HostName, Rect)>,
+}
+
 /// The canvas between frames: the graph drawn and what it was built from,
 /// the node under the pointer, and what the graph view painted last.
 #[derive(Default)]
@@ -210,9 +221,8 @@ impl CanvasState {
         self.shown.map_or(1.0, |(_, v)| v.zoom)
     }
 
-    /// The canvas's rectangle on screen, and where each host's box was
-    /// drawn on screen in the last frame.
-    pub fn on_screen(&self) -> Option<(Rect, Vec<(HostName, Rect)>)> {
+    /// The canvas on screen in the last frame.
+    pub fn on_screen(&self) -> Option<OnScreen> {
         let (rect, view) = self.shown?;
         let drawn = self.drawn.as_ref()?;
         let hosts = drawn
@@ -227,7 +237,11 @@ impl CanvasState {
                 Subject::Component(_) => None,
             })
             .collect();
-        Some((rect, hosts))
+        Some(OnScreen {
+            rect,
+            zoom: view.zoom,
+            hosts,
+        })
     }
 
     /// Applies the wheel's zoom (at the pointer) and the requests to the
