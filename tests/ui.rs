@@ -904,3 +904,37 @@ fn zoom_moves_in_steps_and_the_percentage_resets_it() {
     assert!((zoom(&h) - 1.0).abs() < 1e-3);
     h.get_by_label("100%");
 }
+
+#[test]
+fn the_bottom_panel_keeps_its_height_across_tabs_and_maximizes() {
+    let (mut h, _stub) = app("reference");
+    let shown = |h: &Harness<'static, TopolabApp>| h.state().bottom.shown;
+    let chosen = h.state().bottom.height;
+    assert!(
+        (shown(&h) - chosen).abs() < 1.0,
+        "{} vs {chosen}",
+        shown(&h)
+    );
+    // The capacity tab needs more room for its plots ...
+    h.get_by_label("Capacity").click();
+    step(&mut h);
+    assert!(shown(&h) >= 380.0, "{}", shown(&h));
+    // ... and the panel goes back to the chosen height after it.
+    h.get_by_label_contains("Timeline (").click();
+    step(&mut h);
+    assert!(
+        (shown(&h) - chosen).abs() < 1.0,
+        "{} vs {chosen}",
+        shown(&h)
+    );
+    h.get_by_label("Maximize").click();
+    step(&mut h);
+    assert!(shown(&h) > chosen + 200.0, "{}", shown(&h));
+    h.get_by_label("Restore").click();
+    step(&mut h);
+    assert!(
+        (shown(&h) - chosen).abs() < 1.0,
+        "{} vs {chosen}",
+        shown(&h)
+    );
+}

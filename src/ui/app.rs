@@ -25,6 +25,7 @@ pub use super::intent::Intent;
 use super::lab_view::{LabView, TimelineEntry};
 use super::modal::{self, Answer, Modal};
 use super::overlay;
+use super::settings::{DEFAULT_BOTTOM, MIN_BOTTOM, Settings};
 
 /// The app's channel to the lab: commands out, events in. Tests build one
 /// from plain channels and play the lab themselves.
@@ -33,6 +34,34 @@ pub struct LabLink {
     pub commands: tokio::sync::mpsc::UnboundedSender<LabCommand>,
     /// Events from it.
     pub events: mpsc::Receiver<LabEvent>,
+}
+
+/// The canvas keeps at least this much height when the bottom panel is
+/// maximized.
+const MIN_CANVAS: f32 = 140.0;
+
+/// The bottom panel's height as the user wants it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BottomPanel {
+    /// The height last dragged to (kept between sessions).
+    pub height: f32,
+    /// Maximized: as tall as the window allows.
+    pub maximized: bool,
+    /// The user is dragging its edge now.
+    dragging: bool,
+    /// Its height on screen in the last frame.
+    pub shown: f32,
+}
+
+impl Default for BottomPanel {
+    fn default() -> Self {
+        Self {
+            height: DEFAULT_BOTTOM,
+            maximized: false,
+            dragging: false,
+            shown: 0.0,
+        }
+    }
 }
 
 /// Which tab the bottom panel shows.
@@ -91,6 +120,8 @@ pub struct TopolabApp {
     pub dark: bool,
     /// Whether the canvas's legend is open.
     pub legend_open: bool,
+    /// The bottom panel's height, as the user wants it.
+    pub bottom: BottomPanel,
     /// The problems, findings and preview shown.
     pub(super) analysis: Analysis,
     /// Keeps `analysis` current, off the UI thread when the app has a
@@ -132,6 +163,7 @@ impl TopolabApp {
             preview_file: None,
             dark: true,
             legend_open: false,
+            bottom: BottomPanel::default(),
             analysis: Analysis::default(),
             analyser,
             repaint,
@@ -183,6 +215,24 @@ impl TopolabApp {
     /// Keeps the recent-files list in `file` (and loads it now).
     pub fn keep_recent_in(&mut self, file: PathBuf) {
         self.files.keep_recent_in(file);
+    }
+
+    /// Keeps the settings (panel height, legend, theme) in `file`, and
+    /// takes those kept there now.
+    pub fn keep_settings_in(&mut self, file: PathBuf) {
+        let s = self.files.keep_settings_in(file);
+        self.bottom.height = s.bottom_height;
+        self.legend_open = s.legend_open;
+        self.dark = s.dark;
+    }
+
+    /// Keeps the settings for the next session.
+    pub(super) fn keep_settings(&self) {
+        self.files.keep_settings(&Settings {
+            bottom_height: self.bottom.height,
+            legend_open: self.legend_open,
+            dark: self.dark,
+        });
     }
 
     /// Attaches to lab `lab` as soon as the lab reports it running, and
@@ -275,6 +325,14 @@ impl TopolabApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let frame_start = Instant::now();
         let ctx = ui.ctx().clone();
+        let theme = if self.dark {
+            egui::Theme::Dark
+        } else {
+            egui::Theme::Light
+        };
+        if ctx.theme() != theme {
+            ctx.set_theme(theme);
+        }
         self.drain_events();
         self.advance_live(&ctx);
         self.analyse();
@@ -324,17 +382,7 @@ impl TopolabApp {
         });
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui, intents));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui, intents));
-        // The capacity tab's two plots and its steps need room.
-        let least = if self.tab == Tab::Capacity {
-            380.0
-        } else {
-            0.0
-        };
-        egui::Panel::bottom("bottom")
-            .resizable(true)
-            .default_size(230.0)
-            .min_size(least)
-            .show(ui, |ui| self.bottom_ui(ui, intents));
+        self.bottom_panel_ui(ui, intents);
         egui::Panel::right("inspector")
             .resizable(true)
             .default_size(320.0)
@@ -342,6 +390,67 @@ impl TopolabApp {
                 egui::ScrollArea::vertical().show(ui, |ui| self.inspector_ui(ui, intents));
             });
         egui::CentralPanel::default_margins().show(ui, |ui| self.canvas_ui(ui, intents));
+    }
+
+    /// The bottom panel at the height the user chose: egui keeps a panel's
+    /// size itself, but also keeps one clamped by a window that was small
+    /// for a frame (a start, a restore); the app's height wins unless the
+    /// user is dragging the edge, and a drag sets it.
+    fn bottom_panel_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        let id = egui::Id::new("bottom");
+        // The capacity tab's two plots and its steps need room.
+        let least = if self.tab == Tab::Capacity {
+            380.0
+        } else {
+            MIN_BOTTOM
+        };
+        let room = ui.available_height();
+        let wanted = if self.bottom.maximized {
+            room - MIN_CANVAS
+        } else {
+            self.bottom.height
+        }
+        .max(least);
+        let pressed = ui.input(|i| i.pointer.primary_down());
+        if !self.bottom.dragging {
+            let outer_rect = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(0.0, wanted));
+            ui.ctx().data_mut(|d| {
+                d.insert_persisted(id, egui::containers::panel::PanelState { outer_rect })
+            });
+        }
+        let shown = egui::Panel::bottom(id)
+            .resizable(true)
+            .min_size(least)
+            .max_size((room - MIN_CANVAS).max(least))
+            .show(ui, |ui| {
+                // The frame fills the height set, not just the contents'.
+                ui.set_min_height(ui.max_rect().height());
+                self.bottom_ui(ui, intents);
+            })
+            .response
+            .rect;
+        // A grip in the middle of the edge says it can be dragged.
+        let grip = egui::Rect::from_center_size(
+            egui::pos2(shown.center().x, shown.top() + 3.0),
+            egui::vec2(36.0, 4.0),
+        );
+        ui.painter().rect_filled(
+            grip,
+            2.0,
+            ui.visuals().widgets.noninteractive.fg_stroke.color,
+        );
+        let height = shown.height();
+        self.bottom.shown = height;
+        if pressed && (height - wanted).abs() > 0.5 {
+            // The user drags the edge.
+            self.bottom.dragging = true;
+            self.bottom.maximized = false;
+            self.bottom.height = height;
+        } else if self.bottom.dragging && !pressed {
+            self.bottom.dragging = false;
+            self.bottom.height = height;
+            self.keep_settings();
+        }
     }
 
     /// Moves the running lab's live view on before anything is drawn: closes

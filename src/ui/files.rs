@@ -51,6 +51,8 @@ pub struct FileJobs {
     pub recent: Vec<PathBuf>,
     /// Where the recent list is kept (None: not kept, e.g. in tests).
     recent_file: Option<PathBuf>,
+    /// Where the settings are kept (None: not kept, e.g. in tests).
+    settings_file: Option<PathBuf>,
 }
 
 impl FileJobs {
@@ -65,6 +67,7 @@ impl FileJobs {
             ctx: None,
             recent: Vec::new(),
             recent_file: None,
+            settings_file: None,
         }
     }
 
@@ -87,6 +90,38 @@ impl FileJobs {
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
         self.recent_file = Some(file);
+    }
+
+    /// Keeps the settings in `file`; the settings kept there now.
+    pub(super) fn keep_settings_in(&mut self, file: PathBuf) -> super::settings::Settings {
+        let settings = super::settings::Settings::read(&file);
+        self.settings_file = Some(file);
+        settings
+    }
+
+    /// Keeps `settings` for the next session (in the background).
+    pub(super) fn keep_settings(&self, settings: &super::settings::Settings) {
+        if let (Some(file), Ok(json)) = (
+            self.settings_file.clone(),
+            serde_json::to_string_pretty(settings),
+        ) {
+            self.write_quietly(file, json);
+        }
+    }
+
+    /// Writes a file the app keeps for itself, off the UI thread; settings
+    /// that cannot be kept are no reason to bother the user.
+    fn write_quietly(&self, file: PathBuf, text: String) {
+        let write = move || {
+            if let Some(dir) = file.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = crate::fsutil::write_atomic(&file, text.as_bytes());
+        };
+        match &self.runtime {
+            Some(rt) => drop(rt.spawn_blocking(write)),
+            None => write(),
+        }
     }
 
     /// From now on the path field asks instead of the system's dialog.
@@ -134,17 +169,7 @@ impl FileJobs {
             self.recent_file.clone(),
             serde_json::to_string_pretty(&self.recent),
         ) {
-            let write = move || {
-                if let Some(dir) = file.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                // A list that cannot be kept is no reason to bother the user.
-                let _ = std::fs::write(file, json);
-            };
-            match &self.runtime {
-                Some(rt) => drop(rt.spawn_blocking(write)),
-                None => write(),
-            }
+            self.write_quietly(file, json);
         }
     }
 

@@ -90,6 +90,8 @@ pub enum Intent {
     View(crate::ui::canvas::ViewRequest),
     /// Open (`true`) or close the canvas's legend.
     Legend(bool),
+    /// Maximize (`true`) or restore the bottom panel.
+    MaximizeBottom(bool),
     /// Close the window.
     Quit,
 }

@@ -32,6 +32,7 @@ pub mod modal;
 mod overlay;
 mod panels;
 mod run;
+pub mod settings;
 mod style;
 
 use std::sync::Arc;
@@ -110,6 +111,7 @@ pub fn run(topology: Topology, launch: Launch) -> Result<(), String> {
                 Some(runtime.handle().clone()),
             );
             app.keep_recent_in(crate::fsutil::data_dir().join("recent.json"));
+            app.keep_settings_in(crate::fsutil::data_dir().join("settings.json"));
             if let Some(n) = launch.frames {
                 app.measure_frames(n);
             }

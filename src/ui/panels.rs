@@ -267,6 +267,19 @@ impl TopolabApp {
             if self.lab.live.scenario.is_some() {
                 ui.selectable_value(&mut self.tab, Tab::Scenario, "Scenario");
             }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let (label, hint) = if self.bottom.maximized {
+                    ("Restore", "Back to the height you dragged it to")
+                } else {
+                    (
+                        "Maximize",
+                        "As tall as the window allows (drag the edge above to resize)",
+                    )
+                };
+                if ui.small_button(label).on_hover_text(hint).clicked() {
+                    intents.push(Intent::MaximizeBottom(!self.bottom.maximized));
+                }
+            });
         });
         ui.separator();
         match self.tab {

@@ -73,15 +73,16 @@ impl TopolabApp {
             Intent::Scenario(name) => self.scenario(name),
             Intent::Capacity(start) => self.capacity(start),
             Intent::View(request) => self.canvas.request(request),
-            Intent::Legend(open) => self.legend_open = open,
-            Intent::Theme(dark) => {
-                self.dark = dark;
-                ctx.set_theme(if dark {
-                    egui::Theme::Dark
-                } else {
-                    egui::Theme::Light
-                });
+            Intent::Legend(open) => {
+                self.legend_open = open;
+                self.keep_settings();
             }
+            Intent::Theme(dark) => {
+                // `show` applies it.
+                self.dark = dark;
+                self.keep_settings();
+            }
+            Intent::MaximizeBottom(on) => self.bottom.maximized = on,
             Intent::Quit => {
                 self.followups.quit_confirmed = true;
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
