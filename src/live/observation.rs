@@ -362,3 +362,12 @@ pub enum Observation {
         text: String,
     },
 }
+
+impl Observation {
+    /// A periodic sample (CPU and memory, a load balancer's counters): it
+    /// moves numbers and sparklines, never a state, so showing it within a
+    /// second is soon enough.
+    pub fn is_sample(&self) -> bool {
+        matches!(self, Self::Resources { .. } | Self::BackendLoad { .. })
+    }
+}

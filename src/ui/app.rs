@@ -362,8 +362,10 @@ impl TopolabApp {
         // frame happens to come.
         self.analyse();
         if self.lab.running.is_some() {
-            // Rates and sparklines move with time even when no event comes.
-            ctx.request_repaint_after(Duration::from_secs(1));
+            // Rates and sparklines move with time even when no event comes:
+            // every second while traffic runs, every two when the lab idles.
+            let every = if self.lab.live.traffic_on { 1 } else { 2 };
+            ctx.request_repaint_after(Duration::from_secs(every));
         }
         if let Some(times) = &mut self.frame_times {
             ctx.request_repaint();

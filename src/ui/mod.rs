@@ -36,13 +36,20 @@ pub mod settings;
 mod style;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use app::{LabLink, TopolabApp};
 pub use frame_times::generated_topology;
 pub use intent::Intent;
 pub use panels::highlight;
 
+use crate::live::Observation;
 use crate::model::Topology;
+use crate::protocol::LabEvent;
+
+/// Periodic samples from a running lab are drawn within this time (an
+/// idle lab then costs the machine a frame every two seconds).
+const SAMPLES_SHOWN_EVERY: Duration = Duration::from_secs(2);
 
 /// Keeps the tokio runtime alive as long as the window.
 struct Shell {
@@ -101,8 +108,17 @@ pub fn run(topology: Topology, launch: Launch) -> Result<(), String> {
             let ctx = cc.egui_ctx.clone();
             let (events_tx, events) = std::sync::mpsc::channel();
             let sink: crate::lab::actor::Sink = Arc::new(move |event| {
+                // Samples arrive several times a second while a lab runs:
+                // a frame every two seconds shows them; anything else (a
+                // state that changed, requests to draw) is shown at once.
+                let samples = matches!(&event, LabEvent::Live { observations, .. }
+                    if observations.iter().all(Observation::is_sample));
                 let _ = events_tx.send(event);
-                ctx.request_repaint();
+                if samples {
+                    ctx.request_repaint_after(SAMPLES_SHOWN_EVERY);
+                } else {
+                    ctx.request_repaint();
+                }
             });
             let commands = crate::lab::actor::spawn(runtime.handle(), sink);
             let mut app = TopolabApp::new(
