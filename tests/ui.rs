@@ -938,3 +938,64 @@ fn the_bottom_panel_keeps_its_height_across_tabs_and_maximizes() {
         shown(&h)
     );
 }
+
+#[test]
+fn an_edit_while_a_lab_runs_offers_a_relaunch() {
+    let (mut h, mut stub) = app("reference");
+    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
+    step(&mut h);
+    h.get_by_label("▶ Launch").click();
+    step(&mut h);
+    let launch = |stub: &mut Stub| {
+        stub.sent().into_iter().find_map(|c| match c {
+            LabCommand::Launch { id, .. } => Some(id),
+            _ => None,
+        })
+    };
+    let id = launch(&mut stub).expect("a launch");
+    for event in [
+        LabEvent::Launched {
+            id,
+            lab: lab("reference"),
+            entry_points: vec![],
+            artifacts: Box::new(Artifacts::default()),
+        },
+        LabEvent::Finished {
+            id,
+            result: Ok("lab reference is running".to_owned()),
+        },
+    ] {
+        stub.events.send(event).expect("send");
+    }
+    step(&mut h);
+    assert!(!h.state().design_differs());
+    assert!(
+        h.query_by_label_contains("differs from the running lab")
+            .is_none()
+    );
+    // A new web server is in the design, not in the lab.
+    h.get_by_label("+ Web/app server").click();
+    step(&mut h);
+    assert!(h.state().design_differs());
+    h.get_by_label("The design differs from the running lab.");
+    h.get_by_label_contains("Not in the running lab");
+    // Relaunch stops the lab, then launches the design.
+    h.get_by_label("⟳ Relaunch").click();
+    step(&mut h);
+    let stop = stub
+        .sent()
+        .into_iter()
+        .find_map(|c| match c {
+            LabCommand::Stop { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("a stop");
+    stub.events
+        .send(LabEvent::Finished {
+            id: stop,
+            result: Ok("lab reference removed".to_owned()),
+        })
+        .expect("send");
+    step(&mut h);
+    assert!(launch(&mut stub).is_some(), "the design is launched again");
+}

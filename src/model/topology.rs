@@ -403,6 +403,22 @@ pub struct Monitoring {
 }
 
 impl Topology {
+    /// Whether `other` runs as the same lab: the same hosts, components
+    /// and settings. Where the canvas draws the hosts, the description and
+    /// the name (a lab keeps its own) do not matter.
+    pub fn runs_like(&self, other: &Topology) -> bool {
+        let lab = |t: &Topology| {
+            let mut t = t.clone();
+            t.name.clear();
+            t.description.clear();
+            for h in &mut t.hosts {
+                h.position = None;
+            }
+            t
+        };
+        lab(self) == lab(other)
+    }
+
     /// An empty topology of the current format version.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
@@ -567,5 +583,28 @@ impl Host {
             Component::Db(db) => Some(db),
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_hosts_does_not_change_the_lab_but_a_setting_does() {
+        let t = crate::preset::Preset::find("reference")
+            .expect("preset")
+            .topology()
+            .expect("valid");
+        let mut moved = t.clone();
+        moved.hosts[0].position = Some(Position { x: 999.0, y: 5.0 });
+        moved.description = "mine".to_owned();
+        assert!(t.runs_like(&moved));
+        let mut bigger = t.clone();
+        bigger.hosts[1].size.cpus = 2.0;
+        assert!(!t.runs_like(&bigger));
+        let mut fewer = t.clone();
+        fewer.hosts.pop();
+        assert!(!t.runs_like(&fewer));
     }
 }

@@ -26,6 +26,7 @@ use super::lab_view::{LabView, TimelineEntry};
 use super::modal::{self, Answer, Modal};
 use super::overlay;
 use super::settings::{DEFAULT_BOTTOM, MIN_BOTTOM, Settings};
+use super::style;
 
 /// The app's channel to the lab: commands out, events in. Tests build one
 /// from plain channels and play the lab themselves.
@@ -96,6 +97,8 @@ pub(super) struct Followups {
     pub(super) quit_confirmed: bool,
     /// A lab to attach to once found, and a traffic rate to start there.
     pub(super) auto_attach: Option<(LabName, Option<f64>)>,
+    /// Launch the design once the lab shown has stopped (Relaunch).
+    pub(super) launch_after_stop: bool,
 }
 
 /// The whole app.
@@ -265,6 +268,16 @@ impl TopolabApp {
     /// The canvas on screen after the last frame.
     pub fn canvas_on_screen(&self) -> Option<canvas::OnScreen> {
         self.canvas.on_screen()
+    }
+
+    /// Whether a lab runs here and the design being edited is not what it
+    /// runs (until live apply exists, changes need a relaunch).
+    pub fn design_differs(&self) -> bool {
+        self.lab
+            .running
+            .as_ref()
+            .and_then(|r| r.topology.as_ref())
+            .is_some_and(|t| !t.runs_like(self.doc.topology()))
     }
 
     /// The name of the lab that runs, if one does.
@@ -472,6 +485,9 @@ impl TopolabApp {
 
     /// The canvas, the running lab over it, its tooltip and its legend.
     fn canvas_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        if self.design_differs() {
+            self.differs_bar_ui(ui, intents);
+        }
         let analysis = &self.analysis;
         let shown = self.canvas.show(
             ui,
@@ -501,6 +517,50 @@ impl TopolabApp {
         }
         canvas::legend_ui(ui, response.rect, self.legend_open, intents);
         canvas::view_controls_ui(ui, response.rect, self.canvas.zoom(), intents);
+    }
+
+    /// The bar over the canvas when the design is not what the lab runs.
+    fn differs_bar_ui(&self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+        let running = self.lab.running.as_ref();
+        egui::Frame::new()
+            .fill(style::WARN.gamma_multiply(0.25))
+            .corner_radius(4.0)
+            .inner_margin(6.0)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(
+                        egui::RichText::new("The design differs from the running lab.").strong(),
+                    );
+                    ui.label("The lab runs what was launched; relaunch it to run these changes.");
+                    if ui
+                        .add_enabled(self.lab.stopping.is_none(), egui::Button::new("⟳ Relaunch"))
+                        .on_hover_text(
+                            "Stop the lab (every container goes), then launch this design",
+                        )
+                        .clicked()
+                    {
+                        intents.push(Intent::Relaunch);
+                    }
+                    if let Some(t) = running.and_then(|r| r.topology.as_ref())
+                        && ui
+                            .button("Revert the design")
+                            .on_hover_text("Make the design what the lab runs (undoable)")
+                            .clicked()
+                    {
+                        let mut t = (**t).clone();
+                        // Keep the layout the user drew.
+                        for h in &mut t.hosts {
+                            if let Some(mine) = self.doc.topology().host(&h.name) {
+                                h.position = mine.position;
+                            }
+                        }
+                        intents.push(Intent::Edit {
+                            key: "revert to the running lab".to_owned(),
+                            topology: Box::new(t),
+                        });
+                    }
+                });
+            });
     }
 
     /// What the canvas says of `subject` under the pointer.

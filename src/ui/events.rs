@@ -96,7 +96,10 @@ impl TopolabApp {
                 if self.shows_lab(&lab) {
                     // The design follows the lab: the promoted replica is
                     // the primary now (one undoable step).
-                    self.doc.edit("promotion", *topology);
+                    self.doc.edit("promotion", (*topology).clone());
+                    if let Some(running) = self.lab.running.as_mut() {
+                        running.topology = Some(topology);
+                    }
                 }
             }
             LabEvent::ImagesMissing { id, image } => {
@@ -132,10 +135,12 @@ impl TopolabApp {
         self.reset_live();
         // What a learner does next: send requests and watch them.
         self.tab = Tab::Traffic;
+        let topology = self.lab.launching.as_ref().map(|l| l.topology.clone());
         self.lab.running = Some(Running {
             lab,
             entry_points,
             artifacts: Some(artifacts),
+            topology,
         });
     }
 
@@ -187,6 +192,9 @@ impl TopolabApp {
             if result.is_ok() {
                 self.lab.running = None;
                 self.lab.live.traffic_on = false;
+            }
+            if std::mem::take(&mut self.followups.launch_after_stop) && result.is_ok() {
+                self.followups.deferred.push(Intent::Launch);
             }
         }
         match result {

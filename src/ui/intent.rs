@@ -55,6 +55,8 @@ pub enum Intent {
     Cancel,
     /// Stop (remove) the running lab.
     Stop,
+    /// Stop the running lab, then launch the design.
+    Relaunch,
     /// Attach to a lab found running.
     Attach(LabName),
     /// Start or change (`Some`) or stop (`None`) traffic through the lab.

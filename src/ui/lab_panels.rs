@@ -216,8 +216,26 @@ impl TopolabApp {
         subject: &Subject,
         intents: &mut Vec<Intent>,
     ) {
-        let topology = self.doc.topology();
+        // Faults go to what the lab runs, which may differ from the design.
+        let topology = self
+            .lab
+            .running
+            .as_ref()
+            .and_then(|r| r.topology.as_deref())
+            .unwrap_or(self.doc.topology());
         ui.label(RichText::new("Faults").strong());
+        let in_lab = match subject {
+            Subject::Host(h) => topology.host(h).is_some(),
+            Subject::Component(id) => topology
+                .host(&id.host)
+                .is_some_and(|h| h.component(id.kind).is_some()),
+        };
+        if !in_lab {
+            ui.label(
+                RichText::new("Not in the running lab: relaunch to run it, then break it.").weak(),
+            );
+            return;
+        }
         ui.horizontal_wrapped(|ui| {
             for kind in faults::applicable(topology, subject) {
                 if ui

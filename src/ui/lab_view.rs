@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::generate::Artifacts;
 use crate::live::{self, LiveState, Observation, RequestTrace};
-use crate::model::{ComponentId, HostName, Subject};
+use crate::model::{ComponentId, HostName, Subject, Topology};
 use crate::protocol::{
     ActiveFault, CommandId, EntryPoint, FaultKind, FoundLab, LabName, Phase, Rate, TrafficSettings,
     Verification,
@@ -39,6 +39,8 @@ pub struct Launching {
     pub done: Vec<Phase>,
     /// Phases expected for this topology.
     pub expected: usize,
+    /// What it launches.
+    pub topology: Box<Topology>,
     /// Whether it builds the lab's images first where they are missing.
     pub building_images: bool,
 }
@@ -52,6 +54,8 @@ pub struct Running {
     pub entry_points: Vec<EntryPoint>,
     /// The files as launched, when this app launched it.
     pub artifacts: Option<Box<Artifacts>>,
+    /// What runs (roles follow promotions), when known.
+    pub topology: Option<Box<Topology>>,
 }
 
 /// What the lab panel shows.

@@ -51,6 +51,10 @@ impl TopolabApp {
             Intent::ExportDialog => self.file_dialog(PathPurpose::Export, ctx),
             Intent::ExportTo(dir) => self.files.export(self.doc.topology().clone(), dir),
             Intent::Launch => self.launch(false),
+            Intent::Relaunch => {
+                self.followups.launch_after_stop = true;
+                self.stop();
+            }
             Intent::BuildImagesAndLaunch => {
                 self.close_modal_if(|m| matches!(m, Modal::BuildImages { .. }));
                 self.launch(true);
@@ -196,10 +200,11 @@ impl TopolabApp {
         };
         let expected = Phase::of(&topology).len();
         let id = self.next_id();
+        let topology = Box::new(topology);
         let sent = self.send(LabCommand::Launch {
             id,
             lab: lab.clone(),
-            topology: Box::new(topology),
+            topology: topology.clone(),
             build_images,
         });
         if sent {
@@ -209,6 +214,7 @@ impl TopolabApp {
                 done: Vec::new(),
                 expected,
                 building_images: build_images,
+                topology,
             });
             self.tab = Tab::Timeline;
             self.note(format!("launching lab {lab}…"), false);
@@ -248,13 +254,14 @@ impl TopolabApp {
             return;
         };
         let found = self.lab.found.remove(pos);
-        if let Some(t) = found.topology {
-            self.replace_design(*t);
+        if let Some(t) = &found.topology {
+            self.replace_design((**t).clone());
         }
         self.lab.running = Some(Running {
             lab: found.lab.clone(),
             entry_points: found.entry_points,
             artifacts: None,
+            topology: found.topology,
         });
         self.reset_live();
         // Faults injected from the command line show too.
