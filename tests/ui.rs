@@ -999,3 +999,24 @@ fn an_edit_while_a_lab_runs_offers_a_relaunch() {
     step(&mut h);
     assert!(launch(&mut stub).is_some(), "the design is launched again");
 }
+
+#[test]
+fn undo_and_redo_name_the_action() {
+    let (mut h, _stub) = app("reference");
+    h.get_by_label("+ Web/app server").click();
+    step(&mut h);
+    assert_eq!(h.state().doc.undo_label(), Some("add host web-03"));
+    h.get_by_label("Edit").click();
+    step(&mut h);
+    h.get_by_label("Undo add host web-03  (Ctrl+Z)").click();
+    step(&mut h);
+    assert_eq!(h.state().doc.topology().hosts.len(), 3);
+    h.get_by_label_contains("undone: add host web-03");
+    assert_eq!(h.state().doc.redo_label(), Some("add host web-03"));
+    h.get_by_label("Edit").click();
+    step(&mut h);
+    h.get_by_label("Redo add host web-03  (Ctrl+Shift+Z)")
+        .click();
+    step(&mut h);
+    assert_eq!(h.state().doc.topology().hosts.len(), 4);
+}

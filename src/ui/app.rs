@@ -37,6 +37,24 @@ pub struct LabLink {
     pub events: mpsc::Receiver<LabEvent>,
 }
 
+/// A message in the status bar.
+#[derive(Clone, Debug)]
+pub struct StatusMessage {
+    /// What it says.
+    pub text: String,
+    /// Whether it is an error.
+    pub error: bool,
+    /// When it was said.
+    pub at: Instant,
+}
+
+impl StatusMessage {
+    /// How long it shows: an error long enough to read and act on.
+    fn keep(&self) -> Duration {
+        Duration::from_secs(if self.error { 30 } else { 8 })
+    }
+}
+
 /// The canvas keeps at least this much height when the bottom panel is
 /// maximized.
 const MIN_CANVAS: f32 = 140.0;
@@ -111,8 +129,8 @@ pub struct TopolabApp {
     pub tab: Tab,
     /// The lab as reported.
     pub lab: LabView,
-    /// The last message for the status bar: (text, is an error).
-    pub message: Option<(String, bool)>,
+    /// The last message for the status bar, until it is old.
+    pub message: Option<StatusMessage>,
     /// The modal dialog shown, if any (never more than one).
     pub modal: Option<Modal>,
     /// File dialogs, reads and writes, and the recent files.
@@ -293,9 +311,32 @@ impl TopolabApp {
     pub(super) fn send(&mut self, command: LabCommand) -> bool {
         let sent = self.link.commands.send(command).is_ok();
         if !sent {
-            self.message = Some(("the lab runtime has stopped".to_owned(), true));
+            self.say("the lab runtime has stopped".to_owned(), true);
         }
         sent
+    }
+
+    /// Says `text` in the status bar until it is old (the timeline keeps
+    /// what matters).
+    pub(super) fn say(&mut self, text: impl Into<String>, error: bool) {
+        self.message = Some(StatusMessage {
+            text: text.into(),
+            error,
+            at: Instant::now(),
+        });
+    }
+
+    /// The status bar's message, while it is fresh; asks for the frame
+    /// that clears it.
+    pub(super) fn fresh_message(&self, ctx: &egui::Context) -> Option<&StatusMessage> {
+        let m = self.message.as_ref()?;
+        let keep = m.keep();
+        let age = m.at.elapsed();
+        if age >= keep {
+            return None;
+        }
+        ctx.request_repaint_after(keep - age);
+        Some(m)
     }
 
     /// Says `text` in the status bar and the timeline.
@@ -307,7 +348,7 @@ impl TopolabApp {
             explain: Vec::new(),
             error,
         });
-        self.message = Some((text, error));
+        self.say(text, error);
     }
 
     /// Shows `modal` in place of any other (a path field it replaces counts

@@ -23,11 +23,22 @@ pub struct Document {
     pub path: Option<PathBuf>,
     /// Changed since the last load or save.
     pub dirty: bool,
-    undo: Vec<Topology>,
-    redo: Vec<Topology>,
+    /// Earlier topologies, each with the name of the edit that left it.
+    undo: Vec<(String, Topology)>,
+    /// Undone topologies, each with the name of the edit that made it.
+    redo: Vec<(String, Topology)>,
     last_edit: Option<(String, Instant)>,
     revision: u64,
     generation: u64,
+}
+
+/// An edit's name for people: its key without the serial number some
+/// keys carry to keep separate actions from coalescing ("... #3").
+fn label(key: &str) -> String {
+    match key.rsplit_once(" #") {
+        Some((name, n)) if n.chars().all(|c| c.is_ascii_digit()) => name.to_owned(),
+        _ => key.to_owned(),
+    }
 }
 
 impl Document {
@@ -73,8 +84,8 @@ impl Document {
             .as_ref()
             .is_some_and(|(k, at)| k == key && now.duration_since(*at) < COALESCE);
         if !coalesce {
-            self.undo
-                .push(std::mem::replace(&mut self.topology, topology));
+            let previous = std::mem::replace(&mut self.topology, topology);
+            self.undo.push((label(key), previous));
             if self.undo.len() > MAX_UNDO {
                 self.undo.remove(0);
             }
@@ -116,21 +127,32 @@ impl Document {
         !self.redo.is_empty()
     }
 
-    /// Undoes the last edit.
-    pub fn undo(&mut self) {
-        if let Some(previous) = self.undo.pop() {
-            self.redo
-                .push(std::mem::replace(&mut self.topology, previous));
-            self.after_history_move();
-        }
+    /// What Undo would undo ("add host web-03").
+    pub fn undo_label(&self) -> Option<&str> {
+        self.undo.last().map(|(l, _)| l.as_str())
     }
 
-    /// Redoes the last undone edit.
-    pub fn redo(&mut self) {
-        if let Some(next) = self.redo.pop() {
-            self.undo.push(std::mem::replace(&mut self.topology, next));
-            self.after_history_move();
-        }
+    /// What Redo would redo.
+    pub fn redo_label(&self) -> Option<&str> {
+        self.redo.last().map(|(l, _)| l.as_str())
+    }
+
+    /// Undoes the last edit; its name.
+    pub fn undo(&mut self) -> Option<String> {
+        let (label, previous) = self.undo.pop()?;
+        let undone = std::mem::replace(&mut self.topology, previous);
+        self.redo.push((label.clone(), undone));
+        self.after_history_move();
+        Some(label)
+    }
+
+    /// Redoes the last undone edit; its name.
+    pub fn redo(&mut self) -> Option<String> {
+        let (label, next) = self.redo.pop()?;
+        let redone = std::mem::replace(&mut self.topology, next);
+        self.undo.push((label.clone(), redone));
+        self.after_history_move();
+        Some(label)
     }
 
     fn after_history_move(&mut self) {
@@ -383,6 +405,23 @@ fn same_host_elsewhere(a: &Host, b: &Host) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_edit_is_named_without_its_serial() {
+        assert_eq!(
+            label("change web-01's components #12"),
+            "change web-01's components"
+        );
+        assert_eq!(label("add host web-03"), "add host web-03");
+        assert_eq!(label("fix: Enable TLS"), "fix: Enable TLS");
+        assert_eq!(label("move #tag x"), "move #tag x");
+        let mut d = Document::new(Topology::new("a"));
+        d.modify("rename #1", |t| t.name = "b".into());
+        assert_eq!(d.undo_label(), Some("rename"));
+        assert_eq!(d.undo().as_deref(), Some("rename"));
+        assert_eq!(d.redo_label(), Some("rename"));
+        assert_eq!(d.undo_label(), None);
+    }
 
     #[test]
     fn edits_undo_and_redo() {

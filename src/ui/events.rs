@@ -255,7 +255,7 @@ impl TopolabApp {
                 self.doc.replace(t, Some(path.clone()));
                 self.selection = None;
                 self.close_modal_if(|m| matches!(m, Modal::LoadErrors { .. }));
-                self.message = Some((format!("opened {}", path.display()), false));
+                self.say(format!("opened {}", path.display()), false);
                 self.files.remember(path);
             }
             FileEvent::Loaded(_, Err(preset::LoadError::Invalid { origin, problems })) => {
@@ -266,10 +266,8 @@ impl TopolabApp {
                 problems: vec![Problem::general(e.to_string())],
             }),
             FileEvent::Saved(path, revision, result) => self.saved(path, revision, result),
-            FileEvent::Exported(Ok(text)) => self.message = Some((text, false)),
-            FileEvent::Exported(Err(e)) => {
-                self.message = Some((format!("export failed: {e}"), true))
-            }
+            FileEvent::Exported(Ok(text)) => self.say(text, false),
+            FileEvent::Exported(Err(e)) => self.say(format!("export failed: {e}"), true),
         }
     }
 
@@ -288,10 +286,10 @@ impl TopolabApp {
                     purpose,
                     text: String::new(),
                 });
-                self.message = Some((
+                self.say(
                     "no file dialog service here: type a path instead".to_owned(),
                     false,
-                ));
+                );
             }
             None => {
                 if purpose == PathPurpose::Save {
@@ -305,7 +303,7 @@ impl TopolabApp {
     /// The document (at `revision`) was written to `path`, or not.
     fn saved(&mut self, path: PathBuf, revision: u64, result: Result<(), String>) {
         if let Err(e) = result {
-            self.message = Some((format!("cannot save {}: {e}", path.display()), true));
+            self.say(format!("cannot save {}: {e}", path.display()), true);
             // Ask again: the changes are still unsaved.
             if let Some(next) = self.followups.after_save.take() {
                 self.open_modal(Modal::Unsaved(next));
@@ -318,7 +316,7 @@ impl TopolabApp {
             // Edited while it was being written: still unsaved.
             self.doc.path = Some(path.clone());
         }
-        self.message = Some((format!("saved {}", path.display()), false));
+        self.say(format!("saved {}", path.display()), false);
         self.files.remember(path);
         if let Some(next) = self.followups.after_save.take() {
             self.followups.deferred.push(next);

@@ -136,7 +136,7 @@ impl TopolabApp {
             }
             self.serial += 1;
             intents.push(Intent::Edit {
-                key: format!("components of {h} #{}", self.serial),
+                key: format!("change {h}'s components #{}", self.serial),
                 topology: Box::new(edited),
             });
         }
@@ -168,10 +168,10 @@ impl TopolabApp {
                     Ok(new) => {
                         intents.push(Intent::Select(Some(Subject::Host(new))));
                         ui.data_mut(|d| d.remove::<String>(id));
-                        self.message = Some((format!("renamed {h} to {draft}"), false));
+                        self.say(format!("renamed {h} to {draft}"), false);
                     }
                     Err(why) => {
-                        self.message = Some((format!("cannot rename {h}: {why}"), true));
+                        self.say(format!("cannot rename {h}: {why}"), true);
                         ui.data_mut(|d| d.remove::<String>(id));
                     }
                 }

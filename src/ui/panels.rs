@@ -47,17 +47,22 @@ impl TopolabApp {
             }
         });
         ui.menu_button("Edit", |ui| {
+            let undo = match self.doc.undo_label() {
+                Some(what) => format!("Undo {what}  (Ctrl+Z)"),
+                None => "Undo  (Ctrl+Z)".to_owned(),
+            };
             if ui
-                .add_enabled(self.doc.can_undo(), egui::Button::new("Undo  (Ctrl+Z)"))
+                .add_enabled(self.doc.can_undo(), egui::Button::new(undo))
                 .clicked()
             {
                 intents.push(Intent::Undo);
             }
+            let redo = match self.doc.redo_label() {
+                Some(what) => format!("Redo {what}  (Ctrl+Shift+Z)"),
+                None => "Redo  (Ctrl+Shift+Z)".to_owned(),
+            };
             if ui
-                .add_enabled(
-                    self.doc.can_redo(),
-                    egui::Button::new("Redo  (Ctrl+Shift+Z)"),
-                )
+                .add_enabled(self.doc.can_redo(), egui::Button::new(redo))
                 .clicked()
             {
                 intents.push(Intent::Redo);
@@ -238,9 +243,9 @@ impl TopolabApp {
             } else {
                 ui.label(RichText::new(format!("valid · {f} finding(s)")).color(OK));
             }
-            if let Some((text, error)) = &self.message {
+            if let Some(m) = self.fresh_message(ui.ctx()) {
                 ui.separator();
-                ui.label(RichText::new(text).color(if *error {
+                ui.label(RichText::new(&m.text).color(if m.error {
                     ERROR
                 } else {
                     ui.visuals().text_color()

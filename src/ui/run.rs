@@ -35,8 +35,16 @@ impl TopolabApp {
             Intent::Edit { key, topology } => self.doc.edit(&key, *topology),
             Intent::AddHost(template) => self.add_host(template),
             Intent::DeleteSelected => self.delete_selected(),
-            Intent::Undo => self.doc.undo(),
-            Intent::Redo => self.doc.redo(),
+            Intent::Undo => {
+                if let Some(what) = self.doc.undo() {
+                    self.say(format!("undone: {what}"), false);
+                }
+            }
+            Intent::Redo => {
+                if let Some(what) = self.doc.redo() {
+                    self.say(format!("redone: {what}"), false);
+                }
+            }
             Intent::Fix(action) => self.fix(action),
             Intent::New => self.replace_design(Topology::new("untitled")),
             Intent::Preset(name) => self.load_preset(name),
@@ -134,8 +142,8 @@ impl TopolabApp {
     fn fix(&mut self, action: FixAction) {
         let mut t = self.doc.topology().clone();
         if action.apply(&mut t) {
-            self.doc.edit(&format!("fix {action:?}"), t);
-            self.message = Some((format!("applied: {}", action.label()), false));
+            self.doc.edit(&format!("fix: {}", action.label()), t);
+            self.say(format!("applied: {}", action.label()), false);
         }
     }
 
@@ -148,7 +156,7 @@ impl TopolabApp {
     fn load_preset(&mut self, name: &str) {
         if let Some(t) = Preset::find(name).and_then(|p| p.topology().ok()) {
             self.replace_design(t);
-            self.message = Some((format!("loaded preset {name}"), false));
+            self.say(format!("loaded preset {name}"), false);
         }
     }
 
@@ -177,16 +185,16 @@ impl TopolabApp {
     /// when they are missing.
     fn launch(&mut self, build_images: bool) {
         if self.lab.launching.is_some() || self.lab.running.is_some() {
-            self.message = Some(("a lab is already running: stop it first".to_owned(), true));
+            self.say("a lab is already running: stop it first".to_owned(), true);
             return;
         }
         // The shown problems may be a frame behind the design: check it now
         // (validation is linear and quick; the review is not needed).
         if !validate(self.doc.topology()).is_empty() {
-            self.message = Some((
+            self.say(
                 "fix the problems first: an invalid design cannot run".to_owned(),
                 true,
-            ));
+            );
             self.tab = Tab::Review;
             return;
         }
@@ -194,7 +202,7 @@ impl TopolabApp {
         let lab: LabName = match topology.name.parse() {
             Ok(l) => l,
             Err(why) => {
-                self.message = Some((format!("cannot launch: {why}"), true));
+                self.say(format!("cannot launch: {why}"), true);
                 return;
             }
         };
@@ -244,10 +252,10 @@ impl TopolabApp {
     /// faults, and watches it.
     fn attach(&mut self, lab: LabName) {
         if self.lab.launching.is_some() || self.lab.running.is_some() {
-            self.message = Some((
+            self.say(
                 "stop the lab shown here before attaching to another".to_owned(),
                 true,
-            ));
+            );
             return;
         }
         let Some(pos) = self.lab.found.iter().position(|f| f.lab == lab) else {
