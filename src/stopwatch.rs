@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::live::{Health, Millis, RequestTrace, Transition};
+use crate::model::Subject;
 
 /// A request slower than this many times the baseline p95 counts as
 /// slowed (and never below [`SLOW_FLOOR_MS`]).
@@ -27,6 +28,40 @@ pub struct Incident {
     /// For a fault: whether it was seen to take effect, in words
     /// (`verified: ...`, `NO EFFECT: ...`), when known.
     pub check: Option<String>,
+    /// For a fault: what it was done to (a heal of it, or of its host,
+    /// ends its window).
+    pub target: Option<Subject>,
+    /// When its target was healed.
+    pub healed: Option<Millis>,
+}
+
+/// Closes the windows of the faults that healing `target` (everything:
+/// `None`) at `at` ends: a host's heal heals its components' faults too.
+pub fn heal(incidents: &mut [Incident], target: Option<&Subject>, at: Millis) {
+    for i in incidents.iter_mut().filter(|i| i.healed.is_none()) {
+        let Some(t) = &i.target else {
+            continue;
+        };
+        let hit = match target {
+            None => true,
+            Some(Subject::Host(h)) => t.host() == h,
+            Some(s) => t == s,
+        };
+        if hit {
+            i.healed = Some(at);
+        }
+    }
+}
+
+/// Where incident `i`'s window ends: at the next incident, at its heal, or
+/// never.
+pub fn window_end(incidents: &[Incident], i: usize) -> Millis {
+    let next = incidents.get(i + 1).map_or(Millis::MAX, |n| n.at);
+    let healed = incidents
+        .get(i)
+        .and_then(|n| n.healed)
+        .unwrap_or(Millis::MAX);
+    next.min(healed)
 }
 
 /// Requests in a window.
@@ -75,13 +110,35 @@ pub struct Measured {
     pub slow_ms: f32,
     /// Requests in all.
     pub requests: u64,
-    /// When service was back: the end of the last failed or slowed request
-    /// (`None`: nothing was affected, or it never came back).
-    pub recovered: Option<Millis>,
+    /// Whether and when service was back.
+    pub recovery: Recovery,
     /// For a promotion: when the first write after it succeeded.
     pub first_write: Option<Millis>,
     /// Acknowledged writes missing afterwards, when checked.
     pub lost_writes: Option<u64>,
+}
+
+/// Whether service came back after an incident.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// No request failed or was slowed.
+    Unaffected,
+    /// Back at the end of the last failed or slowed request: after it,
+    /// requests of every kind that had failed (reads, writes) succeeded.
+    Back(Millis),
+    /// Not seen back: since the last failed or slowed request, no request
+    /// of a kind that had failed has succeeded (yet).
+    NotYet,
+}
+
+impl Recovery {
+    /// When service was back, if it was.
+    pub fn at(self) -> Option<Millis> {
+        match self {
+            Self::Back(at) => Some(at),
+            Self::Unaffected | Self::NotYet => None,
+        }
+    }
 }
 
 impl Measured {
@@ -108,7 +165,7 @@ pub fn slow_threshold(baseline: &[&RequestTrace]) -> f32 {
 }
 
 /// Measures `incident` from the requests sent from it until `until` (the
-/// next incident, or the end) and the lab's transitions.
+/// next incident, its heal, or the end) and the lab's transitions.
 pub fn measure(
     incident: &Incident,
     until: Millis,
@@ -162,7 +219,7 @@ pub fn measure(
             detected.push(tr.clone());
         }
     }
-    let recovered = failed.last.max(slowed.last);
+    let recovery = recovery(incident, until, traces, slow_ms);
     Measured {
         incident: incident.clone(),
         detected,
@@ -170,9 +227,36 @@ pub fn measure(
         slowed,
         slow_ms,
         requests,
-        recovered,
+        recovery,
         first_write,
         lost_writes: None,
+    }
+}
+
+/// Whether service came back within the window: after the last failed or
+/// slowed request ended, did a request of every kind that went bad (reads,
+/// writes) succeed in time? Reads answering while writes still fail is
+/// not "back".
+fn recovery(incident: &Incident, until: Millis, traces: &[RequestTrace], slow_ms: f32) -> Recovery {
+    let window: Vec<&RequestTrace> = traces
+        .iter()
+        .filter(|t| t.at >= incident.at && t.at < until)
+        .collect();
+    let bad = |t: &RequestTrace| !t.ok() || t.latency_ms > slow_ms;
+    let Some(last_bad) = window.iter().filter(|t| bad(t)).map(|t| t.done()).max() else {
+        return Recovery::Unaffected;
+    };
+    let back = [false, true].into_iter().all(|write| {
+        let went_bad = window.iter().any(|t| t.write == write && bad(t));
+        !went_bad
+            || window
+                .iter()
+                .any(|t| t.write == write && t.at >= last_bad && !bad(t))
+    });
+    if back {
+        Recovery::Back(last_bad)
+    } else {
+        Recovery::NotYet
     }
 }
 
@@ -242,11 +326,17 @@ pub fn report(m: &Measured) -> String {
             String::new()
         }
     );
-    match m.recovered {
-        Some(r) => {
+    match m.recovery {
+        Recovery::Back(r) => {
             let _ = writeln!(o, "- service back: +{:.3} s", m.after(r));
         }
-        None => {
+        Recovery::NotYet => {
+            let _ = writeln!(
+                o,
+                "- service back: not yet (no request of a kind that failed has succeeded since)"
+            );
+        }
+        Recovery::Unaffected => {
             let _ = writeln!(o, "- service back: no request was affected");
         }
     }
@@ -301,6 +391,8 @@ mod tests {
         traces.push(trace(1000, Some(200), 303.0, false));
         traces.push(trace(1050, Some(503), 2.0, false));
         traces.push(trace(1100, Some(200), 3.0, false));
+        // Answered after the slowed one ended: service is back.
+        traces.push(trace(1400, Some(200), 3.0, false));
         let baseline: Vec<&RequestTrace> = traces.iter().filter(|t| t.at < 1000).collect();
         let slow = slow_threshold(&baseline);
         assert_eq!(slow, SLOW_FLOOR_MS);
@@ -327,21 +419,23 @@ mod tests {
             at: 1000,
             promotion: false,
             check: Some("verified: topolab-demo-web-01-nginx exited (137)".into()),
+            target: None,
+            healed: None,
         };
         let m = measure(&incident, 5000, &traces, &timeline, slow);
-        assert_eq!(m.requests, 3);
+        assert_eq!(m.requests, 4);
         assert_eq!(m.failed.count, 1);
         assert_eq!(m.slowed.count, 1);
         assert_eq!(m.slowed.worst_ms, 303.0);
         assert_eq!(m.detected.len(), 1);
         assert!((m.after(m.detected[0].at) - 0.6).abs() < 1e-9);
-        assert_eq!(m.recovered, Some(1303));
+        assert_eq!(m.recovery, Recovery::Back(1303));
         let text = report(&m);
         assert!(
             text.contains("detected: +0.600 s — lb-01 marked web-01 DOWN"),
             "{text}"
         );
-        assert!(text.contains("failed requests: 1 of 3"), "{text}");
+        assert!(text.contains("failed requests: 1 of 4"), "{text}");
         assert!(text.contains("worst 303 ms"), "{text}");
         assert!(
             text.contains("injected: +0.000 s (verified: topolab-demo-web-01-nginx exited"),
@@ -377,9 +471,74 @@ mod tests {
             at: 2000,
             promotion: true,
             check: None,
+            target: None,
+            healed: None,
         };
         let m = measure(&incident, 9000, &traces, &[], 50.0);
         assert_eq!(m.first_write, Some(2404));
         assert!(report(&m).contains("first successful write: +0.404 s"));
+    }
+
+    #[test]
+    fn reads_answering_while_writes_fail_is_not_back() {
+        let traces = vec![
+            trace(1000, Some(200), 3.0, false),
+            trace(1100, Some(500), 3.0, true),
+            trace(1200, Some(200), 3.0, false),
+            trace(1300, Some(500), 3.0, true),
+            trace(1400, Some(200), 3.0, false),
+        ];
+        let incident = Incident {
+            label: "web-01/db kill".into(),
+            host: "web-01".into(),
+            at: 1000,
+            promotion: false,
+            check: None,
+            target: Some(Subject::Component(ComponentId::new(
+                "web-01",
+                ComponentKind::Db,
+            ))),
+            healed: None,
+        };
+        let m = measure(&incident, 9000, &traces, &[], 50.0);
+        assert_eq!(m.recovery, Recovery::NotYet);
+        assert!(
+            report(&m).contains("service back: not yet"),
+            "{}",
+            report(&m)
+        );
+        // A write that succeeds afterwards brings it back.
+        let mut later = traces.clone();
+        later.push(trace(1500, Some(201), 3.0, true));
+        let m = measure(&incident, 9000, &later, &[], 50.0);
+        assert_eq!(m.recovery, Recovery::Back(1303));
+        // The window closes at the heal of its host: what happens after it
+        // is not this incident's (the write at 1500 is outside it).
+        let mut incidents = vec![incident.clone()];
+        heal(
+            &mut incidents,
+            Some(&Subject::Host(HostName::new("web-02"))),
+            1440,
+        );
+        assert_eq!(
+            window_end(&incidents, 0),
+            Millis::MAX,
+            "another host's heal"
+        );
+        heal(
+            &mut incidents,
+            Some(&Subject::Host(HostName::new("web-01"))),
+            1450,
+        );
+        assert_eq!(window_end(&incidents, 0), 1450);
+        let m = measure(&incidents[0], window_end(&incidents, 0), &later, &[], 50.0);
+        assert_eq!(m.recovery, Recovery::NotYet);
+        assert_eq!(m.requests, 5);
+        // Nothing went wrong: unaffected.
+        let fine = vec![trace(1000, Some(200), 3.0, true)];
+        assert_eq!(
+            measure(&incident, 9000, &fine, &[], 50.0).recovery,
+            Recovery::Unaffected
+        );
     }
 }

@@ -132,10 +132,10 @@ impl Run {
     }
 
     fn measure_last(&self) -> Option<Measured> {
-        let incident = self.incidents.last()?;
+        let last = self.incidents.len().checked_sub(1)?;
         Some(stopwatch::measure(
-            incident,
-            Millis::MAX,
+            &self.incidents[last],
+            stopwatch::window_end(&self.incidents, last),
             &self.traces(),
             &self.timeline(),
             self.slow_ms(),
@@ -222,6 +222,8 @@ impl Run {
                     at,
                     promotion: false,
                     check: Some(done.check.to_string()),
+                    target: Some(target.clone()),
+                    healed: None,
                 });
                 self.changed = at;
                 say(format!("  fault: {done}"));
@@ -234,6 +236,7 @@ impl Run {
                 for line in healed? {
                     say(format!("  {line}"));
                 }
+                stopwatch::heal(&mut self.incidents, Some(target), at);
                 self.healed = Some(at);
                 self.changed = at;
             }
@@ -245,6 +248,7 @@ impl Run {
                 for line in healed? {
                     say(format!("  {line}"));
                 }
+                stopwatch::heal(&mut self.incidents, None, at);
                 self.healed = Some(at);
                 self.changed = at;
             }
@@ -271,6 +275,8 @@ impl Run {
                     at,
                     promotion: true,
                     check: None,
+                    target: None,
+                    healed: None,
                 });
                 self.changed = at;
             }
@@ -538,7 +544,7 @@ pub async fn run(
     let timeline = run.timeline();
     let slow = run.slow_ms();
     for (i, incident) in run.incidents.iter().enumerate() {
-        let until = run.incidents.get(i + 1).map_or(Millis::MAX, |n| n.at);
+        let until = stopwatch::window_end(&run.incidents, i);
         let mut m = stopwatch::measure(incident, until, &traces, &timeline, slow);
         if incident.promotion {
             m.lost_writes = run.lost_writes().await.ok();

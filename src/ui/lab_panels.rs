@@ -363,7 +363,7 @@ impl TopolabApp {
 fn spans(ui: &mut egui::Ui, m: &stopwatch::Measured) {
     let t = |at: live::Millis| m.after(at).max(0.0) as f32;
     let mut end: f32 = 2.0;
-    for at in [m.failed.last, m.slowed.last, m.recovered, m.first_write]
+    for at in [m.failed.last, m.slowed.last, m.recovery.at(), m.first_write]
         .into_iter()
         .flatten()
         .chain(m.detected.iter().map(|d| d.at))
@@ -406,7 +406,7 @@ fn spans(ui: &mut egui::Ui, m: &stopwatch::Measured) {
     for d in &m.detected {
         tick(t(d.at), Color32::from_rgb(80, 150, 240));
     }
-    for at in [m.recovered, m.first_write].into_iter().flatten() {
+    for at in [m.recovery.at(), m.first_write].into_iter().flatten() {
         tick(t(at), health_color(Health::Up));
     }
     painter.text(

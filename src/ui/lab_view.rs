@@ -93,7 +93,7 @@ const STOPWATCH_TRACES: usize = 120_000;
 #[derive(Clone, Debug)]
 enum Requested {
     Fault(Subject, FaultKind, live::Millis),
-    Heal(Option<Subject>),
+    Heal(Option<Subject>, live::Millis),
     Promotion(HostName, bool, live::Millis),
 }
 
@@ -270,7 +270,8 @@ impl LiveView {
     }
 
     pub(super) fn requested_heal(&mut self, id: CommandId, target: Option<Subject>) {
-        self.requested.insert(id, Requested::Heal(target));
+        self.requested
+            .insert(id, Requested::Heal(target, live::now()));
     }
 
     pub(super) fn requested_promotion(&mut self, id: CommandId, replica: &HostName, planned: bool) {
@@ -312,16 +313,21 @@ impl LiveView {
                     at,
                     promotion: false,
                     check: recorded.as_ref().map(ToString::to_string),
+                    target: Some(target.clone()),
+                    healed: None,
                 });
                 if kind != FaultKind::Restart && recorded.is_none() {
                     self.faults.push((target, kind, Verification::Applied));
                 }
             }
-            Requested::Heal(None) => self.faults.clear(),
-            Requested::Heal(Some(Subject::Host(h))) => {
-                self.faults.retain(|(s, _, _)| s.host() != &h);
+            Requested::Heal(target, at) => {
+                stopwatch::heal(&mut self.incidents, target.as_ref(), at);
+                match target {
+                    None => self.faults.clear(),
+                    Some(Subject::Host(h)) => self.faults.retain(|(s, _, _)| s.host() != &h),
+                    Some(target) => self.faults.retain(|(s, _, _)| *s != target),
+                }
             }
-            Requested::Heal(Some(target)) => self.faults.retain(|(s, _, _)| *s != target),
             Requested::Promotion(replica, planned, at) => self.incidents.push(Incident {
                 label: format!(
                     "promote {replica}{}",
@@ -331,6 +337,8 @@ impl LiveView {
                 at,
                 promotion: true,
                 check: None,
+                target: None,
+                healed: None,
             }),
         }
     }
@@ -346,10 +354,7 @@ impl LiveView {
             .iter()
             .enumerate()
             .map(|(i, incident)| {
-                let until = self
-                    .incidents
-                    .get(i + 1)
-                    .map_or(live::Millis::MAX, |n| n.at);
+                let until = stopwatch::window_end(&self.incidents, i);
                 stopwatch::measure(incident, until, traces, &timeline, slow)
             })
             .collect()
