@@ -154,7 +154,6 @@ pub struct TopolabApp {
     pub(super) canvas: CanvasState,
     pub(super) followups: Followups,
     pub(super) link: LabLink,
-    pub(super) started: Instant,
     frame_times: Option<super::frame_times::FrameTimes>,
     /// The window title last sent.
     title: Option<String>,
@@ -177,7 +176,7 @@ impl TopolabApp {
             doc: Document::new(topology),
             selection: None,
             tab: Tab::Review,
-            lab: LabView::default(),
+            lab: LabView::new(),
             message: None,
             modal: None,
             files: FileJobs::new(runtime),
@@ -191,7 +190,6 @@ impl TopolabApp {
             canvas: CanvasState::default(),
             followups: Followups::default(),
             link,
-            started: Instant::now(),
             frame_times: None,
             title: None,
             serial: 0,
@@ -343,7 +341,7 @@ impl TopolabApp {
     pub(super) fn note(&mut self, text: impl Into<String>, error: bool) {
         let text = text.into();
         self.lab.timeline.push(TimelineEntry {
-            at: self.started.elapsed().as_secs_f64(),
+            at: crate::live::now(),
             text: text.clone(),
             explain: Vec::new(),
             error,

@@ -215,7 +215,7 @@ impl TopolabApp {
 
     /// A launch's progress, in the timeline and the progress bar.
     fn apply_progress(&mut self, id: CommandId, progress: Progress) {
-        let at = self.started.elapsed().as_secs_f64();
+        let at = crate::live::now();
         match progress {
             Progress::Note(text) => self.note(text, false),
             Progress::Started(phase) => self.lab.timeline.push(TimelineEntry {

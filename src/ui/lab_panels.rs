@@ -134,14 +134,16 @@ impl TopolabApp {
             return;
         }
         ui.separator();
-        ui.label(RichText::new("Live transitions (as the lab reports them, UTC)").strong());
+        ui.label(RichText::new("Live transitions (as the lab reports them)").strong());
         for t in entries {
             let color = t.health.map(health_color);
-            let text = RichText::new(format!("{}  {}", stopwatch::clock(t.at), t.text)).monospace();
+            let when = self.lab.since_origin(t.at);
+            let text = RichText::new(format!("{when:>10}  {}", t.text)).monospace();
             ui.label(match color {
                 Some(c) => text.color(c),
                 None => text,
-            });
+            })
+            .on_hover_text(format!("{} UTC", stopwatch::clock(t.at)));
         }
         self.stopwatch_ui(ui);
     }
@@ -314,8 +316,18 @@ impl TopolabApp {
         for m in &measured {
             let report = stopwatch::report(m);
             let mut lines = report.lines().filter(|l| !l.is_empty());
-            if let Some(title) = lines.next() {
-                ui.label(RichText::new(title.trim_start_matches("### ")).strong());
+            // The title on the timeline's time base (the report, for
+            // copying, says the wall clock).
+            if lines.next().is_some() {
+                ui.label(
+                    RichText::new(format!(
+                        "{} at {}",
+                        m.incident.label,
+                        self.lab.since_origin(m.incident.at)
+                    ))
+                    .strong(),
+                )
+                .on_hover_text(format!("{} UTC", stopwatch::clock(m.incident.at)));
             }
             spans(ui, m);
             for line in lines {

@@ -18,8 +18,8 @@ use crate::stopwatch::{self, Incident};
 /// A step of what the lab reported, for the timeline panel.
 #[derive(Clone, Debug)]
 pub struct TimelineEntry {
-    /// Seconds since the app started.
-    pub at: f64,
+    /// When (wall clock, milliseconds).
+    pub at: live::Millis,
     /// What happened.
     pub text: String,
     /// The commands a person would type for it.
@@ -75,10 +75,27 @@ pub struct LabView {
     pub found: Vec<FoundLab>,
     /// The running lab's live state and the traffic panel.
     pub live: LiveView,
+    /// Where the timeline counts time from: when the lab shown was
+    /// launched or attached (before that, when the app started).
+    pub origin: live::Millis,
     next_id: u64,
 }
 
 impl LabView {
+    /// Nothing launched yet: the timeline counts from now.
+    pub fn new() -> Self {
+        Self {
+            origin: live::now(),
+            ..Self::default()
+        }
+    }
+
+    /// `at` on the timeline's one time base: `+12.34 s` since the origin.
+    pub fn since_origin(&self, at: live::Millis) -> String {
+        let secs = (at as f64 - self.origin as f64) / 1000.0;
+        format!("{secs:+.2} s")
+    }
+
     /// A new command id.
     pub(super) fn next_id(&mut self) -> CommandId {
         self.next_id += 1;

@@ -10,6 +10,7 @@ use super::explain;
 use super::intent::Intent;
 use super::style::{ERROR, OK, WARN};
 use crate::model::{Category, HostTemplate};
+use crate::stopwatch;
 
 impl TopolabApp {
     pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -426,16 +427,18 @@ impl TopolabApp {
                 ui.label("Nothing yet: launch the design to see each step here, with the command a person would type for it.");
             }
             for (i, e) in self.lab.timeline.iter().enumerate() {
-                let text = RichText::new(format!("{:>7.2} s  {}", e.at, e.text)).monospace();
+                let when = self.lab.since_origin(e.at);
+                let clock = format!("{} UTC", stopwatch::clock(e.at));
+                let text = RichText::new(format!("{when:>10}  {}", e.text)).monospace();
                 let text = if e.error { text.color(ERROR) } else { text };
                 if e.explain.is_empty() {
-                    ui.label(text);
+                    ui.label(text).on_hover_text(clock);
                 } else {
                     egui::CollapsingHeader::new(text).id_salt(("step", i)).show(ui, |ui| {
                         for cmd in &e.explain {
-                            ui.add(egui::Label::new(RichText::new(format!("$ {cmd}")).monospace().small()).selectable(true));
+                            ui.add(egui::Label::new(RichText::new(format!("$ {cmd}")).monospace()).selectable(true));
                         }
-                    });
+                    }).header_response.on_hover_text(clock);
                 }
             }
             self.live_timeline_ui(ui);

@@ -216,6 +216,8 @@ impl TopolabApp {
             build_images,
         });
         if sent {
+            // The timeline counts from this launch.
+            self.lab.origin = crate::live::now();
             self.lab.launching = Some(Launching {
                 id,
                 lab: lab.clone(),
@@ -272,6 +274,7 @@ impl TopolabApp {
             topology: found.topology,
         });
         self.reset_live();
+        self.lab.origin = crate::live::now();
         // Faults injected from the command line show too.
         self.lab.live.set_faults(&found.faults);
         self.tab = Tab::Traffic;
