@@ -19,7 +19,7 @@ use crate::model::{ComponentId, ComponentKind, HostName, Subject};
 
 pub use observation::{
     BackendStatus, ERRORS_DEGRADED, ERRORS_FAILING, Health, LAG_DEGRADED_S, LAG_DEGRADED_TX,
-    Observation, ReplicaStatus, RunState, edge_health,
+    Observation, P95_FAILING_MS, P95_SLOW_MS, ReplicaStatus, RunState, edge_health, latency_health,
 };
 pub use series::{Bucket, HISTORY_SECONDS, Histogram, Series};
 pub use trace::{EdgeKey, Endpoint, RequestTrace, check_path};

@@ -19,6 +19,11 @@ pub const ERRORS_DEGRADED: f64 = 0.001;
 /// Error ratio above which an edge is failing (10%).
 pub const ERRORS_FAILING: f64 = 0.10;
 
+/// p95 latency from which an edge is slow (amber), milliseconds.
+pub const P95_SLOW_MS: f32 = 200.0;
+/// p95 latency from which an edge is failing its users (red), milliseconds.
+pub const P95_FAILING_MS: f32 = 1000.0;
+
 /// How a node or an edge is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Health {
@@ -53,6 +58,16 @@ impl Health {
 impl fmt::Display for Health {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
+    }
+}
+
+/// The health of an edge whose requests' p95 latency is `p95_ms`.
+pub fn latency_health(p95_ms: Option<f32>) -> Health {
+    match p95_ms {
+        None => Health::Unknown,
+        Some(p) if p >= P95_FAILING_MS => Health::Down,
+        Some(p) if p >= P95_SLOW_MS => Health::Degraded,
+        Some(_) => Health::Up,
     }
 }
 

@@ -270,6 +270,11 @@ fn requests_give_rates_errors_latency_and_shares() {
     assert_eq!(edge_health(4, 1), Health::Down);
     assert_eq!(edge_health(1000, 1), Health::Degraded);
     assert_eq!(edge_health(10_000, 9), Health::Up);
+    // Slow is not green: a p95 of a second is failing its users.
+    assert_eq!(latency_health(Some(12.0)), Health::Up);
+    assert_eq!(latency_health(Some(P95_SLOW_MS)), Health::Degraded);
+    assert_eq!(latency_health(Some(1016.0)), Health::Down);
+    assert_eq!(latency_health(None), Health::Unknown);
     assert_eq!(edge_health(0, 0), Health::Unknown);
     // The app -> db edge carries the database time.
     let app_db = l

@@ -12,7 +12,7 @@ use egui_graphs::MetadataFrame;
 use super::canvas::{HOST_WIDTH, LinkKind, Positions};
 use super::lab_view::{DOT_SECONDS, Dot, LiveView};
 use super::style::{health_color, ms};
-use crate::live::{self, Endpoint, Health, LiveState, Series};
+use crate::live::{self, BackendStatus, Endpoint, Health, LiveState, Series};
 use crate::model::{ComponentId, ComponentKind, Host, HostName, Subject};
 use crate::protocol::{EntryPoint, FaultKind, Verification};
 
@@ -33,6 +33,7 @@ pub fn show(
     hosts: &[Host],
 ) {
     let overlay = Overlay::new(ui, rect, positions);
+    overlay.out_of_rotation(&live.state);
     overlay.health(&live.state);
     overlay.at_size(&live.state, hosts);
     overlay.faults(&live.faults);
@@ -110,6 +111,53 @@ impl<'a> Overlay<'a> {
         self.meta.canvas_to_screen_pos(p) + self.rect.min.to_vec2()
     }
 
+    /// Links the lab does not use now: a load balancer's backend out of
+    /// rotation (down, drained, in maintenance: each its own mark) is
+    /// faded; the writes to a primary that is down are red.
+    fn out_of_rotation(&self, state: &LiveState) {
+        let fade = if self.label_bg.r() < 128 {
+            Color32::from_black_alpha(170)
+        } else {
+            Color32::from_white_alpha(190)
+        };
+        for (a, b, kind) in self.positions.links() {
+            let (Subject::Component(a), Subject::Component(b)) = (a, b) else {
+                continue;
+            };
+            let (Some(pa), Some(pb)) = (self.positions.component(a), self.positions.component(b))
+            else {
+                continue;
+            };
+            let (sa, sb) = (self.to_screen(pa), self.to_screen(pb));
+            let mark = match kind {
+                LinkKind::Backend { .. } => match state.backend(&a.host, &b.host) {
+                    Some((BackendStatus::Down, ..)) => Some(("✖ DOWN", Health::Down, true)),
+                    Some((BackendStatus::Drain, ..)) => Some(("drained", Health::Degraded, true)),
+                    Some((BackendStatus::Maintenance, ..)) => {
+                        Some(("maintenance", Health::Maintenance, true))
+                    }
+                    _ => None,
+                },
+                LinkKind::Writes if state.node_health(b).health == Health::Down => {
+                    Some(("✖ writes fail", Health::Down, false))
+                }
+                _ => None,
+            };
+            let Some((text, health, faded)) = mark else {
+                continue;
+            };
+            let color = health_color(health);
+            if faded {
+                self.painter
+                    .line_segment([sa, sb], Stroke::new(6.0 * self.zoom.max(0.5), fade));
+            } else {
+                self.painter
+                    .line_segment([sa, sb], Stroke::new(3.0 * self.zoom.max(0.5), color));
+            }
+            self.label(sa + (sb - sa) * 0.6, text.to_owned(), color);
+        }
+    }
+
     /// Health: a ring in the health's colour, a dot at the right end.
     fn health(&self, state: &LiveState) {
         let zoom = self.zoom;
@@ -171,11 +219,13 @@ impl<'a> Overlay<'a> {
     /// Faults in effect, on what they target.
     fn faults(&self, faults: &[(Subject, FaultKind, Verification)]) {
         for (target, kind, check) in faults {
+            // On the box's top-right corner, clear of its name and its
+            // health dot.
             let at = match target {
                 Subject::Component(id) => self
                     .positions
                     .component(id)
-                    .map(|c| self.to_screen(c) + Vec2::new(0.0, -22.0 * self.zoom)),
+                    .map(|c| self.to_screen(c) + Vec2::new(60.0 * self.zoom, -18.0 * self.zoom)),
                 Subject::Host(_) => self
                     .positions
                     .of(target)
@@ -386,5 +436,26 @@ fn requests_label(
             100.0 * errors as f64 / requests as f64
         ));
     }
-    Some((text, health_color(live::edge_health(requests, errors))))
+    // Errors or latency, whichever is worse (a p95 of a second is not
+    // green just because nothing failed).
+    let health = [
+        live::edge_health(requests, errors),
+        live::latency_health(p95),
+    ]
+    .into_iter()
+    .filter(|h| *h != Health::Unknown)
+    .max_by_key(|h| severity(*h))
+    .unwrap_or(Health::Unknown);
+    Some((text, health_color(health)))
+}
+
+/// How bad a health is, for picking the worse of two.
+fn severity(h: Health) -> u8 {
+    match h {
+        Health::Unknown => 0,
+        Health::Up => 1,
+        Health::Maintenance | Health::Paused => 2,
+        Health::Degraded => 3,
+        Health::Down => 4,
+    }
 }
