@@ -38,7 +38,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         // The umask applies to this mode, as it does for any new file.
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(&dir)?;
+    // The temporary file is ours, not the user's: an error names the
+    // folder (tempfile's own message names the temporary file).
+    let mut tmp = builder.tempfile_in(&dir).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "the folder does not exist".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "no permission to write there".to_owned(),
+            _ => e.to_string(),
+        };
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot write in {}: {why}", dir.display()),
+        )
+    })?;
     if let Some(permissions) = existing {
         // Set after creation: the umask must not narrow the file's mode.
         tmp.as_file().set_permissions(permissions)?;

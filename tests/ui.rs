@@ -1020,3 +1020,41 @@ fn undo_and_redo_name_the_action() {
     step(&mut h);
     assert_eq!(h.state().doc.topology().hosts.len(), 4);
 }
+
+#[test]
+fn the_path_field_proposes_adds_the_extension_makes_the_folder_and_escapes() {
+    let (mut h, _stub) = app("reference");
+    let dir = tempfile::tempdir().expect("dir");
+    h.get_by_label("File").click();
+    step(&mut h);
+    h.get_by_label_contains("Save as").click();
+    step(&mut h);
+    // It proposes a place, selected whole, so typing replaces it.
+    h.get_by_label_contains("saves to ");
+    h.get_by_label_contains("topolab/reference.ron");
+    let typed = dir.path().join("new-folder/mine");
+    h.get_by_label("Path")
+        .type_text(&typed.display().to_string());
+    step(&mut h);
+    h.get_by_label_contains("does not exist: OK creates it");
+    h.get_by_label("OK").click();
+    for _ in 0..20 {
+        step(&mut h);
+        if dir.path().join("new-folder/mine.ron").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let saved = topolab::preset::load_path(&dir.path().join("new-folder/mine.ron"))
+        .expect("saved with .ron in the new folder");
+    assert_eq!(saved.name, "reference");
+    // Esc cancels the field.
+    h.get_by_label("File").click();
+    step(&mut h);
+    h.get_by_label_contains("Save as").click();
+    step(&mut h);
+    h.get_by_label("Path");
+    h.key_press(egui::Key::Escape);
+    step(&mut h);
+    assert!(h.query_by_label("Path").is_none());
+}

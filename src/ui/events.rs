@@ -16,7 +16,7 @@ use super::app::{Tab, TopolabApp};
 use super::files::{FileEvent, PathPurpose};
 use super::intent::Intent;
 use super::lab_view::{LiveView, Running, TimelineEntry};
-use super::modal::Modal;
+use super::modal::{self, Modal};
 
 impl TopolabApp {
     /// Applies everything the lab and the file jobs sent since the last
@@ -284,7 +284,7 @@ impl TopolabApp {
                 self.files.without_dialog();
                 self.open_modal(Modal::PathField {
                     purpose,
-                    text: String::new(),
+                    text: modal::proposed_path(purpose, &self.doc.topology().name),
                 });
                 self.say(
                     "no file dialog service here: type a path instead".to_owned(),

@@ -184,6 +184,14 @@ impl FileJobs {
     /// Writes `topology` (the document at `revision`) to `path`.
     pub(super) fn save(&self, topology: Topology, revision: u64, path: PathBuf) {
         self.background(move || {
+            // A folder the user typed that does not exist yet is made (the
+            // path field said so).
+            if let Some(dir) = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+            {
+                let _ = std::fs::create_dir_all(dir);
+            }
             let result = preset::save_path(&topology, &path).map_err(|e| e.to_string());
             FileEvent::Saved(path, revision, result)
         });
@@ -192,6 +200,9 @@ impl FileJobs {
     /// Exports the configs of `t` into a new folder in `dir`.
     pub(super) fn export(&self, t: Topology, dir: PathBuf) {
         self.background(move || {
+            if !dir.exists() {
+                let _ = std::fs::create_dir_all(&dir);
+            }
             let target = dir.join(&t.name);
             let result = Secrets::generate(&t.domain)
                 .map_err(|e| e.to_string())

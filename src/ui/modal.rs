@@ -111,9 +111,15 @@ fn load_errors_ui(ctx: &egui::Context, origin: &str, problems: &[Problem]) -> Op
     let mut answer = None;
     egui::Modal::new(egui::Id::new("load-errors")).show(ctx, |ui| {
         ui.heading("Cannot open the file");
-        ui.label(format!(
-            "{origin} is not a valid topology. The current design is unchanged."
-        ));
+        // A file that cannot be read is not an invalid topology.
+        let unreadable = problems.len() == 1
+            && problems[0].at.is_none()
+            && problems[0].message.starts_with("cannot read");
+        ui.label(if unreadable {
+            format!("{origin} could not be read. The current design is unchanged.")
+        } else {
+            format!("{origin} is not a valid topology. The current design is unchanged.")
+        });
         egui::ScrollArea::vertical()
             .max_height(240.0)
             .show(ui, |ui| {
@@ -136,32 +142,104 @@ fn path_field_ui(
 ) -> Option<Answer> {
     let mut answer = None;
     egui::Modal::new(egui::Id::new("path-field")).show(ctx, |ui| {
+        ui.set_min_width(460.0);
         let what = match purpose {
             PathPurpose::Open => "Open a topology file",
             PathPurpose::Save => "Save the topology as",
             PathPurpose::Export => "Export the configs into the folder",
         };
         ui.heading(what);
-        ui.label("No file dialog is available here: type the path.");
+        ui.label("No file dialog is available here: type the path (~ is your home folder).");
         let label = ui.label("Path");
-        let edit = ui.text_edit_singleline(text).labelled_by(label.id);
-        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let output = egui::TextEdit::singleline(text)
+            .desired_width(f32::INFINITY)
+            .show(ui);
+        let edit = output.response.response.clone().labelled_by(label.id);
+        // Typing goes to the field at once, and replaces the proposed path
+        // (selected whole) unless the user moves into it first.
+        if !edit.has_focus() && ui.memory(|m| m.focused().is_none()) {
+            edit.request_focus();
+            let mut state = output.state;
+            let all = egui::text::CCursorRange::two(
+                egui::text::CCursor::new(0),
+                egui::text::CCursor::new(text.chars().count()),
+            );
+            state.cursor.set_char_range(Some(all));
+            state.store(ui.ctx(), edit.id);
+        }
+        let path = chosen_path(purpose, text);
+        if let Some(p) = &path {
+            match purpose {
+                PathPurpose::Open if !p.is_file() => {
+                    ui.label(RichText::new(format!("{} is not a file", p.display())).color(ERROR));
+                }
+                PathPurpose::Save | PathPurpose::Export => {
+                    let folder = match purpose {
+                        PathPurpose::Save => p.parent().map(PathBuf::from),
+                        _ => Some(p.clone()),
+                    };
+                    if let Some(f) = folder.filter(|f| !f.as_os_str().is_empty() && !f.exists()) {
+                        ui.label(format!("{} does not exist: OK creates it", f.display()));
+                    }
+                    if purpose == PathPurpose::Save {
+                        ui.weak(format!("saves to {}", p.display()));
+                    }
+                }
+                PathPurpose::Open => {}
+            }
+        }
+        let (enter, escape) = ui.input(|i| {
+            (
+                i.key_pressed(egui::Key::Enter),
+                i.key_pressed(egui::Key::Escape),
+            )
+        });
         ui.horizontal(|ui| {
-            if (ui.button("OK").clicked() || enter) && !text.trim().is_empty() {
-                let path = PathBuf::from(text.trim());
+            if let Some(p) = path.filter(|_| ui.button("OK").clicked() || enter) {
                 intents.push(match purpose {
-                    PathPurpose::Open => Intent::Open(path),
-                    PathPurpose::Save => Intent::SaveTo(path),
-                    PathPurpose::Export => Intent::ExportTo(path),
+                    PathPurpose::Open => Intent::Open(p),
+                    PathPurpose::Save => Intent::SaveTo(p),
+                    PathPurpose::Export => Intent::ExportTo(p),
                 });
                 answer = Some(Answer::Close);
             }
-            if ui.button("Cancel").clicked() {
+            if ui.button("Cancel").clicked() || escape {
                 answer = Some(Answer::PathCancelled(purpose));
             }
         });
     });
     answer
+}
+
+/// The path the field's text names: `~` expanded, and a file saved with
+/// the `.ron` extension when it has none.
+pub fn chosen_path(purpose: PathPurpose, text: &str) -> Option<PathBuf> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut path = match text.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map_or_else(|| PathBuf::from(text), |h| PathBuf::from(h).join(rest)),
+        None if text == "~" => {
+            std::env::var_os("HOME").map_or_else(|| PathBuf::from(text), PathBuf::from)
+        }
+        None => PathBuf::from(text),
+    };
+    if purpose == PathPurpose::Save && path.extension().is_none() {
+        path.set_extension("ron");
+    }
+    Some(path)
+}
+
+/// What the path field proposes: `~/topolab/NAME.ron` for a save, the
+/// `~/topolab` folder for an export, the folder for an open.
+pub fn proposed_path(purpose: PathPurpose, design: &str) -> String {
+    match purpose {
+        PathPurpose::Save => format!("~/topolab/{design}.ron"),
+        PathPurpose::Export => "~/topolab".to_owned(),
+        PathPurpose::Open => "~/topolab/".to_owned(),
+    }
 }
 
 fn promote_ui(ctx: &egui::Context, dialog: &PromoteDialog, intents: &mut Vec<Intent>) {

@@ -169,7 +169,7 @@ impl TopolabApp {
         if !self.files.dialog(purpose, ctx, name) {
             self.open_modal(Modal::PathField {
                 purpose,
-                text: String::new(),
+                text: super::modal::proposed_path(purpose, &self.doc.topology().name),
             });
         }
     }
