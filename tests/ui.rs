@@ -716,7 +716,32 @@ fn faults_and_promotion_go_to_the_lab_with_the_report_first() {
         })
         .expect("send");
     step(&mut h);
-    h.get_by_label_contains("3 transaction(s) of web-01 never reached web-02");
+    // The assessment as a table: the loss, and where it is counted from.
+    h.get_by_label("3: lost if promoted now");
+    h.get_by_label_contains("binary log on its volume");
+    assert!(
+        !h.get_by_label("Planned switchover")
+            .accesskit_node()
+            .is_disabled()
+    );
+    // With the old primary down, a planned switchover cannot happen.
+    stub.events
+        .send(LabEvent::Live {
+            lab: lab("reference"),
+            observations: vec![topolab::live::Observation::Container {
+                host: HostName::new("web-01"),
+                kind: Some(ComponentKind::Db),
+                state: topolab::live::RunState::Exited(137),
+                at: 5,
+            }],
+        })
+        .expect("send");
+    step(&mut h);
+    assert!(
+        h.get_by_label("Planned switchover")
+            .accesskit_node()
+            .is_disabled()
+    );
     h.get_by_label("Promote, losing 3 write(s)").click();
     step(&mut h);
     assert!(matches!(

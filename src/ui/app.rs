@@ -622,6 +622,15 @@ impl TopolabApp {
         let Some(shown) = &mut self.modal else {
             return;
         };
+        // The promotion dialog follows the old primary's health.
+        if let Modal::Promote(d) = shown
+            && let Some(Ok(a)) = &d.assessment
+        {
+            let db =
+                crate::model::ComponentId::new(&a.old_primary, crate::model::ComponentKind::Db);
+            d.primary_down =
+                self.lab.live.state.node_health(&db).health == crate::live::Health::Down;
+        }
         match modal::show(ctx, shown, &self.doc.topology().name, intents) {
             None => {}
             Some(Answer::Close) => self.modal = None,

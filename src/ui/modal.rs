@@ -53,6 +53,8 @@ pub struct PromoteDialog {
     pub replica: HostName,
     /// The report, or why there is none.
     pub assessment: Option<Result<Assessment, String>>,
+    /// The old primary is down (no planned switchover then).
+    pub primary_down: bool,
 }
 
 /// What the user answered, beyond the intents a dialog pushes.
@@ -253,7 +255,7 @@ fn promote_ui(ctx: &egui::Context, dialog: &PromoteDialog, intents: &mut Vec<Int
             Some(Err(why)) => {
                 ui.label(RichText::new(why).color(health_color(Health::Down)));
             }
-            Some(Ok(a)) => assessment_ui(ui, replica, a, intents),
+            Some(Ok(a)) => assessment_ui(ui, replica, a, dialog.primary_down, intents),
         }
         if ui.button("Cancel").clicked() {
             intents.push(Intent::ClosePromote);
@@ -261,9 +263,53 @@ fn promote_ui(ctx: &egui::Context, dialog: &PromoteDialog, intents: &mut Vec<Int
     });
 }
 
-/// The assessment of promoting `replica`, and the two ways to do it.
-fn assessment_ui(ui: &mut egui::Ui, replica: &HostName, a: &Assessment, intents: &mut Vec<Intent>) {
-    ui.label(a.summary());
+/// The assessment of promoting `replica` as a small table, and the two
+/// ways to do it (a planned switchover only while the primary is up).
+fn assessment_ui(
+    ui: &mut egui::Ui,
+    replica: &HostName,
+    a: &Assessment,
+    primary_down: bool,
+    intents: &mut Vec<Intent>,
+) {
+    let loss = match a.missing {
+        Some(0) => RichText::new("0: no write would be lost").color(health_color(Health::Up)),
+        Some(n) => {
+            RichText::new(format!("{n}: lost if promoted now")).color(health_color(Health::Down))
+        }
+        None => RichText::new("unknown (the old primary cannot be asked)")
+            .color(health_color(Health::Degraded)),
+    };
+    egui::Grid::new("assessment")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label("Replica lag");
+            ui.label(a.lag_seconds.map_or_else(
+                || "unknown (replication stopped)".to_owned(),
+                |s| format!("{s} s"),
+            ));
+            ui.end_row();
+            ui.label("Transactions it never received");
+            ui.label(loss);
+            ui.end_row();
+            ui.label(format!("Old primary ({})", a.old_primary));
+            ui.label(if primary_down { "down" } else { "up" });
+            ui.end_row();
+            ui.label("Where that count comes from");
+            ui.label(&a.source);
+            ui.end_row();
+        });
+    egui::CollapsingHeader::new("GTID positions")
+        .default_open(false)
+        .show(ui, |ui| {
+            let mono = |s: &str| RichText::new(s.to_owned()).monospace();
+            ui.label(mono(&format!("received: {}", a.received)));
+            ui.label(mono(&format!("applied:  {}", a.applied)));
+            if let Some(p) = &a.primary_position {
+                ui.label(mono(&format!("primary:  {p}")));
+            }
+        });
     ui.label(
         RichText::new(
             "Then: the replica applies what it received, becomes writable, every app server and replica is repointed to it; the old primary comes back read-only as its replica when healed.",
@@ -284,13 +330,15 @@ fn assessment_ui(ui: &mut egui::Ui, replica: &HostName, a: &Assessment, intents:
                 accept_loss: loses,
             });
         }
-        if ui
-            .button("Planned switchover")
+        let planned = ui
+            .add_enabled(!primary_down, egui::Button::new("Planned switchover"))
             .on_hover_text(
                 "Both alive: the old primary turns read-only, the replica catches up — no write lost",
             )
-            .clicked()
-        {
+            .on_disabled_hover_text(
+                "The old primary is down: a planned switchover needs it alive (promote instead)",
+            );
+        if planned.clicked() {
             intents.push(Intent::Promote {
                 replica: replica.clone(),
                 planned: true,

@@ -355,6 +355,7 @@ impl TopolabApp {
                 id,
                 replica,
                 assessment: None,
+                primary_down: false,
             }));
         }
     }
