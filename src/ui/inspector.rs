@@ -364,25 +364,25 @@ fn lb_settings_ui(ui: &mut egui::Ui, lb: &mut LoadBalancer) {
                 }
             });
         ui.end_row();
-        ui.label("Check every (ms)");
-        ui.add(egui::DragValue::new(&mut lb.health_check.interval_ms).range(10..=60_000));
+        tip(ui, "Check every (ms)", "How often HAProxy checks each server (`inter`): GET /health on its Nginx. Shorter finds a dead server sooner and costs a request each time.");
+        bounded(ui, &mut lb.health_check.interval_ms, 10..=60_000, "the interval");
         ui.end_row();
-        ui.label("DOWN after (fall)");
-        ui.add(egui::DragValue::new(&mut lb.health_check.fall).range(1..=20));
+        tip(ui, "DOWN after (fall)", "Failed checks in a row before HAProxy takes a server out of rotation (`fall`). Detection takes about fall × interval; a refused connection on live traffic takes it out at once.");
+        bounded(ui, &mut lb.health_check.fall, 1..=20, "fall");
         ui.end_row();
-        ui.label("UP after (rise)");
-        ui.add(egui::DragValue::new(&mut lb.health_check.rise).range(1..=20));
+        tip(ui, "UP after (rise)", "Passed checks in a row before a server comes back into rotation (`rise`): a flapping server does not get traffic at every good check.");
+        bounded(ui, &mut lb.health_check.rise, 1..=20, "rise");
         ui.end_row();
-        ui.label("Retries");
-        ui.add(egui::DragValue::new(&mut lb.retries).range(0..=10));
+        tip(ui, "Retries", "How many times HAProxy retries a request whose connection failed (`retries`), before answering 503.");
+        bounded(ui, &mut lb.retries, 0..=10, "retries");
         ui.end_row();
-        ui.label("Connect timeout (ms)");
-        ui.add(egui::DragValue::new(&mut lb.connect_timeout_ms).range(1..=60_000));
+        tip(ui, "Connect timeout (ms)", "How long HAProxy waits for a server to accept a connection (`timeout connect`).");
+        bounded(ui, &mut lb.connect_timeout_ms, 1..=60_000, "the timeout");
         ui.end_row();
-        ui.label("Port");
-        ui.add(egui::DragValue::new(&mut lb.port).range(1..=65535));
+        tip(ui, "Port", "The port HAProxy listens on inside its host.");
+        bounded(ui, &mut lb.port, 1..=65535, "the port");
         ui.end_row();
-        ui.label("Published port");
+        tip(ui, "Published port", "Pin the port on 127.0.0.1 where the lab publishes this load balancer; unpinned, the lab picks a free one.");
         let mut pinned = lb.published_port.is_some();
         ui.horizontal(|ui| {
             ui.checkbox(&mut pinned, "pin");
@@ -394,8 +394,10 @@ fn lb_settings_ui(ui: &mut egui::Ui, lb: &mut LoadBalancer) {
         });
         ui.end_row();
     });
-    ui.checkbox(&mut lb.redispatch, "Retry on another server (redispatch)");
-    ui.checkbox(&mut lb.stats, "Stats page");
+    ui.checkbox(&mut lb.redispatch, "Retry on another server (redispatch)")
+        .on_hover_text("When a retry is due, send it to another server instead of the same one (`option redispatch`): a request to a server that just died is answered by another.");
+    ui.checkbox(&mut lb.stats, "Stats page")
+        .on_hover_text("HAProxy's statistics page, next to the site on the load balancer.");
 }
 
 /// A load balancer's backends, and the web servers it could add.
@@ -413,11 +415,10 @@ fn backends_ui(ui: &mut egui::Ui, lb: &mut LoadBalancer, web_hosts: &[HostName])
     egui::Grid::new("backends").num_columns(4).show(ui, |ui| {
         for (i, b) in lb.backends.iter_mut().enumerate() {
             ui.label(b.host.as_str());
-            ui.add(
-                egui::DragValue::new(&mut b.weight)
-                    .range(1..=256)
-                    .prefix("weight "),
+            ui.label("weight").on_hover_text(
+                "Its share of the requests against the other servers' (HAProxy `weight`, 1-256): weight 2 gets twice what weight 1 gets.",
             );
+            bounded(ui, &mut b.weight, 1..=256, "a weight");
             ui.checkbox(&mut b.backup, "backup")
                 .on_hover_text(explain::BACKUP);
             if ui.small_button("remove").clicked() {
@@ -444,3 +445,42 @@ fn backends_ui(ui: &mut egui::Ui, lb: &mut LoadBalancer, web_hosts: &[HostName])
         });
     }
 }
+
+/// A field's name in a grid, with what it means on hover.
+fn tip(ui: &mut egui::Ui, name: &str, meaning: &str) {
+    ui.label(name).on_hover_text(meaning);
+}
+
+/// A number field that keeps its value within `range`, and says so for a
+/// few seconds when it had to (a typed 300 for a weight becomes 256, not
+/// silently).
+fn bounded<T>(ui: &mut egui::Ui, value: &mut T, range: std::ops::RangeInclusive<T>, what: &str)
+where
+    T: egui::emath::Numeric + std::fmt::Display,
+{
+    let response = ui.add(egui::DragValue::new(value));
+    let id = response.id.with("clamped");
+    let (lo, hi) = (*range.start(), *range.end());
+    if *value < lo || *value > hi {
+        let typed = *value;
+        *value = if typed < lo { lo } else { hi };
+        let note = format!("{what} is {lo}-{hi}: {typed} became {}", *value);
+        let now = ui.input(|i| i.time);
+        ui.data_mut(|d| d.insert_temp(id, (note, now)));
+    }
+    let shown: Option<(String, f64)> = ui.data(|d| d.get_temp(id));
+    if let Some((note, at)) = shown {
+        let age = ui.input(|i| i.time) - at;
+        if age < CLAMP_NOTE_SECONDS {
+            response.clone().on_hover_text(&note);
+            ui.label(RichText::new(note).color(super::style::WARN).small());
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_secs_f64(
+                    CLAMP_NOTE_SECONDS - age,
+                ));
+        }
+    }
+}
+
+/// How long a clamped number's note shows.
+const CLAMP_NOTE_SECONDS: f64 = 5.0;
