@@ -539,6 +539,18 @@ impl TopolabApp {
         let Some(response) = shown else {
             return;
         };
+        if let (Some(on_screen), Some(positions)) =
+            (self.canvas.on_screen(), self.canvas.positions())
+        {
+            canvas::design_ui(
+                ui,
+                &on_screen,
+                canvas::View::load(ui),
+                &positions,
+                self.doc.topology(),
+                self.lab.running.is_some(),
+            );
+        }
         if let (Some(running), Some(positions)) = (&self.lab.running, self.canvas.positions()) {
             overlay::show(
                 ui,

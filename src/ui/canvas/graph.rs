@@ -194,11 +194,13 @@ pub fn build(
             let subject = Subject::Component(id.clone());
             let center =
                 top_left + Vec2::new(HOST_WIDTH / 2.0, TITLE + ROW * i as f32 + COMPONENT.y / 2.0);
+            // HTTPS ends at the load balancers.
+            let tls = c.kind() == ComponentKind::Lb && t.security.tls;
             let cn = g.add_node(NodeData {
                 flag: flags.get(&subject).copied(),
                 subject: subject.clone(),
                 look: Look::Component(c.kind()),
-                status: None,
+                status: tls.then(|| "🔒 :443".to_owned()),
             });
             locations.push((cn, center, id.to_string()));
             index.insert(subject, cn);

@@ -8,6 +8,7 @@
 //! frame when nothing changed.
 
 mod cache;
+mod design;
 mod graph;
 mod shapes;
 mod view;
@@ -23,6 +24,7 @@ use super::intent::Intent;
 use crate::model::{ComponentId, ComponentKind, Finding, HostName, Problem, Subject, Topology};
 
 pub use cache::CanvasCache;
+pub use design::show as design_ui;
 pub use graph::{
     CanvasGraph, HOST_WIDTH, LinkKind, Look, NodeData, build, host_positions, host_size,
     kind_color, kind_icon, position_from_center, subject_of,
@@ -193,7 +195,7 @@ impl CanvasState {
             self.fitted = Some(doc.generation());
             self.requests.push(ViewRequest::Fit);
         }
-        let moved = self.move_view(ui, rect);
+        let moved = self.move_view(ui, rect, doc.topology());
         let drawn = self.drawn.as_mut()?;
         let (response, changes) =
             self.cache
@@ -246,7 +248,7 @@ impl CanvasState {
 
     /// Applies the wheel's zoom (at the pointer) and the requests to the
     /// view egui_graphs keeps; whether the view moved.
-    fn move_view(&mut self, ui: &mut egui::Ui, rect: Rect) -> bool {
+    fn move_view(&mut self, ui: &mut egui::Ui, rect: Rect, t: &Topology) -> bool {
         let (pointer, factor) = ui.input(|i| (i.pointer.hover_pos(), i.zoom_delta()));
         let requests = std::mem::take(&mut self.requests);
         let wheel = pointer.filter(|p| rect.contains(*p) && factor != 1.0);
@@ -259,7 +261,15 @@ impl CanvasState {
             view = view.wheel(factor, p - rect.min.to_vec2());
         }
         if let Some(drawn) = &self.drawn {
-            let bounds = drawn.bounds();
+            // Fitting keeps the clients above the entry points in view, and
+            // Prometheus beside the design (`design.rs`).
+            let extra_right = if t.monitoring.enabled { 190.0 } else { 0.0 };
+            let bounds = drawn.bounds().map(|b| {
+                Rect::from_min_max(
+                    b.min - Vec2::new(0.0, 95.0),
+                    b.max + Vec2::new(extra_right, 0.0),
+                )
+            });
             // What is fitted stays clear of the legend's and the zoom
             // controls' strip along the bottom.
             let clear = rect.size() - Vec2::new(0.0, CONTROLS_STRIP);
