@@ -1083,3 +1083,87 @@ fn the_path_field_proposes_adds_the_extension_makes_the_folder_and_escapes() {
     step(&mut h);
     assert!(h.query_by_label("Path").is_none());
 }
+
+/// The app as a picture: the reference design in both themes, as designed
+/// and with a (stub) lab running with one web server's Nginx down. The
+/// images live in tests/snapshots/ (`UPDATE_SNAPSHOTS=1` writes them anew
+/// after a change that is meant to look different).
+#[test]
+fn snapshots_of_the_reference_design_dark() {
+    snapshots_of_the_reference_design(true);
+}
+
+#[test]
+fn snapshots_of_the_reference_design_light() {
+    snapshots_of_the_reference_design(false);
+}
+
+/// Whether this machine can draw the app into an image (a wgpu adapter: a
+/// GPU, or Mesa's software Vulkan); in CI it must.
+fn can_render(h: &mut Harness<'static, TopolabApp>) -> bool {
+    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.render().is_ok()))
+        .unwrap_or(false);
+    if !rendered {
+        assert!(
+            std::env::var_os("TOPOLAB_REQUIRE_TOOLS").is_none(),
+            "no renderer for the snapshots: install a GPU driver or mesa-vulkan-drivers"
+        );
+        eprintln!("SKIP snapshots: no GPU or software renderer (Debian: mesa-vulkan-drivers)");
+    }
+    rendered
+}
+
+fn snapshots_of_the_reference_design(dark: bool) {
+    use topolab::live::{BackendStatus, Observation, RunState};
+    {
+        let theme = if dark { "dark" } else { "light" };
+        let (mut h, mut stub) = app("reference");
+        h.state_mut().dark = dark;
+        h.run_steps(4);
+        if !can_render(&mut h) {
+            return;
+        }
+        h.snapshot(format!("reference-design-{theme}"));
+        launched(&mut h, &mut stub);
+        let mut observations = Vec::new();
+        for host in ["lb-01", "web-01", "web-02"] {
+            for kind in [
+                ComponentKind::Lb,
+                ComponentKind::Nginx,
+                ComponentKind::App,
+                ComponentKind::Db,
+            ] {
+                observations.push(Observation::Container {
+                    host: HostName::new(host),
+                    kind: Some(kind),
+                    state: if host == "web-01" && kind == ComponentKind::Nginx {
+                        RunState::Exited(137)
+                    } else {
+                        RunState::Running
+                    },
+                    at: 1,
+                });
+            }
+        }
+        for (server, status) in [
+            ("web-01", BackendStatus::Down),
+            ("web-02", BackendStatus::Up),
+        ] {
+            observations.push(Observation::Backend {
+                lb: HostName::new("lb-01"),
+                server: HostName::new(server),
+                status,
+                check: "L4CON".to_owned(),
+                at: 2,
+            });
+        }
+        stub.events
+            .send(LabEvent::Live {
+                lab: lab("reference"),
+                observations,
+            })
+            .expect("send");
+        h.run_steps(4);
+        h.snapshot(format!("reference-live-{theme}"));
+    }
+}

@@ -143,6 +143,8 @@ pub struct TopolabApp {
     pub legend_open: bool,
     /// The bottom panel's height, as the user wants it.
     pub bottom: BottomPanel,
+    /// The help window shown, if one is.
+    pub help: Option<super::Help>,
     /// The problems, findings and preview shown.
     pub(super) analysis: Analysis,
     /// Keeps `analysis` current, off the UI thread when the app has a
@@ -184,6 +186,7 @@ impl TopolabApp {
             dark: true,
             legend_open: false,
             bottom: BottomPanel::default(),
+            help: None,
             analysis: Analysis::default(),
             analyser,
             repaint,
@@ -407,6 +410,7 @@ impl TopolabApp {
         self.panels_ui(ui, &mut intents);
         self.modal_ui(&ctx, &mut intents);
         self.found_labs_ui(&ctx, &mut intents);
+        self.help_ui(&ctx, &mut intents);
         for intent in intents {
             self.run(intent, &ctx);
         }

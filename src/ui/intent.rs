@@ -94,6 +94,8 @@ pub enum Intent {
     Legend(bool),
     /// Maximize (`true`) or restore the bottom panel.
     MaximizeBottom(bool),
+    /// Open a help window (or close it: `None`).
+    Help(Option<crate::ui::Help>),
     /// Close the window.
     Quit,
 }

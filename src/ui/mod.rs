@@ -31,6 +31,7 @@ pub mod lab_view;
 pub mod modal;
 mod overlay;
 mod panels;
+pub use panels::Help;
 mod run;
 pub mod settings;
 mod style;

@@ -110,6 +110,54 @@ impl TopolabApp {
             }
         });
         ui.menu_button("Lab", |ui| self.lab_buttons(ui, intents));
+        ui.menu_button("Help", |ui| {
+            if ui.button("Keyboard shortcuts").clicked() {
+                intents.push(Intent::Help(Some(Help::Shortcuts)));
+            }
+            if ui.button("What each fault does").clicked() {
+                intents.push(Intent::Help(Some(Help::Faults)));
+            }
+        });
+    }
+
+    /// The help window, while open.
+    pub(super) fn help_ui(&mut self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+        let Some(topic) = self.help else {
+            return;
+        };
+        let mut open = true;
+        let title = match topic {
+            Help::Shortcuts => "Keyboard shortcuts",
+            Help::Faults => "What each fault does",
+        };
+        egui::Window::new(title)
+            .open(&mut open)
+            .collapsible(false)
+            .default_width(520.0)
+            .show(ctx, |ui| match topic {
+                Help::Shortcuts => {
+                    egui::Grid::new("shortcuts").num_columns(2).striped(true).show(ui, |ui| {
+                        for (keys, what) in SHORTCUTS {
+                            ui.label(RichText::new(*keys).monospace());
+                            ui.label(*what);
+                            ui.end_row();
+                        }
+                    });
+                }
+                Help::Faults => {
+                    ui.label("Select a host or a component on the canvas while a lab runs: its faults are in the inspector (only those that fit it). Heal undoes them.");
+                    egui::Grid::new("faults").num_columns(2).striped(true).show(ui, |ui| {
+                        for kind in crate::protocol::FaultKind::ALL {
+                            ui.label(RichText::new(kind.as_str()).monospace().strong());
+                            ui.label(kind.describe());
+                            ui.end_row();
+                        }
+                    });
+                }
+            });
+        if !open {
+            intents.push(Intent::Help(None));
+        }
     }
 
     fn presets_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -568,3 +616,32 @@ pub fn highlight(path: &str, text: &str, dark: bool) -> LayoutJob {
     }
     job
 }
+
+/// A help window's topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Help {
+    /// The keyboard shortcuts.
+    Shortcuts,
+    /// What each fault does.
+    Faults,
+}
+
+/// Every keyboard shortcut, as the Help menu lists it.
+const SHORTCUTS: &[(&str, &str)] = &[
+    ("Ctrl+N", "New design"),
+    ("Ctrl+O", "Open a design"),
+    ("Ctrl+S / Ctrl+Shift+S", "Save / Save as"),
+    ("Ctrl+E", "Export the configs"),
+    (
+        "Ctrl+Z / Ctrl+Shift+Z",
+        "Undo / Redo (the Edit menu names the action)",
+    ),
+    ("Delete", "Delete the selected host or component"),
+    ("Ctrl+L", "Launch the design as a lab"),
+    ("Home", "Fit the whole design in view"),
+    ("Ctrl+1", "Zoom to 100%"),
+    ("Ctrl+2", "Zoom to the selection"),
+    ("Ctrl+wheel", "Zoom at the pointer"),
+    ("Drag the background", "Pan"),
+    ("Esc", "Cancel a dialog"),
+];

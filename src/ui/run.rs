@@ -95,6 +95,7 @@ impl TopolabApp {
                 self.keep_settings();
             }
             Intent::MaximizeBottom(on) => self.bottom.maximized = on,
+            Intent::Help(topic) => self.help = topic,
             Intent::Quit => {
                 self.followups.quit_confirmed = true;
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
