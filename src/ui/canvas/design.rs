@@ -187,7 +187,11 @@ fn clients(
         node(
             painter,
             box_.center_top() - Vec2::new(0.0, 16.0 * zoom.max(0.6)),
-            &format!("DNS: {} → {}", t.domain, names.join(", ")),
+            &format!(
+                "DNS: {} has the addresses of {}",
+                t.domain,
+                names.join(", ")
+            ),
             font,
             Color32::from_rgb(70, 110, 160),
         );

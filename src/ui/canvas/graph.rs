@@ -137,13 +137,21 @@ pub fn host_positions(t: &Topology) -> HashMap<HostName, Pos2> {
         };
         tiers[tier].push(h);
     }
+    // A tier wider than a screen wraps into rows; every tier takes at
+    // least one row, so the tiers of small designs line up as before.
+    const PER_ROW: usize = 8;
     let mut out = HashMap::new();
-    for (tier, hosts) in tiers.iter().enumerate() {
+    let mut row0 = 0usize;
+    for hosts in &tiers {
         for (i, h) in hosts.iter().enumerate() {
-            let auto = Pos2::new(i as f32 * (HOST_WIDTH + 60.0), tier as f32 * 240.0);
+            let auto = Pos2::new(
+                (i % PER_ROW) as f32 * (HOST_WIDTH + 60.0),
+                (row0 + i / PER_ROW) as f32 * 240.0,
+            );
             let p = h.position.map_or(auto, |p| Pos2::new(p.x, p.y));
             out.insert(h.name.clone(), p);
         }
+        row0 += hosts.len().div_ceil(PER_ROW).max(1);
     }
     out
 }

@@ -21,6 +21,13 @@ fn radius(points: f32, zoom: f32) -> CornerRadius {
 /// Below this zoom labels would be too small to read: boxes only (and far
 /// less for a software renderer to draw when a large design is zoomed out).
 const MIN_TEXT_ZOOM: f32 = 0.4;
+/// Below this zoom the canvas draws what can be told apart only: boxes
+/// without rounding or outlines, the links that carry traffic between
+/// hosts as thin lines without arrowheads or dashes (a 60-host design is
+/// thousands of shapes too small to see otherwise).
+const AGGREGATE_ZOOM: f32 = 0.5;
+/// The length of a link's two ends drawn below [`AGGREGATE_ZOOM`], points.
+const FAN: f32 = 26.0;
 
 /// Length, in points, of a link whose other end is off-screen.
 const STUB: f32 = 48.0;
@@ -131,6 +138,10 @@ impl DisplayNode<NodeData, LinkKind, Directed, DefaultIx> for NodeShape {
                 } else {
                     Color32::from_black_alpha(8)
                 };
+                if zoom < AGGREGATE_ZOOM && !self.selected && self.data.flag.is_none() {
+                    // Zoomed far out, its components say where it is.
+                    return shapes;
+                }
                 shapes.push(
                     RectShape::new(rect, radius(8.0, zoom), fill, stroke, StrokeKind::Inside)
                         .into(),
@@ -152,6 +163,11 @@ impl DisplayNode<NodeData, LinkKind, Directed, DefaultIx> for NodeShape {
             }
             Look::Component(kind) => {
                 let fill = kind_color(*kind);
+                if zoom < AGGREGATE_ZOOM && !self.selected && self.data.flag.is_none() {
+                    // A flat box: what a component is, nothing finer.
+                    shapes.push(Shape::rect_filled(rect, 0.0, fill));
+                    return shapes;
+                }
                 shapes.push(
                     RectShape::new(rect, radius(6.0, zoom), fill, stroke, StrokeKind::Inside)
                         .into(),
@@ -234,6 +250,12 @@ impl DisplayEdge<NodeData, LinkKind, Directed, DefaultIx, NodeShape> for LinkSha
         if self.kind == LinkKind::Contains {
             return Vec::new();
         }
+        let zoom = ctx.meta.zoom;
+        // Zoomed far out, the reads (one per app and replica) and Nginx to
+        // its app (inside a box) are too small to tell apart.
+        if zoom < AGGREGATE_ZOOM && matches!(self.kind, LinkKind::Reads | LinkKind::Proxy) {
+            return Vec::new();
+        }
         let (a, b) = self.ends(start, end);
         let (a, b) = (
             ctx.meta.canvas_to_screen_pos(a),
@@ -255,6 +277,16 @@ impl DisplayEdge<NodeData, LinkKind, Directed, DefaultIx, NodeShape> for LinkSha
         } else {
             self.kind.color()
         };
+        if zoom < AGGREGATE_ZOOM {
+            // A fan: where the link leaves and where it arrives, not the
+            // lines across the whole view.
+            let stroke = Stroke::new(1.0, color);
+            let fan = (b - a).normalized() * FAN.min((b - a).length() / 2.0);
+            return vec![
+                Shape::line_segment([a, a + fan], stroke),
+                Shape::line_segment([b - fan, b], stroke),
+            ];
+        }
         let stroke = Stroke::new(2.0 * ctx.meta.zoom.max(0.5), color);
         let mut shapes = if self.kind.dashed() {
             Shape::dashed_line(&[a, b], stroke, 8.0, 5.0)
