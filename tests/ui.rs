@@ -837,7 +837,13 @@ fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
     }
     step(&mut h);
     h.get_by_label_contains("running…");
-    h.get_by_label_contains("Killing web-01's Nginx.");
+    // In the Scenario tab, and in the card over the canvas while it runs.
+    assert_eq!(
+        h.query_all_by_label_contains("Killing web-01's Nginx.")
+            .count(),
+        2
+    );
+    h.get_by_label("Scenario web-server-failure — running");
     h.get_by_label_contains("✔ web-01 reported down within 1 s");
     stub.events
         .send(LabEvent::Finished {
@@ -847,6 +853,11 @@ fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
         .expect("send");
     step(&mut h);
     h.get_by_label_contains("every expectation held");
+    // The card is gone once it finished.
+    assert!(
+        h.query_by_label("Scenario web-server-failure — running")
+            .is_none()
+    );
 }
 
 #[test]
@@ -1166,4 +1177,32 @@ fn snapshots_of_the_reference_design(dark: bool) {
         h.run_steps(4);
         h.snapshot(format!("reference-live-{theme}"));
     }
+}
+
+#[test]
+fn an_export_offers_to_show_its_folder() {
+    let (mut h, _stub) = app("reference");
+    let dir = tempfile::tempdir().expect("dir");
+    h.get_by_label("File").click();
+    step(&mut h);
+    h.get_by_label_contains("Export configs").click();
+    step(&mut h);
+    h.get_by_label("Path")
+        .type_text(&dir.path().join("bundles").display().to_string());
+    step(&mut h);
+    h.get_by_label("OK").click();
+    for _ in 0..50 {
+        step(&mut h);
+        if h.query_by_label("Show in folder").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.get_by_label_contains("exported the configs to");
+    h.get_by_label("Show in folder");
+    assert!(
+        dir.path()
+            .join("bundles/reference/docker-compose.yml")
+            .is_file()
+    );
 }

@@ -143,6 +143,8 @@ pub struct TopolabApp {
     pub legend_open: bool,
     /// The bottom panel's height, as the user wants it.
     pub bottom: BottomPanel,
+    /// The folder of the last export (the status bar offers to show it).
+    pub exported: Option<PathBuf>,
     /// The help window shown, if one is.
     pub help: Option<super::Help>,
     /// The problems, findings and preview shown.
@@ -187,6 +189,7 @@ impl TopolabApp {
             legend_open: false,
             bottom: BottomPanel::default(),
             help: None,
+            exported: None,
             analysis: Analysis::default(),
             analyser,
             repaint,
@@ -531,6 +534,7 @@ impl TopolabApp {
         if self.design_differs() {
             self.differs_bar_ui(ui, intents);
         }
+        self.narration_ui(ui);
         let analysis = &self.analysis;
         let shown = self.canvas.show(
             ui,
@@ -572,6 +576,32 @@ impl TopolabApp {
         }
         canvas::legend_ui(ui, response.rect, self.legend_open, intents);
         canvas::view_controls_ui(ui, response.rect, self.canvas.zoom(), intents);
+    }
+
+    /// While a scenario runs, what it says to watch for now, in a card over
+    /// the canvas (the Scenario tab has every line).
+    fn narration_ui(&self, ui: &mut egui::Ui) {
+        let Some(run) = self.lab.live.scenario.as_ref() else {
+            return;
+        };
+        let said = run.lines.iter().rev().find_map(|l| l.strip_prefix("▶ "));
+        // Only while it runs: its result is in the Scenario tab.
+        let (None, Some(text)) = (run.passed, said) else {
+            return;
+        };
+        let title = format!("Scenario {} — running", run.name);
+        egui::Frame::new()
+            .fill(ui.visuals().extreme_bg_color)
+            .stroke(egui::Stroke::new(
+                1.0,
+                egui::Color32::from_rgb(80, 150, 240),
+            ))
+            .corner_radius(6.0)
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.label(egui::RichText::new(title).strong());
+                ui.label(text);
+            });
     }
 
     /// The bar over the canvas when the design is not what the lab runs.

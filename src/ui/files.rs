@@ -33,8 +33,8 @@ pub(super) enum FileEvent {
     Loaded(PathBuf, Result<Topology, preset::LoadError>),
     /// The document (at this revision) was written.
     Saved(PathBuf, u64, Result<(), String>),
-    /// The configs were exported: a message, or why not.
-    Exported(Result<String, String>),
+    /// The configs were exported: the folder written, or why not.
+    Exported(Result<PathBuf, String>),
 }
 
 /// The app's file work: jobs out, their [`FileEvent`]s in.
@@ -217,7 +217,7 @@ impl FileJobs {
                         crate::export::write_bundle(&files, &target).map_err(|e| e.to_string())
                     }
                 })
-                .map(|()| format!("exported the configs to {}", target.display()));
+                .map(|()| target);
             FileEvent::Exported(result)
         });
     }

@@ -47,6 +47,8 @@ pub enum Intent {
     ExportDialog,
     /// Export the configs into this folder.
     ExportTo(PathBuf),
+    /// Open this folder in the desktop's file manager.
+    ShowFolder(PathBuf),
     /// Launch the design.
     Launch,
     /// Build the lab's missing images, then launch the design.

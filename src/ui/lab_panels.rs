@@ -303,9 +303,18 @@ impl TopolabApp {
         let measured = self.lab.live.cached_measurements().to_vec();
         ui.horizontal(|ui| {
             ui.label(RichText::new("Stopwatch").strong());
+            // "Copied" shows for two seconds after a copy.
+            let copied_id = egui::Id::new("stopwatch-copied");
+            let now = ui.input(|i| i.time);
+            let copied_at: Option<f64> = ui.data(|d| d.get_temp(copied_id));
             if ui.small_button("Copy as Markdown").clicked() {
                 let report: String = measured.iter().map(|m| stopwatch::report(m) + "\n").collect();
                 ui.ctx().copy_text(format!("# Lab report\n\n{report}"));
+                ui.data_mut(|d| d.insert_temp(copied_id, now));
+            }
+            if let Some(at) = copied_at.filter(|at| now - at < 2.0) {
+                ui.label(RichText::new("✔ Copied").color(health_color(Health::Up)));
+                ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(2.0 - (now - at)));
             }
             ui.label(
                 RichText::new("red: requests failed · amber: slowed · blue: detected · green: back / first write")

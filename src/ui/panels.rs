@@ -262,7 +262,7 @@ impl TopolabApp {
         });
     }
 
-    pub(super) fn status_ui(&mut self, ui: &mut egui::Ui, _intents: &mut Vec<Intent>) {
+    pub(super) fn status_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         ui.horizontal(|ui| {
             let lab = match (&self.lab.engine, &self.lab.launching, &self.lab.running) {
                 (Some(Err(_)), _, _) => {
@@ -299,6 +299,15 @@ impl TopolabApp {
                 } else {
                     ui.visuals().text_color()
                 }));
+                // Right after an export: where it went, one click away.
+                if let Some(folder) = self
+                    .exported
+                    .as_ref()
+                    .filter(|f| m.text.ends_with(&f.display().to_string()))
+                    && ui.small_button("Show in folder").clicked()
+                {
+                    intents.push(Intent::ShowFolder(folder.clone()));
+                }
             }
         });
     }

@@ -58,6 +58,24 @@ impl TopolabApp {
             Intent::SaveTo(path) => self.save_to(path),
             Intent::ExportDialog => self.file_dialog(PathPurpose::Export, ctx),
             Intent::ExportTo(dir) => self.files.export(self.doc.topology().clone(), dir),
+            Intent::ShowFolder(folder) => {
+                // The desktop's own opener; started, not waited for.
+                let opened = std::process::Command::new("xdg-open")
+                    .arg(&folder)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn();
+                match opened {
+                    // Reaped when it ends, off the UI thread.
+                    Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
+                    Err(e) => {
+                        self.say(
+                            format!("cannot open {}: xdg-open: {e}", folder.display()),
+                            true,
+                        );
+                    }
+                }
+            }
             Intent::Launch => self.launch(false),
             Intent::Relaunch => {
                 self.followups.launch_after_stop = true;
