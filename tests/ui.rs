@@ -57,6 +57,27 @@ fn step(h: &mut Harness<'static, TopolabApp>) {
     h.run_steps(3);
 }
 
+/// With Docker reachable, clicks Launch; the launch's id and whether it
+/// asked for the images to be built.
+fn start_launch(h: &mut Harness<'static, TopolabApp>, stub: &mut Stub) -> (CommandId, bool) {
+    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
+    step(h);
+    h.get_by_label("▶ Launch").click();
+    step(h);
+    last_launch(stub).expect("a launch")
+}
+
+/// The last Launch the app sent since the last look: its id and whether it
+/// builds the images.
+fn last_launch(stub: &mut Stub) -> Option<(CommandId, bool)> {
+    stub.sent().into_iter().rev().find_map(|c| match c {
+        LabCommand::Launch {
+            id, build_images, ..
+        } => Some((id, build_images)),
+        _ => None,
+    })
+}
+
 fn haproxy(h: &Harness<'static, TopolabApp>) -> String {
     h.state()
         .preview()
@@ -291,19 +312,7 @@ fn launch_sends_the_command_and_progress_moves_the_bar() {
 #[test]
 fn a_launch_without_images_offers_to_build_them_then_launches() {
     let (mut h, mut stub) = app("reference");
-    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
-    step(&mut h);
-    h.get_by_label("▶ Launch").click();
-    step(&mut h);
-    let launch = |stub: &mut Stub| {
-        stub.sent().into_iter().find_map(|c| match c {
-            LabCommand::Launch {
-                id, build_images, ..
-            } => Some((id, build_images)),
-            _ => None,
-        })
-    };
-    let (id, build) = launch(&mut stub).expect("a launch");
+    let (id, build) = start_launch(&mut h, &mut stub);
     assert!(!build);
     // The lab finds the base image missing.
     stub.events
@@ -326,18 +335,14 @@ fn a_launch_without_images_offers_to_build_them_then_launches() {
     step(&mut h);
     // The dialog is gone and the launch asks for the build.
     assert!(h.query_by_label("Build the lab's images?").is_none());
-    let (_, build) = launch(&mut stub).expect("a second launch");
+    let (_, build) = last_launch(&mut stub).expect("a second launch");
     assert!(build, "the second launch builds the images");
     let launching = h.state().lab.launching.clone().expect("launching");
     assert!(launching.building_images);
     h.get_by_label_contains("building images (about a minute)");
     // Cancel, the other answer, sends nothing.
     let (mut h, mut stub) = app("reference");
-    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
-    step(&mut h);
-    h.get_by_label("▶ Launch").click();
-    step(&mut h);
-    let (id, _) = launch(&mut stub).expect("a launch");
+    let (id, _) = start_launch(&mut h, &mut stub);
     stub.events
         .send(LabEvent::ImagesMissing {
             id,
@@ -348,7 +353,7 @@ fn a_launch_without_images_offers_to_build_them_then_launches() {
     h.get_by_label("Cancel").click();
     step(&mut h);
     assert!(h.query_by_label("Build the lab's images?").is_none());
-    assert!(launch(&mut stub).is_none());
+    assert!(last_launch(&mut stub).is_none());
 }
 
 #[test]
@@ -978,17 +983,7 @@ fn the_bottom_panel_keeps_its_height_across_tabs_and_maximizes() {
 #[test]
 fn an_edit_while_a_lab_runs_offers_a_relaunch() {
     let (mut h, mut stub) = app("reference");
-    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
-    step(&mut h);
-    h.get_by_label("▶ Launch").click();
-    step(&mut h);
-    let launch = |stub: &mut Stub| {
-        stub.sent().into_iter().find_map(|c| match c {
-            LabCommand::Launch { id, .. } => Some(id),
-            _ => None,
-        })
-    };
-    let id = launch(&mut stub).expect("a launch");
+    let (id, _) = start_launch(&mut h, &mut stub);
     for event in [
         LabEvent::Launched {
             id,
@@ -1033,7 +1028,10 @@ fn an_edit_while_a_lab_runs_offers_a_relaunch() {
         })
         .expect("send");
     step(&mut h);
-    assert!(launch(&mut stub).is_some(), "the design is launched again");
+    assert!(
+        last_launch(&mut stub).is_some(),
+        "the design is launched again"
+    );
 }
 
 #[test]

@@ -111,6 +111,23 @@ impl<'a> Overlay<'a> {
         self.meta.canvas_to_screen_pos(p) + self.rect.min.to_vec2()
     }
 
+    /// The links between components, with where their ends were drawn
+    /// (canvas units).
+    fn component_links(&self) -> Vec<(&ComponentId, &ComponentId, LinkKind, Pos2, Pos2)> {
+        self.positions
+            .links()
+            .into_iter()
+            .filter_map(|(a, b, kind)| {
+                let (Subject::Component(a), Subject::Component(b)) = (a, b) else {
+                    return None;
+                };
+                let pa = self.positions.component(a)?;
+                let pb = self.positions.component(b)?;
+                Some((a, b, kind, pa, pb))
+            })
+            .collect()
+    }
+
     /// Links the lab does not use now: a load balancer's backend out of
     /// rotation (down, drained, in maintenance: each its own mark) is
     /// faded; the writes to a primary that is down are red.
@@ -120,14 +137,7 @@ impl<'a> Overlay<'a> {
         } else {
             Color32::from_white_alpha(190)
         };
-        for (a, b, kind) in self.positions.links() {
-            let (Subject::Component(a), Subject::Component(b)) = (a, b) else {
-                continue;
-            };
-            let (Some(pa), Some(pb)) = (self.positions.component(a), self.positions.component(b))
-            else {
-                continue;
-            };
+        for (a, b, kind, pa, pb) in self.component_links() {
             let (sa, sb) = (self.to_screen(pa), self.to_screen(pb));
             let mark = match kind {
                 LinkKind::Backend { .. } => match state.backend(&a.host, &b.host) {
@@ -259,14 +269,7 @@ impl<'a> Overlay<'a> {
             let xs: Vec<f32> = self.positions.all().map(|(_, p)| p.x).collect();
             xs.iter().sum::<f32>() / xs.len().max(1) as f32
         };
-        for (a, b, kind) in self.positions.links() {
-            let (Subject::Component(a), Subject::Component(b)) = (a, b) else {
-                continue;
-            };
-            let (Some(pa), Some(pb)) = (self.positions.component(a), self.positions.component(b))
-            else {
-                continue;
-            };
+        for (a, b, kind, pa, pb) in self.component_links() {
             // A third of the way along: links that cross (reads one way,
             // writes the other) keep their labels apart.
             let mid = self.to_screen(pa + (pb - pa) * 0.35);
