@@ -167,8 +167,8 @@ impl Entry {
         })
     }
 
-    /// An idle connection that is still open, or a new one.
-    async fn connection(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+    /// An idle connection that is still open (`true`: reused), or a new one.
+    async fn connection(&self) -> Result<(SendRequest<Full<Bytes>>, bool), String> {
         loop {
             let Some(mut sender) = crate::locked(&self.idle).pop() else {
                 break;
@@ -176,9 +176,14 @@ impl Entry {
             // Ready once the connection has finished the last exchange;
             // an error once the peer has closed it.
             if sender.ready().await.is_ok() {
-                return Ok(sender);
+                return Ok((sender, true));
             }
         }
+        self.connection_new().await
+    }
+
+    /// A new connection (`false`: not reused).
+    async fn connection_new(&self) -> Result<(SendRequest<Full<Bytes>>, bool), String> {
         let refused = |_| "connection refused or unreachable".to_owned();
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
             .await
@@ -193,25 +198,43 @@ impl Entry {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(sender)
+        Ok((sender, false))
     }
 
     /// Keeps a connection whose last answer was read whole for the next
     /// request.
     fn keep(&self, sender: SendRequest<Full<Bytes>>) {
-        if !sender.is_closed() && crate::locked(&self.idle).len() < MAX_IN_FLIGHT {
-            crate::locked(&self.idle).push(sender);
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = crate::locked(&self.idle);
+        if idle.len() < MAX_IN_FLIGHT {
+            idle.push(sender);
         }
     }
 
     /// Sends one request and reads its answer whole: the status, the
     /// headers, or what went wrong.
     async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<(u16, HeaderMap), String> {
-        let mut sender = self.connection().await?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (mut sender, reused) = self.connection().await?;
+        // A kept connection the peer closed just as it was taken fails
+        // before the request is written (hyper gives it back): that
+        // request goes again on a new connection, once, as a client's
+        // pool does. A request that was written is never sent twice.
+        let (response, sender) = match sender.try_send_request(request).await {
+            Ok(r) => (r, sender),
+            Err(mut e) => match e.take_message() {
+                Some(request) if reused && e.error().is_canceled() => {
+                    let (mut fresh, _) = self.connection_new().await?;
+                    let r = fresh
+                        .send_request(request)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    (r, fresh)
+                }
+                _ => return Err(e.into_error().to_string()),
+            },
+        };
         let status = response.status().as_u16();
         let (parts, body) = response.into_parts();
         body.collect()

@@ -83,6 +83,8 @@ struct Overlay<'a> {
     painter: egui::Painter,
     font: FontId,
     label_bg: Color32,
+    /// The dark theme is in use.
+    dark: bool,
 }
 
 impl<'a> Overlay<'a> {
@@ -102,6 +104,7 @@ impl<'a> Overlay<'a> {
             painter: ui.painter_at(rect),
             font: FontId::proportional((11.0 * zoom).clamp(8.0, 14.0)),
             label_bg,
+            dark: ui.visuals().dark_mode,
         }
     }
 
@@ -132,7 +135,7 @@ impl<'a> Overlay<'a> {
     /// rotation (down, drained, in maintenance: each its own mark) is
     /// faded; the writes to a primary that is down are red.
     fn out_of_rotation(&self, state: &LiveState) {
-        let fade = if self.label_bg.r() < 128 {
+        let fade = if self.dark {
             Color32::from_black_alpha(170)
         } else {
             Color32::from_white_alpha(190)
