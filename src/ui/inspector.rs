@@ -74,7 +74,10 @@ impl TopolabApp {
             return String::new();
         };
         ui.horizontal(|ui| {
-            ui.label("Region");
+            ui.label("Region").on_hover_text(
+                "Where the host runs, e.g. eu-west. Hosts without one share the default region; \
+                 the review counts one region as a single point of failure.",
+            );
             let mut region = host.region.clone().unwrap_or_default();
             if ui.text_edit_singleline(&mut region).changed() {
                 host.region = (!region.is_empty()).then_some(region);
@@ -227,16 +230,16 @@ fn components_ui(
 
 fn topology_ui(ui: &mut egui::Ui, t: &mut Topology) -> String {
     egui::Grid::new("topology").num_columns(2).show(ui, |ui| {
-        ui.label("Name");
+        tip(ui, "Name", "The design's short name (a DNS label): the lab and its containers are named after it.");
         ui.text_edit_singleline(&mut t.name);
         ui.end_row();
-        ui.label("Domain");
+        tip(ui, "Domain", "The site's public name: the load balancers' certificate and the clients' URL use it.");
         ui.text_edit_singleline(&mut t.domain);
         ui.end_row();
-        ui.label("Description");
+        tip(ui, "Description", "One line for people; the exported README starts with it.");
         ui.text_edit_multiline(&mut t.description);
         ui.end_row();
-        ui.label("Database");
+        tip(ui, "Database", "MySQL or MariaDB for every database (the local image profile runs MariaDB either way, and says so).");
         egui::ComboBox::from_id_salt("flavor")
             .selected_text(t.databases.flavor.as_str())
             .show_ui(ui, |ui| {
@@ -245,7 +248,7 @@ fn topology_ui(ui: &mut egui::Ui, t: &mut Topology) -> String {
                 }
             });
         ui.end_row();
-        ui.label("Replication");
+        tip(ui, "Replication", "How a replica follows its primary: asynchronous (a write is acknowledged before any replica has it) or semi-synchronous (once one has received it).");
         egui::ComboBox::from_id_salt("replication")
             .selected_text(match t.databases.replication {
                 ReplicationMode::Async => "asynchronous",
@@ -306,23 +309,27 @@ fn component_ui(ui: &mut egui::Ui, t: &mut Topology, id: &ComponentId) {
         }
         Component::Nginx(web) => {
             ui.horizontal(|ui| {
-                ui.label("Port");
-                ui.add(egui::DragValue::new(&mut web.port).range(1..=65535));
+                tip(
+                    ui,
+                    "Port",
+                    "The port Nginx listens on; the load balancers' backends use it.",
+                );
+                bounded(ui, &mut web.port, 1..=65535, "the port");
             });
         }
         Component::App(app) => {
             egui::Grid::new("app").num_columns(2).show(ui, |ui| {
-                ui.label("Port (127.0.0.1)");
-                ui.add(egui::DragValue::new(&mut app.port).range(1..=65535));
+                tip(ui, "Port (127.0.0.1)", "The port the app server listens on, on its host only: Nginx reaches it there.");
+                bounded(ui, &mut app.port, 1..=65535, "the port");
                 ui.end_row();
-                ui.label("Replication group");
+                tip(ui, "Replication group", "The databases this app uses: it writes to the group's primary and reads from its replicas.");
                 ui.text_edit_singleline(&mut app.group);
                 ui.end_row();
             });
         }
         Component::Db(db) => {
             egui::Grid::new("db").num_columns(2).show(ui, |ui| {
-                ui.label("Role");
+                tip(ui, "Role", "Primary: takes the writes. Replica of a primary: copies its writes and serves reads.");
                 let current = match &db.role {
                     Role::Primary => "primary".to_owned(),
                     Role::Replica { of } => format!("replica of {of}"),
@@ -340,11 +347,11 @@ fn component_ui(ui: &mut egui::Ui, t: &mut Topology, id: &ComponentId) {
                         }
                     });
                 ui.end_row();
-                ui.label("Replication group");
+                tip(ui, "Replication group", "One primary and its replicas; the apps of the same group use them.");
                 ui.text_edit_singleline(&mut db.group);
                 ui.end_row();
-                ui.label("Port");
-                ui.add(egui::DragValue::new(&mut db.port).range(1..=65535));
+                tip(ui, "Port", "The port MySQL listens on.");
+                bounded(ui, &mut db.port, 1..=65535, "the port");
                 ui.end_row();
             });
         }
