@@ -177,16 +177,20 @@ pub fn measure(
     let mut slowed = Window::default();
     let mut requests = 0;
     let mut first_write = None;
-    for t in traces
+    // Whether reads (0) and writes (1) failed or were slowed.
+    let mut went_bad = [false; 2];
+    let window: Vec<&RequestTrace> = traces
         .iter()
         .filter(|t| t.at >= incident.at && t.at < until)
-    {
+        .collect();
+    for t in &window {
         requests += 1;
         if !t.ok() {
             failed.add(t);
         } else if t.latency_ms > slow_ms {
             slowed.add(t);
         }
+        went_bad[usize::from(t.write)] |= !t.ok() || t.latency_ms > slow_ms;
         if incident.promotion && t.write && t.ok() {
             first_write = Some(first_write.map_or(t.done(), |f: Millis| f.min(t.done())));
         }
@@ -219,7 +223,10 @@ pub fn measure(
             detected.push(tr.clone());
         }
     }
-    let recovery = recovery(incident, until, traces, slow_ms);
+    let recovery = match failed.last.max(slowed.last) {
+        None => Recovery::Unaffected,
+        Some(last_bad) => recovery(&window, last_bad, went_bad, slow_ms),
+    };
     Measured {
         incident: incident.clone(),
         detected,
@@ -233,27 +240,23 @@ pub fn measure(
     }
 }
 
-/// Whether service came back within the window: after the last failed or
-/// slowed request ended, did a request of every kind that went bad (reads,
-/// writes) succeed in time? Reads answering while writes still fail is
-/// not "back".
-fn recovery(incident: &Incident, until: Millis, traces: &[RequestTrace], slow_ms: f32) -> Recovery {
-    let window: Vec<&RequestTrace> = traces
-        .iter()
-        .filter(|t| t.at >= incident.at && t.at < until)
-        .collect();
-    let bad = |t: &RequestTrace| !t.ok() || t.latency_ms > slow_ms;
-    let Some(last_bad) = window.iter().filter(|t| bad(t)).map(|t| t.done()).max() else {
-        return Recovery::Unaffected;
-    };
-    let back = [false, true].into_iter().all(|write| {
-        let went_bad = window.iter().any(|t| t.write == write && bad(t));
-        !went_bad
-            || window
-                .iter()
-                .any(|t| t.write == write && t.at >= last_bad && !bad(t))
-    });
-    if back {
+/// Whether service came back after the last failed or slowed request of
+/// the window ended (`last_bad`): did a request of every kind that went bad
+/// (`went_bad`: reads, writes) succeed in time after it? Reads answering
+/// while writes still fail is not "back".
+fn recovery(
+    window: &[&RequestTrace],
+    last_bad: Millis,
+    went_bad: [bool; 2],
+    slow_ms: f32,
+) -> Recovery {
+    let mut good_after = [false; 2];
+    for t in window {
+        if t.at >= last_bad && t.ok() && t.latency_ms <= slow_ms {
+            good_after[usize::from(t.write)] = true;
+        }
+    }
+    if (0..2).all(|k| !went_bad[k] || good_after[k]) {
         Recovery::Back(last_bad)
     } else {
         Recovery::NotYet

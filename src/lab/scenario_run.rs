@@ -310,7 +310,7 @@ impl Run {
             writes_percent: c.writes,
             step: Duration::from_secs_f64(c.step_seconds),
             start_rate: c.start_rate,
-            max_rate: traffic::MAX_RATE,
+            ..RampOptions::default()
         };
         say(format!(
             "  capacity \"{}\": ramping from {} req/s, {}% writes, until p95 > {} ms or > 1% errors",

@@ -45,8 +45,8 @@ const BATCH: Duration = Duration::from_millis(100);
 pub struct Target {
     /// Its host (a load balancer, or a web server without one).
     pub host: HostName,
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
+    /// Where it listens on this machine (`127.0.0.1:PORT`).
+    pub addr: SocketAddr,
 }
 
 /// The entry points of a launched lab.
@@ -56,7 +56,7 @@ pub fn targets(state: &LabState) -> Vec<Target> {
         .iter()
         .map(|e| Target {
             host: e.host.clone(),
-            base: format!("http://127.0.0.1:{}", e.http),
+            addr: SocketAddr::from(([127, 0, 0, 1], e.http)),
         })
         .collect()
 }
@@ -131,9 +131,6 @@ pub enum TrafficError {
     /// Nowhere to send requests.
     #[error("the lab has no entry point to send requests to")]
     NoEntryPoint,
-    /// An entry point is not an `http://ADDRESS:PORT` the generator can use.
-    #[error("the entry point {0} is not http://ADDRESS:PORT")]
-    BadEntryPoint(String),
 }
 
 /// An entry point and its idle keep-alive connections. The generator
@@ -143,28 +140,20 @@ pub enum TrafficError {
 /// about what `wrk` does and leaves the rest to the lab.
 struct Entry {
     target: Target,
-    addr: SocketAddr,
     host_header: HeaderValue,
     idle: std::sync::Mutex<Vec<SendRequest<Full<Bytes>>>>,
 }
 
 impl Entry {
-    fn new(target: Target) -> Result<Self, TrafficError> {
-        let authority = target
-            .base
-            .strip_prefix("http://")
-            .ok_or_else(|| TrafficError::BadEntryPoint(target.base.clone()))?;
-        let addr = authority
-            .parse()
-            .map_err(|_| TrafficError::BadEntryPoint(target.base.clone()))?;
-        let host_header = HeaderValue::from_str(authority)
-            .map_err(|_| TrafficError::BadEntryPoint(target.base.clone()))?;
-        Ok(Self {
+    fn new(target: Target) -> Self {
+        // An address's text is always a valid header value.
+        let host_header = HeaderValue::from_str(&target.addr.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("127.0.0.1"));
+        Self {
             target,
-            addr,
             host_header,
             idle: std::sync::Mutex::new(Vec::new()),
-        })
+        }
     }
 
     /// An idle connection that is still open (`true`: reused), or a new one.
@@ -185,7 +174,7 @@ impl Entry {
     /// A new connection (`false`: not reused).
     async fn connection_new(&self) -> Result<(SendRequest<Full<Bytes>>, bool), String> {
         let refused = |_| "connection refused or unreachable".to_owned();
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.target.addr))
             .await
             .map_err(|_| "connection refused or unreachable".to_owned())?
             .map_err(refused)?;
@@ -258,10 +247,7 @@ pub async fn run(
     if targets.is_empty() {
         return Err(TrafficError::NoEntryPoint);
     }
-    let entries = targets
-        .into_iter()
-        .map(Entry::new)
-        .collect::<Result<Vec<_>, _>>()?;
+    let entries = targets.into_iter().map(Entry::new).collect();
     let shared = Arc::new(Shared {
         entries,
         pending: std::sync::Mutex::new(Vec::new()),

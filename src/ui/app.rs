@@ -44,6 +44,8 @@ pub struct StatusMessage {
     pub text: String,
     /// Whether it is an error.
     pub error: bool,
+    /// A folder it names, which the status bar offers to show (an export's).
+    pub folder: Option<PathBuf>,
     /// When it was said.
     pub at: Instant,
 }
@@ -143,8 +145,6 @@ pub struct TopolabApp {
     pub legend_open: bool,
     /// The bottom panel's height, as the user wants it.
     pub bottom: BottomPanel,
-    /// The folder of the last export (the status bar offers to show it).
-    pub exported: Option<PathBuf>,
     /// The help window shown, if one is.
     pub help: Option<super::Help>,
     /// The problems, findings and preview shown.
@@ -189,7 +189,6 @@ impl TopolabApp {
             legend_open: false,
             bottom: BottomPanel::default(),
             help: None,
-            exported: None,
             analysis: Analysis::default(),
             analyser,
             repaint,
@@ -326,8 +325,20 @@ impl TopolabApp {
         self.message = Some(StatusMessage {
             text: text.into(),
             error,
+            folder: None,
             at: Instant::now(),
         });
+    }
+
+    /// Says that the configs went to `folder`, and offers to show it.
+    pub(super) fn say_exported(&mut self, folder: PathBuf) {
+        self.say(
+            format!("exported the configs to {}", folder.display()),
+            false,
+        );
+        if let Some(m) = self.message.as_mut() {
+            m.folder = Some(folder);
+        }
     }
 
     /// The status bar's message, while it is fresh; asks for the frame

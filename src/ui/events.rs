@@ -266,13 +266,7 @@ impl TopolabApp {
                 problems: vec![Problem::general(e.to_string())],
             }),
             FileEvent::Saved(path, revision, result) => self.saved(path, revision, result),
-            FileEvent::Exported(Ok(folder)) => {
-                self.say(
-                    format!("exported the configs to {}", folder.display()),
-                    false,
-                );
-                self.exported = Some(folder);
-            }
+            FileEvent::Exported(Ok(folder)) => self.say_exported(folder),
             FileEvent::Exported(Err(e)) => self.say(format!("export failed: {e}"), true),
         }
     }

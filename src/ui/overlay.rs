@@ -443,25 +443,14 @@ fn requests_label(
         ));
     }
     // Errors or latency, whichever is worse (a p95 of a second is not
-    // green just because nothing failed).
+    // green just because nothing failed); Up < Degraded < Down.
     let health = [
         live::edge_health(requests, errors),
         live::latency_health(p95),
     ]
     .into_iter()
     .filter(|h| *h != Health::Unknown)
-    .max_by_key(|h| severity(*h))
+    .max()
     .unwrap_or(Health::Unknown);
     Some((text, health_color(health)))
-}
-
-/// How bad a health is, for picking the worse of two.
-fn severity(h: Health) -> u8 {
-    match h {
-        Health::Unknown => 0,
-        Health::Up => 1,
-        Health::Maintenance | Health::Paused => 2,
-        Health::Degraded => 3,
-        Health::Down => 4,
-    }
 }

@@ -300,10 +300,7 @@ impl TopolabApp {
                     ui.visuals().text_color()
                 }));
                 // Right after an export: where it went, one click away.
-                if let Some(folder) = self
-                    .exported
-                    .as_ref()
-                    .filter(|f| m.text.ends_with(&f.display().to_string()))
+                if let Some(folder) = &m.folder
                     && ui.small_button("Show in folder").clicked()
                 {
                     intents.push(Intent::ShowFolder(folder.clone()));
