@@ -21,7 +21,7 @@ use crate::model::{HostName, HostSize};
 
 /// How many times the gap between the last rate served and the first
 /// missed is halved.
-const REFINE: usize = 2;
+const REFINE: usize = 3;
 /// The ramp does not go below this rate, requests per second.
 pub const LOWEST_RATE: f64 = 1.0;
 
@@ -381,7 +381,7 @@ pub async fn ramp(
         }
     }
     // Between the last rate served and the lowest missed, halve the gap
-    // twice: the knee is then known to within a quarter of the gap.
+    // REFINE times: the knee is then known to within an eighth of it.
     if let (Some(mut low), Some(mut high)) = (served, missed_at) {
         for _ in 0..REFINE {
             let mid = ((low + high) / 2.0).round();
