@@ -57,6 +57,27 @@ fn step(h: &mut Harness<'static, TopolabApp>) {
     h.run_steps(3);
 }
 
+/// Types `path` into the path field the app asks with, presses OK, and
+/// runs frames until `done` (the file work runs in the background), or
+/// for about two seconds.
+fn answer_path_field(
+    h: &mut Harness<'static, TopolabApp>,
+    path: &std::path::Path,
+    done: impl Fn(&Harness<'static, TopolabApp>) -> bool,
+) {
+    h.get_by_label("Path")
+        .type_text(&path.display().to_string());
+    step(h);
+    h.get_by_label("OK").click();
+    for _ in 0..100 {
+        step(h);
+        if done(h) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// With Docker reachable, clicks Launch; the launch's id and whether it
 /// asked for the images to be built.
 fn start_launch(h: &mut Harness<'static, TopolabApp>, stub: &mut Stub) -> (CommandId, bool) {
@@ -426,6 +447,7 @@ fn unsaved_changes_are_asked_about_and_kept_on_cancel() {
     h.get_by_label("scaled").click();
     step(&mut h);
     h.get_by_label("Unsaved changes");
+    h.get_by_label_contains("Since the last save: add");
     // Keys do nothing behind the prompt.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
     step(&mut h);
@@ -829,17 +851,20 @@ fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
         }
         other => panic!("expected one Scenario, got {other:?}"),
     };
-    for line in [
+    let say = |lines: &[&str]| {
+        for line in lines {
+            stub.events
+                .send(LabEvent::ScenarioLine {
+                    id,
+                    line: (*line).to_owned(),
+                })
+                .expect("send");
+        }
+    };
+    say(&[
         "▶ Killing web-01's Nginx.",
         "  ✔ web-01 reported down within 1 s (after 0.108 s)",
-    ] {
-        stub.events
-            .send(LabEvent::ScenarioLine {
-                id,
-                line: line.to_owned(),
-            })
-            .expect("send");
-    }
+    ]);
     step(&mut h);
     h.get_by_label_contains("running…");
     // In the Scenario tab, and in the card over the canvas while it runs.
@@ -863,6 +888,34 @@ fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
         h.query_by_label("Scenario web-server-failure — running")
             .is_none()
     );
+    // The report comes last: drawn (headings without their marks, bold
+    // without stars), and saved as the Markdown it is.
+    say(&[
+        "# Lab report: web-server-failure",
+        "",
+        "## Stopwatch",
+        "- failed requests: **0** of 120",
+    ]);
+    step(&mut h);
+    h.get_by_label("Lab report: web-server-failure");
+    h.get_by_label("Stopwatch");
+    h.get_by_label("0");
+    assert!(h.query_by_label_contains("**").is_none());
+    let dir = tempfile::tempdir().expect("dir");
+    h.get_by_label("Save report…").click();
+    step(&mut h);
+    h.get_by_label_contains("topolab/reference-report.md");
+    let file = dir.path().join("reports/failure.md");
+    answer_path_field(&mut h, &dir.path().join("reports/failure"), |_| {
+        file.exists()
+    });
+    let saved = std::fs::read_to_string(&file).expect("report saved with .md");
+    assert_eq!(
+        saved,
+        "# Lab report: web-server-failure\n\n## Stopwatch\n- failed requests: **0** of 120\n"
+    );
+    step(&mut h);
+    h.get_by_label_contains("wrote the report to");
 }
 
 #[test]
@@ -1185,17 +1238,9 @@ fn an_export_offers_to_show_its_folder() {
     step(&mut h);
     h.get_by_label_contains("Export configs").click();
     step(&mut h);
-    h.get_by_label("Path")
-        .type_text(&dir.path().join("bundles").display().to_string());
-    step(&mut h);
-    h.get_by_label("OK").click();
-    for _ in 0..50 {
-        step(&mut h);
-        if h.query_by_label("Show in folder").is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    answer_path_field(&mut h, &dir.path().join("bundles"), |h| {
+        h.query_by_label("Show in folder").is_some()
+    });
     h.get_by_label_contains("exported the configs to");
     h.get_by_label("Show in folder");
     assert!(
@@ -1203,4 +1248,104 @@ fn an_export_offers_to_show_its_folder() {
             .join("bundles/reference/docker-compose.yml")
             .is_file()
     );
+}
+
+#[test]
+fn the_diagram_is_exported_as_svg_and_png() {
+    let (mut h, _stub) = app("reference");
+    let dir = tempfile::tempdir().expect("dir");
+    for (item, typed, written) in [
+        (
+            "Export diagram as SVG",
+            "slides/reference",
+            "slides/reference.svg",
+        ),
+        (
+            "Export diagram as PNG",
+            "slides/reference",
+            "slides/reference.png",
+        ),
+    ] {
+        h.get_by_label("File").click();
+        step(&mut h);
+        h.get_by_label_contains(item).click();
+        step(&mut h);
+        // It proposes a file named after the design, in the format asked.
+        let ext = &written[written.len() - 3..];
+        h.get_by_label_contains(&format!("topolab/reference.{ext}"));
+        // Typed without an extension: the format's is added.
+        answer_path_field(&mut h, &dir.path().join(typed), |h| {
+            h.query_by_label_contains("wrote the diagram to").is_some()
+        });
+        h.get_by_label_contains("wrote the diagram to");
+        h.get_by_label("Show in folder");
+        let bytes = std::fs::read(dir.path().join(written)).expect("written");
+        match ext {
+            "svg" => assert!(String::from_utf8_lossy(&bytes).contains(">web-02<")),
+            _ => assert_eq!(&bytes[1..4], b"PNG"),
+        }
+    }
+}
+
+#[test]
+fn a_link_under_the_pointer_says_what_it_is() {
+    let (mut h, _stub) = app("reference");
+    step(&mut h);
+    let at = |h: &Harness<'static, TopolabApp>, host: &str, kind: ComponentKind| {
+        let id = ComponentId::new(HostName::new(host), kind);
+        h.state().canvas_at(&Subject::Component(id)).expect("drawn")
+    };
+    // Halfway along lb-01 -> web-02 and along web-01's db -> web-02's db.
+    let backend =
+        at(&h, "lb-01", ComponentKind::Lb).lerp(at(&h, "web-02", ComponentKind::Nginx), 0.5);
+    let replication =
+        at(&h, "web-01", ComponentKind::Db).lerp(at(&h, "web-02", ComponentKind::Db), 0.5);
+    let app = h.state();
+    let text = app.link_tooltip(backend).expect("a link there");
+    assert!(text.starts_with("lb-01/lb → web-02/nginx:"), "{text}");
+    assert!(text.contains("weight 100"), "{text}");
+    let text = app.link_tooltip(replication).expect("replication there");
+    assert!(text.contains("asynchronous replication"), "{text}");
+    // Far from every line: nothing.
+    assert!(
+        app.link_tooltip(backend + egui::vec2(0.0, -400.0))
+            .is_none()
+    );
+}
+
+#[test]
+fn the_unsaved_prompt_names_a_promotions_change_to_the_design() {
+    let (mut h, mut stub) = app("reference");
+    launched(&mut h, &mut stub);
+    assert!(!h.state().doc.dirty);
+    // The lab promoted web-02: the design follows it.
+    let mut promoted = h.state().doc.topology().clone();
+    for host in &mut promoted.hosts {
+        let new_primary = host.name.as_str() == "web-02";
+        if let Some(db) = host.database_mut() {
+            db.role = if new_primary {
+                topolab::model::Role::Primary
+            } else {
+                topolab::model::Role::Replica {
+                    of: HostName::new("web-02"),
+                }
+            };
+        }
+    }
+    stub.events
+        .send(LabEvent::Roles {
+            lab: lab("reference"),
+            topology: Box::new(promoted),
+        })
+        .expect("send");
+    step(&mut h);
+    assert!(h.state().doc.dirty);
+    h.get_by_label("Presets").click();
+    step(&mut h);
+    h.get_by_label("scaled").click();
+    step(&mut h);
+    h.get_by_label("Since the last save: promotion.");
+    h.get_by_label_contains("saving keeps the promoted replica as the primary");
+    h.get_by_label("Cancel").click();
+    step(&mut h);
 }

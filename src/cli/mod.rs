@@ -91,6 +91,18 @@ enum Command {
         #[arg(long, value_enum)]
         flavor: Option<FlavorArg>,
     },
+    /// Draw a topology as a diagram for slides and notes: SVG or PNG by
+    /// FILE's extension, laid out as the app's canvas lays it out.
+    ///
+    /// Exit status: 0 written, 1 not a valid topology, 2 unreadable
+    /// topology or a FILE that is not .svg or .png, 3 FILE could not be
+    /// written (nothing is left half-written).
+    Diagram {
+        /// A topology file, or the name of a preset (`reference`).
+        topology: String,
+        /// The image to write: NAME.svg or NAME.png.
+        file: PathBuf,
+    },
     /// List the built-in presets.
     Presets,
     /// Launch a topology as a live lab of Docker containers.
@@ -345,6 +357,7 @@ pub fn run() -> ExitCode {
             force,
             flavor,
         }) => export(&topology, &dir, force, flavor.map(Flavor::from)),
+        Some(Command::Diagram { topology, file }) => diagram(&topology, &file),
         Some(Command::Up {
             topology,
             name,
@@ -683,6 +696,50 @@ fn serde_plain<T: serde::Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// `topolab diagram`: the design drawn as SVG or PNG.
+fn diagram(arg: &str, file: &Path) -> ExitCode {
+    use crate::ui::canvas::export;
+    let extension = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !matches!(extension.as_deref(), Some("svg" | "png")) {
+        eprintln!(
+            "topolab: {} must end in .svg or .png (the format is taken from it)",
+            file.display()
+        );
+        return ExitCode::from(UNUSABLE);
+    }
+    let topology = match load(arg) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let bytes = match extension.as_deref() {
+        Some("png") => match export::png(&topology, 2.0) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("topolab: {e}");
+                return ExitCode::from(WRITE_FAILED);
+            }
+        },
+        _ => export::svg(&topology).into_bytes(),
+    };
+    match crate::fsutil::write_atomic(file, &bytes) {
+        Ok(()) => {
+            println!(
+                "wrote the diagram of {} to {}",
+                topology.name,
+                file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("topolab: cannot write {}: {e}", file.display());
+            ExitCode::from(WRITE_FAILED)
+        }
+    }
 }
 
 fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCode {

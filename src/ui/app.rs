@@ -119,6 +119,8 @@ pub(super) struct Followups {
     pub(super) auto_attach: Option<(LabName, Option<f64>)>,
     /// Launch the design once the lab shown has stopped (Relaunch).
     pub(super) launch_after_stop: bool,
+    /// The report to write once the user has said where.
+    pub(super) report: Option<String>,
 }
 
 /// The whole app.
@@ -289,6 +291,17 @@ impl TopolabApp {
     /// The canvas on screen after the last frame.
     pub fn canvas_on_screen(&self) -> Option<canvas::OnScreen> {
         self.canvas.on_screen()
+    }
+
+    /// Where the centre of `subject` was drawn on screen in the last frame.
+    pub fn canvas_at(&self, subject: &Subject) -> Option<egui::Pos2> {
+        self.canvas.on_screen_at(subject)
+    }
+
+    /// What the tooltip says of the link under `pointer`, if one is.
+    pub fn link_tooltip(&self, pointer: egui::Pos2) -> Option<String> {
+        let (from, to, kind) = self.canvas.link_at(pointer)?;
+        Some(canvas::describe_link(self.doc.topology(), &from, &to, kind))
     }
 
     /// Whether a lab runs here and the design being edited is not what it
@@ -580,10 +593,15 @@ impl TopolabApp {
                 &self.doc.topology().hosts,
             );
         }
-        if let Some(subject) = self.canvas.hovered() {
-            response
-                .clone()
-                .on_hover_text_at_pointer(self.tooltip(subject));
+        // Tooltips only while no dialog covers the canvas.
+        if self.modal.is_none() {
+            if let Some(subject) = self.canvas.hovered() {
+                response
+                    .clone()
+                    .on_hover_text_at_pointer(self.tooltip(subject));
+            } else if let Some(text) = response.hover_pos().and_then(|p| self.link_tooltip(p)) {
+                response.clone().on_hover_text_at_pointer(text);
+            }
         }
         canvas::legend_ui(ui, response.rect, self.legend_open, intents);
         canvas::view_controls_ui(ui, response.rect, self.canvas.zoom(), intents);
@@ -688,7 +706,8 @@ impl TopolabApp {
             d.primary_down =
                 self.lab.live.state.node_health(&db).health == crate::live::Health::Down;
         }
-        match modal::show(ctx, shown, &self.doc.topology().name, intents) {
+        let changes = self.doc.unsaved_changes();
+        match modal::show(ctx, shown, &self.doc.topology().name, &changes, intents) {
             None => {}
             Some(Answer::Close) => self.modal = None,
             Some(Answer::SaveThen(intent)) => self.save_then(intent),

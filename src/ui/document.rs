@@ -30,6 +30,9 @@ pub struct Document {
     last_edit: Option<(String, Instant)>,
     revision: u64,
     generation: u64,
+    /// How deep the undo history was when the document was last loaded or
+    /// saved (None: that state is no longer in the history).
+    saved_depth: Option<usize>,
 }
 
 /// An edit's name for people: its key without the serial number some
@@ -53,6 +56,7 @@ impl Document {
             last_edit: None,
             revision: 0,
             generation: 0,
+            saved_depth: Some(0),
         }
     }
 
@@ -84,10 +88,16 @@ impl Document {
             .as_ref()
             .is_some_and(|(k, at)| k == key && now.duration_since(*at) < COALESCE);
         if !coalesce {
+            // An edit after undoing past the save leaves the saved state
+            // on the dropped redo branch.
+            if self.saved_depth.is_some_and(|d| d > self.undo.len()) {
+                self.saved_depth = None;
+            }
             let previous = std::mem::replace(&mut self.topology, topology);
             self.undo.push((label(key), previous));
             if self.undo.len() > MAX_UNDO {
                 self.undo.remove(0);
+                self.saved_depth = self.saved_depth.and_then(|d| d.checked_sub(1));
             }
         } else {
             self.topology = topology;
@@ -115,6 +125,7 @@ impl Document {
         self.last_edit = None;
         self.revision += 1;
         self.generation += 1;
+        self.saved_depth = Some(0);
     }
 
     /// Whether there is something to undo.
@@ -165,6 +176,33 @@ impl Document {
     pub fn saved(&mut self, path: PathBuf) {
         self.path = Some(path);
         self.dirty = false;
+        self.saved_depth = Some(self.undo.len());
+        // An edit coalescing with the one just saved is a new change.
+        self.last_edit = None;
+    }
+
+    /// What changed since the last load or save, oldest first: the edits
+    /// made ("promotion", "add host web-03") and those undone ("undo
+    /// rename"). Empty when unknown (the history no longer reaches back).
+    pub fn unsaved_changes(&self) -> Vec<String> {
+        if !self.dirty {
+            return Vec::new();
+        }
+        match self.saved_depth {
+            Some(d) if d <= self.undo.len() => {
+                self.undo[d..].iter().map(|(l, _)| l.clone()).collect()
+            }
+            Some(d) => {
+                let undone = d - self.undo.len();
+                self.redo
+                    .iter()
+                    .rev()
+                    .take(undone)
+                    .map(|(l, _)| format!("undo {l}"))
+                    .collect()
+            }
+            None => Vec::new(),
+        }
     }
 
     /// The title for the window: file name (or topology name) and a mark
@@ -536,5 +574,26 @@ mod tests {
         });
         let a = analyser.update(&doc).expect("analysed at once");
         assert!(a.problems.iter().any(|p| p.message.contains("finite")));
+    }
+
+    #[test]
+    fn the_changes_since_the_save_are_named() {
+        let mut d = Document::new(Topology::new("t"));
+        assert!(d.unsaved_changes().is_empty());
+        d.modify("promotion", |t| t.description = "promoted".into());
+        d.modify("add host #1", |t| t.description = "added".into());
+        assert_eq!(d.unsaved_changes(), ["promotion", "add host"]);
+        d.saved(PathBuf::from("t.ron"));
+        assert!(d.unsaved_changes().is_empty());
+        d.modify("rename", |t| t.description = "renamed".into());
+        assert_eq!(d.unsaved_changes(), ["rename"]);
+        // Undone back past the save: what the undo took away.
+        d.undo();
+        d.undo();
+        assert_eq!(d.unsaved_changes(), ["undo add host"]);
+        // An edit there drops the branch the save was on: unknown.
+        d.modify("move", |t| t.description = "moved".into());
+        assert!(d.dirty);
+        assert!(d.unsaved_changes().is_empty());
     }
 }

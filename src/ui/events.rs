@@ -268,6 +268,15 @@ impl TopolabApp {
             FileEvent::Saved(path, revision, result) => self.saved(path, revision, result),
             FileEvent::Exported(Ok(folder)) => self.say_exported(folder),
             FileEvent::Exported(Err(e)) => self.say(format!("export failed: {e}"), true),
+            FileEvent::Wrote(what, Ok(file)) => {
+                self.say(format!("wrote {what} to {}", file.display()), false);
+                if let (Some(m), Some(dir)) = (self.message.as_mut(), file.parent()) {
+                    m.folder = Some(dir.to_owned());
+                }
+            }
+            FileEvent::Wrote(what, Err(e)) => {
+                self.say(format!("{what} was not written: {e}"), true)
+            }
         }
     }
 
@@ -278,6 +287,8 @@ impl TopolabApp {
                 PathPurpose::Open => Intent::Open(path),
                 PathPurpose::Save => Intent::SaveTo(path),
                 PathPurpose::Export => Intent::ExportTo(path),
+                PathPurpose::Diagram(format) => Intent::DiagramTo(path, format),
+                PathPurpose::Report => Intent::ReportTo(path),
             }),
             // No answer at once means no dialog service: offer a path field.
             None if took < Duration::from_millis(150) => {

@@ -23,6 +23,29 @@ pub enum PathPurpose {
     Save,
     /// Export the configs into a folder.
     Export,
+    /// Export the design's diagram as an image file.
+    Diagram(DiagramFormat),
+    /// Save a lab report (Markdown).
+    Report,
+}
+
+/// The image formats the diagram is exported in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiagramFormat {
+    /// Vector, for slides and the web.
+    Svg,
+    /// Pixels, twice the canvas's size.
+    Png,
+}
+
+impl DiagramFormat {
+    /// The file extension (and the name in menus).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Svg => "svg",
+            Self::Png => "png",
+        }
+    }
 }
 
 /// File work that finished off the UI thread.
@@ -35,6 +58,8 @@ pub(super) enum FileEvent {
     Saved(PathBuf, u64, Result<(), String>),
     /// The configs were exported: the folder written, or why not.
     Exported(Result<PathBuf, String>),
+    /// A diagram or a report was written (which one): the file, or why not.
+    Wrote(&'static str, Result<PathBuf, String>),
 }
 
 /// The app's file work: jobs out, their [`FileEvent`]s in.
@@ -152,6 +177,21 @@ impl FileJobs {
                         .await
                 }
                 PathPurpose::Export => dialog.pick_folder().await,
+                PathPurpose::Report => {
+                    dialog
+                        .add_filter("Markdown", &["md"])
+                        .set_file_name(name)
+                        .save_file()
+                        .await
+                }
+                PathPurpose::Diagram(format) => {
+                    let ext = format.extension();
+                    dialog
+                        .add_filter(ext, &[ext])
+                        .set_file_name(name)
+                        .save_file()
+                        .await
+                }
             };
             let path = picked.map(|f| f.path().to_owned());
             let _ = tx.send(FileEvent::Picked(purpose, path, started.elapsed()));
@@ -222,6 +262,27 @@ impl FileJobs {
         });
     }
 
+    /// Draws the diagram of `t` as `format` into `path` (its folder made
+    /// when missing; written whole or not at all).
+    pub(super) fn diagram(&self, t: Topology, path: PathBuf, format: DiagramFormat) {
+        self.background(move || {
+            let bytes = match format {
+                DiagramFormat::Svg => Ok(super::canvas::export::svg(&t).into_bytes()),
+                DiagramFormat::Png => super::canvas::export::png(&t, 2.0),
+            };
+            let result = bytes.and_then(|bytes| write_whole(&path, &bytes));
+            FileEvent::Wrote("the diagram", result.map(|()| path))
+        });
+    }
+
+    /// Writes the lab report `text` to `path`.
+    pub(super) fn report(&self, text: String, path: PathBuf) {
+        self.background(move || {
+            let result = write_whole(&path, text.as_bytes());
+            FileEvent::Wrote("the report", result.map(|()| path))
+        });
+    }
+
     /// Runs file work on the runtime's blocking pool (inline where there is
     /// no runtime, as in tests); its result arrives as a [`FileEvent`].
     fn background(&self, job: impl FnOnce() -> FileEvent + Send + 'static) {
@@ -241,4 +302,17 @@ impl FileJobs {
             }
         }
     }
+}
+
+/// Writes `bytes` to `path` whole or not at all, making its folder when
+/// missing; the error names the path.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    }
+    crate::fsutil::write_atomic(path, bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::files::DiagramFormat;
 use crate::model::{ComponentId, FixAction, HostName, HostTemplate, Subject, Topology};
 use crate::protocol::{FaultKind, LabName, TrafficSettings};
 
@@ -47,6 +48,14 @@ pub enum Intent {
     ExportDialog,
     /// Export the configs into this folder.
     ExportTo(PathBuf),
+    /// Ask where to write the design's diagram in this format.
+    DiagramDialog(DiagramFormat),
+    /// Write the design's diagram to this file in this format.
+    DiagramTo(PathBuf, DiagramFormat),
+    /// Ask where to save this lab report (Markdown).
+    ReportDialog(String),
+    /// Save the report asked about to this file.
+    ReportTo(PathBuf),
     /// Open this folder in the desktop's file manager.
     ShowFolder(PathBuf),
     /// Launch the design.

@@ -124,13 +124,13 @@ impl TopolabApp {
     }
 
     /// The live transitions and the stopwatch, for the timeline tab.
-    pub(super) fn live_timeline_ui(&mut self, ui: &mut egui::Ui) {
+    pub(super) fn live_timeline_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         if !self.live_active() {
             return;
         }
         let entries: Vec<_> = self.lab.live.state.timeline().collect();
         if entries.is_empty() {
-            self.stopwatch_ui(ui);
+            self.stopwatch_ui(ui, intents);
             return;
         }
         ui.separator();
@@ -145,7 +145,7 @@ impl TopolabApp {
             })
             .on_hover_text(format!("{} UTC", stopwatch::clock(t.at)));
         }
-        self.stopwatch_ui(ui);
+        self.stopwatch_ui(ui, intents);
     }
 }
 
@@ -295,7 +295,7 @@ impl TopolabApp {
     }
 
     /// The stopwatch of every fault and promotion, in the timeline tab.
-    pub(super) fn stopwatch_ui(&mut self, ui: &mut egui::Ui) {
+    pub(super) fn stopwatch_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         if self.lab.live.incidents.is_empty() {
             return;
         }
@@ -303,25 +303,19 @@ impl TopolabApp {
         let measured = self.lab.live.cached_measurements().to_vec();
         ui.horizontal(|ui| {
             ui.label(RichText::new("Stopwatch").strong());
-            // "Copied" shows for two seconds after a copy.
-            let copied_id = egui::Id::new("stopwatch-copied");
-            let now = ui.input(|i| i.time);
-            let copied_at: Option<f64> = ui.data(|d| d.get_temp(copied_id));
-            if ui.small_button("Copy as Markdown").clicked() {
+            let report = || {
                 let report: String = measured.iter().map(|m| stopwatch::report(m) + "\n").collect();
-                ui.ctx().copy_text(format!("# Lab report\n\n{report}"));
-                ui.data_mut(|d| d.insert_temp(copied_id, now));
-            }
-            if let Some(at) = copied_at.filter(|at| now - at < 2.0) {
-                ui.label(RichText::new("✔ Copied").color(health_color(Health::Up)));
-                ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(2.0 - (now - at)));
-            }
+                format!("# Lab report\n\n{report}")
+            };
+            report_buttons(ui, "stopwatch", report, intents);
             ui.label(
                 RichText::new("red: requests failed · amber: slowed · blue: detected · green: back / first write")
                     .weak()
                     .small(),
             );
         });
+        // One scale for all: a longer bar is a longer outage.
+        let end = measured.iter().map(span_end).fold(2.0, f32::max);
         for m in &measured {
             let report = stopwatch::report(m);
             let mut lines = report.lines().filter(|l| !l.is_empty());
@@ -338,7 +332,7 @@ impl TopolabApp {
                 )
                 .on_hover_text(format!("{} UTC", stopwatch::clock(m.incident.at)));
             }
-            spans(ui, m);
+            spans(ui, m, end);
             for line in lines {
                 ui.label(RichText::new(line).monospace());
             }
@@ -349,7 +343,7 @@ impl TopolabApp {
 impl TopolabApp {
     /// The scenario tab: each step as it runs, the line that says what to
     /// expect before it, expectations held or failed, then the report.
-    pub(super) fn scenario_ui(&self, ui: &mut egui::Ui) {
+    pub(super) fn scenario_ui(&self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         let Some(run) = &self.lab.live.scenario else {
             return;
         };
@@ -362,8 +356,15 @@ impl TopolabApp {
                 .strong()
                 .color(health_color(Health::Down)),
         };
-        ui.label(state);
-        for line in &run.lines {
+        let report = run.report();
+        ui.horizontal(|ui| {
+            ui.label(state);
+            if let Some(report) = &report {
+                report_buttons(ui, "scenario", || report.clone(), intents);
+            }
+        });
+        let steps = run.report_start().unwrap_or(run.lines.len());
+        for line in &run.lines[..steps] {
             let text = RichText::new(line.as_str());
             let text = if line.starts_with('▶') {
                 text.strong()
@@ -376,21 +377,100 @@ impl TopolabApp {
             };
             ui.label(text);
         }
+        if let Some(report) = &report {
+            ui.separator();
+            markdown_ui(ui, report);
+        }
     }
 }
 
-/// An incident's spans on a time axis: failed and slowed windows as bars,
-/// detection, recovery and the first write as ticks.
-fn spans(ui: &mut egui::Ui, m: &stopwatch::Measured) {
+/// "Copy as Markdown" and "Save report…" for the report `text` makes;
+/// "Copied" shows for two seconds after a copy.
+fn report_buttons(
+    ui: &mut egui::Ui,
+    salt: &str,
+    text: impl Fn() -> String,
+    intents: &mut Vec<Intent>,
+) {
+    let copied_id = egui::Id::new(("report-copied", salt));
+    let now = ui.input(|i| i.time);
+    let copied_at: Option<f64> = ui.data(|d| d.get_temp(copied_id));
+    if ui.small_button("Copy as Markdown").clicked() {
+        ui.ctx().copy_text(text());
+        ui.data_mut(|d| d.insert_temp(copied_id, now));
+    }
+    if ui
+        .small_button("Save report…")
+        .on_hover_text("Writes the report as a Markdown file")
+        .clicked()
+    {
+        intents.push(Intent::ReportDialog(text()));
+    }
+    if let Some(at) = copied_at.filter(|at| now - at < 2.0) {
+        ui.label(RichText::new("✔ Copied").color(health_color(Health::Up)));
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs_f64(2.0 - (now - at)));
+    }
+}
+
+/// A lab report's Markdown, drawn: headings, bullets and plain lines.
+fn markdown_ui(ui: &mut egui::Ui, text: &str) {
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix("# ") {
+            ui.label(RichText::new(h).heading());
+        } else if let Some(h) = line.strip_prefix("## ") {
+            ui.add_space(4.0);
+            ui.label(RichText::new(h).strong().size(15.0));
+        } else if let Some(h) = line.strip_prefix("### ") {
+            ui.label(RichText::new(h).strong());
+        } else if let Some(item) = line.strip_prefix("- ") {
+            ui.horizontal_wrapped(|ui| {
+                ui.label("•");
+                bold_ui(ui, item);
+            });
+        } else if !line.trim().is_empty() {
+            ui.horizontal_wrapped(|ui| bold_ui(ui, line));
+        }
+    }
+}
+
+/// A line with `**bold**` and `` `code` `` spans drawn as such.
+fn bold_ui(ui: &mut egui::Ui, line: &str) {
+    ui.spacing_mut().item_spacing.x = 0.0;
+    let mut bold = false;
+    for (i, part) in line.split("**").enumerate() {
+        if i > 0 {
+            bold = !bold;
+        }
+        for (j, piece) in part.split('`').enumerate() {
+            if piece.is_empty() {
+                continue;
+            }
+            let text = RichText::new(piece);
+            let text = if j % 2 == 1 { text.code() } else { text };
+            ui.label(if bold { text.strong() } else { text });
+        }
+    }
+}
+
+/// Seconds after its injection that an incident's last mark falls (at
+/// least 2 s): every incident's axis spans the longest, so their bars
+/// compare.
+fn span_end(m: &stopwatch::Measured) -> f32 {
     let t = |at: live::Millis| m.after(at).max(0.0) as f32;
-    let mut end: f32 = 2.0;
-    for at in [m.failed.last, m.slowed.last, m.recovery.at(), m.first_write]
+    [m.failed.last, m.slowed.last, m.recovery.at(), m.first_write]
         .into_iter()
         .flatten()
         .chain(m.detected.iter().map(|d| d.at))
-    {
-        end = end.max(t(at) + 0.5);
-    }
+        .map(|at| t(at) + 0.5)
+        .fold(2.0, f32::max)
+}
+
+/// An incident's spans on a time axis from its injection to `end`
+/// seconds after it, shared by every incident: failed and slowed windows
+/// as bars, detection, recovery and the first write as ticks.
+fn spans(ui: &mut egui::Ui, m: &stopwatch::Measured, end: f32) {
+    let t = |at: live::Millis| m.after(at).max(0.0) as f32;
     let (rect, _) = ui.allocate_exact_size(
         Vec2::new(ui.available_width().min(640.0), 26.0),
         egui::Sense::hover(),
@@ -430,12 +510,34 @@ fn spans(ui: &mut egui::Ui, m: &stopwatch::Measured) {
     for at in [m.recovery.at(), m.first_write].into_iter().flatten() {
         tick(t(at), health_color(Health::Up));
     }
+    // Whole seconds along the axis, labelled at its ends.
+    let weak = ui.visuals().weak_text_color();
+    let every = if end > 20.0 { 5.0 } else { 1.0 };
+    let mut s = every;
+    while s < end {
+        let x = x(s);
+        painter.line_segment(
+            [
+                Pos2::new(x, axis.center().y - 3.0),
+                Pos2::new(x, axis.center().y + 3.0),
+            ],
+            Stroke::new(1.0, weak),
+        );
+        s += every;
+    }
+    painter.text(
+        rect.left_top(),
+        egui::Align2::LEFT_TOP,
+        "0",
+        FontId::proportional(10.0),
+        weak,
+    );
     painter.text(
         rect.right_top(),
         egui::Align2::RIGHT_TOP,
-        format!("{end:.1} s"),
+        format!("+{end:.1} s"),
         FontId::proportional(10.0),
-        ui.visuals().weak_text_color(),
+        weak,
     );
 }
 

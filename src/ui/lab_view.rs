@@ -127,6 +127,22 @@ pub struct ScenarioRun {
     pub passed: Option<bool>,
 }
 
+impl ScenarioRun {
+    /// The lab report at the end of its lines (from `# Lab report` on),
+    /// once the run has written it.
+    pub fn report(&self) -> Option<String> {
+        let start = self.report_start()?;
+        Some(self.lines[start..].join("\n") + "\n")
+    }
+
+    /// Where the report begins in its lines.
+    pub fn report_start(&self) -> Option<usize> {
+        self.lines
+            .iter()
+            .position(|l| l.starts_with("# Lab report"))
+    }
+}
+
 /// A capacity ramp the app runs, and its steps so far.
 #[derive(Clone, Debug)]
 pub struct CapacityRun {

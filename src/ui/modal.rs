@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use egui::RichText;
 
-use super::files::PathPurpose;
+use super::files::{DiagramFormat, PathPurpose};
 use super::intent::Intent;
 use super::style::{ERROR, health_color};
 use crate::live::Health;
@@ -70,15 +70,17 @@ pub enum Answer {
     PathCancelled(PathPurpose),
 }
 
-/// Draws `modal` (`design`: the name of the design being edited).
+/// Draws `modal` (`design`: the name of the design being edited;
+/// `changes`: what changed in it since the last save).
 pub fn show(
     ctx: &egui::Context,
     modal: &mut Modal,
     design: &str,
+    changes: &[String],
     intents: &mut Vec<Intent>,
 ) -> Option<Answer> {
     match modal {
-        Modal::Unsaved(pending) => unsaved_ui(ctx, pending, design),
+        Modal::Unsaved(pending) => unsaved_ui(ctx, pending, design, changes),
         Modal::LoadErrors { origin, problems } => load_errors_ui(ctx, origin, problems),
         Modal::PathField { purpose, text } => path_field_ui(ctx, *purpose, text, intents),
         Modal::Promote(dialog) => {
@@ -89,11 +91,33 @@ pub fn show(
     }
 }
 
-fn unsaved_ui(ctx: &egui::Context, pending: &Intent, design: &str) -> Option<Answer> {
+fn unsaved_ui(
+    ctx: &egui::Context,
+    pending: &Intent,
+    design: &str,
+    changes: &[String],
+) -> Option<Answer> {
+    /// Changes named in the prompt; the rest are counted.
+    const NAMED: usize = 6;
     let mut answer = None;
     egui::Modal::new(egui::Id::new("unsaved")).show(ctx, |ui| {
         ui.heading("Unsaved changes");
         ui.label(format!("{design} has changes that are not saved."));
+        if !changes.is_empty() {
+            let mut named = changes.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
+            if changes.len() > NAMED {
+                named.push_str(&format!(" and {} more", changes.len() - NAMED));
+            }
+            ui.label(format!("Since the last save: {named}."));
+        }
+        if changes.iter().any(|c| c == "promotion") {
+            ui.label(
+                RichText::new(
+                    "The promotion changed the design's roles: saving keeps the promoted replica as the primary.",
+                )
+                .weak(),
+            );
+        }
         ui.horizontal(|ui| {
             if ui.button("Save").clicked() {
                 answer = Some(Answer::SaveThen(pending.clone()));
@@ -149,6 +173,11 @@ fn path_field_ui(
             PathPurpose::Open => "Open a topology file",
             PathPurpose::Save => "Save the topology as",
             PathPurpose::Export => "Export the configs into the folder",
+            PathPurpose::Report => "Save the lab report as",
+            PathPurpose::Diagram(format) => match format {
+                DiagramFormat::Svg => "Export the diagram as SVG",
+                DiagramFormat::Png => "Export the diagram as PNG",
+            },
         };
         ui.heading(what);
         ui.label("No file dialog is available here: type the path (~ is your home folder).");
@@ -175,15 +204,18 @@ fn path_field_ui(
                 PathPurpose::Open if !p.is_file() => {
                     ui.label(RichText::new(format!("{} is not a file", p.display())).color(ERROR));
                 }
-                PathPurpose::Save | PathPurpose::Export => {
+                PathPurpose::Save
+                | PathPurpose::Export
+                | PathPurpose::Diagram(_)
+                | PathPurpose::Report => {
                     let folder = match purpose {
-                        PathPurpose::Save => p.parent().map(PathBuf::from),
-                        _ => Some(p.clone()),
+                        PathPurpose::Export => Some(p.clone()),
+                        _ => p.parent().map(PathBuf::from),
                     };
                     if let Some(f) = folder.filter(|f| !f.as_os_str().is_empty() && !f.exists()) {
                         ui.label(format!("{} does not exist: OK creates it", f.display()));
                     }
-                    if purpose == PathPurpose::Save {
+                    if purpose != PathPurpose::Export {
                         ui.weak(format!("saves to {}", p.display()));
                     }
                 }
@@ -202,6 +234,8 @@ fn path_field_ui(
                     PathPurpose::Open => Intent::Open(p),
                     PathPurpose::Save => Intent::SaveTo(p),
                     PathPurpose::Export => Intent::ExportTo(p),
+                    PathPurpose::Diagram(format) => Intent::DiagramTo(p, format),
+                    PathPurpose::Report => Intent::ReportTo(p),
                 });
                 answer = Some(Answer::Close);
             }
@@ -214,7 +248,7 @@ fn path_field_ui(
 }
 
 /// The path the field's text names: `~` expanded, and a file saved with
-/// the `.ron` extension when it has none.
+/// the `.ron` extension (a diagram with its format's) when it has none.
 pub fn chosen_path(purpose: PathPurpose, text: &str) -> Option<PathBuf> {
     let text = text.trim();
     if text.is_empty() {
@@ -228,8 +262,19 @@ pub fn chosen_path(purpose: PathPurpose, text: &str) -> Option<PathBuf> {
         }
         None => PathBuf::from(text),
     };
-    if purpose == PathPurpose::Save && path.extension().is_none() {
-        path.set_extension("ron");
+    if path.extension().is_none() {
+        match purpose {
+            PathPurpose::Save => {
+                path.set_extension("ron");
+            }
+            PathPurpose::Diagram(format) => {
+                path.set_extension(format.extension());
+            }
+            PathPurpose::Report => {
+                path.set_extension("md");
+            }
+            PathPurpose::Open | PathPurpose::Export => {}
+        }
     }
     Some(path)
 }
@@ -240,6 +285,8 @@ pub fn proposed_path(purpose: PathPurpose, design: &str) -> String {
     match purpose {
         PathPurpose::Save => format!("~/topolab/{design}.ron"),
         PathPurpose::Export => "~/topolab".to_owned(),
+        PathPurpose::Diagram(format) => format!("~/topolab/{design}.{}", format.extension()),
+        PathPurpose::Report => format!("~/topolab/{design}-report.md"),
         PathPurpose::Open => "~/topolab/".to_owned(),
     }
 }

@@ -7,6 +7,7 @@ use egui::{Color32, FontId, RichText, TextFormat};
 use super::app::{Tab, TopolabApp};
 use super::canvas::ViewRequest;
 use super::explain;
+use super::files::DiagramFormat;
 use super::intent::Intent;
 use super::style::{ERROR, OK, WARN};
 use crate::model::{Category, HostTemplate};
@@ -41,6 +42,20 @@ impl TopolabApp {
             }
             if ui.button("Export configs…  (Ctrl+E)").clicked() {
                 intents.push(Intent::ExportDialog);
+            }
+            if ui
+                .button("Export diagram as SVG…")
+                .on_hover_text("The design as a vector drawing, for slides and notes")
+                .clicked()
+            {
+                intents.push(Intent::DiagramDialog(DiagramFormat::Svg));
+            }
+            if ui
+                .button("Export diagram as PNG…")
+                .on_hover_text("The design as an image, at twice the canvas's size")
+                .clicked()
+            {
+                intents.push(Intent::DiagramDialog(DiagramFormat::Png));
             }
             ui.separator();
             if ui.button("Quit").clicked() {
@@ -349,12 +364,12 @@ impl TopolabApp {
                     .show(ui, |ui| self.review_ui(ui, intents));
             }
             Tab::Preview => self.preview_ui(ui),
-            Tab::Timeline => self.timeline_ui(ui),
+            Tab::Timeline => self.timeline_ui(ui, intents),
             Tab::Scenario => {
                 egui::ScrollArea::vertical()
                     .id_salt("scenario")
                     .stick_to_bottom(true)
-                    .show(ui, |ui| self.scenario_ui(ui));
+                    .show(ui, |ui| self.scenario_ui(ui, intents));
             }
             Tab::Capacity => {
                 egui::ScrollArea::vertical()
@@ -475,7 +490,7 @@ impl TopolabApp {
         });
     }
 
-    fn timeline_ui(&mut self, ui: &mut egui::Ui) {
+    fn timeline_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         egui::ScrollArea::vertical().id_salt("timeline").stick_to_bottom(true).show(ui, |ui| {
             if self.lab.timeline.is_empty() {
                 ui.label("Nothing yet: launch the design to see each step here, with the command a person would type for it.");
@@ -495,7 +510,7 @@ impl TopolabApp {
                     }).header_response.on_hover_text(clock);
                 }
             }
-            self.live_timeline_ui(ui);
+            self.live_timeline_ui(ui, intents);
         });
     }
 

@@ -58,6 +58,20 @@ impl TopolabApp {
             Intent::SaveTo(path) => self.save_to(path),
             Intent::ExportDialog => self.file_dialog(PathPurpose::Export, ctx),
             Intent::ExportTo(dir) => self.files.export(self.doc.topology().clone(), dir),
+            Intent::DiagramDialog(format) => self.file_dialog(PathPurpose::Diagram(format), ctx),
+            Intent::ReportDialog(text) => {
+                self.followups.report = Some(text);
+                self.file_dialog(PathPurpose::Report, ctx);
+            }
+            Intent::ReportTo(path) => {
+                if let Some(text) = self.followups.report.take() {
+                    self.files.report(text, path);
+                }
+            }
+            Intent::DiagramTo(path, format) => {
+                self.files
+                    .diagram(self.doc.topology().clone(), path, format)
+            }
             Intent::ShowFolder(folder) => {
                 // The desktop's own opener; started, not waited for.
                 let opened = std::process::Command::new("xdg-open")
@@ -184,7 +198,15 @@ impl TopolabApp {
     /// Asks where, with the system's dialog or, where there is none, the
     /// path field.
     fn file_dialog(&mut self, purpose: PathPurpose, ctx: &egui::Context) {
-        let name = format!("{}.ron", self.doc.topology().name);
+        let ext = match purpose {
+            PathPurpose::Diagram(format) => format.extension(),
+            PathPurpose::Report => "md",
+            _ => "ron",
+        };
+        let name = match purpose {
+            PathPurpose::Report => format!("{}-report.md", self.doc.topology().name),
+            _ => format!("{}.{ext}", self.doc.topology().name),
+        };
         if !self.files.dialog(purpose, ctx, name) {
             self.open_modal(Modal::PathField {
                 purpose,

@@ -7,7 +7,7 @@
 
 use egui::{Color32, FontId, Pos2, Rect, Shape, Stroke, Vec2};
 
-use super::graph::COMPONENT;
+use super::graph::{self, COMPONENT};
 use super::view::View;
 use super::{OnScreen, Positions};
 use crate::model::{ComponentId, ComponentKind, Topology};
@@ -148,20 +148,10 @@ fn clients(
     font: &FontId,
     text: Color32,
 ) {
-    let entries: Vec<Rect> = {
-        let lbs: Vec<Rect> = t
-            .load_balancers()
-            .filter_map(|(h, _)| component(&h.name, ComponentKind::Lb))
-            .collect();
-        if lbs.is_empty() {
-            t.hosts
-                .iter()
-                .filter_map(|h| component(&h.name, ComponentKind::Nginx))
-                .collect()
-        } else {
-            lbs
-        }
-    };
+    let entries: Vec<Rect> = graph::client_entries(t)
+        .iter()
+        .filter_map(|id| component(&id.host, id.kind))
+        .collect();
     if entries.is_empty() {
         return;
     }
@@ -229,14 +219,8 @@ fn prometheus(
         Color32::from_rgb(200, 80, 40),
     );
     let stroke = Stroke::new(1.2, Color32::from_rgb(200, 80, 40).gamma_multiply(0.8));
-    let targets = t
-        .load_balancers()
-        .filter_map(|(h, _)| component(&h.name, ComponentKind::Lb))
-        .chain(
-            t.databases()
-                .filter_map(|(h, _)| component(&h.name, ComponentKind::Db)),
-        );
-    for r in targets {
+    let targets = graph::scrape_targets(t);
+    for r in targets.iter().filter_map(|id| component(&id.host, id.kind)) {
         arrow(painter, box_.left_center(), r.right_center(), stroke, true);
     }
 }

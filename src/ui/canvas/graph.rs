@@ -10,7 +10,9 @@ use petgraph::Directed;
 use petgraph::stable_graph::{DefaultIx, NodeIndex, StableGraph};
 
 use super::shapes::{LinkShape, NodeShape};
-use crate::model::{ComponentId, ComponentKind, Host, HostName, Position, Role, Subject, Topology};
+use crate::model::{
+    ComponentId, ComponentKind, Host, HostName, Position, ReplicationMode, Role, Subject, Topology,
+};
 
 /// Width of a host box.
 pub const HOST_WIDTH: f32 = 170.0;
@@ -281,4 +283,88 @@ fn add_links(
 /// The node under a subject's id in `index`, reversed.
 pub fn subject_of(index: &HashMap<Subject, NodeIndex>, n: NodeIndex) -> Option<&Subject> {
     index.iter().find(|(_, i)| **i == n).map(|(s, _)| s)
+}
+
+/// What a link's label says: a backend's weight and whether it is a
+/// backup, and replication's mode.
+pub fn link_note(t: &Topology, from: &Subject, to: &Subject, kind: LinkKind) -> Option<String> {
+    match kind {
+        LinkKind::Backend { backup } => {
+            let lb = t.host(from.host())?.load_balancer()?;
+            let b = lb.backends.iter().find(|b| &b.host == to.host())?;
+            let mut note = format!("weight {}", b.weight);
+            if backup {
+                note.push_str(", backup");
+            }
+            Some(note)
+        }
+        LinkKind::Replication => {
+            let replica = t.host(to.host())?.database()?;
+            matches!(replica.role, Role::Replica { .. })
+                .then(|| mode(t.databases.replication).to_owned())
+        }
+        _ => None,
+    }
+}
+
+pub fn mode(m: ReplicationMode) -> &'static str {
+    match m {
+        ReplicationMode::Async => "async",
+        ReplicationMode::SemiSync => "semi-sync",
+    }
+}
+
+/// What the link from `from` to `to` is, in a sentence: the tooltip of a
+/// link under the pointer.
+pub fn describe_link(t: &Topology, from: &Subject, to: &Subject, kind: LinkKind) -> String {
+    let what = match kind {
+        LinkKind::Backend { backup } => {
+            let weight = link_note(t, from, to, kind).unwrap_or_default();
+            if backup {
+                format!(
+                    "HAProxy's backup server ({weight}): it gets requests only while no active server is up"
+                )
+            } else {
+                format!("HAProxy sends it a share of the requests by weight ({weight})")
+            }
+        }
+        LinkKind::Proxy => "Nginx passes each request to its app over 127.0.0.1".to_owned(),
+        LinkKind::Writes => "the app writes to the primary (every write goes there)".to_owned(),
+        LinkKind::Reads => "the app reads from this replica".to_owned(),
+        LinkKind::Replication => match t.databases.replication {
+            ReplicationMode::Async => "asynchronous replication: the primary does not wait, so the replica can lag and a failover can lose the last writes".to_owned(),
+            ReplicationMode::SemiSync => "semi-synchronous replication: the primary waits until a replica has received each commit".to_owned(),
+        },
+        LinkKind::Contains => String::new(),
+    };
+    format!("{from} → {to}: {what}")
+}
+
+/// Where the clients enter the design: the load balancers, or each Nginx
+/// where there is none.
+pub fn client_entries(t: &Topology) -> Vec<ComponentId> {
+    let lbs: Vec<ComponentId> = t
+        .load_balancers()
+        .map(|(h, _)| ComponentId::new(&h.name, ComponentKind::Lb))
+        .collect();
+    if !lbs.is_empty() {
+        return lbs;
+    }
+    t.hosts
+        .iter()
+        .filter(|h| h.has(ComponentKind::Nginx))
+        .map(|h| ComponentId::new(&h.name, ComponentKind::Nginx))
+        .collect()
+}
+
+/// What Prometheus scrapes when monitoring is on: each load balancer's
+/// stats and each database's exporter.
+pub fn scrape_targets(t: &Topology) -> Vec<ComponentId> {
+    t.load_balancers()
+        .map(|(h, _)| ComponentId::new(&h.name, ComponentKind::Lb))
+        .chain(
+            t.databases()
+                .map(|(h, _)| ComponentId::new(&h.name, ComponentKind::Db)),
+        )
+        .collect()
 }

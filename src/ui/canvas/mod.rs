@@ -9,6 +9,7 @@
 
 mod cache;
 mod design;
+pub mod export;
 mod graph;
 mod shapes;
 mod view;
@@ -26,8 +27,8 @@ use crate::model::{ComponentId, ComponentKind, Finding, HostName, Problem, Subje
 pub use cache::CanvasCache;
 pub use design::show as design_ui;
 pub use graph::{
-    CanvasGraph, HOST_WIDTH, LinkKind, Look, NodeData, build, host_positions, host_size,
-    kind_color, kind_icon, position_from_center, subject_of,
+    CanvasGraph, HOST_WIDTH, LinkKind, Look, NodeData, build, describe_link, host_positions,
+    host_size, kind_color, kind_icon, position_from_center, subject_of,
 };
 pub use shapes::{Fixed, FixedState, LinkShape, NodeShape};
 pub use view::{BUTTON_STEP, View, ViewRequest};
@@ -97,6 +98,17 @@ impl Drawn {
             topology: Box::new(t),
         }
     }
+}
+
+/// How far `p` is from the segment from `a` to `b`.
+fn distance_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
+    let ab = b - a;
+    let len = ab.length_sq();
+    if len <= f32::EPSILON {
+        return p.distance(a);
+    }
+    let t = ((p - a).dot(ab) / len).clamp(0.0, 1.0);
+    p.distance(a + ab * t)
 }
 
 /// Where the canvas drew each host and component (canvas units, centres)
@@ -288,6 +300,33 @@ impl CanvasState {
     /// The host or component under the pointer.
     pub fn hovered(&self) -> Option<&Subject> {
         self.hovered.as_ref()
+    }
+
+    /// Where the centre of `subject` was drawn on screen in the last frame.
+    pub fn on_screen_at(&self, subject: &Subject) -> Option<Pos2> {
+        let (rect, view) = self.shown?;
+        let p = self.positions()?.of(subject)?;
+        Some(rect.min + view.pan + p.to_vec2() * view.zoom)
+    }
+
+    /// The link drawn within a few points of `pointer` (on screen), when
+    /// no box is under it: its two ends and what it means.
+    pub fn link_at(&self, pointer: Pos2) -> Option<(Subject, Subject, LinkKind)> {
+        /// How far from a link's line the pointer may be, in points.
+        const REACH: f32 = 5.0;
+        if self.hovered.is_some() {
+            return None;
+        }
+        self.positions()?
+            .links()
+            .into_iter()
+            .filter(|(_, _, kind)| *kind != LinkKind::Contains)
+            .filter_map(|(a, b, kind)| {
+                let d = distance_to_segment(pointer, self.on_screen_at(a)?, self.on_screen_at(b)?);
+                (d <= REACH).then(|| (d, a.clone(), b.clone(), kind))
+            })
+            .min_by(|x, y| x.0.total_cmp(&y.0))
+            .map(|(_, a, b, kind)| (a, b, kind))
     }
 
     /// Where everything was drawn (None before the first frame).
