@@ -1302,7 +1302,7 @@ fn a_link_under_the_pointer_says_what_it_is() {
         at(&h, "web-01", ComponentKind::Db).lerp(at(&h, "web-02", ComponentKind::Db), 0.5);
     let app = h.state();
     let text = app.link_tooltip(backend).expect("a link there");
-    assert!(text.starts_with("lb-01/lb → web-02/nginx:"), "{text}");
+    assert!(text.starts_with("lb-01/lb -> web-02/nginx:"), "{text}");
     assert!(text.contains("weight 100"), "{text}");
     let text = app.link_tooltip(replication).expect("replication there");
     assert!(text.contains("asynchronous replication"), "{text}");

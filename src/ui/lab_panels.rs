@@ -36,6 +36,8 @@ impl TopolabApp {
             .default_open(true)
             .show(ui, |ui| {
                 node_state_ui(ui, live, id);
+                // The actions first, where they stay put.
+                self.faults_ui(ui, &Subject::Component(id.clone()), intents);
                 match id.kind {
                     ComponentKind::Lb => backends_ui(ui, live, &id.host),
                     ComponentKind::Db => replication_ui(ui, live, &id.host),
@@ -44,7 +46,6 @@ impl TopolabApp {
                 if let Some(series) = live.node_series(id) {
                     sparklines(ui, id, series);
                 }
-                self.faults_ui(ui, &Subject::Component(id.clone()), intents);
                 log_ui(ui, id, self.lab.live.logs.get(id), intents);
             });
         ui.separator();
@@ -249,6 +250,37 @@ impl TopolabApp {
                 }
             }
         });
+        // Heal and Promote on one row under the faults: they do not move
+        // when a fault's line appears.
+        let host = subject.host();
+        let replica = topology
+            .host(host)
+            .and_then(|h| h.database())
+            .is_some_and(|d| matches!(d.role, Role::Replica { .. }));
+        let names_db = match subject {
+            Subject::Host(_) => true,
+            Subject::Component(id) => id.kind == ComponentKind::Db,
+        };
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .small_button("✚ Heal")
+                .on_hover_text(
+                    "Undo the faults on it; a former primary comes back as a read-only replica",
+                )
+                .clicked()
+            {
+                intents.push(Intent::Heal(Some(subject.clone())));
+            }
+            if replica
+                && names_db
+                && ui
+                    .button("⬆ Promote to primary…")
+                    .on_hover_text("Reports the lag and the writes it would lose first")
+                    .clicked()
+            {
+                intents.push(Intent::Assess(host.clone()));
+            }
+        });
         let active: Vec<String> = self
             .lab
             .live
@@ -262,35 +294,6 @@ impl TopolabApp {
             .collect();
         for line in &active {
             ui.label(RichText::new(line).color(health_color(Health::Degraded)));
-        }
-        ui.horizontal_wrapped(|ui| {
-            if ui
-                .small_button("✚ Heal")
-                .on_hover_text(
-                    "Undo the faults on it; a former primary comes back as a read-only replica",
-                )
-                .clicked()
-            {
-                intents.push(Intent::Heal(Some(subject.clone())));
-            }
-        });
-        let host = subject.host();
-        let replica = topology
-            .host(host)
-            .and_then(|h| h.database())
-            .is_some_and(|d| matches!(d.role, Role::Replica { .. }));
-        let names_db = match subject {
-            Subject::Host(_) => true,
-            Subject::Component(id) => id.kind == ComponentKind::Db,
-        };
-        if replica
-            && names_db
-            && ui
-                .button("⬆ Promote to primary…")
-                .on_hover_text("Reports the lag and the writes it would lose first")
-                .clicked()
-        {
-            intents.push(Intent::Assess(host.clone()));
         }
     }
 

@@ -337,7 +337,7 @@ pub fn describe_link(t: &Topology, from: &Subject, to: &Subject, kind: LinkKind)
         },
         LinkKind::Contains => String::new(),
     };
-    format!("{from} → {to}: {what}")
+    format!("{from} -> {to}: {what}")
 }
 
 /// Where the clients enter the design: the load balancers, or each Nginx
