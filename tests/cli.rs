@@ -261,3 +261,37 @@ fn the_app_without_a_display_says_so() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn diagram_writes_svg_or_png_by_the_extension_and_refuses_other_names() {
+    let dir = tempfile::tempdir().expect("dir");
+    let svg = dir.path().join("reference.svg");
+    let (ok, out, err) = run(topolab().args(["diagram", "reference"]).arg(&svg));
+    assert!(ok, "{err}");
+    assert!(out.contains("wrote the diagram of reference"), "{out}");
+    let text = std::fs::read_to_string(&svg).expect("written");
+    assert!(text.starts_with("<svg ") && text.contains(">web-02<"));
+    let png = dir.path().join("scaled.PNG");
+    assert_eq!(
+        code(topolab().args(["diagram", "scaled"]).arg(&png)),
+        Some(0)
+    );
+    assert_eq!(&std::fs::read(&png).expect("written")[1..4], b"PNG");
+    // Neither format: refused before anything is written.
+    let jpg = dir.path().join("reference.jpg");
+    let (ok, _, err) = run(topolab().args(["diagram", "reference"]).arg(&jpg));
+    assert!(!ok && err.contains("must end in .svg or .png"), "{err}");
+    assert!(!jpg.exists());
+    // An invalid or unreadable design.
+    assert_eq!(
+        code(topolab().args(["diagram", "no-such-design"]).arg(&svg)),
+        Some(2)
+    );
+    // A folder that does not exist: 3, and nothing made.
+    let lost = dir.path().join("missing/reference.svg");
+    assert_eq!(
+        code(topolab().args(["diagram", "reference"]).arg(&lost)),
+        Some(3)
+    );
+    assert!(!dir.path().join("missing").exists());
+}

@@ -708,7 +708,7 @@ fn diagram(arg: &str, file: &Path) -> ExitCode {
     if !matches!(extension.as_deref(), Some("svg" | "png")) {
         eprintln!(
             "topolab: {} must end in .svg or .png (the format is taken from it)",
-            file.display()
+            Shown(&file.display().to_string())
         );
         return ExitCode::from(UNUSABLE);
     }
@@ -720,7 +720,7 @@ fn diagram(arg: &str, file: &Path) -> ExitCode {
         Some("png") => match export::png(&topology, 2.0) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("topolab: {e}");
+                eprintln!("topolab: {}", Shown(&e));
                 return ExitCode::from(WRITE_FAILED);
             }
         },
@@ -730,13 +730,14 @@ fn diagram(arg: &str, file: &Path) -> ExitCode {
         Ok(()) => {
             println!(
                 "wrote the diagram of {} to {}",
-                topology.name,
-                file.display()
+                Shown(&topology.name),
+                Shown(&file.display().to_string())
             );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("topolab: cannot write {}: {e}", file.display());
+            let why = format!("cannot write {}: {e}", file.display());
+            eprintln!("topolab: {}", Shown(&why));
             ExitCode::from(WRITE_FAILED)
         }
     }

@@ -168,7 +168,8 @@ impl Document {
 
     fn after_history_move(&mut self) {
         self.last_edit = None;
-        self.dirty = true;
+        // Back where it was saved: nothing to save.
+        self.dirty = self.saved_depth != Some(self.undo.len());
         self.revision += 1;
     }
 
@@ -179,6 +180,13 @@ impl Document {
         self.saved_depth = Some(self.undo.len());
         // An edit coalescing with the one just saved is a new change.
         self.last_edit = None;
+    }
+
+    /// The document as it was a few edits ago was saved at `path`: it
+    /// lives there now, and which edits are unsaved is no longer known.
+    pub fn saved_earlier(&mut self, path: PathBuf) {
+        self.path = Some(path);
+        self.saved_depth = None;
     }
 
     /// What changed since the last load or save, oldest first: the edits
@@ -587,10 +595,16 @@ mod tests {
         assert!(d.unsaved_changes().is_empty());
         d.modify("rename", |t| t.description = "renamed".into());
         assert_eq!(d.unsaved_changes(), ["rename"]);
-        // Undone back past the save: what the undo took away.
+        // Undone back past the save: what the undo took away; redone to
+        // where it was saved: nothing to save.
         d.undo();
+        assert!(!d.dirty);
         d.undo();
         assert_eq!(d.unsaved_changes(), ["undo add host"]);
+        d.redo();
+        assert!(!d.dirty);
+        assert!(d.unsaved_changes().is_empty());
+        d.undo();
         // An edit there drops the branch the save was on: unknown.
         d.modify("move", |t| t.description = "moved".into());
         assert!(d.dirty);

@@ -94,9 +94,21 @@ impl TopolabApp {
             }
             LabEvent::Roles { lab, topology } => {
                 if self.shows_lab(&lab) {
-                    // The design follows the lab: the promoted replica is
-                    // the primary now (one undoable step).
-                    self.doc.edit("promotion", (*topology).clone());
+                    // The design follows the lab's roles (the promoted
+                    // replica is the primary now) in one undoable step;
+                    // nothing else of the design changes, and nothing at
+                    // all when the roles are the same.
+                    let mut followed = self.doc.topology().clone();
+                    for host in &mut followed.hosts {
+                        let role = topology
+                            .host(&host.name)
+                            .and_then(|h| h.database())
+                            .map(|db| db.role.clone());
+                        if let (Some(db), Some(role)) = (host.database_mut(), role) {
+                            db.role = role;
+                        }
+                    }
+                    self.doc.edit("promotion", followed);
                     if let Some(running) = self.lab.running.as_mut() {
                         running.topology = Some(topology);
                     }
@@ -270,7 +282,12 @@ impl TopolabApp {
             FileEvent::Exported(Err(e)) => self.say(format!("export failed: {e}"), true),
             FileEvent::Wrote(what, Ok(file)) => {
                 self.say(format!("wrote {what} to {}", file.display()), false);
-                if let (Some(m), Some(dir)) = (self.message.as_mut(), file.parent()) {
+                // A bare file name is in the current folder.
+                let dir = file
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                if let Some(m) = self.message.as_mut() {
                     m.folder = Some(dir.to_owned());
                 }
             }
@@ -325,7 +342,7 @@ impl TopolabApp {
             self.doc.saved(path.clone());
         } else {
             // Edited while it was being written: still unsaved.
-            self.doc.path = Some(path.clone());
+            self.doc.saved_earlier(path.clone());
         }
         self.say(format!("saved {}", path.display()), false);
         self.files.remember(path);

@@ -265,6 +265,22 @@ impl FileJobs {
     /// Draws the diagram of `t` as `format` into `path` (its folder made
     /// when missing; written whole or not at all).
     pub(super) fn diagram(&self, t: Topology, path: PathBuf, format: DiagramFormat) {
+        // The name the user gave decides: `x.png` is a PNG whichever item
+        // asked; a name without either extension gets the format's.
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let (path, format) = match ext.as_deref() {
+            Some("svg") => (path, DiagramFormat::Svg),
+            Some("png") => (path, DiagramFormat::Png),
+            _ => {
+                let mut named = path.into_os_string();
+                named.push(".");
+                named.push(format.extension());
+                (PathBuf::from(named), format)
+            }
+        };
         self.background(move || {
             let bytes = match format {
                 DiagramFormat::Svg => Ok(super::canvas::export::svg(&t).into_bytes()),

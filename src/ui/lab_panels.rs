@@ -513,9 +513,14 @@ fn spans(ui: &mut egui::Ui, m: &stopwatch::Measured, end: f32) {
     for at in [m.recovery.at(), m.first_write].into_iter().flatten() {
         tick(t(at), health_color(Health::Up));
     }
-    // Whole seconds along the axis, labelled at its ends.
+    // Round steps along the axis (at most about ten), labelled at its ends.
     let weak = ui.visuals().weak_text_color();
-    let every = if end > 20.0 { 5.0 } else { 1.0 };
+    let every = [
+        1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+    ]
+    .into_iter()
+    .find(|step| end / step <= 10.0)
+    .unwrap_or(end / 10.0);
     let mut s = every;
     while s < end {
         let x = x(s);

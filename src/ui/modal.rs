@@ -104,9 +104,22 @@ fn unsaved_ui(
         ui.heading("Unsaved changes");
         ui.label(format!("{design} has changes that are not saved."));
         if !changes.is_empty() {
-            let mut named = changes.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
-            if changes.len() > NAMED {
-                named.push_str(&format!(" and {} more", changes.len() - NAMED));
+            // A run of the same edit once, counted: "move ×5".
+            let mut runs: Vec<(&str, usize)> = Vec::new();
+            for c in changes {
+                match runs.last_mut() {
+                    Some((last, n)) if *last == c.as_str() => *n += 1,
+                    _ => runs.push((c.as_str(), 1)),
+                }
+            }
+            let mut named = runs
+                .iter()
+                .take(NAMED)
+                .map(|(c, n)| if *n > 1 { format!("{c} ×{n}") } else { (*c).to_owned() })
+                .collect::<Vec<_>>()
+                .join(", ");
+            if runs.len() > NAMED {
+                named.push_str(&format!(" and {} more", runs.len() - NAMED));
             }
             ui.label(format!("Since the last save: {named}."));
         }

@@ -13,8 +13,10 @@ use crate::model::{ComponentKind, Flavor, Subject, Topology};
 
 /// Room around the drawing, in canvas units.
 const MARGIN: f32 = 30.0;
-/// Height of the title line and of the clients' row above the hosts.
-const HEADER: f32 = 50.0;
+/// Height of the title line, of a line of notes under it, and of the
+/// clients' row above the hosts.
+const TITLE_LINE: f32 = 32.0;
+const NOTE_LINE: f32 = 18.0;
 const CLIENTS: f32 = 70.0;
 /// The colour of the clients and their links.
 const CLIENT_LINK: Color32 = Color32::from_gray(90);
@@ -68,15 +70,27 @@ pub fn svg(t: &Topology) -> String {
         )
     });
     let legend = legend_rows(t, &g);
+    let right = prometheus
+        .map_or(drawn.right(), |p| p.right())
+        .max(drawn.left() + 420.0)
+        .max(drawn.left() + text_width(&t.name, 20.0));
+    // The description, and the tier networks when the design has them,
+    // wrapped to the drawing's width.
+    let mut notes = wrap(&t.description, 12.0, right - drawn.left());
+    if t.security.segmentation {
+        notes.extend(wrap(
+            "Networks: front (load balancers, Nginx) and back (apps, databases): the load balancers cannot reach the databases",
+            12.0,
+            right - drawn.left(),
+        ));
+    }
     let dns = t.load_balancers().count() > 1;
-    let header =
-        HEADER + if t.security.segmentation { 18.0 } else { 0.0 } + if dns { 26.0 } else { 0.0 };
+    let header = TITLE_LINE + NOTE_LINE * notes.len() as f32 + if dns { 26.0 } else { 0.0 };
     let top = drawn.top() - header - if entries.is_empty() { 0.0 } else { CLIENTS };
     let bottom = drawn.bottom() + 20.0 + LEGEND_ROW * legend.len() as f32;
-    let right = prometheus.map_or(drawn.right(), |p| p.right());
     let area = Rect::from_min_max(
         Pos2::new(drawn.left() - MARGIN, top - MARGIN),
-        Pos2::new(right.max(drawn.left() + 420.0) + MARGIN, bottom + MARGIN),
+        Pos2::new(right + MARGIN, bottom + MARGIN),
     );
 
     let mut out = String::new();
@@ -92,6 +106,7 @@ pub fn svg(t: &Topology) -> String {
     out.push_str("<defs>\n");
     let mut colors: Vec<Color32> = legend.iter().map(|(_, k)| k.color()).collect();
     colors.extend([CLIENT_LINK, PROMETHEUS]);
+    colors.sort_by_key(|c| c.to_array());
     colors.dedup();
     for c in colors {
         let _ = writeln!(
@@ -117,20 +132,12 @@ pub fn svg(t: &Topology) -> String {
         area.left() + MARGIN,
         escape(&t.name)
     );
-    // The description, and the tier networks when the design has them.
-    let mut lines = vec![t.description.clone()];
-    if t.security.segmentation {
-        lines.push(
-            "Networks: front (load balancers, Nginx) and back (apps, databases): the load balancers cannot reach the databases"
-                .to_owned(),
-        );
-    }
-    for (i, text) in lines.iter().filter(|l| !l.is_empty()).enumerate() {
+    for (i, text) in notes.iter().enumerate() {
         let _ = writeln!(
             out,
             r##"<text x="{:.1}" y="{:.1}" font-size="12" fill="#505050">{}</text>"##,
             area.left() + MARGIN,
-            title_y + 18.0 * (i + 1) as f32,
+            title_y + NOTE_LINE * (i + 1) as f32,
             escape(text)
         );
     }
@@ -173,7 +180,10 @@ pub fn svg(t: &Topology) -> String {
         let (Some(ra), Some(rb)) = (boxes.get(sa), boxes.get(sb)) else {
             continue;
         };
-        let (from, to) = (edge_point(*ra, rb.center()), edge_point(*rb, ra.center()));
+        let (from, to) = (
+            graph::edge_point(*ra, rb.center()),
+            graph::edge_point(*rb, ra.center()),
+        );
         // Weights are noted where they differ (equal ones say nothing),
         // backups and replication's mode always.
         let note = match kind {
@@ -249,8 +259,14 @@ pub fn svg(t: &Topology) -> String {
         let text = format!("clients · {scheme}://{}", t.domain);
         let r = Rect::from_center_size(center, Vec2::new(text_width(&text, 12.0) + 20.0, 30.0));
         for e in &entries {
-            let to = edge_point(*e, r.center());
-            line(&mut out, edge_point(r, e.center()), to, CLIENT_LINK, false);
+            let to = graph::edge_point(*e, r.center());
+            line(
+                &mut out,
+                graph::edge_point(r, e.center()),
+                to,
+                CLIENT_LINK,
+                false,
+            );
         }
         node(&mut out, r, &text, CLIENT_LINK);
         let lbs: Vec<String> = t
@@ -373,27 +389,6 @@ fn program(t: &Topology, kind: ComponentKind) -> &'static str {
     }
 }
 
-/// Where the line from `r`'s centre towards `to` leaves `r`.
-fn edge_point(r: Rect, to: Pos2) -> Pos2 {
-    let c = r.center();
-    let d = to - c;
-    if d.length_sq() < f32::EPSILON {
-        return c;
-    }
-    let half = r.size() / 2.0;
-    let tx = if d.x.abs() > f32::EPSILON {
-        half.x / d.x.abs()
-    } else {
-        f32::INFINITY
-    };
-    let ty = if d.y.abs() > f32::EPSILON {
-        half.y / d.y.abs()
-    } else {
-        f32::INFINITY
-    };
-    c + d * tx.min(ty).min(1.0)
-}
-
 fn line(out: &mut String, a: Pos2, b: Pos2, color: Color32, dashed: bool) {
     let dash = if dashed {
         r#" stroke-dasharray="6 4""#
@@ -438,6 +433,25 @@ fn text_width(text: &str, size: f32) -> f32 {
     0.56 * size * text.chars().count() as f32
 }
 
+/// `text` in lines of at most about `width` at `size`, broken between words.
+fn wrap(text: &str, size: f32, width: f32) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && text_width(&format!("{line} {word}"), size) > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// A small label on a white background, so lines never run through it.
 fn label(out: &mut String, at: Pos2, text: &str, color: Color32) {
     let width = text_width(text, 11.0) + 8.0;
@@ -471,6 +485,8 @@ fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // XML has no way to write the other control characters.
+            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => {}
             c => out.push(c),
         }
     }
@@ -551,7 +567,21 @@ mod tests {
         let height = u32::from_be_bytes(png[20..24].try_into().expect("4 bytes"));
         assert_eq!(width, (tree.size().width() * 2.0).round() as u32);
         assert_eq!(height, (tree.size().height() * 2.0).round() as u32);
-        // Not a blank page: the boxes and their text are drawn.
-        assert!(png.len() > 20_000, "{} bytes", png.len());
+        // Text is drawn: another name makes another picture.
+        let mut renamed = t.clone();
+        renamed.name = "renamed".to_owned();
+        assert_ne!(png, super::png(&renamed, 2.0).expect("drawn"));
+    }
+
+    #[test]
+    fn long_notes_wrap_and_characters_xml_cannot_hold_are_dropped() {
+        let mut t = reference();
+        t.description = format!("{}\u{1}end", "word ".repeat(300));
+        let svg = svg(&t);
+        let tree =
+            resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).expect("parses");
+        assert!(tree.size().width() < 1000.0, "{}", tree.size().width());
+        assert!(svg.matches(">word word").count() > 5, "{svg}");
+        assert!(svg.contains("end<") && !svg.contains('\u{1}'));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use egui::{Color32, Pos2, Vec2};
+use egui::{Color32, Pos2, Rect, Vec2};
 use egui_graphs::Graph;
 use petgraph::Directed;
 use petgraph::stable_graph::{DefaultIx, NodeIndex, StableGraph};
@@ -367,4 +367,25 @@ pub fn scrape_targets(t: &Topology) -> Vec<ComponentId> {
                 .map(|(h, _)| ComponentId::new(&h.name, ComponentKind::Db)),
         )
         .collect()
+}
+
+/// Where the line from `r`'s centre towards `to` leaves `r`.
+pub fn edge_point(r: Rect, to: Pos2) -> Pos2 {
+    let c = r.center();
+    let d = to - c;
+    if d.length_sq() < f32::EPSILON {
+        return c;
+    }
+    let half = r.size() / 2.0;
+    let tx = if d.x.abs() > f32::EPSILON {
+        half.x / d.x.abs()
+    } else {
+        f32::INFINITY
+    };
+    let ty = if d.y.abs() > f32::EPSILON {
+        half.y / d.y.abs()
+    } else {
+        f32::INFINITY
+    };
+    c + d * tx.min(ty).min(1.0)
 }

@@ -314,15 +314,30 @@ impl CanvasState {
     pub fn link_at(&self, pointer: Pos2) -> Option<(Subject, Subject, LinkKind)> {
         /// How far from a link's line the pointer may be, in points.
         const REACH: f32 = 5.0;
-        if self.hovered.is_some() {
+        let (_, view) = self.shown?;
+        // Zoomed far out, links are drawn as short fans only: nothing to
+        // point at along them.
+        if self.hovered.is_some() || view.zoom < shapes::AGGREGATE_ZOOM {
             return None;
         }
+        let component = |s: &Subject| {
+            Some(Rect::from_center_size(
+                self.on_screen_at(s)?,
+                graph::COMPONENT * view.zoom,
+            ))
+        };
         self.positions()?
             .links()
             .into_iter()
             .filter(|(_, _, kind)| *kind != LinkKind::Contains)
             .filter_map(|(a, b, kind)| {
-                let d = distance_to_segment(pointer, self.on_screen_at(a)?, self.on_screen_at(b)?);
+                // From box edge to box edge, as the canvas draws it.
+                let (ra, rb) = (component(a)?, component(b)?);
+                let (from, to) = (
+                    graph::edge_point(ra, rb.center()),
+                    graph::edge_point(rb, ra.center()),
+                );
+                let d = distance_to_segment(pointer, from, to);
                 (d <= REACH).then(|| (d, a.clone(), b.clone(), kind))
             })
             .min_by(|x, y| x.0.total_cmp(&y.0))

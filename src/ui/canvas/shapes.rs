@@ -25,7 +25,7 @@ const MIN_TEXT_ZOOM: f32 = 0.4;
 /// without rounding or outlines, the links that carry traffic between
 /// hosts as thin lines without arrowheads or dashes (a 60-host design is
 /// thousands of shapes too small to see otherwise).
-const AGGREGATE_ZOOM: f32 = 0.5;
+pub(super) const AGGREGATE_ZOOM: f32 = 0.5;
 /// The length of a link's two ends drawn below [`AGGREGATE_ZOOM`], points.
 const FAN: f32 = 26.0;
 
