@@ -380,18 +380,7 @@ fn a_launch_without_images_offers_to_build_them_then_launches() {
 #[test]
 fn a_lab_failure_is_shown_with_its_reason() {
     let (mut h, mut stub) = app("reference");
-    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
-    step(&mut h);
-    h.get_by_label("▶ Launch").click();
-    step(&mut h);
-    let id = stub
-        .sent()
-        .into_iter()
-        .find_map(|c| match c {
-            LabCommand::Launch { id, .. } => Some(id),
-            _ => None,
-        })
-        .unwrap_or(CommandId(0));
+    let (id, _) = start_launch(&mut h, &mut stub);
     stub.events
         .send(LabEvent::Finished {
             id,
@@ -510,18 +499,7 @@ fn separate_actions_undo_separately() {
 
 /// Starts a lab in the app through the stub: Launch, then Launched.
 fn launched(h: &mut Harness<'static, TopolabApp>, stub: &mut Stub) {
-    stub.events.send(LabEvent::Engine(Ok(()))).expect("send");
-    step(h);
-    h.get_by_label("▶ Launch").click();
-    step(h);
-    let id = stub
-        .sent()
-        .into_iter()
-        .find_map(|c| match c {
-            LabCommand::Launch { id, .. } => Some(id),
-            _ => None,
-        })
-        .expect("a launch");
+    let (id, _) = start_launch(h, stub);
     stub.events
         .send(LabEvent::Launched {
             id,

@@ -29,6 +29,29 @@ pub enum PathPurpose {
     Report,
 }
 
+impl PathPurpose {
+    /// For a save to a file: the kind of file (the dialog's filter) and its
+    /// extension; None for an open or a folder.
+    pub fn file_kind(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Self::Save => Some(("topology", "ron")),
+            Self::Report => Some(("Markdown", "md")),
+            Self::Diagram(format) => Some((format.extension(), format.extension())),
+            Self::Open | Self::Export => None,
+        }
+    }
+
+    /// The file name a save proposes for the design `design`
+    /// (`NAME.ron`, `NAME-report.md`, `NAME.svg`).
+    pub fn file_name(self, design: &str) -> Option<String> {
+        let (_, ext) = self.file_kind()?;
+        Some(match self {
+            Self::Report => format!("{design}-report.{ext}"),
+            _ => format!("{design}.{ext}"),
+        })
+    }
+}
+
 /// The image formats the diagram is exported in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiagramFormat {
@@ -154,10 +177,10 @@ impl FileJobs {
         self.no_dialog = true;
     }
 
-    /// Opens the system's file dialog for `purpose` (`name`: the file name
-    /// it proposes for a save); false when there is none to open, and the
-    /// path field must ask.
-    pub(super) fn dialog(&self, purpose: PathPurpose, ctx: &egui::Context, name: String) -> bool {
+    /// Opens the system's file dialog for `purpose` (a save proposes a
+    /// file named after the design `design`); false when there is none to
+    /// open, and the path field must ask.
+    pub(super) fn dialog(&self, purpose: PathPurpose, ctx: &egui::Context, design: String) -> bool {
         let runtime = match (&self.runtime, self.no_dialog) {
             (Some(rt), false) => rt.clone(),
             _ => return false,
@@ -167,31 +190,17 @@ impl FileJobs {
         runtime.spawn(async move {
             let started = Instant::now();
             let dialog = rfd::AsyncFileDialog::new();
-            let picked = match purpose {
-                PathPurpose::Open => dialog.add_filter("topology", &["ron"]).pick_file().await,
-                PathPurpose::Save => {
+            let picked = match (purpose, purpose.file_kind()) {
+                (PathPurpose::Open, _) => dialog.add_filter("topology", &["ron"]).pick_file().await,
+                (_, Some((kind, ext))) => {
+                    let name = purpose.file_name(&design).unwrap_or_default();
                     dialog
-                        .add_filter("topology", &["ron"])
+                        .add_filter(kind, &[ext])
                         .set_file_name(name)
                         .save_file()
                         .await
                 }
-                PathPurpose::Export => dialog.pick_folder().await,
-                PathPurpose::Report => {
-                    dialog
-                        .add_filter("Markdown", &["md"])
-                        .set_file_name(name)
-                        .save_file()
-                        .await
-                }
-                PathPurpose::Diagram(format) => {
-                    let ext = format.extension();
-                    dialog
-                        .add_filter(ext, &[ext])
-                        .set_file_name(name)
-                        .save_file()
-                        .await
-                }
+                (_, None) => dialog.pick_folder().await,
             };
             let path = picked.map(|f| f.path().to_owned());
             let _ = tx.send(FileEvent::Picked(purpose, path, started.elapsed()));

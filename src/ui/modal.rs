@@ -275,19 +275,8 @@ pub fn chosen_path(purpose: PathPurpose, text: &str) -> Option<PathBuf> {
         }
         None => PathBuf::from(text),
     };
-    if path.extension().is_none() {
-        match purpose {
-            PathPurpose::Save => {
-                path.set_extension("ron");
-            }
-            PathPurpose::Diagram(format) => {
-                path.set_extension(format.extension());
-            }
-            PathPurpose::Report => {
-                path.set_extension("md");
-            }
-            PathPurpose::Open | PathPurpose::Export => {}
-        }
+    if let (None, Some((_, ext))) = (path.extension(), purpose.file_kind()) {
+        path.set_extension(ext);
     }
     Some(path)
 }
@@ -295,12 +284,10 @@ pub fn chosen_path(purpose: PathPurpose, text: &str) -> Option<PathBuf> {
 /// What the path field proposes: `~/topolab/NAME.ron` for a save, the
 /// `~/topolab` folder for an export, the folder for an open.
 pub fn proposed_path(purpose: PathPurpose, design: &str) -> String {
-    match purpose {
-        PathPurpose::Save => format!("~/topolab/{design}.ron"),
-        PathPurpose::Export => "~/topolab".to_owned(),
-        PathPurpose::Diagram(format) => format!("~/topolab/{design}.{}", format.extension()),
-        PathPurpose::Report => format!("~/topolab/{design}-report.md"),
-        PathPurpose::Open => "~/topolab/".to_owned(),
+    match (purpose, purpose.file_name(design)) {
+        (_, Some(name)) => format!("~/topolab/{name}"),
+        (PathPurpose::Export, None) => "~/topolab".to_owned(),
+        (_, None) => "~/topolab/".to_owned(),
     }
 }
 

@@ -198,16 +198,8 @@ impl TopolabApp {
     /// Asks where, with the system's dialog or, where there is none, the
     /// path field.
     fn file_dialog(&mut self, purpose: PathPurpose, ctx: &egui::Context) {
-        let ext = match purpose {
-            PathPurpose::Diagram(format) => format.extension(),
-            PathPurpose::Report => "md",
-            _ => "ron",
-        };
-        let name = match purpose {
-            PathPurpose::Report => format!("{}-report.md", self.doc.topology().name),
-            _ => format!("{}.{ext}", self.doc.topology().name),
-        };
-        if !self.files.dialog(purpose, ctx, name) {
+        let design = self.doc.topology().name.clone();
+        if !self.files.dialog(purpose, ctx, design) {
             self.open_modal(Modal::PathField {
                 purpose,
                 text: super::modal::proposed_path(purpose, &self.doc.topology().name),

@@ -116,14 +116,7 @@ pub fn svg(t: &Topology) -> String {
         );
     }
     out.push_str("</defs>\n");
-    let _ = writeln!(
-        out,
-        r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#ffffff"/>"##,
-        area.left(),
-        area.top(),
-        area.width(),
-        area.height()
-    );
+    rect(&mut out, area, 0.0, Color32::WHITE, None);
     // Title.
     let title_y = area.top() + MARGIN + 18.0;
     let _ = writeln!(
@@ -144,13 +137,12 @@ pub fn svg(t: &Topology) -> String {
     // Host boxes under everything.
     hosts.sort_by_key(|h| h.0.to_string());
     for (subject, r, region) in &hosts {
-        let _ = writeln!(
-            out,
-            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="8" fill="#f4f4f4" stroke="#969696"/>"##,
-            r.left(),
-            r.top(),
-            r.width(),
-            r.height()
+        rect(
+            &mut out,
+            *r,
+            8.0,
+            Color32::from_gray(244),
+            Some((Color32::from_gray(150), 1.0)),
         );
         let mut title = subject.to_string();
         if let Some(region) = region {
@@ -215,15 +207,7 @@ pub fn svg(t: &Topology) -> String {
     // The components over their links.
     components.sort_by_key(|c| c.0.to_string());
     for (_, r, kind, status) in &components {
-        let _ = writeln!(
-            out,
-            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="6" fill="{}"/>"#,
-            r.left(),
-            r.top(),
-            r.width(),
-            r.height(),
-            hex(kind_color(*kind))
-        );
+        rect(&mut out, *r, 6.0, kind_color(*kind), None);
         let mut text = program(t, *kind).to_owned();
         if let Some(s) = status {
             let _ = write!(text, " · {}", s.trim_start_matches("🔒").trim());
@@ -407,17 +391,26 @@ fn line(out: &mut String, a: Pos2, b: Pos2, color: Color32, dashed: bool) {
     );
 }
 
-/// A filled box with white text centred in it: the design's extra nodes.
-fn node(out: &mut String, r: Rect, text: &str, fill: Color32) {
+/// A rectangle with corners of radius `rx`, filled, with an outline of
+/// this colour and width if any.
+fn rect(out: &mut String, r: Rect, rx: f32, fill: Color32, stroke: Option<(Color32, f32)>) {
+    let outline = stroke.map_or_else(String::new, |(c, w)| {
+        format!(r#" stroke="{}" stroke-width="{w}""#, hex(c))
+    });
     let _ = writeln!(
         out,
-        r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="5" fill="{}"/>"#,
+        r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="{rx}" fill="{}"{outline}/>"#,
         r.left(),
         r.top(),
         r.width(),
         r.height(),
         hex(fill)
     );
+}
+
+/// A filled box with white text centred in it: the design's extra nodes.
+fn node(out: &mut String, r: Rect, text: &str, fill: Color32) {
+    rect(out, r, 5.0, fill, None);
     let _ = writeln!(
         out,
         r##"<text x="{:.1}" y="{:.1}" font-size="12" fill="#ffffff" text-anchor="middle">{}</text>"##,
@@ -455,13 +448,8 @@ fn wrap(text: &str, size: f32, width: f32) -> Vec<String> {
 /// A small label on a white background, so lines never run through it.
 fn label(out: &mut String, at: Pos2, text: &str, color: Color32) {
     let width = text_width(text, 11.0) + 8.0;
-    let _ = writeln!(
-        out,
-        r##"<rect x="{:.1}" y="{:.1}" width="{width:.1}" height="16" rx="3" fill="#ffffff" stroke="{}" stroke-width="0.8"/>"##,
-        at.x - width / 2.0,
-        at.y - 8.0,
-        hex(color)
-    );
+    let r = Rect::from_center_size(at, Vec2::new(width, 16.0));
+    rect(out, r, 3.0, Color32::WHITE, Some((color, 0.8)));
     let _ = writeln!(
         out,
         r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#303030" text-anchor="middle">{}</text>"##,
