@@ -47,6 +47,7 @@ fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
 
 pub mod appserver;
 pub mod capacity;
+pub mod change;
 pub mod cli;
 pub mod export;
 pub mod generate;

@@ -4,6 +4,7 @@
 //! `traffic`, `fault`, `heal`, `promote`, `scenario`) print from `lab.rs`,
 //! `bench` from `bench.rs`. Only this module prints.
 
+mod apply;
 mod bench;
 mod lab;
 
@@ -207,6 +208,28 @@ enum Command {
         /// A scenario file (see presets/scenarios/).
         file: PathBuf,
         /// Also write the report as Markdown to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Apply an edited topology to a running lab, as the smallest set of
+    /// actions (each hitless, brief or destructive), without relaunching.
+    /// Exit 1 when refused: an invalid topology, a change that needs a
+    /// relaunch, or a destructive one without --yes.
+    Apply {
+        /// The lab.
+        lab: String,
+        /// The edited topology file (or a preset's name).
+        topology: String,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Go ahead with destructive actions (data or a whole host goes).
+        #[arg(long)]
+        yes: bool,
+        /// Print the docker, HAProxy and SQL command of each step.
+        #[arg(long)]
+        explain: bool,
+        /// Also write what was done, with each action's time, as Markdown.
         #[arg(long)]
         report: Option<PathBuf>,
     },
@@ -426,6 +449,26 @@ pub fn run() -> ExitCode {
             })
         }),
         Some(Command::Heal { lab, target, .. }) => block_on(lab::heal(lab, target)),
+        Some(Command::Apply {
+            lab,
+            topology,
+            dry_run,
+            yes,
+            explain,
+            report,
+        }) => {
+            let topology = match load(&topology) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            let options = apply::ApplyOptions {
+                dry_run,
+                yes,
+                explain,
+                report,
+            };
+            run_async(apply::apply(lab, topology, options))
+        }
         Some(Command::Status { lab, .. }) => run_async(async move {
             let exists = lab::status(lab).await?;
             Ok(if exists {

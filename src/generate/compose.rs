@@ -153,7 +153,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             }
         }
         labels(&mut o, ctx, h, "holder");
-        for r in recipe::of_host(t, ctx.settings.first_subnet, host) {
+        for r in recipe::of_host(t, &ctx.plan, host) {
             joined_service(&mut o, ctx, host, &r, &mut used);
         }
     }

@@ -15,12 +15,13 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 pub use app::{AppConfig, DbEndpoint};
+pub use mysql::SEMI_SYNC_TIMEOUT_MS;
 pub use recipe::{FileMount, ImageRole, Part, Readiness, Recipe};
 pub use secrets::{Secret, Secrets, SecretsError};
 
 use crate::model::{
-    AddressPlan, Component, ComponentKind, DEFAULT_FIRST_SUBNET, Flavor, Host, HostName, Network,
-    Problem, Topology, serving_network, validate,
+    AddressPlan, Component, ComponentKind, DEFAULT_FIRST_SUBNET, Flavor, Host, HostName,
+    HostNumbers, Network, Problem, Topology, serving_network, validate,
 };
 
 /// Generated files: relative path -> text, in path order.
@@ -106,6 +107,9 @@ pub struct Settings {
     pub first_subnet: Ipv4Addr,
     /// Images for docker-compose.yml.
     pub images: Images,
+    /// The numbers a running lab's hosts keep (their addresses); empty:
+    /// numbered in file order.
+    pub numbers: HostNumbers,
 }
 
 impl Settings {
@@ -116,6 +120,7 @@ impl Settings {
             flavor: topology.databases.flavor,
             first_subnet: DEFAULT_FIRST_SUBNET,
             images: Images::local(),
+            numbers: HostNumbers::new(),
         }
     }
 }
@@ -163,8 +168,11 @@ pub const DB_ADMIN_MARIADB: &str = "topolab";
 pub fn component_secrets(topology: &Topology, host: &Host, kind: ComponentKind) -> Vec<Secret> {
     match kind {
         ComponentKind::Lb => {
+            // Also while its stats page is off: turning it on in a running
+            // lab is a reload, and HAProxy reads the password from the
+            // environment it started with.
             let mut out = Vec::new();
-            if host.load_balancer().is_some_and(|lb| lb.stats) {
+            if host.load_balancer().is_some() {
                 out.push(Secret::StatsPassword);
             }
             if topology.security.tls {
@@ -240,7 +248,7 @@ pub fn generate(
     let ctx = Ctx {
         topology,
         settings,
-        plan: AddressPlan::new(topology, settings.first_subnet),
+        plan: AddressPlan::numbered(topology, settings.first_subnet, &settings.numbers),
     };
     let mut out = Artifacts::default();
     for host in &topology.hosts {

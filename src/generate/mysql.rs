@@ -8,14 +8,13 @@ use crate::model::{ComponentKind, Database, Flavor, Host, ReplicationMode, Role,
 /// before it falls back to asynchronous replication: shorter than the app's
 /// write timeout, so a write the app reports as failed is not committed
 /// later.
-const SEMI_SYNC_TIMEOUT_MS: u32 = 700;
+pub const SEMI_SYNC_TIMEOUT_MS: u32 = 700;
 
-/// Each database's server id: its place among the databases, from 1.
-fn server_id(ctx: &Ctx, host: &Host) -> usize {
-    ctx.topology
-        .databases()
-        .position(|(h, _)| h.name == host.name)
-        .map_or(1, |i| i + 1)
+/// Each database's server id: its host's number, from 1. A running lab's
+/// hosts keep their numbers, so a database added later never takes the id
+/// of one that runs.
+fn server_id(ctx: &Ctx, host: &Host) -> u32 {
+    ctx.plan.number(&host.name).map_or(1, |n| u32::from(n) + 1)
 }
 
 pub(super) fn my_cnf(ctx: &Ctx, host: &Host, db: &Database) -> String {

@@ -266,8 +266,7 @@ pub fn component(topology: &Topology, host: &Host, component: &Component) -> Rec
 /// The MySQL exporter beside `host`'s database: it reaches the database
 /// where the database listens (only the back network when tiers are
 /// segmented).
-pub fn exporter(topology: &Topology, first_subnet: std::net::Ipv4Addr, host: &Host) -> Recipe {
-    let plan = AddressPlan::new(topology, first_subnet);
+pub fn exporter(topology: &Topology, plan: &AddressPlan, host: &Host) -> Recipe {
     let addr = plan
         .address(&host.name, serving_network(topology, ComponentKind::Db))
         .map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
@@ -320,14 +319,14 @@ pub fn monitoring() -> Recipe {
 
 /// Every container of `host` but its holder, in order: its components,
 /// then the exporter beside its database when monitoring is on.
-pub fn of_host(topology: &Topology, first_subnet: std::net::Ipv4Addr, host: &Host) -> Vec<Recipe> {
+pub fn of_host(topology: &Topology, plan: &AddressPlan, host: &Host) -> Vec<Recipe> {
     let mut out: Vec<Recipe> = host
         .components
         .iter()
         .map(|c| component(topology, host, c))
         .collect();
     if host.database().is_some() && topology.monitoring.enabled {
-        out.push(exporter(topology, first_subnet, host));
+        out.push(exporter(topology, plan, host));
     }
     out
 }

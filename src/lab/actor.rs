@@ -42,6 +42,8 @@ pub fn spawn(runtime: &tokio::runtime::Handle, sink: Sink) -> UnboundedSender<La
 enum Back {
     /// A launch finished: watch the lab.
     Launched(LabName),
+    /// An apply changed the lab: watch what it runs now.
+    Applied(LabName),
 }
 
 /// The actor's own state.
@@ -86,6 +88,14 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
             Some(message) = from_tasks.recv() => match message {
                 Back::Launched(lab) => {
                     if let Err(e) = actor.start_monitor(&lab).await {
+                        actor.note(&lab, format!("no live view: {e}"));
+                    }
+                }
+                Back::Applied(lab) => {
+                    // A new monitor watches the hosts the lab has now.
+                    if actor.monitors.remove(&lab).is_some()
+                        && let Err(e) = actor.start_monitor(&lab).await
+                    {
                         actor.note(&lab, format!("no live view: {e}"));
                     }
                 }
@@ -161,6 +171,12 @@ impl Actor {
                 writes_percent,
             } => self.capacity(id, lab, p95_ms, writes_percent),
             LabCommand::Logs { id, lab, component } => self.logs(id, lab, component),
+            LabCommand::Apply {
+                id,
+                lab,
+                topology,
+                yes,
+            } => self.apply(id, lab, topology, yes),
         }
     }
 
@@ -464,6 +480,43 @@ impl Actor {
                 .await
                 .map_err(|e| error_chain(&e))?;
             Ok(crate::capacity::summary(&steps, options.targets, &sizes))
+        });
+    }
+
+    /// Applies a design to a running lab; afterwards (whatever the
+    /// outcome) the app learns what the lab records and the monitor
+    /// follows the lab's new hosts.
+    fn apply(&mut self, id: CommandId, lab: LabName, topology: Box<Topology>, yes: bool) {
+        let cancel = CancellationToken::new();
+        self.cancellable.retain(|_, token| !token.is_cancelled());
+        self.cancellable.insert(id, cancel.clone());
+        let (engine, sink, back) = (self.engine.clone(), self.sink.clone(), self.back.clone());
+        self.spawn(id, async move {
+            let report = |progress| sink(LabEvent::Applying { id, progress });
+            let result =
+                super::apply::apply(&engine, lab.as_str(), &topology, yes, &cancel, &report).await;
+            if let Ok(state) = load_state(&lab).await {
+                sink(LabEvent::Applied {
+                    lab: lab.clone(),
+                    topology: Box::new(state.topology),
+                    entry_points: state.entry_points,
+                });
+            }
+            let _ = back.send(Back::Applied(lab.clone()));
+            let applied = result.map_err(|e| error_chain(&e))?;
+            let total: f64 = applied
+                .took
+                .iter()
+                .map(std::time::Duration::as_secs_f64)
+                .sum();
+            Ok(if applied.plan.actions.is_empty() {
+                format!("lab {lab}: no changes")
+            } else {
+                format!(
+                    "lab {lab}: {} change(s) applied in {total:.2} s",
+                    applied.plan.actions.len()
+                )
+            })
         });
     }
 

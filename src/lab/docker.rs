@@ -730,6 +730,26 @@ impl Engine {
             .map_err(call(format!("restart {container}")))
     }
 
+    /// Changes a running container's CPU and memory limits in place
+    /// (`docker update --cpus --memory --memory-swap`).
+    pub async fn update_limits(
+        &self,
+        container: &str,
+        nano_cpus: i64,
+        memory: i64,
+    ) -> Result<(), DockerError> {
+        let body = bollard::models::ContainerUpdateBody {
+            nano_cpus: Some(nano_cpus),
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            ..Default::default()
+        };
+        self.docker
+            .update_container(container, body)
+            .await
+            .map_err(call(format!("update the limits of {container}")))
+    }
+
     /// Freezes a container.
     pub async fn pause(&self, container: &str) -> Result<(), DockerError> {
         self.docker

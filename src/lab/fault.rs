@@ -22,7 +22,7 @@ use super::haproxy;
 use super::plan::{self, Part};
 use super::replication;
 use super::state::{LabState, Locked};
-use crate::model::{AddressPlan, ComponentKind, Host, HostName, Network, Role, Subject};
+use crate::model::{ComponentKind, Host, HostName, Network, Role, Subject};
 pub use crate::protocol::faults::{
     ActiveFault, FaultKind, Misfit, Verification, applicable, check, locate, resolve,
 };
@@ -105,7 +105,7 @@ fn containers(lab: &str, host: &Host, subject: &Subject) -> Vec<String> {
 
 /// The host's networks and its addresses on them, as launched.
 fn host_networks(state: &LabState, host: &HostName) -> Vec<(String, String)> {
-    let addresses = AddressPlan::new(&state.topology, state.first_subnet);
+    let addresses = state.addresses();
     addresses
         .host_addresses(host)
         .into_iter()

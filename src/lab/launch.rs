@@ -143,8 +143,8 @@ pub async fn up(
     }
 }
 
-/// One launch in progress.
-struct Run<'a> {
+/// One launch in progress (or an apply's new containers).
+pub(super) struct Run<'a> {
     engine: &'a Engine,
     report: &'a (dyn Fn(Progress) + Sync),
     cancel: &'a CancellationToken,
@@ -156,7 +156,28 @@ struct Run<'a> {
     resources: ResourceMode,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// A run that creates and checks containers of a lab that runs
+    /// already (`apply`), as a launch does.
+    pub(super) fn for_running_lab(
+        engine: &'a Engine,
+        report: &'a (dyn Fn(Progress) + Sync),
+        cancel: &'a CancellationToken,
+        flavor: Flavor,
+        resources: ResourceMode,
+    ) -> Self {
+        Self {
+            engine,
+            report,
+            cancel,
+            start: Instant::now(),
+            phases: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            flavor,
+            resources,
+        }
+    }
+
     fn explain(&self, command: String) {
         (self.report)(Progress::Explain(command));
     }
@@ -215,6 +236,7 @@ impl Run<'_> {
             app_image: app_image.clone(),
             first_subnet,
             ports,
+            numbers: crate::model::HostNumbers::new(),
         };
         let plan = plan::plan(topology, &secrets, &params)?;
         self.flavor = plan.flavor;
@@ -399,7 +421,7 @@ impl Run<'_> {
         Ok(spec)
     }
 
-    async fn create(&self, plan: &Plan, c: &ContainerPlan) -> Result<(), LabError> {
+    pub(super) async fn create(&self, plan: &Plan, c: &ContainerPlan) -> Result<(), LabError> {
         let labels = plan.labels(&c.host, c.part);
         let spec = CreateSpec {
             name: c.name.clone(),
@@ -451,7 +473,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn start_container(&self, c: &ContainerPlan) -> Result<(), LabError> {
+    pub(super) async fn start_container(&self, c: &ContainerPlan) -> Result<(), LabError> {
         self.explain(format!("docker start {}", c.name));
         self.engine.start(&c.name).await?;
         Ok(())
@@ -504,7 +526,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn wait_replication(&self, c: &ContainerPlan) -> Result<(), LabError> {
+    pub(super) async fn wait_replication(&self, c: &ContainerPlan) -> Result<(), LabError> {
         let words = super::replication::words(self.flavor);
         let statement = format!("{}\\G", words.status);
         let cmd = sql(self.flavor, &statement, false);
@@ -532,7 +554,7 @@ impl Run<'_> {
     }
 
     /// Waits until `c` is ready as its recipe says.
-    async fn wait_ready(&self, c: &ContainerPlan) -> Result<(), LabError> {
+    pub(super) async fn wait_ready(&self, c: &ContainerPlan) -> Result<(), LabError> {
         match &c.ready {
             Readiness::Sql => self.wait_db(c).await,
             Readiness::Http { port, path } => {
@@ -603,7 +625,7 @@ async fn all<T, E: Into<LabError>>(
 
 /// The phase by which a component kind must be ready. Every kind has one,
 /// so a new kind is waited for (and its failure reported) like the others.
-fn ready_in(kind: ComponentKind) -> Phase {
+pub(super) fn ready_in(kind: ComponentKind) -> Phase {
     match kind {
         ComponentKind::Db => Phase::Databases,
         ComponentKind::App => Phase::Apps,
@@ -747,7 +769,7 @@ fn overlaps(a: (u32, u8), b: (u32, u8)) -> bool {
 /// Published ports: those the topology pins (refused when taken), else
 /// free ones picked now. Every listener is held until all ports are
 /// chosen, so two entry points never get the same one.
-fn choose_ports(
+pub(super) fn choose_ports(
     topology: &Topology,
 ) -> Result<BTreeMap<crate::model::HostName, (u16, Option<u16>)>, LabError> {
     let mut held = Vec::new();

@@ -5,6 +5,7 @@
 //! through `crate::protocol` and the actor.
 
 pub mod actor;
+pub mod apply;
 pub mod capacity_run;
 pub mod docker;
 pub mod error;

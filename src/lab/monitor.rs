@@ -31,7 +31,7 @@ use super::replication;
 use super::state::LabState;
 use crate::generate::paths;
 use crate::live::{self, BackendStatus, Observation, ReplicaStatus, RunState};
-use crate::model::{AddressPlan, ComponentKind, HostName, serving_network};
+use crate::model::{ComponentKind, HostName, serving_network};
 
 /// How often HAProxy's backend states are read.
 pub const HAPROXY_POLL: Duration = Duration::from_millis(100);
@@ -351,7 +351,7 @@ async fn haproxy_session(
 
 /// Where each database of the lab is reached from this machine.
 fn database_addresses(state: &LabState) -> BTreeMap<HostName, SocketAddr> {
-    let addresses = AddressPlan::new(&state.topology, state.first_subnet);
+    let addresses = state.addresses();
     let net = serving_network(&state.topology, ComponentKind::Db);
     state
         .topology

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use super::images::Profile;
 pub use crate::generate::Part;
 use crate::generate::{self, Artifacts, Readiness, Recipe, Secret, Secrets, Settings, recipe};
-use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, HostSize, Topology};
+use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, HostNumbers, HostSize, Topology};
 pub use crate::protocol::EntryPoint;
 
 /// A file copied into a container before it starts.
@@ -117,6 +117,8 @@ pub struct PlanParams {
     pub first_subnet: Ipv4Addr,
     /// Published (HTTP, HTTPS) ports per entry host.
     pub ports: BTreeMap<HostName, (u16, Option<u16>)>,
+    /// The numbers the hosts of a running lab keep (empty: a new lab).
+    pub numbers: HostNumbers,
 }
 
 /// Container name of `host`'s holder.
@@ -156,9 +158,10 @@ pub fn plan(
         flavor,
         first_subnet: params.first_subnet,
         images: images.clone(),
+        numbers: params.numbers.clone(),
     };
     let artifacts = generate::generate(topology, &settings, secrets)?;
-    let addresses = AddressPlan::new(topology, params.first_subnet);
+    let addresses = AddressPlan::numbered(topology, params.first_subnet, &params.numbers);
     let lab = &params.lab;
     let net_name = |n: crate::model::Network| super::names::network(lab, n);
     let networks = addresses
@@ -259,7 +262,7 @@ pub fn plan(
         holder.ports = ports;
         let joins = holder.name.clone();
         containers.push(holder);
-        for r in recipe::of_host(topology, params.first_subnet, host) {
+        for r in recipe::of_host(topology, &addresses, host) {
             let mut c = from_recipe(r, h, Some(joins.clone()));
             c.size = Some(host.size);
             c.replica = c.part == Part::Component(ComponentKind::Db)
@@ -361,6 +364,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, h)| (h.name.clone(), (18080 + i as u16, Some(18443 + i as u16))))
                 .collect(),
+            numbers: HostNumbers::new(),
         }
     }
 

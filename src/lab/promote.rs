@@ -34,11 +34,9 @@ use super::names;
 use super::plan::{self, Part};
 use super::replication;
 use super::state::{LabState, Locked};
-use crate::generate::{self, AppConfig, Secret, Settings, paths};
+use crate::generate::{self, AppConfig, Secret, paths};
 use crate::gtid::Gtid;
-use crate::model::{
-    AddressPlan, ComponentKind, Flavor, HostName, Role, Subject, Topology, serving_network,
-};
+use crate::model::{ComponentKind, Flavor, HostName, Role, Subject, Topology, serving_network};
 pub use crate::protocol::Assessment;
 
 /// How long the replica may take to apply what it received.
@@ -302,7 +300,7 @@ pub async fn assess(
 
 /// Waits up to `limit` until `host`'s applied position reaches `target`
 /// (a GTID position).
-async fn wait_applied(
+pub(super) async fn wait_applied(
     engine: &Engine,
     state: &LabState,
     host: &HostName,
@@ -323,16 +321,6 @@ async fn wait_applied(
             )));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The lab's generation settings (as launched).
-fn settings(state: &LabState) -> Settings {
-    Settings {
-        lab: state.lab.clone(),
-        flavor: state.flavor,
-        first_subnet: state.first_subnet,
-        images: state.profile.images(state.flavor, &state.app_image),
     }
 }
 
@@ -378,7 +366,7 @@ async fn repoint_apps(
     Ok(done)
 }
 
-async fn repoint_app(
+pub(super) async fn repoint_app(
     engine: &Engine,
     state: &LabState,
     artifacts: &generate::Artifacts,
@@ -437,7 +425,7 @@ async fn repoint_app(
 
 /// Where `host`'s database is reached on the lab's network.
 fn db_address(state: &LabState, host: &HostName) -> Option<(String, u16)> {
-    let addresses = AddressPlan::new(&state.topology, state.first_subnet);
+    let addresses = state.addresses();
     let net = serving_network(&state.topology, ComponentKind::Db);
     let ip = addresses.address(host, net)?;
     let port = state.topology.host(host)?.database()?.port;
@@ -706,7 +694,7 @@ async fn spread_roles(
     fenced: Fence,
     step: &mut impl FnMut(String),
 ) -> Result<(), PromoteError> {
-    let artifacts = generate::generate(&state.topology, &settings(state), &state.secrets)
+    let artifacts = generate::generate(&state.topology, &state.settings(), &state.secrets)
         .map_err(|e| PromoteError::Failed(format!("regenerating the configs: {e}")))?;
     // Writes first: the apps follow the new primary at once; the files
     // that keep every role across restarts come after.

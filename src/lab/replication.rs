@@ -93,6 +93,46 @@ pub fn follow_script(flavor: Flavor, ip: &str, port: u16, from_own_log: bool) ->
     )
 }
 
+/// The statements that switch semi-synchronous replication on or off on
+/// a running server, both sides (every server has both, as its my.cnf
+/// says, so a promotion keeps the mode). MySQL loads its plugins first
+/// (see [`SEMI_SYNC_PLUGINS`]).
+pub fn semi_sync(flavor: Flavor, on: bool) -> String {
+    let timeout = crate::generate::SEMI_SYNC_TIMEOUT_MS;
+    let (source, replica) = match flavor {
+        Flavor::Mariadb => ("rpl_semi_sync_master", "rpl_semi_sync_slave"),
+        Flavor::Mysql => ("rpl_semi_sync_source", "rpl_semi_sync_replica"),
+    };
+    if on {
+        format!(
+            "SET GLOBAL {source}_wait_point = AFTER_SYNC; SET GLOBAL {source}_timeout = {timeout}; \
+             SET GLOBAL {source}_enabled = ON; SET GLOBAL {replica}_enabled = ON"
+        )
+    } else {
+        format!("SET GLOBAL {source}_enabled = OFF; SET GLOBAL {replica}_enabled = OFF")
+    }
+}
+
+/// MySQL's semi-sync plugins: (how many are loaded, the statement that
+/// loads them). MariaDB has semi-sync built in.
+pub const SEMI_SYNC_PLUGINS: (&str, &str) = (
+    "SELECT COUNT(*) FROM information_schema.plugins WHERE plugin_name IN ('rpl_semi_sync_source', 'rpl_semi_sync_replica')",
+    "INSTALL PLUGIN rpl_semi_sync_source SONAME 'semisync_source.so'; INSTALL PLUGIN rpl_semi_sync_replica SONAME 'semisync_replica.so'",
+);
+
+/// Whether a primary waits for its replicas now: `ON` once a semi-sync
+/// replica is connected, in the status variable's own words.
+pub fn semi_sync_status(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Mariadb => {
+            "SELECT VARIABLE_VALUE FROM information_schema.global_status WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'"
+        }
+        Flavor::Mysql => {
+            "SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_status'"
+        }
+    }
+}
+
 /// Why a statement did not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
@@ -248,7 +288,7 @@ pub fn replication_running(status: &str) -> bool {
 /// HOST` (from its source address), `primary` (writable, no source), or the
 /// reason none could be read.
 pub async fn db_roles(engine: &Engine, state: &LabState) -> BTreeMap<HostName, String> {
-    let addresses = crate::model::AddressPlan::new(&state.topology, state.first_subnet);
+    let addresses = state.addresses();
     let db_net = crate::model::serving_network(&state.topology, ComponentKind::Db);
     let mut roles = BTreeMap::new();
     for (host, _) in state.topology.databases() {

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::images::Profile;
-use crate::generate::Secrets;
-use crate::model::{Flavor, Topology};
+use crate::generate::{Secrets, Settings};
+use crate::model::{AddressPlan, Flavor, HostNumbers, Topology, host_numbers};
 use crate::protocol::{ActiveFault, EntryPoint};
 
 /// State file format version.
@@ -47,6 +47,10 @@ pub struct LabState {
     /// Faults injected and not yet healed.
     #[serde(default)]
     pub faults: Vec<ActiveFault>,
+    /// Each host's number in the lab's subnets, kept while the host exists
+    /// (empty in a lab launched before hosts kept them: file order).
+    #[serde(default)]
+    pub numbers: HostNumbers,
 }
 
 /// Why state could not be read or written.
@@ -137,14 +141,31 @@ impl LabState {
         Self {
             version: STATE_VERSION,
             lab,
-            topology,
             profile,
             flavor,
             first_subnet,
             app_image,
             entry_points,
+            numbers: host_numbers(&topology, &HostNumbers::new()),
+            topology,
             secrets,
             faults: Vec::new(),
+        }
+    }
+
+    /// Where each host of the lab is on its networks.
+    pub fn addresses(&self) -> AddressPlan {
+        AddressPlan::numbered(&self.topology, self.first_subnet, &self.numbers)
+    }
+
+    /// How the lab's files are generated: what runs, where its hosts are.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            lab: self.lab.clone(),
+            flavor: self.flavor,
+            first_subnet: self.first_subnet,
+            images: self.profile.images(self.flavor, &self.app_image),
+            numbers: host_numbers(&self.topology, &self.numbers),
         }
     }
 

@@ -19,7 +19,8 @@ pub use names::{
     Subject, dns_label_problem, host_name_problem, is_dns_label, yaml_reading,
 };
 pub use network::{
-    AddressPlan, DEFAULT_FIRST_SUBNET, Network, host_networks, networks, serving_network,
+    AddressPlan, DEFAULT_FIRST_SUBNET, HostNumbers, Network, host_networks, host_numbers, networks,
+    serving_network,
 };
 pub use ports::{
     FIRST_DEFAULT_PORT, HTTPS_OFFSET, PROMETHEUS_PORT, PublishedPort, prometheus_port,

@@ -1,6 +1,7 @@
 //! Tier networks and the address plan: which networks a host joins and its
 //! fixed address on each.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::Serialize;
@@ -67,13 +68,43 @@ pub fn serving_network(topology: &Topology, kind: ComponentKind) -> Network {
     }
 }
 
+/// Each host's number in the lab's subnets: number `n` has the address
+/// `.10 + n` on every network the host joins. A new lab numbers its hosts
+/// in file order; a running lab keeps each host's number for as long as
+/// the host exists, so adding or removing a host moves no other.
+pub type HostNumbers = BTreeMap<HostName, u8>;
+
+/// The numbers of `topology`'s hosts: those `kept` names keep theirs, the
+/// others take the lowest numbers nobody holds, in file order. With no
+/// numbers kept, a host's number is its place in the file.
+pub fn host_numbers(topology: &Topology, kept: &HostNumbers) -> HostNumbers {
+    let mut numbers: HostNumbers = topology
+        .hosts
+        .iter()
+        .filter_map(|h| kept.get(&h.name).map(|n| (h.name.clone(), *n)))
+        .collect();
+    let mut taken: std::collections::BTreeSet<u8> = numbers.values().copied().collect();
+    let mut next = 0u8;
+    for host in &topology.hosts {
+        if numbers.contains_key(&host.name) {
+            continue;
+        }
+        while taken.contains(&next) {
+            next = next.saturating_add(1);
+        }
+        numbers.insert(host.name.clone(), next);
+        taken.insert(next);
+    }
+    numbers
+}
+
 /// Fixed addresses: one /24 per network, counted up from `first`'s third
-/// octet; host number `i` (its place in the file) gets `.10 + i` on each.
+/// octet; the host numbered `n` (see [`HostNumbers`]) gets `.10 + n` on each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddressPlan {
     first: Ipv4Addr,
     networks: Vec<Network>,
-    hosts: Vec<(HostName, Vec<Network>)>,
+    hosts: Vec<(HostName, u8, Vec<Network>)>,
 }
 
 /// Where an exported docker-compose bundle puts its networks (labs that
@@ -84,17 +115,36 @@ pub const DEFAULT_FIRST_SUBNET: Ipv4Addr = Ipv4Addr::new(10, 214, 0, 0);
 const FIRST_HOST: u8 = 10;
 
 impl AddressPlan {
-    /// The plan of `topology` with its first /24 at `first`.
+    /// The plan of a new lab of `topology` with its first /24 at `first`:
+    /// hosts numbered in file order.
     pub fn new(topology: &Topology, first: Ipv4Addr) -> Self {
+        Self::numbered(topology, first, &HostNumbers::new())
+    }
+
+    /// The plan of `topology` where the hosts `kept` names keep their
+    /// numbers (a running lab's), see [`host_numbers`].
+    pub fn numbered(topology: &Topology, first: Ipv4Addr, kept: &HostNumbers) -> Self {
+        let numbers = host_numbers(topology, kept);
         Self {
             first,
             networks: networks(topology),
             hosts: topology
                 .hosts
                 .iter()
-                .map(|h| (h.name.clone(), host_networks(topology, h)))
+                .map(|h| {
+                    let n = numbers.get(&h.name).copied().unwrap_or(0);
+                    (h.name.clone(), n, host_networks(topology, h))
+                })
                 .collect(),
         }
+    }
+
+    /// `host`'s number (its address is `.10 + number`).
+    pub fn number(&self, host: &HostName) -> Option<u8> {
+        self.hosts
+            .iter()
+            .find(|(h, _, _)| h == host)
+            .map(|(_, n, _)| *n)
     }
 
     /// The networks, in order.
@@ -127,12 +177,12 @@ impl AddressPlan {
 
     /// `host`'s address on `net`, if it joins that network.
     pub fn address(&self, host: &HostName, net: Network) -> Option<Ipv4Addr> {
-        let i = self.hosts.iter().position(|(h, _)| h == host)?;
-        if !self.hosts[i].1.contains(&net) {
+        let (_, number, nets) = self.hosts.iter().find(|(h, _, _)| h == host)?;
+        if !nets.contains(&net) {
             return None;
         }
         let [a, b, c, _] = self.subnet(net)?.octets();
-        let d = FIRST_HOST.checked_add(u8::try_from(i).ok()?)?;
+        let d = FIRST_HOST.checked_add(*number)?;
         Some(Ipv4Addr::new(a, b, c, d))
     }
 
@@ -175,5 +225,26 @@ mod tests {
             Some(Ipv4Addr::new(10, 9, 5, 11))
         );
         assert_eq!(plan.cidr(Network::Back).as_deref(), Some("10.9.5.0/24"));
+    }
+
+    #[test]
+    fn a_running_lab_keeps_its_hosts_numbers_when_hosts_come_and_go() {
+        let host = |n: &str| Host::new(n).with([Component::with_defaults(ComponentKind::Nginx)]);
+        let mut t = Topology::new("t");
+        t.hosts = vec![host("a"), host("b"), host("c")];
+        let launched = host_numbers(&t, &HostNumbers::new());
+        assert_eq!(launched.values().copied().collect::<Vec<_>>(), [0, 1, 2]);
+        // b goes, d comes: c keeps 2, d takes the number b left.
+        t.hosts.remove(1);
+        t.hosts.push(host("d"));
+        let after = host_numbers(&t, &launched);
+        assert_eq!(after.get(&HostName::new("c")), Some(&2));
+        assert_eq!(after.get(&HostName::new("d")), Some(&1));
+        assert!(!after.contains_key(&HostName::new("b")));
+        let plan = AddressPlan::numbered(&t, Ipv4Addr::new(10, 9, 4, 0), &launched);
+        assert_eq!(
+            plan.address(&HostName::new("c"), Network::Lab),
+            Some(Ipv4Addr::new(10, 9, 4, 12))
+        );
     }
 }

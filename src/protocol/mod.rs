@@ -10,7 +10,9 @@ mod types;
 use std::fmt;
 
 pub use faults::{ActiveFault, FaultKind, Misfit, Verification};
-pub use types::{Assessment, EntryPoint, MAX_RATE, Phase, Progress, Rate, TrafficSettings};
+pub use types::{
+    ApplyProgress, Assessment, EntryPoint, MAX_RATE, Phase, Progress, Rate, TrafficSettings,
+};
 
 use crate::generate::Artifacts;
 use crate::live::Observation;
@@ -201,6 +203,19 @@ pub enum LabCommand {
         /// The component.
         component: ComponentId,
     },
+    /// Apply an edited design to the running lab (`topolab apply`): its
+    /// progress arrives as [`LabEvent::Applying`], what the lab records
+    /// afterwards as [`LabEvent::Applied`] (also when an action failed).
+    Apply {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: LabName,
+        /// The edited design.
+        topology: Box<Topology>,
+        /// Destructive actions are confirmed.
+        yes: bool,
+    },
 }
 
 impl LabCommand {
@@ -218,7 +233,8 @@ impl LabCommand {
             | Self::Promote { id, .. }
             | Self::Scenario { id, .. }
             | Self::Capacity { id, .. }
-            | Self::Logs { id, .. } => *id,
+            | Self::Logs { id, .. }
+            | Self::Apply { id, .. } => *id,
             Self::Cancel { launch } => *launch,
         }
     }
@@ -304,6 +320,23 @@ pub enum LabEvent {
         lab: LabName,
         /// The topology with its current roles.
         topology: Box<Topology>,
+    },
+    /// Progress of an apply.
+    Applying {
+        /// The Apply command.
+        id: CommandId,
+        /// What happened.
+        progress: ApplyProgress,
+    },
+    /// What the lab records after an apply (its topology, with its
+    /// roles, and where clients reach it).
+    Applied {
+        /// The lab.
+        lab: LabName,
+        /// What runs now.
+        topology: Box<Topology>,
+        /// Where clients reach it.
+        entry_points: Vec<EntryPoint>,
     },
     /// The last lines of a container's log.
     Logs {

@@ -84,6 +84,31 @@ pub enum Progress {
     Explain(String),
 }
 
+/// What an apply reports while it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApplyProgress {
+    /// Action `index` of the plan began.
+    Started {
+        /// Its place in the plan, from 0.
+        index: usize,
+        /// What it does.
+        summary: String,
+        /// What it does to requests.
+        impact: crate::change::Impact,
+    },
+    /// Action `index` is done and recorded, `took` after it began.
+    Finished {
+        /// Its place in the plan.
+        index: usize,
+        /// How long it took.
+        took: Duration,
+    },
+    /// A sub-step done, in words.
+    Note(String),
+    /// The command a person would type for a step that just ran.
+    Explain(String),
+}
+
 /// Where clients reach the lab.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EntryPoint {

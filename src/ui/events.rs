@@ -114,6 +114,23 @@ impl TopolabApp {
                     }
                 }
             }
+            LabEvent::Applying { progress, .. } => {
+                if let crate::protocol::ApplyProgress::Note(text) = progress {
+                    self.note(text, false);
+                }
+            }
+            LabEvent::Applied {
+                lab,
+                topology,
+                entry_points,
+            } => {
+                if let Some(running) = self.lab.running.as_mut()
+                    && running.lab == lab
+                {
+                    running.topology = Some(topology);
+                    running.entry_points = entry_points;
+                }
+            }
             LabEvent::ImagesMissing { id, image } => {
                 // Offered only for this app's own launch.
                 if self.lab.launching.as_ref().is_some_and(|l| l.id == id) {

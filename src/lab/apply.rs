@@ -1,0 +1,953 @@
+//! `apply`: carries out a [`ChangePlan`] on a running lab with the
+//! mechanisms a real operator would use, not a relaunch. HAProxy reloads
+//! (master-worker, listeners handed over) and gets its servers' states
+//! back through the runtime API; weights alone go through the runtime API;
+//! Nginx reloads after `nginx -t`; app servers are repointed through their
+//! admin socket; semi-sync is switched with `SET GLOBAL`; new hosts and
+//! components are created and checked as `up` does; what goes is drained
+//! first, then removed with its volume.
+//!
+//! The whole apply holds the lab's lock. After each action the lab's state
+//! records the topology that runs (atomically), so an apply interrupted by
+//! Ctrl-C or a crash leaves a record that matches the lab, and applying the
+//! same file again finishes the job.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::docker::{Engine, ResourceMode};
+use super::error::LabError;
+use super::haproxy;
+use super::launch::{self, Run};
+use super::names;
+use super::plan::{self, ContainerPlan, Part, Plan, PlanParams};
+use super::replication;
+use super::state::{LabState, Locked};
+use crate::change::{self, ChangePlan, Impact, Running, Step};
+use crate::generate::{AppConfig, paths};
+use crate::model::{ComponentKind, HostName, Role, Topology, host_numbers};
+use crate::protocol::{ApplyProgress, Phase, Progress};
+
+/// How long a server that leaves a load balancer may keep sessions open
+/// before it is removed anyway.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// How long a new replica may take to catch up with its primary.
+const CATCH_UP: Duration = Duration::from_secs(60);
+/// How long HAProxy's new worker may take to answer after a reload.
+const RELOAD_LIMIT: Duration = Duration::from_secs(10);
+
+/// What an apply did.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// The plan carried out.
+    pub plan: ChangePlan,
+    /// How long each action took.
+    pub took: Vec<Duration>,
+}
+
+/// The plan taking lab `state` to `edited` (no Docker: for `--dry-run`
+/// and the app's preview).
+pub fn plan_for(state: &LabState, edited: &Topology) -> Result<ChangePlan, change::ChangeError> {
+    let running = Running {
+        flavor: state.flavor,
+        would_run: state.profile.effective_flavor(edited.databases.flavor),
+    };
+    change::plan(&state.topology, edited, running)
+}
+
+/// Applies `edited` to lab `lab`: refused when the design is invalid, needs
+/// a relaunch, or has destructive actions and `yes` is false (nothing is
+/// changed then).
+pub async fn apply(
+    engine: &Engine,
+    lab: &str,
+    edited: &Topology,
+    yes: bool,
+    cancel: &CancellationToken,
+    report: &(dyn Fn(ApplyProgress) + Sync),
+) -> Result<Applied, LabError> {
+    launch::check_lab_name(lab)?;
+    let mut state = super::state::lock(lab).await?;
+    let plan = plan_for(&state, edited).map_err(|e| LabError::Refused(e.to_string()))?;
+    if !plan.relaunch.is_empty() {
+        return Err(LabError::Refused(format!(
+            "a running lab cannot take this change, relaunch it (`topolab down {lab}`, then `topolab up`): {}",
+            plan.relaunch.join("; ")
+        )));
+    }
+    let lost: Vec<String> = plan
+        .destructive()
+        .map(|a| format!("{} ({})", a.summary, a.why))
+        .collect();
+    if !lost.is_empty() && !yes {
+        return Err(LabError::Refused(format!(
+            "refusing a destructive change without confirmation (--yes): {}",
+            lost.join("; ")
+        )));
+    }
+    for note in &plan.notes {
+        report(ApplyProgress::Note(note.clone()));
+    }
+    let (resources, _, _) = engine.resources().await?;
+    let mut took = Vec::new();
+    for (index, action) in plan.actions.iter().enumerate() {
+        if cancel.is_cancelled() {
+            return Err(LabError::Cancelled);
+        }
+        report(ApplyProgress::Started {
+            index,
+            summary: action.summary.clone(),
+            impact: action.impact,
+        });
+        let start = Instant::now();
+        let before = state.snapshot();
+        let mut after = before.clone();
+        action.step.record(&mut after.topology);
+        after.numbers = host_numbers(&after.topology, &before.numbers);
+        let exec = Exec {
+            engine,
+            report,
+            cancel,
+            resources,
+        };
+        exec.step(&before, &mut after, &action.step).await?;
+        *state = after;
+        save(&state).await?;
+        let elapsed = start.elapsed();
+        took.push(elapsed);
+        report(ApplyProgress::Finished {
+            index,
+            took: elapsed,
+        });
+    }
+    // Order, positions and the description: the design's, as recorded.
+    state.topology = plan.target.clone();
+    state.numbers = host_numbers(&state.topology, &state.numbers);
+    save(&state).await?;
+    Ok(Applied { plan, took })
+}
+
+async fn save(state: &Locked) -> Result<(), LabError> {
+    let snapshot = state.snapshot();
+    tokio::task::spawn_blocking(move || snapshot.save())
+        .await
+        .map_err(|e| LabError::Step {
+            phase: "record",
+            why: e.to_string(),
+        })??;
+    Ok(())
+}
+
+/// One action's work.
+struct Exec<'a> {
+    engine: &'a Engine,
+    report: &'a (dyn Fn(ApplyProgress) + Sync),
+    cancel: &'a CancellationToken,
+    resources: ResourceMode,
+}
+
+/// The launch plan of the lab as `state` records it.
+fn plan_of(state: &LabState) -> Result<Plan, LabError> {
+    let ports = state
+        .entry_points
+        .iter()
+        .map(|e| (e.host.clone(), (e.http, e.https)))
+        .collect();
+    let params = PlanParams {
+        lab: state.lab.clone(),
+        profile: state.profile,
+        app_image: state.app_image.clone(),
+        first_subnet: state.first_subnet,
+        ports,
+        numbers: host_numbers(&state.topology, &state.numbers),
+    };
+    Ok(plan::plan(&state.topology, &state.secrets, &params)?)
+}
+
+fn step_error(phase: &'static str) -> impl Fn(String) -> LabError {
+    move |why| LabError::Step { phase, why }
+}
+
+impl Exec<'_> {
+    fn note(&self, text: String) {
+        (self.report)(ApplyProgress::Note(text));
+    }
+
+    fn explain(&self, text: String) {
+        (self.report)(ApplyProgress::Explain(text));
+    }
+
+    async fn step(
+        &self,
+        before: &LabState,
+        after: &mut LabState,
+        step: &Step,
+    ) -> Result<(), LabError> {
+        match step {
+            Step::Record(_) => Ok(()),
+            Step::Resize { host, size } => self.resize(after, host, *size).await,
+            Step::Replication(mode) => {
+                let on = *mode == crate::model::ReplicationMode::SemiSync;
+                self.semi_sync(after, on).await?;
+                self.sync_files(before, after).await
+            }
+            Step::Monitoring(_) | Step::AddHost { .. } | Step::AddComponent { .. } => {
+                self.add_entry_points(before, after)?;
+                let (old, new) = (plan_of(before)?, plan_of(after)?);
+                self.connect_networks(&old, &new).await?;
+                self.create_new(&old, &new, after).await?;
+                self.sync_files(before, after).await
+            }
+            Step::App { host, .. } | Step::Web { host, .. } => {
+                // A restart or a new port: requests go to the other
+                // servers meanwhile.
+                let restart = self.restarts(before, after, host)?;
+                let drained = !restart.is_empty() || matches!(step, Step::Web { .. });
+                if drained {
+                    self.server_state(before, host, "drain").await?;
+                }
+                for name in &restart {
+                    self.restart(after, name).await?;
+                }
+                self.sync_files(before, after).await?;
+                if drained {
+                    self.server_state(after, host, "ready").await?;
+                }
+                Ok(())
+            }
+            Step::LoadBalancer { host, lb } => {
+                let was = before.topology.host(host).and_then(|h| h.load_balancer());
+                let leaving: Vec<HostName> = was
+                    .map(|w| {
+                        w.backends
+                            .iter()
+                            .filter(|b| !lb.backends.iter().any(|x| x.host == b.host))
+                            .map(|b| b.host.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let container = lb_container(&before.lab, host);
+                for server in &leaving {
+                    self.drain(&container, host, server).await?;
+                }
+                let weights_only = was.is_some_and(|w| {
+                    let mut w = w.clone();
+                    for (a, b) in w.backends.iter_mut().zip(&lb.backends) {
+                        a.weight = b.weight;
+                    }
+                    w == **lb
+                });
+                if weights_only {
+                    self.set_weights(&container, host, lb).await?;
+                    // The file, for restarts; no reload.
+                    let new = plan_of(after)?;
+                    if let Some(c) = new.containers.iter().find(|c| c.name == container) {
+                        self.upload_files(c).await?;
+                    }
+                    return self
+                        .sync_files_except(before, after, Some(&container))
+                        .await;
+                }
+                self.sync_files(before, after).await
+            }
+            Step::RemoveComponent { host, kind } => {
+                // Nothing reads from it or sends to it any more.
+                self.sync_files(before, after).await?;
+                let (old, new) = (plan_of(before)?, plan_of(after)?);
+                self.remove_gone(&old, &new).await?;
+                if *kind == ComponentKind::Db {
+                    self.remove_volume(&before.lab, host).await?;
+                }
+                Ok(())
+            }
+            Step::RemoveHost(host) => {
+                self.server_state(before, host, "maint").await.ok();
+                self.sync_files(before, after).await?;
+                let (old, new) = (plan_of(before)?, plan_of(after)?);
+                self.remove_gone(&old, &new).await?;
+                self.remove_volume(&before.lab, host).await?;
+                after.entry_points.retain(|e| &e.host != host);
+                after.faults.retain(|f| f.target.host() != host);
+                Ok(())
+            }
+        }
+    }
+
+    /// New entry hosts (a new load balancer) get a published port.
+    fn add_entry_points(&self, before: &LabState, after: &mut LabState) -> Result<(), LabError> {
+        let new: Vec<HostName> = after
+            .topology
+            .entry_points()
+            .iter()
+            .filter(|h| !before.entry_points.iter().any(|e| e.host == h.name))
+            .map(|h| h.name.clone())
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut only = after.topology.clone();
+        only.hosts.retain(|h| new.contains(&h.name));
+        for (host, (http, https)) in launch::choose_ports(&only)? {
+            self.note(format!("{host} is reached at http://127.0.0.1:{http}/"));
+            after
+                .entry_points
+                .push(crate::protocol::EntryPoint { host, http, https });
+        }
+        Ok(())
+    }
+
+    /// Holders that join a network they were not on (a new component
+    /// under segmentation).
+    async fn connect_networks(&self, old: &Plan, new: &Plan) -> Result<(), LabError> {
+        for c in new.containers.iter().filter(|c| c.part == Part::Holder) {
+            let Some(was) = old.containers.iter().find(|o| o.name == c.name) else {
+                continue;
+            };
+            for (net, ip) in &c.networks {
+                if was.networks.iter().any(|(n, _)| n == net) {
+                    continue;
+                }
+                self.explain(format!("docker network connect --ip {ip} {net} {}", c.name));
+                self.engine
+                    .connect_network(&c.name, net, &ip.to_string())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates, starts and checks every container of `new` that `old`
+    /// lacks, in launch order: holders, databases (replicas replicating and
+    /// caught up), apps, Nginx, load balancers, monitoring.
+    async fn create_new(&self, old: &Plan, new: &Plan, after: &LabState) -> Result<(), LabError> {
+        let added: Vec<&ContainerPlan> = new
+            .containers
+            .iter()
+            .filter(|c| !old.containers.iter().any(|o| o.name == c.name))
+            .collect();
+        if added.is_empty() {
+            return Ok(());
+        }
+        let progress = |p: Progress| {
+            if let Progress::Explain(line) = p {
+                (self.report)(ApplyProgress::Explain(line));
+            }
+        };
+        let run = Run::for_running_lab(
+            self.engine,
+            &progress,
+            self.cancel,
+            after.flavor,
+            self.resources,
+        );
+        // An apply interrupted in this action may have left some of them:
+        // they start afresh (a new database's volume too).
+        let existing = self
+            .engine
+            .containers(&names::lab_filter(&after.lab))
+            .await?;
+        let volumes = self.engine.volumes(&names::lab_filter(&after.lab)).await?;
+        for c in &added {
+            if existing.iter().any(|e| e.name == c.name) {
+                self.note(format!(
+                    "removing {} (left by an interrupted apply)",
+                    c.name
+                ));
+                self.engine.remove_container(&c.name).await?;
+            }
+        }
+        for c in &added {
+            if let Some((volume, _)) = &c.volume
+                && volumes.contains(volume)
+            {
+                self.engine.remove_volume(volume).await?;
+            }
+        }
+        let labels = names::lab_labels(&after.lab);
+        for c in &added {
+            if let Some((volume, _)) = &c.volume {
+                self.explain(format!(
+                    "docker volume create --label topolab.lab={} {volume}",
+                    after.lab
+                ));
+                self.engine.create_volume(volume, &labels).await?;
+            }
+        }
+        let order = |c: &ContainerPlan| match c.part {
+            Part::Holder => 0,
+            Part::Component(k) => match launch::ready_in(k) {
+                Phase::Databases => 1,
+                Phase::Apps => 2,
+                Phase::Web => 3,
+                _ => 4,
+            },
+            Part::Exporter => 5,
+            Part::Monitoring => 6,
+        };
+        let mut added = added;
+        added.sort_by_key(|c| order(c));
+        for c in &added {
+            run.create(new, c).await?;
+            run.start_container(c).await?;
+            run.wait_ready(c).await?;
+            if c.replica {
+                run.wait_replication(c).await?;
+                self.catch_up(after, &c.host).await?;
+            }
+            self.note(format!("{} is up", c.name));
+        }
+        Ok(())
+    }
+
+    /// Waits until a new replica holds everything its primary had when
+    /// asked.
+    async fn catch_up(&self, state: &LabState, host: &HostName) -> Result<(), LabError> {
+        let Some(Role::Replica { of }) = state
+            .topology
+            .host(host)
+            .and_then(|h| h.database())
+            .map(|d| d.role.clone())
+        else {
+            return Ok(());
+        };
+        let own = replication::words(state.flavor).own_position;
+        let position = replication::query(self.engine, state, &of, own)
+            .await
+            .map_err(|e| LabError::Step {
+                phase: "replica",
+                why: e.to_string(),
+            })?;
+        super::promote::wait_applied(self.engine, state, host, position.trim(), CATCH_UP)
+            .await
+            .map_err(|e| LabError::Step {
+                phase: "replica",
+                why: e.to_string(),
+            })?;
+        self.note(format!(
+            "{host}/db caught up with {of}/db ({})",
+            position.trim()
+        ));
+        Ok(())
+    }
+
+    /// Removes every container of `old` that `new` lacks.
+    async fn remove_gone(&self, old: &Plan, new: &Plan) -> Result<(), LabError> {
+        // Components before holders: a holder goes last.
+        let mut gone: Vec<&ContainerPlan> = old
+            .containers
+            .iter()
+            .filter(|c| !new.containers.iter().any(|n| n.name == c.name))
+            .collect();
+        gone.sort_by_key(|c| c.part == Part::Holder);
+        for c in gone {
+            self.explain(format!("docker rm -f -v {}", c.name));
+            self.engine.remove_container(&c.name).await?;
+            self.note(format!("{} removed", c.name));
+        }
+        Ok(())
+    }
+
+    async fn remove_volume(&self, lab: &str, host: &HostName) -> Result<(), LabError> {
+        let volume = names::volume(lab, host);
+        if self
+            .engine
+            .volumes(&names::lab_filter(lab))
+            .await?
+            .contains(&volume)
+        {
+            self.explain(format!("docker volume rm {volume}"));
+            self.engine.remove_volume(&volume).await?;
+        }
+        Ok(())
+    }
+
+    /// The containers of `host` whose command changes (an app on a new
+    /// port restarts).
+    fn restarts(
+        &self,
+        before: &LabState,
+        after: &LabState,
+        host: &HostName,
+    ) -> Result<Vec<String>, LabError> {
+        let (old, new) = (plan_of(before)?, plan_of(after)?);
+        let mut out = Vec::new();
+        for c in new.containers.iter().filter(|c| &c.host == host) {
+            let Some(o) = old.containers.iter().find(|o| o.name == c.name) else {
+                continue;
+            };
+            let app_port_changed =
+                c.part == Part::Component(ComponentKind::App) && o.serves_on != c.serves_on;
+            if app_port_changed {
+                out.push(c.name.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn restart(&self, after: &LabState, name: &str) -> Result<(), LabError> {
+        let new = plan_of(after)?;
+        let Some(c) = new.containers.iter().find(|c| c.name == name) else {
+            return Ok(());
+        };
+        self.upload_files(c).await?;
+        self.explain(format!("docker restart {name}"));
+        self.engine.restart(name, 5).await?;
+        let progress = |p: Progress| {
+            if let Progress::Explain(line) = p {
+                (self.report)(ApplyProgress::Explain(line));
+            }
+        };
+        let run = Run::for_running_lab(
+            self.engine,
+            &progress,
+            self.cancel,
+            after.flavor,
+            self.resources,
+        );
+        run.wait_ready(c).await?;
+        self.note(format!("{name} restarted"));
+        Ok(())
+    }
+
+    /// Sets `server`'s state in every load balancer of `state` that has it.
+    async fn server_state(
+        &self,
+        state: &LabState,
+        server: &HostName,
+        word: &str,
+    ) -> Result<(), LabError> {
+        self.explain(format!(
+            "echo 'set server web/{server} state {word}' | socat - UNIX-CONNECT:{}",
+            paths::HAPROXY_SOCKET
+        ));
+        haproxy::set_server_state(self.engine, state, server, word)
+            .await
+            .map_err(|e| LabError::Step {
+                phase: "load balancer",
+                why: e.to_string(),
+            })
+    }
+
+    /// Drains `server` in load balancer `lb`: no new requests, then waits
+    /// (bounded) until its sessions end.
+    async fn drain(
+        &self,
+        container: &str,
+        lb: &HostName,
+        server: &HostName,
+    ) -> Result<(), LabError> {
+        let line = format!("set server web/{server} state drain");
+        self.explain(format!(
+            "echo '{line}' | socat - UNIX-CONNECT:{}",
+            paths::HAPROXY_SOCKET
+        ));
+        self.lb_command(container, lb, &line).await?;
+        let start = Instant::now();
+        loop {
+            let sessions = haproxy::command(self.engine, container, "show stat")
+                .await
+                .ok()
+                .and_then(|csv| current_sessions(&csv, server.as_str()));
+            if sessions.is_none_or(|n| n == 0) {
+                self.note(format!(
+                    "{server} drained from {lb}/lb in {} ms",
+                    start.elapsed().as_millis()
+                ));
+                return Ok(());
+            }
+            if start.elapsed() > DRAIN_LIMIT {
+                self.note(format!(
+                    "{server} still had {} session(s) on {lb}/lb after {} s: removing it anyway",
+                    sessions.unwrap_or(0),
+                    DRAIN_LIMIT.as_secs()
+                ));
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn lb_command(&self, container: &str, lb: &HostName, line: &str) -> Result<(), LabError> {
+        let answer = haproxy::command(self.engine, container, line)
+            .await
+            .map_err(|e| LabError::Step {
+                phase: "load balancer",
+                why: e.to_string(),
+            })?;
+        if answer.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(LabError::Step {
+                phase: "load balancer",
+                why: format!("{lb}/lb refused `{line}`: {}", answer.trim()),
+            })
+        }
+    }
+
+    async fn set_weights(
+        &self,
+        container: &str,
+        lb: &HostName,
+        settings: &crate::model::LoadBalancer,
+    ) -> Result<(), LabError> {
+        for b in &settings.backends {
+            let line = format!("set weight web/{} {}", b.host, b.weight);
+            self.explain(format!(
+                "echo '{line}' | socat - UNIX-CONNECT:{}",
+                paths::HAPROXY_SOCKET
+            ));
+            self.lb_command(container, lb, &line).await?;
+        }
+        self.note(format!("{lb}/lb's weights set through its runtime API"));
+        Ok(())
+    }
+
+    async fn resize(
+        &self,
+        state: &LabState,
+        host: &HostName,
+        size: crate::model::HostSize,
+    ) -> Result<(), LabError> {
+        let plan = plan_of(state)?;
+        let targets: Vec<&ContainerPlan> = plan
+            .containers
+            .iter()
+            .filter(|c| &c.host == host)
+            .filter(|c| self.resources == ResourceMode::PerContainer || c.part == Part::Holder)
+            .collect();
+        for c in targets {
+            self.explain(format!(
+                "docker update --cpus {} --memory {}m --memory-swap {}m {}",
+                crate::model::cpus_text(size.cpus),
+                size.memory_mib,
+                size.memory_mib,
+                c.name
+            ));
+            self.engine
+                .update_limits(&c.name, size.nano_cpus(), size.memory_bytes())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Semi-sync on or off on every database: on, replicas first (each
+    /// reconnects so its primary sees a semi-sync replica); off, the
+    /// primaries first (no commit waits for a replica that stopped
+    /// acknowledging).
+    async fn semi_sync(&self, state: &LabState, on: bool) -> Result<(), LabError> {
+        let mut dbs: Vec<(HostName, bool)> = state
+            .topology
+            .databases()
+            .map(|(h, d)| (h.name.clone(), matches!(d.role, Role::Replica { .. })))
+            .collect();
+        dbs.sort_by_key(|(_, replica)| *replica != on);
+        let w = replication::words(state.flavor);
+        let sql_failed = |e: replication::SqlError| LabError::Step {
+            phase: "replication",
+            why: e.to_string(),
+        };
+        for (host, replica) in &dbs {
+            if on && state.flavor == crate::model::Flavor::Mysql {
+                let (count, install) = replication::SEMI_SYNC_PLUGINS;
+                let loaded = replication::query(self.engine, state, host, count)
+                    .await
+                    .map_err(sql_failed)?;
+                if loaded.trim() != "2" {
+                    self.explain(format!("{host}/db: {install}"));
+                    replication::query(self.engine, state, host, install)
+                        .await
+                        .map_err(sql_failed)?;
+                }
+            }
+            let statement = replication::semi_sync(state.flavor, on);
+            self.explain(format!("{host}/db: {statement}"));
+            replication::query(self.engine, state, host, &statement)
+                .await
+                .map_err(sql_failed)?;
+            if *replica {
+                self.explain(format!("{host}/db: {}", w.restart_io));
+                replication::query(self.engine, state, host, w.restart_io)
+                    .await
+                    .map_err(sql_failed)?;
+            }
+            self.note(format!(
+                "{host}/db: semi-sync {}",
+                if on { "on" } else { "off" }
+            ));
+        }
+        Ok(())
+    }
+
+    async fn sync_files(&self, before: &LabState, after: &LabState) -> Result<(), LabError> {
+        self.sync_files_except(before, after, None).await
+    }
+
+    /// Every container in both `before` and `after` whose generated files
+    /// differ gets them, and takes them in live: HAProxy reloads, Nginx
+    /// reloads, apps are repointed, Prometheus rereads its config, a
+    /// database keeps its my.cnf for its next start.
+    async fn sync_files_except(
+        &self,
+        before: &LabState,
+        after: &LabState,
+        skip: Option<&str>,
+    ) -> Result<(), LabError> {
+        let (old, new) = (plan_of(before)?, plan_of(after)?);
+        for c in &new.containers {
+            if Some(c.name.as_str()) == skip {
+                continue;
+            }
+            let Some(o) = old.containers.iter().find(|o| o.name == c.name) else {
+                continue;
+            };
+            if o.files == c.files {
+                continue;
+            }
+            match c.part {
+                Part::Component(ComponentKind::Lb) => self.reload_lb(after, c).await?,
+                Part::Component(ComponentKind::Nginx) => self.reload_nginx(c).await?,
+                Part::Component(ComponentKind::App) => {
+                    self.upload_files(c).await?;
+                    self.repoint_app(after, &c.host).await?;
+                }
+                Part::Component(ComponentKind::Db) => self.upload_files(c).await?,
+                Part::Monitoring => {
+                    self.upload_files(c).await?;
+                    self.explain(format!("docker kill -s HUP {}", c.name));
+                    self.engine.kill(&c.name, "SIGHUP").await?;
+                    self.note("Prometheus reread its targets".to_owned());
+                }
+                Part::Holder | Part::Exporter => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies a container's generated files in (secrets excluded).
+    async fn upload_files(&self, c: &ContainerPlan) -> Result<(), LabError> {
+        let files: Vec<(&str, &[u8], u32)> = c
+            .files
+            .iter()
+            .filter(|f| f.source.is_some())
+            .map(|f| (f.path.as_str(), f.content.as_bytes(), f.mode))
+            .collect();
+        for f in c.files.iter().filter(|f| f.source.is_some()) {
+            if let Some(src) = &f.source {
+                self.explain(format!("docker cp {src} {}:{}", c.name, f.path));
+            }
+        }
+        let tar = super::images::tar_of(&files).map_err(|e| LabError::Step {
+            phase: "copy configs",
+            why: e.to_string(),
+        })?;
+        self.engine.upload(&c.name, tar).await?;
+        Ok(())
+    }
+
+    /// Checks the new haproxy.cfg, reloads HAProxy (its master starts a new
+    /// worker that takes the listening sockets over; the old one finishes
+    /// its requests), then gives its servers their states back: drained
+    /// and maintenance servers stay so, and a server that was down is
+    /// marked down at once instead of waiting for its checks.
+    async fn reload_lb(&self, state: &LabState, c: &ContainerPlan) -> Result<(), LabError> {
+        let lb = &c.host;
+        let before = haproxy::servers(self.engine, &c.name)
+            .await
+            .unwrap_or_default();
+        let pid_before = self.worker_pid(&c.name).await;
+        let cfg = c
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("haproxy.cfg"))
+            .ok_or_else(|| step_error("load balancer")(format!("{lb}/lb has no haproxy.cfg")))?;
+        let staged = format!("{}.next", cfg.path);
+        let tar = super::images::tar_of(&[(staged.as_str(), cfg.content.as_bytes(), cfg.mode)])
+            .map_err(|e| step_error("copy configs")(e.to_string()))?;
+        self.engine.upload(&c.name, tar).await?;
+        let check = format!(
+            "export TOPOLAB_STATS_PASSWORD=x; haproxy -c -q -f {staged} && mv {staged} {}",
+            cfg.path
+        );
+        self.explain(format!("docker exec {} haproxy -c -f {staged}", c.name));
+        match self.engine.exec(&c.name, &["sh", "-c", &check]).await? {
+            (0, _) => {}
+            (code, out) => {
+                return Err(LabError::Step {
+                    phase: "load balancer",
+                    why: format!(
+                        "{lb}/lb's new haproxy.cfg does not pass `haproxy -c` ({code}): {}; the old one keeps running",
+                        out.trim()
+                    ),
+                });
+            }
+        }
+        self.explain(format!("docker kill -s USR2 {}", c.name));
+        self.engine.kill(&c.name, "SIGUSR2").await?;
+        let start = Instant::now();
+        loop {
+            let pid = self.worker_pid(&c.name).await;
+            if pid.is_some() && pid != pid_before {
+                break;
+            }
+            if start.elapsed() > RELOAD_LIMIT {
+                let log = self.engine.log_tail(&c.name, 10).await;
+                return Err(LabError::Step {
+                    phase: "load balancer",
+                    why: format!(
+                        "{lb}/lb did not start a new worker within {} s; its last log lines:\n{log}",
+                        RELOAD_LIMIT.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let servers: Vec<HostName> = state
+            .topology
+            .host(lb)
+            .and_then(|h| h.load_balancer())
+            .map(|l| l.backends.iter().map(|b| b.host.clone()).collect())
+            .unwrap_or_default();
+        let mut kept = Vec::new();
+        for s in before
+            .iter()
+            .filter(|s| servers.iter().any(|h| h.as_str() == s.server))
+        {
+            let line = match s.status {
+                crate::live::BackendStatus::Maintenance => {
+                    format!("set server web/{} state maint", s.server)
+                }
+                crate::live::BackendStatus::Drain => {
+                    format!("set server web/{} state drain", s.server)
+                }
+                crate::live::BackendStatus::Down => {
+                    format!("set server web/{} health down", s.server)
+                }
+                _ => continue,
+            };
+            self.explain(format!(
+                "echo '{line}' | socat - UNIX-CONNECT:{}",
+                paths::HAPROXY_SOCKET
+            ));
+            self.lb_command(&c.name, lb, &line).await?;
+            kept.push(line);
+        }
+        self.note(format!(
+            "{lb}/lb reloaded in {} ms{}",
+            start.elapsed().as_millis(),
+            if kept.is_empty() {
+                String::new()
+            } else {
+                format!(" (server states kept: {})", kept.join(", "))
+            }
+        ));
+        Ok(())
+    }
+
+    /// The process id of HAProxy's current worker, from its runtime API.
+    async fn worker_pid(&self, container: &str) -> Option<String> {
+        let info = haproxy::command(self.engine, container, "show info")
+            .await
+            .ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("Pid: "))
+            .map(|p| p.trim().to_owned())
+    }
+
+    /// Checks the new nginx.conf with `nginx -t`, then reloads Nginx (its
+    /// workers finish their requests).
+    async fn reload_nginx(&self, c: &ContainerPlan) -> Result<(), LabError> {
+        self.upload_files(c).await?;
+        let conf = format!("{}/nginx.conf", paths::CONFIG_DIR);
+        let script = format!("nginx -t -q -c {conf} && nginx -c {conf} -s reload");
+        self.explain(format!("docker exec {} sh -c '{script}'", c.name));
+        match self.engine.exec(&c.name, &["sh", "-c", &script]).await? {
+            (0, _) => {
+                self.note(format!("{}/nginx reloaded", c.host));
+                Ok(())
+            }
+            (code, out) => Err(LabError::Step {
+                phase: "web server",
+                why: format!(
+                    "{}/nginx refused its new config ({code}): {}",
+                    c.host,
+                    out.trim()
+                ),
+            }),
+        }
+    }
+
+    async fn repoint_app(&self, state: &LabState, host: &HostName) -> Result<(), LabError> {
+        let Some(h) = state.topology.host(host) else {
+            return Ok(());
+        };
+        let artifacts =
+            crate::generate::generate(&state.topology, &state.settings(), &state.secrets)
+                .map_err(|e| step_error("app")(e.to_string()))?;
+        if let Some(text) = artifacts.get(&format!("{host}/app.json"))
+            && let Ok(config) = serde_json::from_str::<AppConfig>(text)
+        {
+            self.explain(format!(
+                "docker exec {} curl --unix-socket {} -X PUT http://app/admin/databases (writer {}, {} reader(s))",
+                plan::container_name(&state.lab, host, Part::Component(ComponentKind::App)),
+                config.admin_socket,
+                config.writer.host,
+                config.readers.len()
+            ));
+        }
+        let said = super::promote::repoint_app(self.engine, state, &artifacts, h)
+            .await
+            .map_err(|e| step_error("app")(e.to_string()))?;
+        if let Some(said) = said {
+            self.note(said);
+        }
+        Ok(())
+    }
+}
+
+fn lb_container(lab: &str, host: &HostName) -> String {
+    plan::container_name(lab, host, Part::Component(ComponentKind::Lb))
+}
+
+/// A server's current sessions (`scur`) in `show stat` CSV.
+fn current_sessions(csv: &str, server: &str) -> Option<u64> {
+    let mut lines = csv.lines();
+    let header = lines.next()?.strip_prefix("# ")?;
+    let columns: BTreeMap<&str, usize> =
+        header.split(',').enumerate().map(|(i, c)| (c, i)).collect();
+    let (sv, scur) = (*columns.get("svname")?, *columns.get("scur")?);
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f.get(sv) == Some(&server))
+        .and_then(|f| f.get(scur)?.parse().ok())
+}
+
+/// The impact classes in words, for `--dry-run` and the app.
+pub fn impact_legend() -> &'static [(Impact, &'static str)] {
+    &[
+        (Impact::Hitless, "no request should fail"),
+        (
+            Impact::Brief,
+            "one component restarts; the load balancers route around it",
+        ),
+        (
+            Impact::Destructive,
+            "data or a whole host goes: applied only with --yes",
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_sessions_of_a_server() {
+        let csv = "# pxname,svname,qcur,qmax,scur,smax\nweb,web-01,0,0,3,9\nweb,web-02,0,0,0,1\n";
+        assert_eq!(current_sessions(csv, "web-01"), Some(3));
+        assert_eq!(current_sessions(csv, "web-02"), Some(0));
+        assert_eq!(current_sessions(csv, "web-03"), None);
+        assert_eq!(current_sessions("", "web-01"), None);
+    }
+}
