@@ -64,7 +64,7 @@ pub struct Shipped {
 }
 
 /// The scenarios in `presets/scenarios/`, one per lesson.
-pub const SHIPPED: [Shipped; 9] = [
+pub const SHIPPED: [Shipped; 11] = [
     Shipped {
         name: "web-server-failure",
         design: "reference",
@@ -110,6 +110,29 @@ pub const SHIPPED: [Shipped; 9] = [
         design: "small-db",
         source: include_str!("../presets/scenarios/read-heavy-vs-write-heavy.scenario.ron"),
     },
+    Shipped {
+        name: "scale-out-under-load",
+        design: "reference",
+        source: include_str!("../presets/scenarios/scale-out-under-load.scenario.ron"),
+    },
+    Shipped {
+        name: "switch-to-semi-sync",
+        design: "reference",
+        source: include_str!("../presets/scenarios/switch-to-semi-sync.scenario.ron"),
+    },
+];
+
+/// The designs shipped beside the scenarios, for their `apply` steps:
+/// (file name, text).
+pub const DESIGNS: [(&str, &str); 2] = [
+    (
+        "reference-plus-web-03.topology.ron",
+        include_str!("../presets/scenarios/reference-plus-web-03.topology.ron"),
+    ),
+    (
+        "reference-semi-sync.topology.ron",
+        include_str!("../presets/scenarios/reference-semi-sync.topology.ron"),
+    ),
 ];
 
 /// A scenario.
@@ -124,6 +147,10 @@ pub struct Scenario {
     pub description: String,
     /// The steps, in order.
     pub steps: Vec<Step>,
+    /// The folder of the scenario's file, where its `apply` steps find
+    /// their designs (none for a scenario given as text).
+    #[serde(skip)]
+    pub folder: Option<std::path::PathBuf>,
 }
 
 /// One step.
@@ -172,6 +199,16 @@ pub enum Step {
     },
     /// Ramp the rate to find the lab's knee (`topolab bench capacity`).
     Capacity(CapacityStep),
+    /// Apply an edited design to the lab (`topolab apply`): one of the
+    /// designs shipped beside the scenarios ([`DESIGNS`]), a file beside
+    /// the scenario file, or a preset's name. Each action is measured.
+    Apply {
+        /// The design.
+        file: String,
+        /// Go ahead with destructive actions.
+        #[serde(default)]
+        yes: bool,
+    },
     /// Check an expectation.
     Expect(Expectation),
 }

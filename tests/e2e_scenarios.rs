@@ -53,6 +53,20 @@ fn the_shipped_scenarios_run_and_pass() {
     }
 }
 
+/// The lessons that change a running lab: each apply step's actions are
+/// measured (time, failed and slowed requests) in the scenario's output.
+#[test]
+fn the_live_apply_lessons_run_and_pass() {
+    let Some(_docker) = docker() else { return };
+    for (lab, scenario) in [
+        ("e2e-a1", "scale-out-under-load"),
+        ("e2e-a2", "switch-to-semi-sync"),
+    ] {
+        let report = run_scenario("reference", lab, scenario);
+        assert!(report.contains("apply "), "{report}");
+    }
+}
+
 /// The capacity lessons ramp the rate (a minute or two each): each one's
 /// knees and bottlenecks are checked by its own expectations.
 #[test]

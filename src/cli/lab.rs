@@ -554,8 +554,9 @@ pub async fn scenario(
 ) -> anyhow::Result<bool> {
     let text = std::fs::read_to_string(&file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let scenario = crate::scenario::parse(&text)
+    let mut scenario = crate::scenario::parse(&text)
         .map_err(|e| anyhow::anyhow!("{} is not a valid scenario: {e}", file.display()))?;
+    scenario.folder = file.parent().map(std::path::Path::to_owned);
     let state = require_state(&lab)?;
     let engine = Engine::connect().await?;
     println!("scenario {}: {}", scenario.name, scenario.description);

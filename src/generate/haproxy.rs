@@ -17,7 +17,15 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
     );
     emit!(
         o,
-        "    stats socket {} mode 600 level admin",
+        "    # expose-fd listeners: on a reload (topolab apply) the new worker takes"
+    );
+    emit!(
+        o,
+        "    # the listening sockets over from the old one, so no connection is refused."
+    );
+    emit!(
+        o,
+        "    stats socket {} mode 600 level admin expose-fd listeners",
         paths::HAPROXY_SOCKET
     );
     emit!(

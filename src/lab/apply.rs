@@ -87,9 +87,6 @@ pub async fn apply(
             lost.join("; ")
         )));
     }
-    for note in &plan.notes {
-        report(ApplyProgress::Note(note.clone()));
-    }
     let (resources, _, _) = engine.resources().await?;
     let mut took = Vec::new();
     for (index, action) in plan.actions.iter().enumerate() {
@@ -885,9 +882,10 @@ impl Exec<'_> {
         let artifacts =
             crate::generate::generate(&state.topology, &state.settings(), &state.secrets)
                 .map_err(|e| step_error("app")(e.to_string()))?;
-        if let Some(text) = artifacts.get(&format!("{host}/app.json"))
-            && let Ok(config) = serde_json::from_str::<AppConfig>(text)
-        {
+        let config = artifacts
+            .get(&format!("{host}/app.json"))
+            .and_then(|text| serde_json::from_str::<AppConfig>(text).ok());
+        if let Some(config) = &config {
             self.explain(format!(
                 "docker exec {} curl --unix-socket {} -X PUT http://app/admin/databases (writer {}, {} reader(s))",
                 plan::container_name(&state.lab, host, Part::Component(ComponentKind::App)),
@@ -899,8 +897,26 @@ impl Exec<'_> {
         let said = super::promote::repoint_app(self.engine, state, &artifacts, h)
             .await
             .map_err(|e| step_error("app")(e.to_string()))?;
-        if let Some(said) = said {
-            self.note(said);
+        match (said, config) {
+            // Repointed: say where it reads and writes now.
+            (Some(said), Some(config)) if said.contains(" now writes to ") => {
+                let readers: Vec<String> = config
+                    .readers
+                    .iter()
+                    .map(|r| format!("{}/db", r.host))
+                    .collect();
+                self.note(format!(
+                    "{host}/app repointed: writes to {}/db, reads from {}",
+                    config.writer.host,
+                    if readers.is_empty() {
+                        "the primary".to_owned()
+                    } else {
+                        readers.join(", ")
+                    }
+                ));
+            }
+            (Some(said), _) => self.note(said),
+            (None, _) => {}
         }
         Ok(())
     }

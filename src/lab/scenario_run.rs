@@ -55,6 +55,49 @@ pub enum ScenarioError {
     /// A capacity ramp could not run.
     #[error("the capacity ramp failed: {0}")]
     Capacity(#[from] RampError),
+    /// An apply step's design cannot be found or read.
+    #[error("apply(file: \"{file}\"): {why}")]
+    Design {
+        /// The file the step names.
+        file: String,
+        /// Why it is unusable.
+        why: String,
+    },
+    /// An apply step was refused or failed.
+    #[error("the apply step failed: {0}")]
+    Apply(#[from] super::error::LabError),
+}
+
+/// The design an `apply` step names: one shipped beside the scenarios, a
+/// file beside the scenario's file (or as given), or a preset.
+pub fn design(
+    file: &str,
+    folder: Option<&std::path::Path>,
+) -> Result<crate::model::Topology, ScenarioError> {
+    let unusable = |why: String| ScenarioError::Design {
+        file: file.to_owned(),
+        why,
+    };
+    let problems = |p: Vec<crate::model::Problem>| {
+        unusable(
+            p.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    };
+    if let Some((_, text)) = crate::scenario::DESIGNS
+        .iter()
+        .find(|(name, _)| *name == file)
+    {
+        return crate::preset::parse(text.as_bytes()).map_err(problems);
+    }
+    let beside = folder.map(|f| f.join(file));
+    let arg = match &beside {
+        Some(path) if path.is_file() => path.to_string_lossy().into_owned(),
+        _ => file.to_owned(),
+    };
+    crate::preset::load_file_or_preset(&arg).map_err(|e| unusable(e.to_string()))
 }
 
 /// Why the lost writes could not be counted.
@@ -99,6 +142,8 @@ struct Run {
     healed: Option<Millis>,
     /// Each capacity step's result, by label, in the order they ran.
     ramps: Vec<(String, Ramp)>,
+    /// Where `apply` steps find their designs.
+    folder: Option<std::path::PathBuf>,
 }
 
 impl Run {
@@ -281,6 +326,7 @@ impl Run {
                 self.changed = at;
             }
             Step::Capacity(c) => self.capacity(c, say).await?,
+            Step::Apply { file, yes } => self.apply(file, *yes, say).await?,
             Step::Expect(e) => {
                 let (ok, seen) = self.check(e).await;
                 if ok {
@@ -292,6 +338,106 @@ impl Run {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Applies a design (`topolab apply`), saying each action with its
+    /// time and the requests that failed or were slowed during it; the
+    /// whole apply is one incident of the report.
+    async fn apply(
+        &mut self,
+        file: &str,
+        yes: bool,
+        say: &(dyn Fn(String) + Sync),
+    ) -> Result<(), ScenarioError> {
+        let design = design(file, self.folder.as_deref())?;
+        let at = live::now();
+        let actions: Mutex<Vec<(Millis, Millis, String)>> = Mutex::default();
+        let report = |p: crate::protocol::ApplyProgress| match p {
+            crate::protocol::ApplyProgress::Started {
+                summary, impact, ..
+            } => {
+                crate::locked(&actions).push((
+                    live::now(),
+                    Millis::MAX,
+                    format!("[{impact}] {summary}"),
+                ));
+            }
+            crate::protocol::ApplyProgress::Finished { .. } => {
+                if let Some(last) = crate::locked(&actions).last_mut() {
+                    last.1 = live::now();
+                }
+            }
+            crate::protocol::ApplyProgress::Note(text) => say(format!("    {text}")),
+            crate::protocol::ApplyProgress::Explain(_) => {}
+        };
+        let applied = super::apply::apply(
+            &self.engine,
+            &self.state.lab,
+            &design,
+            yes,
+            &CancellationToken::new(),
+            &report,
+        )
+        .await?;
+        let end = live::now();
+        if let Some(state) = super::state::LabState::load(&self.state.lab)? {
+            self.state = state;
+        }
+        if applied.plan.actions.is_empty() {
+            say(format!("  apply {file}: no changes"));
+        }
+        // Requests sent during the last action answer after it ends.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let traces = self.traces();
+        let slow = self.slow_ms();
+        let timeline = self.timeline();
+        for (i, (from, until, label)) in crate::locked(&actions).iter().enumerate() {
+            let incident = Incident {
+                label: label.clone(),
+                host: String::new(),
+                at: *from,
+                promotion: false,
+                check: None,
+                target: None,
+                healed: Some(*until),
+            };
+            let m = stopwatch::measure(&incident, *until, &traces, &timeline, slow);
+            say(format!(
+                "  {}. {label}: {:.2} s, {} failed, {} slowed",
+                i + 1,
+                until.saturating_sub(*from) as f64 / 1000.0,
+                m.failed.count,
+                m.slowed.count
+            ));
+        }
+        // A web server that joined: when it served its first request.
+        for action in &applied.plan.actions {
+            if let crate::change::Step::AddHost { host, .. } = &action.step {
+                let first = traces
+                    .iter()
+                    .filter(|t| t.ok() && t.web.as_ref() == Some(&host.name))
+                    .map(|t| t.done())
+                    .min();
+                if let Some(first) = first {
+                    say(format!(
+                        "  {} served its first request {:.2} s after the apply began",
+                        host.name,
+                        first.saturating_sub(at) as f64 / 1000.0
+                    ));
+                }
+            }
+        }
+        self.incidents.push(Incident {
+            label: format!("apply {file}"),
+            host: String::new(),
+            at,
+            promotion: false,
+            check: None,
+            target: None,
+            healed: None,
+        });
+        self.changed = end;
         Ok(())
     }
 
@@ -503,6 +649,9 @@ pub async fn run(
             Step::Promote { replica, .. } => {
                 promote::resolve(&state, replica)?;
             }
+            Step::Apply { file, .. } => {
+                design(file, scenario.folder.as_deref())?;
+            }
             _ => {}
         }
     }
@@ -528,6 +677,7 @@ pub async fn run(
         changed: live::now(),
         healed: None,
         ramps: Vec::new(),
+        folder: scenario.folder.clone(),
     };
     // The monitor's first snapshot.
     tokio::time::sleep(Duration::from_millis(500)).await;
