@@ -1039,7 +1039,8 @@ fn an_edit_while_a_lab_runs_offers_a_relaunch() {
     h.get_by_label("+ Web/app server").click();
     step(&mut h);
     assert!(h.state().design_differs());
-    h.get_by_label("The design differs from the running lab.");
+    // The web server and its place in the load balancer: two changes.
+    h.get_by_label("2 changes not applied");
     h.get_by_label_contains("Not in the running lab");
     // Relaunch stops the lab, then launches the design.
     h.get_by_label("⟳ Relaunch").click();

@@ -38,7 +38,10 @@ fn web_server(name: &str, db: Option<Role>) -> Host {
 
 /// (what the edit is, the edit, the expected (summary start, impact) of
 /// each action, in order).
-type Case = (&'static str, fn(&mut Topology), Vec<(&'static str, Impact)>);
+type Case = (&'static str, Edit, Vec<(&'static str, Impact)>);
+
+/// An edit of a design.
+type Edit = fn(&mut Topology);
 
 fn cases() -> Vec<Case> {
     vec![
@@ -191,7 +194,7 @@ fn each_kind_of_edit_plans_its_actions_and_classes() {
 #[test]
 fn what_a_running_lab_cannot_take_asks_for_a_relaunch() {
     let lab = reference();
-    let edits: [(&str, fn(&mut Topology)); 5] = [
+    let edits: [(&str, Edit); 5] = [
         ("TLS", |t| t.security.tls = true),
         ("segmentation", |t| t.security.segmentation = true),
         ("domain", |t| t.domain = "example.org".to_owned()),

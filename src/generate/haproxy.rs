@@ -42,6 +42,15 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
     emit!(o, "    log global");
     emit!(o, "    option httplog");
     emit!(o, "    option dontlognull");
+    emit!(
+        o,
+        "    # On a reload the old worker answers the next request of each idle client"
+    );
+    emit!(
+        o,
+        "    # connection with `Connection: close` instead of closing it under the client."
+    );
+    emit!(o, "    option idle-close-on-response");
     emit!(o, "    timeout connect {}ms", lb.connect_timeout_ms);
     emit!(o, "    timeout client 30s");
     emit!(o, "    timeout server 30s");

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use futures_util::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
 use super::docker::{Engine, ResourceMode};
@@ -190,7 +191,14 @@ impl Exec<'_> {
                 self.semi_sync(after, on).await?;
                 self.sync_files(before, after).await
             }
-            Step::Monitoring(_) | Step::AddHost { .. } | Step::AddComponent { .. } => {
+            Step::Monitoring(false) => {
+                // The load balancers stop serving metrics, then Prometheus
+                // and the exporters go.
+                self.sync_files(before, after).await?;
+                let (old, new) = (plan_of(before)?, plan_of(after)?);
+                self.remove_gone(&old, &new).await
+            }
+            Step::Monitoring(true) | Step::AddHost { .. } | Step::AddComponent { .. } => {
                 self.add_entry_points(before, after)?;
                 let (old, new) = (plan_of(before)?, plan_of(after)?);
                 self.connect_networks(&old, &new).await?;
@@ -383,17 +391,45 @@ impl Exec<'_> {
             Part::Exporter => 5,
             Part::Monitoring => 6,
         };
-        let mut added = added;
-        added.sort_by_key(|c| order(c));
-        for c in &added {
-            run.create(new, c).await?;
-            run.start_container(c).await?;
-            run.wait_ready(c).await?;
-            if c.replica {
-                run.wait_replication(c).await?;
-                self.catch_up(after, &c.host).await?;
-            }
+        let stage = |n: u8| -> Vec<&ContainerPlan> {
+            added.iter().copied().filter(|c| order(c) == n).collect()
+        };
+        let (holders, dbs, apps, webs) = (stage(0), stage(1), stage(2), stage(3));
+        // Holders first (the others join them); the others are created
+        // while the holders start.
+        try_join_all(holders.iter().map(|c| run.create(new, c))).await?;
+        let others: Vec<&ContainerPlan> = added.iter().copied().filter(|c| order(c) > 0).collect();
+        let (started, created) = futures_util::future::join(
+            try_join_all(holders.iter().map(|c| run.start_container(c))),
+            try_join_all(others.iter().map(|c| run.create(new, c))),
+        )
+        .await;
+        started?;
+        created?;
+        // Databases, apps and Nginx start together, as `up` starts them;
+        // each is checked for real afterwards.
+        let servers: Vec<&ContainerPlan> = [&dbs, &apps, &webs]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        try_join_all(servers.iter().map(|c| run.start_container(c))).await?;
+        try_join_all(dbs.iter().map(|c| run.wait_ready(c))).await?;
+        for c in dbs.iter().filter(|c| c.replica) {
+            run.wait_replication(c).await?;
+            self.catch_up(after, &c.host).await?;
+        }
+        try_join_all(apps.iter().chain(&webs).map(|c| run.wait_ready(c))).await?;
+        for c in &servers {
             self.note(format!("{} is up", c.name));
+        }
+        // What needs the servers: load balancers, then monitoring.
+        for n in 4..=6 {
+            for c in stage(n) {
+                run.start_container(c).await?;
+                run.wait_ready(c).await?;
+                self.note(format!("{} is up", c.name));
+            }
         }
         Ok(())
     }

@@ -632,12 +632,12 @@ async fn undo_all(
     Ok(healed)
 }
 
-/// Heals every recorded fault, then puts the lab back in its launched
-/// shape with its current roles, whatever else was done to it (a `docker
-/// stop` from outside, say): every container running (holders first),
-/// every network joined with its address, no traffic-shaping rule, every
-/// backend ready in every load balancer, replicas replicating and
-/// read-only, the primary writable.
+/// Heals every recorded fault, then puts the lab back in the shape its
+/// state records (as launched, or as last applied) with its current roles,
+/// whatever else was done to it (a `docker stop` from outside, say): every
+/// container running (holders first), every network joined with its
+/// address, no traffic-shaping rule, every backend ready in every load
+/// balancer, replicas replicating and read-only, the primary writable.
 pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<String>, FaultError> {
     let faults = std::mem::take(&mut state.faults);
     let mut healed = undo_all(engine, state, faults).await?;

@@ -406,9 +406,8 @@ impl Topology {
     /// Whether `other` runs as the same lab: the same hosts, components
     /// and settings. Where the canvas draws the hosts, the description and
     /// the name (a lab keeps its own) do not matter.
-    /// Compares in place (the app asks on every frame while a lab runs);
-    /// the destructuring makes a new field a compile error here until it
-    /// is said whether it changes the lab.
+    /// Compares in place; the destructuring makes a new field a compile
+    /// error here until it is said whether it changes the lab.
     pub fn runs_like(&self, other: &Topology) -> bool {
         let Topology {
             version,

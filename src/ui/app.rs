@@ -26,7 +26,6 @@ use super::lab_view::{LabView, TimelineEntry};
 use super::modal::{self, Answer, Modal};
 use super::overlay;
 use super::settings::{DEFAULT_BOTTOM, MIN_BOTTOM, Settings};
-use super::style;
 
 /// The app's channel to the lab: commands out, events in. Tests build one
 /// from plain channels and play the lab themselves.
@@ -165,6 +164,9 @@ pub struct TopolabApp {
     title: Option<String>,
     /// Numbers discrete edits, so undo never merges two of them.
     pub(super) serial: u64,
+    /// The design's changes to the running lab, planned once per design
+    /// revision and running topology.
+    pub(super) changes: Option<super::apply::PendingChanges>,
 }
 
 impl TopolabApp {
@@ -200,6 +202,7 @@ impl TopolabApp {
             frame_times: None,
             title: None,
             serial: 0,
+            changes: None,
         };
         let id = app.next_id();
         let _ = app.send(LabCommand::Discover { id });
@@ -302,16 +305,6 @@ impl TopolabApp {
     pub fn link_tooltip(&self, pointer: egui::Pos2) -> Option<String> {
         let (from, to, kind) = self.canvas.link_at(pointer)?;
         Some(canvas::describe_link(self.doc.topology(), &from, &to, kind))
-    }
-
-    /// Whether a lab runs here and the design being edited is not what it
-    /// runs (until live apply exists, changes need a relaunch).
-    pub fn design_differs(&self) -> bool {
-        self.lab
-            .running
-            .as_ref()
-            .and_then(|r| r.topology.as_ref())
-            .is_some_and(|t| !t.runs_like(self.doc.topology()))
     }
 
     /// The name of the lab that runs, if one does.
@@ -418,6 +411,7 @@ impl TopolabApp {
         self.drain_events();
         self.advance_live(&ctx);
         self.analyse();
+        self.refresh_changes();
         if self.repaint.get().is_none() {
             let _ = self.repaint.set(ctx.clone());
         }
@@ -444,6 +438,7 @@ impl TopolabApp {
         // An edit of this frame starts its analysis now, not when the next
         // frame happens to come.
         self.analyse();
+        self.refresh_changes();
         if self.lab.running.is_some() {
             // Rates and sparklines move with time even when no event comes:
             // every second while traffic runs, every two when the lab idles.
@@ -555,9 +550,7 @@ impl TopolabApp {
 
     /// The canvas, the running lab over it, its tooltip and its legend.
     fn canvas_ui(&mut self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
-        if self.design_differs() {
-            self.differs_bar_ui(ui, intents);
-        }
+        self.differs_bar_ui(ui, intents);
         self.narration_ui(ui);
         let analysis = &self.analysis;
         let shown = self.canvas.show(
@@ -633,50 +626,6 @@ impl TopolabApp {
             });
     }
 
-    /// The bar over the canvas when the design is not what the lab runs.
-    fn differs_bar_ui(&self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
-        let running = self.lab.running.as_ref();
-        egui::Frame::new()
-            .fill(style::WARN.gamma_multiply(0.25))
-            .corner_radius(4.0)
-            .inner_margin(6.0)
-            .show(ui, |ui| {
-                ui.horizontal_wrapped(|ui| {
-                    ui.label(
-                        egui::RichText::new("The design differs from the running lab.").strong(),
-                    );
-                    ui.label("The lab runs what was launched; relaunch it to run these changes.");
-                    if ui
-                        .add_enabled(self.lab.stopping.is_none(), egui::Button::new("⟳ Relaunch"))
-                        .on_hover_text(
-                            "Stop the lab (every container goes), then launch this design",
-                        )
-                        .clicked()
-                    {
-                        intents.push(Intent::Relaunch);
-                    }
-                    if let Some(t) = running.and_then(|r| r.topology.as_ref())
-                        && ui
-                            .button("Revert the design")
-                            .on_hover_text("Make the design what the lab runs (undoable)")
-                            .clicked()
-                    {
-                        let mut t = (**t).clone();
-                        // Keep the layout the user drew.
-                        for h in &mut t.hosts {
-                            if let Some(mine) = self.doc.topology().host(&h.name) {
-                                h.position = mine.position;
-                            }
-                        }
-                        intents.push(Intent::Edit {
-                            key: "revert to the running lab".to_owned(),
-                            topology: Box::new(t),
-                        });
-                    }
-                });
-            });
-    }
-
     /// What the canvas says of `subject` under the pointer.
     fn tooltip(&self, subject: &Subject) -> String {
         let mut text = match subject {
@@ -723,7 +672,9 @@ impl TopolabApp {
     /// (a launch cancelled, which removes what it made) before closing, and
     /// unsaved changes are asked about.
     fn close_requested(&mut self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
-        let busy = self.lab.launching.is_some() || self.lab.stopping.is_some();
+        let busy = self.lab.launching.is_some()
+            || self.lab.stopping.is_some()
+            || self.lab.applying.is_some();
         if ctx.input(|i| i.viewport().close_requested()) && !self.followups.quit_confirmed {
             if busy {
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);

@@ -114,23 +114,12 @@ impl TopolabApp {
                     }
                 }
             }
-            LabEvent::Applying { progress, .. } => {
-                if let crate::protocol::ApplyProgress::Note(text) = progress {
-                    self.note(text, false);
-                }
-            }
+            LabEvent::Applying { id, progress } => self.applying(id, progress),
             LabEvent::Applied {
                 lab,
                 topology,
                 entry_points,
-            } => {
-                if let Some(running) = self.lab.running.as_mut()
-                    && running.lab == lab
-                {
-                    running.topology = Some(topology);
-                    running.entry_points = entry_points;
-                }
-            }
+            } => self.applied(lab, topology, entry_points),
             LabEvent::ImagesMissing { id, image } => {
                 // Offered only for this app's own launch.
                 if self.lab.launching.as_ref().is_some_and(|l| l.id == id) {
@@ -212,6 +201,7 @@ impl TopolabApp {
         {
             run.outcome = Some(result.clone());
         }
+        let was_apply = self.apply_finished(id);
         let was_launch = self.lab.launching.as_ref().is_some_and(|l| l.id == id);
         if was_launch {
             self.lab.launching = None;
@@ -233,6 +223,8 @@ impl TopolabApp {
             Err(why) => {
                 let what = if was_launch {
                     "launch failed"
+                } else if was_apply {
+                    "apply failed"
                 } else {
                     "lab command failed"
                 };
@@ -264,15 +256,21 @@ impl TopolabApp {
                     error: false,
                 });
             }
-            Progress::Explain(command) => match self.lab.timeline.last_mut() {
-                Some(last) => last.explain.push(command),
-                None => self.lab.timeline.push(TimelineEntry {
-                    at,
-                    text: "lab".to_owned(),
-                    explain: vec![command],
-                    error: false,
-                }),
-            },
+            Progress::Explain(command) => self.explain_last(command),
+        }
+    }
+
+    /// The command a person would type for the step the timeline shows
+    /// last, under it.
+    pub(super) fn explain_last(&mut self, command: String) {
+        match self.lab.timeline.last_mut() {
+            Some(last) => last.explain.push(command),
+            None => self.lab.timeline.push(TimelineEntry {
+                at: crate::live::now(),
+                text: "lab".to_owned(),
+                explain: vec![command],
+                error: false,
+            }),
         }
     }
 

@@ -62,12 +62,23 @@ pub enum Intent {
     Launch,
     /// Build the lab's missing images, then launch the design.
     BuildImagesAndLaunch,
-    /// Cancel the launch in progress.
+    /// Cancel the launch or the apply in progress (an apply stops between
+    /// two actions).
     Cancel,
     /// Stop (remove) the running lab.
     Stop,
     /// Stop the running lab, then launch the design.
     Relaunch,
+    /// Show what applying the design to the running lab would do (the
+    /// apply dialog).
+    ApplyDialog,
+    /// Apply this design to the running lab.
+    Apply {
+        /// The design, as the dialog planned it.
+        topology: Box<Topology>,
+        /// Its destructive actions are confirmed.
+        yes: bool,
+    },
     /// Attach to a lab found running.
     Attach(LabName),
     /// Start or change (`Some`) or stop (`None`) traffic through the lab.

@@ -235,7 +235,7 @@ impl TopolabApp {
         };
         if !in_lab {
             ui.label(
-                RichText::new("Not in the running lab: relaunch to run it, then break it.").weak(),
+                RichText::new("Not in the running lab: apply the design (or relaunch) to run it, then break it.").weak(),
             );
             return;
         }

@@ -1,11 +1,12 @@
-//! What the app knows of the lab, as state: the engine, a launch in
-//! progress, the running lab, the timeline ([`LabView`]), and what it keeps
+//! What the app knows of the lab, as state: the engine, a launch or an
+//! apply in progress, the running lab, the timeline ([`LabView`]), and what it keeps
 //! of a running lab between frames ([`LiveView`]: the live state, the
 //! traffic settings, faults and incidents, the requests on the canvas).
 //! Changed by the lab's events and the app's commands; drawn elsewhere.
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::change::Action;
 use crate::generate::Artifacts;
 use crate::live::{self, LiveState, Observation, RequestTrace};
 use crate::model::{ComponentId, HostName, Subject, Topology};
@@ -45,6 +46,23 @@ pub struct Launching {
     pub building_images: bool,
 }
 
+/// An apply in progress: the design's changes, action by action.
+#[derive(Clone, Debug)]
+pub struct Applying {
+    /// Its command (also what `Cancel` names).
+    pub id: CommandId,
+    /// The lab.
+    pub lab: LabName,
+    /// The actions as planned when it was sent (the lab plans again from
+    /// what it records, which is normally the same).
+    pub actions: Vec<Action>,
+    /// Actions done.
+    pub done: usize,
+    /// The action running: its index in the plan and its incident's in
+    /// [`LiveView::incidents`].
+    pub current: Option<(usize, usize)>,
+}
+
 /// The running lab.
 #[derive(Clone, Debug)]
 pub struct Running {
@@ -69,6 +87,8 @@ pub struct LabView {
     pub running: Option<Running>,
     /// A stop in progress.
     pub stopping: Option<CommandId>,
+    /// An apply in progress.
+    pub applying: Option<Applying>,
     /// What happened, oldest first.
     pub timeline: Vec<TimelineEntry>,
     /// Labs found running at start, not yet attached, removed or ignored.
@@ -312,6 +332,37 @@ impl LiveView {
             id,
             Requested::Promotion(replica.clone(), planned, live::now()),
         );
+    }
+
+    /// An action of an apply began at `at`: an incident for the
+    /// stopwatch (labelled `apply: SUMMARY`, on `host`) until it finishes.
+    /// Its index in [`Self::incidents`].
+    pub(super) fn action_started(
+        &mut self,
+        summary: &str,
+        host: String,
+        at: live::Millis,
+    ) -> usize {
+        self.incidents.push(Incident {
+            label: format!("apply: {summary}"),
+            host,
+            at,
+            promotion: false,
+            check: None,
+            target: None,
+            healed: None,
+        });
+        self.incidents.len() - 1
+    }
+
+    /// The action whose incident is `incident` ended at `at` (done or
+    /// failed): its window closes there.
+    pub(super) fn action_ended(&mut self, incident: usize, at: live::Millis) {
+        if let Some(i) = self.incidents.get_mut(incident) {
+            i.healed = Some(at);
+            // The cache counts incidents only: this one's window changed.
+            self.measured = None;
+        }
     }
 
     /// The faults the lab's state records, with their checks: they replace

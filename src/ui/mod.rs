@@ -11,12 +11,14 @@
 //!   over the canvas), `modal` (the one modal dialog), with `style` and
 //!   `explain` for colours and words;
 //! - the app: `app` (its state and the frame), `events` (what arrived
-//!   between frames), `run` (applying intents), and the panels drawn from
+//!   between frames), `run` (applying intents), `apply` (the design's
+//!   changes to the running lab, applied live), and the panels drawn from
 //!   its state: `panels` (menus, toolbar, status bar, bottom tabs),
 //!   `inspector`, `lab_panels` (the running lab's panels);
 //! - `frame_times`: the `--frames` benchmark.
 
 pub mod app;
+mod apply;
 pub mod canvas;
 mod capacity_tab;
 pub mod document;

@@ -1,5 +1,6 @@
 //! The modal dialogs: unsaved changes, a file that failed to load, the path
-//! field (where there is no file dialog) and the promotion dialog. They
+//! field (where there is no file dialog), the promotion dialog and the
+//! plan of an apply. They
 //! exclude each other: the app holds at most one [`Modal`], and keys and
 //! dropped files do nothing while it shows. Each is drawn from its own
 //! state only; what the user chose comes back as [`Intent`]s and an
@@ -11,10 +12,11 @@ use egui::RichText;
 
 use super::files::{DiagramFormat, PathPurpose};
 use super::intent::Intent;
-use super::style::{ERROR, health_color};
+use super::style::{ERROR, health_color, impact_color};
+use crate::change::{Action, ChangePlan, Step};
 use crate::live::Health;
-use crate::model::{HostName, Problem};
-use crate::protocol::{Assessment, CommandId};
+use crate::model::{Host, HostName, Problem, Topology};
+use crate::protocol::{Assessment, CommandId, LabName};
 
 /// The one modal dialog shown.
 #[derive(Clone, Debug)]
@@ -42,6 +44,62 @@ pub enum Modal {
         /// The first image found missing.
         image: String,
     },
+    /// Applying the design to the running lab: the plan, before anything
+    /// is sent.
+    Apply(ApplyDialog),
+}
+
+/// The apply dialog: what applying the design would do to the lab.
+#[derive(Clone, Debug)]
+pub struct ApplyDialog {
+    /// The lab.
+    pub lab: LabName,
+    /// The design as planned: what Apply sends.
+    pub topology: Box<Topology>,
+    /// What applying it does.
+    pub plan: ChangePlan,
+    /// What its destructive actions lose, in words (`delete web-02/db's
+    /// data`): the confirming button names them.
+    pub losses: Vec<String>,
+}
+
+impl ApplyDialog {
+    /// The dialog for applying `topology` to lab `lab`, which runs
+    /// `running`, with `plan`.
+    pub fn new(
+        lab: LabName,
+        topology: Box<Topology>,
+        plan: ChangePlan,
+        running: &Topology,
+    ) -> Self {
+        let losses = plan
+            .destructive()
+            .map(|a| match &a.step {
+                Step::RemoveHost(h) if running.host(h).and_then(Host::database).is_some() => {
+                    format!("delete {h} and {h}/db's data")
+                }
+                Step::RemoveHost(h) => format!("remove {h}"),
+                Step::RemoveComponent { host, kind } => format!("delete {host}/{kind}'s data"),
+                _ => a.summary.clone(),
+            })
+            .collect();
+        Self {
+            lab,
+            topology,
+            plan,
+            losses,
+        }
+    }
+
+    /// What the confirming button says: `Apply`, or `Apply and ` what is
+    /// lost.
+    pub fn confirm_label(&self) -> String {
+        match self.losses.as_slice() {
+            [] => "Apply".to_owned(),
+            [one] => format!("Apply and {one}"),
+            [most @ .., last] => format!("Apply and {} and {last}", most.join(", ")),
+        }
+    }
 }
 
 /// The promotion dialog: the replica, and the assessment once it came.
@@ -88,6 +146,7 @@ pub fn show(
             None
         }
         Modal::BuildImages { image } => build_images_ui(ctx, image, intents),
+        Modal::Apply(dialog) => apply_ui(ctx, dialog, intents),
     }
 }
 
@@ -423,4 +482,118 @@ fn build_images_ui(ctx: &egui::Context, image: &str, intents: &mut Vec<Intent>) 
         });
     });
     answer
+}
+
+/// The plan of an apply: each action numbered, with its class, what it
+/// does and why; the notes; what needs a relaunch instead. Apply sends it
+/// (confirming its losses when it has destructive actions).
+fn apply_ui(
+    ctx: &egui::Context,
+    dialog: &ApplyDialog,
+    intents: &mut Vec<Intent>,
+) -> Option<Answer> {
+    let mut answer = None;
+    let plan = &dialog.plan;
+    egui::Modal::new(egui::Id::new("apply")).show(ctx, |ui| {
+        ui.set_max_width(620.0);
+        ui.heading(format!("Apply to lab {}", dialog.lab));
+        if !plan.relaunch.is_empty() {
+            ui.label(
+                RichText::new("A running lab cannot take this design: relaunch it.")
+                    .strong()
+                    .color(ERROR),
+            );
+            for why in &plan.relaunch {
+                ui.label(format!("• {why}"));
+            }
+            ui.label(
+                RichText::new(
+                    "⟳ Relaunch stops the lab (every container and its data go), then launches the design.",
+                )
+                .weak(),
+            );
+        }
+        if !plan.actions.is_empty() {
+            ui.label(format!(
+                "{} action(s), in this order; the lab records each as it finishes:",
+                plan.actions.len()
+            ));
+            egui::ScrollArea::vertical()
+                .max_height(360.0)
+                .show(ui, |ui| {
+                    for (i, action) in plan.actions.iter().enumerate() {
+                        action_ui(ui, i, action);
+                    }
+                });
+        }
+        for note in &plan.notes {
+            ui.label(RichText::new(format!("Note: {note}")).weak());
+        }
+        if !dialog.losses.is_empty() {
+            ui.label(
+                RichText::new(format!(
+                    "Destructive: {}. Nothing is applied until you confirm it below.",
+                    dialog.losses.join("; ")
+                ))
+                .color(ERROR),
+            );
+        }
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            let can = plan.relaunch.is_empty() && !plan.actions.is_empty();
+            let label = RichText::new(dialog.confirm_label()).strong();
+            let label = if dialog.losses.is_empty() {
+                label
+            } else {
+                label.color(ERROR)
+            };
+            let apply = ui
+                .add_enabled(can, egui::Button::new(label))
+                .on_hover_text("Send the changes to the lab: the Timeline shows each action as it runs")
+                .on_disabled_hover_text(if plan.relaunch.is_empty() {
+                    "Nothing to apply: the lab runs this design"
+                } else {
+                    "A running lab cannot take this design: relaunch it"
+                });
+            if apply.clicked() {
+                intents.push(Intent::Apply {
+                    topology: dialog.topology.clone(),
+                    yes: !dialog.losses.is_empty(),
+                });
+                answer = Some(Answer::Close);
+            }
+            if !plan.relaunch.is_empty() && ui.button("⟳ Relaunch").clicked() {
+                intents.push(Intent::Relaunch);
+                answer = Some(Answer::Close);
+            }
+            if ui.button("Cancel").clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+                answer = Some(Answer::Close);
+            }
+        });
+    });
+    answer
+}
+
+/// One action of a plan: its number, its class as a coloured badge, what
+/// it does, and (smaller) why it has that class.
+fn action_ui(ui: &mut egui::Ui, index: usize, action: &Action) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(format!("{}.", index + 1));
+        egui::Frame::new()
+            .fill(impact_color(action.impact))
+            .corner_radius(3.0)
+            .inner_margin(egui::Margin::symmetric(4, 0))
+            .show(ui, |ui| {
+                ui.label(
+                    RichText::new(action.impact.as_str())
+                        .small()
+                        .strong()
+                        .color(egui::Color32::from_gray(20)),
+                );
+            });
+        ui.label(&action.summary);
+    });
+    ui.indent(("why", index), |ui| {
+        ui.label(RichText::new(&action.why).small().weak());
+    });
 }

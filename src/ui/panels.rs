@@ -198,10 +198,17 @@ impl TopolabApp {
         }
         if ui
             .add_enabled(
-                self.lab.running.is_some() && self.lab.stopping.is_none(),
+                self.lab.running.is_some()
+                    && self.lab.stopping.is_none()
+                    && self.lab.applying.is_none(),
                 egui::Button::new("■ Stop"),
             )
             .on_hover_text("Remove every container, network and volume of the lab")
+            .on_disabled_hover_text(if self.lab.applying.is_some() {
+                "An apply is in progress: wait for it, or cancel it"
+            } else {
+                "No lab runs here"
+            })
             .clicked()
         {
             intents.push(Intent::Stop);
@@ -285,6 +292,15 @@ impl TopolabApp {
                 }
                 (None, _, _) => RichText::new("Lab: looking for Docker…"),
                 (_, Some(l), _) => RichText::new(format!("Lab: launching {}", l.lab)).color(WARN),
+                (_, _, Some(_)) if self.lab.applying.is_some() => {
+                    let a = self
+                        .lab
+                        .applying
+                        .as_ref()
+                        .map_or((0, 0), |a| (a.done, a.actions.len()));
+                    RichText::new(format!("Lab: applying changes ({}/{} done)", a.0, a.1))
+                        .color(WARN)
+                }
                 (_, _, Some(r)) => {
                     let urls: Vec<String> = r
                         .entry_points

@@ -95,11 +95,19 @@ impl TopolabApp {
                 self.followups.launch_after_stop = true;
                 self.stop();
             }
+            Intent::ApplyDialog => self.open_apply_dialog(),
+            Intent::Apply { topology, yes } => self.apply(topology, yes),
             Intent::BuildImagesAndLaunch => {
                 self.close_modal_if(|m| matches!(m, Modal::BuildImages { .. }));
                 self.launch(true);
             }
-            Intent::Cancel => self.cancel_launch(),
+            Intent::Cancel => {
+                if self.lab.launching.is_some() {
+                    self.cancel_launch();
+                } else {
+                    self.cancel_apply();
+                }
+            }
             Intent::Stop => self.stop(),
             Intent::Attach(lab) => self.attach(lab),
             Intent::Remove(lab) => self.remove(lab),

@@ -3,6 +3,7 @@
 
 use egui::Color32;
 
+use crate::change::Impact;
 use crate::live::Health;
 
 /// Problems and failures.
@@ -21,6 +22,16 @@ pub fn health_color(h: Health) -> Color32 {
         Health::Paused => Color32::from_rgb(90, 150, 240),
         Health::Maintenance => Color32::from_rgb(180, 130, 230),
         Health::Unknown => Color32::from_gray(140),
+    }
+}
+
+/// The colour of an action's class: hitless green, brief amber,
+/// destructive red.
+pub fn impact_color(i: Impact) -> Color32 {
+    match i {
+        Impact::Hitless => OK,
+        Impact::Brief => WARN,
+        Impact::Destructive => ERROR,
     }
 }
 
