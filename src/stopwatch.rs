@@ -284,12 +284,18 @@ pub fn report(m: &Measured) -> String {
         m.incident.label,
         clock(m.incident.at)
     );
+    // A fault is injected; a promotion or an apply's action starts.
+    let began = if m.incident.target.is_some() {
+        "injected"
+    } else {
+        "started"
+    };
     match &m.incident.check {
         Some(check) => {
-            let _ = writeln!(o, "- injected: +0.000 s ({check})");
+            let _ = writeln!(o, "- {began}: +0.000 s ({check})");
         }
         None => {
-            let _ = writeln!(o, "- injected: +0.000 s");
+            let _ = writeln!(o, "- {began}: +0.000 s");
         }
     }
     if m.detected.is_empty() {

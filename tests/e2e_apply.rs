@@ -143,6 +143,16 @@ fn sql(lab: &Lab, host: &str, query: &str) -> String {
     out.trim().to_owned()
 }
 
+/// `SHOW SLAVE STATUS` on `host`, one `Name: value` line per field.
+fn replica_status(lab: &Lab, host: &str) -> String {
+    let (code, out) = lab.exec(
+        &format!("topolab-{}-{host}-db", lab.name),
+        &["mariadb", "-e", "SHOW SLAVE STATUS\\G"],
+    );
+    assert_eq!(code, 0, "{host}: {out}");
+    out
+}
+
 fn containers_of(lab: &Lab, host: &str) -> Vec<String> {
     let out = std::process::Command::new("docker")
         .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
@@ -263,7 +273,7 @@ fn a_new_replica_catches_up_and_semi_sync_goes_live() {
     let replica_file = file(&dir, "replica", &t);
     let text = apply_ok(&lab, &[&replica_file]);
     assert!(text.contains("db-03/db caught up with web-01/db"), "{text}");
-    let status = sql(&lab, "db-03", "SHOW SLAVE STATUS\\G");
+    let status = replica_status(&lab, "db-03");
     assert!(status.contains("Slave_IO_Running: Yes"), "{status}");
     assert!(status.contains("Slave_SQL_Running: Yes"), "{status}");
     assert!(sql(&lab, "db-03", "SELECT @@read_only") == "1");
@@ -302,7 +312,7 @@ fn a_new_replica_catches_up_and_semi_sync_goes_live() {
         sql(&lab, "db-03", count),
         sql(&lab, "web-01", count)
     );
-    let lag = sql(&lab, "db-03", "SHOW SLAVE STATUS\\G");
+    let lag = replica_status(&lab, "db-03");
     assert!(lag.contains("Seconds_Behind_Master: 0"), "{lag}");
 }
 

@@ -28,7 +28,7 @@ use super::replication;
 use super::state::{LabState, Locked};
 use crate::change::{self, ChangePlan, Impact, Running, Step};
 use crate::generate::{AppConfig, paths};
-use crate::model::{ComponentKind, HostName, Role, Topology, host_numbers};
+use crate::model::{ComponentKind, Flavor, HostName, Role, Topology, host_numbers};
 use crate::protocol::{ApplyProgress, Phase, Progress};
 
 /// How long a server that leaves a load balancer may keep sessions open
@@ -92,7 +92,13 @@ pub async fn apply(
     let mut took = Vec::new();
     for (index, action) in plan.actions.iter().enumerate() {
         if cancel.is_cancelled() {
-            return Err(LabError::Cancelled);
+            return Err(LabError::Step {
+                phase: "apply",
+                why: format!(
+                    "cancelled after {index} of {} action(s); the lab records what was done: apply again to finish",
+                    plan.actions.len()
+                ),
+            });
         }
         report(ApplyProgress::Started {
             index,
@@ -107,7 +113,7 @@ pub async fn apply(
         let exec = Exec {
             engine,
             report,
-            cancel,
+            whole: CancellationToken::new(),
             resources,
         };
         exec.step(&before, &mut after, &action.step).await?;
@@ -142,7 +148,8 @@ async fn save(state: &Locked) -> Result<(), LabError> {
 struct Exec<'a> {
     engine: &'a Engine,
     report: &'a (dyn Fn(ApplyProgress) + Sync),
-    cancel: &'a CancellationToken,
+    /// Never cancelled: an action runs to its end.
+    whole: CancellationToken,
     resources: ResourceMode,
 }
 
@@ -175,6 +182,22 @@ impl Exec<'_> {
 
     fn explain(&self, text: String) {
         (self.report)(ApplyProgress::Explain(text));
+    }
+
+    /// The commands of a launch's run, said as the apply's.
+    fn forward(&self) -> impl Fn(Progress) + Sync + '_ {
+        move |p| {
+            if let Progress::Explain(line) = p {
+                (self.report)(ApplyProgress::Explain(line));
+            }
+        }
+    }
+
+    /// A run that creates, starts and checks containers as `up` does. It
+    /// is never cancelled half-way: a cancelled apply stops between
+    /// actions, so the lab's record always matches what runs.
+    fn run<'b>(&'b self, forward: &'b (dyn Fn(Progress) + Sync), flavor: Flavor) -> Run<'b> {
+        Run::for_running_lab(self.engine, forward, &self.whole, flavor, self.resources)
     }
 
     async fn step(
@@ -219,6 +242,7 @@ impl Exec<'_> {
                 self.sync_files(before, after).await?;
                 if drained {
                     self.server_state(after, host, "ready").await?;
+                    self.back_in_rotation(after, host).await;
                 }
                 Ok(())
             }
@@ -335,18 +359,8 @@ impl Exec<'_> {
         if added.is_empty() {
             return Ok(());
         }
-        let progress = |p: Progress| {
-            if let Progress::Explain(line) = p {
-                (self.report)(ApplyProgress::Explain(line));
-            }
-        };
-        let run = Run::for_running_lab(
-            self.engine,
-            &progress,
-            self.cancel,
-            after.flavor,
-            self.resources,
-        );
+        let forward = self.forward();
+        let run = self.run(&forward, after.flavor);
         // An apply interrupted in this action may have left some of them:
         // they start afresh (a new database's volume too).
         let existing = self
@@ -527,18 +541,8 @@ impl Exec<'_> {
         self.upload_files(c).await?;
         self.explain(format!("docker restart {name}"));
         self.engine.restart(name, 5).await?;
-        let progress = |p: Progress| {
-            if let Progress::Explain(line) = p {
-                (self.report)(ApplyProgress::Explain(line));
-            }
-        };
-        let run = Run::for_running_lab(
-            self.engine,
-            &progress,
-            self.cancel,
-            after.flavor,
-            self.resources,
-        );
+        let forward = self.forward();
+        let run = self.run(&forward, after.flavor);
         run.wait_ready(c).await?;
         self.note(format!("{name} restarted"));
         Ok(())
@@ -561,6 +565,45 @@ impl Exec<'_> {
                 phase: "load balancer",
                 why: e.to_string(),
             })
+    }
+
+    /// Waits (bounded) until every load balancer that has `server` sees it
+    /// UP again, and says when.
+    async fn back_in_rotation(&self, state: &LabState, server: &HostName) {
+        let start = Instant::now();
+        for (lb, balancer) in state.topology.load_balancers() {
+            if !balancer.backends.iter().any(|b| &b.host == server) {
+                continue;
+            }
+            let container = lb_container(&state.lab, &lb.name);
+            loop {
+                let up = haproxy::servers(self.engine, &container)
+                    .await
+                    .is_ok_and(|all| {
+                        all.iter().any(|s| {
+                            s.server == server.as_str()
+                                && s.status == crate::live::BackendStatus::Up
+                        })
+                    });
+                if up {
+                    self.note(format!(
+                        "{server} back in rotation on {}/lb after {} ms",
+                        lb.name,
+                        start.elapsed().as_millis()
+                    ));
+                    break;
+                }
+                if start.elapsed() > DRAIN_LIMIT {
+                    self.note(format!(
+                        "{server} not UP on {}/lb after {} s: its checks will bring it back",
+                        lb.name,
+                        DRAIN_LIMIT.as_secs()
+                    ));
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 
     /// Drains `server` in load balancer `lb`: no new requests, then waits
@@ -728,7 +771,11 @@ impl Exec<'_> {
         skip: Option<&str>,
     ) -> Result<(), LabError> {
         let (old, new) = (plan_of(before)?, plan_of(after)?);
-        for c in &new.containers {
+        // The servers first, the load balancers that send to them last.
+        let lb_last = |c: &&ContainerPlan| c.part == Part::Component(ComponentKind::Lb);
+        let mut ordered: Vec<&ContainerPlan> = new.containers.iter().collect();
+        ordered.sort_by_key(lb_last);
+        for c in ordered {
             if Some(c.name.as_str()) == skip {
                 continue;
             }
