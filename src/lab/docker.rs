@@ -889,6 +889,22 @@ impl Engine {
         text
     }
 
+    /// A container's log lines since `since` (seconds since the Unix
+    /// epoch), read by the engine: nothing runs in the container.
+    pub async fn log_since(&self, container: &str, since: i64) -> String {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .since(i32::try_from(since).unwrap_or(0))
+            .build();
+        let mut stream = self.docker.logs(container, Some(options));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        text
+    }
+
     /// Containers carrying `label` (`key` or `key=value`), stopped ones too.
     pub async fn containers(&self, label: &str) -> Result<Vec<ContainerInfo>, DockerError> {
         let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
