@@ -594,6 +594,6 @@ fn action_ui(ui: &mut egui::Ui, index: usize, action: &Action) {
         ui.label(&action.summary);
     });
     ui.indent(("why", index), |ui| {
-        ui.label(RichText::new(&action.why).small().weak());
+        ui.label(RichText::new(&action.why).weak());
     });
 }
