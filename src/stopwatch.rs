@@ -284,8 +284,9 @@ pub fn report(m: &Measured) -> String {
         m.incident.label,
         clock(m.incident.at)
     );
-    // A fault is injected; a promotion or an apply's action starts.
-    let began = if m.incident.target.is_some() {
+    // A fault (it has a target and a check) is injected; a promotion or an
+    // apply's action starts.
+    let began = if m.incident.target.is_some() || m.incident.check.is_some() {
         "injected"
     } else {
         "started"

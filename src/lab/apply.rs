@@ -296,7 +296,6 @@ impl Exec<'_> {
                 Ok(())
             }
             Step::RemoveHost(host) => {
-                self.server_state(before, host, "maint").await.ok();
                 self.sync_files(before, after).await?;
                 let (old, new) = (plan_of(before)?, plan_of(after)?);
                 self.remove_gone(&old, &new).await?;
@@ -363,8 +362,6 @@ impl Exec<'_> {
         if added.is_empty() {
             return Ok(());
         }
-        let forward = self.forward();
-        let run = self.run(&forward, after.flavor);
         // An apply interrupted in this action may have left some of them:
         // they start afresh (a new database's volume too).
         let existing = self
@@ -388,8 +385,32 @@ impl Exec<'_> {
                 self.engine.remove_volume(volume).await?;
             }
         }
+        let brought = self.bring_up(&added, new, after).await;
+        if brought.is_err() {
+            // The lab goes back to what its record says: nothing half-made
+            // stays behind.
+            for c in added.iter().rev() {
+                let _ = self.engine.remove_container(&c.name).await;
+                if let Some((volume, _)) = &c.volume {
+                    let _ = self.engine.remove_volume(volume).await;
+                }
+            }
+            self.note("what this action created is removed again".to_owned());
+        }
+        brought
+    }
+
+    /// Creates, starts and checks `added` (containers of `new`).
+    async fn bring_up(
+        &self,
+        added: &[&ContainerPlan],
+        new: &Plan,
+        after: &LabState,
+    ) -> Result<(), LabError> {
+        let forward = self.forward();
+        let run = self.run(&forward, after.flavor);
         let labels = names::lab_labels(&after.lab);
-        for c in &added {
+        for c in added {
             if let Some((volume, _)) = &c.volume {
                 self.explain(format!(
                     "docker volume create --label topolab.lab={} {volume}",
