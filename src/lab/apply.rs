@@ -26,7 +26,7 @@ use super::names;
 use super::plan::{self, ContainerPlan, Part, Plan, PlanParams};
 use super::replication;
 use super::state::{LabState, Locked};
-use crate::change::{self, ChangePlan, Impact, Running, Step};
+use crate::change::{self, ChangePlan, Running, Step};
 use crate::generate::{AppConfig, paths};
 use crate::model::{ComponentKind, Flavor, HostName, Role, Topology, host_numbers};
 use crate::protocol::{ApplyProgress, Phase, Progress};
@@ -1057,21 +1057,6 @@ fn current_sessions(csv: &str, server: &str) -> Option<u64> {
         .map(|l| l.split(',').collect::<Vec<_>>())
         .find(|f| f.get(sv) == Some(&server))
         .and_then(|f| f.get(scur)?.parse().ok())
-}
-
-/// The impact classes in words, for `--dry-run` and the app.
-pub fn impact_legend() -> &'static [(Impact, &'static str)] {
-    &[
-        (Impact::Hitless, "no request should fail"),
-        (
-            Impact::Brief,
-            "one component restarts; the load balancers route around it",
-        ),
-        (
-            Impact::Destructive,
-            "data or a whole host goes: applied only with --yes",
-        ),
-    ]
 }
 
 #[cfg(test)]
