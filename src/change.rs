@@ -764,8 +764,9 @@ fn steps(lab: &Topology, t: &Topology, running: Running) -> Vec<Action> {
     out
 }
 
-/// Whether only servers' weights differ.
-fn weights_only(a: &LoadBalancer, b: &LoadBalancer) -> bool {
+/// Whether only servers' weights differ (the runtime API sets them, no
+/// reload needed).
+pub fn weights_only(a: &LoadBalancer, b: &LoadBalancer) -> bool {
     let strip = |lb: &LoadBalancer| {
         let mut lb = lb.clone();
         for s in &mut lb.backends {

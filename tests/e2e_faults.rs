@@ -90,15 +90,6 @@ fn status_shows(lab: &Lab, words: &[&str], limit: Duration) -> String {
     last
 }
 
-fn sql(lab: &Lab, host: &str, query: &str) -> String {
-    let (code, out) = lab.exec(
-        &format!("topolab-{}-{host}-db", lab.name),
-        &["mariadb", "-N", "-e", query],
-    );
-    assert_eq!(code, 0, "{query} on {host}: {out}");
-    out.trim().to_owned()
-}
-
 /// Writes an item through the lab's first entry point; asserts it was acknowledged.
 fn write_item(lab: &Lab, value: &str) {
     let url = format!("{}/api/items", lab.entry_urls()[0]);
@@ -108,7 +99,7 @@ fn write_item(lab: &Lab, value: &str) {
 
 /// The values of the items `host`'s database holds (each write's own).
 fn item_values(lab: &Lab, host: &str) -> std::collections::BTreeSet<String> {
-    sql(lab, host, "SELECT value FROM app.items")
+    lab.sql(host, "SELECT value FROM app.items")
         .lines()
         .map(|l| l.trim().to_owned())
         .collect()
@@ -192,8 +183,7 @@ fn a_killed_host_fails_over_reads_and_catches_up_when_healed() {
         Duration::from_secs(10),
     );
     assert_eq!(
-        sql(
-            &lab,
+        lab.sql(
             "web-02",
             "SELECT COUNT(*) FROM app.items WHERE value LIKE 'during-%'"
         ),
@@ -265,7 +255,7 @@ fn a_dead_primary_stops_writes_until_the_replica_is_promoted() {
         &["web-01/db", "replica of web-02", "running"],
         Duration::from_secs(10),
     );
-    assert_eq!(sql(&lab, "web-01", "SELECT @@read_only"), "1");
+    assert_eq!(lab.sql("web-01", "SELECT @@read_only"), "1");
 }
 
 #[test]
@@ -293,11 +283,10 @@ fn a_promotion_that_would_lose_writes_is_refused_until_accepted() {
         "names its source: {refused}"
     );
     // Refused: nothing changed.
-    assert_eq!(sql(&lab, "web-02", "SELECT @@read_only"), "1");
+    assert_eq!(lab.sql("web-02", "SELECT @@read_only"), "1");
     run_ok(&lab, &["promote", "e2e-f4", "web-02", "--accept-loss"]);
     assert_eq!(
-        sql(
-            &lab,
+        lab.sql(
             "web-02",
             "SELECT SUM(value LIKE 'kept-%'), SUM(value LIKE 'lost-%') FROM app.items"
         ),
@@ -346,7 +335,7 @@ fn a_planned_switchover_loses_nothing_and_reverses_replication() {
         .filter(|t| t.ok())
         .filter_map(|t| t.written.clone())
         .collect();
-    let count = |host| sql(&lab, host, "SELECT COUNT(*) FROM app.items");
+    let count = |host| lab.sql(host, "SELECT COUNT(*) FROM app.items");
     status_shows(
         &lab,
         &["web-01/db", "replica of web-02", "running"],
@@ -443,7 +432,7 @@ fn network_pause_and_drain_faults_heal_back_to_the_launched_lab() {
         .output()
         .expect("docker");
     assert!(stopped.status.success());
-    sql(&lab, "web-02", "STOP SLAVE");
+    lab.sql("web-02", "STOP SLAVE");
 
     // Heal everything: as launched.
     run_ok(&lab, &["heal", "e2e-f8", "--all"]);

@@ -2,29 +2,17 @@
 //! assertions on the app's state. The lab is a stub channel played by the
 //! test (no Docker).
 
+mod support;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use support::stub::{Stub, app_on_stub};
 use topolab::generate::Artifacts;
 use topolab::lab::launch::{Phase, Progress};
 use topolab::model::{ComponentId, ComponentKind, HostName, Subject};
 use topolab::preset::Preset;
 use topolab::protocol::{CommandId, LabCommand, LabEvent, LabName};
-use topolab::ui::{LabLink, TopolabApp};
-
-struct Stub {
-    commands: tokio::sync::mpsc::UnboundedReceiver<LabCommand>,
-    events: std::sync::mpsc::Sender<LabEvent>,
-}
-
-impl Stub {
-    fn sent(&mut self) -> Vec<LabCommand> {
-        let mut out = Vec::new();
-        while let Ok(c) = self.commands.try_recv() {
-            out.push(c);
-        }
-        out
-    }
-}
+use topolab::ui::TopolabApp;
 
 /// A lab's name.
 fn lab(name: &str) -> LabName {
@@ -32,25 +20,11 @@ fn lab(name: &str) -> LabName {
 }
 
 fn app(preset: &str) -> (Harness<'static, TopolabApp>, Stub) {
-    let (commands_tx, commands) = tokio::sync::mpsc::unbounded_channel();
-    let (events, events_rx) = std::sync::mpsc::channel();
     let topology = Preset::find(preset)
         .expect("preset")
         .topology()
         .expect("valid");
-    let app = TopolabApp::new(
-        topology,
-        LabLink {
-            commands: commands_tx,
-            events: events_rx,
-        },
-        None,
-    );
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(|ui, app: &mut TopolabApp| app.show(ui), app);
-    harness.run_steps(3);
-    (harness, Stub { commands, events })
+    app_on_stub(topology)
 }
 
 fn step(h: &mut Harness<'static, TopolabApp>) {

@@ -4,35 +4,19 @@
 //! sends, and the apply's progress in the timeline and the stopwatch. The
 //! lab is a stub channel played by the test (no Docker).
 
+mod support;
+
 use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use support::stub::{Stub, app_on_stub};
 use topolab::change::{self, ChangePlan, Impact};
 use topolab::generate::Artifacts;
 use topolab::model::{HostName, Position, Subject, Topology};
 use topolab::preset::Preset;
 use topolab::protocol::{ApplyProgress, CommandId, LabCommand, LabEvent, LabName};
-use topolab::ui::{Intent, LabLink, TopolabApp};
-
-struct Stub {
-    commands: tokio::sync::mpsc::UnboundedReceiver<LabCommand>,
-    events: std::sync::mpsc::Sender<LabEvent>,
-}
-
-impl Stub {
-    fn sent(&mut self) -> Vec<LabCommand> {
-        let mut out = Vec::new();
-        while let Ok(c) = self.commands.try_recv() {
-            out.push(c);
-        }
-        out
-    }
-
-    fn send(&self, event: LabEvent) {
-        self.events.send(event).expect("send");
-    }
-}
+use topolab::ui::TopolabApp;
 
 fn lab() -> LabName {
     "reference".parse().expect("a lab name")
@@ -51,20 +35,7 @@ fn step(h: &mut Harness<'static, TopolabApp>) {
 /// The app with the reference design, launched as lab `reference` on the
 /// stub.
 fn running() -> (Harness<'static, TopolabApp>, Stub) {
-    let (commands_tx, commands) = tokio::sync::mpsc::unbounded_channel();
-    let (events, events_rx) = std::sync::mpsc::channel();
-    let app = TopolabApp::new(
-        reference(),
-        LabLink {
-            commands: commands_tx,
-            events: events_rx,
-        },
-        None,
-    );
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(|ui, app: &mut TopolabApp| app.show(ui), app);
-    let mut stub = Stub { commands, events };
+    let (mut h, mut stub) = app_on_stub(reference());
     stub.send(LabEvent::Engine(Ok(())));
     step(&mut h);
     h.get_by_label("▶ Launch").click();
@@ -91,16 +62,7 @@ fn running() -> (Harness<'static, TopolabApp>, Stub) {
 
 /// Replaces the design with `f` applied to it (one undoable edit).
 fn edit(h: &mut Harness<'static, TopolabApp>, key: &str, f: impl FnOnce(&mut Topology)) {
-    let mut t = h.state().doc.topology().clone();
-    f(&mut t);
-    let ctx = h.ctx.clone();
-    h.state_mut().run(
-        Intent::Edit {
-            key: key.to_owned(),
-            topology: Box::new(t),
-        },
-        &ctx,
-    );
+    support::stub::edit(h, key, f);
     step(h);
 }
 

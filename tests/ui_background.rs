@@ -2,11 +2,14 @@
 //! preview) on a worker thread: a frame never waits for it, a stale result
 //! never shows, and dragging hosts on the canvas starts no analysis.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
+use support::stub::edit;
 use topolab::model::{HostName, Position, Topology};
-use topolab::ui::{Intent, LabLink, TopolabApp};
+use topolab::ui::{LabLink, TopolabApp};
 
 fn app(topology: Topology) -> Harness<'static, TopolabApp> {
     let (commands, _commands_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -29,19 +32,6 @@ fn settle(h: &mut Harness<'static, TopolabApp>) {
         std::thread::sleep(Duration::from_millis(5));
     }
     panic!("the analysis never arrived");
-}
-
-fn edit(h: &mut Harness<'static, TopolabApp>, key: &str, f: impl FnOnce(&mut Topology)) {
-    let mut t = h.state().doc.topology().clone();
-    f(&mut t);
-    let ctx = h.ctx.clone();
-    h.state_mut().run(
-        Intent::Edit {
-            key: key.to_owned(),
-            topology: Box::new(t),
-        },
-        &ctx,
-    );
 }
 
 fn move_host(h: &mut Harness<'static, TopolabApp>, host: &str, x: f32) {

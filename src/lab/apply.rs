@@ -210,40 +210,40 @@ impl Exec<'_> {
         after: &mut LabState,
         step: &Step,
     ) -> Result<(), LabError> {
+        // What runs before the step and after it, generated once.
+        self.add_entry_points(before, after)?;
+        let (old, new) = (&plan_of(before)?, &plan_of(after)?);
         match step {
             Step::Record(_) => Ok(()),
-            Step::Resize { host, size } => self.resize(after, host, *size).await,
+            Step::Resize { host, size } => self.resize(new, host, *size).await,
             Step::Replication(mode) => {
                 let on = *mode == crate::model::ReplicationMode::SemiSync;
                 self.semi_sync(after, on).await?;
-                self.sync_files(before, after).await
+                self.sync_files(old, new, after, None).await
             }
             Step::Monitoring(false) => {
                 // The load balancers stop serving metrics, then Prometheus
                 // and the exporters go.
-                self.sync_files(before, after).await?;
-                let (old, new) = (plan_of(before)?, plan_of(after)?);
-                self.remove_gone(&old, &new).await
+                self.sync_files(old, new, after, None).await?;
+                self.remove_gone(old, new).await
             }
             Step::Monitoring(true) | Step::AddHost { .. } | Step::AddComponent { .. } => {
-                self.add_entry_points(before, after)?;
-                let (old, new) = (plan_of(before)?, plan_of(after)?);
-                self.connect_networks(&old, &new).await?;
-                self.create_new(&old, &new, after).await?;
-                self.sync_files(before, after).await
+                self.connect_networks(old, new).await?;
+                self.create_new(old, new, after).await?;
+                self.sync_files(old, new, after, None).await
             }
             Step::App { host, .. } | Step::Web { host, .. } => {
                 // A restart or a new port: requests go to the other
                 // servers meanwhile.
-                let restart = self.restarts(before, after, host)?;
+                let restart = restarts(old, new, host);
                 let drained = !restart.is_empty() || matches!(step, Step::Web { .. });
                 if drained {
                     self.server_state(before, host, "drain").await?;
                 }
-                for name in &restart {
-                    self.restart(after, name).await?;
+                for c in &restart {
+                    self.restart(c, after.flavor).await?;
                 }
-                self.sync_files(before, after).await?;
+                self.sync_files(old, new, after, None).await?;
                 if drained {
                     self.server_state(after, host, "ready").await?;
                     self.back_in_rotation(after, host).await;
@@ -265,40 +265,28 @@ impl Exec<'_> {
                 for server in &leaving {
                     self.drain(&container, host, server).await?;
                 }
-                let weights_only = was.is_some_and(|w| {
-                    let mut w = w.clone();
-                    for (a, b) in w.backends.iter_mut().zip(&lb.backends) {
-                        a.weight = b.weight;
-                    }
-                    w == **lb
-                });
-                if weights_only {
+                if was.is_some_and(|w| change::weights_only(w, lb)) {
                     self.set_weights(&container, host, lb).await?;
                     // The file, for restarts; no reload.
-                    let new = plan_of(after)?;
                     if let Some(c) = new.containers.iter().find(|c| c.name == container) {
                         self.upload_files(c).await?;
                     }
-                    return self
-                        .sync_files_except(before, after, Some(&container))
-                        .await;
+                    return self.sync_files(old, new, after, Some(&container)).await;
                 }
-                self.sync_files(before, after).await
+                self.sync_files(old, new, after, None).await
             }
             Step::RemoveComponent { host, kind } => {
                 // Nothing reads from it or sends to it any more.
-                self.sync_files(before, after).await?;
-                let (old, new) = (plan_of(before)?, plan_of(after)?);
-                self.remove_gone(&old, &new).await?;
+                self.sync_files(old, new, after, None).await?;
+                self.remove_gone(old, new).await?;
                 if *kind == ComponentKind::Db {
                     self.remove_volume(&before.lab, host).await?;
                 }
                 Ok(())
             }
             Step::RemoveHost(host) => {
-                self.sync_files(before, after).await?;
-                let (old, new) = (plan_of(before)?, plan_of(after)?);
-                self.remove_gone(&old, &new).await?;
+                self.sync_files(old, new, after, None).await?;
+                self.remove_gone(old, new).await?;
                 self.remove_volume(&before.lab, host).await?;
                 after.entry_points.retain(|e| &e.host != host);
                 after.faults.retain(|f| f.target.host() != host);
@@ -476,12 +464,7 @@ impl Exec<'_> {
     /// Waits until a new replica holds everything its primary had when
     /// asked.
     async fn catch_up(&self, state: &LabState, host: &HostName) -> Result<(), LabError> {
-        let Some(Role::Replica { of }) = state
-            .topology
-            .host(host)
-            .and_then(|h| h.database())
-            .map(|d| d.role.clone())
-        else {
+        let Some(of) = state.topology.source_of(host).cloned() else {
             return Ok(());
         };
         let own = replication::words(state.flavor).own_position;
@@ -535,41 +518,14 @@ impl Exec<'_> {
         Ok(())
     }
 
-    /// The containers of `host` whose command changes (an app on a new
-    /// port restarts).
-    fn restarts(
-        &self,
-        before: &LabState,
-        after: &LabState,
-        host: &HostName,
-    ) -> Result<Vec<String>, LabError> {
-        let (old, new) = (plan_of(before)?, plan_of(after)?);
-        let mut out = Vec::new();
-        for c in new.containers.iter().filter(|c| &c.host == host) {
-            let Some(o) = old.containers.iter().find(|o| o.name == c.name) else {
-                continue;
-            };
-            let app_port_changed =
-                c.part == Part::Component(ComponentKind::App) && o.serves_on != c.serves_on;
-            if app_port_changed {
-                out.push(c.name.clone());
-            }
-        }
-        Ok(out)
-    }
-
-    async fn restart(&self, after: &LabState, name: &str) -> Result<(), LabError> {
-        let new = plan_of(after)?;
-        let Some(c) = new.containers.iter().find(|c| c.name == name) else {
-            return Ok(());
-        };
+    /// Restarts `c` with its new files and waits until it is ready.
+    async fn restart(&self, c: &ContainerPlan, flavor: Flavor) -> Result<(), LabError> {
         self.upload_files(c).await?;
-        self.explain(format!("docker restart {name}"));
-        self.engine.restart(name, 5).await?;
+        self.explain(format!("docker restart {}", c.name));
+        self.engine.restart(&c.name, 5).await?;
         let forward = self.forward();
-        let run = self.run(&forward, after.flavor);
-        run.wait_ready(c).await?;
-        self.note(format!("{name} restarted"));
+        self.run(&forward, flavor).wait_ready(c).await?;
+        self.note(format!("{} restarted", c.name));
         Ok(())
     }
 
@@ -708,11 +664,10 @@ impl Exec<'_> {
 
     async fn resize(
         &self,
-        state: &LabState,
+        plan: &Plan,
         host: &HostName,
         size: crate::model::HostSize,
     ) -> Result<(), LabError> {
-        let plan = plan_of(state)?;
         let targets: Vec<&ContainerPlan> = plan
             .containers
             .iter()
@@ -782,21 +737,17 @@ impl Exec<'_> {
         Ok(())
     }
 
-    async fn sync_files(&self, before: &LabState, after: &LabState) -> Result<(), LabError> {
-        self.sync_files_except(before, after, None).await
-    }
-
-    /// Every container in both `before` and `after` whose generated files
-    /// differ gets them, and takes them in live: HAProxy reloads, Nginx
-    /// reloads, apps are repointed, Prometheus rereads its config, a
+    /// Every container in both `old` and `new` (but `skip`) whose generated
+    /// files differ gets them, and takes them in live: HAProxy reloads,
+    /// Nginx reloads, apps are repointed, Prometheus rereads its config, a
     /// database keeps its my.cnf for its next start.
-    async fn sync_files_except(
+    async fn sync_files(
         &self,
-        before: &LabState,
+        old: &Plan,
+        new: &Plan,
         after: &LabState,
         skip: Option<&str>,
     ) -> Result<(), LabError> {
-        let (old, new) = (plan_of(before)?, plan_of(after)?);
         // The servers first, the load balancers that send to them last.
         let lb_last = |c: &&ContainerPlan| c.part == Part::Component(ComponentKind::Lb);
         let mut ordered: Vec<&ContainerPlan> = new.containers.iter().collect();
@@ -816,7 +767,7 @@ impl Exec<'_> {
                 Part::Component(ComponentKind::Nginx) => self.reload_nginx(c).await?,
                 Part::Component(ComponentKind::App) => {
                     self.upload_files(c).await?;
-                    self.repoint_app(after, &c.host).await?;
+                    self.repoint_app(after, &new.artifacts, &c.host).await?;
                 }
                 Part::Component(ComponentKind::Db) => self.upload_files(c).await?,
                 Part::Monitoring => {
@@ -995,13 +946,15 @@ impl Exec<'_> {
         }
     }
 
-    async fn repoint_app(&self, state: &LabState, host: &HostName) -> Result<(), LabError> {
+    async fn repoint_app(
+        &self,
+        state: &LabState,
+        artifacts: &crate::generate::Artifacts,
+        host: &HostName,
+    ) -> Result<(), LabError> {
         let Some(h) = state.topology.host(host) else {
             return Ok(());
         };
-        let artifacts =
-            crate::generate::generate(&state.topology, &state.settings(), &state.secrets)
-                .map_err(|e| step_error("app")(e.to_string()))?;
         let config = artifacts
             .get(&format!("{host}/app.json"))
             .and_then(|text| serde_json::from_str::<AppConfig>(text).ok());
@@ -1014,7 +967,7 @@ impl Exec<'_> {
                 config.readers.len()
             ));
         }
-        let said = super::promote::repoint_app(self.engine, state, &artifacts, h)
+        let said = super::promote::repoint_app(self.engine, state, artifacts, h)
             .await
             .map_err(|e| step_error("app")(e.to_string()))?;
         match (said, config) {
@@ -1040,6 +993,20 @@ impl Exec<'_> {
         }
         Ok(())
     }
+}
+
+/// The containers of `host` to restart: an app on a new port (it binds
+/// its port when it starts).
+fn restarts<'p>(old: &Plan, new: &'p Plan, host: &HostName) -> Vec<&'p ContainerPlan> {
+    new.containers
+        .iter()
+        .filter(|c| &c.host == host && c.part == Part::Component(ComponentKind::App))
+        .filter(|c| {
+            old.containers
+                .iter()
+                .any(|o| o.name == c.name && o.serves_on != c.serves_on)
+        })
+        .collect()
 }
 
 fn lb_container(lab: &str, host: &HostName) -> String {

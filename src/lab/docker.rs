@@ -881,6 +881,15 @@ impl Engine {
             .stderr(true)
             .tail(&lines.to_string())
             .build();
+        self.log_text(container, options).await
+    }
+
+    /// A container's log as `options` select it, as text.
+    async fn log_text(
+        &self,
+        container: &str,
+        options: bollard::query_parameters::LogsOptions,
+    ) -> String {
         let mut stream = self.docker.logs(container, Some(options));
         let mut text = String::new();
         while let Some(Ok(chunk)) = stream.next().await {
@@ -897,12 +906,7 @@ impl Engine {
             .stderr(true)
             .since(i32::try_from(since).unwrap_or(0))
             .build();
-        let mut stream = self.docker.logs(container, Some(options));
-        let mut text = String::new();
-        while let Some(Ok(chunk)) = stream.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-        }
-        text
+        self.log_text(container, options).await
     }
 
     /// Containers carrying `label` (`key` or `key=value`), stopped ones too.

@@ -748,12 +748,7 @@ pub async fn rejoin(
     state: &LabState,
     host: &HostName,
 ) -> Result<String, PromoteError> {
-    let Some(Role::Replica { of }) = state
-        .topology
-        .host(host)
-        .and_then(|h| h.database())
-        .map(|d| d.role.clone())
-    else {
+    let Some(of) = state.topology.source_of(host).cloned() else {
         return Ok(String::new());
     };
     // Never two writable primaries: read-only before anything else.

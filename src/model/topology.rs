@@ -497,6 +497,15 @@ impl Topology {
         }
     }
 
+    /// The host whose database `host`'s database replicates, when it is a
+    /// replica.
+    pub fn source_of(&self, host: &HostName) -> Option<&HostName> {
+        match &self.host(host)?.database()?.role {
+            Role::Replica { of } => Some(of),
+            Role::Primary => None,
+        }
+    }
+
     /// The replicas of replication group `group`.
     pub fn replicas_of_group<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Host> {
         self.databases()

@@ -156,6 +156,17 @@ impl Lab {
             .expect("state JSON")
     }
 
+    /// `query` on `host`'s database, as the lab's administrator: its
+    /// output without column names, trimmed; asserts it ran.
+    pub fn sql(&self, host: &str, query: &str) -> String {
+        let (code, out) = self.exec(
+            &format!("topolab-{}-{host}-db", self.name),
+            &["mariadb", "-N", "-e", query],
+        );
+        assert_eq!(code, 0, "{query} on {host}: {out}");
+        out.trim().to_owned()
+    }
+
     /// `docker exec CONTAINER ARGS`: (exit code, output).
     pub fn exec(&self, container: &str, args: &[&str]) -> (i32, String) {
         let out = Command::new("docker")
