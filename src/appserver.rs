@@ -5,7 +5,12 @@
 //!   the read.
 //! - `POST /api/items` `{"value": "..."}` writes to the current primary (201).
 //! - `GET /api/items` reads every item from a healthy replica, else from the
-//!   primary.
+//!   primary; `GET /api/items?id=N` reads item N only (an empty list when
+//!   the database that served the read does not have it).
+//! - With read-your-writes on, a write's answer sets the cookie
+//!   `topolab-ryw` (when it was written and its GTID), and a read that
+//!   brings it back goes to the primary for a while, or waits until its
+//!   replica has applied that GTID (see [`ReadYourWrites`]).
 //! - `GET /health` is 200 whenever the process can serve, whatever the
 //!   databases' state: the load balancer's check goes through Nginx to it,
 //!   and a dead primary must not take every server out of rotation.
@@ -35,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::generate::{AppConfig, DbEndpoint};
+use crate::model::{Flavor, ReadYourWrites};
 
 /// How long a reader that failed is skipped before it is tried again.
 const READER_BACKOFF: Duration = Duration::from_secs(1);
@@ -49,6 +55,8 @@ const MAX_ITEMS: u32 = 10_000;
 pub const POOL_SIZE: usize = 16;
 /// How long an idle pooled connection is kept before it is closed.
 const POOL_IDLE: Duration = Duration::from_secs(60);
+/// The cookie a write's answer sets when read-your-writes is on.
+pub const RYW_COOKIE: &str = "topolab-ryw";
 
 /// Why the app server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +103,9 @@ pub struct Databases {
     pub writer: DbEndpoint,
     /// Serve reads, in order of preference.
     pub readers: Vec<DbEndpoint>,
+    /// How a client's reads see its own writes.
+    #[serde(default)]
+    pub read_your_writes: ReadYourWrites,
 }
 
 struct App {
@@ -104,6 +115,7 @@ struct App {
     schema: String,
     admin_token: String,
     timeout: Duration,
+    flavor: Flavor,
     databases: RwLock<Databases>,
     pools: Mutex<HashMap<SocketAddr, mysql_async::Pool>>,
     reader_down_until: Mutex<HashMap<SocketAddr, Instant>>,
@@ -134,9 +146,11 @@ pub async fn run(path: &str) -> Result<(), AppServerError> {
         schema: config.database.clone(),
         admin_token: secret(&config.admin_token_file)?,
         timeout: Duration::from_millis(config.db_timeout_ms),
+        flavor: config.flavor,
         databases: RwLock::new(Databases {
             writer: config.writer.clone(),
             readers: config.readers.clone(),
+            read_your_writes: config.read_your_writes,
         }),
         pools: Mutex::new(HashMap::new()),
         reader_down_until: Mutex::new(HashMap::new()),
@@ -222,6 +236,10 @@ fn admin_router(app: Arc<App>) -> Router {
 struct Trace {
     start: Instant,
     db: Option<(String, Duration)>,
+    /// How read-your-writes served the read (`X-Topolab-Ryw`).
+    ryw: Option<String>,
+    /// A read-your-writes token to set (`Set-Cookie`).
+    token: Option<Token>,
 }
 
 impl Trace {
@@ -229,6 +247,8 @@ impl Trace {
         Self {
             start: Instant::now(),
             db: None,
+            ryw: None,
+            token: None,
         }
     }
 
@@ -246,6 +266,12 @@ impl Trace {
             ));
         }
         insert(headers, "server-timing", &timing);
+        if let Some(ryw) = &self.ryw {
+            insert(headers, "x-topolab-ryw", ryw);
+        }
+        if let Some(token) = &self.token {
+            insert(headers, "set-cookie", &token.cookie());
+        }
         response
     }
 }
@@ -294,12 +320,22 @@ impl App {
         db: &DbEndpoint,
         work: impl AsyncFnOnce(&mut mysql_async::Conn) -> Result<T, mysql_async::Error>,
     ) -> Result<T, String> {
+        self.on_within(db, self.timeout, work).await
+    }
+
+    /// Runs `work` on `db` within `timeout`.
+    async fn on_within<T>(
+        &self,
+        db: &DbEndpoint,
+        timeout: Duration,
+        work: impl AsyncFnOnce(&mut mysql_async::Conn) -> Result<T, mysql_async::Error>,
+    ) -> Result<T, String> {
         let pool = self.pool(db).await;
         let attempt = async {
             let mut conn = pool.get_conn().await?;
             work(&mut conn).await
         };
-        match tokio::time::timeout(self.timeout, attempt).await {
+        match tokio::time::timeout(timeout, attempt).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => {
                 if matches!(e, mysql_async::Error::Io(_)) {
@@ -309,7 +345,7 @@ impl App {
             }
             Err(_) => {
                 self.forget_pool(db).await;
-                Err(format!("no answer within {} ms", self.timeout.as_millis()))
+                Err(format!("no answer within {} ms", timeout.as_millis()))
             }
         }
     }
@@ -328,13 +364,30 @@ impl App {
         }
     }
 
-    /// Runs a read on the first healthy reader, else on the writer.
-    async fn read<T>(
+    /// Runs a read for a client that brought `token` (see
+    /// [`ReadYourWrites`]): on the first healthy reader, else on the
+    /// writer.
+    async fn read(
         &self,
         trace: &mut Trace,
-        work: impl AsyncFn(&mut mysql_async::Conn) -> Result<T, mysql_async::Error>,
-    ) -> Result<T, String> {
+        token: Option<&Token>,
+        query: &Query,
+    ) -> Result<Rows, String> {
         let dbs = self.databases.read().await.clone();
+        // The GTID a reader must have applied first, and the longest wait.
+        let mut wait: Option<(&str, Duration)> = None;
+        match (dbs.read_your_writes, token) {
+            (ReadYourWrites::FromPrimary { window_ms }, Some(t))
+                if now_millis() < t.at.saturating_add(u64::from(window_ms)) =>
+            {
+                trace.ryw = Some("primary".to_owned());
+                return self.read_writer(&dbs, trace, query, String::new()).await;
+            }
+            (ReadYourWrites::WaitForReplica { timeout_ms }, Some(t)) if !t.gtid.is_empty() => {
+                wait = Some((&t.gtid, Duration::from_millis(u64::from(timeout_ms))));
+            }
+            _ => {}
+        }
         let now = Instant::now();
         let mut last_error = String::from("no database to read from");
         for reader in &dbs.readers {
@@ -348,10 +401,42 @@ impl App {
                 continue;
             }
             let start = Instant::now();
-            match self.on(reader, &work).await {
-                Ok(v) => {
+            let result = match wait {
+                None => self
+                    .on(reader, async |c| query.run(c).await)
+                    .await
+                    .map(Some),
+                Some((gtid, timeout)) => {
+                    let statement = match self.flavor {
+                        Flavor::Mariadb => "SELECT MASTER_GTID_WAIT(?, ?)",
+                        Flavor::Mysql => "SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)",
+                    };
+                    self.on_within(reader, timeout + self.timeout, async |c| {
+                        // 0: applied; -1 (MariaDB) or 1 (MySQL): timed out.
+                        let waited: Option<Option<i64>> = c
+                            .exec_first(statement, (gtid, timeout.as_secs_f64()))
+                            .await?;
+                        if waited.flatten() != Some(0) {
+                            return Ok(None);
+                        }
+                        query.run(c).await.map(Some)
+                    })
+                    .await
+                }
+            };
+            match result {
+                Ok(Some(v)) => {
                     trace.db = Some((reader.host.to_string(), start.elapsed()));
+                    if wait.is_some() {
+                        trace.ryw = Some(format!("waited {} ms", start.elapsed().as_millis()));
+                    }
                     return Ok(v);
+                }
+                // Not caught up within the wait: the primary has the write.
+                Ok(None) => {
+                    trace.ryw = Some("primary after the wait".to_owned());
+                    last_error = format!("{} had not applied the write", reader.host);
+                    break;
                 }
                 Err(e) => {
                     tracing::warn!(reader = %reader.host, error = %e, "read failed; falling back");
@@ -363,32 +448,146 @@ impl App {
                 }
             }
         }
+        self.read_writer(&dbs, trace, query, last_error).await
+    }
+
+    /// Runs a read on the writer (`readers_error`: why not on a reader).
+    async fn read_writer(
+        &self,
+        dbs: &Databases,
+        trace: &mut Trace,
+        query: &Query,
+        readers_error: String,
+    ) -> Result<Rows, String> {
         let start = Instant::now();
-        match self.on(&dbs.writer, &work).await {
+        match self.on(&dbs.writer, async |c| query.run(c).await).await {
             Ok(v) => {
                 trace.db = Some((dbs.writer.host.to_string(), start.elapsed()));
                 Ok(v)
             }
-            Err(e) => Err(format!("{e} (and the readers: {last_error})")),
+            Err(e) if readers_error.is_empty() => Err(e),
+            Err(e) => Err(format!("{e} (and the readers: {readers_error})")),
         }
     }
+}
+
+/// A read the public endpoints make.
+enum Query {
+    /// The newest item's id (`GET /`): one index lookup whatever the
+    /// table's size (a COUNT(*) would scan it).
+    Newest,
+    /// The newest items, or the one with this id.
+    Items(Option<u64>),
+}
+
+/// What a [`Query`] read.
+enum Rows {
+    Newest(Option<u64>),
+    Items(Vec<Item>),
+}
+
+impl Query {
+    async fn run(&self, c: &mut mysql_async::Conn) -> Result<Rows, mysql_async::Error> {
+        let item = |(id, value, written_by)| Item {
+            id,
+            value,
+            written_by,
+        };
+        match self {
+            Self::Newest => c
+                .query_first::<Option<u64>, _>("SELECT MAX(id) FROM items")
+                .await
+                .map(|n| Rows::Newest(n.flatten())),
+            Self::Items(Some(id)) => c
+                .exec_map(
+                    "SELECT id, value, written_by FROM items WHERE id = ?",
+                    (*id,),
+                    item,
+                )
+                .await
+                .map(Rows::Items),
+            Self::Items(None) => c
+                .query_map(
+                    format!(
+                        "SELECT id, value, written_by FROM (SELECT id, value, written_by \
+                         FROM items ORDER BY id DESC LIMIT {MAX_ITEMS}) newest ORDER BY id"
+                    ),
+                    item,
+                )
+                .await
+                .map(Rows::Items),
+        }
+    }
+}
+
+/// What a client's `topolab-ryw` cookie says about its last write.
+#[derive(Debug, PartialEq, Eq)]
+struct Token {
+    /// When it was written, milliseconds since the epoch.
+    at: u64,
+    /// Its GTID (empty when unknown).
+    gtid: String,
+}
+
+impl Token {
+    /// The cookie's value: `MILLIS~GTID`. A MySQL GTID set's commas (not
+    /// allowed in a cookie) are written as dots; whitespace is dropped.
+    fn cookie(&self) -> String {
+        let gtid: String = self
+            .gtid
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| if c == ',' { '.' } else { c })
+            .collect();
+        format!(
+            "{RYW_COOKIE}={}~{gtid}; Path=/; HttpOnly; SameSite=Lax",
+            self.at
+        )
+    }
+
+    /// The token in a request's `Cookie` headers, if any.
+    fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                if name != RYW_COOKIE {
+                    return None;
+                }
+                let (at, gtid) = value.split_once('~')?;
+                let gtid_ok = gtid
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.'));
+                let at = at.parse().ok()?;
+                gtid_ok.then(|| Self {
+                    at,
+                    gtid: gtid.replace('.', ","),
+                })
+            })
+    }
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 async fn health(State(app): State<Arc<App>>) -> Response {
     Trace::new().respond(&app, StatusCode::OK, "ok\n")
 }
 
-async fn index(State(app): State<Arc<App>>) -> Response {
+async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let mut trace = Trace::new();
-    // The newest item's id: one index lookup whatever the table's size
-    // (a COUNT(*) would scan it, and get slower the longer the lab runs).
-    let count = app
-        .read(&mut trace, async |c| {
-            c.query_first::<Option<u64>, _>("SELECT MAX(id) FROM items")
-                .await
-                .map(Option::flatten)
-        })
-        .await;
+    let token = Token::from_headers(&headers);
+    let count = match app.read(&mut trace, token.as_ref(), &Query::Newest).await {
+        Ok(Rows::Newest(n)) => Ok(n),
+        Ok(Rows::Items(_)) => Err("unexpected rows".to_owned()),
+        Err(e) => Err(e),
+    };
     let body = match (&count, &trace.db) {
         (Ok(Some(newest)), Some((db, _))) => format!(
             "Hello from {}! The read was served by {db}/db (newest item #{newest}).\n",
@@ -406,7 +605,15 @@ async fn index(State(app): State<Arc<App>>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    trace.respond(&app, status, body)
+    let mut response = trace.respond(&app, status, body);
+    if let Ok(Some(newest)) = count {
+        insert(
+            response.headers_mut(),
+            "x-topolab-newest",
+            &newest.to_string(),
+        );
+    }
+    response
 }
 
 /// An item as stored.
@@ -444,9 +651,21 @@ async fn add_item(
             Json(serde_json::json!({"error": "value is longer than 255 characters"})),
         );
     }
-    let writer = app.databases.read().await.writer.clone();
+    let (writer, ryw) = {
+        let dbs = app.databases.read().await;
+        (dbs.writer.clone(), dbs.read_your_writes)
+    };
     let host = app.host.clone();
     let value = item.value.clone();
+    // The write's GTID, for a replica to wait for: the session's last on
+    // MariaDB; on MySQL the executed set, which includes it.
+    let gtid_query = match (ryw, app.flavor) {
+        (ReadYourWrites::WaitForReplica { .. }, Flavor::Mariadb) => Some("SELECT @@last_gtid"),
+        (ReadYourWrites::WaitForReplica { .. }, Flavor::Mysql) => {
+            Some("SELECT @@global.gtid_executed")
+        }
+        _ => None,
+    };
     let start = Instant::now();
     let result = app
         .on(&writer, async |c| {
@@ -455,13 +674,24 @@ async fn add_item(
                 (value.clone(), host.clone()),
             )
             .await?;
-            Ok(c.last_insert_id().unwrap_or(0))
+            let id = c.last_insert_id().unwrap_or(0);
+            let gtid = match gtid_query {
+                Some(q) => c.query_first::<String, _>(q).await?.unwrap_or_default(),
+                None => String::new(),
+            };
+            Ok((id, gtid))
         })
         .await;
     let mut trace = trace;
     match result {
-        Ok(id) => {
+        Ok((id, gtid)) => {
             trace.db = Some((writer.host.to_string(), start.elapsed()));
+            if !ryw.is_off() {
+                trace.token = Some(Token {
+                    at: now_millis(),
+                    gtid,
+                });
+            }
             trace.respond(
                 &app,
                 StatusCode::CREATED,
@@ -480,24 +710,27 @@ async fn add_item(
     }
 }
 
-async fn list_items(State(app): State<Arc<App>>) -> Response {
+/// `GET /api/items`'s query: one item only.
+#[derive(Deserialize)]
+struct ItemsQuery {
+    id: Option<u64>,
+}
+
+async fn list_items(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    query: axum::extract::Query<ItemsQuery>,
+) -> Response {
     let mut trace = Trace::new();
-    let items = app
-        .read(&mut trace, async |c| {
-            c.query_map(
-                format!(
-                    "SELECT id, value, written_by FROM (SELECT id, value, written_by FROM items \
-                     ORDER BY id DESC LIMIT {MAX_ITEMS}) newest ORDER BY id"
-                ),
-                |(id, value, written_by)| Item {
-                    id,
-                    value,
-                    written_by,
-                },
-            )
-            .await
-        })
-        .await;
+    let token = Token::from_headers(&headers);
+    let items = match app
+        .read(&mut trace, token.as_ref(), &Query::Items(query.id))
+        .await
+    {
+        Ok(Rows::Items(items)) => Ok(items),
+        Ok(Rows::Newest(_)) => Err("unexpected rows".to_owned()),
+        Err(e) => Err(e),
+    };
     match items {
         Ok(items) => {
             let db = trace.db.as_ref().map(|(h, _)| format!("{h}/db"));

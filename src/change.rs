@@ -628,6 +628,13 @@ fn steps(lab: &Topology, t: &Topology, running: Running) -> Vec<Action> {
             if a.group != b.group {
                 said.push(format!("group {} → {}", a.group, b.group));
             }
+            if a.read_your_writes != b.read_your_writes {
+                said.push(format!(
+                    "read-your-writes {} → {}",
+                    a.read_your_writes.describe(),
+                    b.read_your_writes.describe()
+                ));
+            }
             push(
                 Step::App {
                     host: host.name.clone(),

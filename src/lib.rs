@@ -49,6 +49,7 @@ pub mod appserver;
 pub mod capacity;
 pub mod change;
 pub mod cli;
+pub mod consistency;
 pub mod export;
 pub mod generate;
 pub mod gtid;

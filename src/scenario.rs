@@ -30,8 +30,11 @@
 //! - `up_within(host: H, seconds: S)`: H was back UP within S seconds of the last heal.
 //! - `served_only_by(["web-02"])`: successful requests since one second after the
 //!   last step that changed the lab went to these web servers only.
-//! - `lost_writes(N)` / `lost_writes_at_least(N)`: acknowledged writes missing
-//!   from the current primary after the last promotion.
+//! - `lost_writes(N)` / `lost_writes_at_least(N)` / `lost_writes_at_most(N)`:
+//!   acknowledged writes missing from the current primary, found by the
+//!   value each write carries ([`crate::consistency`]).
+//! - `stale_reads_at_most(P)`: at most P% of the read-your-writes probes
+//!   (`traffic(..., read_back: true)`) missed the client's own write.
 //! - `first_write_within(S)`: a write succeeded within S seconds of the last promotion.
 //! - `knee_ratio_at_least(of: A, over: B, ratio: R)`: the knee of the
 //!   `capacity` step labelled A is at least R times the knee of the one
@@ -166,6 +169,10 @@ pub enum Step {
         /// Percent writes.
         #[serde(default)]
         writes: u8,
+        /// Each acknowledged write is read back by its client (the
+        /// read-your-writes probe).
+        #[serde(default)]
+        read_back: bool,
     },
     /// Stop the traffic.
     StopTraffic,
@@ -287,6 +294,10 @@ pub enum Expectation {
     LostWrites(u64),
     /// At least N acknowledged writes lost.
     LostWritesAtLeast(u64),
+    /// At most N acknowledged writes lost.
+    LostWritesAtMost(u64),
+    /// At most P% of read-your-writes probes stale.
+    StaleReadsAtMost(f64),
     /// A write succeeded within S seconds of the last promotion.
     FirstWriteWithin(f64),
     /// One capacity step's knee against another's.
@@ -320,6 +331,8 @@ impl std::fmt::Display for Expectation {
             Self::ServedOnlyBy(hosts) => write!(f, "served only by {}", hosts.join(", ")),
             Self::LostWrites(n) => write!(f, "exactly {n} acknowledged write(s) lost"),
             Self::LostWritesAtLeast(n) => write!(f, "at least {n} acknowledged write(s) lost"),
+            Self::LostWritesAtMost(n) => write!(f, "at most {n} acknowledged write(s) lost"),
+            Self::StaleReadsAtMost(p) => write!(f, "at most {p}% stale reads"),
             Self::FirstWriteWithin(s) => {
                 write!(f, "a write succeeds within {s} s of the promotion")
             }
@@ -377,7 +390,7 @@ fn check_steps(steps: &[Step]) -> Result<(), String> {
     };
     for step in steps {
         match step {
-            Step::Traffic { rate, writes } => {
+            Step::Traffic { rate, writes, .. } => {
                 if !(*rate > 0.0 && *rate <= MAX_RATE) || *writes > 100 {
                     return Err(format!(
                         "traffic(rate: {rate}, writes: {writes}): rate must be in (0, {MAX_RATE}] and writes in 0..=100"
@@ -429,6 +442,11 @@ fn check_steps(steps: &[Step]) -> Result<(), String> {
                         "knee_ratio_at_least: ratio {ratio} must be above 0"
                     ));
                 }
+            }
+            Step::Expect(Expectation::StaleReadsAtMost(p)) if !(0.0..=100.0).contains(p) => {
+                return Err(format!(
+                    "stale_reads_at_most({p}): a percentage from 0 to 100"
+                ));
             }
             Step::Expect(Expectation::BottleneckOn { label, hosts }) => {
                 known(&labels, label)?;

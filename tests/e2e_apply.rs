@@ -34,6 +34,7 @@ impl Background {
             let (_tx, rx) = tokio::sync::watch::channel(TrafficSettings {
                 rate: Rate::PerSecond(rate),
                 writes_percent: writes,
+                read_back: false,
             });
             RT.block_on(traffic::run(
                 targets,

@@ -60,6 +60,7 @@ fn traffic_paths_shares_health_and_a_stopped_nginx_seen_by_haproxy() {
     let (_tx, rx) = tokio::sync::watch::channel(TrafficSettings {
         rate: Rate::PerSecond(20.0),
         writes_percent: 0,
+        read_back: false,
     });
     let stats = RT
         .block_on(traffic::run(

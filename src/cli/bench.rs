@@ -160,3 +160,129 @@ pub async fn capacity(
     }
     Ok(())
 }
+
+/// `topolab bench checker`: times the data checker on a synthetic history
+/// of `writes` acknowledged writes, one in a thousand missing.
+pub fn checker(writes: u64) {
+    use crate::consistency::{Holding, check};
+    use crate::live::RequestTrace;
+    use crate::model::HostName;
+    let entry = HostName::new("lb-01");
+    let history: Vec<RequestTrace> = (0..writes)
+        .map(|i| {
+            let mut t = RequestTrace::new(i, true, entry.clone());
+            t.status = Some(201);
+            t.delivered = true;
+            t.written = Some(format!("traffic-bench-{i}"));
+            t
+        })
+        .collect();
+    let holding = Holding {
+        db: HostName::new("web-01"),
+        primary: true,
+        values: (0..writes)
+            .filter(|i| i % 1000 != 0)
+            .map(|i| format!("traffic-bench-{i}"))
+            .collect(),
+    };
+    let mut times = Vec::new();
+    let mut lost = 0;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let c = check(&history, std::slice::from_ref(&holding));
+        times.push(started.elapsed());
+        lost = c.lost().unwrap_or(0);
+    }
+    println!(
+        "checked {writes} writes ({lost} lost) in {:.3} s (median of 5; fastest {:.3} s)",
+        median(times.clone()).as_secs_f64(),
+        times
+            .iter()
+            .min()
+            .copied()
+            .unwrap_or_default()
+            .as_secs_f64()
+    );
+}
+
+/// `topolab bench history LAB`: flat-out traffic through the lab in
+/// alternating rounds, keeping every request and saving it as JSON Lines
+/// (the history), or only counting it; prints each round's throughput and
+/// the cost of the history.
+pub async fn history(
+    lab: String,
+    seconds: f64,
+    rounds: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    use std::sync::{Arc, Mutex};
+
+    use crate::lab::traffic::{self, Rate, TrafficSettings};
+    use crate::live::RequestTrace;
+    let state = super::lab::require_state(&lab)?;
+    let settings = TrafficSettings {
+        rate: Rate::FlatOut { concurrency },
+        writes_percent: 10,
+        read_back: false,
+    };
+    let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..rounds * 2 {
+        // Off first, then on, alternating: drift hits both alike.
+        let keep = round % 2 == 1;
+        let kept: Arc<Mutex<Vec<RequestTrace>>> = Arc::default();
+        let counted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sink: traffic::TraceSink = {
+            let kept = kept.clone();
+            let counted = counted.clone();
+            Arc::new(move |batch: Vec<RequestTrace>| {
+                counted.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                if keep {
+                    crate::locked(&kept).extend(batch);
+                }
+            })
+        };
+        let (_tx, rx) = tokio::sync::watch::channel(settings);
+        let stats = traffic::run(
+            traffic::targets(&state),
+            rx,
+            sink,
+            CancellationToken::new(),
+            Some(Duration::from_secs_f64(seconds)),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+        let mut bytes = 0;
+        if keep {
+            let history = std::mem::take(&mut *crate::locked(&kept));
+            let text = crate::consistency::to_json_lines(&history);
+            bytes = text.len();
+            let path = std::env::temp_dir().join(format!("topolab-bench-history-{lab}.jsonl"));
+            crate::fsutil::write_atomic(&path, text.as_bytes())?;
+            let _ = std::fs::remove_file(&path);
+        }
+        let rate = stats.achieved_rate();
+        println!(
+            "round {}: history {}: {} requests, {rate:.0} req/s{}",
+            round / 2 + 1,
+            if keep { "on " } else { "off" },
+            stats.sent,
+            if keep {
+                format!(", {:.1} MB of JSON Lines", bytes as f64 / 1e6)
+            } else {
+                String::new()
+            }
+        );
+        rates[usize::from(keep)].push(rate);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (off, on) = (mean(&rates[0]), mean(&rates[1]));
+    println!(
+        "mean: {off:.0} req/s without the history, {on:.0} req/s with it: {:+.1}%",
+        if off > 0.0 {
+            100.0 * (on - off) / off
+        } else {
+            0.0
+        }
+    );
+    Ok(())
+}

@@ -416,12 +416,18 @@ pub async fn traffic(
     lab: String,
     settings: TrafficSettings,
     duration: std::time::Duration,
+    history: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     let state = require_state(&lab)?;
     let targets = traffic::targets(&state);
     let live = Arc::new(Mutex::new(LiveState::new()));
+    let kept: Arc<Mutex<Vec<crate::live::RequestTrace>>> = Arc::default();
     let sink_live = live.clone();
+    let sink_kept = history.is_some().then(|| kept.clone());
     let sink: traffic::TraceSink = Arc::new(move |batch| {
+        if let Some(kept) = &sink_kept {
+            crate::locked(kept).extend(batch.iter().cloned());
+        }
         crate::locked(&sink_live).apply(crate::live::Observation::Requests(batch));
     });
     let (_tx, rx) = tokio::sync::watch::channel(settings);
@@ -438,7 +444,75 @@ pub async fn traffic(
     ctrl_c.abort();
     let live = crate::locked(&live);
     print!("{}", traffic_summary(&stats, live.totals()));
+    if let Some(path) = history {
+        save_history(&path, &crate::locked(&kept))?;
+    }
     Ok(())
+}
+
+/// Writes `history` as JSON Lines to `path` (whole or not at all).
+pub fn save_history(
+    path: &std::path::Path,
+    history: &[crate::live::RequestTrace],
+) -> anyhow::Result<()> {
+    let text = crate::consistency::to_json_lines(history);
+    crate::fsutil::write_atomic(path, text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write the history {}: {e}", path.display()))?;
+    println!(
+        "history of {} requests written to {}",
+        history.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// `topolab check-data LAB [--history FILE]`.
+pub async fn check_data(
+    lab: String,
+    history: Option<std::path::PathBuf>,
+) -> anyhow::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    // The history first: an unreadable one is the caller's mistake (2).
+    let history = match &history {
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("topolab: cannot read the history {}: {e}", path.display());
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            match crate::consistency::from_json_lines(&text) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    eprintln!("topolab: {} is not a history: {e}", path.display());
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        None => None,
+    };
+    let state = require_state(&lab)?;
+    let engine = Engine::connect().await?;
+    let as_of = crate::live::now();
+    let (held, unreadable) = crate::lab::replication::holdings(&engine, &state).await;
+    for (db, e) in &unreadable {
+        println!("- {db}/db cannot be read: {e}");
+    }
+    let mut bad = !unreadable.is_empty();
+    match &history {
+        Some(history) => {
+            let check = crate::consistency::check_as_of(history, &held, as_of);
+            print!("{}", check.markdown());
+            bad |= check.databases.iter().any(|d| !d.lost.is_empty());
+        }
+        None => print!("{}", crate::consistency::compare_holdings(&held)),
+    }
+    Ok(if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The summary `topolab traffic` prints.
@@ -551,6 +625,7 @@ pub async fn scenario(
     lab: String,
     file: std::path::PathBuf,
     report: Option<std::path::PathBuf>,
+    history: Option<std::path::PathBuf>,
 ) -> anyhow::Result<bool> {
     let text = std::fs::read_to_string(&file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
@@ -570,6 +645,9 @@ pub async fn scenario(
         crate::fsutil::write_atomic(&path, outcome.report.as_bytes())
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         println!("\nreport written to {}", path.display());
+    }
+    if let Some(path) = history {
+        save_history(&path, &outcome.history)?;
     }
     Ok(outcome.failed.is_empty())
 }

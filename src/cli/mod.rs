@@ -154,6 +154,27 @@ enum Command {
         /// Requests in flight with `--rate max`.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// Read back each acknowledged write through the same entry point,
+        /// as its client (the read-your-writes probe), and count the stale
+        /// reads.
+        #[arg(long)]
+        read_back: bool,
+        /// Also save every request (the history) as JSON Lines to FILE, for
+        /// `topolab check-data --history` or a bug report.
+        #[arg(long, value_name = "FILE.jsonl")]
+        history: Option<PathBuf>,
+    },
+    /// Check a running lab's data: read every database's items and, with --history,
+    /// classify each write of the history (ok, lost, recovered,
+    /// unexpected) and count the stale reads. Exit 1 when an acknowledged
+    /// write is lost or a database cannot be read, 2 when the history is
+    /// unreadable.
+    CheckData {
+        /// The lab.
+        lab: String,
+        /// A history saved by `traffic --history` or `scenario --history`.
+        #[arg(long, value_name = "FILE.jsonl")]
+        history: Option<PathBuf>,
     },
     /// Measure topolab itself.
     Bench {
@@ -210,6 +231,9 @@ enum Command {
         /// Also write the report as Markdown to this file.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Also save every request (the history) as JSON Lines to FILE.
+        #[arg(long, value_name = "FILE.jsonl")]
+        history: Option<PathBuf>,
     },
     /// Apply an edited topology to a running lab, as the smallest set of
     /// actions (each hitless, brief or destructive), without relaunching.
@@ -279,6 +303,29 @@ enum BenchWhat {
         /// The first step's rate, requests per second.
         #[arg(long = "start-rate", default_value_t = 100.0)]
         start_rate: f64,
+    },
+    /// Time the data checker on a synthetic history of N writes, one in a
+    /// thousand of them lost.
+    Checker {
+        /// Writes in the history.
+        #[arg(long, default_value_t = 100_000)]
+        writes: u64,
+    },
+    /// Send flat out through a running lab, alternately keeping the
+    /// history (every request kept, then saved as JSON Lines) and not;
+    /// print the throughput of each, to see what the history costs.
+    History {
+        /// The lab.
+        lab: String,
+        /// Seconds each round sends.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Rounds with the history and without, alternating.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
     },
 }
 
@@ -411,6 +458,8 @@ pub fn run() -> ExitCode {
             duration,
             writes,
             concurrency,
+            read_back,
+            history,
         }) => {
             let rate = match parse_rate(&rate, concurrency) {
                 Ok(r) => r,
@@ -426,13 +475,16 @@ pub fn run() -> ExitCode {
             let settings = crate::lab::traffic::TrafficSettings {
                 rate,
                 writes_percent: writes,
+                read_back,
             };
             block_on(lab::traffic(
                 lab,
                 settings,
                 std::time::Duration::from_secs_f64(duration),
+                history,
             ))
         }
+        Some(Command::CheckData { lab, history }) => run_async(lab::check_data(lab, history)),
         Some(Command::Fault { lab, target, kind }) => block_on(lab::fault(lab, target, kind)),
         Some(Command::Promote {
             lab,
@@ -440,8 +492,13 @@ pub fn run() -> ExitCode {
             planned,
             accept_loss,
         }) => block_on(lab::promote(lab, replica, planned, accept_loss)),
-        Some(Command::Scenario { lab, file, report }) => run_async(async move {
-            let passed = lab::scenario(lab, file, report).await?;
+        Some(Command::Scenario {
+            lab,
+            file,
+            report,
+            history,
+        }) => run_async(async move {
+            let passed = lab::scenario(lab, file, report, history).await?;
             Ok(if passed {
                 ExitCode::SUCCESS
             } else {
@@ -477,6 +534,27 @@ pub fn run() -> ExitCode {
                 ExitCode::from(1)
             })
         }),
+        Some(Command::Bench {
+            what: BenchWhat::Checker { writes },
+        }) => {
+            bench::checker(writes);
+            ExitCode::SUCCESS
+        }
+        Some(Command::Bench {
+            what:
+                BenchWhat::History {
+                    lab,
+                    seconds,
+                    rounds,
+                    concurrency,
+                },
+        }) => {
+            if !(seconds.is_finite() && (1.0..=600.0).contains(&seconds)) || rounds == 0 {
+                eprintln!("error: --seconds must be between 1 and 600, and --rounds at least 1");
+                return ExitCode::from(2);
+            }
+            block_on(bench::history(lab, seconds, rounds, concurrency))
+        }
         Some(Command::Bench {
             what: BenchWhat::Launch { topology, runs },
         }) => match load(&topology) {

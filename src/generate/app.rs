@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Secret, paths};
-use crate::model::{AppServer, ComponentKind, Host, HostName};
+use crate::model::{AppServer, ComponentKind, Flavor, Host, HostName, ReadYourWrites};
 
 /// Read by `topolab app --config FILE` inside the lab.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +34,12 @@ pub struct AppConfig {
     pub admin_socket: String,
     /// Connect and query timeout, in milliseconds.
     pub db_timeout_ms: u64,
+    /// How a client's reads see its own writes.
+    #[serde(default)]
+    pub read_your_writes: ReadYourWrites,
+    /// The database program (its GTID functions differ).
+    #[serde(default)]
+    pub flavor: Flavor,
 }
 
 /// A database the app talks to.
@@ -70,6 +76,8 @@ pub(super) fn config(ctx: &Ctx, host: &Host, app: &AppServer) -> String {
         admin_token_file: Secret::AdminToken.path(),
         admin_socket: paths::APP_ADMIN_SOCKET.to_owned(),
         db_timeout_ms: 1000,
+        read_your_writes: app.read_your_writes,
+        flavor: t.databases.flavor,
     });
     // A valid topology always has the group's primary; serialization of
     // these plain fields cannot fail.

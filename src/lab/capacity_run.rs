@@ -308,6 +308,7 @@ pub async fn step(
     let settings = TrafficSettings {
         rate: Rate::PerSecond(rate),
         writes_percent: options.writes_percent,
+        read_back: false,
     };
     let (_tx, rx) = watch::channel(settings);
     let before = snapshot(engine, &names).await;

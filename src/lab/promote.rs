@@ -378,8 +378,12 @@ pub(super) async fn repoint_app(
     };
     let config: AppConfig = serde_json::from_str(text)
         .map_err(|e| PromoteError::Failed(format!("{key} is unreadable: {e}")))?;
-    let body =
-        serde_json::json!({ "writer": config.writer, "readers": config.readers }).to_string();
+    let body = serde_json::json!({
+        "writer": config.writer,
+        "readers": config.readers,
+        "read_your_writes": config.read_your_writes,
+    })
+    .to_string();
     let container =
         plan::container_name(&state.lab, &host.name, Part::Component(ComponentKind::App));
     // The admin endpoint is a Unix socket inside the app's container; the

@@ -214,12 +214,13 @@ pub async fn query_when_up(
     }
 }
 
-/// The values of every item `host`'s database holds (each write's own).
+/// The values of every item `host`'s database holds (each write's own),
+/// one per row: a value twice is a write applied twice.
 pub async fn item_values(
     engine: &Engine,
     state: &LabState,
     host: &HostName,
-) -> Result<std::collections::BTreeSet<String>, SqlError> {
+) -> Result<Vec<String>, SqlError> {
     let out = query(
         engine,
         state,
@@ -231,6 +232,35 @@ pub async fn item_values(
     )
     .await?;
     Ok(out.lines().map(|l| l.trim().to_owned()).collect())
+}
+
+/// What every database of the lab holds, read at once, for the checker;
+/// and the databases that could not be read, with why (a killed primary).
+pub async fn holdings(
+    engine: &Engine,
+    state: &LabState,
+) -> (Vec<crate::consistency::Holding>, Vec<(HostName, SqlError)>) {
+    let reads = state.topology.databases().map(|(h, db)| async move {
+        let values = item_values(engine, state, &h.name).await;
+        (
+            h.name.clone(),
+            db.role == crate::model::Role::Primary,
+            values,
+        )
+    });
+    let mut held = Vec::new();
+    let mut unreadable = Vec::new();
+    for (db, primary, values) in futures_util::future::join_all(reads).await {
+        match values {
+            Ok(values) => held.push(crate::consistency::Holding {
+                db,
+                primary,
+                values,
+            }),
+            Err(e) => unreadable.push((db, e)),
+        }
+    }
+    (held, unreadable)
 }
 
 /// A field of vertical (`\G`) output, under the first of `names` present.

@@ -15,6 +15,7 @@ use super::state::{LabState, Locked};
 use super::traffic::{self, Rate, TrafficHandle, TrafficSettings};
 use super::{fault, monitor, promote};
 use crate::capacity::{self, Targets};
+use crate::consistency::{self, Check};
 use crate::live::{self, LiveState, Millis, Observation, RequestTrace};
 use crate::model::{HostName, HostSize, Role};
 use crate::scenario::{CapacityStep, Expectation, Scenario, Step};
@@ -33,6 +34,11 @@ pub struct Outcome {
     pub report: String,
     /// The lab's topology afterwards (roles change with promotions).
     pub topology: Option<crate::model::Topology>,
+    /// The data checked against the history at the end (when writes or
+    /// read-your-writes probes were sent).
+    pub check: Option<Check>,
+    /// Every request sent, and the incident each fell in (label and start).
+    pub history: Vec<RequestTrace>,
 }
 
 /// Why a scenario stopped before its end (an expectation that fails does
@@ -100,18 +106,15 @@ pub fn design(
     crate::preset::load_file_or_preset(&arg).map_err(|e| unusable(e.to_string()))
 }
 
-/// Why the lost writes could not be counted.
+/// Why the data could not be checked.
 #[derive(Debug, thiserror::Error)]
 enum CountError {
-    /// No promotion in this run.
-    #[error("no promotion happened")]
-    NoPromotion,
-    /// No primary in the lab's topology.
-    #[error("the lab has no primary")]
-    NoPrimary,
     /// The primary's data could not be read.
-    #[error(transparent)]
+    #[error("the primary's data could not be read: {0}")]
     Sql(#[from] super::replication::SqlError),
+    /// No primary in the lab's topology, or none was read.
+    #[error("the lab has no primary to read")]
+    NoPrimary,
 }
 
 /// Where a run also sends the requests it traced (the GUI's canvas).
@@ -144,6 +147,9 @@ struct Run {
     ramps: Vec<(String, Ramp)>,
     /// Where `apply` steps find their designs.
     folder: Option<std::path::PathBuf>,
+    /// The last promotion's predicted loss: transactions the replica
+    /// never received (`None` inside: unknown).
+    predicted: Option<Option<u64>>,
 }
 
 impl Run {
@@ -187,30 +193,29 @@ impl Run {
         ))
     }
 
-    /// Acknowledged writes before the last promotion that the current
-    /// primary lacks, counted by the unique value each one wrote.
+    /// Checks the history so far against what every database holds now.
+    /// Writes still in flight when the data is read count as unknown.
+    async fn check_data(&self) -> Result<Check, CountError> {
+        let as_of = live::now();
+        let (held, unreadable) = super::replication::holdings(&self.engine, &self.state).await;
+        let check = consistency::check_as_of(&self.traces(), &held, as_of);
+        if check.primary().is_none() {
+            let primary = self
+                .state
+                .topology
+                .databases()
+                .find(|(_, d)| d.role == Role::Primary);
+            return match (primary, unreadable.into_iter().next()) {
+                (Some((p, _)), Some((db, e))) if p.name == db => Err(e.into()),
+                _ => Err(CountError::NoPrimary),
+            };
+        }
+        Ok(check)
+    }
+
+    /// Acknowledged writes the current primary lacks.
     async fn lost_writes(&self) -> Result<u64, CountError> {
-        let promotion = self
-            .incidents
-            .iter()
-            .rev()
-            .find(|i| i.promotion)
-            .ok_or(CountError::NoPromotion)?;
-        let acked: Vec<String> = self
-            .traces()
-            .iter()
-            .filter(|t| t.write && t.ok() && t.done() < promotion.at)
-            .filter_map(|t| t.written.clone())
-            .collect();
-        let primary = self
-            .state
-            .topology
-            .databases()
-            .find(|(_, d)| d.role == Role::Primary)
-            .map(|(h, _)| h.name.clone())
-            .ok_or(CountError::NoPrimary)?;
-        let present = super::replication::item_values(&self.engine, &self.state, &primary).await?;
-        Ok(stopwatch::lost_writes(&acked, &present))
+        self.check_data().await?.lost().ok_or(CountError::NoPrimary)
     }
 
     /// Runs one step, saying what it does; an expectation's result goes
@@ -224,10 +229,15 @@ impl Run {
     ) -> Result<(), ScenarioError> {
         match step {
             Step::Say(text) => say(format!("▶ {text}")),
-            Step::Traffic { rate, writes } => {
+            Step::Traffic {
+                rate,
+                writes,
+                read_back,
+            } => {
                 let settings = TrafficSettings {
                     rate: Rate::PerSecond(*rate),
                     writes_percent: *writes,
+                    read_back: *read_back,
                 };
                 match &self.traffic {
                     Some(t) => t.set(settings),
@@ -246,7 +256,14 @@ impl Run {
                         ));
                     }
                 }
-                say(format!("  traffic: {rate} req/s, {writes}% writes"));
+                say(format!(
+                    "  traffic: {rate} req/s, {writes}% writes{}",
+                    if *read_back {
+                        ", each acknowledged write read back by its client"
+                    } else {
+                        ""
+                    }
+                ));
             }
             Step::StopTraffic => {
                 if let Some(t) = self.traffic.take() {
@@ -311,6 +328,7 @@ impl Run {
                 for (t, line) in &done.steps {
                     say(format!("  {:>6.3} s  {line}", t.as_secs_f64()));
                 }
+                self.predicted = Some(done.assessment.missing);
                 self.incidents.push(Incident {
                     label: format!(
                         "promote {replica}{}",
@@ -573,17 +591,37 @@ impl Run {
                     ),
                 )
             }
-            Expectation::LostWrites(n) | Expectation::LostWritesAtLeast(n) => {
-                match self.lost_writes().await {
-                    Ok(lost) => {
-                        let ok = if matches!(expectation, Expectation::LostWrites(_)) {
-                            lost == *n
-                        } else {
-                            lost >= *n
-                        };
-                        (ok, format!("{lost} lost"))
-                    }
-                    Err(e) => (false, e.to_string()),
+            Expectation::LostWrites(n)
+            | Expectation::LostWritesAtLeast(n)
+            | Expectation::LostWritesAtMost(n) => match self.lost_writes().await {
+                Ok(lost) => {
+                    let ok = match expectation {
+                        Expectation::LostWrites(_) => lost == *n,
+                        Expectation::LostWritesAtLeast(_) => lost >= *n,
+                        _ => lost <= *n,
+                    };
+                    (ok, format!("{lost} lost"))
+                }
+                Err(e) => (false, e.to_string()),
+            },
+            Expectation::StaleReadsAtMost(p) => {
+                let reads = consistency::check(&self.traces(), &[]).reads;
+                if reads.probes == 0 {
+                    (
+                        false,
+                        "no read-your-writes probe was answered (traffic(..., read_back: true))"
+                            .to_owned(),
+                    )
+                } else {
+                    (
+                        reads.stale_percent() <= *p,
+                        format!(
+                            "{} of {} stale ({:.1}%)",
+                            reads.stale,
+                            reads.probes,
+                            reads.stale_percent()
+                        ),
+                    )
                 }
             }
             Expectation::KneeRatioAtLeast { of, over, ratio } => {
@@ -678,6 +716,7 @@ pub async fn run(
         healed: None,
         ramps: Vec::new(),
         folder: scenario.folder.clone(),
+        predicted: None,
     };
     // The monitor's first snapshot.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -693,17 +732,50 @@ pub async fn run(
     let traces = run.traces();
     let timeline = run.timeline();
     let slow = run.slow_ms();
+    let wrote = traces.iter().any(|t| t.write || t.own.is_some());
+    let check = if wrote {
+        Some(run.check_data().await.map_err(|e| e.to_string()))
+    } else {
+        None
+    };
     for (i, incident) in run.incidents.iter().enumerate() {
         let until = stopwatch::window_end(&run.incidents, i);
         let mut m = stopwatch::measure(incident, until, &traces, &timeline, slow);
         if incident.promotion {
-            m.lost_writes = run.lost_writes().await.ok();
+            m.lost_writes = check
+                .as_ref()
+                .and_then(|c| c.as_ref().ok())
+                .and_then(Check::lost);
         }
         outcome.measured.push(m);
     }
     outcome.report = report(scenario, &run.state.lab, &outcome, &traces, &run.ramps);
+    if let Some(check) = &check {
+        outcome.report.push_str(&data_report(check, run.predicted));
+    }
+    outcome.check = check.and_then(Result::ok);
+    outcome.history = traces;
     outcome.topology = Some(run.state.topology.clone());
     Ok(outcome)
+}
+
+/// The report's data section: the checker's counts, and the promotion's
+/// predicted loss against the measured one.
+fn data_report(check: &Result<Check, String>, predicted: Option<Option<u64>>) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::from("\n## Data\n\n");
+    let check = match check {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(o, "The data could not be checked: {e}.");
+            return o;
+        }
+    };
+    o.push_str(&check.markdown());
+    if let Some(finding) = predicted.and_then(|p| consistency::compare_prediction(p, check)) {
+        let _ = writeln!(o, "\n{finding}");
+    }
+    o
 }
 
 /// The lab report: what was run, what each incident did, what held.

@@ -6,8 +6,14 @@
 //! batches of at most one per 100 ms.
 //!
 //! With two entry points (two load balancers) requests alternate between
-//! them, as clients do with two DNS records, and a request that gets no
-//! answer from one is retried on the other.
+//! them, as clients do with two DNS records, and a request that could not
+//! be sent to one (no connection) is sent to the other. A request that was
+//! sent is never sent again: a write that timed out may have been done.
+//!
+//! Every write carries a value unique to it. With `read_back` on, each
+//! acknowledged write is read back by its client through the same entry
+//! point, bringing the cookie the write's answer set: the read-your-writes
+//! probe ([`OwnRead`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
+use hyper::header::{CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderValue, SET_COOKIE};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -26,7 +32,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::state::LabState;
-use crate::live::{self, RequestTrace};
+use crate::live::{self, OwnRead, RequestTrace};
 use crate::model::HostName;
 pub use crate::protocol::{MAX_RATE, Rate, TrafficSettings};
 
@@ -203,9 +209,15 @@ impl Entry {
     }
 
     /// Sends one request and reads its answer whole: the status, the
-    /// headers, or what went wrong.
-    async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<(u16, HeaderMap), String> {
+    /// headers and the body, or what went wrong. `delivered` says whether
+    /// the request was written to a server (also when this is cancelled).
+    async fn exchange(
+        &self,
+        request: Request<Full<Bytes>>,
+        delivered: &mut bool,
+    ) -> Result<(u16, HeaderMap, Bytes), String> {
         let (mut sender, reused) = self.connection().await?;
+        *delivered = true;
         // A kept connection the peer closed just as it was taken fails
         // before the request is written (hyper gives it back): that
         // request goes again on a new connection, once, as a client's
@@ -214,23 +226,32 @@ impl Entry {
             Ok(r) => (r, sender),
             Err(mut e) => match e.take_message() {
                 Some(request) if reused && e.error().is_canceled() => {
+                    *delivered = false;
                     let (mut fresh, _) = self.connection_new().await?;
+                    *delivered = true;
                     let r = fresh
                         .send_request(request)
                         .await
                         .map_err(|e| e.to_string())?;
                     (r, fresh)
                 }
-                _ => return Err(e.into_error().to_string()),
+                Some(_) => {
+                    // Given back: it was never written.
+                    *delivered = false;
+                    return Err(e.into_error().to_string());
+                }
+                None => return Err(e.into_error().to_string()),
             },
         };
         let status = response.status().as_u16();
         let (parts, body) = response.into_parts();
-        body.collect()
+        let body = body
+            .collect()
             .await
-            .map_err(|e| format!("reading the answer: {e}"))?;
+            .map_err(|e| format!("reading the answer: {e}"))?
+            .to_bytes();
         self.keep(sender);
-        Ok((status, parts.headers))
+        Ok((status, parts.headers, body))
     }
 }
 
@@ -298,11 +319,11 @@ pub async fn run(
                         let counter = counter.clone();
                         let stop = flat_stop.clone();
                         let writes = current.writes_percent;
+                        let read_back = current.read_back;
                         flat_workers.push(tokio::spawn(async move {
                             while !stop.is_cancelled() {
                                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                                let trace = shared.request(n, is_write(n, writes)).await;
-                                shared.push(trace);
+                                shared.request(n, is_write(n, writes), read_back).await;
                             }
                         }));
                     }
@@ -351,12 +372,12 @@ pub async fn run(
                     };
                     let n = counter.fetch_add(1, Ordering::Relaxed);
                     let write = is_write(n, current.writes_percent);
+                    let read_back = current.read_back;
                     let shared = shared.clone();
                     first_sent.get_or_insert_with(Instant::now);
                     last_sent = Instant::now();
                     tokio::spawn(async move {
-                        let trace = shared.request(n, write).await;
-                        shared.push(trace);
+                        shared.request(n, write, read_back).await;
                         drop(permit);
                     });
                 }
@@ -437,78 +458,150 @@ impl Shared {
         std::mem::take(&mut *crate::locked(&self.pending))
     }
 
-    /// Sends request `n`; with two entry points, retries on the other one
-    /// when no answer comes.
-    async fn request(&self, n: u64, write: bool) -> RequestTrace {
+    /// Sends request `n` (and, for an acknowledged write with `read_back`,
+    /// its client's read of it) and keeps the traces. With two entry
+    /// points, a request that could not be sent to one goes to the other.
+    async fn request(&self, n: u64, write: bool, read_back: bool) {
         let count = self.entries.len();
-        let first = (n as usize) % count;
+        let mut entry = &self.entries[(n as usize) % count];
         let at = live::now();
         let started = Instant::now();
-        let mut trace = self
-            .attempt(&self.entries[first], n, write, at, started)
-            .await;
-        if trace.status.is_none() && count > 1 {
-            let other = &self.entries[(first + 1) % count];
-            trace = self.attempt(other, n, write, at, started).await;
-        }
-        trace
-    }
-
-    async fn attempt(
-        &self,
-        entry: &Entry,
-        n: u64,
-        write: bool,
-        at: live::Millis,
-        started: Instant,
-    ) -> RequestTrace {
-        let mut trace = RequestTrace::new(at, write, entry.target.host.clone());
-        let builder = Request::builder().header(HOST, entry.host_header.clone());
-        let request = if write {
+        let value = write.then(|| format!("traffic-{}-{n}", self.run));
+        let request = |entry: &Entry| match &value {
             // A value of its own, so that lost writes are counted by what
             // was written (a promoted primary hands out the same ids again).
-            let value = format!("traffic-{}-{n}", self.run);
-            let body = serde_json::json!({ "value": value }).to_string();
-            trace.written = Some(value);
-            builder
-                .method(Method::POST)
-                .uri("/api/items")
-                .header(CONTENT_TYPE, "application/json")
-                .body(Full::new(Bytes::from(body)))
-        } else {
-            builder.uri("/").body(Full::new(Bytes::new()))
+            Some(value) => {
+                let body = serde_json::json!({ "value": value }).to_string();
+                Request::builder()
+                    .header(HOST, entry.host_header.clone())
+                    .method(Method::POST)
+                    .uri("/api/items")
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(Full::new(Bytes::from(body)))
+            }
+            None => Request::builder()
+                .header(HOST, entry.host_header.clone())
+                .uri("/")
+                .body(Full::new(Bytes::new())),
         };
-        let answer = match request {
-            Ok(request) => tokio::time::timeout(REQUEST_TIMEOUT, entry.exchange(request))
+        let (mut trace, mut answer) = attempt(entry, request(entry), write, at, started).await;
+        if !trace.delivered && count > 1 {
+            entry = &self.entries[(n as usize + 1) % count];
+            (trace, answer) = attempt(entry, request(entry), write, at, started).await;
+        }
+        trace.written = value;
+        let probe = match (&trace.written, read_back && trace.ok()) {
+            (Some(value), true) => own_read(&trace, value, answer),
+            _ => None,
+        };
+        self.push(trace);
+        if let Some((id, cookie, own)) = probe {
+            let read = Request::builder()
+                .header(HOST, entry.host_header.clone())
+                .uri(format!("/api/items?id={id}"));
+            let read = match cookie {
+                Some(cookie) => read.header(COOKIE, cookie),
+                None => read,
+            };
+            let (mut trace, (body, _)) = attempt(
+                entry,
+                read.body(Full::new(Bytes::new())),
+                false,
+                live::now(),
+                Instant::now(),
+            )
+            .await;
+            if trace.ok() {
+                let found = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| {
+                    v["items"]
+                        .as_array()
+                        .is_some_and(|items| items.iter().any(|i| i["value"] == *own.value))
+                });
+                trace.own = Some(OwnRead { found, ..own });
+            } else {
+                trace.own = Some(own);
+            }
+            self.push(trace);
+        }
+    }
+}
+
+/// For an acknowledged write, what its client reads back: the id its
+/// answer gave, the cookie it set (as a `Cookie` header), and the probe.
+fn own_read(
+    trace: &RequestTrace,
+    value: &str,
+    (body, cookie): Answer,
+) -> Option<(u64, Option<HeaderValue>, OwnRead)> {
+    let answer: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    let id = answer["id"].as_u64()?;
+    Some((
+        id,
+        cookie,
+        OwnRead {
+            value: value.to_owned(),
+            acknowledged: trace.done(),
+            found: false,
+        },
+    ))
+}
+
+/// An answer's body and the cookie it set (as a `Cookie` header's value).
+type Answer = (Bytes, Option<HeaderValue>);
+
+/// Sends `request` to `entry` and traces it; returns the answer too.
+async fn attempt(
+    entry: &Entry,
+    request: Result<Request<Full<Bytes>>, hyper::http::Error>,
+    write: bool,
+    at: live::Millis,
+    started: Instant,
+) -> (RequestTrace, Answer) {
+    let mut trace = RequestTrace::new(at, write, entry.target.host.clone());
+    let mut delivered = false;
+    let answer = match request {
+        Ok(request) => {
+            tokio::time::timeout(REQUEST_TIMEOUT, entry.exchange(request, &mut delivered))
                 .await
                 .unwrap_or_else(|_| {
                     Err(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))
-                }),
-            Err(e) => Err(e.to_string()),
-        };
-        match answer {
-            Ok((status, headers)) => {
-                trace.status = Some(status);
-                let host = |name: &str| {
-                    headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(|v| HostName::new(v.split('/').next().unwrap_or(v)))
-                };
-                trace.lb = host("x-topolab-lb");
-                trace.web = host("x-topolab-web");
-                trace.app = host("x-topolab-app");
-                trace.db = host("x-topolab-db");
-                if let Some(timing) = headers.get("server-timing").and_then(|v| v.to_str().ok()) {
-                    trace.app_ms = server_timing(timing, "app");
-                    trace.db_ms = server_timing(timing, "db");
-                }
-            }
-            Err(e) => trace.error = Some(e),
+                })
         }
-        trace.latency_ms = started.elapsed().as_secs_f32() * 1000.0;
-        trace
+        Err(e) => Err(e.to_string()),
+    };
+    trace.delivered = delivered;
+    let mut body = Bytes::new();
+    let mut cookie = None;
+    match answer {
+        Ok((status, headers, answer)) => {
+            trace.status = Some(status);
+            let host = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| HostName::new(v.split('/').next().unwrap_or(v)))
+            };
+            trace.lb = host("x-topolab-lb");
+            trace.web = host("x-topolab-web");
+            trace.app = host("x-topolab-app");
+            trace.db = host("x-topolab-db");
+            if let Some(timing) = headers.get("server-timing").and_then(|v| v.to_str().ok()) {
+                trace.app_ms = server_timing(timing, "app");
+                trace.db_ms = server_timing(timing, "db");
+            }
+            trace.newest = headers
+                .get("x-topolab-newest")
+                .and_then(|v| v.to_str().ok()?.parse().ok());
+            cookie = headers
+                .get(SET_COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| HeaderValue::from_str(v.split(';').next()?).ok());
+            body = answer;
+        }
+        Err(e) => trace.error = Some(e),
     }
+    trace.latency_ms = started.elapsed().as_secs_f32() * 1000.0;
+    (trace, (body, cookie))
 }
 
 /// The `dur` of metric `name` in a `Server-Timing` header, milliseconds.

@@ -22,7 +22,7 @@ pub use observation::{
     Observation, P95_FAILING_MS, P95_SLOW_MS, ReplicaStatus, RunState, edge_health, latency_health,
 };
 pub use series::{Bucket, HISTORY_SECONDS, Histogram, Series};
-pub use trace::{EdgeKey, Endpoint, RequestTrace, check_path};
+pub use trace::{EdgeKey, Endpoint, Outcome, OwnRead, RequestTrace, check_path};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = u64;
@@ -55,6 +55,10 @@ pub struct Totals {
     pub failed: u64,
     /// Writes acknowledged.
     pub writes_ok: u64,
+    /// Read-your-writes probes answered.
+    pub probes: u64,
+    /// Of them, stale (the client's own write missing).
+    pub stale: u64,
     /// Latency of every finished request.
     pub latency: Histogram,
     /// Requests per web host that served them.
@@ -108,6 +112,9 @@ pub struct LiveState {
     resources: HashMap<(HostName, Option<ComponentKind>), (f32, u64)>,
     nodes: HashMap<ComponentId, Series>,
     edges: HashMap<EdgeKey, Series>,
+    /// Answered read-your-writes probes per second (as requests) and the
+    /// stale ones among them.
+    probes: Series,
     timeline: VecDeque<Transition>,
     recent: VecDeque<RequestTrace>,
     /// Requests since the last [`LiveState::take_recent`].
@@ -394,6 +401,21 @@ impl LiveState {
             None => (done, done),
             Some((a, b)) => (a.min(done), b.max(done)),
         });
+        if t.own.is_some() && ok {
+            let stale = t.stale();
+            totals.probes += 1;
+            self.probes.record(done, true, None);
+            if stale {
+                totals.stale += 1;
+                self.probes.record_stale(done);
+                if let Some(db) = &t.db {
+                    self.nodes
+                        .entry(ComponentId::new(db, ComponentKind::Db))
+                        .or_default()
+                        .record_stale(done);
+                }
+            }
+        }
         // Per node and per edge: the request counts as an error on every
         // hop it went through (each of them returned the failure).
         let path = t.path();
@@ -468,6 +490,9 @@ impl LiveState {
         }
         for series in self.edges.values_mut() {
             series.close_before(second, &empty);
+        }
+        if self.totals.probes > 0 {
+            self.probes.close_before(second, &empty);
         }
     }
 
@@ -617,6 +642,12 @@ impl LiveState {
     /// A component's history.
     pub fn node_series(&self, id: &ComponentId) -> Option<&Series> {
         self.nodes.get(id)
+    }
+
+    /// Read-your-writes probes per second: `requests` answered, of which
+    /// `stale_reads` missed the client's own write.
+    pub fn probe_series(&self) -> &Series {
+        &self.probes
     }
 
     /// An edge's history.

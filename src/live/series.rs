@@ -29,6 +29,17 @@ pub struct Bucket {
     pub cpu_percent: Option<f32>,
     /// Memory, bytes.
     pub memory_bytes: Option<u64>,
+    /// Read-your-writes probes that missed their own write (stale reads).
+    pub stale_reads: u32,
+}
+
+/// A second still open for late requests.
+#[derive(Clone, Debug, Default)]
+struct Open {
+    requests: u32,
+    errors: u32,
+    stale: u32,
+    latencies: Vec<f32>,
 }
 
 /// Per-second history: complete seconds, plus the seconds still open for
@@ -36,7 +47,7 @@ pub struct Bucket {
 #[derive(Clone, Debug, Default)]
 pub struct Series {
     closed: VecDeque<Bucket>,
-    open: BTreeMap<u64, (u32, u32, Vec<f32>)>,
+    open: BTreeMap<u64, Open>,
 }
 
 impl Series {
@@ -47,13 +58,22 @@ impl Series {
             return;
         }
         let entry = self.open.entry(second).or_default();
-        entry.0 += 1;
+        entry.requests += 1;
         if !ok {
-            entry.1 += 1;
+            entry.errors += 1;
         }
         if let Some(l) = latency_ms {
-            entry.2.push(l);
+            entry.latencies.push(l);
         }
+    }
+
+    /// Counts a stale read that finished at `done`.
+    pub(super) fn record_stale(&mut self, done: Millis) {
+        let second = done / 1000;
+        if self.closed.back().is_some_and(|b| b.second >= second) {
+            return;
+        }
+        self.open.entry(second).or_default().stale += 1;
     }
 
     /// Closes every second before `second`, filling quiet seconds with zeros;
@@ -67,14 +87,15 @@ impl Series {
             .unwrap_or(second.saturating_sub(1));
         let first = first.max(second.saturating_sub(HISTORY_SECONDS as u64));
         for s in first..second {
-            let (requests, errors, mut latencies) = self.open.remove(&s).unwrap_or_default();
-            latencies.sort_by(f32::total_cmp);
+            let mut open = self.open.remove(&s).unwrap_or_default();
+            open.latencies.sort_by(f32::total_cmp);
             self.closed.push_back(Bucket {
                 second: s,
-                requests,
-                errors,
-                p50_ms: percentile(&latencies, 0.50),
-                p95_ms: percentile(&latencies, 0.95),
+                requests: open.requests,
+                errors: open.errors,
+                p50_ms: percentile(&open.latencies, 0.50),
+                p95_ms: percentile(&open.latencies, 0.95),
+                stale_reads: open.stale,
                 ..gauges.clone()
             });
         }

@@ -35,6 +35,51 @@ pub struct RequestTrace {
     /// For a write, the value it wrote: unique to it, so the data can be
     /// checked for it (ids are not: a promoted primary reuses them).
     pub written: Option<String>,
+    /// Whether the request was sent whole to a server: a failure after
+    /// that leaves its effect unknown (a write may have been committed).
+    pub delivered: bool,
+    /// For a read of `/`, the newest item's id it saw.
+    pub newest: Option<u64>,
+    /// For a read-your-writes probe, the write it looked for.
+    pub own: Option<OwnRead>,
+}
+
+/// A read-your-writes probe: a client reads back the write it just had
+/// acknowledged, through the same entry point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnRead {
+    /// The value written.
+    pub value: String,
+    /// When the write was acknowledged.
+    pub acknowledged: Millis,
+    /// Whether the read found it (`false` on an answered read: stale).
+    pub found: bool,
+}
+
+/// What became of a request, as a client can know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// Answered with success.
+    Ok,
+    /// Certainly not done: never sent, or refused before it reached the
+    /// app (a load balancer with no server), or refused by the app as
+    /// invalid.
+    Failed,
+    /// It may or may not have taken effect: no answer after it was sent
+    /// (a timeout, a connection cut), or an error from the app or a proxy
+    /// after the app may have run it.
+    Unknown,
+}
+
+impl Outcome {
+    /// Its name in histories and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 impl RequestTrace {
@@ -54,7 +99,32 @@ impl RequestTrace {
             app_ms: None,
             db_ms: None,
             written: None,
+            delivered: false,
+            newest: None,
+            own: None,
         }
+    }
+
+    /// What became of it. An answer from the app (`X-Topolab-App`) that is
+    /// not a success leaves a write unknown unless it was a 4xx (refused
+    /// as invalid); without the app's header, a 503 is the load balancer's
+    /// or Nginx's own refusal (no server to send it to), while a 502 or
+    /// 504 may come after the app received it.
+    pub fn outcome(&self) -> Outcome {
+        match self.status {
+            Some(s) if (200..300).contains(&s) => Outcome::Ok,
+            Some(s) if (400..500).contains(&s) => Outcome::Failed,
+            Some(503) if self.app.is_none() => Outcome::Failed,
+            Some(_) => Outcome::Unknown,
+            None if self.delivered => Outcome::Unknown,
+            None => Outcome::Failed,
+        }
+    }
+
+    /// A read-your-writes probe that was answered but did not find the
+    /// client's own write.
+    pub fn stale(&self) -> bool {
+        self.ok() && self.own.as_ref().is_some_and(|o| !o.found)
     }
 
     /// A 2xx answer.

@@ -289,6 +289,10 @@ pub struct AppServer {
     pub port: u16,
     /// The replication group the app reads and writes.
     pub group: String,
+    /// Whether a client reads its own writes (off: a read can go to a
+    /// replica that has not applied them yet).
+    #[serde(skip_serializing_if = "ReadYourWrites::is_off")]
+    pub read_your_writes: ReadYourWrites,
 }
 
 impl Default for AppServer {
@@ -296,6 +300,53 @@ impl Default for AppServer {
         Self {
             port: 8000,
             group: default_group(),
+            read_your_writes: ReadYourWrites::Off,
+        }
+    }
+}
+
+/// How an app keeps a client's reads from missing the client's own writes.
+/// A write's answer carries a token (a cookie: when it was written and its
+/// GTID); a read that brings it back is served as set here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadYourWrites {
+    /// Reads go to a replica whatever the client wrote.
+    #[default]
+    Off,
+    /// For `window_ms` after a write, the client's reads go to the primary.
+    FromPrimary {
+        /// How long after a write, milliseconds.
+        window_ms: u32,
+    },
+    /// A read first waits until its replica has applied the client's last
+    /// write (`MASTER_GTID_WAIT` on MariaDB, `WAIT_FOR_EXECUTED_GTID_SET`
+    /// on MySQL), at most `timeout_ms`; past that it goes to the primary.
+    WaitForReplica {
+        /// The longest wait, milliseconds.
+        timeout_ms: u32,
+    },
+}
+
+impl ReadYourWrites {
+    /// The longest `window_ms` or `timeout_ms` accepted.
+    pub const MAX_MS: u32 = 60_000;
+
+    /// Whether it is off (the default, not written to files).
+    pub fn is_off(&self) -> bool {
+        *self == Self::Off
+    }
+
+    /// In words, for plans and the inspector.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Off => "off".to_owned(),
+            Self::FromPrimary { window_ms } => {
+                format!("reads from the primary for {window_ms} ms after a write")
+            }
+            Self::WaitForReplica { timeout_ms } => {
+                format!("waits up to {timeout_ms} ms for the replica to apply the write")
+            }
         }
     }
 }

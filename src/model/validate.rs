@@ -10,7 +10,7 @@ use super::names::{
 };
 use super::ports::{MAX_PORT, PortUse, collisions, port_uses};
 use super::text::{Shown, is_control_or_bidi};
-use super::topology::{FORMAT_VERSION, Host, Role, Topology};
+use super::topology::{FORMAT_VERSION, Host, ReadYourWrites, Role, Topology};
 
 /// More hosts than this is refused: every host needs an address in one /24.
 pub const MAX_HOSTS: usize = 200;
@@ -394,6 +394,24 @@ impl<'a> Validator<'a> {
                         format!(
                             "the app uses replication group {:?}, which has no primary database",
                             app.group
+                        ),
+                    );
+                }
+                let ms = match app.read_your_writes {
+                    ReadYourWrites::Off => None,
+                    ReadYourWrites::FromPrimary { window_ms } => Some(("window_ms", window_ms)),
+                    ReadYourWrites::WaitForReplica { timeout_ms } => {
+                        Some(("timeout_ms", timeout_ms))
+                    }
+                };
+                if let Some((name, ms)) = ms
+                    && !(1..=ReadYourWrites::MAX_MS).contains(&ms)
+                {
+                    self.about(
+                        component(&h.name, ComponentKind::App),
+                        format!(
+                            "read_your_writes: {name} is {ms}; it must be 1 to {} ms",
+                            ReadYourWrites::MAX_MS
                         ),
                     );
                 }

@@ -142,6 +142,10 @@ pub struct TrafficSettings {
     /// Percent of requests that are writes (`POST /api/items`); the rest
     /// are reads (`GET /`).
     pub writes_percent: u8,
+    /// Whether each acknowledged write is read back by its client through
+    /// the same entry point (the read-your-writes probe). A read that
+    /// misses it is a stale read.
+    pub read_back: bool,
 }
 
 impl Default for TrafficSettings {
@@ -149,6 +153,7 @@ impl Default for TrafficSettings {
         Self {
             rate: Rate::PerSecond(20.0),
             writes_percent: 0,
+            read_back: false,
         }
     }
 }

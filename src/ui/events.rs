@@ -183,6 +183,7 @@ impl TopolabApp {
                 .push(Intent::Traffic(Some(TrafficSettings {
                     rate: Rate::PerSecond(rate),
                     writes_percent: self.lab.live.writes,
+                    read_back: self.lab.live.read_back,
                 })));
         }
     }

@@ -205,6 +205,9 @@ pub struct LiveView {
     pub rate: f64,
     /// Percent writes.
     pub writes: u8,
+    /// Each acknowledged write read back by its client (read-your-writes
+    /// probe).
+    pub read_back: bool,
     /// The last log lines fetched per component.
     pub logs: HashMap<ComponentId, String>,
     /// Faults in effect, each with whether it was seen to take effect: as
@@ -238,6 +241,7 @@ impl Default for LiveView {
             traffic_on: false,
             rate: 20.0,
             writes: 10,
+            read_back: false,
             logs: HashMap::new(),
             faults: Vec::new(),
             incidents: Vec::new(),
@@ -259,6 +263,7 @@ impl LiveView {
         TrafficSettings {
             rate: Rate::PerSecond(self.rate),
             writes_percent: self.writes,
+            read_back: self.read_back,
         }
     }
 
