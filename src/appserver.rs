@@ -23,7 +23,8 @@
 //! lab's secrets, readable by root only), not from the environment.
 //!
 //! Every response carries `X-Topolab-App` and, when a database answered,
-//! `X-Topolab-Db`, plus per-hop timing in `Server-Timing`.
+//! `X-Topolab-Db`, plus per-hop timing in `Server-Timing`. A failed write
+//! says `X-Topolab-Write: not-done` when it certainly was not done.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -55,6 +56,9 @@ const MAX_ITEMS: u32 = 10_000;
 pub const POOL_SIZE: usize = 16;
 /// How long an idle pooled connection is kept before it is closed.
 const POOL_IDLE: Duration = Duration::from_secs(60);
+/// Set to `not-done` on a failed write's answer when the write certainly
+/// was not done (never sent to the database, or refused by it).
+pub const WRITE_HEADER: &str = "x-topolab-write";
 /// The cookie a write's answer sets when read-your-writes is on.
 pub const RYW_COOKIE: &str = "topolab-ryw";
 
@@ -667,19 +671,32 @@ async fn add_item(
         _ => None,
     };
     let start = Instant::now();
+    // Whether the write certainly was not done: never sent (no connection),
+    // or refused by the server (read-only, an error); a timeout or a lost
+    // connection after it was sent leaves it unknown.
+    let not_done = std::sync::atomic::AtomicBool::new(true);
     let result = app
         .on(&writer, async |c| {
-            c.exec_drop(
-                "INSERT INTO items (value, written_by) VALUES (?, ?)",
-                (value.clone(), host.clone()),
-            )
-            .await?;
+            not_done.store(false, std::sync::atomic::Ordering::Relaxed);
+            let inserted = c
+                .exec_drop(
+                    "INSERT INTO items (value, written_by) VALUES (?, ?)",
+                    (value.clone(), host.clone()),
+                )
+                .await;
+            if let Err(e @ mysql_async::Error::Server(_)) = inserted {
+                not_done.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(e);
+            }
+            inserted?;
             let id = c.last_insert_id().unwrap_or(0);
+            // Committed: without its GTID the client's next read does not
+            // wait, but the write is acknowledged.
             let gtid = match gtid_query {
-                Some(q) => c.query_first::<String, _>(q).await?.unwrap_or_default(),
-                None => String::new(),
+                Some(q) => c.query_first::<String, _>(q).await.ok().flatten(),
+                None => None,
             };
-            Ok((id, gtid))
+            Ok((id, gtid.unwrap_or_default()))
         })
         .await;
     let mut trace = trace;
@@ -702,11 +719,17 @@ async fn add_item(
                 }),
             )
         }
-        Err(e) => trace.respond(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"error": format!("the write to {}/db failed: {e}", writer.host)})),
-        ),
+        Err(e) => {
+            let mut response = trace.respond(
+                &app,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"error": format!("the write to {}/db failed: {e}", writer.host)})),
+            );
+            if not_done.load(std::sync::atomic::Ordering::Relaxed) {
+                insert(response.headers_mut(), WRITE_HEADER, "not-done");
+            }
+            response
+        }
     }
 }
 

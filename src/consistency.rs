@@ -573,6 +573,9 @@ pub struct Record {
     /// A probe: whether it found its write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found: Option<bool>,
+    /// The incident (fault, promotion, apply) whose window it was sent in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
 }
 
 impl Record {
@@ -604,6 +607,7 @@ impl Record {
             newest: t.newest,
             acknowledged: t.own.as_ref().map(|o| o.acknowledged),
             found: t.own.as_ref().map(|o| o.found),
+            incident: None,
         }
     }
 
@@ -629,6 +633,9 @@ impl Record {
         t.app = self.app.clone();
         t.db = self.db.clone();
         t.delivered = self.status.is_some() || outcome == Outcome::Unknown;
+        // An answered failure the status alone would leave unknown: the
+        // app said it was not done.
+        t.not_done = self.status.is_some() && outcome == Outcome::Failed;
         t.newest = self.newest;
         if write {
             t.written = self.value.clone();
@@ -654,10 +661,20 @@ impl Record {
 
 /// `history` as JSON Lines: one [`Record`] per request, in order.
 pub fn to_json_lines(history: &[RequestTrace]) -> String {
+    to_json_lines_marked(history, &[])
+}
+
+/// `history` as JSON Lines, each request marked with the incident it was
+/// sent in: the last of `incidents` (when it began, its label; in time
+/// order) that began at or before it.
+pub fn to_json_lines_marked(history: &[RequestTrace], incidents: &[(Millis, String)]) -> String {
     let mut out = String::with_capacity(history.len() * 200);
     for t in history {
+        let mut record = Record::of(t);
+        let began = incidents.partition_point(|(at, _)| *at <= t.at);
+        record.incident = began.checked_sub(1).map(|i| incidents[i].1.clone());
         // Plain fields: serializing cannot fail.
-        if let Ok(line) = serde_json::to_string(&Record::of(t)) {
+        if let Ok(line) = serde_json::to_string(&record) {
             out.push_str(&line);
             out.push('\n');
         }

@@ -33,8 +33,10 @@
 //! - `lost_writes(N)` / `lost_writes_at_least(N)` / `lost_writes_at_most(N)`:
 //!   acknowledged writes missing from the current primary, found by the
 //!   value each write carries ([`crate::consistency`]).
-//! - `stale_reads_at_most(P)`: at most P% of the read-your-writes probes
-//!   (`traffic(..., read_back: true)`) missed the client's own write.
+//! - `stale_reads_at_most(P)` / `stale_reads_at_least(P)`: at most (at
+//!   least) P% of the read-your-writes probes (`traffic(..., read_back:
+//!   true)`) sent since the last step that changed the lab missed the
+//!   client's own write.
 //! - `first_write_within(S)`: a write succeeded within S seconds of the last promotion.
 //! - `knee_ratio_at_least(of: A, over: B, ratio: R)`: the knee of the
 //!   `capacity` step labelled A is at least R times the knee of the one
@@ -67,7 +69,7 @@ pub struct Shipped {
 }
 
 /// The scenarios in `presets/scenarios/`, one per lesson.
-pub const SHIPPED: [Shipped; 11] = [
+pub const SHIPPED: [Shipped; 13] = [
     Shipped {
         name: "web-server-failure",
         design: "reference",
@@ -123,11 +125,21 @@ pub const SHIPPED: [Shipped; 11] = [
         design: "reference",
         source: include_str!("../presets/scenarios/switch-to-semi-sync.scenario.ron"),
     },
+    Shipped {
+        name: "semi-sync-falls-back",
+        design: "semi-sync",
+        source: include_str!("../presets/scenarios/semi-sync-falls-back.scenario.ron"),
+    },
+    Shipped {
+        name: "stale-reads-and-read-your-writes",
+        design: "reference",
+        source: include_str!("../presets/scenarios/stale-reads-and-read-your-writes.scenario.ron"),
+    },
 ];
 
 /// The designs shipped beside the scenarios, for their `apply` steps:
 /// (file name, text).
-pub const DESIGNS: [(&str, &str); 2] = [
+pub const DESIGNS: [(&str, &str); 3] = [
     (
         "reference-plus-web-03.topology.ron",
         include_str!("../presets/scenarios/reference-plus-web-03.topology.ron"),
@@ -135,6 +147,10 @@ pub const DESIGNS: [(&str, &str); 2] = [
     (
         "reference-semi-sync.topology.ron",
         include_str!("../presets/scenarios/reference-semi-sync.topology.ron"),
+    ),
+    (
+        "reference-read-your-writes.topology.ron",
+        include_str!("../presets/scenarios/reference-read-your-writes.topology.ron"),
     ),
 ];
 
@@ -298,6 +314,8 @@ pub enum Expectation {
     LostWritesAtMost(u64),
     /// At most P% of read-your-writes probes stale.
     StaleReadsAtMost(f64),
+    /// At least P% of read-your-writes probes stale.
+    StaleReadsAtLeast(f64),
     /// A write succeeded within S seconds of the last promotion.
     FirstWriteWithin(f64),
     /// One capacity step's knee against another's.
@@ -333,6 +351,7 @@ impl std::fmt::Display for Expectation {
             Self::LostWritesAtLeast(n) => write!(f, "at least {n} acknowledged write(s) lost"),
             Self::LostWritesAtMost(n) => write!(f, "at most {n} acknowledged write(s) lost"),
             Self::StaleReadsAtMost(p) => write!(f, "at most {p}% stale reads"),
+            Self::StaleReadsAtLeast(p) => write!(f, "at least {p}% stale reads"),
             Self::FirstWriteWithin(s) => {
                 write!(f, "a write succeeds within {s} s of the promotion")
             }
@@ -443,7 +462,9 @@ fn check_steps(steps: &[Step]) -> Result<(), String> {
                     ));
                 }
             }
-            Step::Expect(Expectation::StaleReadsAtMost(p)) if !(0.0..=100.0).contains(p) => {
+            Step::Expect(Expectation::StaleReadsAtMost(p) | Expectation::StaleReadsAtLeast(p))
+                if !(0.0..=100.0).contains(p) =>
+            {
                 return Err(format!(
                     "stale_reads_at_most({p}): a percentage from 0 to 100"
                 ));

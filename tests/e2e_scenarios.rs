@@ -45,11 +45,36 @@ fn the_shipped_scenarios_run_and_pass() {
         ("reference", "e2e-s1", "web-server-failure"),
         ("active-passive", "e2e-s2", "active-passive-failover"),
         ("reference", "e2e-s3", "primary-failure-promotion"),
-        ("reference", "e2e-s4", "lag-and-lost-writes"),
         ("semi-sync", "e2e-s5", "semi-sync-keeps-writes"),
         ("reference", "e2e-s6", "planned-switchover"),
     ] {
         run_scenario(topology, lab, scenario);
+    }
+}
+
+/// The data lessons: the checker's counts are in each report, and the
+/// promotion's prediction agrees with them.
+#[test]
+fn the_consistency_lessons_run_and_pass() {
+    let Some(_docker) = docker() else { return };
+    for (topology, lab, scenario, promotes) in [
+        ("reference", "e2e-s4", "lag-and-lost-writes", true),
+        ("semi-sync", "e2e-s7", "semi-sync-falls-back", true),
+        (
+            "reference",
+            "e2e-s8",
+            "stale-reads-and-read-your-writes",
+            false,
+        ),
+    ] {
+        let report = run_scenario(topology, lab, scenario);
+        assert!(report.contains("## Data"), "{report}");
+        assert!(report.contains("(primary): "), "{report}");
+        if promotes {
+            assert!(report.contains("they agree"), "{report}");
+        } else {
+            assert!(report.contains("read-your-writes probes: "), "{report}");
+        }
     }
 }
 

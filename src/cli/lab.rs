@@ -445,7 +445,7 @@ pub async fn traffic(
     let live = crate::locked(&live);
     print!("{}", traffic_summary(&stats, live.totals()));
     if let Some(path) = history {
-        save_history(&path, &crate::locked(&kept))?;
+        save_history(&path, &crate::locked(&kept), &[])?;
     }
     Ok(())
 }
@@ -454,8 +454,9 @@ pub async fn traffic(
 pub fn save_history(
     path: &std::path::Path,
     history: &[crate::live::RequestTrace],
+    incidents: &[(crate::live::Millis, String)],
 ) -> anyhow::Result<()> {
-    let text = crate::consistency::to_json_lines(history);
+    let text = crate::consistency::to_json_lines_marked(history, incidents);
     crate::fsutil::write_atomic(path, text.as_bytes())
         .map_err(|e| anyhow::anyhow!("cannot write the history {}: {e}", path.display()))?;
     println!(
@@ -499,15 +500,17 @@ pub async fn check_data(
     for (db, e) in &unreadable {
         println!("- {db}/db cannot be read: {e}");
     }
-    let mut bad = !unreadable.is_empty();
-    match &history {
+    let bad = match &history {
         Some(history) => {
             let check = crate::consistency::check_as_of(history, &held, as_of);
             print!("{}", check.markdown());
-            bad |= check.databases.iter().any(|d| !d.lost.is_empty());
+            check.lost() != Some(0)
         }
-        None => print!("{}", crate::consistency::compare_holdings(&held)),
-    }
+        None => {
+            print!("{}", crate::consistency::compare_holdings(&held));
+            !held.iter().any(|h| h.primary)
+        }
+    };
     Ok(if bad {
         ExitCode::from(1)
     } else {
@@ -522,8 +525,17 @@ pub fn traffic_summary(stats: &traffic::RunStats, totals: &crate::live::Totals) 
     let ms = |v: Option<f32>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} ms"));
     let _ = writeln!(
         out,
-        "sent {} requests in {:.1} s ({:.1} req/s): {} ok, {} failed",
+        "sent {} requests{} in {:.1} s ({:.1} req/s): {} ok, {} failed",
         stats.sent,
+        if totals.probes > 0 {
+            // Each acknowledged write's read-back is one more request.
+            format!(
+                " (and {} read-backs)",
+                totals.sent.saturating_sub(stats.sent)
+            )
+        } else {
+            String::new()
+        },
         stats.sending_seconds,
         stats.achieved_rate(),
         totals.ok,
@@ -536,6 +548,15 @@ pub fn traffic_summary(stats: &traffic::RunStats, totals: &crate::live::Totals) 
         ms(totals.latency.quantile(0.95)),
         totals.latency.max()
     );
+    if totals.probes > 0 {
+        let _ = writeln!(
+            out,
+            "read-your-writes probes: {} answered, {} stale ({:.1}%)",
+            totals.probes,
+            totals.stale,
+            100.0 * totals.stale as f64 / totals.probes as f64
+        );
+    }
     let served: u64 = totals.by_web.values().sum();
     for (web, n) in &totals.by_web {
         let _ = writeln!(
@@ -647,7 +668,12 @@ pub async fn scenario(
         println!("\nreport written to {}", path.display());
     }
     if let Some(path) = history {
-        save_history(&path, &outcome.history)?;
+        let incidents: Vec<(crate::live::Millis, String)> = outcome
+            .measured
+            .iter()
+            .map(|m| (m.incident.at, m.incident.label.clone()))
+            .collect();
+        save_history(&path, &outcome.history, &incidents)?;
     }
     Ok(outcome.failed.is_empty())
 }

@@ -167,7 +167,7 @@ enum Command {
     /// Check a running lab's data: read every database's items and, with --history,
     /// classify each write of the history (ok, lost, recovered,
     /// unexpected) and count the stale reads. Exit 1 when an acknowledged
-    /// write is lost or a database cannot be read, 2 when the history is
+    /// write is lost or the primary cannot be read, 2 when the history is
     /// unreadable.
     CheckData {
         /// The lab.

@@ -328,3 +328,41 @@ fn databases_compared_without_a_history() {
     );
     assert!(compare_holdings(&[]).contains("no primary was read"));
 }
+
+#[test]
+fn each_request_is_marked_with_its_incident() {
+    let history = vec![
+        acked(100, "traffic-r-0"),
+        acked(300, "traffic-r-1"),
+        acked(500, "traffic-r-2"),
+    ];
+    let incidents = vec![
+        (200, "web-01/db kill".to_owned()),
+        (400, "promote web-02".to_owned()),
+    ];
+    let text = to_json_lines_marked(&history, &incidents);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!lines[0].contains("incident"), "{}", lines[0]);
+    assert!(
+        lines[1].contains(r#""incident":"web-01/db kill""#),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains(r#""incident":"promote web-02""#),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(from_json_lines(&text).expect("parses").len(), 3);
+}
+
+#[test]
+fn an_app_error_is_unknown_unless_the_app_says_the_write_was_not_done() {
+    let mut t = write(1, "traffic-r-0", Some(503), true);
+    t.app = Some(h("web-01"));
+    assert_eq!(t.outcome(), Outcome::Unknown);
+    t.not_done = true;
+    assert_eq!(t.outcome(), Outcome::Failed);
+    let back = from_json_lines(&to_json_lines(std::slice::from_ref(&t))).expect("parses");
+    assert_eq!(back[0].outcome(), Outcome::Failed);
+}

@@ -37,7 +37,7 @@ pub struct AppConfig {
     /// How a client's reads see its own writes.
     #[serde(default)]
     pub read_your_writes: ReadYourWrites,
-    /// The database program (its GTID functions differ).
+    /// The database program that runs (its GTID functions differ).
     #[serde(default)]
     pub flavor: Flavor,
 }
@@ -77,7 +77,7 @@ pub(super) fn config(ctx: &Ctx, host: &Host, app: &AppServer) -> String {
         admin_socket: paths::APP_ADMIN_SOCKET.to_owned(),
         db_timeout_ms: 1000,
         read_your_writes: app.read_your_writes,
-        flavor: t.databases.flavor,
+        flavor: ctx.settings.flavor,
     });
     // A valid topology always has the group's primary; serialization of
     // these plain fields cannot fail.

@@ -604,25 +604,31 @@ impl Run {
                 }
                 Err(e) => (false, e.to_string()),
             },
-            Expectation::StaleReadsAtMost(p) => {
-                let reads = consistency::check(&self.traces(), &[]).reads;
+            Expectation::StaleReadsAtMost(p) | Expectation::StaleReadsAtLeast(p) => {
+                let since: Vec<RequestTrace> = self
+                    .traces()
+                    .into_iter()
+                    .filter(|t| t.at >= self.changed)
+                    .collect();
+                let reads = consistency::check(&since, &[]).reads;
                 if reads.probes == 0 {
-                    (
+                    return (
                         false,
-                        "no read-your-writes probe was answered (traffic(..., read_back: true))"
+                        "no read-your-writes probe was answered since the last change \
+                         (traffic(..., read_back: true))"
                             .to_owned(),
-                    )
-                } else {
-                    (
-                        reads.stale_percent() <= *p,
-                        format!(
-                            "{} of {} stale ({:.1}%)",
-                            reads.stale,
-                            reads.probes,
-                            reads.stale_percent()
-                        ),
-                    )
+                    );
                 }
+                let percent = reads.stale_percent();
+                let ok = if matches!(expectation, Expectation::StaleReadsAtMost(_)) {
+                    percent <= *p
+                } else {
+                    percent >= *p
+                };
+                (
+                    ok,
+                    format!("{} of {} stale ({percent:.1}%)", reads.stale, reads.probes),
+                )
             }
             Expectation::KneeRatioAtLeast { of, over, ratio } => {
                 let knee = |label: &str| self.ramp(label).and_then(Ramp::knee);

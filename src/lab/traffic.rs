@@ -589,6 +589,9 @@ async fn attempt(
                 trace.app_ms = server_timing(timing, "app");
                 trace.db_ms = server_timing(timing, "db");
             }
+            trace.not_done = headers
+                .get(crate::appserver::WRITE_HEADER)
+                .is_some_and(|v| v.as_bytes() == b"not-done");
             trace.newest = headers
                 .get("x-topolab-newest")
                 .and_then(|v| v.to_str().ok()?.parse().ok());

@@ -42,6 +42,9 @@ pub struct RequestTrace {
     pub newest: Option<u64>,
     /// For a read-your-writes probe, the write it looked for.
     pub own: Option<OwnRead>,
+    /// The app said the write was not done (`X-Topolab-Write: not-done`:
+    /// never sent to the database, or refused by it).
+    pub not_done: bool,
 }
 
 /// A read-your-writes probe: a client reads back the write it just had
@@ -102,18 +105,21 @@ impl RequestTrace {
             delivered: false,
             newest: None,
             own: None,
+            not_done: false,
         }
     }
 
     /// What became of it. An answer from the app (`X-Topolab-App`) that is
     /// not a success leaves a write unknown unless it was a 4xx (refused
-    /// as invalid); without the app's header, a 503 is the load balancer's
-    /// or Nginx's own refusal (no server to send it to), while a 502 or
-    /// 504 may come after the app received it.
+    /// as invalid) or the app said it was not done; without the app's
+    /// header, a 503 is the load balancer's or Nginx's own refusal (no
+    /// server to send it to), while a 502 or 504 may come after the app
+    /// received it.
     pub fn outcome(&self) -> Outcome {
         match self.status {
             Some(s) if (200..300).contains(&s) => Outcome::Ok,
             Some(s) if (400..500).contains(&s) => Outcome::Failed,
+            Some(_) if self.not_done => Outcome::Failed,
             Some(503) if self.app.is_none() => Outcome::Failed,
             Some(_) => Outcome::Unknown,
             None if self.delivered => Outcome::Unknown,
