@@ -10,55 +10,11 @@ use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use support::stub::{Stub, app_on_stub};
+use support::stub::{Stub, lab, running, step};
 use topolab::change::{self, ChangePlan, Impact};
-use topolab::generate::Artifacts;
 use topolab::model::{HostName, Position, Subject, Topology};
-use topolab::preset::Preset;
-use topolab::protocol::{ApplyProgress, CommandId, LabCommand, LabEvent, LabName};
+use topolab::protocol::{ApplyProgress, CommandId, LabCommand, LabEvent};
 use topolab::ui::TopolabApp;
-
-fn lab() -> LabName {
-    "reference".parse().expect("a lab name")
-}
-
-fn reference() -> Topology {
-    Preset::find("reference")
-        .and_then(|p| p.topology().ok())
-        .expect("reference")
-}
-
-fn step(h: &mut Harness<'static, TopolabApp>) {
-    h.run_steps(3);
-}
-
-/// The app with the reference design, launched as lab `reference` on the
-/// stub.
-fn running() -> (Harness<'static, TopolabApp>, Stub) {
-    let (mut h, mut stub) = app_on_stub(reference());
-    stub.send(LabEvent::Engine(Ok(())));
-    step(&mut h);
-    h.get_by_label("▶ Launch").click();
-    step(&mut h);
-    let id = stub
-        .sent()
-        .into_iter()
-        .find_map(|c| matches!(c, LabCommand::Launch { .. }).then(|| c.id()))
-        .expect("a launch");
-    stub.send(LabEvent::Launched {
-        id,
-        lab: lab(),
-        entry_points: vec![],
-        artifacts: Box::new(Artifacts::default()),
-    });
-    stub.send(LabEvent::Finished {
-        id,
-        result: Ok("lab reference is running".to_owned()),
-    });
-    step(&mut h);
-    assert!(h.state().lab.running.is_some());
-    (h, stub)
-}
 
 /// Replaces the design with `f` applied to it (one undoable edit).
 fn edit(h: &mut Harness<'static, TopolabApp>, key: &str, f: impl FnOnce(&mut Topology)) {

@@ -218,7 +218,12 @@ fn history_round_trips_through_json_lines() {
     ];
     let text = to_json_lines(&history);
     assert_eq!(text.lines().count(), 6);
-    assert!(text.lines().next().unwrap().contains(r#""type":"write""#));
+    assert!(
+        text.lines()
+            .next()
+            .expect("a line")
+            .contains(r#""type":"write""#)
+    );
     assert!(text.contains(r#""type":"read-own-write""#));
     let back = from_json_lines(&text).expect("parses");
     let outcomes = |h: &[RequestTrace]| h.iter().map(RequestTrace::outcome).collect::<Vec<_>>();
@@ -233,12 +238,12 @@ fn history_round_trips_through_json_lines() {
 #[test]
 fn a_malformed_history_names_its_line() {
     let good = to_json_lines(&[acked(1, "traffic-r-0")]);
-    let e = from_json_lines(&format!("{good}\n{{not json")).unwrap_err();
+    let e = from_json_lines(&format!("{good}\n{{not json")).expect_err("refused");
     assert!(e.starts_with("line 3:"), "{e}");
-    let e = from_json_lines(&good.replace("\"ok\"", "\"maybe\"")).unwrap_err();
+    let e = from_json_lines(&good.replace("\"ok\"", "\"maybe\"")).expect_err("refused");
     assert!(e.contains("unknown outcome \"maybe\""), "{e}");
     // An outcome the status contradicts.
-    let e = from_json_lines(&good.replace("\"ok\"", "\"failed\"")).unwrap_err();
+    let e = from_json_lines(&good.replace("\"ok\"", "\"failed\"")).expect_err("refused");
     assert!(e.contains("does not follow"), "{e}");
 }
 
@@ -260,7 +265,7 @@ fn the_checker_is_quick_on_100000_writes() {
     }];
     let check = check(&history, &holdings);
     assert_eq!(check.lost(), Some(100));
-    assert_eq!(check.primary().unwrap().ok, 99_900);
+    assert_eq!(check.primary().expect("the primary").ok, 99_900);
 }
 
 #[test]
@@ -272,7 +277,7 @@ fn writes_in_flight_when_the_data_was_read_are_unknown() {
     assert_eq!(check.writes.sent, 1);
     assert_eq!(check.writes.unknown, 1);
     assert_eq!(check.lost(), Some(0));
-    assert_eq!(check.primary().unwrap().unknown_absent, 1);
+    assert_eq!(check.primary().expect("the primary").unknown_absent, 1);
 }
 
 #[test]
@@ -285,19 +290,19 @@ fn prediction_against_measure() {
     let check = check(&history, &[holding("web-02", true, &[])]);
     // 2 lost, 1 unknown absent: a prediction of 2 or 3 agrees.
     for p in [2, 3] {
-        let said = compare_prediction(Some(p), &check).unwrap();
+        let said = compare_prediction(Some(p), &check).expect("a verdict");
         assert!(said.contains("they agree"), "{said}");
     }
-    let said = compare_prediction(Some(1), &check).unwrap();
+    let said = compare_prediction(Some(1), &check).expect("a verdict");
     assert!(
         said.contains("**Finding:**") && said.contains("did not foresee"),
         "{said}"
     );
-    let said = compare_prediction(Some(7), &check).unwrap();
+    let said = compare_prediction(Some(7), &check).expect("a verdict");
     assert!(said.contains("Fewer writes were lost"), "{said}");
     assert!(
         compare_prediction(None, &check)
-            .unwrap()
+            .expect("a verdict")
             .contains("could not predict")
     );
     assert_eq!(

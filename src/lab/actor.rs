@@ -177,6 +177,7 @@ impl Actor {
                 topology,
                 yes,
             } => self.apply(id, lab, topology, yes),
+            LabCommand::CheckData { id, lab } => self.check_data(id, lab),
         }
     }
 
@@ -520,6 +521,43 @@ impl Actor {
         });
     }
 
+    /// Reads what every database of `lab` holds, for the app to check its
+    /// history against: one database that cannot be read is named with
+    /// why, and the others are still read.
+    fn check_data(&self, id: CommandId, lab: LabName) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            let state = load_state(&lab).await.map_err(|e| error_chain(&e))?;
+            // Before the first read: a write acknowledged by now must be there.
+            let at = crate::live::now();
+            let (holdings, unreadable) = super::replication::holdings(&engine, &state).await;
+            let read = holdings.len();
+            let unreadable: Vec<(HostName, String)> = unreadable
+                .into_iter()
+                .map(|(db, e)| (db, error_chain(&e)))
+                .collect();
+            let failed = unreadable.len();
+            sink(LabEvent::DataRead {
+                id,
+                lab: lab.clone(),
+                at,
+                holdings,
+                unreadable,
+            });
+            if read == 0 && failed > 0 {
+                return Err(format!("lab {lab}: no database could be read"));
+            }
+            Ok(format!(
+                "lab {lab}: read the data of {read} database(s){}",
+                if failed > 0 {
+                    format!(", {failed} unreadable")
+                } else {
+                    String::new()
+                }
+            ))
+        });
+    }
+
     fn logs(&self, id: CommandId, lab: LabName, component: ComponentId) {
         let (engine, sink) = (self.engine.clone(), self.sink.clone());
         self.spawn(id, async move {
@@ -642,5 +680,13 @@ fn describe(settings: &TrafficSettings) -> String {
         traffic::Rate::PerSecond(r) => format!("{r:.0} req/s"),
         traffic::Rate::FlatOut { concurrency } => format!("flat out ({concurrency} in flight)"),
     };
-    format!("{rate}, {}% writes", settings.writes_percent)
+    format!(
+        "{rate}, {}% writes{}",
+        settings.writes_percent,
+        if settings.read_back {
+            ", each write read back (read-your-writes probe)"
+        } else {
+            ""
+        }
+    )
 }

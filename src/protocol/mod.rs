@@ -216,6 +216,15 @@ pub enum LabCommand {
         /// Destructive actions are confirmed.
         yes: bool,
     },
+    /// Read what every database of `lab` holds (`topolab check-data`), for
+    /// the app to check its history of requests against: answered with
+    /// [`LabEvent::DataRead`], then `Finished`.
+    CheckData {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: LabName,
+    },
 }
 
 impl LabCommand {
@@ -234,7 +243,8 @@ impl LabCommand {
             | Self::Scenario { id, .. }
             | Self::Capacity { id, .. }
             | Self::Logs { id, .. }
-            | Self::Apply { id, .. } => *id,
+            | Self::Apply { id, .. }
+            | Self::CheckData { id, .. } => *id,
             Self::Cancel { launch } => *launch,
         }
     }
@@ -337,6 +347,23 @@ pub enum LabEvent {
         topology: Box<Topology>,
         /// Where clients reach it.
         entry_points: Vec<EntryPoint>,
+    },
+    /// What every database of a lab held when a [`LabCommand::CheckData`]
+    /// read it: the values of the items table, to check a history of
+    /// requests against ([`crate::consistency::check_as_of`] with `at`).
+    DataRead {
+        /// The CheckData command.
+        id: CommandId,
+        /// The lab.
+        lab: LabName,
+        /// When the reading began (wall clock): writes sent later are left
+        /// out of the check, and writes in flight then are of unknown
+        /// outcome.
+        at: crate::live::Millis,
+        /// What each database that could be read holds.
+        holdings: Vec<crate::consistency::Holding>,
+        /// The databases that could not be read, each with why.
+        unreadable: Vec<(HostName, String)>,
     },
     /// The last lines of a container's log.
     Logs {

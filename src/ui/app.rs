@@ -543,6 +543,7 @@ impl TopolabApp {
         let live = &mut self.lab.live;
         live.state.tick(crate::live::now());
         live.advance_dots(ctx.input(|i| i.time));
+        live.refresh_check();
         if live.dots() > 0 {
             ctx.request_repaint();
         }

@@ -54,6 +54,17 @@ impl TopolabApp {
                     }
                 }
             }
+            LabEvent::DataRead {
+                id,
+                lab,
+                at,
+                holdings,
+                unreadable,
+            } => {
+                if self.shows_lab(&lab) {
+                    self.lab.live.data_read(id, at, holdings, unreadable);
+                }
+            }
             LabEvent::Logs { component, text } => {
                 self.lab.live.logs.insert(component, text);
             }
@@ -322,6 +333,7 @@ impl TopolabApp {
                 PathPurpose::Export => Intent::ExportTo(path),
                 PathPurpose::Diagram(format) => Intent::DiagramTo(path, format),
                 PathPurpose::Report => Intent::ReportTo(path),
+                PathPurpose::History => Intent::HistoryTo(path),
             }),
             // No answer at once means no dialog service: offer a path field.
             None if took < Duration::from_millis(150) => {

@@ -12,6 +12,15 @@ pub const ASYNC: &str = "The primary acknowledges a write without waiting for th
 /// Semi-synchronous replication.
 pub const SEMI_SYNC: &str = "The primary acknowledges a write only once a replica has received it: promotion loses no acknowledged write, at the cost of a round trip per commit.";
 
+/// Read your writes, in general.
+pub const READ_YOUR_WRITES: &str = "Whether a client that just wrote sees its write when it reads next. Reads go to a replica, which can lag its primary: without help, a client can miss its own write (a stale read).";
+/// Read your writes: off.
+pub const RYW_OFF: &str = "Reads go to a replica whatever the client wrote: fastest, and a read right after a write can miss it while the replica lags.";
+/// Read your writes: from the primary for a window.
+pub const RYW_FROM_PRIMARY: &str = "For a while after a client's write, its reads go to the primary, which has the write: no stale read unless the replica lags longer than the window, at the cost of load on the primary.";
+/// Read your writes: wait for the replica.
+pub const RYW_WAIT_FOR_REPLICA: &str = "A read first waits until its replica has applied the client's last write (its GTID), at most this long, then goes to the primary: reads stay on the replica and cost a wait while it lags.";
+
 /// What a host is.
 pub fn host() -> &'static str {
     "A server: one machine with its own name and addresses. Its components share its network, so Nginx reaches the app on 127.0.0.1."

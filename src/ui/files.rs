@@ -27,6 +27,8 @@ pub enum PathPurpose {
     Diagram(DiagramFormat),
     /// Save a lab report (Markdown).
     Report,
+    /// Save the history of writes and probes (JSON Lines).
+    History,
 }
 
 impl PathPurpose {
@@ -36,17 +38,19 @@ impl PathPurpose {
         match self {
             Self::Save => Some(("topology", "ron")),
             Self::Report => Some(("Markdown", "md")),
+            Self::History => Some(("JSON Lines", "jsonl")),
             Self::Diagram(format) => Some((format.extension(), format.extension())),
             Self::Open | Self::Export => None,
         }
     }
 
     /// The file name a save proposes for the design `design`
-    /// (`NAME.ron`, `NAME-report.md`, `NAME.svg`).
+    /// (`NAME.ron`, `NAME-report.md`, `NAME-history.jsonl`, `NAME.svg`).
     pub fn file_name(self, design: &str) -> Option<String> {
         let (_, ext) = self.file_kind()?;
         Some(match self {
             Self::Report => format!("{design}-report.{ext}"),
+            Self::History => format!("{design}-history.{ext}"),
             _ => format!("{design}.{ext}"),
         })
     }
@@ -81,7 +85,8 @@ pub(super) enum FileEvent {
     Saved(PathBuf, u64, Result<(), String>),
     /// The configs were exported: the folder written, or why not.
     Exported(Result<PathBuf, String>),
-    /// A diagram or a report was written (which one): the file, or why not.
+    /// A diagram, a report or a history was written (which one): the
+    /// file, or why not.
     Wrote(&'static str, Result<PathBuf, String>),
 }
 
@@ -305,6 +310,16 @@ impl FileJobs {
         self.background(move || {
             let result = write_whole(&path, text.as_bytes());
             FileEvent::Wrote("the report", result.map(|()| path))
+        });
+    }
+
+    /// Writes the history `traces` to `path` as JSON Lines (made off the
+    /// UI thread: a long history is large).
+    pub(super) fn history(&self, traces: Vec<crate::live::RequestTrace>, path: PathBuf) {
+        self.background(move || {
+            let text = crate::consistency::to_json_lines(&traces);
+            let result = write_whole(&path, text.as_bytes());
+            FileEvent::Wrote("the history", result.map(|()| path))
         });
     }
 

@@ -8,8 +8,8 @@ use super::app::TopolabApp;
 use super::explain;
 use super::intent::Intent;
 use crate::model::{
-    Algorithm, Backend, Component, ComponentId, ComponentKind, Flavor, Host, HostName,
-    LoadBalancer, ReplicationMode, Role, Subject, Topology, rename_host,
+    Algorithm, AppServer, Backend, Component, ComponentId, ComponentKind, Flavor, Host, HostName,
+    LoadBalancer, ReadYourWrites, ReplicationMode, Role, Subject, Topology, rename_host,
 };
 
 impl TopolabApp {
@@ -325,6 +325,7 @@ fn component_ui(ui: &mut egui::Ui, t: &mut Topology, id: &ComponentId) {
                 tip(ui, "Replication group", "The databases this app uses: it writes to the group's primary and reads from its replicas.");
                 ui.text_edit_singleline(&mut app.group);
                 ui.end_row();
+                read_your_writes_ui(ui, app);
             });
         }
         Component::Db(db) => {
@@ -356,6 +357,68 @@ fn component_ui(ui: &mut egui::Ui, t: &mut Topology, id: &ComponentId) {
             });
         }
     }
+}
+
+/// The app's read-your-writes setting, as two rows of its grid: the way
+/// (a combo) and, unless off, its milliseconds.
+fn read_your_writes_ui(ui: &mut egui::Ui, app: &mut AppServer) {
+    /// What a way starts with when chosen.
+    const DEFAULT_MS: u32 = 1000;
+    let ms = match app.read_your_writes {
+        ReadYourWrites::Off => DEFAULT_MS,
+        ReadYourWrites::FromPrimary { window_ms: ms }
+        | ReadYourWrites::WaitForReplica { timeout_ms: ms } => ms,
+    };
+    let ways = [
+        (ReadYourWrites::Off, "Off".to_owned(), explain::RYW_OFF),
+        (
+            ReadYourWrites::FromPrimary { window_ms: ms },
+            format!("From the primary for {ms} ms"),
+            explain::RYW_FROM_PRIMARY,
+        ),
+        (
+            ReadYourWrites::WaitForReplica { timeout_ms: ms },
+            format!("Wait for the replica up to {ms} ms"),
+            explain::RYW_WAIT_FOR_REPLICA,
+        ),
+    ];
+    let label = ui
+        .label("Read your writes")
+        .on_hover_text(explain::READ_YOUR_WRITES);
+    let current = ways
+        .iter()
+        .find(|(way, _, _)| *way == app.read_your_writes)
+        .map_or_else(
+            || app.read_your_writes.describe(),
+            |(_, name, _)| name.clone(),
+        );
+    egui::ComboBox::from_id_salt("read-your-writes")
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            for (way, name, meaning) in ways {
+                ui.selectable_value(&mut app.read_your_writes, way, name)
+                    .on_hover_text(meaning);
+            }
+        })
+        .response
+        .labelled_by(label.id);
+    ui.end_row();
+    let (name, meaning, ms) = match &mut app.read_your_writes {
+        ReadYourWrites::Off => return,
+        ReadYourWrites::FromPrimary { window_ms } => (
+            "Window (ms)",
+            "How long after a client's write its reads go to the primary.",
+            window_ms,
+        ),
+        ReadYourWrites::WaitForReplica { timeout_ms } => (
+            "Longest wait (ms)",
+            "How long a read waits for its replica to apply the client's write before it goes to the primary.",
+            timeout_ms,
+        ),
+    };
+    tip(ui, name, meaning);
+    bounded(ui, ms, 1..=ReadYourWrites::MAX_MS, "the time");
+    ui.end_row();
 }
 
 /// A load balancer's algorithm, health checks, retries and ports.

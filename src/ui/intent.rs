@@ -83,6 +83,13 @@ pub enum Intent {
     Attach(LabName),
     /// Start or change (`Some`) or stop (`None`) traffic through the lab.
     Traffic(Option<TrafficSettings>),
+    /// Read what every database holds and check the history of writes
+    /// and probes against it.
+    CheckData,
+    /// Ask where to save the history of writes and probes (JSON Lines).
+    HistoryDialog,
+    /// Save the history of writes and probes to this file.
+    HistoryTo(PathBuf),
     /// Fetch the last lines of a component's container log.
     Logs(ComponentId),
     /// Inject a fault on a host or component.

@@ -1,7 +1,8 @@
 //! The panels of a running lab: the live part of the inspector (state,
 //! sparklines, faults, the container's log), the traffic tab, the live
 //! transitions and the stopwatch in the timeline tab, and the scenario tab
-//! (the promotion dialog is in `modal.rs`).
+//! (the promotion dialog is in `modal.rs`; stale reads and the data check
+//! in `data_panel.rs`).
 
 use egui::{Color32, FontId, Pos2, Rect, RichText, Stroke, Vec2};
 use egui_plot::{Line, Plot, PlotPoints};
@@ -58,7 +59,7 @@ impl TopolabApp {
             return;
         }
         let live = &mut self.lab.live;
-        let before = (live.rate, live.writes);
+        let before = (live.rate, live.writes, live.read_back);
         ui.horizontal(|ui| {
             if live.traffic_on {
                 if ui.button("⏹ Stop traffic").clicked() {
@@ -79,11 +80,19 @@ impl TopolabApp {
                     .suffix("% writes")
                     .text("mix"),
             );
+            ui.checkbox(
+                &mut live.read_back,
+                "Read back my writes (read-your-writes probe)",
+            )
+            .on_hover_text(
+                "Each client reads back, through the same entry point, every write it just had \
+                 acknowledged; an answer without it is a stale read (a replica behind).",
+            );
         });
         if !live.faults.is_empty() && ui.button("✚ Heal all faults").clicked() {
             intents.push(Intent::Heal(None));
         }
-        if live.traffic_on && before != (live.rate, live.writes) {
+        if live.traffic_on && before != (live.rate, live.writes, live.read_back) {
             intents.push(Intent::Traffic(Some(live.settings())));
         }
         let t = live.state.totals();
@@ -115,6 +124,10 @@ impl TopolabApp {
                 .collect();
             ui.label(format!("Databases answering: {}", db_shares.join("   ")));
         }
+        self.stale_reads_ui(ui);
+        ui.separator();
+        self.data_check_ui(ui, intents);
+        ui.separator();
         ui.label(
             RichText::new(
                 "Each dot on the canvas is a real request, drawn along the path its answer's \
@@ -311,6 +324,11 @@ impl TopolabApp {
                 format!("# Lab report\n\n{report}")
             };
             report_buttons(ui, "stopwatch", report, intents);
+            super::data_panel::data_buttons(
+                ui,
+                self.lab.live.data.as_ref().map(|d| &d.state),
+                intents,
+            );
             ui.label(
                 RichText::new("red: requests failed · amber: slowed · blue: detected · green: back / first write")
                     .weak()
@@ -319,7 +337,7 @@ impl TopolabApp {
         });
         // One scale for all: a longer bar is a longer outage.
         let end = measured.iter().map(span_end).fold(2.0, f32::max);
-        for m in &measured {
+        for (i, m) in measured.iter().enumerate() {
             let report = stopwatch::report(m);
             let mut lines = report.lines().filter(|l| !l.is_empty());
             // The title on the timeline's time base (the report, for
@@ -339,6 +357,7 @@ impl TopolabApp {
             for line in lines {
                 ui.label(RichText::new(line).monospace());
             }
+            self.incident_data_ui(ui, i, m);
         }
     }
 }
@@ -389,7 +408,7 @@ impl TopolabApp {
 
 /// "Copy as Markdown" and "Save report…" for the report `text` makes;
 /// "Copied" shows for two seconds after a copy.
-fn report_buttons(
+pub(super) fn report_buttons(
     ui: &mut egui::Ui,
     salt: &str,
     text: impl Fn() -> String,
@@ -417,7 +436,7 @@ fn report_buttons(
 }
 
 /// A lab report's Markdown, drawn: headings, bullets and plain lines.
-fn markdown_ui(ui: &mut egui::Ui, text: &str) {
+pub(super) fn markdown_ui(ui: &mut egui::Ui, text: &str) {
     for line in text.lines() {
         if let Some(h) = line.strip_prefix("# ") {
             ui.label(RichText::new(h).heading());

@@ -1,12 +1,14 @@
 //! What the app knows of the lab, as state: the engine, a launch or an
 //! apply in progress, the running lab, the timeline ([`LabView`]), and what it keeps
 //! of a running lab between frames ([`LiveView`]: the live state, the
-//! traffic settings, faults and incidents, the requests on the canvas).
+//! traffic settings, faults and incidents, the requests on the canvas,
+//! the history of writes and probes and its check against the data).
 //! Changed by the lab's events and the app's commands; drawn elsewhere.
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::change::Action;
+use crate::consistency::{self, Check, Holding};
 use crate::generate::Artifacts;
 use crate::live::{self, LiveState, Observation, RequestTrace};
 use crate::model::{ComponentId, HostName, Subject, Topology};
@@ -126,12 +128,65 @@ impl LabView {
 /// Requests kept for the stopwatch (about two minutes at 1000 req/s).
 const STOPWATCH_TRACES: usize = 120_000;
 
+/// Writes and read-your-writes probes kept for the data check (about
+/// twenty minutes of writes at 1000 req/s). The checker needs every one: a
+/// write dropped from the history looks "unexpected" once found in the
+/// data.
+const HISTORY_MAX: usize = 1_000_000;
+/// How often, at most, a data check is redone while late answers to
+/// requests sent before it arrive.
+const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A lab command waiting for its answer.
 #[derive(Clone, Debug)]
 enum Requested {
     Fault(Subject, FaultKind, live::Millis),
     Heal(Option<Subject>, live::Millis),
-    Promotion(HostName, bool, live::Millis),
+    /// A promotion of a replica, planned or not, with the loss its
+    /// assessment predicted (`None`: none was shown; `Some(None)`: the
+    /// loss was unknown).
+    Promotion(HostName, bool, live::Millis, Option<Option<u64>>),
+}
+
+/// The data check: what the databases held, checked against the history
+/// of writes and probes this app kept.
+#[derive(Clone, Debug)]
+pub struct DataCheck {
+    /// The CheckData command.
+    pub id: CommandId,
+    /// When it was asked for.
+    pub asked: live::Millis,
+    /// Where it is.
+    pub state: DataState,
+}
+
+/// Where a data check is.
+#[derive(Clone, Debug)]
+pub enum DataState {
+    /// The lab is reading the databases.
+    Reading,
+    /// Read and checked.
+    Checked(Box<CheckedData>),
+    /// The lab could not read the data: why.
+    Failed(String),
+}
+
+/// What the databases held, and the checker's verdict on it.
+#[derive(Clone, Debug)]
+pub struct CheckedData {
+    /// When the lab began reading (the check is as of then).
+    pub at: live::Millis,
+    /// What each database that could be read holds.
+    pub holdings: Vec<Holding>,
+    /// The databases that could not be read, with why.
+    pub unreadable: Vec<(HostName, String)>,
+    /// The checker's verdict.
+    pub check: Check,
+    /// Requests sent before the reading that arrived after the last check:
+    /// the check is redone.
+    dirty: bool,
+    /// When the check was last done.
+    checked: std::time::Instant,
 }
 
 /// A scenario the app runs, and what it said so far.
@@ -231,6 +286,17 @@ pub struct LiveView {
     requested: HashMap<CommandId, Requested>,
     /// Oldest first; trimmed in halves so that it stays one slice.
     traces: Vec<RequestTrace>,
+    /// Every write and read-your-writes probe, oldest first, for the data
+    /// check and "Save history" (plain reads are left out).
+    history: Vec<RequestTrace>,
+    /// Writes and probes dropped from the history (the oldest, past
+    /// [`HISTORY_MAX`]), and when the newest of them was sent.
+    history_dropped: (u64, live::Millis),
+    /// The data check asked for last.
+    pub data: Option<DataCheck>,
+    /// The loss each promotion's assessment predicted, by the index of its
+    /// incident.
+    predicted: HashMap<usize, Option<u64>>,
     dots: VecDeque<Dot>,
 }
 
@@ -252,6 +318,10 @@ impl Default for LiveView {
             delays: Vec::new(),
             requested: HashMap::new(),
             traces: Vec::new(),
+            history: Vec::new(),
+            history_dropped: (0, 0),
+            data: None,
+            predicted: HashMap::new(),
             dots: VecDeque::new(),
         }
     }
@@ -319,7 +389,127 @@ impl LiveView {
                 let excess = self.traces.len() - STOPWATCH_TRACES;
                 self.traces.drain(..excess);
             }
+            self.keep_history(batch);
         }
+    }
+
+    /// Keeps the writes and probes of `batch` for the data check; an answer
+    /// to a request sent before the data was read has the check redone.
+    fn keep_history(&mut self, batch: &[RequestTrace]) {
+        let checked_at = match &self.data {
+            Some(DataCheck {
+                state: DataState::Checked(c),
+                ..
+            }) => Some(c.at),
+            _ => None,
+        };
+        let mut late = false;
+        for t in batch.iter().filter(|t| t.write || t.own.is_some()) {
+            late |= checked_at.is_some_and(|at| t.at <= at);
+            self.history.push(t.clone());
+        }
+        if late
+            && let Some(DataCheck {
+                state: DataState::Checked(c),
+                ..
+            }) = &mut self.data
+        {
+            c.dirty = true;
+        }
+        if self.history.len() > HISTORY_MAX {
+            // A tenth at a time, so that trimming is rare.
+            let excess = self.history.len() - HISTORY_MAX + HISTORY_MAX / 10;
+            let newest = self.history[..excess]
+                .iter()
+                .map(|t| t.at)
+                .max()
+                .unwrap_or(0);
+            self.history.drain(..excess);
+            self.history_dropped.0 += excess as u64;
+            self.history_dropped.1 = self.history_dropped.1.max(newest);
+        }
+    }
+
+    /// Every write and read-your-writes probe kept, oldest first.
+    pub fn history(&self) -> &[RequestTrace] {
+        &self.history
+    }
+
+    /// Writes and probes dropped from the history because it was full,
+    /// and when the newest of them was sent (`None`: none was dropped).
+    pub fn history_dropped(&self) -> Option<(u64, live::Millis)> {
+        (self.history_dropped.0 > 0).then_some(self.history_dropped)
+    }
+
+    /// A data check was asked for with command `id`.
+    pub(super) fn requested_check(&mut self, id: CommandId) {
+        self.data = Some(DataCheck {
+            id,
+            asked: live::now(),
+            state: DataState::Reading,
+        });
+    }
+
+    /// The lab read the data for command `id` (reading began at `at`):
+    /// checks the history against it.
+    pub(super) fn data_read(
+        &mut self,
+        id: CommandId,
+        at: live::Millis,
+        holdings: Vec<Holding>,
+        unreadable: Vec<(HostName, String)>,
+    ) {
+        let Some(data) = self.data.as_mut().filter(|d| d.id == id) else {
+            return;
+        };
+        let check = consistency::check_as_of(&self.history, &holdings, at);
+        data.state = DataState::Checked(Box::new(CheckedData {
+            at,
+            holdings,
+            unreadable,
+            check,
+            dirty: false,
+            checked: std::time::Instant::now(),
+        }));
+        // The promotions' measurements carry the check's counts.
+        self.measured = None;
+    }
+
+    /// Redoes the data check when answers to requests sent before the
+    /// data was read arrived since (at most twice a second).
+    pub(super) fn refresh_check(&mut self) {
+        let Some(DataCheck {
+            state: DataState::Checked(c),
+            ..
+        }) = &mut self.data
+        else {
+            return;
+        };
+        if !c.dirty || c.checked.elapsed() < RECHECK_EVERY {
+            return;
+        }
+        c.check = consistency::check_as_of(&self.history, &c.holdings, c.at);
+        c.dirty = false;
+        c.checked = std::time::Instant::now();
+        self.measured = None;
+    }
+
+    /// The last data check's verdict, once it has one.
+    pub fn checked(&self) -> Option<&CheckedData> {
+        match &self.data {
+            Some(DataCheck {
+                state: DataState::Checked(c),
+                ..
+            }) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The loss the assessment of incident `i` (a promotion) predicted:
+    /// `None` when no assessment was shown, `Some(None)` when it could
+    /// not say.
+    pub fn predicted(&self, i: usize) -> Option<Option<u64>> {
+        self.predicted.get(&i).copied()
     }
 
     pub(super) fn requested_fault(&mut self, id: CommandId, target: Subject, kind: FaultKind) {
@@ -332,10 +522,18 @@ impl LiveView {
             .insert(id, Requested::Heal(target, live::now()));
     }
 
-    pub(super) fn requested_promotion(&mut self, id: CommandId, replica: &HostName, planned: bool) {
+    /// A promotion of `replica` was sent as `id`; `predicted` is the loss
+    /// its assessment showed, if one was shown (`Some(None)`: unknown).
+    pub(super) fn requested_promotion(
+        &mut self,
+        id: CommandId,
+        replica: &HostName,
+        planned: bool,
+        predicted: Option<Option<u64>>,
+    ) {
         self.requested.insert(
             id,
-            Requested::Promotion(replica.clone(), planned, live::now()),
+            Requested::Promotion(replica.clone(), planned, live::now(), predicted),
         );
     }
 
@@ -381,6 +579,12 @@ impl LiveView {
 
     /// A lab command finished: faults in effect and incidents follow.
     pub(super) fn finished(&mut self, id: CommandId, result: &Result<String, String>) {
+        if let (Err(why), Some(data)) = (result, self.data.as_mut())
+            && data.id == id
+            && matches!(data.state, DataState::Reading)
+        {
+            data.state = DataState::Failed(why.clone());
+        }
         let Some(requested) = self.requested.remove(&id) else {
             return;
         };
@@ -417,22 +621,28 @@ impl LiveView {
                     Some(target) => self.faults.retain(|(s, _, _)| *s != target),
                 }
             }
-            Requested::Promotion(replica, planned, at) => self.incidents.push(Incident {
-                label: format!(
-                    "promote {replica}{}",
-                    if planned { " (planned)" } else { "" }
-                ),
-                host: replica.to_string(),
-                at,
-                promotion: true,
-                check: None,
-                target: None,
-                healed: None,
-            }),
+            Requested::Promotion(replica, planned, at, predicted) => {
+                if let Some(p) = predicted {
+                    self.predicted.insert(self.incidents.len(), p);
+                }
+                self.incidents.push(Incident {
+                    label: format!(
+                        "promote {replica}{}",
+                        if planned { " (planned)" } else { "" }
+                    ),
+                    host: replica.to_string(),
+                    at,
+                    promotion: true,
+                    check: None,
+                    target: None,
+                    healed: None,
+                });
+            }
         }
     }
 
-    /// The stopwatch of every incident.
+    /// The stopwatch of every incident; a promotion before the last data
+    /// check carries the acknowledged writes the check found lost.
     fn measurements(&self) -> Vec<stopwatch::Measured> {
         let traces = &self.traces;
         let timeline: Vec<live::Transition> = self.state.timeline().cloned().collect();
@@ -444,7 +654,14 @@ impl LiveView {
             .enumerate()
             .map(|(i, incident)| {
                 let until = stopwatch::window_end(&self.incidents, i);
-                stopwatch::measure(incident, until, traces, &timeline, slow)
+                let mut m = stopwatch::measure(incident, until, traces, &timeline, slow);
+                if let Some(c) = self.checked()
+                    && incident.promotion
+                    && incident.at <= c.at
+                {
+                    m.lost_writes = c.check.lost();
+                }
+                m
             })
             .collect()
     }

@@ -14,13 +14,15 @@
 //!   between frames), `run` (applying intents), `apply` (the design's
 //!   changes to the running lab, applied live), and the panels drawn from
 //!   its state: `panels` (menus, toolbar, status bar, bottom tabs),
-//!   `inspector`, `lab_panels` (the running lab's panels);
+//!   `inspector`, `lab_panels` (the running lab's panels), `data_panel`
+//!   (stale reads and the data check);
 //! - `frame_times`: the `--frames` benchmark.
 
 pub mod app;
 mod apply;
 pub mod canvas;
 mod capacity_tab;
+mod data_panel;
 pub mod document;
 mod events;
 pub mod explain;

@@ -246,6 +246,7 @@ fn path_field_ui(
             PathPurpose::Save => "Save the topology as",
             PathPurpose::Export => "Export the configs into the folder",
             PathPurpose::Report => "Save the lab report as",
+            PathPurpose::History => "Save the history of writes and probes as",
             PathPurpose::Diagram(format) => match format {
                 DiagramFormat::Svg => "Export the diagram as SVG",
                 DiagramFormat::Png => "Export the diagram as PNG",
@@ -279,7 +280,8 @@ fn path_field_ui(
                 PathPurpose::Save
                 | PathPurpose::Export
                 | PathPurpose::Diagram(_)
-                | PathPurpose::Report => {
+                | PathPurpose::Report
+                | PathPurpose::History => {
                     let folder = match purpose {
                         PathPurpose::Export => Some(p.clone()),
                         _ => p.parent().map(PathBuf::from),
@@ -308,6 +310,7 @@ fn path_field_ui(
                     PathPurpose::Export => Intent::ExportTo(p),
                     PathPurpose::Diagram(format) => Intent::DiagramTo(p, format),
                     PathPurpose::Report => Intent::ReportTo(p),
+                    PathPurpose::History => Intent::HistoryTo(p),
                 });
                 answer = Some(Answer::Close);
             }

@@ -266,18 +266,24 @@ impl<'a> Overlay<'a> {
     }
 
     /// Numbers on the links: rate, p95 and errors of the requests along
-    /// each, and a replica's lag on its replication link.
+    /// each, and a replica's lag (and stale reads) on its replication link;
+    /// a database without one that served stale reads says so beside it.
     fn link_numbers(&self, state: &LiveState) {
         let center_x = {
             let xs: Vec<f32> = self.positions.all().map(|(_, p)| p.x).collect();
             xs.iter().sum::<f32>() / xs.len().max(1) as f32
         };
+        let mut labelled: Vec<&ComponentId> = Vec::new();
         for (a, b, kind, pa, pb) in self.component_links() {
             // A third of the way along: links that cross (reads one way,
             // writes the other) keep their labels apart.
             let mid = self.to_screen(pa + (pb - pa) * 0.35);
             match kind {
-                LinkKind::Replication => self.replication_label(state, b, mid),
+                LinkKind::Replication => {
+                    if self.replication_label(state, b, mid) {
+                        labelled.push(b);
+                    }
+                }
                 LinkKind::Contains => {}
                 _ => {
                     let Some((text, color)) = requests_label(state, a, b) else {
@@ -301,18 +307,41 @@ impl<'a> Overlay<'a> {
                 }
             }
         }
+        // A database with no lag label (a primary serving reads, a
+        // replica whose status is not known yet) still shows its stale reads.
+        for (subject, center) in self.positions.all() {
+            let Subject::Component(id) = subject else {
+                continue;
+            };
+            if id.kind != ComponentKind::Db || labelled.contains(&id) {
+                continue;
+            }
+            if let Some(stale) = stale_text(state, id) {
+                let at = self.to_screen(center) + Vec2::new(0.0, 30.0 * self.zoom);
+                self.label(at, stale, health_color(Health::Degraded));
+            }
+        }
     }
 
-    /// A replica's lag, on its replication link at `mid`.
-    fn replication_label(&self, state: &LiveState, replica: &ComponentId, mid: Pos2) {
-        let text = match state.replication(&replica.host) {
+    /// A replica's lag, on its replication link at `mid`, with the stale
+    /// reads it served in the last complete second; whether it was drawn.
+    fn replication_label(&self, state: &LiveState, replica: &ComponentId, mid: Pos2) -> bool {
+        let mut text = match state.replication(&replica.host) {
             Some(Ok(r)) if r.running() => format!("lag {}", r.lag_text()),
             Some(Ok(r)) => format!("stopped (lag {})", r.lag_text()),
             Some(Err(_)) => "replication unreadable".to_owned(),
-            None => return,
+            None => return false,
         };
-        let health = state.node_health(replica).health;
+        let mut health = state.node_health(replica).health;
+        if let Some(stale) = stale_text(state, replica) {
+            text.push_str(" · ");
+            text.push_str(&stale);
+            if health == Health::Up {
+                health = Health::Degraded;
+            }
+        }
         self.label(mid + Vec2::new(0.0, -12.0), text, health_color(health));
+        true
     }
 
     /// Where the entry point on `host` was drawn.
@@ -418,6 +447,13 @@ impl<'a> Overlay<'a> {
         let shift = (rect.left() - r.left()).max(0.0) - (r.right() - rect.right()).max(0.0);
         self.boxed(r.translate(Vec2::new(shift, 0.0)), galley, color);
     }
+}
+
+/// `stale N/s` when the database `db` served stale reads in the last
+/// complete second.
+fn stale_text(state: &LiveState, db: &ComponentId) -> Option<String> {
+    let stale = state.node_series(db)?.last()?.stale_reads;
+    (stale > 0).then(|| format!("stale {stale}/s"))
 }
 
 /// The label of the requests from `a` to `b` over the last seconds, and

@@ -112,6 +112,12 @@ impl TopolabApp {
             Intent::Attach(lab) => self.attach(lab),
             Intent::Remove(lab) => self.remove(lab),
             Intent::Traffic(settings) => self.traffic(settings),
+            Intent::CheckData => self.check_data(),
+            Intent::HistoryDialog => self.file_dialog(PathPurpose::History, ctx),
+            Intent::HistoryTo(path) => {
+                let history = self.lab.live.history().to_vec();
+                self.files.history(history, path);
+            }
             Intent::Logs(component) => self.logs(component),
             Intent::Fault(target, kind) => self.fault(target, kind),
             Intent::Heal(target) => self.heal(target),
@@ -348,12 +354,22 @@ impl TopolabApp {
                 live.rate = r;
             }
             live.writes = s.writes_percent;
+            live.read_back = s.read_back;
         }
         if self
             .send_to_lab(|lab, id| LabCommand::Traffic { id, lab, settings })
             .is_some()
         {
             self.lab.live.traffic_on = settings.is_some();
+        }
+    }
+
+    /// Asks the lab what every database holds; the check follows when it
+    /// answers.
+    fn check_data(&mut self) {
+        if let Some(id) = self.send_to_lab(|lab, id| LabCommand::CheckData { id, lab }) {
+            self.lab.live.requested_check(id);
+            self.note("reading every database to check the data…", false);
         }
     }
 
@@ -402,6 +418,14 @@ impl TopolabApp {
     }
 
     fn promote(&mut self, replica: HostName, planned: bool, accept_loss: bool) {
+        // The loss the dialog predicted, for the check to compare with.
+        let predicted = match &self.modal {
+            Some(Modal::Promote(d)) => match &d.assessment {
+                Some(Ok(a)) if a.replica == replica => Some(a.missing),
+                _ => None,
+            },
+            _ => None,
+        };
         self.close_modal_if(|m| matches!(m, Modal::Promote(_)));
         let sent = self.send_to_lab(|lab, id| LabCommand::Promote {
             id,
@@ -411,7 +435,9 @@ impl TopolabApp {
             accept_loss,
         });
         if let Some(id) = sent {
-            self.lab.live.requested_promotion(id, &replica, planned);
+            self.lab
+                .live
+                .requested_promotion(id, &replica, planned, predicted);
             self.note(format!("promoting {replica}/db…"), false);
         }
     }

@@ -2,8 +2,11 @@
 //! for the kittest UI tests.
 
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use topolab::generate::Artifacts;
 use topolab::model::Topology;
-use topolab::protocol::{LabCommand, LabEvent};
+use topolab::preset::Preset;
+use topolab::protocol::{LabCommand, LabEvent, LabName};
 use topolab::ui::{Intent, LabLink, TopolabApp};
 
 /// The lab's side of the app's channel.
@@ -62,4 +65,49 @@ pub fn edit(h: &mut Harness<'static, TopolabApp>, key: &str, f: impl FnOnce(&mut
         },
         &ctx,
     );
+}
+
+/// The lab's name in [`running`].
+pub fn lab() -> LabName {
+    "reference".parse().expect("a lab name")
+}
+
+/// The reference preset.
+pub fn reference() -> Topology {
+    Preset::find("reference")
+        .and_then(|p| p.topology().ok())
+        .expect("reference")
+}
+
+/// Three frames.
+pub fn step(h: &mut Harness<'static, TopolabApp>) {
+    h.run_steps(3);
+}
+
+/// The app with the reference design, launched as lab `reference` on the
+/// stub.
+pub fn running() -> (Harness<'static, TopolabApp>, Stub) {
+    let (mut h, mut stub) = app_on_stub(reference());
+    stub.send(LabEvent::Engine(Ok(())));
+    step(&mut h);
+    h.get_by_label("▶ Launch").click();
+    step(&mut h);
+    let id = stub
+        .sent()
+        .into_iter()
+        .find_map(|c| matches!(c, LabCommand::Launch { .. }).then(|| c.id()))
+        .expect("a launch");
+    stub.send(LabEvent::Launched {
+        id,
+        lab: lab(),
+        entry_points: vec![],
+        artifacts: Box::new(Artifacts::default()),
+    });
+    stub.send(LabEvent::Finished {
+        id,
+        result: Ok("lab reference is running".to_owned()),
+    });
+    step(&mut h);
+    assert!(h.state().lab.running.is_some());
+    (h, stub)
 }
