@@ -17,6 +17,9 @@ use crate::live::{self, Health};
 use crate::model::{ComponentId, ComponentKind};
 use crate::stopwatch;
 
+/// Seconds of history the stale-reads and lag charts show.
+const WINDOW_S: f64 = 60.0;
+
 /// How the four kinds of write are told apart, on hover.
 const KINDS: &str = "ok: acknowledged and present. lost: acknowledged, yet absent. \
     recovered: failed or of unknown outcome, yet present. unexpected: present, but never \
@@ -60,9 +63,13 @@ impl TopolabApp {
         // Both plots count seconds back from the last complete one.
         let now = live::now() / 1000;
         let ago = |second: u64| second as f64 - now as f64;
+        // The same window on both, so that a rise in one lines up with
+        // the other.
+        let shown = |b: &&crate::live::Bucket| ago(b.second) >= -WINDOW_S;
         let stale: Vec<[f64; 2]> = state
             .probe_series()
             .buckets()
+            .filter(shown)
             .map(|b| [ago(b.second), f64::from(b.stale_reads)])
             .collect();
         let topology = self
@@ -75,11 +82,15 @@ impl TopolabApp {
             .databases()
             .filter_map(|(h, _)| {
                 let series = state.node_series(&ComponentId::new(&h.name, ComponentKind::Db))?;
+                // In transactions: known also when the replica stopped
+                // receiving (its lag in seconds is not), and what a stale
+                // read misses.
                 let points: Vec<[f64; 2]> = series
                     .buckets()
-                    .filter_map(|b| b.lag_seconds.map(|l| [ago(b.second), l as f64]))
+                    .filter(shown)
+                    .filter_map(|b| b.lag_transactions.map(|l| [ago(b.second), l as f64]))
                     .collect();
-                (!points.is_empty()).then(|| (format!("{}/db lag (s)", h.name), points))
+                (!points.is_empty()).then(|| (format!("{}/db behind (tx)", h.name), points))
             })
             .collect();
         ui.columns(2, |cols| {
@@ -88,6 +99,8 @@ impl TopolabApp {
                 .legend(Legend::default())
                 .x_axis_label("seconds ago")
                 .include_y(0.0)
+                .include_x(-WINDOW_S)
+                .include_x(0.0)
                 .allow_scroll(false)
                 .show(&mut cols[0], |p| {
                     p.line(
@@ -100,6 +113,8 @@ impl TopolabApp {
                 .legend(Legend::default())
                 .x_axis_label("seconds ago")
                 .include_y(0.0)
+                .include_x(-WINDOW_S)
+                .include_x(0.0)
                 .allow_scroll(false)
                 .show(&mut cols[1], |p| {
                     for (name, points) in lags {
