@@ -159,6 +159,12 @@ impl Check {
 
     /// The check as Markdown (also readable as text).
     pub fn markdown(&self) -> String {
+        self.markdown_with_lag(&[])
+    }
+
+    /// The check as Markdown, each database's stale reads told with its
+    /// lag when they were served, where `lags` has it ([`stale_lag`]).
+    pub fn markdown_with_lag(&self, lags: &[StaleLag]) -> String {
         let mut o = String::new();
         let w = &self.writes;
         let _ = writeln!(
@@ -213,7 +219,14 @@ impl Check {
                 r.stale_percent()
             );
             for (db, n) in &r.stale_by_db {
-                let _ = writeln!(o, "  - {n} stale served by {db}/db");
+                match lags.iter().find(|l| &l.db == db) {
+                    Some(lag) => {
+                        let _ = writeln!(o, "  - {}", lag.describe());
+                    }
+                    None => {
+                        let _ = writeln!(o, "  - {n} stale served by {db}/db");
+                    }
+                }
             }
         }
         if r.before_sent > 0 {
@@ -509,6 +522,62 @@ pub fn compare_holdings(holdings: &[Holding]) -> String {
         "(Give --history FILE.jsonl, saved by `traffic --history`, to classify each write.)\n",
     );
     o
+}
+
+/// How far behind a database was when it served stale reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleLag {
+    /// The database.
+    pub db: HostName,
+    /// Stale reads it served.
+    pub stale: u64,
+    /// Its lag in transactions in the seconds it served them, when known:
+    /// the least, the median and the most.
+    pub behind: Option<(u64, u64, u64)>,
+}
+
+impl StaleLag {
+    /// In words, for reports.
+    pub fn describe(&self) -> String {
+        match self.behind {
+            Some((least, median, most)) => format!(
+                "{} stale read(s) served by {}/db while it was {least} to {most} transaction(s) behind (median {median})",
+                self.stale, self.db
+            ),
+            None => format!(
+                "{} stale read(s) served by {}/db (its lag then unknown)",
+                self.stale, self.db
+            ),
+        }
+    }
+}
+
+/// For each database that served stale reads in `history`, its lag in the
+/// seconds it served them: `lag_at(db, second)` gives a database's lag in
+/// transactions in a second (Unix time), when known.
+pub fn stale_lag(
+    history: &[RequestTrace],
+    lag_at: impl Fn(&HostName, u64) -> Option<u64>,
+) -> Vec<StaleLag> {
+    let mut seconds: BTreeMap<&HostName, Vec<u64>> = BTreeMap::new();
+    for t in history.iter().filter(|t| t.stale()) {
+        if let Some(db) = &t.db {
+            seconds.entry(db).or_default().push(t.done() / 1000);
+        }
+    }
+    seconds
+        .into_iter()
+        .map(|(db, secs)| {
+            let mut lags: Vec<u64> = secs.iter().filter_map(|s| lag_at(db, *s)).collect();
+            lags.sort_unstable();
+            StaleLag {
+                db: db.clone(),
+                stale: secs.len() as u64,
+                behind: (!lags.is_empty())
+                    .then(|| (lags[0], lags[lags.len() / 2], lags[lags.len() - 1])),
+            }
+        })
+        .collect()
 }
 
 /// Stale reads and answered probes per second (`(second, stale, probes)`),

@@ -371,3 +371,32 @@ fn an_app_error_is_unknown_unless_the_app_says_the_write_was_not_done() {
     let back = from_json_lines(&to_json_lines(std::slice::from_ref(&t))).expect("parses");
     assert_eq!(back[0].outcome(), Outcome::Failed);
 }
+
+#[test]
+fn stale_reads_with_the_lag_they_were_served_at() {
+    // probe() finishes 2 ms after it is sent, served by web-02.
+    let history = vec![
+        probe(1_000, "v", 0, false),
+        probe(2_000, "v", 0, false),
+        probe(3_000, "v", 0, false),
+        probe(4_000, "v", 0, true),
+    ];
+    let lag =
+        |db: &HostName, second: u64| (db.as_str() == "web-02" && second < 3).then_some(second * 10);
+    let found = stale_lag(&history, lag);
+    assert_eq!(
+        found,
+        vec![StaleLag {
+            db: h("web-02"),
+            stale: 3,
+            behind: Some((10, 20, 20)),
+        }]
+    );
+    assert_eq!(
+        found[0].describe(),
+        "3 stale read(s) served by web-02/db while it was 10 to 20 transaction(s) behind (median 20)"
+    );
+    let unknown = stale_lag(&history, |_, _| None);
+    assert!(unknown[0].describe().contains("its lag then unknown"));
+    assert!(stale_lag(&[], lag).is_empty());
+}

@@ -17,7 +17,7 @@ use super::{fault, monitor, promote};
 use crate::capacity::{self, Targets};
 use crate::consistency::{self, Check};
 use crate::live::{self, LiveState, Millis, Observation, RequestTrace};
-use crate::model::{HostName, HostSize, Role};
+use crate::model::{ComponentId, ComponentKind, HostName, HostSize, Role};
 use crate::scenario::{CapacityStep, Expectation, Scenario, Step};
 use crate::stopwatch::{self, Incident, Measured};
 
@@ -757,7 +757,18 @@ pub async fn run(
     }
     outcome.report = report(scenario, &run.state.lab, &outcome, &traces, &run.ramps);
     if let Some(check) = &check {
-        outcome.report.push_str(&data_report(check, run.predicted));
+        let lags = {
+            let live = crate::locked(&run.live);
+            consistency::stale_lag(&traces, |db, second| {
+                live.node_series(&ComponentId::new(db, ComponentKind::Db))?
+                    .buckets()
+                    .find(|b| b.second == second)?
+                    .lag_transactions
+            })
+        };
+        outcome
+            .report
+            .push_str(&data_report(check, run.predicted, &lags));
     }
     outcome.check = check.and_then(Result::ok);
     outcome.history = traces;
@@ -767,7 +778,11 @@ pub async fn run(
 
 /// The report's data section: the checker's counts, and the promotion's
 /// predicted loss against the measured one.
-fn data_report(check: &Result<Check, String>, predicted: Option<Option<u64>>) -> String {
+fn data_report(
+    check: &Result<Check, String>,
+    predicted: Option<Option<u64>>,
+    lags: &[consistency::StaleLag],
+) -> String {
     use std::fmt::Write as _;
     let mut o = String::from("\n## Data\n\n");
     let check = match check {
@@ -777,7 +792,7 @@ fn data_report(check: &Result<Check, String>, predicted: Option<Option<u64>>) ->
             return o;
         }
     };
-    o.push_str(&check.markdown());
+    o.push_str(&check.markdown_with_lag(lags));
     if let Some(finding) = predicted.and_then(|p| consistency::compare_prediction(p, check)) {
         let _ = writeln!(o, "\n{finding}");
     }
