@@ -709,6 +709,9 @@ pub async fn run(
             for o in batch {
                 l.apply(o);
             }
+            // Close the seconds gone by, each with the replicas' lag as it
+            // was then (the stale reads' report reads it back).
+            l.tick(live::now());
         }),
     );
     let mut run = Run {
