@@ -381,8 +381,10 @@ impl App {
         // The GTID a reader must have applied first, and the longest wait.
         let mut wait: Option<(&str, Duration)> = None;
         match (dbs.read_your_writes, token) {
+            // A write's time from the future (another host's clock, or a
+            // forged cookie) counts as now at most.
             (ReadYourWrites::FromPrimary { window_ms }, Some(t))
-                if now_millis() < t.at.saturating_add(u64::from(window_ms)) =>
+                if now_millis() < t.at.min(now_millis()).saturating_add(u64::from(window_ms)) =>
             {
                 trace.ryw = Some("primary".to_owned());
                 return self.read_writer(&dbs, trace, query, String::new()).await;
@@ -417,9 +419,16 @@ impl App {
                     };
                     self.on_within(reader, timeout + self.timeout, async |c| {
                         // 0: applied; -1 (MariaDB) or 1 (MySQL): timed out.
-                        let waited: Option<Option<i64>> = c
-                            .exec_first(statement, (gtid, timeout.as_secs_f64()))
-                            .await?;
+                        // A GTID the server refuses (a client's cookie
+                        // is not to be trusted) is not the replica's
+                        // fault: the read goes to the primary, and the
+                        // replica is not skipped for others.
+                        let waited: Option<Option<i64>> =
+                            match c.exec_first(statement, (gtid, timeout.as_secs_f64())).await {
+                                Ok(w) => w,
+                                Err(mysql_async::Error::Server(_)) => return Ok(None),
+                                Err(e) => return Err(e),
+                            };
                         if waited.flatten() != Some(0) {
                             return Ok(None);
                         }
@@ -810,4 +819,67 @@ async fn set_databases(
     *app.databases.write().await = dbs.clone();
     app.reader_down_until.lock().await.clear();
     Trace::new().respond(&app, StatusCode::OK, Json(dbs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cookies(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(
+                axum::http::header::COOKIE,
+                HeaderValue::from_str(v).expect("a header value"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn the_token_goes_out_as_a_cookie_and_comes_back() {
+        for gtid in [
+            "0-1-42",
+            "",
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:1-3",
+        ] {
+            let token = Token {
+                at: 1_700_000_000_123,
+                gtid: gtid.to_owned(),
+            };
+            let set = token.cookie();
+            assert!(set.ends_with("; Path=/; HttpOnly; SameSite=Lax"), "{set}");
+            // A client sends back the name=value part.
+            let pair = set.split(';').next().expect("a pair");
+            let back = Token::from_headers(&cookies(&[pair])).expect("a token");
+            assert_eq!(back.at, token.at);
+            assert_eq!(back.gtid, gtid.replace('\n', ""));
+        }
+    }
+
+    #[test]
+    fn the_token_is_found_among_other_cookies_and_bad_ones_are_ignored() {
+        let found = Token::from_headers(&cookies(&["a=1; topolab-ryw=5~0-1-2; b=2"]));
+        assert_eq!(
+            found,
+            Some(Token {
+                at: 5,
+                gtid: "0-1-2".to_owned()
+            })
+        );
+        assert_eq!(
+            Token::from_headers(&cookies(&["x=1", "topolab-ryw=7~0-1-3"])).map(|t| t.at),
+            Some(7)
+        );
+        for bad in [
+            "topolab-ryw=notanumber~0-1-2",
+            "topolab-ryw=5",
+            "topolab-ryw=5~0-1-2'; DROP TABLE items",
+            "topolab-ryw=5~0 1 2",
+            "other=5~0-1-2",
+        ] {
+            assert_eq!(Token::from_headers(&cookies(&[bad])), None, "{bad}");
+        }
+        assert_eq!(Token::from_headers(&HeaderMap::new()), None);
+    }
 }
