@@ -56,6 +56,9 @@ const MAX_ITEMS: u32 = 10_000;
 pub const POOL_SIZE: usize = 16;
 /// How long an idle pooled connection is kept before it is closed.
 const POOL_IDLE: Duration = Duration::from_secs(60);
+/// Reads that may wait for a replica at once: half its pool, so that other
+/// reads always find a connection.
+const MAX_WAITS: usize = POOL_SIZE / 2;
 /// Set to `not-done` on a failed write's answer when the write certainly
 /// was not done (never sent to the database, or refused by it).
 pub const WRITE_HEADER: &str = "x-topolab-write";
@@ -120,6 +123,9 @@ struct App {
     admin_token: String,
     timeout: Duration,
     flavor: Flavor,
+    /// Reads waiting for a replica to apply a client's write, at most
+    /// [`MAX_WAITS`] at once (each holds one of the replica's connections).
+    waits: tokio::sync::Semaphore,
     databases: RwLock<Databases>,
     pools: Mutex<HashMap<SocketAddr, mysql_async::Pool>>,
     reader_down_until: Mutex<HashMap<SocketAddr, Instant>>,
@@ -151,6 +157,7 @@ pub async fn run(path: &str) -> Result<(), AppServerError> {
         admin_token: secret(&config.admin_token_file)?,
         timeout: Duration::from_millis(config.db_timeout_ms),
         flavor: config.flavor,
+        waits: tokio::sync::Semaphore::new(MAX_WAITS),
         databases: RwLock::new(Databases {
             writer: config.writer.clone(),
             readers: config.readers.clone(),
@@ -378,8 +385,10 @@ impl App {
         query: &Query,
     ) -> Result<Rows, String> {
         let dbs = self.databases.read().await.clone();
-        // The GTID a reader must have applied first, and the longest wait.
+        // The GTID a reader must have applied first, and the longest wait;
+        // the permit that allows the wait.
         let mut wait: Option<(&str, Duration)> = None;
+        let mut _permit = None;
         match (dbs.read_your_writes, token) {
             // A write's time from the future (another host's clock, or a
             // forged cookie) counts as now at most.
@@ -389,7 +398,23 @@ impl App {
                 trace.ryw = Some("primary".to_owned());
                 return self.read_writer(&dbs, trace, query, String::new()).await;
             }
-            (ReadYourWrites::WaitForReplica { timeout_ms }, Some(t)) if !t.gtid.is_empty() => {
+            (ReadYourWrites::WaitForReplica { timeout_ms }, Some(t)) => {
+                // A write whose GTID is unknown, or more waits at once than
+                // the app lets hold a replica's connections: the primary
+                // has the write.
+                let permit = self.waits.try_acquire();
+                if t.gtid.is_empty() || permit.is_err() {
+                    trace.ryw = Some(
+                        if t.gtid.is_empty() {
+                            "primary (the write's GTID is unknown)"
+                        } else {
+                            "primary (too many reads waiting)"
+                        }
+                        .to_owned(),
+                    );
+                    return self.read_writer(&dbs, trace, query, String::new()).await;
+                }
+                _permit = permit.ok();
                 wait = Some((&t.gtid, Duration::from_millis(u64::from(timeout_ms))));
             }
             _ => {}

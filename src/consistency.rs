@@ -53,6 +53,9 @@ pub struct Write {
     pub outcome: Outcome,
     /// The way it went (`lb-01 → web-02 → web-01/db`), as far as known.
     pub path: String,
+    /// Still in flight when the data was read: not classified (its
+    /// outcome is unknown, and it may or may not be in the data yet).
+    pub in_flight: bool,
 }
 
 /// The check of one database.
@@ -74,9 +77,9 @@ pub struct DatabaseCheck {
     pub unexpected_examples: Vec<String>,
     /// How many values were unexpected.
     pub unexpected: u64,
-    /// Writes of unknown outcome that are absent (they may never have
-    /// been done).
-    pub unknown_absent: u64,
+    /// When each write of unknown outcome that is absent finished (they
+    /// may never have been done).
+    pub unknown_absent: Vec<Millis>,
     /// Values present more than once.
     pub duplicated: u64,
     /// Rows not written by this history's generators (not checked).
@@ -133,6 +136,8 @@ pub struct WriteCounts {
     pub failed: u64,
     /// Of unknown outcome.
     pub unknown: u64,
+    /// Still in flight when the data was read (not classified).
+    pub in_flight: u64,
 }
 
 /// The checker's verdict.
@@ -157,6 +162,18 @@ impl Check {
         self.primary().map(|d| d.lost.len() as u64)
     }
 
+    /// Acknowledged writes the primary lacks that were acknowledged from
+    /// `from` until `until`: the loss of a promotion at `until` when the one
+    /// before it was at `from` (writes lost earlier were lost then).
+    pub fn lost_between(&self, from: Millis, until: Millis) -> Option<u64> {
+        self.primary().map(|d| {
+            d.lost
+                .iter()
+                .filter(|w| (from..until).contains(&w.completed))
+                .count() as u64
+        })
+    }
+
     /// The check as Markdown (also readable as text).
     pub fn markdown(&self) -> String {
         self.markdown_with_lag(&[])
@@ -169,8 +186,16 @@ impl Check {
         let w = &self.writes;
         let _ = writeln!(
             o,
-            "- writes sent: {} ({} acknowledged, {} failed, {} unknown)",
-            w.sent, w.acknowledged, w.failed, w.unknown
+            "- writes sent: {} ({} acknowledged, {} failed, {} unknown{})",
+            w.sent,
+            w.acknowledged,
+            w.failed,
+            w.unknown,
+            if w.in_flight > 0 {
+                format!(", {} in flight when the data was read", w.in_flight)
+            } else {
+                String::new()
+            }
         );
         for d in &self.databases {
             let _ = writeln!(
@@ -276,7 +301,8 @@ pub fn writes_as_of(history: &[RequestTrace], as_of: Millis) -> Vec<Write> {
         let Some(value) = &t.written else {
             continue;
         };
-        let outcome = if t.done() > as_of {
+        let in_flight = t.done() > as_of;
+        let outcome = if in_flight {
             Outcome::Unknown
         } else {
             t.outcome()
@@ -287,6 +313,7 @@ pub fn writes_as_of(history: &[RequestTrace], as_of: Millis) -> Vec<Write> {
             completed: t.done(),
             outcome,
             path: path(t),
+            in_flight,
         };
         by_value
             .entry(value)
@@ -326,6 +353,7 @@ pub fn check_as_of(history: &[RequestTrace], holdings: &[Holding], as_of: Millis
     };
     for w in &writes {
         match w.outcome {
+            _ if w.in_flight => counts.in_flight += 1,
             Outcome::Ok => counts.acknowledged += 1,
             Outcome::Failed => counts.failed += 1,
             Outcome::Unknown => counts.unknown += 1,
@@ -365,11 +393,11 @@ fn check_database(
         recovered: 0,
         unexpected_examples: Vec::new(),
         unexpected: 0,
-        unknown_absent: 0,
+        unknown_absent: Vec::new(),
         duplicated: 0,
         other_rows: 0,
     };
-    for w in writes {
+    for w in writes.iter().filter(|w| !w.in_flight) {
         let present = rows.contains_key(w.value.as_str());
         match (w.outcome, present) {
             (Outcome::Ok, true) => d.ok += 1,
@@ -380,7 +408,7 @@ fn check_database(
                     d.recovered_examples.push(w.clone());
                 }
             }
-            (Outcome::Unknown, false) => d.unknown_absent += 1,
+            (Outcome::Unknown, false) => d.unknown_absent.push(w.completed),
             (Outcome::Failed, false) => {}
         }
     }
@@ -450,10 +478,22 @@ fn check_reads(history: &[RequestTrace], by_value: &HashMap<&str, &Write>) -> Re
 /// when the acknowledged writes lost are at most the prediction, and the
 /// prediction is at most those plus the writes of unknown outcome that
 /// are absent (a transaction committed whose answer never came).
-pub fn compare_prediction(predicted: Option<u64>, check: &Check) -> Option<String> {
+///
+/// Only the writes that finished from `from` until `until` count: the
+/// promotion at `until` and the one before it at `from` (or 0).
+pub fn compare_prediction(
+    predicted: Option<u64>,
+    check: &Check,
+    from: Millis,
+    until: Millis,
+) -> Option<String> {
     let primary = check.primary()?;
-    let lost = primary.lost.len() as u64;
-    let unknown = primary.unknown_absent;
+    let lost = check.lost_between(from, until)?;
+    let unknown = primary
+        .unknown_absent
+        .iter()
+        .filter(|at| (from..until).contains(*at))
+        .count() as u64;
     Some(match predicted {
         None => format!(
             "The promotion could not predict its loss; the checker measured {lost} acknowledged write(s) lost."
@@ -693,6 +733,12 @@ impl Record {
             "unknown" => Outcome::Unknown,
             other => return Err(format!("unknown outcome {other:?}")),
         };
+        if self.completed < self.invoked {
+            return Err(format!(
+                "it finished before it was sent ({} < {})",
+                self.completed, self.invoked
+            ));
+        }
         let mut t = RequestTrace::new(self.invoked, write, self.entry.clone());
         t.status = self.status;
         t.error = self.error.clone();

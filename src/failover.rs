@@ -134,15 +134,37 @@ pub fn decide(
     now: Millis,
     candidates: &[Candidate],
 ) -> Decision {
-    let mut recent: Vec<&Signal> = signals
-        .iter()
-        .filter(|s| s.at <= now && now - s.at <= policy.within_ms)
-        .collect();
-    recent.sort_by_key(|s| (s.source.kind(), s.at));
-    recent.dedup_by_key(|s| s.source.kind());
-    if recent.is_empty() {
+    // The latest report of each kind (none from the future): a primary
+    // that died stays dead, so old reports count, as long as they agree
+    // with each other in time.
+    let mut latest: Vec<&Signal> = Vec::new();
+    for s in signals.iter().filter(|s| s.at <= now) {
+        match latest
+            .iter_mut()
+            .find(|l| l.source.kind() == s.source.kind())
+        {
+            Some(l) if l.at < s.at => *l = s,
+            Some(_) => {}
+            None => latest.push(s),
+        }
+    }
+    if latest.is_empty() {
         return Decision::Healthy;
     }
+    latest.sort_by_key(|s| s.at);
+    // The most kinds whose reports fall within `within_ms` of each other.
+    let mut recent: Vec<&Signal> = Vec::new();
+    for (i, first) in latest.iter().enumerate() {
+        let together: Vec<&Signal> = latest[i..]
+            .iter()
+            .take_while(|s| s.at - first.at <= policy.within_ms)
+            .copied()
+            .collect();
+        if together.len() > recent.len() {
+            recent = together;
+        }
+    }
+    recent.sort_by_key(|s| s.source.kind());
     let because: Vec<Source> = recent.iter().map(|s| s.source.clone()).collect();
     let said: Vec<String> = because.iter().map(ToString::to_string).collect();
     if recent.len() < policy.agree {

@@ -243,5 +243,25 @@ fn read_your_writes_removes_stale_reads_while_the_replica_lags() {
         let (probes, stale_on) = stale(&traffic(on.to_str().expect("path")));
         assert!(probes >= 10, "{setting}: {probes} probes");
         assert_eq!(stale_on, 0, "{setting}: stale reads remain");
+        // The way they were served: by the primary, at once or after the
+        // replica did not catch up within the wait.
+        let text = std::fs::read_to_string(&on).expect("history");
+        let reads: Vec<_> = consistency::from_json_lines(&text)
+            .expect("a history")
+            .into_iter()
+            .filter(|t| t.own.is_some())
+            .collect();
+        assert!(
+            reads
+                .iter()
+                .all(|t| t.db.as_ref().is_some_and(|d| d.as_str() == "web-01")),
+            "{setting}: a probe was not served by the primary"
+        );
+        let waited = reads.iter().filter(|t| t.latency_ms >= 290.0).count();
+        if setting.starts_with("wait") {
+            assert_eq!(waited, reads.len(), "{setting}: a read did not wait");
+        } else {
+            assert_eq!(waited, 0, "{setting}: a read waited");
+        }
     }
 }

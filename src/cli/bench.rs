@@ -251,23 +251,36 @@ pub async fn history(
         )
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
+        // Writing the history counts against its round: the rate is the
+        // requests over the time spent sending and saving them.
         let mut bytes = 0;
+        let mut saving = Duration::ZERO;
         if keep {
+            let started = Instant::now();
             let history = std::mem::take(&mut *crate::locked(&kept));
             let text = crate::consistency::to_json_lines(&history);
             bytes = text.len();
             let path = std::env::temp_dir().join(format!("topolab-bench-history-{lab}.jsonl"));
             crate::fsutil::write_atomic(&path, text.as_bytes())?;
             let _ = std::fs::remove_file(&path);
+            saving = started.elapsed();
         }
-        let rate = stats.achieved_rate();
+        let rate = if stats.sending_seconds > 0.0 {
+            stats.sent as f64 / (stats.sending_seconds + saving.as_secs_f64())
+        } else {
+            0.0
+        };
         println!(
             "round {}: history {}: {} requests, {rate:.0} req/s{}",
             round / 2 + 1,
             if keep { "on " } else { "off" },
             stats.sent,
             if keep {
-                format!(", {:.1} MB of JSON Lines", bytes as f64 / 1e6)
+                format!(
+                    " (saving {:.1} MB of JSON Lines took {:.0} ms)",
+                    bytes as f64 / 1e6,
+                    saving.as_secs_f64() * 1000.0
+                )
             } else {
                 String::new()
             }

@@ -312,8 +312,9 @@ enum BenchWhat {
         writes: u64,
     },
     /// Send flat out through a running lab, alternately keeping the
-    /// history (every request kept, then saved as JSON Lines) and not;
-    /// print the throughput of each, to see what the history costs.
+    /// history (every request kept, then saved as JSON Lines, the saving
+    /// counted in the round's time) and not; print the throughput of each,
+    /// to see what the history costs.
     History {
         /// The lab.
         lab: String,

@@ -80,7 +80,8 @@ fn every_class_of_write() {
             sent: 6,
             acknowledged: 2,
             failed: 2,
-            unknown: 2
+            unknown: 2,
+            in_flight: 0,
         }
     );
     let d = check.primary().expect("the primary's check");
@@ -250,7 +251,7 @@ fn a_malformed_history_names_its_line() {
 #[test]
 fn the_checker_is_quick_on_100000_writes() {
     // Not timed (tests never assert wall-clock times): this checks the
-    // counts at scale; `topolab check --synthetic 100000` times it.
+    // counts at scale; `topolab bench checker` times it.
     let history: Vec<RequestTrace> = (0..100_000)
         .map(|i| acked(i, &format!("traffic-big-{i}")))
         .collect();
@@ -269,15 +270,29 @@ fn the_checker_is_quick_on_100000_writes() {
 }
 
 #[test]
-fn writes_in_flight_when_the_data_was_read_are_unknown() {
-    // Acknowledged at 105, after the read at 102: unknown then, so its
-    // absence is not a loss; one sent after the read is left out.
-    let history = vec![acked(100, "traffic-r-0"), acked(103, "traffic-r-1")];
-    let check = check_as_of(&history, &[holding("web-01", true, &[])], 102);
-    assert_eq!(check.writes.sent, 1);
-    assert_eq!(check.writes.unknown, 1);
-    assert_eq!(check.lost(), Some(0));
-    assert_eq!(check.primary().expect("the primary").unknown_absent, 1);
+fn writes_in_flight_when_the_data_was_read_are_not_classified() {
+    // Acknowledged at 105 and 108, after the read at 102: in flight then,
+    // so an absence is no loss and a presence no recovery, nor unexpected;
+    // one sent after the read is left out.
+    let history = vec![
+        acked(100, "traffic-r-0"),
+        acked(103, "traffic-r-1"),
+        acked(101, "traffic-r-2"),
+    ];
+    let check = check_as_of(&history, &[holding("web-01", true, &["traffic-r-2"])], 102);
+    assert_eq!(check.writes.sent, 2);
+    assert_eq!((check.writes.in_flight, check.writes.unknown), (2, 0));
+    let d = check.primary().expect("the primary");
+    assert_eq!(
+        (d.ok, d.lost.len(), d.recovered, d.unexpected),
+        (0, 0, 0, 0)
+    );
+    assert!(d.unknown_absent.is_empty());
+    assert!(
+        check
+            .markdown()
+            .contains("2 in flight when the data was read")
+    );
 }
 
 #[test]
@@ -290,23 +305,23 @@ fn prediction_against_measure() {
     let check = check(&history, &[holding("web-02", true, &[])]);
     // 2 lost, 1 unknown absent: a prediction of 2 or 3 agrees.
     for p in [2, 3] {
-        let said = compare_prediction(Some(p), &check).expect("a verdict");
+        let said = compare_prediction(Some(p), &check, 0, Millis::MAX).expect("a verdict");
         assert!(said.contains("they agree"), "{said}");
     }
-    let said = compare_prediction(Some(1), &check).expect("a verdict");
+    let said = compare_prediction(Some(1), &check, 0, Millis::MAX).expect("a verdict");
     assert!(
         said.contains("**Finding:**") && said.contains("did not foresee"),
         "{said}"
     );
-    let said = compare_prediction(Some(7), &check).expect("a verdict");
+    let said = compare_prediction(Some(7), &check, 0, Millis::MAX).expect("a verdict");
     assert!(said.contains("Fewer writes were lost"), "{said}");
     assert!(
-        compare_prediction(None, &check)
+        compare_prediction(None, &check, 0, Millis::MAX)
             .expect("a verdict")
             .contains("could not predict")
     );
     assert_eq!(
-        compare_prediction(Some(0), &super::check(&history, &[])),
+        compare_prediction(Some(0), &super::check(&history, &[]), 0, Millis::MAX),
         None
     );
 }
@@ -399,4 +414,31 @@ fn stale_reads_with_the_lag_they_were_served_at() {
     let unknown = stale_lag(&history, |_, _| None);
     assert!(unknown[0].describe().contains("its lag then unknown"));
     assert!(stale_lag(&[], lag).is_empty());
+}
+
+#[test]
+fn each_promotion_is_charged_the_writes_acknowledged_since_the_one_before() {
+    // Lost writes acknowledged at 15 and 25 (acked() takes 5 ms); one
+    // promotion at 20, another at 30.
+    let history = vec![acked(10, "traffic-r-0"), acked(20, "traffic-r-1")];
+    let check = check(&history, &[holding("web-03", true, &[])]);
+    assert_eq!(check.lost_between(0, 20), Some(1));
+    assert_eq!(check.lost_between(20, 30), Some(1));
+    assert_eq!(check.lost_between(30, Millis::MAX), Some(0));
+    let first = compare_prediction(Some(1), &check, 0, 20).expect("a verdict");
+    assert!(first.contains("they agree"), "{first}");
+    let second = compare_prediction(Some(0), &check, 20, 30).expect("a verdict");
+    assert!(second.contains("did not foresee"), "{second}");
+}
+
+#[test]
+fn a_history_that_ends_before_it_begins_is_refused() {
+    let good = to_json_lines(&[acked(1_000, "traffic-r-0")]);
+    let bad = good.replace("\"completed\":1005", "\"completed\":10");
+    assert_ne!(bad, good);
+    let e = from_json_lines(&bad).expect_err("refused");
+    assert!(e.contains("finished before it was sent"), "{e}");
+    // Huge times do not overflow.
+    let huge = good.replace("\"completed\":1005", &format!("\"completed\":{}", u64::MAX));
+    assert!(from_json_lines(&huge).is_ok());
 }

@@ -47,6 +47,16 @@ fn which_sources_agree() {
         (vec![died(), monitor(), io("web-02")], "promote"),
         // Too far apart to agree (the window is 2 s).
         (vec![old(Source::ContainerDied), monitor()], "wait"),
+        // Both long ago but together: the primary is still gone.
+        (
+            vec![old(Source::ContainerDied), old(Source::MonitorLost)],
+            "promote",
+        ),
+        // The latest report of a kind counts: an old one then a new one.
+        (
+            vec![old(Source::MonitorLost), monitor(), io("web-02")],
+            "promote",
+        ),
         // A report from the future is not counted.
         (
             vec![signal(Source::ContainerDied, NOW + 10), monitor()],

@@ -147,9 +147,10 @@ struct Run {
     ramps: Vec<(String, Ramp)>,
     /// Where `apply` steps find their designs.
     folder: Option<std::path::PathBuf>,
-    /// The last promotion's predicted loss: transactions the replica
+    /// Each promotion's predicted loss, by its incident's index:
+    /// transactions the replica
     /// never received (`None` inside: unknown).
-    predicted: Option<Option<u64>>,
+    predicted: BTreeMap<usize, Option<u64>>,
 }
 
 impl Run {
@@ -267,7 +268,7 @@ impl Run {
             }
             Step::StopTraffic => {
                 if let Some(t) = self.traffic.take() {
-                    t.stop();
+                    t.finish().await;
                 }
                 say("  traffic stopped".to_owned());
             }
@@ -328,7 +329,8 @@ impl Run {
                 for (t, line) in &done.steps {
                     say(format!("  {:>6.3} s  {line}", t.as_secs_f64()));
                 }
-                self.predicted = Some(done.assessment.missing);
+                self.predicted
+                    .insert(self.incidents.len(), done.assessment.missing);
                 self.incidents.push(Incident {
                     label: format!(
                         "promote {replica}{}",
@@ -725,7 +727,7 @@ pub async fn run(
         healed: None,
         ramps: Vec::new(),
         folder: scenario.folder.clone(),
-        predicted: None,
+        predicted: BTreeMap::new(),
     };
     // The monitor's first snapshot.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -733,8 +735,10 @@ pub async fn run(
     for step in &scenario.steps {
         run.step(step, say, &observer, &mut outcome).await?;
     }
+    // Every request in flight reports before the data is checked: a write
+    // that has no trace yet would look unexpected.
     if let Some(t) = run.traffic.take() {
-        t.stop();
+        t.finish().await;
     }
     // Answers in flight and the monitor's last reports.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -747,6 +751,10 @@ pub async fn run(
     } else {
         None
     };
+    // Each promotion answers for the writes acknowledged since the one
+    // before it: (incident, from, until).
+    let mut promotions = Vec::new();
+    let mut since = 0;
     for (i, incident) in run.incidents.iter().enumerate() {
         let until = stopwatch::window_end(&run.incidents, i);
         let mut m = stopwatch::measure(incident, until, &traces, &timeline, slow);
@@ -754,7 +762,9 @@ pub async fn run(
             m.lost_writes = check
                 .as_ref()
                 .and_then(|c| c.as_ref().ok())
-                .and_then(Check::lost);
+                .and_then(|c| c.lost_between(since, incident.at));
+            promotions.push((i, since, incident.at));
+            since = incident.at;
         }
         outcome.measured.push(m);
     }
@@ -771,7 +781,7 @@ pub async fn run(
         };
         outcome
             .report
-            .push_str(&data_report(check, run.predicted, &lags));
+            .push_str(&data_report(check, &run, &promotions, &lags));
     }
     outcome.check = check.and_then(Result::ok);
     outcome.history = traces;
@@ -779,11 +789,12 @@ pub async fn run(
     Ok(outcome)
 }
 
-/// The report's data section: the checker's counts, and the promotion's
+/// The report's data section: the checker's counts, and each promotion's
 /// predicted loss against the measured one.
 fn data_report(
     check: &Result<Check, String>,
-    predicted: Option<Option<u64>>,
+    run: &Run,
+    promotions: &[(usize, Millis, Millis)],
     lags: &[consistency::StaleLag],
 ) -> String {
     use std::fmt::Write as _;
@@ -796,8 +807,14 @@ fn data_report(
         }
     };
     o.push_str(&check.markdown_with_lag(lags));
-    if let Some(finding) = predicted.and_then(|p| consistency::compare_prediction(p, check)) {
-        let _ = writeln!(o, "\n{finding}");
+    for (i, from, until) in promotions {
+        let said = run
+            .predicted
+            .get(i)
+            .and_then(|p| consistency::compare_prediction(*p, check, *from, *until));
+        if let Some(said) = said {
+            let _ = writeln!(o, "\n{}: {said}", run.incidents[*i].label);
+        }
     }
     o
 }

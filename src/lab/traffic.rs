@@ -95,6 +95,7 @@ pub type TraceSink = Arc<dyn Fn(Vec<RequestTrace>) + Send + Sync>;
 pub struct TrafficHandle {
     settings: watch::Sender<TrafficSettings>,
     cancel: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TrafficHandle {
@@ -106,6 +107,15 @@ impl TrafficHandle {
     /// Stops sending; requests in flight still report.
     pub fn stop(&self) {
         self.cancel.cancel();
+    }
+
+    /// Stops sending and waits until every request in flight has reported
+    /// (each has its own timeout).
+    pub async fn finish(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
@@ -120,7 +130,7 @@ pub fn spawn(targets: Vec<Target>, settings: TrafficSettings, sink: TraceSink) -
     let (tx, rx) = watch::channel(settings);
     let cancel = CancellationToken::new();
     let token = cancel.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(e) = run(targets, rx, sink, token, None).await {
             tracing::warn!(error = %e, "traffic stopped");
         }
@@ -128,6 +138,7 @@ pub fn spawn(targets: Vec<Target>, settings: TrafficSettings, sink: TraceSink) -
     TrafficHandle {
         settings: tx,
         cancel,
+        task: Some(task),
     }
 }
 

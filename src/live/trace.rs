@@ -158,7 +158,7 @@ impl RequestTrace {
 
     /// When it finished.
     pub fn done(&self) -> Millis {
-        self.at + self.latency_ms.max(0.0) as Millis
+        self.at.saturating_add(self.latency_ms.max(0.0) as Millis)
     }
 }
 

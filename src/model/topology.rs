@@ -329,8 +329,12 @@ pub enum ReadYourWrites {
 }
 
 impl ReadYourWrites {
-    /// The longest `window_ms` or `timeout_ms` accepted.
-    pub const MAX_MS: u32 = 60_000;
+    /// The longest `window_ms` accepted.
+    pub const MAX_WINDOW_MS: u32 = 60_000;
+    /// The longest `timeout_ms` accepted: a wait holds one of the app's
+    /// connections to the replica, and a client gives up after a few
+    /// seconds (MySQL Router's `wait_for_my_writes_timeout` defaults to 2 s).
+    pub const MAX_WAIT_MS: u32 = 2_000;
 
     /// Whether it is off (the default, not written to files).
     pub fn is_off(&self) -> bool {

@@ -399,20 +399,19 @@ impl<'a> Validator<'a> {
                 }
                 let ms = match app.read_your_writes {
                     ReadYourWrites::Off => None,
-                    ReadYourWrites::FromPrimary { window_ms } => Some(("window_ms", window_ms)),
+                    ReadYourWrites::FromPrimary { window_ms } => {
+                        Some(("window_ms", window_ms, ReadYourWrites::MAX_WINDOW_MS))
+                    }
                     ReadYourWrites::WaitForReplica { timeout_ms } => {
-                        Some(("timeout_ms", timeout_ms))
+                        Some(("timeout_ms", timeout_ms, ReadYourWrites::MAX_WAIT_MS))
                     }
                 };
-                if let Some((name, ms)) = ms
-                    && !(1..=ReadYourWrites::MAX_MS).contains(&ms)
+                if let Some((name, ms, most)) = ms
+                    && !(1..=most).contains(&ms)
                 {
                     self.about(
                         component(&h.name, ComponentKind::App),
-                        format!(
-                            "read_your_writes: {name} is {ms}; it must be 1 to {} ms",
-                            ReadYourWrites::MAX_MS
-                        ),
+                        format!("read_your_writes: {name} is {ms}; it must be 1 to {most} ms"),
                     );
                 }
             }

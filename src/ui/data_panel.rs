@@ -241,23 +241,31 @@ impl TopolabApp {
         let Some(c) = self.lab.live.checked().filter(|c| m.incident.at <= c.at) else {
             return;
         };
+        // This promotion's writes: acknowledged since the one before it.
+        let (from, until) = self.lab.live.promotion_window(i);
         if let Some(predicted) = self.lab.live.predicted(i)
-            && let Some(words) = consistency::compare_prediction(predicted, &c.check)
+            && let Some(words) = consistency::compare_prediction(predicted, &c.check, from, until)
         {
             markdown_ui(ui, &words);
         }
-        if let Some(primary) = c.check.primary()
-            && !primary.lost.is_empty()
-        {
-            egui::CollapsingHeader::new(format!(
-                "{} acknowledged write(s) the primary {} lacks",
-                primary.lost.len(),
-                primary.db
-            ))
-            .id_salt(("incident-lost", i))
-            .show(ui, |ui| {
-                lost_ui(ui, egui::Id::new(("incident-lost", i)), &primary.lost)
-            });
+        if let Some(primary) = c.check.primary() {
+            let lost: Vec<Write> = primary
+                .lost
+                .iter()
+                .filter(|w| (from..until).contains(&w.completed))
+                .cloned()
+                .collect();
+            if !lost.is_empty() {
+                egui::CollapsingHeader::new(format!(
+                    "{} acknowledged write(s) the primary {} lacks",
+                    lost.len(),
+                    primary.db
+                ))
+                .id_salt(("incident-lost", i))
+                .show(ui, |ui| {
+                    lost_ui(ui, egui::Id::new(("incident-lost", i)), &lost)
+                });
+            }
         }
     }
 }
@@ -302,8 +310,11 @@ fn database_ui(ui: &mut egui::Ui, d: &DatabaseCheck) {
         d.recovered,
         d.unexpected
     );
-    if d.unknown_absent > 0 {
-        line.push_str(&format!(", {} of unknown outcome absent", d.unknown_absent));
+    if !d.unknown_absent.is_empty() {
+        line.push_str(&format!(
+            ", {} of unknown outcome absent",
+            d.unknown_absent.len()
+        ));
     }
     if d.duplicated > 0 {
         line.push_str(&format!(", {} written twice", d.duplicated));

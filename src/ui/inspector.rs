@@ -377,8 +377,13 @@ fn read_your_writes_ui(ui: &mut egui::Ui, app: &mut AppServer) {
             explain::RYW_FROM_PRIMARY,
         ),
         (
-            ReadYourWrites::WaitForReplica { timeout_ms: ms },
-            format!("Wait for the replica up to {ms} ms"),
+            ReadYourWrites::WaitForReplica {
+                timeout_ms: ms.min(ReadYourWrites::MAX_WAIT_MS),
+            },
+            format!(
+                "Wait for the replica up to {} ms",
+                ms.min(ReadYourWrites::MAX_WAIT_MS)
+            ),
             explain::RYW_WAIT_FOR_REPLICA,
         ),
     ];
@@ -403,21 +408,23 @@ fn read_your_writes_ui(ui: &mut egui::Ui, app: &mut AppServer) {
         .response
         .labelled_by(label.id);
     ui.end_row();
-    let (name, meaning, ms) = match &mut app.read_your_writes {
+    let (name, meaning, ms, most) = match &mut app.read_your_writes {
         ReadYourWrites::Off => return,
         ReadYourWrites::FromPrimary { window_ms } => (
             "Window (ms)",
             "How long after a client's write its reads go to the primary.",
             window_ms,
+            ReadYourWrites::MAX_WINDOW_MS,
         ),
         ReadYourWrites::WaitForReplica { timeout_ms } => (
             "Longest wait (ms)",
             "How long a read waits for its replica to apply the client's write before it goes to the primary.",
             timeout_ms,
+            ReadYourWrites::MAX_WAIT_MS,
         ),
     };
     tip(ui, name, meaning);
-    bounded(ui, ms, 1..=ReadYourWrites::MAX_MS, "the time");
+    bounded(ui, ms, 1..=most, "the time");
     ui.end_row();
 }
 
