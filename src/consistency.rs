@@ -86,6 +86,35 @@ pub struct DatabaseCheck {
     pub other_rows: u64,
 }
 
+impl DatabaseCheck {
+    /// Its counts in one line: `web-02/db (primary): 3 ok, 1 lost, ...`.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "{}/db{}: {} ok, {} lost, {} recovered, {} unexpected",
+            self.db,
+            if self.primary { " (primary)" } else { "" },
+            self.ok,
+            self.lost.len(),
+            self.recovered,
+            self.unexpected
+        );
+        if !self.unknown_absent.is_empty() {
+            let _ = write!(
+                line,
+                ", {} of unknown outcome absent",
+                self.unknown_absent.len()
+            );
+        }
+        if self.duplicated > 0 {
+            let _ = write!(line, ", {} written twice", self.duplicated);
+        }
+        if self.other_rows > 0 {
+            let _ = write!(line, " ({} other rows not checked)", self.other_rows);
+        }
+        line
+    }
+}
+
 /// A stale read, as an example.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StaleRead {
@@ -198,26 +227,7 @@ impl Check {
             }
         );
         for d in &self.databases {
-            let _ = writeln!(
-                o,
-                "- {}/db{}: {} ok, {} lost, {} recovered, {} unexpected{}{}",
-                d.db,
-                if d.primary { " (primary)" } else { "" },
-                d.ok,
-                d.lost.len(),
-                d.recovered,
-                d.unexpected,
-                if d.duplicated > 0 {
-                    format!(", {} written twice", d.duplicated)
-                } else {
-                    String::new()
-                },
-                if d.other_rows > 0 {
-                    format!(" ({} other rows not checked)", d.other_rows)
-                } else {
-                    String::new()
-                }
-            );
+            let _ = writeln!(o, "- {}", d.summary());
             for l in d.lost.iter().take(EXAMPLES) {
                 let _ = writeln!(
                     o,

@@ -13,21 +13,27 @@ use std::time::Duration;
 use support::lab::{Lab, docker, eventually};
 use topolab::consistency;
 
-/// Runs topolab; returns (exit code, stdout + stderr).
-fn run(lab: &Lab, args: &[&str]) -> (Option<i32>, String) {
-    let out = lab.run(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), text)
+fn run_ok(lab: &Lab, args: &[&str]) -> String {
+    lab.cli_exits(0, args)
 }
 
-fn run_ok(lab: &Lab, args: &[&str]) -> String {
-    let (code, text) = run(lab, args);
-    assert_eq!(code, Some(0), "topolab {args:?} failed:\n{text}");
-    text
+/// Sends writes only, 20 a second for `seconds`, saving the history to
+/// `history` when given.
+fn writes(lab: &Lab, seconds: &str, history: Option<&str>) -> String {
+    let mut args = vec![
+        "traffic",
+        &lab.name,
+        "--rate",
+        "20",
+        "--writes",
+        "100",
+        "--duration",
+        seconds,
+    ];
+    if let Some(h) = history {
+        args.extend(["--history", h]);
+    }
+    run_ok(lab, &args)
 }
 
 /// The acknowledged writes of a saved history.
@@ -59,36 +65,10 @@ fn lost_writes_are_counted_exactly_and_match_the_promotion() {
     let history = dir.path().join("h.jsonl");
     let history = history.to_str().expect("path");
     // Writes that reach the replica, then writes that cannot.
-    run_ok(
-        &lab,
-        &[
-            "traffic",
-            "e2e-k1",
-            "--rate",
-            "20",
-            "--writes",
-            "100",
-            "--duration",
-            "1",
-        ],
-    );
+    writes(&lab, "1", None);
     caught_up(&lab);
     run_ok(&lab, &["fault", "e2e-k1", "web-02/db", "stop-replication"]);
-    let said = run_ok(
-        &lab,
-        &[
-            "traffic",
-            "e2e-k1",
-            "--rate",
-            "20",
-            "--writes",
-            "100",
-            "--duration",
-            "1.5",
-            "--history",
-            history,
-        ],
-    );
+    let said = writes(&lab, "1.5", Some(history));
     assert!(said.contains("history of"), "{said}");
     let n = acknowledged(Path::new(history)).len();
     assert!(n >= 10, "{n} writes acknowledged");
@@ -100,7 +80,7 @@ fn lost_writes_are_counted_exactly_and_match_the_promotion() {
     );
     // Exactly the writes of the history are lost; the earlier ones (another
     // run) are on the new primary but not checked.
-    let (code, checked) = run(&lab, &["check-data", "e2e-k1", "--history", history]);
+    let (code, checked) = lab.cli(&["check-data", "e2e-k1", "--history", history]);
     assert_eq!(code, Some(1), "a lost write exits 1:\n{checked}");
     assert!(
         checked.contains(&format!(
@@ -112,20 +92,8 @@ fn lost_writes_are_counted_exactly_and_match_the_promotion() {
     assert!(checked.contains("other rows not checked"), "{checked}");
     // The same values that are missing by value, though a new write takes
     // the ids they had.
-    run_ok(
-        &lab,
-        &[
-            "traffic",
-            "e2e-k1",
-            "--rate",
-            "20",
-            "--writes",
-            "100",
-            "--duration",
-            "1",
-        ],
-    );
-    let (_, again) = run(&lab, &["check-data", "e2e-k1", "--history", history]);
+    writes(&lab, "1", None);
+    let (_, again) = lab.cli(&["check-data", "e2e-k1", "--history", history]);
     assert!(again.contains(&format!("0 ok, {n} lost")), "{again}");
 }
 

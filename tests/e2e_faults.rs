@@ -55,27 +55,13 @@ fn state(lab: &Lab) -> LabState {
     serde_json::from_value(lab.state()).expect("lab state")
 }
 
-/// Runs topolab; asserts the exit code; returns stdout + stderr.
+/// Runs topolab; asserts it succeeded; returns stdout + stderr.
 fn run_ok(lab: &Lab, args: &[&str]) -> String {
-    let out = lab.run(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "topolab {args:?} failed:\n{text}");
-    text
+    lab.cli_exits(0, args)
 }
 
 fn run_fails(lab: &Lab, args: &[&str]) -> String {
-    let out = lab.run(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "topolab {args:?}:\n{text}");
-    text
+    lab.cli_exits(1, args)
 }
 
 /// Waits until `status` has a line containing every one of `words`.

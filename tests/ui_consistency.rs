@@ -246,11 +246,7 @@ fn a_promotion_in_the_stopwatch_shows_the_lost_writes_against_its_prediction() {
     step(&mut h);
     h.get_by_label("⬆ Promote to primary…").click();
     step(&mut h);
-    let id = stub
-        .sent()
-        .into_iter()
-        .find_map(|c| matches!(c, LabCommand::Assess { .. }).then(|| c.id()))
-        .expect("an assess");
+    let id = stub.sent_id("assess", |c| matches!(c, LabCommand::Assess { .. }));
     stub.send(LabEvent::Assessment {
         id,
         replica: HostName::new("web-02"),
@@ -268,11 +264,7 @@ fn a_promotion_in_the_stopwatch_shows_the_lost_writes_against_its_prediction() {
     step(&mut h);
     h.get_by_label("Promote, losing 1 write(s)").click();
     step(&mut h);
-    let id = stub
-        .sent()
-        .into_iter()
-        .find_map(|c| matches!(c, LabCommand::Promote { .. }).then(|| c.id()))
-        .expect("a promotion");
+    let id = stub.sent_id("promotion", |c| matches!(c, LabCommand::Promote { .. }));
     stub.send(LabEvent::Finished {
         id,
         result: Ok("promoted".to_owned()),

@@ -495,19 +495,19 @@ pub async fn check_data(
     };
     let state = require_state(&lab)?;
     let engine = Engine::connect().await?;
-    let as_of = crate::live::now();
-    let (held, unreadable) = crate::lab::replication::holdings(&engine, &state).await;
-    for (db, e) in &unreadable {
+    let data = crate::lab::replication::holdings(&engine, &state).await;
+    for (db, e) in &data.unreadable {
         println!("- {db}/db cannot be read: {e}");
     }
+    let held = &data.held;
     let bad = match &history {
         Some(history) => {
-            let check = crate::consistency::check_as_of(history, &held, as_of);
+            let check = crate::consistency::check_as_of(history, held, data.at);
             print!("{}", check.markdown());
             check.lost() != Some(0)
         }
         None => {
-            print!("{}", crate::consistency::compare_holdings(&held));
+            print!("{}", crate::consistency::compare_holdings(held));
             !held.iter().any(|h| h.primary)
         }
     };

@@ -528,11 +528,11 @@ impl Actor {
         let (engine, sink) = (self.engine.clone(), self.sink.clone());
         self.spawn(id, async move {
             let state = load_state(&lab).await.map_err(|e| error_chain(&e))?;
-            // Before the first read: a write acknowledged by now must be there.
-            let at = crate::live::now();
-            let (holdings, unreadable) = super::replication::holdings(&engine, &state).await;
+            let data = super::replication::holdings(&engine, &state).await;
+            let (at, holdings) = (data.at, data.held);
             let read = holdings.len();
-            let unreadable: Vec<(HostName, String)> = unreadable
+            let unreadable: Vec<(HostName, String)> = data
+                .unreadable
                 .into_iter()
                 .map(|(db, e)| (db, error_chain(&e)))
                 .collect();

@@ -234,12 +234,21 @@ pub async fn item_values(
     Ok(out.lines().map(|l| l.trim().to_owned()).collect())
 }
 
-/// What every database of the lab holds, read at once, for the checker;
-/// and the databases that could not be read, with why (a killed primary).
-pub async fn holdings(
-    engine: &Engine,
-    state: &LabState,
-) -> (Vec<crate::consistency::Holding>, Vec<(HostName, SqlError)>) {
+/// What the lab's databases held, read for the checker.
+#[derive(Debug)]
+pub struct Holdings {
+    /// When the reading began: a write acknowledged before then is in the
+    /// data unless lost (check as of this time).
+    pub at: crate::live::Millis,
+    /// What each database that could be read holds.
+    pub held: Vec<crate::consistency::Holding>,
+    /// The databases that could not be read, with why (a killed primary).
+    pub unreadable: Vec<(HostName, SqlError)>,
+}
+
+/// What every database of the lab holds, read at once, for the checker.
+pub async fn holdings(engine: &Engine, state: &LabState) -> Holdings {
+    let at = crate::live::now();
     let reads = state.topology.databases().map(|(h, db)| async move {
         let values = item_values(engine, state, &h.name).await;
         (
@@ -260,7 +269,11 @@ pub async fn holdings(
             Err(e) => unreadable.push((db, e)),
         }
     }
-    (held, unreadable)
+    Holdings {
+        at,
+        held,
+        unreadable,
+    }
 }
 
 /// A field of vertical (`\G`) output, under the first of `names` present.

@@ -197,19 +197,21 @@ impl Run {
     /// Checks the history so far against what every database holds now.
     /// Writes still in flight when the data is read count as unknown.
     async fn check_data(&self) -> Result<Check, CountError> {
-        let as_of = live::now();
-        let (held, unreadable) = super::replication::holdings(&self.engine, &self.state).await;
-        let check = consistency::check_as_of(&self.traces(), &held, as_of);
+        let data = super::replication::holdings(&self.engine, &self.state).await;
+        let check = consistency::check_as_of(&self.traces(), &data.held, data.at);
         if check.primary().is_none() {
+            // The primary could not be read (why), or there is none.
             let primary = self
                 .state
                 .topology
                 .databases()
-                .find(|(_, d)| d.role == Role::Primary);
-            return match (primary, unreadable.into_iter().next()) {
-                (Some((p, _)), Some((db, e))) if p.name == db => Err(e.into()),
-                _ => Err(CountError::NoPrimary),
-            };
+                .find(|(_, d)| d.role == Role::Primary)
+                .map(|(h, _)| &h.name);
+            return Err(data
+                .unreadable
+                .into_iter()
+                .find(|(db, _)| Some(db) == primary)
+                .map_or(CountError::NoPrimary, |(_, e)| e.into()));
         }
         Ok(check)
     }

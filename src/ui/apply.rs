@@ -77,7 +77,7 @@ fn step_host(step: &Step) -> Option<&HostName> {
 
 impl TopolabApp {
     /// What the running lab runs, when known.
-    fn running_topology(&self) -> Option<&Topology> {
+    pub(super) fn running_topology(&self) -> Option<&Topology> {
         self.lab
             .running
             .as_ref()

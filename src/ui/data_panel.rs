@@ -20,6 +20,18 @@ use crate::stopwatch;
 /// Seconds of history the stale-reads and lag charts show.
 const WINDOW_S: f64 = 60.0;
 
+/// A chart of the last [`WINDOW_S`] seconds, counted back from now.
+fn chart(id: &str) -> Plot<'_> {
+    Plot::new(id)
+        .height(120.0)
+        .legend(Legend::default())
+        .x_axis_label("seconds ago")
+        .include_y(0.0)
+        .include_x(-WINDOW_S)
+        .include_x(0.0)
+        .allow_scroll(false)
+}
+
 /// How the four kinds of write are told apart, on hover.
 const KINDS: &str = "ok: acknowledged and present. lost: acknowledged, yet absent. \
     recovered: failed or of unknown outcome, yet present. unexpected: present, but never \
@@ -72,12 +84,7 @@ impl TopolabApp {
             .filter(shown)
             .map(|b| [ago(b.second), f64::from(b.stale_reads)])
             .collect();
-        let topology = self
-            .lab
-            .running
-            .as_ref()
-            .and_then(|r| r.topology.as_deref())
-            .unwrap_or(self.doc.topology());
+        let topology = self.running_topology().unwrap_or(self.doc.topology());
         let lags: Vec<(String, Vec<[f64; 2]>)> = topology
             .databases()
             .filter_map(|(h, _)| {
@@ -94,33 +101,17 @@ impl TopolabApp {
             })
             .collect();
         ui.columns(2, |cols| {
-            Plot::new("stale-reads")
-                .height(120.0)
-                .legend(Legend::default())
-                .x_axis_label("seconds ago")
-                .include_y(0.0)
-                .include_x(-WINDOW_S)
-                .include_x(0.0)
-                .allow_scroll(false)
-                .show(&mut cols[0], |p| {
-                    p.line(
-                        Line::new("stale reads/s", PlotPoints::from(stale))
-                            .color(health_color(Health::Degraded)),
-                    );
-                });
-            Plot::new("stale-lag")
-                .height(120.0)
-                .legend(Legend::default())
-                .x_axis_label("seconds ago")
-                .include_y(0.0)
-                .include_x(-WINDOW_S)
-                .include_x(0.0)
-                .allow_scroll(false)
-                .show(&mut cols[1], |p| {
-                    for (name, points) in lags {
-                        p.line(Line::new(name, PlotPoints::from(points)));
-                    }
-                });
+            chart("stale-reads").show(&mut cols[0], |p| {
+                p.line(
+                    Line::new("stale reads/s", PlotPoints::from(stale))
+                        .color(health_color(Health::Degraded)),
+                );
+            });
+            chart("stale-lag").show(&mut cols[1], |p| {
+                for (name, points) in lags {
+                    p.line(Line::new(name, PlotPoints::from(points)));
+                }
+            });
         });
     }
 
@@ -301,27 +292,7 @@ pub(super) fn data_buttons(
 
 /// One database's counts, and its lost writes (open for the primary).
 fn database_ui(ui: &mut egui::Ui, d: &DatabaseCheck) {
-    let mut line = format!(
-        "{}/db{}: {} ok, {} lost, {} recovered, {} unexpected",
-        d.db,
-        if d.primary { " (primary)" } else { "" },
-        d.ok,
-        d.lost.len(),
-        d.recovered,
-        d.unexpected
-    );
-    if !d.unknown_absent.is_empty() {
-        line.push_str(&format!(
-            ", {} of unknown outcome absent",
-            d.unknown_absent.len()
-        ));
-    }
-    if d.duplicated > 0 {
-        line.push_str(&format!(", {} written twice", d.duplicated));
-    }
-    if d.other_rows > 0 {
-        line.push_str(&format!(" ({} other rows not checked)", d.other_rows));
-    }
+    let line = d.summary();
     let color = match (d.lost.is_empty(), d.primary) {
         (true, _) if d.unexpected == 0 => OK,
         (false, true) => ERROR,

@@ -233,12 +233,7 @@ impl TopolabApp {
         intents: &mut Vec<Intent>,
     ) {
         // Faults go to what the lab runs, which may differ from the design.
-        let topology = self
-            .lab
-            .running
-            .as_ref()
-            .and_then(|r| r.topology.as_deref())
-            .unwrap_or(self.doc.topology());
+        let topology = self.running_topology().unwrap_or(self.doc.topology());
         ui.label(RichText::new("Faults").strong());
         let in_lab = match subject {
             Subject::Host(h) => topology.host(h).is_some(),

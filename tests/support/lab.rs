@@ -121,6 +121,26 @@ impl Lab {
         self.command().args(args).output().expect("topolab runs")
     }
 
+    /// Runs topolab with `args`: its exit code and its output (stdout,
+    /// then stderr).
+    pub fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
+        let out = self.run(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    }
+
+    /// Runs topolab with `args`; asserts it exits with `code`; returns its
+    /// output.
+    pub fn cli_exits(&self, code: i32, args: &[&str]) -> String {
+        let (got, text) = self.cli(args);
+        assert_eq!(got, Some(code), "topolab {args:?}:\n{text}");
+        text
+    }
+
     /// The HTTP entry points `up` printed, in order.
     pub fn entry_urls(&self) -> Vec<String> {
         self.stdout

@@ -6,7 +6,7 @@ use egui_kittest::kittest::Queryable;
 use topolab::generate::Artifacts;
 use topolab::model::Topology;
 use topolab::preset::Preset;
-use topolab::protocol::{LabCommand, LabEvent, LabName};
+use topolab::protocol::{CommandId, LabCommand, LabEvent, LabName};
 use topolab::ui::{Intent, LabLink, TopolabApp};
 
 /// The lab's side of the app's channel.
@@ -25,6 +25,15 @@ impl Stub {
             out.push(c);
         }
         out
+    }
+
+    /// The id of the first command the app sent since the last call that
+    /// `is` accepts (`what` names it when there is none).
+    pub fn sent_id(&mut self, what: &str, is: impl Fn(&LabCommand) -> bool) -> CommandId {
+        self.sent()
+            .into_iter()
+            .find_map(|c| is(&c).then(|| c.id()))
+            .unwrap_or_else(|| panic!("the app sent no {what}"))
     }
 
     /// Answers the app as the lab.
@@ -92,11 +101,7 @@ pub fn running() -> (Harness<'static, TopolabApp>, Stub) {
     step(&mut h);
     h.get_by_label("▶ Launch").click();
     step(&mut h);
-    let id = stub
-        .sent()
-        .into_iter()
-        .find_map(|c| matches!(c, LabCommand::Launch { .. }).then(|| c.id()))
-        .expect("a launch");
+    let id = stub.sent_id("launch", |c| matches!(c, LabCommand::Launch { .. }));
     stub.send(LabEvent::Launched {
         id,
         lab: lab(),
