@@ -18,6 +18,7 @@ use topolab::model::HostName;
 /// Traffic running in the background.
 struct Background {
     traces: Arc<Mutex<Vec<RequestTrace>>>,
+    stop: tokio_util::sync::CancellationToken,
     handle: std::thread::JoinHandle<RunStats>,
 }
 
@@ -26,6 +27,8 @@ impl Background {
         let traces: Arc<Mutex<Vec<RequestTrace>>> = Arc::default();
         let sink = traces.clone();
         let targets = traffic::targets(state);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let cancel = stop.clone();
         let handle = std::thread::spawn(move || {
             let (_tx, rx) = tokio::sync::watch::channel(TrafficSettings {
                 rate: Rate::PerSecond(rate),
@@ -36,12 +39,22 @@ impl Background {
                 targets,
                 rx,
                 Arc::new(move |batch| sink.lock().expect("traces").extend(batch)),
-                tokio_util::sync::CancellationToken::new(),
+                cancel,
                 Some(Duration::from_secs_f64(seconds)),
             ))
             .expect("traffic runs")
         });
-        Self { traces, handle }
+        Self {
+            traces,
+            stop,
+            handle,
+        }
+    }
+
+    /// Stops sending now, then as [`Background::finish`].
+    fn stop(self) -> (RunStats, Vec<RequestTrace>) {
+        self.stop.cancel();
+        self.finish()
     }
 
     fn finish(self) -> (RunStats, Vec<RequestTrace>) {
@@ -182,7 +195,8 @@ fn a_killed_host_fails_over_reads_and_catches_up_when_healed() {
 fn a_dead_primary_stops_writes_until_the_replica_is_promoted() {
     let Some(_docker) = docker() else { return };
     let lab = Lab::up("reference", "e2e-f3");
-    let traffic = Background::start(&state(&lab), 20.0, 50, 8.0);
+    // Long enough for any promotion: stopped 2 s after it.
+    let traffic = Background::start(&state(&lab), 20.0, 50, 60.0);
     std::thread::sleep(Duration::from_secs(2));
     // The kill is done when the command returns (it verifies it): writes
     // sent after that must fail, and writes acknowledged before it started
@@ -195,7 +209,8 @@ fn a_dead_primary_stops_writes_until_the_replica_is_promoted() {
     let said = run_ok(&lab, &["promote", "e2e-f3", "web-02", "--accept-loss"]);
     let promoted = live::now();
     assert!(said.contains("web-02/db is writable"), "{said}");
-    let (_, traces) = traffic.finish();
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, traces) = traffic.stop();
     let between: Vec<&RequestTrace> = traces
         .iter()
         .filter(|t| t.at > killed && t.done() < promoting)
