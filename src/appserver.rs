@@ -22,6 +22,11 @@
 //! The database password and the admin token are read from files (the
 //! lab's secrets, readable by root only), not from the environment.
 //!
+//! - The release that runs is the host's `current` one (`/srv/app/current`,
+//!   a link into `releases/`), read when the app starts; every answer names
+//!   it in `X-Topolab-Version`, and a release whose health check fails
+//!   answers `/health` with 503.
+//!
 //! Every response carries `X-Topolab-App` and, when a database answered,
 //! `X-Topolab-Db`, plus per-hop timing in `Server-Timing`. A failed write
 //! says `X-Topolab-Write: not-done` when it certainly was not done.
@@ -40,6 +45,7 @@ use mysql_async::prelude::Queryable;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 
+use crate::generate::release::Release;
 use crate::generate::{AppConfig, DbEndpoint};
 use crate::model::{Flavor, ReadYourWrites};
 
@@ -64,6 +70,8 @@ const MAX_WAITS: usize = POOL_SIZE / 2;
 pub const WRITE_HEADER: &str = "x-topolab-write";
 /// The cookie a write's answer sets when read-your-writes is on.
 pub const RYW_COOKIE: &str = "topolab-ryw";
+/// The release that served a request, on every answer.
+pub const VERSION_HEADER: &str = "x-topolab-version";
 
 /// Why the app server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +100,14 @@ pub enum AppServerError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// The host's current release cannot be read or made current.
+    #[error("cannot load the application's release from {path}: {why}")]
+    Release {
+        /// The release's settings file (or the `current` link).
+        path: String,
+        /// What was wrong.
+        why: String,
+    },
     /// The listen address could not be bound or serving failed.
     #[error("cannot serve on {addr}: {source}")]
     Serve {
@@ -117,6 +133,9 @@ pub struct Databases {
 
 struct App {
     host: String,
+    /// The release that runs (read once, when the app starts: a deploy
+    /// switches the `current` link, then restarts the app).
+    release: Release,
     user: String,
     password: String,
     schema: String,
@@ -149,8 +168,10 @@ pub async fn run(path: &str) -> Result<(), AppServerError> {
                 why: e.to_string(),
             })
     };
+    let release = load_release(&config)?;
     let app = Arc::new(App {
         host: config.host.to_string(),
+        release,
         user: config.user.clone(),
         password: secret(&config.password_file)?,
         schema: config.database.clone(),
@@ -173,7 +194,7 @@ pub async fn run(path: &str) -> Result<(), AppServerError> {
             source,
         })?;
     let admin = bind_admin(&config.admin_socket)?;
-    tracing::info!(host = %config.host, listen = %config.listen, admin = %config.admin_socket, "app server ready");
+    tracing::info!(host = %config.host, listen = %config.listen, admin = %config.admin_socket, release = %app.release.version, "app server ready");
     let (public, admin) = tokio::join!(
         axum::serve(listener, router(app.clone())).with_graceful_shutdown(shutdown_signal()),
         axum::serve(admin, admin_router(app)).with_graceful_shutdown(shutdown_signal()),
@@ -186,6 +207,36 @@ pub async fn run(path: &str) -> Result<(), AppServerError> {
         addr: config.listen,
         source,
     })
+}
+
+/// The host's current release: `app_dir/current/release.json`. On the
+/// host's first start no release is current yet: the configured one is
+/// made current (a link created beside it, then renamed over, as a deploy
+/// does).
+fn load_release(config: &AppConfig) -> Result<Release, AppServerError> {
+    let dir = std::path::Path::new(&config.app_dir);
+    let current = dir.join("current");
+    let fail = |path: &std::path::Path, why: String| AppServerError::Release {
+        path: path.display().to_string(),
+        why,
+    };
+    if std::fs::symlink_metadata(&current).is_err() {
+        let target = format!("releases/{}", config.release);
+        if !dir.join(&target).is_dir() {
+            return Err(fail(
+                &dir.join(&target),
+                "no such release directory".to_owned(),
+            ));
+        }
+        let next = dir.join(".current.next");
+        let _ = std::fs::remove_file(&next);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&target, &next).map_err(|e| fail(&next, e.to_string()))?;
+        std::fs::rename(&next, &current).map_err(|e| fail(&current, e.to_string()))?;
+    }
+    let path = current.join("release.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| fail(&path, e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| fail(&path, e.to_string()))
 }
 
 /// Binds the admin socket, owner-only, replacing one a killed app left.
@@ -267,6 +318,7 @@ impl Trace {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         insert(headers, "x-topolab-app", &format!("{}/app", app.host));
+        insert(headers, VERSION_HEADER, &app.release.version);
         let total = self.start.elapsed();
         let mut timing = format!("app;dur={:.2}", total.as_secs_f64() * 1000.0);
         if let Some((db, took)) = &self.db {
@@ -615,7 +667,15 @@ fn now_millis() -> u64 {
 }
 
 async fn health(State(app): State<Arc<App>>) -> Response {
-    Trace::new().respond(&app, StatusCode::OK, "ok\n")
+    if app.release.healthy {
+        Trace::new().respond(&app, StatusCode::OK, "ok\n")
+    } else {
+        Trace::new().respond(
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}\n", app.release.unhealthy_because),
+        )
+    }
 }
 
 async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
@@ -628,15 +688,18 @@ async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     };
     let body = match (&count, &trace.db) {
         (Ok(Some(newest)), Some((db, _))) => format!(
-            "Hello from {}! The read was served by {db}/db (newest item #{newest}).\n",
-            app.host
+            "Hello from {}{}! The read was served by {db}/db (newest item #{newest}).\n",
+            app.host, app.release.greeting
         ),
         (Ok(None), Some((db, _))) => format!(
-            "Hello from {}! The read was served by {db}/db (no items yet).\n",
-            app.host
+            "Hello from {}{}! The read was served by {db}/db (no items yet).\n",
+            app.host, app.release.greeting
         ),
-        (Err(e), _) => format!("Hello from {}! No database answered: {e}\n", app.host),
-        (Ok(_), None) => format!("Hello from {}!\n", app.host),
+        (Err(e), _) => format!(
+            "Hello from {}{}! No database answered: {e}\n",
+            app.host, app.release.greeting
+        ),
+        (Ok(_), None) => format!("Hello from {}{}!\n", app.host, app.release.greeting),
     };
     let status = if count.is_ok() {
         StatusCode::OK

@@ -16,8 +16,8 @@
 use std::fmt;
 
 use crate::model::{
-    AppServer, Component, ComponentKind, Flavor, Host, HostName, HostSize, LoadBalancer, Problem,
-    ReplicationMode, Role, Topology, WebServer, validate,
+    AppServer, Component, ComponentKind, Failover, Flavor, Host, HostName, HostSize, LoadBalancer,
+    Problem, ReplicationMode, Role, Topology, WebServer, validate,
 };
 
 /// What an action does to requests.
@@ -123,6 +123,8 @@ pub enum Record {
     /// The database flavor named, when the lab's profile runs the same
     /// program either way.
     Flavor(Flavor),
+    /// The failover policy: the orchestrator reads it from the record.
+    Failover(Failover),
 }
 
 impl Step {
@@ -148,6 +150,7 @@ impl Step {
                 }
             }
             Self::Record(Record::Flavor(f)) => t.databases.flavor = *f,
+            Self::Record(Record::Failover(f)) => t.databases.failover = *f,
             Self::Replication(mode) => t.databases.replication = *mode,
             Self::Monitoring(on) => t.monitoring.enabled = *on,
             Self::AddHost { host, after } => {
@@ -531,6 +534,19 @@ fn steps(lab: &Topology, t: &Topology, running: Running) -> Vec<Action> {
             ),
         );
     }
+    if lab.databases.failover != t.databases.failover {
+        push(
+            Step::Record(Record::Failover(t.databases.failover)),
+            Impact::Hitless,
+            match t.databases.failover {
+                Failover::Manual => "failover becomes manual".to_owned(),
+                Failover::Automatic { agree, quiet_s, .. } => format!(
+                    "failover becomes automatic ({agree} of 3 sources agree, none within {quiet_s} s of another)"
+                ),
+            },
+            "recorded: the orchestrator of each topolab process watching the lab reads it",
+        );
+    }
     let semi_sync_on = t.databases.replication == ReplicationMode::SemiSync;
     if lab.databases.replication != t.databases.replication && semi_sync_on {
         push(
@@ -610,7 +626,12 @@ fn steps(lab: &Topology, t: &Topology, running: Running) -> Vec<Action> {
         if let (Some(a), Some(b)) = (before.app_server(), host.app_server())
             && a != b
         {
-            let (impact, why) = if a.port == b.port {
+            let (impact, why) = if a.release != b.release && a.port == b.port {
+                (
+                    Impact::Hitless,
+                    "drained, its `current` release switched and the app restarted, then back in rotation",
+                )
+            } else if a.port == b.port {
                 (
                     Impact::Hitless,
                     "repointed through its admin endpoint, without a restart",
@@ -634,6 +655,9 @@ fn steps(lab: &Topology, t: &Topology, running: Running) -> Vec<Action> {
                     a.read_your_writes.describe(),
                     b.read_your_writes.describe()
                 ));
+            }
+            if a.release != b.release {
+                said.push(format!("release {} → {}", a.release, b.release));
             }
             push(
                 Step::App {

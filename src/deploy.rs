@@ -3,17 +3,16 @@
 //! rolled back when a batch fails, and the canary's verdict from the
 //! requests it served.
 //!
-//! Nothing here runs a deploy yet: the lab's side (drain each batch in
-//! every load balancer, switch the `current` release, restart the app
-//! gracefully, wait for its health check, set it ready) is the next step of
-//! the operations issue. The plan is its contract.
+//! The lab carries the plan out (`lab::deploy`): it drains each batch in
+//! every load balancer, switches the `current` release, restarts the app
+//! gracefully, waits for its health check and sets it ready.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::model::{ComponentKind, HostName, Topology};
 
-/// The releases topolab ships to teach with.
-pub const RELEASES: [&str; 3] = ["v1", "v2", "v2-broken"];
+pub use crate::model::RELEASES;
 
 /// What the user asked for.
 #[derive(Clone, Debug, PartialEq)]
@@ -205,6 +204,74 @@ impl Plan {
         }
         lines.join("\n")
     }
+}
+
+/// A rollback, for the report: why the deploy stopped, the hosts put
+/// back with their release, and how long it took.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RolledBack<'a> {
+    /// Why the deploy stopped.
+    pub why: &'a str,
+    /// The hosts put back.
+    pub hosts: &'a [(HostName, String)],
+    /// How long the rollback took.
+    pub took: Duration,
+}
+
+/// The deploy's report in Markdown: the plan, each batch's time, how it
+/// ended.
+pub fn markdown(
+    lab: &str,
+    plan: &Plan,
+    took: &[Duration],
+    rolled_back: Option<&RolledBack<'_>>,
+    total: Duration,
+) -> String {
+    let mut o = format!("# Deploy of {} to lab {lab}\n\n", plan.version);
+    o.push_str("| batch | hosts | took |\n|---|---|---|\n");
+    for (i, b) in plan.batches.iter().enumerate() {
+        let hosts: Vec<String> = b.hosts.iter().map(ToString::to_string).collect();
+        let time = took.get(i).map_or_else(
+            || "not run".to_owned(),
+            |d| format!("{:.2} s", d.as_secs_f64()),
+        );
+        o.push_str(&format!(
+            "| {} | {}{} | {time} |\n",
+            i + 1,
+            hosts.join(", "),
+            if b.canary { " (canary)" } else { "" }
+        ));
+    }
+    if !plan.unchanged.is_empty() {
+        let names: Vec<String> = plan.unchanged.iter().map(ToString::to_string).collect();
+        o.push_str(&format!(
+            "\nAlready on {}: {}.\n",
+            plan.version,
+            names.join(", ")
+        ));
+    }
+    match rolled_back {
+        None => o.push_str(&format!(
+            "\n**Completed** in {:.2} s: every application server runs {}.\n",
+            total.as_secs_f64(),
+            plan.version
+        )),
+        Some(r) => {
+            let hosts: Vec<String> = r.hosts.iter().map(|(h, v)| format!("{h} → {v}")).collect();
+            o.push_str(&format!(
+                "\n**Rolled back** after {:.2} s: {}.\n\nRolled back in {:.2} s: {}.\n",
+                total.as_secs_f64(),
+                r.why,
+                r.took.as_secs_f64(),
+                if hosts.is_empty() {
+                    "nothing had been switched".to_owned()
+                } else {
+                    hosts.join(", ")
+                }
+            ));
+        }
+    }
+    o
 }
 
 /// Whether the canary may be followed by the rest.

@@ -4,10 +4,9 @@
 //! would lose acknowledged writes unless the policy accepts it, and fence
 //! the old primary first when it may still be running.
 //!
-//! Nothing here acts yet: the lab's side (a watcher that gathers the
-//! signals from Docker's events, the monitor's connection and the
-//! replicas' IO threads, then runs the existing promotion) is the next
-//! step of the operations issue. This is its contract.
+//! The lab's orchestrator (`lab::orchestrator`) gathers the signals from
+//! Docker's events, its own connection and the replicas' IO threads, asks
+//! [`decide`], and runs the existing promotion.
 
 use std::fmt;
 
@@ -90,7 +89,9 @@ pub struct Candidate {
     /// Transactions it received from the primary (the most advanced has
     /// the most).
     pub received: u64,
-    /// Transactions of the primary it never received (`None`: unknown).
+    /// Transactions of the primary it never received (`None`: unknown
+    /// yet; the promotion assesses it before acting, and refuses a loss
+    /// the policy does not accept).
     pub missing: Option<u64>,
 }
 
@@ -203,12 +204,10 @@ pub fn decide(
                     best.replica
                 ));
             }
-            None => {
-                return Decision::Refuse(format!(
-                    "what {} lacks is unknown, and the policy does not accept a loss",
-                    best.replica
-                ));
-            }
+            // Unknown until the promotion assesses it (from the old
+            // primary, or its binary log when it is down): the promotion
+            // refuses then, before it changes anything.
+            None => {}
         }
     }
     let fence = if primary_running {

@@ -35,6 +35,21 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let long = "x".repeat(64);
     vec![
         ("empty file", b"".to_vec(), "empty"),
+        (
+            "unknown release",
+            with_hosts("(name: \"web-01\", components: [nginx(), app(release: \"v9\"), db(role: primary)])")
+                .into_bytes(),
+            "release \"v9\" is not one topolab ships (v1, v2, v2-broken)",
+        ),
+        (
+            "failover agreement out of range",
+            reference_with(
+                "replication: async)",
+                "replication: async, failover: automatic(agree: 4))",
+            )
+            .into_bytes(),
+            "failover: agree is 4; it must be 1 to 3",
+        ),
         ("only whitespace", b"  \n\t\n".to_vec(), "empty"),
         (
             "truncated",

@@ -151,6 +151,33 @@ fn each_fix_removes_its_finding() {
 }
 
 #[test]
+fn automatic_failover_answers_the_primary_finding_and_says_what_remains() {
+    let mut t = preset("reference");
+    let before = review(&t)
+        .into_iter()
+        .find(|f| f.id == "spof-primary-database")
+        .expect("finding");
+    assert_eq!(before.action, Some(FixAction::EnableAutomaticFailover));
+    assert!(
+        before.fix.starts_with("Enable automatic failover"),
+        "{}",
+        before.fix
+    );
+    assert!(FixAction::EnableAutomaticFailover.apply(&mut t));
+    assert!(!FixAction::EnableAutomaticFailover.apply(&mut t), "twice");
+    assert_eq!(validate(&t), vec![]);
+    // Writes still depend on one primary at a time: the finding stays,
+    // and says what automatic failover leaves.
+    let after = review(&t)
+        .into_iter()
+        .find(|f| f.id == "spof-primary-database")
+        .expect("finding");
+    assert_eq!(after.action, None);
+    assert!(after.fix.contains("outage window"), "{}", after.fix);
+    assert!(after.fix.contains("refuses"), "{}", after.fix);
+}
+
+#[test]
 fn a_host_outside_the_region_removes_the_region_finding() {
     let mut t = preset("scaled");
     t.hosts[1].region = Some("eu-west".to_owned());

@@ -118,6 +118,25 @@ fn cases() -> Vec<Case> {
             vec![("monitoring starts", Impact::Hitless)],
         ),
         (
+            "a host's release",
+            |t| {
+                if let Some(app) = t
+                    .host_mut(&HostName::new("web-02"))
+                    .and_then(Host::app_server_mut)
+                {
+                    app.release = "v2".to_owned();
+                }
+            },
+            vec![("web-02/app: release v1 → v2", Impact::Hitless)],
+        ),
+        (
+            "automatic failover",
+            |t| {
+                t.databases.failover = crate::model::Failover::automatic();
+            },
+            vec![("failover becomes automatic", Impact::Hitless)],
+        ),
+        (
             "remove a web server (its database with it)",
             |t| {
                 lb(t).backends.retain(|b| b.host.as_str() != "web-02");

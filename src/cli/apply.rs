@@ -44,6 +44,33 @@ fn print_plan(plan: &ChangePlan) {
     }
 }
 
+/// Prints an apply's or a deploy's progress: each action (with its impact
+/// when `impacts`), its time, its notes, and with `explain` its commands.
+pub(super) fn printer(explain: bool, impacts: bool) -> impl Fn(ApplyProgress) + Sync {
+    move |p: ApplyProgress| match p {
+        ApplyProgress::Started {
+            index,
+            summary,
+            impact,
+        } => {
+            if impacts {
+                println!("→ {}. [{impact}] {summary}", index + 1);
+            } else {
+                println!("→ {}. {summary}", index + 1);
+            }
+        }
+        ApplyProgress::Finished { index, took } => {
+            println!("  {}. done in {:.2} s", index + 1, took.as_secs_f64());
+        }
+        ApplyProgress::Note(text) => println!("    {text}"),
+        ApplyProgress::Explain(cmd) => {
+            if explain {
+                println!("    $ {cmd}");
+            }
+        }
+    }
+}
+
 /// `topolab apply`: exit 0 when applied (or nothing to do, or a dry run),
 /// 1 when refused.
 pub async fn apply(
@@ -93,23 +120,7 @@ pub async fn apply(
             std::process::exit(130);
         }
     });
-    let explain = options.explain;
-    let report = move |p: ApplyProgress| match p {
-        ApplyProgress::Started {
-            index,
-            summary,
-            impact,
-        } => println!("→ {}. [{impact}] {summary}", index + 1),
-        ApplyProgress::Finished { index, took } => {
-            println!("  {}. done in {:.2} s", index + 1, took.as_secs_f64());
-        }
-        ApplyProgress::Note(text) => println!("    {text}"),
-        ApplyProgress::Explain(cmd) => {
-            if explain {
-                println!("    $ {cmd}");
-            }
-        }
-    };
+    let report = printer(options.explain, true);
     if plan.actions.is_empty() {
         // Only what the record holds (order, positions): nothing to run.
         crate::lab::apply::apply(&engine, &lab, &topology, options.yes, &cancel, &report).await?;

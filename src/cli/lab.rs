@@ -565,6 +565,21 @@ pub fn traffic_summary(stats: &traffic::RunStats, totals: &crate::live::Totals) 
             100.0 * *n as f64 / served.max(1) as f64
         );
     }
+    // Releases: more than one means a deploy ran meanwhile.
+    if totals.by_version.len() > 1 {
+        let answered: u64 = totals.by_version.values().sum();
+        let shares: Vec<String> = totals
+            .by_version
+            .iter()
+            .map(|(v, n)| {
+                format!(
+                    "{v} {:.1}% ({n})",
+                    100.0 * *n as f64 / answered.max(1) as f64
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "answered by release: {}", shares.join(", "));
+    }
     out
 }
 

@@ -6,6 +6,7 @@
 
 mod apply;
 mod bench;
+mod deploy;
 mod lab;
 
 use std::io::Write;
@@ -256,6 +257,48 @@ enum Command {
         /// Also write what was done, with each action's time, as Markdown.
         #[arg(long)]
         report: Option<PathBuf>,
+    },
+    /// Roll a release of the application's files out to a running lab's
+    /// servers, batch by batch, each drained first: `v1`, `v2` or
+    /// `v2-broken` (it fails its health check and is rolled back). Exit 1
+    /// when refused or rolled back.
+    Deploy {
+        /// The lab.
+        lab: String,
+        /// The release: v1, v2 or v2-broken.
+        version: String,
+        /// Hosts switched together.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// A host to deploy first, alone, and watch for --pause seconds.
+        #[arg(long)]
+        canary: Option<String>,
+        /// Seconds the canary is watched before the rest.
+        #[arg(long, default_value_t = 0.0)]
+        pause: f64,
+        /// Failed requests (percent) above which the canary stops the deploy.
+        #[arg(long, default_value_t = 1.0)]
+        max_errors: f64,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the docker and HAProxy command of each step.
+        #[arg(long)]
+        explain: bool,
+        /// Also write what was done, with each batch's time, as Markdown.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Watch a lab whose databases' failover is automatic, and fail over
+    /// by itself when the primary is gone (sources agree, the old primary
+    /// is fenced, the most advanced replica promoted). Runs until Ctrl-C,
+    /// or for --seconds.
+    Orchestrator {
+        /// The lab.
+        lab: String,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        seconds: Option<f64>,
     },
     /// Build, pull or list the lab's container images.
     Images {
@@ -526,6 +569,34 @@ pub fn run() -> ExitCode {
                 report,
             };
             run_async(apply::apply(lab, topology, options))
+        }
+        Some(Command::Deploy {
+            lab,
+            version,
+            batch,
+            canary,
+            pause,
+            max_errors,
+            dry_run,
+            explain,
+            report,
+        }) => {
+            let request = crate::deploy::Request {
+                version,
+                batch,
+                canary: canary.map(|c| crate::model::HostName::new(&c)),
+                pause_s: pause,
+            };
+            let options = deploy::DeployOptions {
+                dry_run,
+                explain,
+                report,
+                max_error_percent: max_errors,
+            };
+            run_async(deploy::deploy(lab, request, options))
+        }
+        Some(Command::Orchestrator { lab, seconds }) => {
+            run_async(deploy::orchestrator(lab, seconds))
         }
         Some(Command::Status { lab, .. }) => run_async(async move {
             let exists = lab::status(lab).await?;

@@ -200,3 +200,42 @@ fn the_canary_verdict() {
     };
     assert_eq!(why, "3 of 200 requests failed (1.5%, above 1%)");
 }
+
+#[test]
+fn the_report_says_each_batch_and_how_it_ended() {
+    let reference = topology("reference");
+    let plan = plan(
+        &reference,
+        &BTreeMap::new(),
+        &request("v2", 1, Some("web-02")),
+    )
+    .expect("a plan");
+    let done = markdown(
+        "lab",
+        &plan,
+        &[Duration::from_millis(1500), Duration::from_millis(1200)],
+        None,
+        Duration::from_millis(2700),
+    );
+    assert!(done.contains("| 1 | web-02 (canary) | 1.50 s |"), "{done}");
+    assert!(done.contains("| 2 | web-01 | 1.20 s |"), "{done}");
+    assert!(done.contains("**Completed** in 2.70 s"), "{done}");
+    let back = plan.rollback(1, &[]);
+    let stopped = markdown(
+        "lab",
+        &plan,
+        &[Duration::from_millis(1500)],
+        Some(&RolledBack {
+            why: "web-01 fails its health check",
+            hosts: &back,
+            took: Duration::from_millis(900),
+        }),
+        Duration::from_millis(3000),
+    );
+    assert!(stopped.contains("| 2 | web-01 | not run |"), "{stopped}");
+    assert!(
+        stopped.contains("**Rolled back** after 3.00 s: web-01 fails its health check."),
+        "{stopped}"
+    );
+    assert!(stopped.contains("web-02 → v1"), "{stopped}");
+}

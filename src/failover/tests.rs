@@ -144,8 +144,9 @@ fn the_most_advanced_reachable_replica_and_the_loss_rules() {
         // Loss refused, unless accepted.
         (strict, vec![replica("web-02", 5, Some(3))], None),
         (lenient, vec![replica("web-02", 5, Some(3))], Some("web-02")),
-        // An unknown loss is refused too.
-        (strict, vec![replica("web-02", 5, None)], None),
+        // An unknown loss is left to the promotion, which assesses it
+        // before acting (and refuses then).
+        (strict, vec![replica("web-02", 5, None)], Some("web-02")),
         (lenient, vec![replica("web-02", 5, None)], Some("web-02")),
         // Nobody to promote.
         (lenient, vec![unreachable.clone()], None),

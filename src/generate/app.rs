@@ -40,6 +40,21 @@ pub struct AppConfig {
     /// The database program that runs (its GTID functions differ).
     #[serde(default)]
     pub flavor: Flavor,
+    /// The host's application files: `releases/<version>/` and the
+    /// `current` link to the release that runs.
+    #[serde(default = "default_app_dir")]
+    pub app_dir: String,
+    /// The release to make current when none is (the host's first start).
+    #[serde(default = "default_release")]
+    pub release: String,
+}
+
+fn default_app_dir() -> String {
+    paths::APP_DIR.to_owned()
+}
+
+fn default_release() -> String {
+    crate::model::RELEASES[0].to_owned()
 }
 
 /// A database the app talks to.
@@ -78,6 +93,8 @@ pub(super) fn config(ctx: &Ctx, host: &Host, app: &AppServer) -> String {
         db_timeout_ms: 1000,
         read_your_writes: app.read_your_writes,
         flavor: ctx.settings.flavor,
+        app_dir: paths::APP_DIR.to_owned(),
+        release: app.release.clone(),
     });
     // A valid topology always has the group's primary; serialization of
     // these plain fields cannot fail.

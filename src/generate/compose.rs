@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::recipe::{self, Recipe};
+use super::recipe::{self, Recipe, VolumeKind};
 use super::{Ctx, Secret, emit};
 use crate::model::{Host, HostName, HostSize, cpus_text};
 
@@ -68,7 +68,7 @@ fn joined_service(o: &mut String, ctx: &Ctx, host: &Host, r: &Recipe, used: &mut
     labels(o, ctx, h, r.part.label());
     command(o, &r.command);
     secrets(o, &r.secrets, used);
-    volumes(o, r, &format!("{h}-db-data"));
+    volumes(o, r, h);
 }
 
 /// A container's CPU and memory limits: its host's size.
@@ -78,17 +78,26 @@ fn limits(o: &mut String, size: HostSize) {
     emit!(o, "    memswap_limit: {}m", size.memory_mib);
 }
 
-/// A recipe's files (read-only bind mounts) and its data volume.
-fn volumes(o: &mut String, r: &Recipe, data_volume: &str) {
-    if r.files.is_empty() && r.data.is_none() {
+/// A recipe's files (read-only bind mounts) and its host's volume.
+fn volumes(o: &mut String, r: &Recipe, host: &HostName) {
+    if r.files.is_empty() && r.volume.is_none() {
         return;
     }
     emit!(o, "    volumes:");
+    // The volume first: the release files are mounted inside it.
+    if let Some(v) = r.volume {
+        emit!(o, "      - {}:{}", volume_name(host, v.kind), v.path);
+    }
     for f in &r.files {
         emit!(o, "      - ./{}:{}:ro", f.artifact, f.path);
     }
-    if let Some(path) = r.data {
-        emit!(o, "      - {data_volume}:{path}");
+}
+
+/// A host's volume in docker-compose.yml.
+fn volume_name(host: &HostName, kind: VolumeKind) -> String {
+    match kind {
+        VolumeKind::Data => format!("{host}-db-data"),
+        VolumeKind::AppFiles => format!("{host}-{}", kind.suffix()),
     }
 }
 
@@ -177,7 +186,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             "      - \"127.0.0.1:${{{PROMETHEUS_PORT_VAR}:-{}}}:9090\"",
             crate::model::prometheus_port(t).unwrap_or(crate::model::PROMETHEUS_PORT)
         );
-        volumes(&mut o, &r, "");
+        volumes(&mut o, &r, &HostName::new("monitoring"));
         labels(&mut o, ctx, &HostName::new("monitoring"), "monitoring");
     }
     emit!(o);
@@ -205,12 +214,21 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             emit!(o, "    file: ./secrets/{}", s.name());
         }
     }
-    let dbs: Vec<&HostName> = t.databases().map(|(h, _)| &h.name).collect();
-    if !dbs.is_empty() {
+    let named: BTreeSet<String> = t
+        .hosts
+        .iter()
+        .flat_map(|h| {
+            h.components
+                .iter()
+                .filter_map(|c| recipe::component(t, h, c).volume)
+                .map(|v| volume_name(&h.name, v.kind))
+        })
+        .collect();
+    if !named.is_empty() {
         emit!(o);
         emit!(o, "volumes:");
-        for h in dbs {
-            emit!(o, "  {h}-db-data:");
+        for v in named {
+            emit!(o, "  {v}:");
             emit!(o, "    labels:");
             emit!(o, "      topolab.lab: {}", quote(&ctx.settings.lab));
         }

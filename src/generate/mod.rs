@@ -9,6 +9,7 @@ mod monitoring;
 mod mysql;
 mod nginx;
 pub mod recipe;
+pub mod release;
 mod secrets;
 
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use std::net::Ipv4Addr;
 
 pub use app::{AppConfig, DbEndpoint};
 pub use mysql::SEMI_SYNC_TIMEOUT_MS;
-pub use recipe::{FileMount, ImageRole, Part, Readiness, Recipe};
+pub use recipe::{FileMount, ImageRole, Part, Readiness, Recipe, Volume, VolumeKind};
 pub use secrets::{Secret, Secrets, SecretsError};
 
 use crate::model::{
@@ -156,6 +157,9 @@ pub mod paths {
     /// The app server's admin endpoint: a Unix socket inside its own
     /// container, out of every network path.
     pub const APP_ADMIN_SOCKET: &str = "/run/topolab/admin.sock";
+    /// The application's files on a host (its releases and the `current`
+    /// link), a volume shared by the host's Nginx and app.
+    pub const APP_DIR: &str = "/srv/app";
 }
 
 /// MariaDB's account for topolab's own statements (promotion, faults,
@@ -264,10 +268,6 @@ pub fn generate(
                 }
                 Component::Nginx(web) => {
                     out.add(format!("{h}/nginx.conf"), nginx::config(&ctx, host, web));
-                    out.add(
-                        format!("{h}/static/index.html"),
-                        nginx::static_page(&ctx, host),
-                    );
                 }
                 Component::App(app) => {
                     out.add(format!("{h}/app.json"), app::config(&ctx, host, app));
@@ -281,6 +281,11 @@ pub fn generate(
                     out.add(format!("{h}/db-start.sh"), mysql::start_script(&ctx, host));
                 }
             }
+        }
+    }
+    if topology.hosts.iter().any(|h| h.has(ComponentKind::App)) {
+        for (path, text) in release::files(&ctx) {
+            out.add(path, text);
         }
     }
     if topology.monitoring.enabled {

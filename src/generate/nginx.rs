@@ -1,7 +1,7 @@
 //! nginx.conf for a web server: static files, a health location, and a
 //! reverse proxy to the app on the same host.
 
-use super::{Ctx, emit};
+use super::{Ctx, emit, paths};
 use crate::model::{Host, WebServer};
 
 pub(super) fn config(ctx: &Ctx, host: &Host, web: &WebServer) -> String {
@@ -66,6 +66,15 @@ pub(super) fn config(ctx: &Ctx, host: &Host, web: &WebServer) -> String {
     emit!(o);
     emit!(
         o,
+        "    # The release a static file came from: the `current` link resolved."
+    );
+    emit!(o, "    map $realpath_root $topolab_release {{");
+    emit!(o, "        \"~/releases/(?<release>[^/]+)/\" $release;");
+    emit!(o, "        default \"\";");
+    emit!(o, "    }}");
+    emit!(o);
+    emit!(
+        o,
         "    # The application server on this host, on its loopback address."
     );
     emit!(o, "    upstream app {{");
@@ -95,9 +104,22 @@ pub(super) fn config(ctx: &Ctx, host: &Host, web: &WebServer) -> String {
     );
     emit!(o, "        add_header X-Topolab-Web {me} always;");
     emit!(o);
-    emit!(o, "        # Static files, served by Nginx itself.");
+    emit!(
+        o,
+        "        # Static files of the host's current release, served by Nginx itself."
+    );
+    emit!(
+        o,
+        "        # A deploy switches the `current` link: the next request reads the"
+    );
+    emit!(o, "        # new release, with no reload.");
     emit!(o, "        location /static/ {{");
-    emit!(o, "            alias /etc/topolab/static/;");
+    emit!(o, "            alias {}/current/static/;", paths::APP_DIR);
+    emit!(o, "            add_header X-Topolab-Web {me} always;");
+    emit!(
+        o,
+        "            add_header X-Topolab-Version $topolab_release always;"
+    );
     emit!(o, "        }}");
     emit!(o);
     emit!(
@@ -126,12 +148,4 @@ pub(super) fn config(ctx: &Ctx, host: &Host, web: &WebServer) -> String {
     emit!(o, "    }}");
     emit!(o, "}}");
     o
-}
-
-pub(super) fn static_page(ctx: &Ctx, host: &Host) -> String {
-    format!(
-        "<!doctype html>\n<title>{domain}</title>\n<p>Static file served by Nginx on {me}.</p>\n",
-        domain = ctx.topology.domain,
-        me = host.name
-    )
 }

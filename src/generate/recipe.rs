@@ -118,6 +118,41 @@ pub enum Readiness {
     Started,
 }
 
+/// A host's volume, and where a container mounts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Volume {
+    /// Which of the host's volumes.
+    pub kind: VolumeKind,
+    /// Where it is mounted.
+    pub path: &'static str,
+}
+
+/// The volumes a host can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VolumeKind {
+    /// The database's data.
+    Data,
+    /// The application's files (releases and the `current` link), shared
+    /// by the host's Nginx and app.
+    AppFiles,
+}
+
+impl VolumeKind {
+    /// The suffix of its name (`topolab-<lab>-<host>-<suffix>`, and
+    /// `<host>-<suffix>` in docker-compose.yml).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::Data => "db",
+            Self::AppFiles => "app",
+        }
+    }
+}
+
+const APP_FILES: Volume = Volume {
+    kind: VolumeKind::AppFiles,
+    path: paths::APP_DIR,
+};
+
 /// How one container runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recipe {
@@ -131,8 +166,8 @@ pub struct Recipe {
     pub files: Vec<FileMount>,
     /// The secrets it reads, as root-only files.
     pub secrets: Vec<Secret>,
-    /// Where its data volume is mounted, if it keeps data.
-    pub data: Option<&'static str>,
+    /// The host's volume it mounts, if any.
+    pub volume: Option<Volume>,
     /// The port it serves on inside its host.
     pub serves_on: Option<u16>,
     /// When it is ready.
@@ -157,7 +192,7 @@ pub fn holder() -> Recipe {
         command: words(&["sleep", "infinity"]),
         files: Vec::new(),
         secrets: Vec::new(),
-        data: None,
+        volume: None,
         serves_on: None,
         ready: Readiness::Started,
         memory_mib: 2,
@@ -200,7 +235,7 @@ pub fn component(topology: &Topology, host: &Host, component: &Component) -> Rec
                 command,
                 files,
                 secrets,
-                data: None,
+                volume: None,
                 serves_on: Some(lb.port),
                 ready: Readiness::Http {
                     port: lb.port,
@@ -213,12 +248,9 @@ pub fn component(topology: &Topology, host: &Host, component: &Component) -> Rec
             part: Part::Component(kind),
             image: ImageRole::Web,
             command: vec!["nginx".to_owned(), "-c".to_owned(), config("nginx.conf")],
-            files: vec![
-                file("nginx.conf", config("nginx.conf"), 0o644),
-                file("static/index.html", config("static/index.html"), 0o644),
-            ],
+            files: vec![file("nginx.conf", config("nginx.conf"), 0o644)],
             secrets,
-            data: None,
+            volume: Some(APP_FILES),
             serves_on: Some(web.port),
             ready: Readiness::Http {
                 port: web.port,
@@ -235,9 +267,19 @@ pub fn component(topology: &Topology, host: &Host, component: &Component) -> Rec
                 "--config".to_owned(),
                 config("app.json"),
             ],
-            files: vec![file("app.json", config("app.json"), 0o644)],
+            files: std::iter::once(file("app.json", config("app.json"), 0o644))
+                .chain(
+                    super::release::mounts()
+                        .into_iter()
+                        .map(|(artifact, path)| FileMount {
+                            artifact,
+                            path,
+                            mode: 0o644,
+                        }),
+                )
+                .collect(),
             secrets,
-            data: None,
+            volume: Some(APP_FILES),
             serves_on: Some(app.port),
             ready: Readiness::Http {
                 port: app.port,
@@ -255,7 +297,10 @@ pub fn component(topology: &Topology, host: &Host, component: &Component) -> Rec
                 file("db-start.sh", config("db-start.sh"), 0o755),
             ],
             secrets,
-            data: Some(paths::DB_DATA),
+            volume: Some(Volume {
+                kind: VolumeKind::Data,
+                path: paths::DB_DATA,
+            }),
             serves_on: Some(db.port),
             ready: Readiness::Sql,
             memory_mib: 220,
@@ -282,7 +327,7 @@ pub fn exporter(topology: &Topology, plan: &AddressPlan, host: &Host) -> Recipe 
         command: vec!["sh".to_owned(), "-c".to_owned(), script],
         files: Vec::new(),
         secrets: super::EXPORTER_SECRETS.to_vec(),
-        data: None,
+        volume: None,
         serves_on: None,
         ready: Readiness::Started,
         memory_mib: 20,
@@ -307,7 +352,7 @@ pub fn monitoring() -> Recipe {
         ],
         files: vec![file("prometheus.yml"), file("alerts.yml")],
         secrets: Vec::new(),
-        data: None,
+        volume: None,
         serves_on: Some(9090),
         ready: Readiness::Http {
             port: 9090,

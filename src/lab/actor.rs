@@ -55,6 +55,9 @@ struct Actor {
     cancellable: HashMap<CommandId, CancellationToken>,
     /// Monitors per lab; dropping one stops it.
     monitors: HashMap<LabName, MonitorHandle>,
+    /// The orchestrator of each watched lab (it fails over by itself when
+    /// the lab's policy is automatic); dropping the guard stops it.
+    orchestrators: HashMap<LabName, tokio_util::sync::DropGuard>,
     /// Traffic per lab, with its settings; dropping it stops it.
     traffic: HashMap<LabName, (TrafficHandle, TrafficSettings)>,
 }
@@ -77,6 +80,7 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
         back,
         cancellable: HashMap::new(),
         monitors: HashMap::new(),
+        orchestrators: HashMap::new(),
         traffic: HashMap::new(),
     };
     loop {
@@ -93,6 +97,7 @@ async fn serve(mut commands: UnboundedReceiver<LabCommand>, sink: Sink) {
                 }
                 Back::Applied(lab) => {
                     // A new monitor watches the hosts the lab has now.
+                    actor.orchestrators.remove(&lab);
                     if actor.monitors.remove(&lab).is_some()
                         && let Err(e) = actor.start_monitor(&lab).await
                     {
@@ -177,6 +182,12 @@ impl Actor {
                 topology,
                 yes,
             } => self.apply(id, lab, topology, yes),
+            LabCommand::Deploy {
+                id,
+                lab,
+                request,
+                max_error_percent,
+            } => self.deploy(id, lab, request, max_error_percent),
             LabCommand::CheckData { id, lab } => self.check_data(id, lab),
         }
     }
@@ -251,6 +262,7 @@ impl Actor {
     fn stop(&mut self, id: CommandId, lab: LabName) {
         // Traffic and monitor first: nothing reports a lab being removed.
         self.traffic.remove(&lab);
+        self.orchestrators.remove(&lab);
         self.monitors.remove(&lab);
         let (engine, sink) = (self.engine.clone(), self.sink.clone());
         self.spawn(id, async move {
@@ -304,9 +316,47 @@ impl Actor {
             return Ok(());
         }
         let state = load_state(lab).await.map_err(|e| error_chain(&e))?;
+        let automatic = !state.topology.databases.failover.is_manual();
         let handle = monitor::spawn(self.engine.clone(), state, live_sink(lab, &self.sink));
         self.monitors.insert(lab.clone(), handle);
+        if automatic {
+            self.start_orchestrator(lab);
+        }
         Ok(())
+    }
+
+    /// Runs the orchestrator of `lab` while it is watched: what it sees
+    /// and does goes to the timeline, and a promotion it makes updates the
+    /// roles the app shows.
+    fn start_orchestrator(&mut self, lab: &LabName) {
+        let cancel = CancellationToken::new();
+        self.orchestrators
+            .insert(lab.clone(), cancel.clone().drop_guard());
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        let live = live_sink(lab, &self.sink);
+        let lab = lab.clone();
+        tokio::spawn(async move {
+            let notes_lab = lab.clone();
+            let notes = std::sync::Arc::new(move |note: super::orchestrator::Note| {
+                live(vec![Observation::Note {
+                    at: note.at,
+                    text: note.text.clone(),
+                }]);
+                if note.kind == super::orchestrator::NoteKind::Promoted
+                    && let Ok(Some(state)) = super::state::LabState::load(notes_lab.as_str())
+                {
+                    sink(LabEvent::Roles {
+                        lab: notes_lab.clone(),
+                        topology: Box::new(state.topology),
+                    });
+                }
+            });
+            if let Err(e) =
+                super::orchestrator::run(engine, lab.as_str().to_owned(), cancel, notes).await
+            {
+                tracing::warn!(lab = %lab, error = %e, "the orchestrator stopped");
+            }
+        });
     }
 
     /// Starts, changes or stops the traffic through `lab`.
@@ -518,6 +568,51 @@ impl Actor {
                     applied.plan.actions.len()
                 )
             })
+        });
+    }
+
+    /// A rolling deploy; `Cancel` with its id stops it after the current
+    /// batch (and rolls back).
+    fn deploy(
+        &mut self,
+        id: CommandId,
+        lab: LabName,
+        request: crate::deploy::Request,
+        max_error_percent: f64,
+    ) {
+        let cancel = CancellationToken::new();
+        self.cancellable.retain(|_, token| !token.is_cancelled());
+        self.cancellable.insert(id, cancel.clone());
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            let report = |progress| sink(LabEvent::Applying { id, progress });
+            let watch = super::deploy::Watch {
+                max_error_percent,
+                ..super::deploy::Watch::default()
+            };
+            let result =
+                super::deploy::deploy(&engine, lab.as_str(), &request, watch, &cancel, &report)
+                    .await;
+            if let Ok(state) = load_state(&lab).await {
+                sink(LabEvent::Applied {
+                    lab: lab.clone(),
+                    topology: Box::new(state.topology),
+                    entry_points: state.entry_points,
+                });
+            }
+            let deployed = result.map_err(|e| error_chain(&e))?;
+            match deployed.outcome {
+                super::deploy::Outcome::Completed => Ok(format!(
+                    "lab {lab}: {} deployed in {:.2} s",
+                    deployed.plan.version,
+                    deployed.total.as_secs_f64()
+                )),
+                super::deploy::Outcome::RolledBack { why, hosts } => Err(format!(
+                    "deploy of {} stopped: {why}; {} host(s) rolled back",
+                    deployed.plan.version,
+                    hosts.len()
+                )),
+            }
         });
     }
 

@@ -27,7 +27,7 @@ use super::plan::{self, ContainerPlan, Part, Plan, PlanParams};
 use super::replication;
 use super::state::{LabState, Locked};
 use crate::change::{self, ChangePlan, Running, Step};
-use crate::generate::{AppConfig, paths};
+use crate::generate::{AppConfig, VolumeKind, paths};
 use crate::model::{ComponentKind, Flavor, HostName, Role, Topology, host_numbers};
 use crate::protocol::{ApplyProgress, Phase, Progress};
 
@@ -137,7 +137,8 @@ pub async fn apply(
     Ok(Applied { plan, took })
 }
 
-async fn save(state: &Locked) -> Result<(), LabError> {
+/// Records `state` in the lab's file (atomically).
+pub(super) async fn save(state: &Locked) -> Result<(), LabError> {
     let snapshot = state.snapshot();
     tokio::task::spawn_blocking(move || snapshot.save())
         .await
@@ -148,17 +149,17 @@ async fn save(state: &Locked) -> Result<(), LabError> {
     Ok(())
 }
 
-/// One action's work.
-struct Exec<'a> {
-    engine: &'a Engine,
-    report: &'a (dyn Fn(ApplyProgress) + Sync),
+/// One action's work (also a deploy's: drains, restarts, rotation).
+pub(super) struct Exec<'a> {
+    pub(super) engine: &'a Engine,
+    pub(super) report: &'a (dyn Fn(ApplyProgress) + Sync),
     /// Never cancelled: an action runs to its end.
-    whole: CancellationToken,
-    resources: ResourceMode,
+    pub(super) whole: CancellationToken,
+    pub(super) resources: ResourceMode,
 }
 
 /// The launch plan of the lab as `state` records it.
-fn plan_of(state: &LabState) -> Result<Plan, LabError> {
+pub(super) fn plan_of(state: &LabState) -> Result<Plan, LabError> {
     let ports = state
         .entry_points
         .iter()
@@ -180,11 +181,11 @@ fn step_error(phase: &'static str) -> impl Fn(String) -> LabError {
 }
 
 impl Exec<'_> {
-    fn note(&self, text: String) {
+    pub(super) fn note(&self, text: String) {
         (self.report)(ApplyProgress::Note(text));
     }
 
-    fn explain(&self, text: String) {
+    pub(super) fn explain(&self, text: String) {
         (self.report)(ApplyProgress::Explain(text));
     }
 
@@ -233,12 +234,32 @@ impl Exec<'_> {
                 self.sync_files(old, new, after, None).await
             }
             Step::App { host, .. } | Step::Web { host, .. } => {
-                // A restart or a new port: requests go to the other
-                // servers meanwhile.
+                // A restart, a new port or a new release: requests go to
+                // the other servers meanwhile.
                 let restart = restarts(old, new, host);
-                let drained = !restart.is_empty() || matches!(step, Step::Web { .. });
+                let release = release_change(before, after, host);
+                let drained =
+                    !restart.is_empty() || release.is_some() || matches!(step, Step::Web { .. });
                 if drained {
                     self.server_state(before, host, "drain").await?;
+                }
+                if let Some((was, release)) = release {
+                    use super::deploy::{healthy, restart_app, switch_link};
+                    switch_link(self, &after.lab, host, &release).await?;
+                    restart_app(self, &after.lab, host).await?;
+                    if let Err(e) = healthy(self, after, host).await {
+                        // The record still says the old release: so does
+                        // the host again.
+                        switch_link(self, &after.lab, host, &was).await?;
+                        restart_app(self, &after.lab, host).await?;
+                        healthy(self, before, host).await?;
+                        self.server_state(before, host, "ready").await?;
+                        return Err(LabError::Step {
+                            phase: "deploy",
+                            why: format!("{e}; {host} runs {was} again"),
+                        });
+                    }
+                    self.note(format!("{host} runs release {release}"));
                 }
                 for c in &restart {
                     self.restart(c, after.flavor).await?;
@@ -280,14 +301,16 @@ impl Exec<'_> {
                 self.sync_files(old, new, after, None).await?;
                 self.remove_gone(old, new).await?;
                 if *kind == ComponentKind::Db {
-                    self.remove_volume(&before.lab, host).await?;
+                    self.remove_volumes(&before.lab, host, &[VolumeKind::Data])
+                        .await?;
                 }
                 Ok(())
             }
             Step::RemoveHost(host) => {
                 self.sync_files(old, new, after, None).await?;
                 self.remove_gone(old, new).await?;
-                self.remove_volume(&before.lab, host).await?;
+                self.remove_volumes(&before.lab, host, &[VolumeKind::Data, VolumeKind::AppFiles])
+                    .await?;
                 after.entry_points.retain(|e| &e.host != host);
                 after.faults.retain(|f| f.target.host() != host);
                 Ok(())
@@ -366,10 +389,22 @@ impl Exec<'_> {
                 self.engine.remove_container(&c.name).await?;
             }
         }
-        for c in &added {
-            if let Some((volume, _)) = &c.volume
-                && volumes.contains(volume)
-            {
+        // A volume the running containers use stays (a new Nginx shares
+        // its host's application files with the app).
+        let in_use = |volume: &String| {
+            old.containers
+                .iter()
+                .any(|o| o.volume.as_ref().is_some_and(|(v, _)| v == volume))
+        };
+        let fresh: Vec<&String> = added
+            .iter()
+            .filter_map(|c| c.volume.as_ref().map(|(v, _)| v))
+            .filter(|v| !in_use(v))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for volume in &fresh {
+            if volumes.contains(*volume) {
                 self.engine.remove_volume(volume).await?;
             }
         }
@@ -379,9 +414,9 @@ impl Exec<'_> {
             // stays behind.
             for c in added.iter().rev() {
                 let _ = self.engine.remove_container(&c.name).await;
-                if let Some((volume, _)) = &c.volume {
-                    let _ = self.engine.remove_volume(volume).await;
-                }
+            }
+            for volume in &fresh {
+                let _ = self.engine.remove_volume(volume).await;
             }
             self.note("what this action created is removed again".to_owned());
         }
@@ -398,13 +433,19 @@ impl Exec<'_> {
         let forward = self.forward();
         let run = self.run(&forward, after.flavor);
         let labels = names::lab_labels(&after.lab);
+        let existing = self.engine.volumes(&names::lab_filter(&after.lab)).await?;
+        let mut created: Vec<&String> = Vec::new();
         for c in added {
-            if let Some((volume, _)) = &c.volume {
+            if let Some((volume, _)) = &c.volume
+                && !existing.contains(volume)
+                && !created.contains(&volume)
+            {
                 self.explain(format!(
                     "docker volume create --label topolab.lab={} {volume}",
                     after.lab
                 ));
                 self.engine.create_volume(volume, &labels).await?;
+                created.push(volume);
             }
         }
         let order = |c: &ContainerPlan| match c.part {
@@ -504,16 +545,20 @@ impl Exec<'_> {
         Ok(())
     }
 
-    async fn remove_volume(&self, lab: &str, host: &HostName) -> Result<(), LabError> {
-        let volume = names::volume(lab, host);
-        if self
-            .engine
-            .volumes(&names::lab_filter(lab))
-            .await?
-            .contains(&volume)
-        {
-            self.explain(format!("docker volume rm {volume}"));
-            self.engine.remove_volume(&volume).await?;
+    /// Removes `host`'s volumes of `kinds` (those that exist).
+    async fn remove_volumes(
+        &self,
+        lab: &str,
+        host: &HostName,
+        kinds: &[VolumeKind],
+    ) -> Result<(), LabError> {
+        let existing = self.engine.volumes(&names::lab_filter(lab)).await?;
+        for kind in kinds {
+            let volume = names::volume_of(lab, host, *kind);
+            if existing.contains(&volume) {
+                self.explain(format!("docker volume rm {volume}"));
+                self.engine.remove_volume(&volume).await?;
+            }
         }
         Ok(())
     }
@@ -530,7 +575,7 @@ impl Exec<'_> {
     }
 
     /// Sets `server`'s state in every load balancer of `state` that has it.
-    async fn server_state(
+    pub(super) async fn server_state(
         &self,
         state: &LabState,
         server: &HostName,
@@ -550,7 +595,7 @@ impl Exec<'_> {
 
     /// Waits (bounded) until every load balancer that has `server` sees it
     /// UP again, and says when.
-    async fn back_in_rotation(&self, state: &LabState, server: &HostName) {
+    pub(super) async fn back_in_rotation(&self, state: &LabState, server: &HostName) {
         let start = Instant::now();
         for (lb, balancer) in state.topology.load_balancers() {
             if !balancer.backends.iter().any(|b| &b.host == server) {
@@ -589,7 +634,7 @@ impl Exec<'_> {
 
     /// Drains `server` in load balancer `lb`: no new requests, then waits
     /// (bounded) until its sessions end.
-    async fn drain(
+    pub(super) async fn drain(
         &self,
         container: &str,
         lb: &HostName,
@@ -627,7 +672,12 @@ impl Exec<'_> {
         }
     }
 
-    async fn lb_command(&self, container: &str, lb: &HostName, line: &str) -> Result<(), LabError> {
+    pub(super) async fn lb_command(
+        &self,
+        container: &str,
+        lb: &HostName,
+        line: &str,
+    ) -> Result<(), LabError> {
         let answer = haproxy::command(self.engine, container, line)
             .await
             .map_err(|e| LabError::Step {
@@ -995,6 +1045,18 @@ impl Exec<'_> {
     }
 }
 
+/// The release `host`'s app runs and the one it switches to, when they
+/// differ.
+fn release_change(
+    before: &LabState,
+    after: &LabState,
+    host: &HostName,
+) -> Option<(String, String)> {
+    let release = |s: &LabState| Some(s.topology.host(host)?.app_server()?.release.clone());
+    let (was, will) = (release(before)?, release(after)?);
+    (was != will).then_some((was, will))
+}
+
 /// The containers of `host` to restart: an app on a new port (it binds
 /// its port when it starts).
 fn restarts<'p>(old: &Plan, new: &'p Plan, host: &HostName) -> Vec<&'p ContainerPlan> {
@@ -1009,7 +1071,7 @@ fn restarts<'p>(old: &Plan, new: &'p Plan, host: &HostName) -> Vec<&'p Container
         .collect()
 }
 
-fn lb_container(lab: &str, host: &HostName) -> String {
+pub(super) fn lb_container(lab: &str, host: &HostName) -> String {
     plan::container_name(lab, host, Part::Component(ComponentKind::Lb))
 }
 

@@ -7,6 +7,7 @@
 pub mod actor;
 pub mod apply;
 pub mod capacity_run;
+pub mod deploy;
 pub mod docker;
 pub mod error;
 pub mod fault;
@@ -15,6 +16,7 @@ pub mod images;
 pub mod launch;
 pub mod monitor;
 pub mod names;
+pub mod orchestrator;
 pub mod plan;
 pub mod promote;
 pub mod replication;

@@ -141,7 +141,9 @@ async fn coalesce(
 }
 
 /// The host and component a container of this lab stands for.
-fn identify(labels: &HashMap<String, String>) -> Option<(HostName, Option<ComponentKind>)> {
+pub(super) fn identify(
+    labels: &HashMap<String, String>,
+) -> Option<(HostName, Option<ComponentKind>)> {
     let host = HostName::new(labels.get(super::names::HOST)?.as_str());
     match Part::from_label(labels.get(super::names::COMPONENT)?)? {
         Part::Holder => Some((host, None)),
@@ -350,7 +352,7 @@ async fn haproxy_session(
 }
 
 /// Where each database of the lab is reached from this machine.
-fn database_addresses(state: &LabState) -> BTreeMap<HostName, SocketAddr> {
+pub(super) fn database_addresses(state: &LabState) -> BTreeMap<HostName, SocketAddr> {
     let addresses = state.addresses();
     let net = serving_network(&state.topology, ComponentKind::Db);
     state
@@ -364,7 +366,10 @@ fn database_addresses(state: &LabState) -> BTreeMap<HostName, SocketAddr> {
 }
 
 /// A read-only connection as the `monitor` user.
-async fn connect(state: &LabState, address: SocketAddr) -> Result<mysql_async::Conn, String> {
+pub(super) async fn connect(
+    state: &LabState,
+    address: SocketAddr,
+) -> Result<mysql_async::Conn, String> {
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(address.ip().to_string())
         .tcp_port(address.port())
@@ -411,7 +416,10 @@ async fn query_row(
     }
 }
 
-async fn query_text(conn: &mut mysql_async::Conn, q: &str) -> Result<Option<String>, String> {
+pub(super) async fn query_text(
+    conn: &mut mysql_async::Conn,
+    q: &str,
+) -> Result<Option<String>, String> {
     Ok(query_row(conn, q)
         .await?
         .and_then(|r| r.as_ref(0).and_then(text)))
@@ -419,7 +427,7 @@ async fn query_text(conn: &mut mysql_async::Conn, q: &str) -> Result<Option<Stri
 
 /// Connections a replica watcher keeps.
 #[derive(Default)]
-struct ReplicaConns {
+pub(super) struct ReplicaConns {
     replica: Option<mysql_async::Conn>,
     primary: Option<(SocketAddr, mysql_async::Conn)>,
     /// The last GTID position read on the primary (kept when it dies).
@@ -427,7 +435,7 @@ struct ReplicaConns {
 }
 
 /// Reads a replica's status once, reusing and refreshing `conns`.
-async fn read_replica(
+pub(super) async fn read_replica(
     state: &LabState,
     addresses: &BTreeMap<HostName, SocketAddr>,
     host: &HostName,

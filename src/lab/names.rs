@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::generate::Part;
+use crate::generate::{Part, VolumeKind};
 use crate::model::{HostName, Network};
 
 /// The label naming a resource's lab.
@@ -44,7 +44,12 @@ pub fn binlog_reader(lab: &str, host: &HostName) -> String {
 
 /// The data volume of `host`'s database.
 pub fn volume(lab: &str, host: &HostName) -> String {
-    format!("topolab-{lab}-{host}-db")
+    volume_of(lab, host, VolumeKind::Data)
+}
+
+/// The engine's name of one of `host`'s volumes.
+pub fn volume_of(lab: &str, host: &HostName, kind: VolumeKind) -> String {
+    format!("topolab-{lab}-{host}-{}", kind.suffix())
 }
 
 /// The engine's name of one of the lab's networks.

@@ -207,9 +207,12 @@ pub fn plan(
             networks: Vec::new(),
             ports: Vec::new(),
             files,
-            volume: r
-                .data
-                .map(|path| (super::names::volume(lab, host), path.to_owned())),
+            volume: r.volume.map(|v| {
+                (
+                    super::names::volume_of(lab, host, v.kind),
+                    v.path.to_owned(),
+                )
+            }),
             serves_on: r.serves_on,
             ready: r.ready,
             memory_mib: r.memory_mib,
@@ -269,7 +272,9 @@ pub fn plan(
                 && host
                     .database()
                     .is_some_and(|d| matches!(d.role, crate::model::Role::Replica { .. }));
-            if let Some((volume, _)) = &c.volume {
+            if let Some((volume, _)) = &c.volume
+                && !volumes.contains(volume)
+            {
                 volumes.push(volume.clone());
             }
             containers.push(c);
@@ -459,9 +464,16 @@ mod tests {
                 .filter(|c| c.part != Part::Holder)
                 .all(|c| c.join.is_some())
         );
+        // Per host: its application files (shared by Nginx and the app)
+        // and its database's data.
         assert_eq!(
             p.volumes,
-            ["topolab-demo-web-01-db", "topolab-demo-web-02-db"]
+            [
+                "topolab-demo-web-01-app",
+                "topolab-demo-web-01-db",
+                "topolab-demo-web-02-app",
+                "topolab-demo-web-02-db"
+            ]
         );
     }
 }

@@ -251,32 +251,41 @@ pub async fn assess(
     old: &HostName,
 ) -> Result<Assessment, PromoteError> {
     let w = replication::words(state.flavor);
-    let status = replication::query_vertical(engine, state, replica, w.status).await?;
+    // The replica's side and the old primary's are read at once: when the
+    // old primary is down, reading its binary log takes the longest.
+    let replica_side = async {
+        let status = replication::query_vertical(engine, state, replica, w.status).await?;
+        let applied = sql(engine, state, replica, w.applied_position).await?;
+        Ok::<_, PromoteError>((status, applied))
+    };
+    let primary_side = async {
+        let running = engine
+            .state(&db_container(&state.lab, old))
+            .await
+            .is_ok_and(|(s, _)| s.is_running());
+        let from_server = if running {
+            sql(engine, state, old, w.own_position).await.ok()
+        } else {
+            None
+        };
+        Ok::<_, PromoteError>(match from_server {
+            Some(p) => (Some(p), format!("{old}/db itself (running)")),
+            None => match position_from_binlog(engine, state, old).await? {
+                Some(p) => (
+                    Some(p),
+                    format!("{old}/db's binary log on its volume (the server is down)"),
+                ),
+                None => (None, format!("nothing: {old}/db's data is gone")),
+            },
+        })
+    };
+    let (replica_side, primary_side) = tokio::join!(replica_side, primary_side);
+    let ((status, applied), (primary_position, source)) = (replica_side?, primary_side?);
     let received =
         replication::field(&status, &["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).unwrap_or_default();
     let lag_seconds =
         replication::field(&status, &["Seconds_Behind_Master", "Seconds_Behind_Source"])
             .and_then(|v| v.parse().ok());
-    let applied = sql(engine, state, replica, w.applied_position).await?;
-    let running = engine
-        .state(&db_container(&state.lab, old))
-        .await
-        .is_ok_and(|(s, _)| s.is_running());
-    let from_server = if running {
-        sql(engine, state, old, w.own_position).await.ok()
-    } else {
-        None
-    };
-    let (primary_position, source) = match from_server {
-        Some(p) => (Some(p), format!("{old}/db itself (running)")),
-        None => match position_from_binlog(engine, state, old).await? {
-            Some(p) => (
-                Some(p),
-                format!("{old}/db's binary log on its volume (the server is down)"),
-            ),
-            None => (None, format!("nothing: {old}/db's data is gone")),
-        },
-    };
     // What the replica has: what it received, or at least what it applied.
     let has = if received.is_empty() {
         &applied
@@ -555,20 +564,26 @@ pub async fn promote(
         && tokio::time::timeout(FENCE_LIMIT, sql(engine, state, &old, "SELECT 1"))
             .await
             .is_ok_and(|r| r.is_ok());
+    let mut early = None;
     if !answers {
-        let early = assess(engine, state, &replica, &old).await?;
-        if early.missing != Some(0) && !accept_loss {
-            return Err(PromoteError::WouldLose(Box::new(early)));
+        let a = assess(engine, state, &replica, &old).await?;
+        if a.missing != Some(0) && !accept_loss {
+            return Err(PromoteError::WouldLose(Box::new(a)));
         }
+        early = Some(a);
     }
     let fenced = fence(engine, state, &old, &mut step).await?;
+    // An old primary that was down before the assessment took nothing
+    // since: that assessment is final (reading its binary log again from
+    // its volume would only cost time).
+    let early = early.filter(|_| fenced == Fence::Down);
     // Until the replica is writable, a failure puts the old primary back
     // as it was: the only writable database.
     let ready = settle(
         engine,
         state,
         (&replica, &old),
-        fenced,
+        (fenced, early),
         (planned, accept_loss),
         &mut step,
     )
@@ -632,7 +647,7 @@ async fn settle(
     engine: &Engine,
     state: &LabState,
     (replica, old): (&HostName, &HostName),
-    fenced: Fence,
+    (fenced, early): (Fence, Option<Assessment>),
     (planned, accept_loss): (bool, bool),
     step: &mut impl FnMut(String),
 ) -> Result<Assessment, PromoteError> {
@@ -646,7 +661,10 @@ async fn settle(
             Err(_) => {}
         }
     }
-    let assessment = assess(engine, state, replica, old).await?;
+    let assessment = match early {
+        Some(a) => a,
+        None => assess(engine, state, replica, old).await?,
+    };
     if assessment.missing != Some(0) && !accept_loss {
         return Err(PromoteError::WouldLose(Box::new(assessment)));
     }

@@ -603,6 +603,10 @@ async fn attempt(
             trace.not_done = headers
                 .get(crate::appserver::WRITE_HEADER)
                 .is_some_and(|v| v.as_bytes() == b"not-done");
+            trace.version = headers
+                .get(crate::appserver::VERSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             trace.newest = headers
                 .get("x-topolab-newest")
                 .and_then(|v| v.to_str().ok()?.parse().ok());

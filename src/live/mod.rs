@@ -65,6 +65,8 @@ pub struct Totals {
     pub by_web: BTreeMap<HostName, u64>,
     /// Requests per database host that answered them.
     pub by_db: BTreeMap<HostName, u64>,
+    /// Requests per release that answered them (`X-Topolab-Version`).
+    pub by_version: BTreeMap<String, u64>,
     /// The first and last request's finish time.
     pub span: Option<(Millis, Millis)>,
 }
@@ -115,6 +117,10 @@ pub struct LiveState {
     /// Answered read-your-writes probes per second (as requests) and the
     /// stale ones among them.
     probes: Series,
+    /// Requests per second per release that answered them.
+    versions: BTreeMap<String, Series>,
+    /// The release each app host answered with last.
+    app_versions: BTreeMap<HostName, String>,
     timeline: VecDeque<Transition>,
     recent: VecDeque<RequestTrace>,
     /// Requests since the last [`LiveState::take_recent`].
@@ -397,6 +403,20 @@ impl LiveState {
         if let Some(d) = &t.db {
             *totals.by_db.entry(d.clone()).or_default() += 1;
         }
+        if let Some(v) = &t.version {
+            *totals.by_version.entry(v.clone()).or_default() += 1;
+            if !self.versions.contains_key(v) {
+                self.versions.insert(v.clone(), Series::default());
+            }
+            if let Some(series) = self.versions.get_mut(v) {
+                series.record(done, ok, None);
+            }
+            if let Some(app) = &t.app
+                && self.app_versions.get(app) != Some(v)
+            {
+                self.app_versions.insert(app.clone(), v.clone());
+            }
+        }
         totals.span = Some(match totals.span {
             None => (done, done),
             Some((a, b)) => (a.min(done), b.max(done)),
@@ -493,6 +513,9 @@ impl LiveState {
         }
         if self.totals.probes > 0 {
             self.probes.close_before(second, &empty);
+        }
+        for series in self.versions.values_mut() {
+            series.close_before(second, &empty);
         }
     }
 
@@ -648,6 +671,17 @@ impl LiveState {
     /// `stale_reads` missed the client's own write.
     pub fn probe_series(&self) -> &Series {
         &self.probes
+    }
+
+    /// Requests per second per release that answered them, by release:
+    /// their shares show the mixed-version window of a rolling deploy.
+    pub fn version_series(&self) -> &BTreeMap<String, Series> {
+        &self.versions
+    }
+
+    /// The release `app_host` answered with last (from the requests seen).
+    pub fn app_version(&self, app_host: &HostName) -> Option<&str> {
+        self.app_versions.get(app_host).map(String::as_str)
     }
 
     /// An edge's history.

@@ -353,3 +353,39 @@ fn paths_are_checked_against_the_topology() {
     unknown.app = Some(h("web-07"));
     assert!(check_path(&t, &unknown).is_err());
 }
+
+#[test]
+fn requests_per_release_show_the_mixed_version_window() {
+    let mut l = LiveState::new();
+    let with = |at: Millis, web: &str, version: &str| RequestTrace {
+        version: Some(version.to_owned()),
+        ..trace(at, web, "web-02", 200, 5.0)
+    };
+    // Second 10: all v1. Second 11: web-01 switched. Second 12: all v2.
+    l.apply(Observation::Requests(vec![
+        with(10_000, "web-01", "v1"),
+        with(10_500, "web-02", "v1"),
+        with(11_000, "web-01", "v2"),
+        with(11_500, "web-02", "v1"),
+        with(12_000, "web-01", "v2"),
+        with(12_500, "web-02", "v2"),
+    ]));
+    // A request without the header (an old app) counts for no release.
+    l.apply(Observation::Requests(vec![trace(
+        12_600, "web-01", "web-02", 200, 5.0,
+    )]));
+    l.tick(14_000);
+    let per_second = |v: &str| -> Vec<(u64, u32)> {
+        l.version_series()[v]
+            .buckets()
+            .map(|b| (b.second, b.requests))
+            .collect()
+    };
+    assert_eq!(per_second("v1"), vec![(10, 2), (11, 1), (12, 0)]);
+    assert_eq!(per_second("v2"), vec![(11, 1), (12, 2)]);
+    assert_eq!(l.totals().by_version.get("v1"), Some(&3));
+    assert_eq!(l.totals().by_version.get("v2"), Some(&3));
+    assert_eq!(l.app_version(&h("web-01")), Some("v2"));
+    assert_eq!(l.app_version(&h("web-02")), Some("v2"));
+    assert_eq!(l.app_version(&h("web-03")), None);
+}

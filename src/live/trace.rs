@@ -45,6 +45,8 @@ pub struct RequestTrace {
     /// The app said the write was not done (`X-Topolab-Write: not-done`:
     /// never sent to the database, or refused by it).
     pub not_done: bool,
+    /// The release that answered (`X-Topolab-Version`).
+    pub version: Option<String>,
 }
 
 /// A read-your-writes probe: a client reads back the write it just had
@@ -106,6 +108,7 @@ impl RequestTrace {
             newest: None,
             own: None,
             not_done: false,
+            version: None,
         }
     }
 

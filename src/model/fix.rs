@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::names::{ComponentKind, HostName};
-use super::topology::{Component, Host, Topology};
+use super::topology::{Component, Failover, Host, Topology};
 
 /// An edit that resolves a finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -18,6 +18,8 @@ pub enum FixAction {
     SegmentTiers,
     /// Turn monitoring on.
     EnableMonitoring,
+    /// Let topolab's orchestrator promote a replica by itself.
+    EnableAutomaticFailover,
 }
 
 impl FixAction {
@@ -28,6 +30,7 @@ impl FixAction {
             Self::EnableTls => "Enable TLS",
             Self::SegmentTiers => "Segment the tiers",
             Self::EnableMonitoring => "Enable monitoring",
+            Self::EnableAutomaticFailover => "Enable automatic failover",
         }
     }
 
@@ -56,6 +59,10 @@ impl FixAction {
             Self::EnableTls => !std::mem::replace(&mut t.security.tls, true),
             Self::SegmentTiers => !std::mem::replace(&mut t.security.segmentation, true),
             Self::EnableMonitoring => !std::mem::replace(&mut t.monitoring.enabled, true),
+            Self::EnableAutomaticFailover => {
+                let was = std::mem::replace(&mut t.databases.failover, Failover::automatic());
+                was.is_manual()
+            }
         }
     }
 }

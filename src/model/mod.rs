@@ -31,7 +31,7 @@ pub use size::{HostSize, MIN_CPUS, MIN_MEMORY_MIB, Machine, cpus_text, sizes_bey
 pub use text::{Shown, escape_json, escape_unsafe, is_control_or_bidi, is_unsafe_char};
 pub use topology::{
     Algorithm, AppServer, Backend, Component, Database, DatabaseSettings, EXPORTER_PORT,
-    FORMAT_VERSION, Flavor, HealthCheck, Host, LoadBalancer, Monitoring, Position, ReadYourWrites,
-    ReplicationMode, Role, Security, Topology, WebServer,
+    FORMAT_VERSION, Failover, Flavor, HealthCheck, Host, LoadBalancer, Monitoring, Position,
+    RELEASES, ReadYourWrites, ReplicationMode, Role, Security, Topology, WebServer,
 };
 pub use validate::{MAX_HOSTS, Problem, TextPos, validate};

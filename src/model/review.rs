@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::fix::FixAction;
 use super::names::{ComponentId, ComponentKind, HostName, Subject};
 use super::network::{host_networks, serving_network};
-use super::topology::{Host, Role, Topology};
+use super::topology::{Failover, Host, ReplicationMode, Role, Topology};
 
 /// What kind of weakness a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -357,14 +357,45 @@ fn component_spof(t: &Topology, id: ComponentId, what: &str) -> Finding {
                      lose {what} until a replica is promoted and the app servers' writers are \
                      repointed."
                 ),
-                fix: if has_replica {
-                    "Be ready to promote the replica (topolab promote), and consider semi-sync \
-                     replication so promotion loses no acknowledged write."
-                        .to_owned()
-                } else {
-                    "Add a replica that can be promoted when the primary fails.".to_owned()
+                fix: match (has_replica, t.databases.failover) {
+                    (false, _) => {
+                        "Add a replica that can be promoted when the primary fails.".to_owned()
+                    }
+                    (true, Failover::Manual) => {
+                        "Enable automatic failover: when independent sources agree the primary \
+                         is gone, topolab fences it and promotes the most advanced replica, \
+                         without waiting for a person (or promote by hand: topolab promote). \
+                         Semi-sync replication lets the promotion lose no acknowledged write."
+                            .to_owned()
+                    }
+                    (
+                        true,
+                        Failover::Automatic {
+                            agree,
+                            quiet_s,
+                            accept_loss,
+                            ..
+                        },
+                    ) => format!(
+                        "Automatic failover is on. What remains: writes fail for the outage \
+                         window (detection, about a second once {} of 3 sources agree, plus \
+                         the promotion); {}; and it acts only while a topolab process watches \
+                         the lab, at most once in {} s.",
+                        agree,
+                        if accept_loss {
+                            "it promotes even when acknowledged writes would be lost"
+                        } else if t.databases.replication == ReplicationMode::SemiSync {
+                            "it refuses to lose acknowledged writes, and semi-sync keeps the \
+                             replica holding them unless it fell back to async"
+                        } else {
+                            "with async replication it refuses a promotion that would lose \
+                             acknowledged writes, so the outage can last until a person decides"
+                        },
+                        quiet_s
+                    ),
                 },
-                action: None,
+                action: (has_replica && t.databases.failover.is_manual())
+                    .then_some(FixAction::EnableAutomaticFailover),
             }
         }
         ComponentKind::Nginx | ComponentKind::App => Finding {

@@ -293,6 +293,10 @@ pub struct AppServer {
     /// replica that has not applied them yet).
     #[serde(skip_serializing_if = "ReadYourWrites::is_off")]
     pub read_your_writes: ReadYourWrites,
+    /// The release of the application's files the host runs (one of
+    /// [`RELEASES`]); a rolling deploy changes it host by host.
+    #[serde(skip_serializing_if = "is_first_release")]
+    pub release: String,
 }
 
 impl Default for AppServer {
@@ -301,8 +305,19 @@ impl Default for AppServer {
             port: 8000,
             group: default_group(),
             read_your_writes: ReadYourWrites::Off,
+            release: RELEASES[0].to_owned(),
         }
     }
+}
+
+/// The releases of the application topolab ships to teach with: `v1`,
+/// `v2` (a visible change: its page and the answer of `GET /` name it),
+/// and `v2-broken` (it starts, but its health check fails).
+pub const RELEASES: [&str; 3] = ["v1", "v2", "v2-broken"];
+
+/// Whether `release` is the first one (the default, not written to files).
+fn is_first_release(release: &String) -> bool {
+    release == RELEASES[0]
 }
 
 /// How an app keeps a client's reads from missing the client's own writes.
@@ -437,6 +452,69 @@ pub struct DatabaseSettings {
     pub flavor: Flavor,
     /// Asynchronous or semi-synchronous replication.
     pub replication: ReplicationMode,
+    /// Who promotes a replica when the primary fails.
+    #[serde(skip_serializing_if = "Failover::is_manual")]
+    pub failover: Failover,
+}
+
+/// Who promotes a replica when the primary fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failover {
+    /// A person (`topolab promote`, or the app's Promote button).
+    #[default]
+    Manual,
+    /// topolab's orchestrator, while a topolab process watches the lab
+    /// (the app, `topolab orchestrator`, a scenario): when independent
+    /// sources agree the primary is gone, it fences the old primary and
+    /// promotes the most advanced replica.
+    Automatic {
+        /// How many independent sources (of three: the primary's
+        /// container died, the orchestrator's own connection failed, the
+        /// replicas' IO threads lost it) must agree before it acts.
+        #[serde(default = "default_agree")]
+        agree: u8,
+        /// Within how many milliseconds of each other they must say so.
+        #[serde(default = "default_within_ms")]
+        within_ms: u32,
+        /// No second automatic failover within this many seconds of the
+        /// last (anti-flapping).
+        #[serde(default = "default_quiet_s")]
+        quiet_s: u32,
+        /// Promote even when acknowledged writes would be lost.
+        #[serde(default)]
+        accept_loss: bool,
+    },
+}
+
+fn default_agree() -> u8 {
+    2
+}
+
+fn default_within_ms() -> u32 {
+    2_000
+}
+
+fn default_quiet_s() -> u32 {
+    60
+}
+
+impl Failover {
+    /// Automatic failover with the default settings: 2 of 3 sources within
+    /// 2 s, none within 60 s of another, no loss accepted.
+    pub fn automatic() -> Self {
+        Self::Automatic {
+            agree: default_agree(),
+            within_ms: default_within_ms(),
+            quiet_s: default_quiet_s(),
+            accept_loss: false,
+        }
+    }
+
+    /// Whether it is manual (the default, not written to files).
+    pub fn is_manual(&self) -> bool {
+        *self == Self::Manual
+    }
 }
 
 /// Security options.
@@ -647,6 +725,14 @@ impl Host {
     /// The host's app server.
     pub fn app_server(&self) -> Option<&AppServer> {
         self.components.iter().find_map(|c| match c {
+            Component::App(app) => Some(app),
+            _ => None,
+        })
+    }
+
+    /// The host's app server, for editing.
+    pub fn app_server_mut(&mut self) -> Option<&mut AppServer> {
+        self.components.iter_mut().find_map(|c| match c {
             Component::App(app) => Some(app),
             _ => None,
         })

@@ -10,7 +10,7 @@ use super::names::{
 };
 use super::ports::{MAX_PORT, PortUse, collisions, port_uses};
 use super::text::{Shown, is_control_or_bidi};
-use super::topology::{FORMAT_VERSION, Host, ReadYourWrites, Role, Topology};
+use super::topology::{FORMAT_VERSION, Failover, Host, RELEASES, ReadYourWrites, Role, Topology};
 
 /// More hosts than this is refused: every host needs an address in one /24.
 pub const MAX_HOSTS: usize = 200;
@@ -132,6 +132,29 @@ impl<'a> Validator<'a> {
         }
         if let Some(why) = dns_label_problem(&t.name) {
             self.general(format!("topology name {:?} {why}", t.name));
+        }
+        if let Failover::Automatic {
+            agree,
+            within_ms,
+            quiet_s,
+            ..
+        } = t.databases.failover
+        {
+            if !(1..=3).contains(&agree) {
+                self.general(format!(
+                    "failover: agree is {agree}; it must be 1 to 3 (of the three sources)"
+                ));
+            }
+            if !(100..=60_000).contains(&within_ms) {
+                self.general(format!(
+                    "failover: within_ms is {within_ms}; it must be 100 to 60000"
+                ));
+            }
+            if quiet_s > 3600 {
+                self.general(format!(
+                    "failover: quiet_s is {quiet_s}; it must be at most 3600"
+                ));
+            }
         }
         let length = t.description.chars().count();
         if length > MAX_DESCRIPTION {
@@ -412,6 +435,16 @@ impl<'a> Validator<'a> {
                     self.about(
                         component(&h.name, ComponentKind::App),
                         format!("read_your_writes: {name} is {ms}; it must be 1 to {most} ms"),
+                    );
+                }
+                if !RELEASES.contains(&app.release.as_str()) {
+                    self.about(
+                        component(&h.name, ComponentKind::App),
+                        format!(
+                            "release {:?} is not one topolab ships ({})",
+                            app.release,
+                            RELEASES.join(", ")
+                        ),
                     );
                 }
             }

@@ -216,6 +216,21 @@ pub enum LabCommand {
         /// Destructive actions are confirmed.
         yes: bool,
     },
+    /// Roll a release out to the running lab's app servers (`topolab
+    /// deploy`): its progress arrives as [`LabEvent::Applying`], what the
+    /// lab records afterwards as [`LabEvent::Applied`]; `Finished` says
+    /// whether it completed or was rolled back, and why. `Cancel` with its
+    /// id stops it after the current batch and rolls back.
+    Deploy {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: LabName,
+        /// The release, batch size, canary and pause.
+        request: crate::deploy::Request,
+        /// Failed requests (percent) above which the canary stops it.
+        max_error_percent: f64,
+    },
     /// Read what every database of `lab` holds (`topolab check-data`), for
     /// the app to check its history of requests against: answered with
     /// [`LabEvent::DataRead`], then `Finished`.
@@ -244,6 +259,7 @@ impl LabCommand {
             | Self::Capacity { id, .. }
             | Self::Logs { id, .. }
             | Self::Apply { id, .. }
+            | Self::Deploy { id, .. }
             | Self::CheckData { id, .. } => *id,
             Self::Cancel { launch } => *launch,
         }
