@@ -43,6 +43,16 @@
 //!   labelled B.
 //! - `bottleneck_on(label: A, hosts: ["db-01"])`: where the ramp labelled A
 //!   ran out, each of these hosts was at its CPU size.
+//! - `deploy_completed` / `deploy_rolled_back`: how the last `deploy` ended.
+//! - `every_app_runs("v2")`: every app server runs this release (the lab's
+//!   record, and the last answer of each since the last change).
+//! - `promoted_automatically_within(S)`: the orchestrator (running when the
+//!   design's failover is automatic) promoted a replica within S seconds of
+//!   the last fault.
+//! - `writable_databases(N)`: exactly N databases take writes.
+//!
+//! A `deploy(version: "v2", canary: "web-02", pause: 3.0)` step rolls a
+//! release out (`topolab deploy`; `batch` and `max_errors` as there).
 //!
 //! A `capacity(label: "two servers", p95_ms: 50, writes: 0)` step ramps an
 //! open-loop rate until p95 passes `p95_ms` or more than 1% of requests fail
@@ -69,7 +79,7 @@ pub struct Shipped {
 }
 
 /// The scenarios in `presets/scenarios/`, one per lesson.
-pub const SHIPPED: [Shipped; 13] = [
+pub const SHIPPED: [Shipped; 17] = [
     Shipped {
         name: "web-server-failure",
         design: "reference",
@@ -135,11 +145,31 @@ pub const SHIPPED: [Shipped; 13] = [
         design: "reference",
         source: include_str!("../presets/scenarios/stale-reads-and-read-your-writes.scenario.ron"),
     },
+    Shipped {
+        name: "rolling-deploy-under-load",
+        design: "reference",
+        source: include_str!("../presets/scenarios/rolling-deploy-under-load.scenario.ron"),
+    },
+    Shipped {
+        name: "bad-release-rollback",
+        design: "reference",
+        source: include_str!("../presets/scenarios/bad-release-rollback.scenario.ron"),
+    },
+    Shipped {
+        name: "orchestrated-failover",
+        design: "reference",
+        source: include_str!("../presets/scenarios/orchestrated-failover.scenario.ron"),
+    },
+    Shipped {
+        name: "partitioned-primary-fenced",
+        design: "reference",
+        source: include_str!("../presets/scenarios/partitioned-primary-fenced.scenario.ron"),
+    },
 ];
 
 /// The designs shipped beside the scenarios, for their `apply` steps:
 /// (file name, text).
-pub const DESIGNS: [(&str, &str); 3] = [
+pub const DESIGNS: [(&str, &str); 4] = [
     (
         "reference-plus-web-03.topology.ron",
         include_str!("../presets/scenarios/reference-plus-web-03.topology.ron"),
@@ -151,6 +181,10 @@ pub const DESIGNS: [(&str, &str); 3] = [
     (
         "reference-read-your-writes.topology.ron",
         include_str!("../presets/scenarios/reference-read-your-writes.topology.ron"),
+    ),
+    (
+        "reference-automatic-failover.topology.ron",
+        include_str!("../presets/scenarios/reference-automatic-failover.topology.ron"),
     ),
 ];
 
@@ -232,8 +266,34 @@ pub enum Step {
         #[serde(default)]
         yes: bool,
     },
+    /// Roll a release out to the app servers (`topolab deploy`); the
+    /// whole deploy is one incident of the report.
+    Deploy {
+        /// The release: v1, v2 or v2-broken.
+        version: String,
+        /// Hosts switched together.
+        #[serde(default = "default_batch")]
+        batch: usize,
+        /// A host deployed first, alone, and watched.
+        #[serde(default)]
+        canary: Option<String>,
+        /// Seconds the canary is watched.
+        #[serde(default)]
+        pause: f64,
+        /// Failed requests (percent) above which the canary stops it.
+        #[serde(default = "default_max_errors")]
+        max_errors: f64,
+    },
     /// Check an expectation.
     Expect(Expectation),
+}
+
+fn default_batch() -> usize {
+    1
+}
+
+fn default_max_errors() -> f64 {
+    1.0
 }
 
 /// A capacity ramp in a scenario.
@@ -334,6 +394,19 @@ pub enum Expectation {
         /// The hosts.
         hosts: Vec<String>,
     },
+    /// The last deploy completed.
+    DeployCompleted,
+    /// The last deploy was stopped and rolled back.
+    DeployRolledBack,
+    /// Every app server runs this release: the lab's record says so, and
+    /// the last request each answered since the last change carried it.
+    EveryAppRuns(String),
+    /// The orchestrator promoted a replica by itself within S seconds of
+    /// the last fault.
+    PromotedAutomaticallyWithin(f64),
+    /// Exactly N databases take writes (`read_only` off): never two
+    /// primaries.
+    WritableDatabases(u32),
 }
 
 impl std::fmt::Display for Expectation {
@@ -364,6 +437,14 @@ impl std::fmt::Display for Expectation {
             Self::BottleneckOn { label, hosts } => {
                 write!(f, "with {label}, {} ran out of CPU", hosts.join(" and "))
             }
+            Self::DeployCompleted => f.write_str("the deploy completed"),
+            Self::DeployRolledBack => f.write_str("the deploy was rolled back"),
+            Self::EveryAppRuns(v) => write!(f, "every app server runs {v}"),
+            Self::PromotedAutomaticallyWithin(s) => write!(
+                f,
+                "a replica was promoted automatically within {s} s of the fault"
+            ),
+            Self::WritableDatabases(n) => write!(f, "exactly {n} writable database(s)"),
         }
     }
 }
@@ -468,6 +549,30 @@ fn check_steps(steps: &[Step]) -> Result<(), String> {
                 return Err(format!(
                     "stale_reads_at_most({p}): a percentage from 0 to 100"
                 ));
+            }
+            Step::Deploy {
+                version,
+                batch,
+                pause,
+                max_errors,
+                ..
+            } => {
+                if !crate::model::RELEASES.contains(&version.as_str()) {
+                    return Err(format!(
+                        "deploy(version: \"{version}\"): topolab ships {}",
+                        crate::model::RELEASES.join(", ")
+                    ));
+                }
+                if *batch == 0 || !(pause.is_finite() && (0.0..=3600.0).contains(pause)) {
+                    return Err(format!(
+                        "deploy(batch: {batch}, pause: {pause}): batch at least 1, pause 0 to 3600 s"
+                    ));
+                }
+                if !(max_errors.is_finite() && (0.0..=100.0).contains(max_errors)) {
+                    return Err(format!(
+                        "deploy(max_errors: {max_errors}): a percentage from 0 to 100"
+                    ));
+                }
             }
             Step::Expect(Expectation::BottleneckOn { label, hosts }) => {
                 known(&labels, label)?;

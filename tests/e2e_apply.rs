@@ -6,63 +6,12 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::lab::{Lab, RT, docker, eventually, leftovers};
+use support::lab::{Background, Lab, docker, eventually, failed, leftovers};
 use topolab::lab::state::LabState;
-use topolab::lab::traffic::{self, Rate, RunStats, TrafficSettings};
-use topolab::live::RequestTrace;
 use topolab::model::{Algorithm, Backend, Component, ComponentKind, Database, Host, HostName};
 use topolab::model::{ReplicationMode, Role, Topology};
-
-/// Traffic running in the background until stopped.
-struct Background {
-    traces: Arc<Mutex<Vec<RequestTrace>>>,
-    stop: tokio_util::sync::CancellationToken,
-    handle: std::thread::JoinHandle<RunStats>,
-}
-
-impl Background {
-    fn start(state: &LabState, rate: f64, writes: u8) -> Self {
-        let traces: Arc<Mutex<Vec<RequestTrace>>> = Arc::default();
-        let sink = traces.clone();
-        let targets = traffic::targets(state);
-        let stop = tokio_util::sync::CancellationToken::new();
-        let cancel = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let (_tx, rx) = tokio::sync::watch::channel(TrafficSettings {
-                rate: Rate::PerSecond(rate),
-                writes_percent: writes,
-                read_back: false,
-            });
-            RT.block_on(traffic::run(
-                targets,
-                rx,
-                Arc::new(move |batch| sink.lock().expect("traces").extend(batch)),
-                cancel,
-                Some(Duration::from_secs(600)),
-            ))
-            .expect("traffic runs")
-        });
-        Self {
-            traces,
-            stop,
-            handle,
-        }
-    }
-
-    /// The requests so far.
-    fn traces(&self) -> Vec<RequestTrace> {
-        self.traces.lock().expect("traces").clone()
-    }
-
-    fn finish(self) -> Vec<RequestTrace> {
-        self.stop.cancel();
-        let _ = self.handle.join();
-        self.traces.lock().expect("traces").clone()
-    }
-}
 
 fn state(lab: &Lab) -> LabState {
     serde_json::from_value(lab.state()).expect("lab state")
@@ -114,14 +63,6 @@ fn apply_ok(lab: &Lab, args: &[&str]) -> String {
     text
 }
 
-fn failed(traces: &[RequestTrace]) -> Vec<String> {
-    traces
-        .iter()
-        .filter(|t| !t.ok())
-        .map(|t| format!("{t:?}"))
-        .collect()
-}
-
 fn runtime_api(lab: &Lab, command: &str) -> String {
     let (code, out) = lab.exec(
         &format!("topolab-{}-lb-01-lb", lab.name),
@@ -170,7 +111,7 @@ fn web_servers_join_and_leave_and_the_balancing_changes_without_a_failed_request
     let Some(_docker) = docker() else { return };
     let lab = Lab::up("reference", "e2e-apply-web");
     let dir = tempfile::tempdir().expect("dir");
-    let traffic = Background::start(&state(&lab), 100.0, 0);
+    let traffic = Background::start(&state(&lab), 100.0, 0, 600.0);
     std::thread::sleep(Duration::from_secs(1));
 
     // Scale out: web-03 serves after the apply.
@@ -229,7 +170,7 @@ fn web_servers_join_and_leave_and_the_balancing_changes_without_a_failed_request
     let again = apply_ok(&lab, &["reference"]);
     assert!(again.contains("no changes"), "{again}");
     std::thread::sleep(Duration::from_millis(500));
-    let traces = traffic.finish();
+    let (_, traces) = traffic.stop();
     // Requests flowed at their rate through every change.
     let first = traces.iter().map(|t| t.at).min().unwrap_or(0);
     let last = traces.iter().map(|t| t.at).max().unwrap_or(0);
@@ -254,7 +195,7 @@ fn a_new_replica_catches_up_and_semi_sync_goes_live() {
     let Some(_docker) = docker() else { return };
     let lab = Lab::up("reference", "e2e-apply-db");
     let dir = tempfile::tempdir().expect("dir");
-    let traffic = Background::start(&state(&lab), 30.0, 50);
+    let traffic = Background::start(&state(&lab), 30.0, 50, 600.0);
     std::thread::sleep(Duration::from_secs(2));
     let mut t = reference();
     t.hosts
@@ -287,7 +228,7 @@ fn a_new_replica_catches_up_and_semi_sync_goes_live() {
             .then_some(())
     });
     assert!(on.is_some(), "the primary never reported semi-sync on");
-    let traces = traffic.finish();
+    let (_, traces) = traffic.stop();
     let failures = failed(&traces);
     assert!(
         failures.is_empty(),

@@ -6,63 +6,12 @@
 mod support;
 
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::lab::{Lab, RT, client, docker, eventually, http};
+use support::lab::{Background, Lab, client, docker, eventually, http};
 use topolab::lab::state::LabState;
-use topolab::lab::traffic::{self, Rate, RunStats, TrafficSettings};
 use topolab::live::{self, Millis, RequestTrace};
 use topolab::model::HostName;
-
-/// Traffic running in the background.
-struct Background {
-    traces: Arc<Mutex<Vec<RequestTrace>>>,
-    stop: tokio_util::sync::CancellationToken,
-    handle: std::thread::JoinHandle<RunStats>,
-}
-
-impl Background {
-    fn start(state: &LabState, rate: f64, writes: u8, seconds: f64) -> Self {
-        let traces: Arc<Mutex<Vec<RequestTrace>>> = Arc::default();
-        let sink = traces.clone();
-        let targets = traffic::targets(state);
-        let stop = tokio_util::sync::CancellationToken::new();
-        let cancel = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let (_tx, rx) = tokio::sync::watch::channel(TrafficSettings {
-                rate: Rate::PerSecond(rate),
-                writes_percent: writes,
-                read_back: false,
-            });
-            RT.block_on(traffic::run(
-                targets,
-                rx,
-                Arc::new(move |batch| sink.lock().expect("traces").extend(batch)),
-                cancel,
-                Some(Duration::from_secs_f64(seconds)),
-            ))
-            .expect("traffic runs")
-        });
-        Self {
-            traces,
-            stop,
-            handle,
-        }
-    }
-
-    /// Stops sending now, then as [`Background::finish`].
-    fn stop(self) -> (RunStats, Vec<RequestTrace>) {
-        self.stop.cancel();
-        self.finish()
-    }
-
-    fn finish(self) -> (RunStats, Vec<RequestTrace>) {
-        let stats = self.handle.join().expect("traffic thread");
-        let traces = self.traces.lock().expect("traces").clone();
-        (stats, traces)
-    }
-}
 
 fn state(lab: &Lab) -> LabState {
     serde_json::from_value(lab.state()).expect("lab state")

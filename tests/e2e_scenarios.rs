@@ -92,6 +92,33 @@ fn the_live_apply_lessons_run_and_pass() {
     }
 }
 
+/// The operations lessons: a rolling deploy and a bad release's rollback
+/// fail no request; the orchestrator promotes by itself with no
+/// acknowledged write lost; a partitioned primary is fenced, so exactly one
+/// database takes writes after the partition and after it heals (each
+/// checked by the lesson's own expectations).
+#[test]
+fn the_operations_lessons_run_and_pass() {
+    let Some(_docker) = docker() else { return };
+    for (lab, scenario, says) in [
+        ("e2e-o1", "rolling-deploy-under-load", "deploy v2"),
+        ("e2e-o2", "bad-release-rollback", "deploy v2-broken"),
+        (
+            "e2e-o3",
+            "orchestrated-failover",
+            "automatic failover to web-02",
+        ),
+        (
+            "e2e-o4",
+            "partitioned-primary-fenced",
+            "automatic failover to web-02",
+        ),
+    ] {
+        let report = run_scenario("reference", lab, scenario);
+        assert!(report.contains(&format!("### {says}")), "{report}");
+    }
+}
+
 /// The capacity lessons ramp the rate (a minute or two each): each one's
 /// knees and bottlenecks are checked by its own expectations.
 #[test]

@@ -243,6 +243,34 @@ async fn switch_batch(
     release: &str,
     touched: &mut Vec<HostName>,
 ) -> Result<(), LabError> {
+    // Never drain the last servers answering: a load balancer needs
+    // another server UP for every request to find one.
+    for (lb, balancer) in state.topology.load_balancers() {
+        if !balancer.backends.iter().any(|b| hosts.contains(&b.host)) {
+            continue;
+        }
+        let servers = haproxy::servers(exec.engine, &lb_container(&state.lab, &lb.name))
+            .await
+            .map_err(|e| LabError::Step {
+                phase: "deploy",
+                why: format!("{}/lb cannot be read: {e}", lb.name),
+            })?;
+        let others_up = servers.iter().any(|s| {
+            s.status == crate::live::BackendStatus::Up
+                && !hosts.iter().any(|h| h.as_str() == s.server)
+        });
+        if !others_up {
+            let names: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+            return Err(LabError::Step {
+                phase: "deploy",
+                why: format!(
+                    "no other server is UP on {}/lb: taking {} out of rotation would fail every request",
+                    lb.name,
+                    names.join(", ")
+                ),
+            });
+        }
+    }
     for host in hosts {
         for (lb, balancer) in state.topology.load_balancers() {
             if balancer.backends.iter().any(|b| &b.host == host) {

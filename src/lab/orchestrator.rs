@@ -47,7 +47,7 @@ pub const TICK: Duration = Duration::from_millis(200);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(600);
 
 /// What the orchestrator says, for the timeline and the CLI.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Note {
     /// When.
     pub at: Millis,
@@ -55,6 +55,8 @@ pub struct Note {
     pub kind: NoteKind,
     /// In words.
     pub text: String,
+    /// The failover done, on the note that says it is.
+    pub failover: Option<Box<Failed>>,
 }
 
 /// The kinds of news.
@@ -92,6 +94,9 @@ pub struct Failed {
     pub promoted: Millis,
     /// The promotion's steps, after the decision.
     pub steps: Vec<(Duration, String)>,
+    /// Transactions of the old primary the replica never received, as the
+    /// promotion assessed them (`None`: unknown).
+    pub missing: Option<u64>,
 }
 
 /// Per primary: what the sources said.
@@ -102,6 +107,9 @@ struct Watch {
     timed_out: bool,
     /// The last decision said (not repeated).
     said: Option<String>,
+    /// A source was said to report trouble since the primary last
+    /// answered.
+    alarmed: bool,
     /// A refusal: not retried before this time.
     refused_until: Option<Millis>,
 }
@@ -126,6 +134,7 @@ pub async fn run(
             at: live::now(),
             kind,
             text,
+            failover: None,
         });
     };
     // Container deaths, from Docker's events.
@@ -152,7 +161,7 @@ pub async fn run(
     let mut watches: BTreeMap<HostName, Watch> = BTreeMap::new();
     let mut replica_conns: BTreeMap<HostName, ReplicaConns> = BTreeMap::new();
     let mut last_failover: Option<Millis> = None;
-    let mut done = Vec::new();
+    let mut failovers = Vec::new();
     let mut reread = Instant::now();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -227,6 +236,7 @@ pub async fn run(
                     NoteKind::Signal,
                     format!("{primary}/db: its container died (Docker event)"),
                 );
+                watch.alarmed = true;
             }
             // Its own connection.
             let probe = match addresses.get(primary) {
@@ -240,15 +250,21 @@ pub async fn run(
                         .state(&db_container(&lab, primary))
                         .await
                         .is_ok_and(|(s, _)| s.is_running());
-                    if running && !watch.signals.is_empty() {
-                        // It answers again: old reports no longer count.
+                    if running {
+                        // It answers: it is not gone, whatever a replica
+                        // that reconnects says, and old reports no longer
+                        // count.
+                        if watch.alarmed {
+                            say(
+                                NoteKind::Waiting,
+                                format!("{primary}/db answers again: nothing to do"),
+                            );
+                        }
                         watch.signals.clear();
-                        died.lock().await.remove(primary);
+                        watch.alarmed = false;
                         watch.said = None;
-                        say(
-                            NoteKind::Waiting,
-                            format!("{primary}/db answers again: nothing to do"),
-                        );
+                        died.lock().await.remove(primary);
+                        continue;
                     }
                 }
                 Err((timeout, why)) => {
@@ -271,6 +287,7 @@ pub async fn run(
                                     "{primary}/db: the orchestrator's connection failed ({why})"
                                 ),
                             );
+                            watch.alarmed = true;
                         }
                     }
                 }
@@ -334,6 +351,7 @@ pub async fn run(
                             names.join(", ")
                         ),
                     );
+                    watch.alarmed = true;
                 }
             }
             if watch.refused_until.is_some_and(|until| now < until) {
@@ -388,32 +406,37 @@ pub async fn run(
                     );
                     let decided = live::now();
                     match failover_to(&engine, &lab, &replica, policy.accept_loss).await {
-                        Ok(steps) => {
+                        Ok(done) => {
                             let promoted = live::now();
+                            let steps = done.steps;
                             for (after, step) in &steps {
                                 say(
                                     NoteKind::Promoted,
                                     format!("  +{} ms: {step}", after.as_millis()),
                                 );
                             }
-                            say(
-                                NoteKind::Promoted,
-                                format!(
-                                    "automatic failover: {replica}/db is the primary, {} ms after the first signal \
-                                     (detection {} ms, promotion {} ms)",
-                                    promoted.saturating_sub(first_signal),
-                                    decided.saturating_sub(first_signal),
-                                    promoted.saturating_sub(decided)
-                                ),
-                            );
-                            done.push(Failed {
+                            let failed = Failed {
                                 old: primary.clone(),
                                 replica: replica.clone(),
                                 first_signal,
                                 decided,
                                 promoted,
                                 steps,
+                                missing: done.assessment.missing,
+                            };
+                            sink(Note {
+                                at: promoted,
+                                kind: NoteKind::Promoted,
+                                text: format!(
+                                    "automatic failover: {replica}/db is the primary, {} ms after the first signal \
+                                     (detection {} ms, promotion {} ms)",
+                                    promoted.saturating_sub(first_signal),
+                                    decided.saturating_sub(first_signal),
+                                    promoted.saturating_sub(decided)
+                                ),
+                                failover: Some(Box::new(failed.clone())),
                             });
+                            failovers.push(failed);
                             last_failover = Some(promoted);
                             died.lock().await.remove(primary);
                             watches.remove(primary);
@@ -446,7 +469,7 @@ pub async fn run(
         }
     }
     events.abort();
-    Ok(done)
+    Ok(failovers)
 }
 
 /// The policy in words.
@@ -501,11 +524,10 @@ async fn failover_to(
     lab: &str,
     replica: &HostName,
     accept_loss: bool,
-) -> Result<Vec<(Duration, String)>, PromoteError> {
+) -> Result<promote::Promoted, PromoteError> {
     let mut locked = super::state::lock(lab)
         .await
         .map_err(|e| PromoteError::Failed(e.to_string()))?;
     let target = Subject::Component(ComponentId::new(replica, ComponentKind::Db));
-    let promoted = promote::promote(engine, &mut locked, &target, false, accept_loss).await?;
-    Ok(promoted.steps)
+    promote::promote(engine, &mut locked, &target, false, accept_loss).await
 }

@@ -13,7 +13,7 @@ use super::capacity_run::{self, RampError, RampOptions};
 use super::docker::Engine;
 use super::state::{LabState, Locked};
 use super::traffic::{self, Rate, TrafficHandle, TrafficSettings};
-use super::{fault, monitor, promote};
+use super::{fault, monitor, orchestrator, promote};
 use crate::capacity::{self, Targets};
 use crate::consistency::{self, Check};
 use crate::live::{self, LiveState, Millis, Observation, RequestTrace};
@@ -151,6 +151,15 @@ struct Run {
     /// transactions the replica
     /// never received (`None` inside: unknown).
     predicted: BTreeMap<usize, Option<u64>>,
+    /// The orchestrator, while the lab's failover is automatic (dropping
+    /// the guard stops it), and what it said not yet said by the run.
+    orchestrator: Option<tokio_util::sync::DropGuard>,
+    notes: Arc<Mutex<Vec<orchestrator::Note>>>,
+    /// Automatic failovers so far: (when the fault before it began, the
+    /// failover).
+    failovers: Vec<(Millis, orchestrator::Failed)>,
+    /// How the last deploy ended.
+    deployed: Option<super::deploy::Outcome>,
 }
 
 impl Run {
@@ -170,6 +179,161 @@ impl Run {
 
     fn traces(&self) -> Vec<RequestTrace> {
         crate::locked(&self.traces).clone()
+    }
+
+    /// Starts the orchestrator when the lab's failover is automatic (and
+    /// stops it when it is not).
+    fn orchestrate(&mut self) {
+        if self.state.topology.databases.failover.is_manual() {
+            self.orchestrator = None;
+            return;
+        }
+        if self.orchestrator.is_some() {
+            return;
+        }
+        let cancel = CancellationToken::new();
+        self.orchestrator = Some(cancel.clone().drop_guard());
+        let notes = self.notes.clone();
+        let (engine, lab) = (self.engine.clone(), self.state.lab.clone());
+        tokio::spawn(async move {
+            let sink = notes.clone();
+            let sink: orchestrator::NoteSink = Arc::new(move |n| crate::locked(&sink).push(n));
+            if let Err(e) = orchestrator::run(engine, lab, cancel, sink).await {
+                crate::locked(&notes).push(orchestrator::Note {
+                    at: live::now(),
+                    kind: orchestrator::NoteKind::Failed,
+                    text: format!("the orchestrator stopped: {e}"),
+                    failover: None,
+                });
+            }
+        });
+    }
+
+    /// Says what the orchestrator said since the last call, and records
+    /// each failover it made as a promotion incident, from the fault that
+    /// caused it.
+    async fn orchestrator_news(&mut self, say: &(dyn Fn(String) + Sync)) {
+        let notes: Vec<orchestrator::Note> = std::mem::take(&mut *crate::locked(&self.notes));
+        for note in notes {
+            say(format!("  orchestrator: {}", note.text));
+            let Some(failed) = note.failover else {
+                continue;
+            };
+            let fault_at = self
+                .incidents
+                .iter()
+                .rev()
+                .find(|i| !i.promotion && i.target.is_some())
+                .map_or(failed.first_signal, |i| i.at);
+            self.predicted.insert(self.incidents.len(), failed.missing);
+            self.incidents.push(Incident {
+                label: format!("automatic failover to {}", failed.replica),
+                host: failed.replica.to_string(),
+                at: failed.first_signal.max(fault_at),
+                promotion: true,
+                check: None,
+                target: None,
+                healed: None,
+            });
+            self.changed = failed.promoted;
+            self.failovers.push((fault_at, *failed));
+            if let Ok(Some(state)) = LabState::load(&self.state.lab) {
+                self.state = state;
+            }
+        }
+    }
+
+    /// Waits `seconds`, saying the orchestrator's news as it comes.
+    async fn wait(&mut self, seconds: f64, say: &(dyn Fn(String) + Sync)) {
+        let end = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
+        loop {
+            self.orchestrator_news(say).await;
+            let now = tokio::time::Instant::now();
+            if now >= end {
+                break;
+            }
+            tokio::time::sleep((end - now).min(Duration::from_millis(100))).await;
+        }
+    }
+
+    /// A rolling deploy, as one incident of the report.
+    async fn deploy(
+        &mut self,
+        request: crate::deploy::Request,
+        max_errors: f64,
+        say: &(dyn Fn(String) + Sync),
+    ) -> Result<(), ScenarioError> {
+        let at = live::now();
+        let report = |p: crate::protocol::ApplyProgress| match p {
+            crate::protocol::ApplyProgress::Started { summary, .. } => say(format!("  {summary}")),
+            crate::protocol::ApplyProgress::Note(text) => say(format!("    {text}")),
+            _ => {}
+        };
+        let watch = super::deploy::Watch {
+            max_error_percent: max_errors,
+            ..super::deploy::Watch::default()
+        };
+        let done = super::deploy::deploy(
+            &self.engine,
+            &self.state.lab,
+            &request,
+            watch,
+            &CancellationToken::new(),
+            &report,
+        )
+        .await?;
+        if let Some(state) = LabState::load(&self.state.lab)? {
+            self.state = state;
+        }
+        match &done.outcome {
+            super::deploy::Outcome::Completed => say(format!(
+                "  deployed {} in {:.2} s",
+                request.version,
+                done.total.as_secs_f64()
+            )),
+            super::deploy::Outcome::RolledBack { why, hosts } => say(format!(
+                "  deploy of {} stopped: {why}; {} host(s) rolled back in {:.2} s",
+                request.version,
+                hosts.len(),
+                done.rollback_took.unwrap_or_default().as_secs_f64()
+            )),
+        }
+        self.incidents.push(Incident {
+            label: format!("deploy {}", request.version),
+            host: String::new(),
+            at,
+            promotion: false,
+            check: None,
+            target: None,
+            healed: Some(live::now()),
+        });
+        self.changed = live::now();
+        self.deployed = Some(done.outcome);
+        Ok(())
+    }
+
+    /// How many databases take writes, and what each said.
+    async fn writable(&self) -> (u32, Vec<String>) {
+        let mut n = 0;
+        let mut said = Vec::new();
+        for (h, _) in self.state.topology.databases() {
+            match super::replication::query(
+                &self.engine,
+                &self.state,
+                &h.name,
+                "SELECT @@read_only",
+            )
+            .await
+            {
+                Ok(v) if v.trim() == "0" => {
+                    n += 1;
+                    said.push(format!("{}/db writable", h.name));
+                }
+                Ok(_) => said.push(format!("{}/db read-only", h.name)),
+                Err(_) => said.push(format!("{}/db does not answer", h.name)),
+            }
+        }
+        (n, said)
     }
 
     fn timeline(&self) -> Vec<live::Transition> {
@@ -274,7 +438,22 @@ impl Run {
                 }
                 say("  traffic stopped".to_owned());
             }
-            Step::Wait(s) => tokio::time::sleep(Duration::from_secs_f64(*s)).await,
+            Step::Wait(s) => self.wait(*s, say).await,
+            Step::Deploy {
+                version,
+                batch,
+                canary,
+                pause,
+                max_errors,
+            } => {
+                let request = crate::deploy::Request {
+                    version: version.clone(),
+                    batch: *batch,
+                    canary: canary.as_deref().map(HostName::new),
+                    pause_s: *pause,
+                };
+                self.deploy(request, *max_errors, say).await?;
+            }
             Step::Fault { target, kind } => {
                 let kind = *kind;
                 let at = live::now();
@@ -348,8 +527,12 @@ impl Run {
                 self.changed = at;
             }
             Step::Capacity(c) => self.capacity(c, say).await?,
-            Step::Apply { file, yes } => self.apply(file, *yes, say).await?,
+            Step::Apply { file, yes } => {
+                self.apply(file, *yes, say).await?;
+                self.orchestrate();
+            }
             Step::Expect(e) => {
+                self.orchestrator_news(say).await;
                 let (ok, seen) = self.check(e).await;
                 if ok {
                     outcome.passed += 1;
@@ -666,6 +849,49 @@ impl Run {
                     ),
                 )
             }
+            Expectation::DeployCompleted | Expectation::DeployRolledBack => {
+                let want = matches!(expectation, Expectation::DeployCompleted);
+                match &self.deployed {
+                    None => (false, "no deploy ran".to_owned()),
+                    Some(super::deploy::Outcome::Completed) => (want, "completed".to_owned()),
+                    Some(super::deploy::Outcome::RolledBack { why, .. }) => {
+                        (!want, format!("rolled back: {why}"))
+                    }
+                }
+            }
+            Expectation::EveryAppRuns(version) => self.every_app_runs(version),
+            Expectation::PromotedAutomaticallyWithin(s) => {
+                let fault = self
+                    .incidents
+                    .iter()
+                    .rev()
+                    .find(|i| !i.promotion && i.target.is_some())
+                    .map(|i| i.at);
+                let Some(fault) = fault else {
+                    return (false, "no fault happened".to_owned());
+                };
+                match self.failovers.iter().find(|(from, _)| *from == fault) {
+                    Some((_, f)) => {
+                        let after = f.promoted.saturating_sub(fault) as f64 / 1000.0;
+                        (
+                            after <= *s,
+                            format!(
+                                "{}/db promoted {after:.3} s after the fault (detected after {:.3} s)",
+                                f.replica,
+                                f.decided.saturating_sub(fault) as f64 / 1000.0
+                            ),
+                        )
+                    }
+                    None => (
+                        false,
+                        "no automatic failover after the last fault".to_owned(),
+                    ),
+                }
+            }
+            Expectation::WritableDatabases(n) => {
+                let (writable, said) = self.writable().await;
+                (writable == *n, said.join(", "))
+            }
             Expectation::FirstWriteWithin(s) => match measured.filter(|m| m.incident.promotion) {
                 Some(m) => match m.first_write {
                     Some(w) => {
@@ -677,6 +903,33 @@ impl Run {
                 None => (false, "the last incident is not a promotion".to_owned()),
             },
         }
+    }
+}
+
+impl Run {
+    /// Every app server runs `version`: the lab's record, and the last
+    /// successful answer of each since the last change.
+    fn every_app_runs(&self, version: &str) -> (bool, String) {
+        let traces = self.traces();
+        let mut ok = true;
+        let mut said = Vec::new();
+        for h in &self.state.topology.hosts {
+            let Some(app) = h.app_server() else { continue };
+            let answered = traces
+                .iter()
+                .filter(|t| t.at >= self.changed && t.ok() && t.app.as_ref() == Some(&h.name))
+                .max_by_key(|t| t.at)
+                .and_then(|t| t.version.clone());
+            let right = app.release == version && answered.as_deref() == Some(version);
+            ok &= right;
+            said.push(format!(
+                "{}: {} (answers {})",
+                h.name,
+                app.release,
+                answered.as_deref().unwrap_or("nothing since the change")
+            ));
+        }
+        (ok, said.join(", "))
     }
 }
 
@@ -730,13 +983,20 @@ pub async fn run(
         ramps: Vec::new(),
         folder: scenario.folder.clone(),
         predicted: BTreeMap::new(),
+        orchestrator: None,
+        notes: Arc::default(),
+        failovers: Vec::new(),
+        deployed: None,
     };
+    run.orchestrate();
     // The monitor's first snapshot.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut outcome = Outcome::default();
     for step in &scenario.steps {
         run.step(step, say, &observer, &mut outcome).await?;
     }
+    run.orchestrator_news(say).await;
+    run.orchestrator = None;
     // Every request in flight reports before the data is checked: a write
     // that has no trace yet would look unexpected.
     if let Some(t) = run.traffic.take() {

@@ -167,6 +167,8 @@ pub struct TopolabApp {
     /// The design's changes to the running lab, planned once per design
     /// revision and running topology.
     pub(super) changes: Option<super::apply::PendingChanges>,
+    /// The Deploy window, once opened.
+    pub(super) deploy: Option<super::deploy::DeployDialog>,
 }
 
 impl TopolabApp {
@@ -203,6 +205,7 @@ impl TopolabApp {
             title: None,
             serial: 0,
             changes: None,
+            deploy: None,
         };
         let id = app.next_id();
         let _ = app.send(LabCommand::Discover { id });
@@ -432,6 +435,7 @@ impl TopolabApp {
         self.modal_ui(&ctx, &mut intents);
         self.found_labs_ui(&ctx, &mut intents);
         self.help_ui(&ctx, &mut intents);
+        self.deploy_ui(&ctx, &mut intents);
         for intent in intents {
             self.run(intent, &ctx);
         }
@@ -585,6 +589,7 @@ impl TopolabApp {
                 &self.lab.live,
                 &running.entry_points,
                 &self.doc.topology().hosts,
+                &self.release_badges(),
             );
         }
         // Tooltips only while no dialog covers the canvas.
@@ -592,7 +597,7 @@ impl TopolabApp {
             if let Some(subject) = self.canvas.hovered() {
                 response
                     .clone()
-                    .on_hover_text_at_pointer(self.tooltip(subject));
+                    .on_hover_text_at_pointer(self.canvas_tooltip(subject));
             } else if let Some(text) = response.hover_pos().and_then(|p| self.link_tooltip(p)) {
                 response.clone().on_hover_text_at_pointer(text);
             }
@@ -628,7 +633,7 @@ impl TopolabApp {
     }
 
     /// What the canvas says of `subject` under the pointer.
-    fn tooltip(&self, subject: &Subject) -> String {
+    pub fn canvas_tooltip(&self, subject: &Subject) -> String {
         let mut text = match subject {
             Subject::Host(_) => format!("{subject}: {}", explain::host()),
             Subject::Component(id) => {
@@ -636,8 +641,13 @@ impl TopolabApp {
             }
         };
         if self.lab.running.is_some() {
+            let recorded = self
+                .running_topology()
+                .and_then(|t| t.host(subject.host()))
+                .and_then(|h| h.app_server())
+                .map(|a| a.release.as_str());
             text.push_str("\n\n");
-            text.push_str(&overlay::tooltip(&self.lab.live.state, subject));
+            text.push_str(&overlay::tooltip(&self.lab.live.state, subject, recorded));
         }
         text
     }

@@ -12,7 +12,7 @@ use crate::protocol::{ApplyProgress, CommandId, EntryPoint, LabCommand, LabName}
 
 use super::app::{Tab, TopolabApp};
 use super::intent::Intent;
-use super::lab_view::{Applying, TimelineEntry};
+use super::lab_view::{Applying, Operation, TimelineEntry};
 use super::modal::{ApplyDialog, Modal};
 use super::style;
 
@@ -126,18 +126,20 @@ impl TopolabApp {
         });
     }
 
-    /// Why the lab cannot take an apply now, if it cannot.
-    fn apply_blocked(&self) -> Option<&'static str> {
+    /// Why the lab cannot take an apply or a deploy now, if it cannot.
+    pub(super) fn apply_blocked(&self) -> Option<&'static str> {
         if self.lab.running.is_none() {
             Some("no lab runs here")
         } else if self.lab.launching.is_some() {
             Some("a launch is in progress")
         } else if self.lab.stopping.is_some() {
             Some("the lab is stopping")
-        } else if self.lab.applying.is_some() {
-            Some("an apply is in progress")
         } else {
-            None
+            match self.lab.applying.as_ref().map(|a| &a.operation) {
+                Some(Operation::Apply(_)) => Some("an apply is in progress"),
+                Some(Operation::Deploy(_)) => Some("a deploy is in progress"),
+                None => None,
+            }
         }
     }
 
@@ -230,29 +232,15 @@ impl TopolabApp {
 
     /// While an apply runs: which action, and a way to stop it.
     fn applying_ui(&self, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
-        let Some(a) = &self.lab.applying else {
+        let Some(a) = self
+            .lab
+            .applying
+            .as_ref()
+            .filter(|a| matches!(a.operation, Operation::Apply(_)))
+        else {
             return;
         };
-        let now = match a.current {
-            Some((i, _)) => format!(
-                "Applying {}/{}: {}…",
-                i + 1,
-                a.actions.len().max(i + 1),
-                a.actions.get(i).map_or("", |x| x.summary.as_str())
-            ),
-            None => "Applying…".to_owned(),
-        };
-        ui.add(egui::Spinner::new());
-        ui.label(now);
-        if ui
-            .button("✖ Cancel apply")
-            .on_hover_text(
-                "Stop after the action running now (each action is recorded as it finishes)",
-            )
-            .clicked()
-        {
-            intents.push(Intent::Cancel);
-        }
+        running_step_ui(ui, a, intents);
     }
 
     /// Revert the design: make it what the lab runs, keeping the layout.
@@ -328,37 +316,42 @@ impl TopolabApp {
             return;
         };
         let n = actions.len();
-        self.lab.applying = Some(Applying {
-            id,
-            lab: lab.clone(),
-            actions,
-            done: 0,
-            current: None,
-        });
+        self.lab.applying = Some(Applying::new(id, lab.clone(), Operation::Apply(actions)));
         self.tab = Tab::Timeline;
         self.note(format!("applying {} to lab {lab}…", changes_text(n)), false);
     }
 
-    /// Asks the lab to stop the apply in progress after its current action.
+    /// Asks the lab to stop the apply or deploy in progress after its
+    /// current step (a deploy then rolls back).
     pub(super) fn cancel_apply(&mut self) {
-        if let Some(a) = &self.lab.applying {
-            let launch = a.id;
-            if self.send(LabCommand::Cancel { launch }) {
-                self.note("cancelling the apply after its current action…", false);
+        let Some(a) = &self.lab.applying else {
+            return;
+        };
+        let (launch, verb) = (a.id, a.verb());
+        if self.send(LabCommand::Cancel { launch }) {
+            if let Some(a) = self.lab.applying.as_mut() {
+                a.cancelling = true;
             }
+            let then = if verb == "deploy" {
+                "its current batch, then rolling back"
+            } else {
+                "its current action"
+            };
+            self.note(format!("cancelling the {verb} after {then}…"), false);
         }
     }
 
-    /// An apply's progress, in the timeline and (for this app's apply)
-    /// the stopwatch: each action is an incident from when it started to
-    /// when it finished.
+    /// An apply's or a deploy's progress, in the timeline and (for this
+    /// app's) the stopwatch: each step is an incident from when it started
+    /// to when it finished.
     pub(super) fn applying(&mut self, id: CommandId, progress: ApplyProgress) {
         let at = crate::live::now();
         let ours = self.lab.applying.as_ref().filter(|a| a.id == id);
-        // `2/3` for this app's apply; the lab's count alone for another's.
+        // `apply 2/3` for this app's; the lab's count alone for another's.
+        let verb = ours.map_or("apply", Applying::verb);
         let place = |index: usize| match ours {
-            Some(a) => format!("{}/{}", index + 1, a.actions.len().max(index + 1)),
-            None => format!("{}", index + 1),
+            Some(a) => a.place(index).map_or(String::new(), |p| format!(" {p}")),
+            None => format!(" {}", index + 1),
         };
         match progress {
             ApplyProgress::Started {
@@ -368,31 +361,40 @@ impl TopolabApp {
             } => {
                 self.lab.timeline.push(TimelineEntry {
                     at,
-                    text: format!("apply {}: [{impact}] {summary}", place(index)),
+                    text: format!("{verb}{}: [{impact}] {summary}", place(index)),
                     explain: Vec::new(),
                     error: false,
                 });
                 if let Some(a) = ours {
                     let host = a
-                        .actions
-                        .get(index)
-                        .filter(|x| x.summary == summary)
-                        .and_then(|x| step_host(&x.step))
-                        .map_or_else(|| a.lab.to_string(), ToString::to_string);
-                    let incident = self.lab.live.action_started(&summary, host, at);
+                        .step_host(index, &summary, |x| step_host(&x.step))
+                        .map_or_else(|| a.lab.to_string(), |h| h.to_string());
+                    // A step that failed without finishing (a deploy's
+                    // batch, before its rollback) ends where the next began.
+                    if let Some((_, incident)) = a.current {
+                        self.lab.live.action_ended(incident, at);
+                    }
+                    let incident = self.lab.live.action_started(verb, &summary, host, at);
                     if let Some(a) = self.lab.applying.as_mut() {
                         a.current = Some((index, incident));
+                        if a.steps.len() <= index {
+                            a.steps.resize(index + 1, (String::new(), None));
+                        }
+                        a.steps[index] = (summary, None);
                     }
                 }
             }
             ApplyProgress::Finished { index, took } => {
                 let text = format!(
-                    "apply {}: done in {:.2} s",
+                    "{verb}{}: done in {:.2} s",
                     place(index),
                     took.as_secs_f64()
                 );
                 if let Some(a) = self.lab.applying.as_mut().filter(|a| a.id == id) {
                     a.done = index + 1;
+                    if let Some(step) = a.steps.get_mut(index) {
+                        step.1 = Some(took);
+                    }
                     if let Some((_, incident)) = a.current.take() {
                         self.lab.live.action_ended(incident, at);
                     }
@@ -404,31 +406,51 @@ impl TopolabApp {
                     error: false,
                 });
             }
-            ApplyProgress::Note(text) => self.note(text, false),
+            ApplyProgress::Note(text) => {
+                if let Some(a) = self.lab.applying.as_mut().filter(|a| a.id == id) {
+                    a.notes.push(text.clone());
+                }
+                self.note(text, false);
+            }
             ApplyProgress::Explain(command) => self.explain_last(command),
         }
     }
 
-    /// Command `id` finished: when it is the apply in progress, the apply
-    /// is over (an action still running ends now). Whether it was.
-    pub(super) fn apply_finished(&mut self, id: CommandId) -> bool {
-        let Some(a) = self.lab.applying.take_if(|a| a.id == id) else {
-            return false;
-        };
-        if let Some((_, incident)) = a.current {
+    /// Command `id` finished with `result`: when it is the apply or deploy
+    /// in progress, it is over (a step still running ends now; a deploy is
+    /// kept with its result for its window). What it was, if it was.
+    pub(super) fn apply_finished(
+        &mut self,
+        id: CommandId,
+        result: &Result<String, String>,
+    ) -> Option<&'static str> {
+        let mut a = self.lab.applying.take_if(|a| a.id == id)?;
+        if let Some((_, incident)) = a.current.take() {
             self.lab.live.action_ended(incident, crate::live::now());
         }
-        true
+        let verb = a.verb();
+        if matches!(a.operation, Operation::Deploy(_)) {
+            self.lab.deployed = Some((a, result.clone()));
+        }
+        Some(verb)
     }
 
-    /// What lab `lab` records after an apply: what runs there now (the
-    /// changes still pending follow from it).
+    /// What lab `lab` records after an apply or a deploy: what runs there
+    /// now (the changes still pending follow from it; after this app's
+    /// deploy, the design follows the releases).
     pub(super) fn applied(
         &mut self,
         lab: LabName,
         topology: Box<Topology>,
         entry_points: Vec<EntryPoint>,
     ) {
+        let deploy = self.lab.applying.as_ref().and_then(|a| match &a.operation {
+            Operation::Deploy(plan) if a.lab == lab => Some(plan.version.clone()),
+            _ => None,
+        });
+        if let Some(version) = deploy {
+            self.follow_releases(&topology, &version);
+        }
         let Some(running) = self.lab.running.as_mut().filter(|r| r.lab == lab) else {
             return;
         };
@@ -438,5 +460,47 @@ impl TopolabApp {
         }
         running.topology = Some(topology);
         running.entry_points = entry_points;
+    }
+}
+
+/// A change in progress: its step running (or that it is starting), and
+/// a way to stop it after that step.
+pub(super) fn running_step_ui(ui: &mut egui::Ui, a: &Applying, intents: &mut Vec<Intent>) {
+    let verb = match a.operation {
+        Operation::Apply(_) => "Applying",
+        Operation::Deploy(_) => "Deploying",
+    };
+    let now = match a.current {
+        Some((i, _)) => {
+            let what = a
+                .steps
+                .get(i)
+                .map(|(s, _)| s.clone())
+                .filter(|s| !s.is_empty())
+                .or_else(|| a.planned_step(i))
+                .unwrap_or_default();
+            match a.place(i) {
+                Some(p) => format!("{verb} {p}: {what}…"),
+                None => format!("{verb}: {what}…"),
+            }
+        }
+        None => format!("{verb}…"),
+    };
+    ui.add(egui::Spinner::new());
+    ui.label(style::plain_arrows(&now));
+    let (label, hint) = match a.operation {
+        Operation::Apply(_) => (
+            "✖ Cancel apply",
+            "Stop after the action running now (each action is recorded as it finishes)",
+        ),
+        Operation::Deploy(_) => (
+            "■ Stop deploy",
+            "Stop after the batch running now, then roll back every host switched so far",
+        ),
+    };
+    if a.cancelling {
+        ui.label(RichText::new("stopping after this step…").color(style::WARN));
+    } else if ui.button(label).on_hover_text(hint).clicked() {
+        intents.push(Intent::Cancel);
     }
 }

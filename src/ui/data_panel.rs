@@ -17,11 +17,11 @@ use crate::live::{self, Health};
 use crate::model::{ComponentId, ComponentKind};
 use crate::stopwatch;
 
-/// Seconds of history the stale-reads and lag charts show.
-const WINDOW_S: f64 = 60.0;
+/// Seconds of history the stale-reads, lag and release charts show.
+pub(super) const WINDOW_S: f64 = 60.0;
 
 /// A chart of the last [`WINDOW_S`] seconds, counted back from now.
-fn chart(id: &str) -> Plot<'_> {
+pub(super) fn chart(id: &str) -> Plot<'_> {
     Plot::new(id)
         .height(120.0)
         .legend(Legend::default())

@@ -213,7 +213,12 @@ impl TopolabApp {
         {
             run.outcome = Some(result.clone());
         }
-        let was_apply = self.apply_finished(id);
+        let change = self.apply_finished(id, &result);
+        let rolled_back = self
+            .lab
+            .deployed
+            .as_ref()
+            .is_some_and(|(d, _)| d.id == id && d.rolled_back());
         let was_launch = self.lab.launching.as_ref().is_some_and(|l| l.id == id);
         if was_launch {
             self.lab.launching = None;
@@ -233,12 +238,12 @@ impl TopolabApp {
             Ok(text) if !text.is_empty() && !was_launch => self.note(text, false),
             Ok(_) => {}
             Err(why) => {
-                let what = if was_launch {
-                    "launch failed"
-                } else if was_apply {
-                    "apply failed"
-                } else {
-                    "lab command failed"
+                let what = match change {
+                    _ if was_launch => "launch failed",
+                    Some("deploy") if rolled_back => "deploy rolled back",
+                    Some("deploy") => "deploy failed",
+                    Some(_) => "apply failed",
+                    None => "lab command failed",
                 };
                 self.note(format!("{what}: {why}"), true);
                 self.tab = Tab::Timeline;

@@ -21,6 +21,37 @@ pub const RYW_FROM_PRIMARY: &str = "For a while after a client's write, its read
 /// Read your writes: wait for the replica.
 pub const RYW_WAIT_FOR_REPLICA: &str = "A read first waits until its replica has applied the client's last write (its GTID), at most this long, then goes to the primary: reads stay on the replica and cost a wait while it lags.";
 
+/// A rolling deploy, in the Deploy window.
+pub const ROLLING_DEPLOY: &str = "Batch by batch, each host is drained in every load balancer, switched to the release, its app restarted gracefully and health-checked, then put back in rotation: the others keep answering meanwhile. A failed health check, or a canary failing requests above the threshold, rolls back every host switched.";
+
+/// What a release of the application is.
+pub fn release(name: &str) -> &'static str {
+    match name {
+        "v1" => "The first release of the application.",
+        "v2" => "A visible change: its page and the answer of GET / name it.",
+        "v2-broken" => {
+            "It starts, but its health check fails: a deploy of it stops and rolls back."
+        }
+        _ => "A release of the application's files.",
+    }
+}
+
+/// Failover, in general.
+pub const FAILOVER: &str = "Who promotes a replica when the primary fails: a person, or topolab's orchestrator while a topolab process (this app, `topolab orchestrator`, a scenario) watches the lab.";
+/// Manual failover.
+pub const FAILOVER_MANUAL: &str = "A person decides: writes fail until someone promotes a replica (the inspector's Promote, or `topolab promote`).";
+/// Automatic failover.
+pub const FAILOVER_AUTOMATIC: &str = "When independent sources agree the primary is gone, the orchestrator fences it and promotes the most advanced replica: the outage lasts the detection and the promotion, not until a person notices.";
+/// How many sources must agree.
+pub const FAILOVER_AGREE: &str = "How many of the three independent sources (the primary's container died, the orchestrator's own connection failed, the replicas' IO threads lost it) must say the primary is gone before it acts: 1 acts fastest and on the least evidence.";
+/// Within how long they must agree.
+pub const FAILOVER_WITHIN: &str =
+    "Within how many milliseconds of each other the sources must say so (100-60000).";
+/// The quiet time after a failover.
+pub const FAILOVER_QUIET: &str = "No second automatic failover within this many seconds of the last (0-3600): a flapping primary is not promoted away and back.";
+/// Accepting a loss.
+pub const FAILOVER_ACCEPT_LOSS: &str = "Promote even when acknowledged writes would be lost (the replica lacks them). Off, it waits for a person rather than lose them.";
+
 /// What a host is.
 pub fn host() -> &'static str {
     "A server: one machine with its own name and addresses. Its components share its network, so Nginx reaches the app on 127.0.0.1."

@@ -8,8 +8,9 @@ use super::app::TopolabApp;
 use super::explain;
 use super::intent::Intent;
 use crate::model::{
-    Algorithm, AppServer, Backend, Component, ComponentId, ComponentKind, Flavor, Host, HostName,
-    LoadBalancer, ReadYourWrites, ReplicationMode, Role, Subject, Topology, rename_host,
+    Algorithm, AppServer, Backend, Component, ComponentId, ComponentKind, Failover, Flavor, Host,
+    HostName, LoadBalancer, RELEASES, ReadYourWrites, ReplicationMode, Role, Subject, Topology,
+    rename_host,
 };
 
 impl TopolabApp {
@@ -269,6 +270,7 @@ fn topology_ui(ui: &mut egui::Ui, t: &mut Topology) -> String {
                 .on_hover_text(explain::SEMI_SYNC);
             });
         ui.end_row();
+        failover_ui(ui, &mut t.databases.failover);
     });
     ui.checkbox(&mut t.security.tls, "HTTPS at the load balancers (TLS)")
         .on_hover_text("Terminate TLS at the load balancer with the lab's certificate.");
@@ -326,6 +328,7 @@ fn component_ui(ui: &mut egui::Ui, t: &mut Topology, id: &ComponentId) {
                 ui.text_edit_singleline(&mut app.group);
                 ui.end_row();
                 read_your_writes_ui(ui, app);
+                release_ui(ui, app);
             });
         }
         Component::Db(db) => {
@@ -425,6 +428,79 @@ fn read_your_writes_ui(ui: &mut egui::Ui, app: &mut AppServer) {
     };
     tip(ui, name, meaning);
     bounded(ui, ms, 1..=most, "the time");
+    ui.end_row();
+}
+
+/// The databases' failover policy, as rows of the topology's grid: who
+/// promotes (a combo) and, when automatic, how sure it must be, how
+/// often it may act and whether it may lose writes.
+fn failover_ui(ui: &mut egui::Ui, failover: &mut Failover) {
+    const MANUAL: &str = "Manual (a person promotes)";
+    const AUTOMATIC: &str = "Automatic (topolab's orchestrator)";
+    let label = ui.label("Failover").on_hover_text(explain::FAILOVER);
+    // Automatic as it is set, or with the defaults when chosen.
+    let automatic = if failover.is_manual() {
+        Failover::automatic()
+    } else {
+        *failover
+    };
+    egui::ComboBox::from_id_salt("failover")
+        .selected_text(if failover.is_manual() {
+            MANUAL
+        } else {
+            AUTOMATIC
+        })
+        .show_ui(ui, |ui| {
+            ui.selectable_value(failover, Failover::Manual, MANUAL)
+                .on_hover_text(explain::FAILOVER_MANUAL);
+            ui.selectable_value(failover, automatic, AUTOMATIC)
+                .on_hover_text(explain::FAILOVER_AUTOMATIC);
+        })
+        .response
+        .labelled_by(label.id);
+    ui.end_row();
+    let Failover::Automatic {
+        agree,
+        within_ms,
+        quiet_s,
+        accept_loss,
+    } = failover
+    else {
+        return;
+    };
+    tip(ui, "Sources that agree", explain::FAILOVER_AGREE);
+    bounded(ui, agree, 1..=3, "agreement");
+    ui.end_row();
+    tip(ui, "Within (ms)", explain::FAILOVER_WITHIN);
+    bounded(ui, within_ms, 100..=60_000, "the window");
+    ui.end_row();
+    tip(ui, "Quiet after (s)", explain::FAILOVER_QUIET);
+    bounded(ui, quiet_s, 0..=3600, "the quiet time");
+    ui.end_row();
+    tip(ui, "If writes are lost", explain::FAILOVER_ACCEPT_LOSS);
+    ui.checkbox(accept_loss, "promote anyway")
+        .on_hover_text(explain::FAILOVER_ACCEPT_LOSS);
+    ui.end_row();
+}
+
+/// The app's release, as a row of its grid: what a launch runs and an
+/// apply switches to (a deploy does it batch by batch).
+fn release_ui(ui: &mut egui::Ui, app: &mut AppServer) {
+    let label = ui.label("Release").on_hover_text(
+        "The application's files this host runs. Applying a change of it switches the host \
+         the way a deploy does (drained, switched, restarted, checked); Deploy… (in the \
+         toolbar) rolls a release out to every host, batch by batch.",
+    );
+    egui::ComboBox::from_id_salt("release")
+        .selected_text(app.release.as_str())
+        .show_ui(ui, |ui| {
+            for r in RELEASES {
+                ui.selectable_value(&mut app.release, r.to_owned(), r)
+                    .on_hover_text(explain::release(r));
+            }
+        })
+        .response
+        .labelled_by(label.id);
     ui.end_row();
 }
 

@@ -79,6 +79,17 @@ pub enum Intent {
         /// Its destructive actions are confirmed.
         yes: bool,
     },
+    /// Open the Deploy window (the deploy in progress, if one runs).
+    DeployDialog,
+    /// Deploy a release to the running lab's app servers.
+    Deploy {
+        /// The release, batch size, canary and how long it is watched.
+        request: crate::deploy::Request,
+        /// Failed requests (percent) above which the canary stops it.
+        max_error_percent: f64,
+    },
+    /// Close the Deploy window (a deploy in progress goes on).
+    CloseDeploy,
     /// Attach to a lab found running.
     Attach(LabName),
     /// Start or change (`Some`) or stop (`None`) traffic through the lab.

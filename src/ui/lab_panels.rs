@@ -124,6 +124,7 @@ impl TopolabApp {
                 .collect();
             ui.label(format!("Databases answering: {}", db_shares.join("   ")));
         }
+        self.releases_ui(ui);
         self.stale_reads_ui(ui);
         ui.separator();
         self.data_check_ui(ui, intents);
@@ -341,7 +342,7 @@ impl TopolabApp {
                 ui.label(
                     RichText::new(format!(
                         "{} at {}",
-                        m.incident.label,
+                        super::style::plain_arrows(&m.incident.label),
                         self.lab.since_origin(m.incident.at)
                     ))
                     .strong(),

@@ -6,9 +6,11 @@
 //! Changed by the lab's events and the app's commands; drawn elsewhere.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
 use crate::change::Action;
 use crate::consistency::{self, Check, Holding};
+use crate::deploy;
 use crate::generate::Artifacts;
 use crate::live::{self, LiveState, Observation, RequestTrace};
 use crate::model::{ComponentId, HostName, Subject, Topology};
@@ -48,21 +50,126 @@ pub struct Launching {
     pub building_images: bool,
 }
 
-/// An apply in progress: the design's changes, action by action.
+/// What a change of the running lab in progress does.
+#[derive(Clone, Debug)]
+pub enum Operation {
+    /// Applies the design's changes: the actions as planned when it was
+    /// sent (the lab plans again from what it records, which is normally
+    /// the same).
+    Apply(Vec<Action>),
+    /// Deploys a release, batch by batch: the plan as previewed when it
+    /// was sent (the lab plans again from what it records).
+    Deploy(Box<deploy::Plan>),
+}
+
+/// A change of the running lab in progress, step by step: an apply of the
+/// design's changes (a step per action) or a rolling deploy (a step per
+/// batch, then the rollback if there is one). Both report the same
+/// events; the app shows them the same way.
 #[derive(Clone, Debug)]
 pub struct Applying {
     /// Its command (also what `Cancel` names).
     pub id: CommandId,
     /// The lab.
     pub lab: LabName,
-    /// The actions as planned when it was sent (the lab plans again from
-    /// what it records, which is normally the same).
-    pub actions: Vec<Action>,
-    /// Actions done.
+    /// What it does.
+    pub operation: Operation,
+    /// Each step the lab started, by index: what it said the step does,
+    /// and how long it took once finished.
+    pub steps: Vec<(String, Option<Duration>)>,
+    /// What the lab noted along the way, oldest first.
+    pub notes: Vec<String>,
+    /// Steps done.
     pub done: usize,
-    /// The action running: its index in the plan and its incident's in
+    /// The step running: its index and its incident's in
     /// [`LiveView::incidents`].
     pub current: Option<(usize, usize)>,
+    /// `Cancel` was sent: it stops after the step running.
+    pub cancelling: bool,
+}
+
+impl Applying {
+    /// A change of `lab` sent as `id`, nothing reported yet.
+    pub fn new(id: CommandId, lab: LabName, operation: Operation) -> Self {
+        Self {
+            id,
+            lab,
+            operation,
+            steps: Vec::new(),
+            notes: Vec::new(),
+            done: 0,
+            current: None,
+            cancelling: false,
+        }
+    }
+
+    /// What it is, in a word: `apply` or `deploy`.
+    pub fn verb(&self) -> &'static str {
+        match self.operation {
+            Operation::Apply(_) => "apply",
+            Operation::Deploy(_) => "deploy",
+        }
+    }
+
+    /// The steps planned (a deploy's rollback, when there is one, comes
+    /// after them).
+    pub fn planned(&self) -> usize {
+        match &self.operation {
+            Operation::Apply(actions) => actions.len(),
+            Operation::Deploy(plan) => plan.batches.len(),
+        }
+    }
+
+    /// What planned step `index` does, as planned.
+    pub fn planned_step(&self, index: usize) -> Option<String> {
+        match &self.operation {
+            Operation::Apply(actions) => actions.get(index).map(|a| a.summary.clone()),
+            Operation::Deploy(plan) => plan.batches.get(index).map(|b| {
+                let hosts: Vec<String> = b.hosts.iter().map(ToString::to_string).collect();
+                format!(
+                    "{} → {}{}",
+                    hosts.join(", "),
+                    plan.version,
+                    if b.canary { " (canary)" } else { "" }
+                )
+            }),
+        }
+    }
+
+    /// Where step `index` stands among the planned ones: `2/3`, or
+    /// nothing for a deploy's step beyond them (its rollback).
+    pub fn place(&self, index: usize) -> Option<String> {
+        let planned = self.planned();
+        match self.operation {
+            // The lab may plan an action more than the app did.
+            Operation::Apply(_) => Some(format!("{}/{}", index + 1, planned.max(index + 1))),
+            Operation::Deploy(_) => (index < planned).then(|| format!("{}/{planned}", index + 1)),
+        }
+    }
+
+    /// The host step `index` (reported as `summary`) concerns, when it
+    /// concerns one: an action's host, a batch's first host.
+    pub fn step_host(
+        &self,
+        index: usize,
+        summary: &str,
+        action_host: impl Fn(&Action) -> Option<&HostName>,
+    ) -> Option<HostName> {
+        match &self.operation {
+            Operation::Apply(actions) => actions
+                .get(index)
+                .filter(|a| a.summary == summary)
+                .and_then(action_host)
+                .cloned(),
+            Operation::Deploy(plan) => plan.batches.get(index)?.hosts.first().cloned(),
+        }
+    }
+
+    /// Whether it is a deploy that was rolled back (it reported the step
+    /// after its batches).
+    pub fn rolled_back(&self) -> bool {
+        matches!(self.operation, Operation::Deploy(_)) && self.steps.len() > self.planned()
+    }
 }
 
 /// The running lab.
@@ -89,8 +196,11 @@ pub struct LabView {
     pub running: Option<Running>,
     /// A stop in progress.
     pub stopping: Option<CommandId>,
-    /// An apply in progress.
+    /// An apply or a deploy in progress.
     pub applying: Option<Applying>,
+    /// The last deploy once it ended, with how (`Err`: stopped, with
+    /// why): its window says so.
+    pub deployed: Option<(Applying, Result<String, String>)>,
     /// What happened, oldest first.
     pub timeline: Vec<TimelineEntry>,
     /// Labs found running at start, not yet attached, removed or ignored.
@@ -537,17 +647,18 @@ impl LiveView {
         );
     }
 
-    /// An action of an apply began at `at`: an incident for the
-    /// stopwatch (labelled `apply: SUMMARY`, on `host`) until it finishes.
-    /// Its index in [`Self::incidents`].
+    /// A step of an apply or a deploy (`verb`) began at `at`: an
+    /// incident for the stopwatch (labelled `VERB: SUMMARY`, on `host`)
+    /// until it finishes. Its index in [`Self::incidents`].
     pub(super) fn action_started(
         &mut self,
+        verb: &str,
         summary: &str,
         host: String,
         at: live::Millis,
     ) -> usize {
         self.incidents.push(Incident {
-            label: format!("apply: {summary}"),
+            label: format!("{verb}: {summary}"),
             host,
             at,
             promotion: false,

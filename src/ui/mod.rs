@@ -12,8 +12,9 @@
 //!   `explain` for colours and words;
 //! - the app: `app` (its state and the frame), `events` (what arrived
 //!   between frames), `run` (applying intents), `apply` (the design's
-//!   changes to the running lab, applied live), and the panels drawn from
-//!   its state: `panels` (menus, toolbar, status bar, bottom tabs),
+//!   changes to the running lab, applied live), `deploy` (rolling deploys
+//!   of a release, and the share of requests per release), and the panels
+//!   drawn from its state: `panels` (menus, toolbar, status bar, bottom tabs),
 //!   `inspector`, `lab_panels` (the running lab's panels), `data_panel`
 //!   (stale reads and the data check);
 //! - `frame_times`: the `--frames` benchmark.
@@ -23,6 +24,7 @@ mod apply;
 pub mod canvas;
 mod capacity_tab;
 mod data_panel;
+mod deploy;
 pub mod document;
 mod events;
 pub mod explain;
@@ -44,8 +46,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use app::{LabLink, TopolabApp};
+pub use deploy::ReleaseBand;
 pub use frame_times::generated_topology;
 pub use intent::Intent;
+pub use overlay::Badge;
 pub use panels::highlight;
 
 use crate::live::Observation;

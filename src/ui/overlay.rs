@@ -1,17 +1,19 @@
 //! The running lab over the canvas, a widget: health rings, fault badges,
-//! numbers on the links, clients above the entry points and a dot for each
-//! request travelling its path ([`show`]); and the live line of the canvas
-//! tooltip ([`tooltip`]). Reads the [`LiveView`] and where the canvas drew
-//! everything ([`Positions`]); changes nothing, waits on nothing.
+//! each host's release, numbers on the links, clients above the entry
+//! points and a dot for each request travelling its path ([`show`]); and
+//! the live lines of the canvas tooltip ([`tooltip`]). Reads the
+//! [`LiveView`] and where the canvas drew everything ([`Positions`]);
+//! changes nothing, waits on nothing.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use egui::{Color32, FontId, Galley, Pos2, Rect, Stroke, Vec2};
 use egui_graphs::MetadataFrame;
 
-use super::canvas::{HOST_WIDTH, LinkKind, Positions};
+use super::canvas::{HOST_WIDTH, LinkKind, Positions, host_size};
 use super::lab_view::{DOT_SECONDS, Dot, LiveView};
-use super::style::{health_color, ms};
+use super::style::{WARN, health_color, ms, release_color};
 use crate::live::{self, BackendStatus, Endpoint, Health, LiveState, Series};
 use crate::model::{ComponentId, ComponentKind, Host, HostName, Subject};
 use crate::protocol::{EntryPoint, FaultKind, Verification};
@@ -22,8 +24,22 @@ const CLIENT_ABOVE: f32 = 62.0;
 /// Half a host box's width (canvas units).
 const HALF_WIDTH: f32 = HOST_WIDTH / 2.0;
 
+/// Below this zoom the release badges would be too small to read.
+const MIN_BADGE_ZOOM: f32 = 0.4;
+
+/// A host's release, for its badge on the canvas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Badge {
+    /// The release the lab records for its app.
+    pub recorded: String,
+    /// Another release its app answers with now (a deploy is switching
+    /// it), if it does.
+    pub answers: Option<String>,
+}
+
 /// Draws the running lab over the canvas at `rect`: `live` as the lab
-/// reports it, its clients at `entry_points`.
+/// reports it, its clients at `entry_points`, each app host's release
+/// badge (`badges`).
 pub fn show(
     ui: &egui::Ui,
     rect: Rect,
@@ -31,10 +47,12 @@ pub fn show(
     live: &LiveView,
     entry_points: &[EntryPoint],
     hosts: &[Host],
+    badges: &BTreeMap<HostName, Badge>,
 ) {
     let overlay = Overlay::new(ui, rect, positions);
     overlay.out_of_rotation(&live.state);
     overlay.health(&live.state);
+    overlay.releases(hosts, badges);
     overlay.at_size(&live.state, hosts);
     overlay.faults(&live.faults);
     overlay.link_numbers(&live.state);
@@ -43,9 +61,10 @@ pub fn show(
     overlay.dots(live.dots_on_canvas(), now);
 }
 
-/// The line the canvas tooltip adds for `subject` while a lab runs.
-pub fn tooltip(live: &LiveState, subject: &Subject) -> String {
-    match subject {
+/// The lines the canvas tooltip adds for `subject` while a lab runs: its
+/// state, and an app's release as recorded (`recorded`) and as answered.
+pub fn tooltip(live: &LiveState, subject: &Subject, recorded: Option<&str>) -> String {
+    let mut text = match subject {
         Subject::Component(id) => {
             let h = live.node_health(id);
             format!("Live: {} — {}", h.health, h.reason)
@@ -54,7 +73,18 @@ pub fn tooltip(live: &LiveState, subject: &Subject) -> String {
             Some(state) => format!("Live: host (holder) {state}"),
             None => "Live: no report yet".to_owned(),
         },
+    };
+    let app = match subject {
+        Subject::Host(_) => true,
+        Subject::Component(id) => id.kind == ComponentKind::App,
+    };
+    if let (true, Some(recorded)) = (app, recorded) {
+        text.push_str(&format!("\nRelease: {recorded} (as the lab records it)"));
+        if let Some(answered) = live.app_version(subject.host()) {
+            text.push_str(&format!("; its last answer came from {answered}"));
+        }
     }
+    text
 }
 
 /// Rate, errors and p95 over the last few seconds of a series.
@@ -226,6 +256,43 @@ impl<'a> Overlay<'a> {
             self.painter.rect_filled(r, 3.0, health_color(Health::Down));
             self.painter
                 .galley(r.min + Vec2::new(4.0, 2.0), galley, Color32::WHITE);
+        }
+    }
+
+    /// Each app host's release, as a badge at the right of its title bar:
+    /// `⚙ v2` in the release's colour, or `⚙ v1 → v2` in amber while its
+    /// app answers with another release than the lab records.
+    fn releases(&self, hosts: &[Host], badges: &BTreeMap<HostName, Badge>) {
+        if self.zoom < MIN_BADGE_ZOOM {
+            return;
+        }
+        for host in hosts {
+            let Some(badge) = badges.get(&host.name) else {
+                continue;
+            };
+            let Some(center) = self.positions.of(&Subject::Host(host.name.clone())) else {
+                continue;
+            };
+            let size = host_size(host);
+            // The title bar's right end, inside the box.
+            let anchor = center + Vec2::new(size.x / 2.0 - 6.0, -size.y / 2.0 + 15.0);
+            let ink = Color32::from_gray(20);
+            let (text, fill) = match &badge.answers {
+                Some(answers) => (format!("⚙ {} → {answers}", badge.recorded), WARN),
+                None => (
+                    format!("⚙ {}", badge.recorded),
+                    release_color(&badge.recorded),
+                ),
+            };
+            // Monospace: it has the arrow, and a release reads as a name.
+            let font = FontId::monospace(self.font.size);
+            let galley = self.painter.layout_no_wrap(text, font, ink);
+            let boxed = galley.size() + Vec2::new(8.0, 4.0);
+            let at = self.to_screen(anchor);
+            let r = Rect::from_min_size(at - Vec2::new(boxed.x, boxed.y / 2.0), boxed);
+            self.painter.rect_filled(r, 3.0, fill);
+            self.painter
+                .galley(r.min + Vec2::new(4.0, 2.0), galley, ink);
         }
     }
 

@@ -9,6 +9,7 @@ use super::canvas::ViewRequest;
 use super::explain;
 use super::files::DiagramFormat;
 use super::intent::Intent;
+use super::lab_view::Operation;
 use super::style::{ERROR, OK, WARN};
 use crate::model::{Category, HostTemplate};
 use crate::stopwatch;
@@ -204,14 +205,25 @@ impl TopolabApp {
                 egui::Button::new("■ Stop"),
             )
             .on_hover_text("Remove every container, network and volume of the lab")
-            .on_disabled_hover_text(if self.lab.applying.is_some() {
-                "An apply is in progress: wait for it, or cancel it"
-            } else {
-                "No lab runs here"
+            .on_disabled_hover_text(match self.lab.applying.as_ref().map(|a| a.verb()) {
+                Some("deploy") => "A deploy is in progress: wait for it, or stop it",
+                Some(_) => "An apply is in progress: wait for it, or cancel it",
+                None => "No lab runs here",
             })
             .clicked()
         {
             intents.push(Intent::Stop);
+        }
+        if ui
+            .add_enabled(self.lab.running.is_some(), egui::Button::new("Deploy…"))
+            .on_hover_text(
+                "Roll a release of the application out to the running lab's servers, batch by \
+                 batch, with a canary and an automatic rollback",
+            )
+            .on_disabled_hover_text("Launch the design first: a deploy changes a running lab")
+            .clicked()
+        {
+            intents.push(Intent::DeployDialog);
         }
         ui.separator();
         let design = self.doc.topology().name.clone();
@@ -293,13 +305,18 @@ impl TopolabApp {
                 (None, _, _) => RichText::new("Lab: looking for Docker…"),
                 (_, Some(l), _) => RichText::new(format!("Lab: launching {}", l.lab)).color(WARN),
                 (_, _, Some(_)) if self.lab.applying.is_some() => {
-                    let a = self
-                        .lab
-                        .applying
-                        .as_ref()
-                        .map_or((0, 0), |a| (a.done, a.actions.len()));
-                    RichText::new(format!("Lab: applying changes ({}/{} done)", a.0, a.1))
-                        .color(WARN)
+                    let text = self.lab.applying.as_ref().map_or_else(String::new, |a| {
+                        let what = match &a.operation {
+                            Operation::Apply(_) => "applying changes".to_owned(),
+                            Operation::Deploy(plan) => format!("deploying {}", plan.version),
+                        };
+                        format!(
+                            "Lab: {what} ({}/{} done)",
+                            a.done.min(a.planned()),
+                            a.planned()
+                        )
+                    });
+                    RichText::new(text).color(WARN)
                 }
                 (_, _, Some(r)) => {
                     let urls: Vec<String> = r

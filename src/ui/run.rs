@@ -97,6 +97,16 @@ impl TopolabApp {
             }
             Intent::ApplyDialog => self.open_apply_dialog(),
             Intent::Apply { topology, yes } => self.apply(topology, yes),
+            Intent::DeployDialog => self.open_deploy(),
+            Intent::Deploy {
+                request,
+                max_error_percent,
+            } => self.deploy(request, max_error_percent),
+            Intent::CloseDeploy => {
+                if let Some(d) = self.deploy.as_mut() {
+                    d.shown = false;
+                }
+            }
             Intent::BuildImagesAndLaunch => {
                 self.close_modal_if(|m| matches!(m, Modal::BuildImages { .. }));
                 self.launch(true);

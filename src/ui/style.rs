@@ -25,6 +25,17 @@ pub fn health_color(h: Health) -> Color32 {
     }
 }
 
+/// The colour of a release, the same on the canvas and in the charts:
+/// `v1` blue, `v2` green, `v2-broken` red, any other grey.
+pub fn release_color(release: &str) -> Color32 {
+    match release {
+        "v1" => Color32::from_rgb(110, 155, 225),
+        "v2" => Color32::from_rgb(90, 190, 110),
+        "v2-broken" => Color32::from_rgb(230, 80, 80),
+        _ => Color32::from_gray(150),
+    }
+}
+
 /// The colour of an action's class: hitless green, brief amber,
 /// destructive red.
 pub fn impact_color(i: Impact) -> Color32 {
@@ -33,6 +44,12 @@ pub fn impact_color(i: Impact) -> Color32 {
         Impact::Brief => WARN,
         Impact::Destructive => ERROR,
     }
+}
+
+/// `text` for the proportional font, which has no arrow: `→` becomes
+/// `->` (the monospace font has one).
+pub fn plain_arrows(text: &str) -> String {
+    text.replace('→', "->")
 }
 
 /// Formats milliseconds briefly.

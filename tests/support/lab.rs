@@ -7,6 +7,12 @@ use std::process::{Command, Output};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use topolab::lab::state::LabState;
+use topolab::lab::traffic::{self, Rate, RunStats, TrafficSettings};
+use topolab::live::RequestTrace;
+
 use super::topolab;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -277,4 +283,70 @@ pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Traffic from the generator, running in the background for at most
+/// `seconds`, every request traced.
+pub struct Background {
+    traces: Arc<Mutex<Vec<RequestTrace>>>,
+    stop: tokio_util::sync::CancellationToken,
+    handle: std::thread::JoinHandle<RunStats>,
+}
+
+impl Background {
+    pub fn start(state: &LabState, rate: f64, writes: u8, seconds: f64) -> Self {
+        let traces: Arc<Mutex<Vec<RequestTrace>>> = Arc::default();
+        let sink = traces.clone();
+        let targets = traffic::targets(state);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let cancel = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let (_tx, rx) = tokio::sync::watch::channel(TrafficSettings {
+                rate: Rate::PerSecond(rate),
+                writes_percent: writes,
+                read_back: false,
+            });
+            RT.block_on(traffic::run(
+                targets,
+                rx,
+                Arc::new(move |batch| sink.lock().expect("traces").extend(batch)),
+                cancel,
+                Some(Duration::from_secs_f64(seconds)),
+            ))
+            .expect("traffic runs")
+        });
+        Self {
+            traces,
+            stop,
+            handle,
+        }
+    }
+
+    /// The requests traced so far.
+    pub fn traces(&self) -> Vec<RequestTrace> {
+        self.traces.lock().expect("traces").clone()
+    }
+
+    /// Stops sending now, then as [`Background::finish`].
+    pub fn stop(self) -> (RunStats, Vec<RequestTrace>) {
+        self.stop.cancel();
+        self.finish()
+    }
+
+    /// Waits until it has sent for its seconds: what it did, and every
+    /// request.
+    pub fn finish(self) -> (RunStats, Vec<RequestTrace>) {
+        let stats = self.handle.join().expect("traffic thread");
+        let traces = self.traces.lock().expect("traces").clone();
+        (stats, traces)
+    }
+}
+
+/// The requests that did not succeed, as text (for an assertion's message).
+pub fn failed(traces: &[RequestTrace]) -> Vec<String> {
+    traces
+        .iter()
+        .filter(|t| !t.ok())
+        .map(|t| format!("{t:?}"))
+        .collect()
 }
