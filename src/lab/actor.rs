@@ -342,7 +342,8 @@ impl Actor {
                     at: note.at,
                     text: note.text.clone(),
                 }]);
-                if note.kind == super::orchestrator::NoteKind::Promoted
+                // Once per failover (its last note), not per step said.
+                if note.failover.is_some()
                     && let Ok(Some(state)) = super::state::LabState::load(notes_lab.as_str())
                 {
                     sink(LabEvent::Roles {

@@ -254,9 +254,13 @@ impl Exec<'_> {
                         restart_app(self, &after.lab, host).await?;
                         healthy(self, before, host).await?;
                         self.server_state(before, host, "ready").await?;
+                        let why = match e {
+                            LabError::Step { why, .. } => why,
+                            other => other.to_string(),
+                        };
                         return Err(LabError::Step {
                             phase: "deploy",
-                            why: format!("{e}; {host} runs {was} again"),
+                            why: format!("{why}; {host} runs {was} again"),
                         });
                     }
                     self.note(format!("{host} runs release {release}"));

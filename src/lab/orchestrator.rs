@@ -243,13 +243,14 @@ pub async fn run(
                 Some(addr) => probe(&state, *addr).await,
                 None => Err((false, "no address".to_owned())),
             };
+            // Whether its container runs, read once per tick.
+            let running = engine
+                .state(&db_container(&lab, primary))
+                .await
+                .is_ok_and(|(s, _)| s.is_running());
             match probe {
                 Ok(()) => {
                     watch.timed_out = false;
-                    let running = engine
-                        .state(&db_container(&lab, primary))
-                        .await
-                        .is_ok_and(|(s, _)| s.is_running());
                     if running {
                         // It answers: it is not gone, whatever a replica
                         // that reconnects says, and old reports no longer
@@ -357,10 +358,6 @@ pub async fn run(
             if watch.refused_until.is_some_and(|until| now < until) {
                 continue;
             }
-            let running = engine
-                .state(&db_container(&lab, primary))
-                .await
-                .is_ok_and(|(s, _)| s.is_running());
             let decision = failover::decide(
                 &policy,
                 &watch.signals,
