@@ -16,8 +16,9 @@
 use std::fmt;
 
 use crate::model::{
-    AppServer, Component, ComponentKind, Failover, Flavor, Host, HostName, HostSize, LoadBalancer,
-    Problem, ReplicationMode, Role, Topology, WebServer, validate,
+    AppServer, Component, ComponentKind, DnsZone, Failover, Flavor, Host, HostName, HostSize,
+    LabNetwork, LoadBalancer, Problem, ReplicationMode, Role, Topology, Wan, WebServer, lab_region,
+    networks, spans_regions, validate,
 };
 
 /// What an action does to requests.
@@ -99,6 +100,9 @@ pub enum Step {
         /// Its settings.
         lb: Box<LoadBalancer>,
     },
+    /// The DNS zone's settings (TTL, health-checked records): every DNS
+    /// server re-reads its zone.
+    Dns(DnsZone),
     /// A component goes, its host stays.
     RemoveComponent {
         /// The host.
@@ -113,7 +117,8 @@ pub enum Step {
 /// A difference only the record holds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
-    /// A host's region (no lab behaviour depends on it yet).
+    /// A host's region, in a design of one region (where the region's
+    /// name changes nothing in the lab).
     Region {
         /// The host.
         host: HostName,
@@ -125,6 +130,8 @@ pub enum Record {
     Flavor(Flavor),
     /// The failover policy: the orchestrator reads it from the record.
     Failover(Failover),
+    /// The WAN's settings, in a design of one region (no router runs).
+    Wan(Wan),
 }
 
 impl Step {
@@ -151,8 +158,10 @@ impl Step {
             }
             Self::Record(Record::Flavor(f)) => t.databases.flavor = *f,
             Self::Record(Record::Failover(f)) => t.databases.failover = *f,
+            Self::Record(Record::Wan(w)) => t.wan = *w,
             Self::Replication(mode) => t.databases.replication = *mode,
             Self::Monitoring(on) => t.monitoring.enabled = *on,
+            Self::Dns(zone) => t.dns = *zone,
             Self::AddHost { host, after } => {
                 // After the host it follows in the edited file; at the end
                 // when that one is not there yet.
@@ -399,6 +408,78 @@ fn needs_relaunch(lab: &Topology, t: &Topology, running: Running) -> Vec<String>
             running.would_run.as_str()
         ));
     }
+    for host in &t.hosts {
+        let Some(before) = lab.host(&host.name) else {
+            continue;
+        };
+        match (before.dns_server(), host.dns_server()) {
+            (Some(a), Some(b)) if a.port != b.port => out.push(format!(
+                "{}/dns's port: its published port leads to the port it had at launch",
+                host.name
+            )),
+            (None, Some(_)) | (Some(_), None) => out.push(format!(
+                "a DNS server on {} (an existing host): its port is published when the host \
+                 is created; add a new host instead",
+                host.name
+            )),
+            _ => {}
+        }
+    }
+    if spans_regions(lab) || spans_regions(t) {
+        let names = |x: &Topology| {
+            let nets: Vec<String> = networks(x).iter().map(LabNetwork::name).collect();
+            nets.join(", ")
+        };
+        if networks(lab) != networks(t) {
+            out.push(format!(
+                "the regions' networks ({} → {}): each region has its own networks and the \
+                 router joins them, made at launch",
+                names(lab),
+                names(t)
+            ));
+        } else {
+            for host in &t.hosts {
+                if let Some(before) = lab.host(&host.name)
+                    && lab_region(lab, before) != lab_region(t, host)
+                {
+                    out.push(format!(
+                        "{} moves to region {}: its addresses are on another region's networks",
+                        host.name,
+                        lab_region(t, host).unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        if lab.wan != t.wan {
+            out.push(format!(
+                "the WAN's latency {} → {} ms: the router sets it when it starts",
+                lab.wan.latency_ms, t.wan.latency_ms
+            ));
+        }
+    }
+    if lab.vips() != t.vips() {
+        let said = |x: &Topology| {
+            let vips: Vec<String> = x
+                .vips()
+                .iter()
+                .map(|v| {
+                    let members: Vec<String> = v.members.iter().map(ToString::to_string).collect();
+                    format!("{} on {}", v.label(), members.join(", "))
+                })
+                .collect();
+            if vips.is_empty() {
+                "none".to_owned()
+            } else {
+                vips.join("; ")
+            }
+        };
+        out.push(format!(
+            "the virtual IPs ({} → {}): keepalived and its check are set up beside each \
+             member at launch",
+            said(lab),
+            said(t)
+        ));
+    }
     let lbs = |x: &Topology| x.load_balancers().next().is_some();
     if lbs(lab) != lbs(t) {
         out.push(
@@ -484,6 +565,9 @@ fn kinds_text(host: &Host) -> String {
 /// goes.
 fn steps(lab: &Topology, t: &Topology, running: Running) -> Vec<Action> {
     let mut out = Vec::new();
+    // In a design of regions, regions are networks: changes to them need a
+    // relaunch (see `needs_relaunch`).
+    let regional = spans_regions(lab) || spans_regions(t);
     let mut push = |step: Step, impact: Impact, summary: String, why: &str| {
         out.push(Action {
             step,
@@ -507,7 +591,7 @@ fn steps(lab: &Topology, t: &Topology, running: Running) -> Vec<Action> {
                 "the running containers' limits change in place (docker update)",
             );
         }
-        if before.region != host.region {
+        if before.region != host.region && !regional {
             push(
                 Step::Record(Record::Region {
                     host: host.name.clone(),
@@ -519,9 +603,20 @@ fn steps(lab: &Topology, t: &Topology, running: Running) -> Vec<Action> {
                     host.name,
                     host.region.as_deref().unwrap_or("(default)")
                 ),
-                "recorded only: nothing in the lab depends on regions yet",
+                "recorded only: the design runs in one region, whose name changes nothing in the lab",
             );
         }
+    }
+    if lab.wan != t.wan && !regional {
+        push(
+            Step::Record(Record::Wan(t.wan)),
+            Impact::Hitless,
+            format!(
+                "the WAN's latency {} → {} ms",
+                lab.wan.latency_ms, t.wan.latency_ms
+            ),
+            "recorded only: the design runs in one region, so no router delays anything",
+        );
     }
     if lab.databases.flavor != t.databases.flavor && running.would_run == running.flavor {
         push(
@@ -713,6 +808,34 @@ fn steps(lab: &Topology, t: &Topology, running: Running) -> Vec<Action> {
                 why,
             );
         }
+    }
+    if lab.dns != t.dns {
+        let mut said = Vec::new();
+        if lab.dns.ttl_s != t.dns.ttl_s {
+            said.push(format!("TTL {} s → {} s", lab.dns.ttl_s, t.dns.ttl_s));
+        }
+        if lab.dns.health_checked != t.dns.health_checked {
+            said.push(if t.dns.health_checked {
+                "records health-checked".to_owned()
+            } else {
+                "plain records (not health-checked)".to_owned()
+            });
+        }
+        let why = if t.dns_servers().next().is_some() {
+            format!(
+                "each DNS server re-reads its zone at once; clients see the change once their \
+                 cached answer expires (up to {} s)",
+                lab.dns.ttl_s
+            )
+        } else {
+            "recorded: no DNS server runs".to_owned()
+        };
+        push(
+            Step::Dns(t.dns),
+            Impact::Hitless,
+            format!("the DNS records: {}", said.join(", ")),
+            &why,
+        );
     }
     if lab.databases.replication != t.databases.replication && !semi_sync_on {
         push(

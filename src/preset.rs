@@ -25,7 +25,7 @@ pub struct Preset {
 }
 
 /// Every embedded preset, the reference design first.
-pub const PRESETS: [Preset; 8] = [
+pub const PRESETS: [Preset; 11] = [
     Preset {
         name: "reference",
         source: include_str!("../presets/reference.ron"),
@@ -45,6 +45,18 @@ pub const PRESETS: [Preset; 8] = [
     Preset {
         name: "secured-monitored",
         source: include_str!("../presets/secured-monitored.ron"),
+    },
+    Preset {
+        name: "dns",
+        source: include_str!("../presets/dns.ron"),
+    },
+    Preset {
+        name: "vip",
+        source: include_str!("../presets/vip.ron"),
+    },
+    Preset {
+        name: "two-regions",
+        source: include_str!("../presets/two-regions.ron"),
     },
     // The designs some lessons (presets/scenarios/) are written for.
     Preset {

@@ -50,9 +50,19 @@
 //!   design's failover is automatic) promoted a replica within S seconds of
 //!   the last fault.
 //! - `writable_databases(N)`: exactly N databases take writes.
+//! - `resolves_to(["lb-02"])`: every DNS server that answers now names
+//!   exactly these entry points.
+//! - `served_from_cache_for_at_most(S)`: after the last fault, clients went
+//!   on from their cached DNS answers for at most S seconds.
+//! - `vip_held_by("lb-02")`: every virtual IP this load balancer shares
+//!   answers from it now.
 //!
 //! A `deploy(version: "v2", canary: "web-02", pause: 3.0)` step rolls a
 //! release out (`topolab deploy`; `batch` and `max_errors` as there).
+//!
+//! In a design of regions, `region_fault(region: "a", kind: "region-outage")`
+//! (or `"partition"`) acts on a whole region and `heal_region(region: "a")`
+//! undoes it.
 //!
 //! A `capacity(label: "two servers", p95_ms: 50, writes: 0)` step ramps an
 //! open-loop rate until p95 passes `p95_ms` or more than 1% of requests fail
@@ -62,7 +72,7 @@
 use serde::Deserialize;
 
 use crate::model::Subject;
-use crate::protocol::{FaultKind, MAX_RATE};
+use crate::protocol::{FaultKind, MAX_RATE, RegionFaultKind};
 
 /// The scenario file format version this build reads.
 pub const VERSION: u32 = 1;
@@ -79,7 +89,7 @@ pub struct Shipped {
 }
 
 /// The scenarios in `presets/scenarios/`, one per lesson.
-pub const SHIPPED: [Shipped; 17] = [
+pub const SHIPPED: [Shipped; 24] = [
     Shipped {
         name: "web-server-failure",
         design: "reference",
@@ -165,11 +175,46 @@ pub const SHIPPED: [Shipped; 17] = [
         design: "reference",
         source: include_str!("../presets/scenarios/partitioned-primary-fenced.scenario.ron"),
     },
+    Shipped {
+        name: "dns-stops-naming-a-dead-lb",
+        design: "dns",
+        source: include_str!("../presets/scenarios/dns-stops-naming-a-dead-lb.scenario.ron"),
+    },
+    Shipped {
+        name: "dns-outage-and-cached-answers",
+        design: "dns",
+        source: include_str!("../presets/scenarios/dns-outage-and-cached-answers.scenario.ron"),
+    },
+    Shipped {
+        name: "stale-dns-record",
+        design: "dns",
+        source: include_str!("../presets/scenarios/stale-dns-record.scenario.ron"),
+    },
+    Shipped {
+        name: "lb-dies-vip-moves",
+        design: "vip",
+        source: include_str!("../presets/scenarios/lb-dies-vip-moves.scenario.ron"),
+    },
+    Shipped {
+        name: "region-a-goes-dark",
+        design: "two-regions",
+        source: include_str!("../presets/scenarios/region-a-goes-dark.scenario.ron"),
+    },
+    Shipped {
+        name: "two-regions-lb-dies-vip-moves",
+        design: "two-regions",
+        source: include_str!("../presets/scenarios/two-regions-lb-dies-vip-moves.scenario.ron"),
+    },
+    Shipped {
+        name: "two-regions-dns-server-dies",
+        design: "two-regions",
+        source: include_str!("../presets/scenarios/two-regions-dns-server-dies.scenario.ron"),
+    },
 ];
 
 /// The designs shipped beside the scenarios, for their `apply` steps:
 /// (file name, text).
-pub const DESIGNS: [(&str, &str); 4] = [
+pub const DESIGNS: [(&str, &str); 5] = [
     (
         "reference-plus-web-03.topology.ron",
         include_str!("../presets/scenarios/reference-plus-web-03.topology.ron"),
@@ -177,6 +222,10 @@ pub const DESIGNS: [(&str, &str); 4] = [
     (
         "reference-semi-sync.topology.ron",
         include_str!("../presets/scenarios/reference-semi-sync.topology.ron"),
+    ),
+    (
+        "dns-plain-records.topology.ron",
+        include_str!("../presets/scenarios/dns-plain-records.topology.ron"),
     ),
     (
         "reference-read-your-writes.topology.ron",
@@ -243,6 +292,19 @@ pub enum Step {
     },
     /// Heal everything.
     HealAll,
+    /// A fault on a whole region (`topolab fault LAB region-outage REGION`).
+    RegionFault {
+        /// The region.
+        region: String,
+        /// `"region-outage"` or `"partition"`.
+        #[serde(deserialize_with = "from_text")]
+        kind: RegionFaultKind,
+    },
+    /// Heal a region's faults, both kinds.
+    HealRegion {
+        /// The region.
+        region: String,
+    },
     /// Promote a replica.
     Promote {
         /// The replica (host or HOST/db).
@@ -407,6 +469,14 @@ pub enum Expectation {
     /// Exactly N databases take writes (`read_only` off): never two
     /// primaries.
     WritableDatabases(u32),
+    /// Asked now, every DNS server that answers names exactly these entry
+    /// points for the site's name.
+    ResolvesTo(Vec<String>),
+    /// After the last fault, requests went on (their clients' cached
+    /// answers) for at most S seconds, then failed for want of DNS.
+    ServedFromCacheForAtMost(f64),
+    /// Asked now, every virtual IP that H shares answers from H.
+    VipHeldBy(String),
 }
 
 impl std::fmt::Display for Expectation {
@@ -445,6 +515,14 @@ impl std::fmt::Display for Expectation {
                 "a replica was promoted automatically within {s} s of the fault"
             ),
             Self::WritableDatabases(n) => write!(f, "exactly {n} writable database(s)"),
+            Self::ResolvesTo(hosts) => {
+                write!(f, "the site's name resolves to {}", hosts.join(", "))
+            }
+            Self::ServedFromCacheForAtMost(s) => write!(
+                f,
+                "clients went on from their cached answers for at most {s} s, then could not resolve"
+            ),
+            Self::VipHeldBy(host) => write!(f, "{host} holds its virtual IP"),
         }
     }
 }

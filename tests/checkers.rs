@@ -1,6 +1,8 @@
 //! The real programs accept the generated configs: `haproxy -c`, `nginx -t`,
-//! MariaDB parsing each MariaDB-flavor my.cnf, and `docker-compose config`
-//! on every exported bundle. A missing program skips its check with a
+//! MariaDB parsing each MariaDB-flavor my.cnf, PowerDNS's `pdnsutil
+//! check-zone` on each DNS server's zone, `keepalived -t` and `bash -n`
+//! on each member of a virtual IP, and `docker-compose config` on every
+//! exported bundle. A missing program skips its check with a
 //! message, unless `TOPOLAB_REQUIRE_TOOLS=1` (CI) makes that a failure.
 //! Debian has no MySQL server, so MySQL-flavor output is covered by the
 //! golden files.
@@ -137,6 +139,170 @@ fn mariadb_reads_every_mariadb_flavor_my_cnf() {
         }
     }
     assert!(checked >= 8, "only {checked} configs checked");
+}
+
+/// The DNS designs checked by PowerDNS: every preset with a DNS server,
+/// with plain records too, and with the site's name at its zone's apex.
+fn dns_designs() -> Vec<Topology> {
+    let mut out = Vec::new();
+    for p in PRESETS {
+        let t = p.topology().expect("valid preset");
+        if t.dns_servers().next().is_none() {
+            continue;
+        }
+        let mut plain = t.clone();
+        plain.dns.health_checked = false;
+        plain.dns.ttl_s = 300;
+        let mut apex = t.clone();
+        apex.domain = "foobar.com".to_owned();
+        out.extend([t, plain, apex]);
+    }
+    out
+}
+
+/// keepalived's own check (`-t`) accepts the configuration of every
+/// member of a virtual IP, and bash parses the check it watches; the
+/// members agree on the address and the router id, peer with each other
+/// and the first has the highest priority.
+#[test]
+fn keepalived_accepts_every_generated_vrrp_config() {
+    let (Some(keepalived), Some(bash)) = (tool("keepalived"), tool("bash")) else {
+        return;
+    };
+    let mut checked = 0;
+    for (t, _, files) in bundles(Flavor::Mysql) {
+        let dir = export_to(&files);
+        let root = dir.path().join("bundle");
+        for vip in t.vips() {
+            let mut priorities = Vec::new();
+            for member in &vip.members {
+                let conf = root.join(format!("{member}/keepalived.conf"));
+                let (ok, out, err) = run(Command::new(&keepalived).arg("-t").arg("-f").arg(&conf));
+                let text = std::fs::read_to_string(&conf).expect("config");
+                assert!(
+                    ok,
+                    "{}: keepalived -t refused {member}'s config:\n{out}\n{err}\n{text}",
+                    t.name
+                );
+                let value = |key: &str| -> String {
+                    text.lines()
+                        .find_map(|l| l.trim().strip_prefix(key))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                };
+                assert_eq!(value("virtual_router_id "), vip.number.to_string());
+                assert!(
+                    text.contains(&format!(".{}/24 dev eth0", vip.number)),
+                    "{text}"
+                );
+                let peers = text.split("unicast_peer {").nth(1).unwrap_or_default();
+                let peers = peers
+                    .split('}')
+                    .next()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .count();
+                assert_eq!(
+                    peers,
+                    vip.members.len() - 1,
+                    "{member} peers with the others"
+                );
+                priorities.push(value("priority ").parse::<u8>().expect("a priority"));
+                let script = root.join(format!("{member}/vrrp-check.sh"));
+                let (ok, _, err) = run(Command::new(&bash).arg("-n").arg(&script));
+                assert!(ok, "{}: bash -n refused {member}'s check: {err}", t.name);
+                checked += 1;
+            }
+            let mut sorted = priorities.clone();
+            sorted.sort_by(|a, b| b.cmp(a));
+            sorted.dedup();
+            assert_eq!(
+                sorted, priorities,
+                "{}: priorities fall in the design's order",
+                t.name
+            );
+        }
+    }
+    assert!(checked >= 2, "only {checked} configs checked");
+}
+
+#[test]
+fn powerdns_accepts_every_generated_zone() {
+    let Some(pdnsutil) = tool("pdnsutil") else {
+        return;
+    };
+    let mut checked = 0;
+    for t in dns_designs() {
+        let secrets = Secrets::generate(&t.domain).expect("secrets");
+        let files = generate(&t, &Settings::for_topology(&t), &secrets).expect("generates");
+        let dir = export_to(&files);
+        let root = dir.path().join("bundle");
+        let (zone, label) = topolab::generate::dns::zone_of(&t.domain);
+        for (h, _) in t.dns_servers() {
+            // The files name where the container mounts them; here they
+            // are in the bundle.
+            let host_dir = root.join(h.name.as_str());
+            for name in ["pdns.conf", "named.conf"] {
+                let path = host_dir.join(name);
+                let text = std::fs::read_to_string(&path).expect("file");
+                let text = text.replace(
+                    topolab::generate::paths::CONFIG_DIR,
+                    &host_dir.display().to_string(),
+                );
+                std::fs::write(&path, text).expect("file");
+            }
+            let (ok, out, err) = run(Command::new(&pdnsutil)
+                .arg(format!("--config-dir={}", host_dir.display()))
+                .args(["check-zone", &zone]));
+            let text = std::fs::read_to_string(host_dir.join("zone")).expect("zone");
+            assert!(
+                ok && out.contains("0 errors"),
+                "{}: pdnsutil check-zone failed:\n{out}\n{err}\n{text}",
+                t.name
+            );
+            // The records name every entry point: as plain A records, or
+            // inside the health-checked record.
+            let (ok, listed, err) = run(Command::new(&pdnsutil)
+                .arg(format!("--config-dir={}", host_dir.display()))
+                .args(["list-zone", &zone]));
+            assert!(ok, "{}: pdnsutil list-zone failed: {err}", t.name);
+            let name = if label == "@" {
+                format!("{zone}\t")
+            } else {
+                format!("{label}.{zone}\t")
+            };
+            let site: Vec<&str> = listed
+                .lines()
+                .filter(|l| l.starts_with(&name) && !l.contains("\tSOA\t") && !l.contains("\tNS\t"))
+                .collect();
+            let kind = if t.dns.health_checked {
+                "\tLUA\t"
+            } else {
+                "\tA\t"
+            };
+            assert!(
+                site.iter().all(|l| l.contains(kind)) && !site.is_empty(),
+                "{}: {name} is not {kind:?} records:\n{listed}",
+                t.name
+            );
+            let expected = if t.dns.health_checked {
+                1
+            } else {
+                t.client_entries().len()
+            };
+            assert_eq!(site.len(), expected, "{}:\n{listed}", t.name);
+            assert!(
+                site.iter()
+                    .all(|l| l.contains(&format!("\t{}\t", t.dns.ttl_s))),
+                "{}: the TTL is not {}:\n{listed}",
+                t.name,
+                t.dns.ttl_s
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} zones checked");
 }
 
 #[test]

@@ -26,6 +26,7 @@ fn check_reference_json_lists_exactly_the_six_known_issues() {
             "monitoring-none",
             "security-no-segmentation",
             "security-no-tls",
+            "spof-dns",
             "spof-load-balancer",
             "spof-primary-database",
             "spof-single-region"

@@ -10,12 +10,17 @@ use support::lab::{Lab, docker};
 /// Runs a shipped scenario on a fresh lab and returns its report.
 fn run_scenario(topology: &str, lab_name: &str, scenario: &str) -> String {
     let lab = Lab::up(topology, lab_name);
+    run_on(&lab, scenario)
+}
+
+/// Runs a shipped scenario on `lab` and returns its report.
+fn run_on(lab: &Lab, scenario: &str) -> String {
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.md");
     let file = format!("presets/scenarios/{scenario}.scenario.ron");
     let out = lab.run(&[
         "scenario",
-        lab_name,
+        &lab.name,
         &file,
         "--report",
         report.to_str().expect("path"),
@@ -117,6 +122,48 @@ fn the_operations_lessons_run_and_pass() {
         let report = run_scenario("reference", lab, scenario);
         assert!(report.contains(&format!("### {says}")), "{report}");
     }
+}
+
+/// The DNS lessons: a dead load balancer leaves the health-checked answers
+/// and clients lose nothing; a DNS outage is outlived by the clients'
+/// cached answers only; a plain record stays stale until the records are
+/// health-checked (each checked by the lesson's own expectations).
+#[test]
+fn the_dns_lessons_run_and_pass() {
+    let Some(_docker) = docker() else { return };
+    for (lab, scenario, killed) in [
+        ("e2e-d1", "dns-stops-naming-a-dead-lb", "lb-01/lb kill"),
+        ("e2e-d2", "dns-outage-and-cached-answers", "dns-02/dns kill"),
+        ("e2e-d3", "stale-dns-record", "lb-01 kill"),
+    ] {
+        let report = run_scenario("dns", lab, scenario);
+        assert!(report.contains(&format!("### {killed}")), "{report}");
+    }
+}
+
+/// The virtual IP lesson: the address moves when its holder's HAProxy
+/// dies, and comes back.
+#[test]
+fn the_vip_lesson_runs_and_passes() {
+    let Some(_docker) = docker() else { return };
+    let report = run_scenario("vip", "e2e-v1", "lb-dies-vip-moves");
+    assert!(report.contains("### lb-01/lb kill"), "{report}");
+}
+
+/// The two-regions lessons, one after the other on one lab (each heals
+/// what it broke): the virtual IP moves, the DNS servers die, then region
+/// a dies whole and DNS and a promotion move the site to region b.
+#[test]
+fn the_region_lessons_run_and_pass() {
+    let Some(_docker) = docker() else { return };
+    let lab = Lab::up("two-regions", "e2e-r1");
+    let report = run_on(&lab, "two-regions-lb-dies-vip-moves");
+    assert!(report.contains("### lb-a1/lb kill"), "{report}");
+    let report = run_on(&lab, "two-regions-dns-server-dies");
+    assert!(report.contains("### dns-b/dns kill"), "{report}");
+    let report = run_on(&lab, "region-a-goes-dark");
+    assert!(report.contains("### region a region-outage"), "{report}");
+    assert!(report.contains("### promote web-b1"), "{report}");
 }
 
 /// The capacity lessons ramp the rate (a minute or two each): each one's

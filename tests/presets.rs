@@ -80,6 +80,7 @@ fn reference_review_lists_exactly_the_six_known_issues() {
             "monitoring-none",
             "security-no-segmentation",
             "security-no-tls",
+            "spof-dns",
             "spof-load-balancer",
             "spof-primary-database",
             "spof-single-region",
@@ -124,19 +125,57 @@ fn reviews_follow_the_structure_not_the_name() {
     assert!(one.contains(&"spof-primary-database"), "{one:?}");
 }
 
+/// Two load balancers that clients cannot move between (no DNS, no
+/// virtual IP) are a finding; sharing a virtual IP removes it, and a
+/// reference design's fix for its single load balancer adds a pair.
+#[test]
+fn load_balancers_without_dns_or_a_virtual_ip_are_found_and_fixed() {
+    let mut t = preset("scaled");
+    let finding = review(&t)
+        .into_iter()
+        .find(|f| f.id == "entry-without-failover")
+        .expect("the finding");
+    assert_eq!(finding.action, Some(FixAction::ShareVirtualIp));
+    assert!(FixAction::ShareVirtualIp.apply(&mut t));
+    assert_eq!(validate(&t), vec![]);
+    assert_eq!(t.vips().len(), 1);
+    assert!(!ids(&review(&t)).contains(&"entry-without-failover"));
+    assert!(!ids(&review(&preset("vip"))).contains(&"entry-without-failover"));
+    assert!(!ids(&review(&preset("dns"))).contains(&"entry-without-failover"));
+
+    let mut t = preset("reference");
+    assert!(FixAction::ShareVirtualIp.apply(&mut t));
+    let vips = t.vips();
+    assert_eq!(vips.len(), 1);
+    assert_eq!(
+        vips[0].members.len(),
+        2,
+        "a second load balancer joined the first"
+    );
+    assert!(
+        !FixAction::ShareVirtualIp.apply(&mut t),
+        "nothing left to do"
+    );
+
+    // A load balancer left out of its region's virtual IP joins it.
+    let mut t = preset("vip");
+    t.hosts[1].load_balancer_mut().expect("lb").vip = None;
+    assert!(FixAction::ShareVirtualIp.apply(&mut t));
+    assert_eq!(validate(&t), vec![]);
+    assert_eq!(t.vips()[0].members.len(), 2);
+}
+
 #[test]
 fn each_fix_removes_its_finding() {
     for (action, id) in [
-        (FixAction::AddLoadBalancer, "spof-load-balancer"),
+        (FixAction::ShareVirtualIp, "spof-load-balancer"),
         (FixAction::EnableTls, "security-no-tls"),
         (FixAction::SegmentTiers, "security-no-segmentation"),
         (FixAction::EnableMonitoring, "monitoring-none"),
     ] {
         let mut t = preset("reference");
-        let finding = review(&t)
-            .into_iter()
-            .find(|f| f.id == id)
-            .expect("finding");
+        let before = review(&t);
+        let finding = before.iter().find(|f| f.id == id).expect("finding");
         assert_eq!(finding.action, Some(action));
         assert!(action.apply(&mut t), "{action:?} changed nothing");
         assert_eq!(validate(&t), vec![], "{action:?} made the topology invalid");
@@ -144,7 +183,7 @@ fn each_fix_removes_its_finding() {
         assert!(!after.contains(&id), "{action:?}: {after:?}");
         assert_eq!(
             after.len(),
-            5,
+            before.len() - 1,
             "{action:?} removed more than its finding: {after:?}"
         );
     }

@@ -190,7 +190,8 @@ fn applying_a_fix_removes_its_finding() {
     );
     assert!(h.query_by_label("Fix: Enable TLS").is_none());
     assert!(h.query_by_label("No HTTPS").is_none());
-    h.get_by_label("Fix: Add a second load balancer").click();
+    h.get_by_label("Fix: Share a virtual IP between two load balancers")
+        .click();
     step(&mut h);
     assert!(
         !h.state()
@@ -622,6 +623,49 @@ fn the_traffic_panel_starts_changes_and_stops_traffic_and_shows_totals() {
         stub.sent().as_slice(),
         [LabCommand::Traffic { settings: None, .. }]
     ));
+}
+
+#[test]
+fn a_host_of_a_lab_of_regions_offers_its_regions_faults() {
+    use topolab::protocol::RegionFaultKind;
+    let (mut h, mut stub) = app("two-regions");
+    launched(&mut h, &mut stub);
+    stub.sent();
+    h.state_mut().selection = Some(Subject::Host(HostName::new("lb-b1")));
+    step(&mut h);
+    h.get_by_label("Region b:");
+    h.get_by_label("partition").click();
+    step(&mut h);
+    match stub.sent().as_slice() {
+        [LabCommand::RegionFault { region, kind, .. }] => {
+            assert_eq!(region, "b");
+            assert_eq!(*kind, RegionFaultKind::Partition);
+        }
+        other => panic!("expected one RegionFault, got {other:?}"),
+    }
+    h.get_by_label("region-outage").click();
+    step(&mut h);
+    assert!(matches!(
+        stub.sent().as_slice(),
+        [LabCommand::RegionFault {
+            kind: RegionFaultKind::RegionOutage,
+            ..
+        }]
+    ));
+    h.get_by_label("✚ Heal region").click();
+    step(&mut h);
+    match stub.sent().as_slice() {
+        [LabCommand::HealRegion { region, .. }] => assert_eq!(region, "b"),
+        other => panic!("expected one HealRegion, got {other:?}"),
+    }
+    // A lab of one region has no region faults.
+    let (mut h, mut stub) = app("reference");
+    launched(&mut h, &mut stub);
+    h.state_mut().selection = Some(Subject::Host(HostName::new("web-01")));
+    step(&mut h);
+    h.get_by_label("kill");
+    assert!(h.query_by_label("partition").is_none());
+    assert!(h.query_by_label("✚ Heal region").is_none());
 }
 
 #[test]
@@ -1313,4 +1357,103 @@ fn the_unsaved_prompt_names_a_promotions_change_to_the_design() {
     h.get_by_label_contains("saving keeps the promoted replica as the primary");
     h.get_by_label("Cancel").click();
     step(&mut h);
+}
+
+/// The palette adds a DNS server; its inspector sets the records' TTL and
+/// whether they are health-checked, which the generated zone follows; the
+/// review's DNS fix adds the second server.
+#[test]
+fn a_dns_server_from_the_palette_and_its_records_in_the_inspector() {
+    let (mut h, _stub) = app("reference");
+    h.get_by_label("Fix: Add a DNS server").click();
+    step(&mut h);
+    let t = h.state().doc.topology();
+    let dns = t.host(&HostName::new("dns-01")).expect("added by the fix");
+    assert!(dns.has(ComponentKind::Dns));
+    assert!(
+        h.state()
+            .findings()
+            .iter()
+            .any(|f| f.id == "spof-dns" && f.title.contains("dns-01/dns"))
+    );
+    h.get_by_label("+ DNS server").click();
+    step(&mut h);
+    assert!(
+        h.state()
+            .doc
+            .topology()
+            .host(&HostName::new("dns-02"))
+            .is_some()
+    );
+    assert!(!h.state().findings().iter().any(|f| f.id == "spof-dns"));
+
+    h.state_mut().selection = Some(Subject::Component(ComponentId::new(
+        "dns-02",
+        ComponentKind::Dns,
+    )));
+    step(&mut h);
+    h.get_by_label("Health-checked records").click();
+    step(&mut h);
+    let t = h.state().doc.topology();
+    assert!(t.dns.health_checked);
+    let zone = topolab::generate::generate(
+        t,
+        &topolab::generate::Settings::for_topology(t),
+        &support::fixed_secrets(),
+    )
+    .expect("valid")
+    .get("dns-01/zone")
+    .expect("zone")
+    .to_owned();
+    assert!(zone.contains("IN LUA A \"ifportup(80"), "{zone}");
+    // Undo takes the checkbox back.
+    h.state_mut().doc.undo();
+    step(&mut h);
+    assert!(!h.state().doc.topology().dns.health_checked);
+}
+
+/// The review's fix for the single load balancer adds a second one sharing
+/// a virtual IP with it; the inspector's "share" box takes one out of the
+/// address (and the design is invalid until the other leaves it too), and
+/// undo puts it back.
+#[test]
+fn the_load_balancer_fix_shares_a_virtual_ip_and_the_inspector_edits_it() {
+    let (mut h, _stub) = app("reference");
+    h.get_by_label("Fix: Share a virtual IP between two load balancers")
+        .click();
+    step(&mut h);
+    let vips = h.state().doc.topology().vips();
+    assert_eq!(vips.len(), 1);
+    let members: Vec<&str> = vips[0].members.iter().map(|m| m.as_str()).collect();
+    assert_eq!(members, ["lb-01", "lb-02"]);
+    assert!(
+        !h.state()
+            .findings()
+            .iter()
+            .any(|f| f.id == "spof-load-balancer" || f.id == "entry-without-failover")
+    );
+
+    h.state_mut().selection = Some(Subject::Component(ComponentId::new(
+        "lb-02",
+        ComponentKind::Lb,
+    )));
+    step(&mut h);
+    h.get_by_label("share").click();
+    step(&mut h);
+    let t = h.state().doc.topology();
+    assert_eq!(
+        t.host(&HostName::new("lb-02"))
+            .and_then(|h| h.load_balancer())
+            .and_then(|lb| lb.vip),
+        None
+    );
+    assert!(
+        topolab::model::validate(t).iter().any(|p| p
+            .to_string()
+            .contains("vip .220 has no other load balancer")),
+        "lb-01 alone keeps the address"
+    );
+    h.state_mut().doc.undo();
+    step(&mut h);
+    assert_eq!(h.state().doc.topology().vips()[0].members.len(), 2);
 }

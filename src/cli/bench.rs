@@ -299,3 +299,346 @@ pub async fn history(
     );
     Ok(())
 }
+
+/// `topolab bench vip LAB`: the move of a virtual IP under load. Each run
+/// sends `rate` requests per second to the address, breaks the holding
+/// load balancer with `fault` (its HAProxy, or with `host` the whole
+/// host), waits until another member answers at the address, reports the
+/// outage clients saw and the requests that failed, then heals and waits
+/// until the first member holds the address again.
+pub async fn vip(
+    lab: String,
+    rate: f64,
+    runs: usize,
+    host: bool,
+    fault: crate::lab::fault::FaultKind,
+) -> anyhow::Result<()> {
+    use std::net::SocketAddr;
+
+    use crate::lab::traffic;
+    use crate::live::RequestTrace;
+    use crate::model::{ComponentId, ComponentKind, Subject};
+
+    let engine = Engine::connect().await?;
+    let state = super::lab::require_state(&lab)?;
+    let vips = state.vips();
+    let Some((vip, address)) = vips.first() else {
+        anyhow::bail!("lab {lab} has no virtual IP (give two load balancers the same `vip`)");
+    };
+    let addr = SocketAddr::from((*address, vip.port));
+    let first = vip.members[0].clone();
+    // Until `wanted` (None: a member other than the first) answers at the
+    // address; who, or None past `limit`.
+    let wait_for = |wanted: Option<crate::model::HostName>, limit: Duration| {
+        let first = first.clone();
+        async move {
+            let started = Instant::now();
+            loop {
+                let now = crate::lab::vip::holder(addr).await.ok();
+                let done = match &wanted {
+                    Some(w) => now.as_ref() == Some(w),
+                    None => now.as_ref().is_some_and(|h| *h != first),
+                };
+                if done || started.elapsed() > limit {
+                    return now.filter(|_| done);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    println!(
+        "{} ({addr}) shared by {}; {rate} req/s; {fault} on {} of the holder each run",
+        vip.label(),
+        vip.members
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and "),
+        if host { "the whole host" } else { "HAProxy" }
+    );
+    for run in 1..=runs {
+        if wait_for(Some(first.clone()), Duration::from_secs(15))
+            .await
+            .is_none()
+        {
+            anyhow::bail!("{first} does not hold {} before run {run}", vip.label());
+        }
+        let (sender, kept) = recorded_traffic(traffic::targets(&state), rate);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let target = if host {
+            Subject::Host(first.clone())
+        } else {
+            Subject::Component(ComponentId::new(&first, ComponentKind::Lb))
+        };
+        let killed_at = crate::live::now();
+        {
+            let mut locked = crate::lab::state::lock(&lab).await?;
+            let result = crate::lab::fault::inject(&engine, &mut locked, &target, fault).await;
+            locked.save()?;
+            result?;
+        }
+        let moved = wait_for(None, Duration::from_secs(15)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        sender.finish().await;
+        {
+            let mut locked = crate::lab::state::lock(&lab).await?;
+            let result = crate::lab::fault::heal(&engine, &mut locked, &target).await;
+            locked.save()?;
+            result?;
+        }
+        let traces = std::mem::take(&mut *crate::locked(&kept));
+        let after: Vec<&RequestTrace> = traces.iter().filter(|t| t.at >= killed_at).collect();
+        let failed: Vec<&&RequestTrace> = after.iter().filter(|t| !t.ok()).collect();
+        // The outage as clients saw it: from the first request that failed
+        // to the first one sent after it that the new holder answered.
+        let outage = failed.first().and_then(|f| {
+            after
+                .iter()
+                .find(|t| t.at >= f.at && t.ok() && t.lb.as_ref().is_some_and(|lb| *lb != first))
+                .map(|t| t.at - f.at)
+        });
+        match moved {
+            Some(to) => println!(
+                "run {run}: moved to {to}; outage {} ms (first failed request to the first \
+                 answered by {to}); {} of {} requests sent in the {:.1} s since the fault failed \
+                 ({:.2}%)",
+                outage.map_or_else(|| "0".to_owned(), |ms| ms.to_string()),
+                failed.len(),
+                after.len(),
+                after
+                    .iter()
+                    .map(|t| t.at)
+                    .max()
+                    .unwrap_or(killed_at)
+                    .saturating_sub(killed_at) as f64
+                    / 1000.0,
+                100.0 * failed.len() as f64 / after.len().max(1) as f64,
+            ),
+            None => println!("run {run}: the address did not move within 15 s"),
+        }
+    }
+    Ok(())
+}
+
+/// `topolab bench region LAB`: a region goes dark under load and the site
+/// moves to another. Sends `rate` requests per second (a tenth of them
+/// writes) through the lab's DNS, kills every host of `region` (by default
+/// the primary's), and measures the three parts of the outage: detection
+/// (until no DNS server left names the region's entry points), the clients'
+/// cached answers (until the last request sent to the region), and the
+/// promotion of a replica in another region, started as soon as DNS has
+/// moved (until the first write succeeds). Then heals the region, whose
+/// old primary comes back as a replica.
+pub async fn region(lab: String, rate: f64, region: Option<String>) -> anyhow::Result<()> {
+    use std::collections::BTreeSet;
+    use std::net::SocketAddr;
+
+    use crate::lab::resolver::{Reply, ask};
+    use crate::lab::traffic;
+    use crate::live::RequestTrace;
+    use crate::model::{HostName, Role, Subject, lab_region};
+    use crate::protocol::RegionFaultKind;
+
+    let engine = Engine::connect().await?;
+    let state = super::lab::require_state(&lab)?;
+    let t = state.topology.clone();
+    if !state.addresses().spans_regions() {
+        anyhow::bail!("lab {lab} runs in one region (launch the two-regions preset)");
+    }
+    let region_of = |h: &HostName| t.host(h).and_then(|h| lab_region(&t, h));
+    let primary = t
+        .databases()
+        .find(|(_, db)| db.role == Role::Primary)
+        .map(|(h, _)| h.name.clone())
+        .ok_or_else(|| anyhow::anyhow!("lab {lab} has no primary database"))?;
+    let region = match region {
+        Some(r) => r,
+        None => region_of(&primary).unwrap_or_default(),
+    };
+    crate::protocol::faults::locate_region(&t, &region).map_err(anyhow::Error::msg)?;
+    let survivor = t
+        .replicas_of_group(
+            &t.host(&primary)
+                .and_then(|h| h.database())
+                .map_or_else(|| "main".to_owned(), |d| d.group.clone()),
+        )
+        .find(|h| region_of(&h.name).as_deref() != Some(region.as_str()))
+        .map(|h| h.name.clone());
+    let dns_left: Vec<SocketAddr> = state
+        .dns_servers
+        .iter()
+        .filter(|d| region_of(&d.host).as_deref() != Some(region.as_str()))
+        .map(|d| SocketAddr::from(([127, 0, 0, 1], d.port)))
+        .collect();
+    if dns_left.is_empty() {
+        anyhow::bail!("no DNS server of lab {lab} runs outside region {region}");
+    }
+    let targets = traffic::targets(&state);
+    let names = targets.entry_names();
+    let in_region: BTreeSet<String> = targets
+        .entries
+        .iter()
+        .filter(|e| region_of(&e.host).as_deref() == Some(region.as_str()))
+        .map(|e| e.name())
+        .collect();
+    let named_by_dns = async || -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for addr in &dns_left {
+            let reply =
+                tokio::time::timeout(Duration::from_millis(500), ask(*addr, &t.domain)).await;
+            if let Ok(Ok(Reply::Addresses(a))) = reply {
+                out.extend(
+                    a.addresses
+                        .iter()
+                        .map(|ip| names.get(ip).cloned().unwrap_or_else(|| ip.to_string())),
+                );
+            }
+        }
+        out
+    };
+    println!(
+        "region {region} goes dark under {rate} req/s (10% writes) through DNS (TTL {} s{}); \
+         its entry points: {}; promoting {} once DNS has moved",
+        t.dns.ttl_s,
+        if t.dns.health_checked {
+            ", health-checked"
+        } else {
+            ", plain records"
+        },
+        in_region.iter().cloned().collect::<Vec<_>>().join(", "),
+        survivor.as_ref().map_or_else(
+            || "nobody (no replica outside the region)".to_owned(),
+            ToString::to_string
+        ),
+    );
+    let (sender, kept) = recorded_traffic(targets.clone(), rate);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let dark_at = crate::live::now();
+    {
+        let mut locked = crate::lab::state::lock(&lab).await?;
+        let result = crate::lab::region::inject(
+            &engine,
+            &mut locked,
+            &region,
+            RegionFaultKind::RegionOutage,
+        )
+        .await;
+        locked.save()?;
+        println!("{}", result?);
+    }
+    // Detection: until no DNS server left names the region.
+    let started = Instant::now();
+    let mut detected = None;
+    while started.elapsed() < Duration::from_secs(30) {
+        let named = named_by_dns().await;
+        if !named.is_empty() && named.is_disjoint(&in_region) {
+            detected = Some(crate::live::now());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(detected) = detected else {
+        sender.finish().await;
+        anyhow::bail!("the DNS servers left still name region {region} after 30 s");
+    };
+    // The promotion, at once.
+    let mut promoted_at = None;
+    if let Some(replica) = &survivor {
+        promoted_at = Some(crate::live::now());
+        let mut locked = crate::lab::state::lock(&lab).await?;
+        let result = crate::lab::promote::promote(
+            &engine,
+            &mut locked,
+            &Subject::Host(replica.clone()),
+            false,
+            true,
+        )
+        .await;
+        locked.save()?;
+        result?;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    sender.finish().await;
+    let traces = std::mem::take(&mut *crate::locked(&kept));
+    let after: Vec<&RequestTrace> = traces.iter().filter(|r| r.at >= dark_at).collect();
+    let to_region = |r: &RequestTrace| region_of(&r.entry).as_deref() == Some(region.as_str());
+    let last_to_region = after.iter().filter(|r| to_region(r)).map(|r| r.at).max();
+    let first_write = promoted_at.and_then(|p| {
+        after
+            .iter()
+            .filter(|r| r.write && r.ok() && r.at >= p)
+            .map(|r| r.at)
+            .min()
+    });
+    let failed = after.iter().filter(|r| !r.ok()).count();
+    let reads_failed = after.iter().filter(|r| !r.write && !r.ok()).count();
+    let secs = |ms: u64| ms as f64 / 1000.0;
+    println!(
+        "detection: {:.3} s (until no DNS server left named region {region})",
+        secs(detected - dark_at)
+    );
+    match last_to_region {
+        Some(last) => println!(
+            "cached answers: clients sent to region {region} until {:.3} s after the outage \
+             ({:.3} s after detection; the TTL is {} s)",
+            secs(last - dark_at),
+            secs(last.saturating_sub(detected)),
+            t.dns.ttl_s
+        ),
+        None => println!("cached answers: no client sent to region {region} after the outage"),
+    }
+    match (promoted_at, first_write) {
+        (Some(p), Some(w)) => println!(
+            "promotion: first write {:.3} s after it began ({:.3} s after the outage)",
+            secs(w - p),
+            secs(w - dark_at)
+        ),
+        (Some(_), None) => println!("promotion: no write succeeded within 4 s"),
+        (None, _) => println!("promotion: none (no replica outside region {region})"),
+    }
+    println!(
+        "reads served from the other regions only after {:.3} s; {} of {} requests since the \
+         outage failed ({} reads, {} writes)",
+        secs(last_to_region.unwrap_or(dark_at).saturating_sub(dark_at)),
+        failed,
+        after.len(),
+        reads_failed,
+        failed - reads_failed
+    );
+    {
+        let mut locked = crate::lab::state::lock(&lab).await?;
+        let result = crate::lab::region::heal(&engine, &mut locked, &region, None).await;
+        locked.save()?;
+        for line in result? {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Traffic to `targets` at `rate` requests per second, a tenth of them
+/// writes, every request kept for the caller to read once it finishes.
+fn recorded_traffic(
+    targets: crate::lab::traffic::Targets,
+    rate: f64,
+) -> (
+    crate::lab::traffic::TrafficHandle,
+    std::sync::Arc<std::sync::Mutex<Vec<crate::live::RequestTrace>>>,
+) {
+    use crate::lab::traffic::{self, Rate, TrafficSettings};
+    let kept: std::sync::Arc<std::sync::Mutex<Vec<crate::live::RequestTrace>>> =
+        std::sync::Arc::default();
+    let sink: traffic::TraceSink = {
+        let kept = kept.clone();
+        std::sync::Arc::new(move |batch: Vec<crate::live::RequestTrace>| {
+            crate::locked(&kept).extend(batch);
+        })
+    };
+    let settings = TrafficSettings {
+        rate: Rate::PerSecond(rate),
+        writes_percent: 10,
+        read_back: false,
+    };
+    (traffic::spawn(targets, settings, sink), kept)
+}

@@ -4,6 +4,7 @@
 //! work itself is in `crate::lab`.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
@@ -74,8 +75,25 @@ pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow
             );
         }
     }
+    for (vip, address) in &launched.plan.vips {
+        println!("  {}", vip_line(vip, *address));
+    }
+    for d in &launched.plan.dns_servers {
+        println!("  dns 127.0.0.1:{} UDP and TCP  ({})", d.port, d.host);
+    }
     println!("stop it with: topolab down {}", launched.lab);
     Ok(())
+}
+
+/// A virtual IP, its address and its load balancers.
+fn vip_line(vip: &crate::model::Vip, address: std::net::Ipv4Addr) -> String {
+    let members: Vec<String> = vip.members.iter().map(ToString::to_string).collect();
+    format!(
+        "{} http://{address}:{}  (in the lab; keepalived moves it between {})",
+        vip.label(),
+        vip.port,
+        members.join(" and ")
+    )
 }
 
 /// The labs Docker knows of, by label.
@@ -169,6 +187,31 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
         for e in &s.entry_points {
             println!("  entry http://127.0.0.1:{} ({})", e.http, e.host);
         }
+        for (vip, address) in s.vips() {
+            let held = match crate::lab::vip::holder(SocketAddr::from((address, vip.port))).await {
+                Ok(h) => format!("held by {h}"),
+                Err(why) => format!("not answering here: {why}"),
+            };
+            println!("  {}, {held}", vip_line(&vip, address));
+        }
+        if !s.dns_servers.is_empty() {
+            let zone = s.topology.dns;
+            println!(
+                "  {} resolves through {} ({} records, TTL {} s)",
+                s.topology.domain,
+                s.dns_servers
+                    .iter()
+                    .map(|d| format!("{} at 127.0.0.1:{}", d.host, d.port))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if zone.health_checked {
+                    "health-checked"
+                } else {
+                    "plain"
+                },
+                zone.ttl_s
+            );
+        }
     } else {
         println!(
             "  (no state file: launched elsewhere or left by a crash; `topolab down {lab}` removes it)"
@@ -215,6 +258,9 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
         for (part, state) in parts {
             let id = match part {
                 Part::Holder => host.clone(),
+                // topolab's own: no host of the design.
+                Part::Router => "wan (router)".to_owned(),
+                Part::Monitoring => "monitoring".to_owned(),
                 other => format!("{host}/{}", other.label()),
             };
             let role = match part {
@@ -557,6 +603,22 @@ pub fn traffic_summary(stats: &traffic::RunStats, totals: &crate::live::Totals) 
             100.0 * totals.stale as f64 / totals.probes as f64
         );
     }
+    if totals.dns_failed > 0 {
+        let _ = writeln!(
+            out,
+            "{} of the failed requests were never sent: their client could not resolve the site's name",
+            totals.dns_failed
+        );
+    }
+    if totals.by_entry.len() > 1 {
+        let answered: u64 = totals.by_entry.values().sum();
+        let shares: Vec<String> = totals
+            .by_entry
+            .iter()
+            .map(|(e, n)| format!("{e} {:.1}%", 100.0 * *n as f64 / answered.max(1) as f64))
+            .collect();
+        let _ = writeln!(out, "entry points: {}", shares.join(", "));
+    }
     let served: u64 = totals.by_web.values().sum();
     for (web, n) in &totals.by_web {
         let _ = writeln!(
@@ -589,14 +651,23 @@ async fn lock_state(lab: &str) -> anyhow::Result<crate::lab::state::Locked> {
     Ok(crate::lab::state::lock(lab).await?)
 }
 
-/// `topolab fault LAB TARGET KIND`.
-pub async fn fault(
-    lab: String,
-    target: String,
-    kind: crate::lab::fault::FaultKind,
-) -> anyhow::Result<()> {
+/// `topolab fault LAB TARGET KIND`, or `topolab fault LAB region-outage|partition REGION`.
+pub async fn fault(lab: String, first: String, second: String) -> anyhow::Result<()> {
+    let words = super::fault_words(&first, &second).map_err(anyhow::Error::msg)?;
     let engine = Engine::connect().await?;
-    let target: Subject = target.parse().map_err(anyhow::Error::msg)?;
+    let (target, kind) = match words {
+        super::FaultWords::On(target, kind) => {
+            let target: Subject = target.parse().map_err(anyhow::Error::msg)?;
+            (target, kind)
+        }
+        super::FaultWords::Region(kind, region) => {
+            let mut state = lock_state(&lab).await?;
+            let result = crate::lab::region::inject(&engine, &mut state, &region, kind).await;
+            state.save()?;
+            println!("{}", result?);
+            return Ok(());
+        }
+    };
     let mut state = lock_state(&lab).await?;
     let result = crate::lab::fault::inject(&engine, &mut state, &target, kind).await;
     // What was done is recorded even when a later step failed.
@@ -605,8 +676,38 @@ pub async fn fault(
     Ok(())
 }
 
-/// `topolab heal LAB TARGET` or `topolab heal LAB --all`.
-pub async fn heal(lab: String, target: Option<String>) -> anyhow::Result<()> {
+/// `topolab heal LAB TARGET`, `topolab heal LAB region-outage|partition
+/// REGION` or `topolab heal LAB --all`.
+pub async fn heal(
+    lab: String,
+    target: Option<String>,
+    region: Option<String>,
+) -> anyhow::Result<()> {
+    let region_kind = target
+        .as_deref()
+        .and_then(|t| t.parse::<crate::protocol::RegionFaultKind>().ok());
+    if let Some(kind) = region_kind {
+        let Some(region) = region else {
+            anyhow::bail!("heal {kind} needs the region: `topolab heal {lab} {kind} REGION`");
+        };
+        let engine = Engine::connect().await?;
+        let mut state = lock_state(&lab).await?;
+        let result = crate::lab::region::heal(&engine, &mut state, &region, Some(kind)).await;
+        state.save()?;
+        let healed = result?;
+        if healed.is_empty() {
+            println!("region {region}: no {kind} recorded to heal");
+        }
+        for h in healed {
+            println!("{h}");
+        }
+        return Ok(());
+    }
+    if let (Some(t), Some(extra)) = (&target, &region) {
+        anyhow::bail!(
+            "heal takes one target: {t} {extra}? (`heal LAB TARGET`, or `heal LAB partition REGION`)"
+        );
+    }
     let engine = Engine::connect().await?;
     let subject: Option<Subject> = target
         .as_deref()

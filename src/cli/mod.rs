@@ -182,25 +182,32 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
-    /// Inject a fault into a running lab: TARGET is a host (`web-01`) or a
-    /// component (`web-01/nginx`).
+    /// Inject a fault into a running lab: `fault LAB TARGET KIND`, TARGET a
+    /// host (`web-01`) or a component (`web-01/nginx`); or, in a design of
+    /// regions, `fault LAB region-outage REGION` (every host of the region
+    /// down at once) or `fault LAB partition REGION` (the region cut off
+    /// the others, its hosts running).
     Fault {
         /// The lab.
         lab: String,
-        /// A host, or HOST/KIND.
+        /// A host, or HOST/KIND; or region-outage or partition.
         target: String,
         /// kill, stop, pause, restart, disconnect, slow, lossy, latency,
-        /// stop-replication, read-only, drain or maintenance.
-        #[arg(value_parser = parse_fault)]
-        kind: crate::lab::fault::FaultKind,
+        /// stop-replication, read-only, drain or maintenance; or the region.
+        kind: String,
     },
-    /// Undo the faults on TARGET (a host heals its components too), or every fault.
+    /// Undo the faults on TARGET (a host heals its components too), or every
+    /// fault; `heal LAB region-outage REGION` or `heal LAB partition REGION`
+    /// undoes a region's.
     Heal {
         /// The lab.
         lab: String,
-        /// A host, or HOST/KIND.
+        /// A host, or HOST/KIND; or region-outage or partition.
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         target: Option<String>,
+        /// The region, after region-outage or partition.
+        #[arg(conflicts_with = "all")]
+        region: Option<String>,
         /// Heal everything: every fault undone, every container running.
         #[arg(long)]
         all: bool,
@@ -346,6 +353,39 @@ enum BenchWhat {
         /// The first step's rate, requests per second.
         #[arg(long = "start-rate", default_value_t = 100.0)]
         start_rate: f64,
+    },
+    /// Time the move of a running lab's virtual IP under load: kill the
+    /// load balancer holding it, time until another member answers at the
+    /// address, count the failed requests, heal; N runs.
+    Vip {
+        /// The lab.
+        lab: String,
+        /// Requests per second sent to the address.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        /// How many runs.
+        #[arg(short = 'n', default_value_t = 3)]
+        runs: usize,
+        /// Break the whole host (its keepalived too), not just HAProxy.
+        #[arg(long)]
+        host: bool,
+        /// The fault: kill, stop or pause (a host that hangs).
+        #[arg(long, default_value = "kill", value_parser = parse_fault)]
+        fault: crate::lab::fault::FaultKind,
+    },
+    /// Time a region outage under load in a lab of regions: kill every
+    /// host of the region (the primary's by default), then time until DNS
+    /// stops naming it, until clients stop sending to it (their cached
+    /// answers), and from a promotion in another region to its first write.
+    Region {
+        /// The lab.
+        lab: String,
+        /// Requests per second, through the lab's DNS.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        /// The region that goes dark (default: the primary's).
+        #[arg(long)]
+        region: Option<String>,
     },
     /// Time the data checker on a synthetic history of N writes, one in a
     /// thousand of them lost.
@@ -549,7 +589,12 @@ pub fn run() -> ExitCode {
                 ExitCode::from(1)
             })
         }),
-        Some(Command::Heal { lab, target, .. }) => block_on(lab::heal(lab, target)),
+        Some(Command::Heal {
+            lab,
+            target,
+            region,
+            ..
+        }) => block_on(lab::heal(lab, target, region)),
         Some(Command::Apply {
             lab,
             topology,
@@ -606,6 +651,43 @@ pub fn run() -> ExitCode {
                 ExitCode::from(1)
             })
         }),
+        Some(Command::Bench {
+            what: BenchWhat::Region { lab, rate, region },
+        }) => {
+            if !(rate.is_finite() && (1.0..=crate::protocol::MAX_RATE).contains(&rate)) {
+                eprintln!(
+                    "error: --rate must be between 1 and {} requests per second",
+                    crate::protocol::MAX_RATE
+                );
+                return ExitCode::from(2);
+            }
+            block_on(bench::region(lab, rate, region))
+        }
+        Some(Command::Bench {
+            what:
+                BenchWhat::Vip {
+                    lab,
+                    rate,
+                    runs,
+                    host,
+                    fault,
+                },
+        }) => {
+            if !(rate.is_finite() && (1.0..=crate::protocol::MAX_RATE).contains(&rate)) || runs == 0
+            {
+                eprintln!(
+                    "error: --rate must be between 1 and {} requests per second, and -n at least 1",
+                    crate::protocol::MAX_RATE
+                );
+                return ExitCode::from(2);
+            }
+            use crate::lab::fault::FaultKind;
+            if !matches!(fault, FaultKind::Kill | FaultKind::Stop | FaultKind::Pause) {
+                eprintln!("error: --fault must be kill, stop or pause");
+                return ExitCode::from(2);
+            }
+            block_on(bench::vip(lab, rate, runs, host, fault))
+        }
         Some(Command::Bench {
             what: BenchWhat::Checker { writes },
         }) => {
@@ -776,7 +858,11 @@ async fn images(action: ImagesAction) -> anyhow::Result<()> {
     let say = |line: String| println!("{line}");
     match action {
         ImagesAction::Build { rebuild } => {
-            if rebuild || engine.image_labels(images::BASE_IMAGE).await?.is_none() {
+            let problem = images::base_problem(&engine).await?;
+            if let Some(why) = problem.filter(|_| !rebuild) {
+                println!("{} {why}: building it", images::BASE_IMAGE);
+            }
+            if rebuild || problem.is_some() {
                 let started = std::time::Instant::now();
                 images::build_base(&engine, &say).await?;
                 println!(
@@ -1045,4 +1131,20 @@ fn parse_rate(rate: &str, concurrency: usize) -> Result<crate::lab::traffic::Rat
 
 fn parse_fault(s: &str) -> Result<crate::lab::fault::FaultKind, String> {
     s.parse()
+}
+
+/// A fault's two words: `TARGET KIND`, or `region-outage|partition REGION`.
+pub enum FaultWords {
+    /// A host's or a component's.
+    On(String, crate::lab::fault::FaultKind),
+    /// A region's.
+    Region(crate::protocol::RegionFaultKind, String),
+}
+
+/// Reads `fault LAB A B`'s two words.
+pub fn fault_words(a: &str, b: &str) -> Result<FaultWords, String> {
+    if let Ok(kind) = a.parse::<crate::protocol::RegionFaultKind>() {
+        return Ok(FaultWords::Region(kind, b.to_owned()));
+    }
+    Ok(FaultWords::On(a.to_owned(), parse_fault(b)?))
 }

@@ -65,6 +65,9 @@ fn joined_service(o: &mut String, ctx: &Ctx, host: &Host, r: &Recipe, used: &mut
     limits(o, host.size);
     emit!(o, "    network_mode: \"service:{h}\"");
     emit!(o, "    depends_on: [{h}]");
+    if !r.capabilities.is_empty() {
+        emit!(o, "    cap_add: [{}]", r.capabilities.join(", "));
+    }
     labels(o, ctx, h, r.part.label());
     command(o, &r.command);
     secrets(o, &r.secrets, used);
@@ -116,6 +119,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
     emit!(o);
     emit!(o, "services:");
     let published = crate::model::published_ports(t);
+    let dns_ports = crate::model::dns_published_ports(t);
     let mut used = BTreeSet::new();
     for host in &t.hosts {
         let h = &host.name;
@@ -123,7 +127,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
             o,
             "  # Host {h}: owns the network namespace its components share."
         );
-        let holder = recipe::holder();
+        let holder = recipe::holder(&ctx.plan, h);
         emit!(
             o,
             "  # Size: {}. The lab nests the host's containers in one cgroup so that",
@@ -137,11 +141,14 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         emit!(o, "    image: ${{{}}}", holder.image.env_var());
         emit!(o, "    init: true");
         limits(&mut o, host.size);
+        if !holder.capabilities.is_empty() {
+            emit!(o, "    cap_add: [{}]", holder.capabilities.join(", "));
+        }
         command(&mut o, &holder.command);
         emit!(o, "    hostname: {h}");
         emit!(o, "    networks:");
         for (net, addr) in ctx.plan.host_addresses(h) {
-            emit!(o, "      {}:", net.as_str());
+            emit!(o, "      {}:", net.name());
             emit!(o, "        ipv4_address: {addr}");
         }
         if let Some(p) = published.iter().find(|p| p.host == *h) {
@@ -158,6 +165,16 @@ pub(super) fn compose(ctx: &Ctx) -> String {
                     o,
                     "      - \"127.0.0.1:${{{}:-{https}}}:{target}\"",
                     port_var("HTTPS", h),
+                );
+            }
+        }
+        if let Some((_, port, target)) = dns_ports.iter().find(|(d, _, _)| d == h) {
+            emit!(o, "    ports:");
+            for proto in ["udp", "tcp"] {
+                emit!(
+                    o,
+                    "      - \"127.0.0.1:${{{}:-{port}}}:{target}/{proto}\"",
+                    port_var("DNS", h),
                 );
             }
         }
@@ -178,7 +195,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         command(&mut o, &r.command);
         emit!(o, "    networks:");
         for net in ctx.plan.networks() {
-            emit!(o, "      - {}", net.as_str());
+            emit!(o, "      - {}", net.name());
         }
         emit!(o, "    ports:");
         emit!(
@@ -189,13 +206,43 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         volumes(&mut o, &r, &HostName::new("monitoring"));
         labels(&mut o, ctx, &HostName::new("monitoring"), "monitoring");
     }
+    if ctx.plan.spans_regions() {
+        emit!(
+            o,
+            "  # The WAN: joins the regions' networks and forwards between them, {} ms",
+            t.wan.latency_ms
+        );
+        emit!(
+            o,
+            "  # added to each round trip where the kernel has netem. Each host routes"
+        );
+        emit!(o, "  # the other regions' subnets through it.");
+        let r = recipe::router(t);
+        emit!(o, "  {}:", r.part.label());
+        emit!(o, "    image: ${{{}}}", r.image.env_var());
+        emit!(o, "    init: true");
+        emit!(o, "    cap_add: [{}]", r.capabilities.join(", "));
+        emit!(o, "    sysctls:");
+        for (key, value) in r.part.sysctls() {
+            emit!(o, "      {key}: {}", quote(value));
+        }
+        command(&mut o, &r.command);
+        emit!(o, "    networks:");
+        for net in ctx.plan.networks() {
+            if let Some(addr) = ctx.plan.router(net) {
+                emit!(o, "      {}:", net.name());
+                emit!(o, "        ipv4_address: {addr}");
+            }
+        }
+        labels(&mut o, ctx, &HostName::new(r.part.label()), r.part.label());
+    }
     emit!(o);
     emit!(o, "networks:");
     for net in ctx.plan.networks() {
-        emit!(o, "  {}:", net.as_str());
+        emit!(o, "  {}:", net.name());
         emit!(o, "    ipam:");
         emit!(o, "      config:");
-        if let Some(cidr) = ctx.plan.cidr(*net) {
+        if let Some(cidr) = ctx.plan.cidr(net) {
             emit!(o, "        - subnet: {cidr}");
         }
         emit!(o, "    labels:");
@@ -254,6 +301,9 @@ pub(super) fn env_file(ctx: &Ctx) -> String {
     ] {
         emit!(o, "{name}={image}");
     }
+    if ctx.topology.dns_servers().next().is_some() {
+        emit!(o, "TOPOLAB_DNS_IMAGE={}", images.dns);
+    }
     o
 }
 
@@ -283,6 +333,13 @@ pub(super) fn readme(ctx: &Ctx) -> String {
             p.host
         );
     }
+    for (host, port, _) in crate::model::dns_published_ports(t) {
+        emit!(
+            o,
+            "dig @127.0.0.1 -p {port} {}   # asked of {host}",
+            t.domain
+        );
+    }
     emit!(
         o,
         "docker-compose down -v   # stop and remove everything, data included"
@@ -300,6 +357,12 @@ pub(super) fn readme(ctx: &Ctx) -> String {
         o,
         "each, readable by you only; each service mounts only those it reads.\n"
     );
+    if t.dns_servers().next().is_some() {
+        emit!(
+            o,
+            "The DNS servers' ports (UDP and TCP) change the same way (`TOPOLAB_DNS_PORT_...`).\n"
+        );
+    }
     emit!(o, "## Files\n");
     emit!(
         o,

@@ -92,6 +92,9 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
         "    # Path header: which load balancer handled the request."
     );
     emit!(o, "    http-response set-header X-Topolab-Lb {me}");
+    if lb.vip.is_some() {
+        super::vrrp::haproxy_lines(&mut o, host);
+    }
     emit!(o, "    default_backend web");
     emit!(o);
     emit!(o, "backend web");

@@ -4,6 +4,7 @@
 
 mod app;
 mod compose;
+pub mod dns;
 mod haproxy;
 mod monitoring;
 mod mysql;
@@ -11,6 +12,7 @@ mod nginx;
 pub mod recipe;
 pub mod release;
 mod secrets;
+pub mod vrrp;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -78,6 +80,8 @@ pub struct Images {
     pub db: String,
     /// Prometheus and the MySQL exporter.
     pub monitoring: String,
+    /// The DNS server (PowerDNS).
+    pub dns: String,
 }
 
 impl Images {
@@ -91,6 +95,7 @@ impl Images {
             web: base.clone(),
             app: format!("topolab-app:{}", env!("CARGO_PKG_VERSION")),
             db: base.clone(),
+            dns: base.clone(),
             monitoring: base,
         }
     }
@@ -184,7 +189,7 @@ pub fn component_secrets(topology: &Topology, host: &Host, kind: ComponentKind) 
             }
             out
         }
-        ComponentKind::Nginx => Vec::new(),
+        ComponentKind::Nginx | ComponentKind::Dns => Vec::new(),
         ComponentKind::App => vec![Secret::AppPassword, Secret::AdminToken],
         ComponentKind::Db => vec![
             Secret::DbRootPassword,
@@ -262,6 +267,16 @@ pub fn generate(
             match component {
                 Component::Lb(lb) => {
                     out.add(format!("{h}/haproxy.cfg"), haproxy::config(&ctx, host, lb));
+                    if let Some(vip) = topology.vip_of(h) {
+                        out.add(
+                            format!("{h}/keepalived.conf"),
+                            vrrp::keepalived_conf(&ctx, host, &vip),
+                        );
+                        out.add(
+                            format!("{h}/vrrp-check.sh"),
+                            vrrp::check_script(&ctx, host, lb),
+                        );
+                    }
                     if topology.security.tls {
                         out.add(format!("{h}/tls/lab.pem"), secrets.tls_cert_pem.clone());
                     }
@@ -279,6 +294,11 @@ pub fn generate(
                         mysql::bootstrap_sql(&ctx, host, db),
                     );
                     out.add(format!("{h}/db-start.sh"), mysql::start_script(&ctx, host));
+                }
+                Component::Dns(dns) => {
+                    out.add(format!("{h}/pdns.conf"), dns::pdns_conf(&ctx, host, dns));
+                    out.add(format!("{h}/named.conf"), dns::named_conf(&ctx, host));
+                    out.add(format!("{h}/zone"), dns::zone_file(&ctx, host));
                 }
             }
         }

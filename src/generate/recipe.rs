@@ -7,7 +7,7 @@
 
 use super::{Secret, paths};
 use crate::model::{
-    AddressPlan, Component, ComponentKind, EXPORTER_PORT, Host, Topology, serving_network,
+    AddressPlan, Component, ComponentKind, EXPORTER_PORT, Host, HostName, Topology, serving_network,
 };
 
 /// What a container is in its host.
@@ -19,8 +19,12 @@ pub enum Part {
     Component(ComponentKind),
     /// The MySQL exporter beside a database (monitoring).
     Exporter,
+    /// keepalived beside a load balancer that shares a virtual IP.
+    Vrrp,
     /// Prometheus (monitoring).
     Monitoring,
+    /// The router joining the regions' networks (the "WAN").
+    Router,
 }
 
 impl Part {
@@ -31,7 +35,17 @@ impl Part {
             Self::Holder => "holder",
             Self::Component(k) => k.as_str(),
             Self::Exporter => "exporter",
+            Self::Vrrp => "vrrp",
             Self::Monitoring => "monitoring",
+            Self::Router => "wan",
+        }
+    }
+
+    /// Kernel settings of its network namespace: the router forwards.
+    pub fn sysctls(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Router => &[("net.ipv4.ip_forward", "1")],
+            _ => &[],
         }
     }
 
@@ -40,7 +54,9 @@ impl Part {
         match s {
             "holder" => Some(Self::Holder),
             "exporter" => Some(Self::Exporter),
+            "vrrp" => Some(Self::Vrrp),
             "monitoring" => Some(Self::Monitoring),
+            "wan" => Some(Self::Router),
             other => other.parse().ok().map(Self::Component),
         }
     }
@@ -61,6 +77,8 @@ pub enum ImageRole {
     Db,
     /// Prometheus and the exporter.
     Monitoring,
+    /// The DNS server.
+    Dns,
 }
 
 impl ImageRole {
@@ -73,6 +91,7 @@ impl ImageRole {
             Self::App => "TOPOLAB_APP_IMAGE",
             Self::Db => "TOPOLAB_DB_IMAGE",
             Self::Monitoring => "TOPOLAB_MONITORING_IMAGE",
+            Self::Dns => "TOPOLAB_DNS_IMAGE",
         }
     }
 }
@@ -87,6 +106,7 @@ impl super::Images {
             ImageRole::App => &self.app,
             ImageRole::Db => &self.db,
             ImageRole::Monitoring => &self.monitoring,
+            ImageRole::Dns => &self.dns,
         }
     }
 }
@@ -114,6 +134,9 @@ pub enum Readiness {
         /// The path.
         path: &'static str,
     },
+    /// PowerDNS answers on its control socket (`pdns_control rping`),
+    /// which it opens once it listens for queries.
+    Dns,
     /// Nothing to wait for.
     Started,
 }
@@ -174,6 +197,8 @@ pub struct Recipe {
     pub ready: Readiness,
     /// A rough resident memory need, in MiB (the launch's memory check).
     pub memory_mib: u64,
+    /// Capabilities beyond Docker's defaults.
+    pub capabilities: &'static [&'static str],
 }
 
 fn words(w: &[&str]) -> Vec<String> {
@@ -184,18 +209,36 @@ fn config(path: &str) -> String {
     format!("{}/{path}", paths::CONFIG_DIR)
 }
 
-/// The holder of a host's network namespace.
-pub fn holder() -> Recipe {
+/// The holder of a host's network namespace. In a design of regions it
+/// first routes the other regions' subnets through the router (it may: a
+/// holder has `NET_ADMIN`).
+pub fn holder(plan: &AddressPlan, host: &HostName) -> Recipe {
+    let routes = plan.routes(host);
+    let command = if routes.is_empty() {
+        words(&["sleep", "infinity"])
+    } else {
+        let mut script: Vec<String> = routes
+            .iter()
+            .map(|(cidr, via)| format!("ip route replace {cidr} via {via}"))
+            .collect();
+        script.push("exec sleep infinity".to_owned());
+        vec!["sh".to_owned(), "-c".to_owned(), script.join(" && ")]
+    };
     Recipe {
         part: Part::Holder,
         image: ImageRole::Holder,
-        command: words(&["sleep", "infinity"]),
+        command,
         files: Vec::new(),
         secrets: Vec::new(),
         volume: None,
         serves_on: None,
         ready: Readiness::Started,
         memory_mib: 2,
+        capabilities: if routes.is_empty() {
+            &[]
+        } else {
+            &["NET_ADMIN"]
+        },
     }
 }
 
@@ -242,6 +285,7 @@ pub fn component(topology: &Topology, host: &Host, component: &Component) -> Rec
                     path: "/",
                 },
                 memory_mib: 40,
+                capabilities: &[],
             }
         }
         Component::Nginx(web) => Recipe {
@@ -257,6 +301,7 @@ pub fn component(topology: &Topology, host: &Host, component: &Component) -> Rec
                 path: "/health",
             },
             memory_mib: 10,
+            capabilities: &[],
         },
         Component::App(app) => Recipe {
             part: Part::Component(kind),
@@ -286,6 +331,7 @@ pub fn component(topology: &Topology, host: &Host, component: &Component) -> Rec
                 path: "/health",
             },
             memory_mib: 30,
+            capabilities: &[],
         },
         Component::Db(db) => Recipe {
             part: Part::Component(kind),
@@ -304,6 +350,25 @@ pub fn component(topology: &Topology, host: &Host, component: &Component) -> Rec
             serves_on: Some(db.port),
             ready: Readiness::Sql,
             memory_mib: 220,
+            capabilities: &[],
+        },
+        Component::Dns(dns) => Recipe {
+            part: Part::Component(kind),
+            image: ImageRole::Dns,
+            command: vec![
+                "pdns_server".to_owned(),
+                format!("--config-dir={}", paths::CONFIG_DIR),
+            ],
+            files: ["pdns.conf", "named.conf", "zone"]
+                .into_iter()
+                .map(|name| file(name, config(name), 0o644))
+                .collect(),
+            secrets,
+            volume: None,
+            serves_on: Some(dns.port),
+            ready: Readiness::Dns,
+            memory_mib: 30,
+            capabilities: &[],
         },
     }
 }
@@ -331,6 +396,7 @@ pub fn exporter(topology: &Topology, plan: &AddressPlan, host: &Host) -> Recipe 
         serves_on: None,
         ready: Readiness::Started,
         memory_mib: 20,
+        capabilities: &[],
     }
 }
 
@@ -359,19 +425,104 @@ pub fn monitoring() -> Recipe {
             path: "/-/ready",
         },
         memory_mib: 120,
+        capabilities: &[],
+    }
+}
+
+/// The router of a design of regions: it joins every region's networks,
+/// forwards between them, and delays what it sends on by half the WAN's
+/// round trip (Linux's netem), so a round trip between regions takes
+/// `wan.latency_ms` more. Where the kernel has no netem it forwards
+/// without delay and says so in its log.
+pub fn router(topology: &Topology) -> Recipe {
+    let half_ms = topology.wan.latency_ms / 2;
+    let odd_us = (topology.wan.latency_ms % 2) * 500;
+    let delay = if odd_us == 0 {
+        format!("{half_ms}ms")
+    } else {
+        format!("{}us", half_ms * 1000 + odd_us)
+    };
+    let mut script = Vec::new();
+    if topology.wan.latency_ms > 0 {
+        script.push(format!(
+            "for dev in $(ls /sys/class/net); do [ \"$dev\" = lo ] || \
+             tc qdisc replace dev \"$dev\" root netem delay {delay} \
+             || echo \"{NO_NETEM}: $dev forwards without the WAN's latency\"; done"
+        ));
+    }
+    script.push(format!("touch {ROUTER_READY}"));
+    script.push("exec sleep infinity".to_owned());
+    Recipe {
+        part: Part::Router,
+        image: ImageRole::Holder,
+        command: vec!["sh".to_owned(), "-c".to_owned(), script.join("; ")],
+        files: Vec::new(),
+        secrets: Vec::new(),
+        volume: None,
+        serves_on: None,
+        ready: Readiness::Started,
+        memory_mib: 2,
+        capabilities: &["NET_ADMIN"],
+    }
+}
+
+/// What the router logs when the kernel cannot delay its packets.
+pub const NO_NETEM: &str = "no netem";
+/// The file the router writes once its interfaces are set up.
+pub const ROUTER_READY: &str = "/run/topolab-wan-ready";
+
+/// The containers beside `host`'s components, in [`of_host`]'s order:
+/// keepalived beside a load balancer sharing a virtual IP, the exporter
+/// beside a database when monitoring is on. A fault on the host acts on
+/// them too.
+pub fn sidecars(topology: &Topology, host: &Host) -> Vec<Part> {
+    let mut out = Vec::new();
+    if host.load_balancer().is_some_and(|lb| lb.vip.is_some()) {
+        out.push(Part::Vrrp);
+    }
+    if host.database().is_some() && topology.monitoring.enabled {
+        out.push(Part::Exporter);
+    }
+    out
+}
+
+/// keepalived beside `host`'s load balancer, a member of a virtual IP:
+/// it may change the host's addresses (NET_ADMIN) and sends VRRP.
+pub fn vrrp(host: &Host) -> Recipe {
+    let file = |name: &str, mode: u32| FileMount {
+        artifact: format!("{}/{name}", host.name),
+        path: config(name),
+        mode,
+    };
+    Recipe {
+        part: Part::Vrrp,
+        image: ImageRole::Lb,
+        command: super::vrrp::command(),
+        files: vec![file("keepalived.conf", 0o644), file("vrrp-check.sh", 0o755)],
+        secrets: Vec::new(),
+        volume: None,
+        serves_on: None,
+        ready: Readiness::Started,
+        memory_mib: 10,
+        capabilities: &["NET_ADMIN"],
     }
 }
 
 /// Every container of `host` but its holder, in order: its components,
-/// then the exporter beside its database when monitoring is on.
+/// keepalived beside a load balancer sharing a virtual IP, then the
+/// exporter beside its database when monitoring is on.
 pub fn of_host(topology: &Topology, plan: &AddressPlan, host: &Host) -> Vec<Recipe> {
     let mut out: Vec<Recipe> = host
         .components
         .iter()
         .map(|c| component(topology, host, c))
         .collect();
-    if host.database().is_some() && topology.monitoring.enabled {
-        out.push(exporter(topology, plan, host));
+    for part in sidecars(topology, host) {
+        match part {
+            Part::Vrrp => out.push(vrrp(host)),
+            Part::Exporter => out.push(exporter(topology, plan, host)),
+            Part::Holder | Part::Component(_) | Part::Monitoring | Part::Router => {}
+        }
     }
     out
 }
@@ -383,28 +534,31 @@ mod tests {
 
     #[test]
     fn every_component_kind_has_a_recipe_that_runs_it() {
-        let t = Preset::find("secured-monitored")
-            .and_then(|p| p.topology().ok())
-            .expect("preset");
         let mut seen = std::collections::BTreeSet::new();
-        for host in &t.hosts {
-            for c in &host.components {
-                let r = component(&t, host, c);
-                seen.insert(c.kind());
-                assert_eq!(r.part, Part::Component(c.kind()));
-                assert!(!r.command.is_empty(), "{}", c.kind());
-                assert!(r.serves_on.is_some(), "{}", c.kind());
-                assert!(r.memory_mib > 0);
-                // Every file it reads is generated.
-                let files = crate::generate::generate(
-                    &t,
-                    &crate::generate::Settings::for_topology(&t),
-                    &crate::generate::Secrets::generate(&t.domain).expect("secrets"),
-                )
-                .expect("valid");
-                for f in &r.files {
-                    assert!(files.get(&f.artifact).is_some(), "{}", f.artifact);
-                    assert!(f.path.starts_with('/'));
+        for t in ["secured-monitored", "dns"].map(|name| {
+            Preset::find(name)
+                .and_then(|p| p.topology().ok())
+                .expect("preset")
+        }) {
+            for host in &t.hosts {
+                for c in &host.components {
+                    let r = component(&t, host, c);
+                    seen.insert(c.kind());
+                    assert_eq!(r.part, Part::Component(c.kind()));
+                    assert!(!r.command.is_empty(), "{}", c.kind());
+                    assert!(r.serves_on.is_some(), "{}", c.kind());
+                    assert!(r.memory_mib > 0);
+                    // Every file it reads is generated.
+                    let files = crate::generate::generate(
+                        &t,
+                        &crate::generate::Settings::for_topology(&t),
+                        &crate::generate::Secrets::generate(&t.domain).expect("secrets"),
+                    )
+                    .expect("valid");
+                    for f in &r.files {
+                        assert!(files.get(&f.artifact).is_some(), "{}", f.artifact);
+                        assert!(f.path.starts_with('/'));
+                    }
                 }
             }
         }
@@ -420,6 +574,7 @@ mod tests {
             Part::Holder,
             Part::Exporter,
             Part::Monitoring,
+            Part::Router,
         ]);
         for p in parts {
             assert_eq!(Part::from_label(p.label()), Some(p));

@@ -25,7 +25,8 @@ use super::traffic::{self, TrafficHandle};
 use crate::live::Observation;
 use crate::model::{ComponentId, HostName, Subject, Topology};
 use crate::protocol::{
-    CommandId, FaultKind, FoundLab, LabCommand, LabEvent, LabName, TrafficSettings, error_chain,
+    CommandId, FaultKind, FoundLab, LabCommand, LabEvent, LabName, RegionFaultKind,
+    TrafficSettings, error_chain,
 };
 
 /// Where events go (the UI's channel plus a repaint request).
@@ -160,6 +161,13 @@ impl Actor {
                 kind,
             } => self.fault(id, lab, target, kind),
             LabCommand::Heal { id, lab, target } => self.heal(id, lab, target),
+            LabCommand::RegionFault {
+                id,
+                lab,
+                region,
+                kind,
+            } => self.region_fault(id, lab, region, kind),
+            LabCommand::HealRegion { id, lab, region } => self.heal_region(id, lab, region),
             LabCommand::Assess { id, lab, replica } => self.assess(id, lab, replica),
             LabCommand::Promote {
                 id,
@@ -416,6 +424,32 @@ impl Actor {
                     None => super::fault::heal_all(&engine, state).await,
                 };
                 healed.map(|h| h.join("; ")).map_err(|e| error_chain(&e))
+            })
+            .await
+        });
+    }
+
+    fn region_fault(&self, id: CommandId, lab: LabName, region: String, kind: RegionFaultKind) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            with_state(&lab, &sink, async |state| {
+                super::region::inject(&engine, state, &region, kind)
+                    .await
+                    .map(|done| done.to_string())
+                    .map_err(|e| error_chain(&e))
+            })
+            .await
+        });
+    }
+
+    fn heal_region(&self, id: CommandId, lab: LabName, region: String) {
+        let (engine, sink) = (self.engine.clone(), self.sink.clone());
+        self.spawn(id, async move {
+            with_state(&lab, &sink, async |state| {
+                super::region::heal(&engine, state, &region, None)
+                    .await
+                    .map(|h| h.join("; "))
+                    .map_err(|e| error_chain(&e))
             })
             .await
         });

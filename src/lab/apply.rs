@@ -165,7 +165,13 @@ pub(super) fn plan_of(state: &LabState) -> Result<Plan, LabError> {
         .iter()
         .map(|e| (e.host.clone(), (e.http, e.https)))
         .collect();
+    let dns_ports = state
+        .dns_servers
+        .iter()
+        .map(|d| (d.host.clone(), d.port))
+        .collect();
     let params = PlanParams {
+        dns_ports,
         lab: state.lab.clone(),
         profile: state.profile,
         app_image: state.app_image.clone(),
@@ -222,6 +228,7 @@ impl Exec<'_> {
                 self.semi_sync(after, on).await?;
                 self.sync_files(old, new, after, None).await
             }
+            Step::Dns(_) => self.sync_files(old, new, after, None).await,
             Step::Monitoring(false) => {
                 // The load balancers stop serving metrics, then Prometheus
                 // and the exporters go.
@@ -316,6 +323,7 @@ impl Exec<'_> {
                 self.remove_volumes(&before.lab, host, &[VolumeKind::Data, VolumeKind::AppFiles])
                     .await?;
                 after.entry_points.retain(|e| &e.host != host);
+                after.dns_servers.retain(|d| &d.host != host);
                 after.faults.retain(|f| f.target.host() != host);
                 Ok(())
             }
@@ -331,6 +339,24 @@ impl Exec<'_> {
             .filter(|h| !before.entry_points.iter().any(|e| e.host == h.name))
             .map(|h| h.name.clone())
             .collect();
+        let new_dns: Vec<HostName> = after
+            .topology
+            .dns_servers()
+            .filter(|(h, _)| !before.dns_servers.iter().any(|d| d.host == h.name))
+            .map(|(h, _)| h.name.clone())
+            .collect();
+        if !new_dns.is_empty() {
+            let mut only = after.topology.clone();
+            only.hosts.retain(|h| new_dns.contains(&h.name));
+            for (host, port) in launch::choose_dns_ports(&only)? {
+                self.note(format!(
+                    "{host} answers DNS queries at 127.0.0.1:{port} (UDP and TCP)"
+                ));
+                after
+                    .dns_servers
+                    .push(crate::protocol::DnsEndpoint { host, port });
+            }
+        }
         if new.is_empty() {
             return Ok(());
         }
@@ -460,8 +486,8 @@ impl Exec<'_> {
                 Phase::Web => 3,
                 _ => 4,
             },
-            Part::Exporter => 5,
-            Part::Monitoring => 6,
+            Part::Exporter | Part::Vrrp => 5,
+            Part::Monitoring | Part::Router => 6,
         };
         let stage = |n: u8| -> Vec<&ContainerPlan> {
             added.iter().copied().filter(|c| order(c) == n).collect()
@@ -802,10 +828,15 @@ impl Exec<'_> {
         after: &LabState,
         skip: Option<&str>,
     ) -> Result<(), LabError> {
-        // The servers first, the load balancers that send to them last.
-        let lb_last = |c: &&ContainerPlan| c.part == Part::Component(ComponentKind::Lb);
+        // The servers first, then the load balancers that send to them,
+        // then the DNS servers whose records name the load balancers.
+        let order = |c: &&ContainerPlan| match c.part {
+            Part::Component(ComponentKind::Lb) => 1,
+            Part::Component(ComponentKind::Dns) => 2,
+            _ => 0,
+        };
         let mut ordered: Vec<&ContainerPlan> = new.containers.iter().collect();
-        ordered.sort_by_key(lb_last);
+        ordered.sort_by_key(order);
         for c in ordered {
             if Some(c.name.as_str()) == skip {
                 continue;
@@ -824,13 +855,20 @@ impl Exec<'_> {
                     self.repoint_app(after, &new.artifacts, &c.host).await?;
                 }
                 Part::Component(ComponentKind::Db) => self.upload_files(c).await?,
+                Part::Component(ComponentKind::Dns) => self.reload_dns(after, c).await?,
                 Part::Monitoring => {
                     self.upload_files(c).await?;
                     self.explain(format!("docker kill -s HUP {}", c.name));
                     self.engine.kill(&c.name, "SIGHUP").await?;
                     self.note("Prometheus reread its targets".to_owned());
                 }
-                Part::Holder | Part::Exporter => {}
+                Part::Vrrp => {
+                    self.upload_files(c).await?;
+                    self.explain(format!("docker kill -s HUP {}", c.name));
+                    self.engine.kill(&c.name, "SIGHUP").await?;
+                    self.note(format!("{}'s keepalived reread its configuration", c.host));
+                }
+                Part::Holder | Part::Exporter | Part::Router => {}
             }
         }
         Ok(())
@@ -979,6 +1017,35 @@ impl Exec<'_> {
 
     /// Checks the new nginx.conf with `nginx -t`, then reloads Nginx (its
     /// workers finish their requests).
+    /// New zone files for a DNS server, and PowerDNS re-reads the zone
+    /// (its BIND backend's `bind-reload-now`): no restart, no lost query.
+    async fn reload_dns(&self, after: &LabState, c: &ContainerPlan) -> Result<(), LabError> {
+        self.upload_files(c).await?;
+        let (zone, _) = crate::generate::dns::zone_of(&after.topology.domain);
+        let config = format!("--config-dir={}", paths::CONFIG_DIR);
+        let cmd = [
+            "pdns_control",
+            config.as_str(),
+            "bind-reload-now",
+            zone.as_str(),
+        ];
+        self.explain(format!("docker exec {} {}", c.name, cmd.join(" ")));
+        match self.engine.exec(&c.name, &cmd).await? {
+            (0, out) if !out.to_ascii_lowercase().contains("error") => {
+                self.note(format!("{}/dns re-read its zone {zone}", c.host));
+                Ok(())
+            }
+            (code, out) => Err(LabError::Step {
+                phase: "DNS server",
+                why: format!(
+                    "{}/dns did not re-read its zone ({code}): {}",
+                    c.host,
+                    out.trim()
+                ),
+            }),
+        }
+    }
+
     async fn reload_nginx(&self, c: &ContainerPlan) -> Result<(), LabError> {
         self.upload_files(c).await?;
         let conf = format!("{}/nginx.conf", paths::CONFIG_DIR);

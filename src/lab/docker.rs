@@ -183,14 +183,18 @@ pub struct CreateSpec {
     pub network_mode: Option<String>,
     /// First network and the fixed address on it.
     pub network: Option<(String, String)>,
-    /// (container port, host port) published on 127.0.0.1.
+    /// (container port, host port) published on 127.0.0.1, TCP.
     pub ports: Vec<(u16, u16)>,
+    /// (container port, host port) published on 127.0.0.1, UDP.
+    pub udp_ports: Vec<(u16, u16)>,
     /// (volume, mount path).
     pub volume: Option<(String, String)>,
     /// Run under Docker's init.
     pub init: bool,
     /// Extra capabilities.
     pub cap_add: Vec<String>,
+    /// Kernel settings of its own network namespace.
+    pub sysctls: HashMap<String, String>,
     /// The cgroup the container's own cgroup is created under.
     pub cgroup_parent: Option<String>,
     /// CPU budget, nanoseconds of CPU time per second.
@@ -595,12 +599,22 @@ impl Engine {
 
     /// Creates (does not start) a container.
     pub async fn create_container(&self, spec: &CreateSpec) -> Result<(), DockerError> {
-        let port_bindings = (!spec.ports.is_empty()).then(|| {
-            spec.ports
+        let published: Vec<(String, u16)> = spec
+            .ports
+            .iter()
+            .map(|(inside, outside)| (format!("{inside}/tcp"), *outside))
+            .chain(
+                spec.udp_ports
+                    .iter()
+                    .map(|(inside, outside)| (format!("{inside}/udp"), *outside)),
+            )
+            .collect();
+        let port_bindings = (!published.is_empty()).then(|| {
+            published
                 .iter()
                 .map(|(inside, outside)| {
                     (
-                        format!("{inside}/tcp"),
+                        inside.clone(),
                         Some(vec![PortBinding {
                             host_ip: Some("127.0.0.1".to_owned()),
                             host_port: Some(outside.to_string()),
@@ -638,14 +652,15 @@ impl Engine {
             cmd: Some(spec.cmd.clone()),
             labels: Some(spec.labels.clone()),
             hostname: spec.hostname.clone(),
-            exposed_ports: (!spec.ports.is_empty())
-                .then(|| spec.ports.iter().map(|(p, _)| format!("{p}/tcp")).collect()),
+            exposed_ports: (!published.is_empty())
+                .then(|| published.iter().map(|(p, _)| p.clone()).collect()),
             host_config: Some(HostConfig {
                 network_mode: spec.network_mode.clone(),
                 port_bindings,
                 mounts,
                 init: Some(spec.init),
                 cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+                sysctls: (!spec.sysctls.is_empty()).then(|| spec.sysctls.clone()),
                 cgroup_parent: spec.cgroup_parent.clone(),
                 nano_cpus: spec.nano_cpus,
                 memory: spec.memory,

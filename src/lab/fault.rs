@@ -22,7 +22,8 @@ use super::haproxy;
 use super::plan::{self, Part};
 use super::replication;
 use super::state::{LabState, Locked};
-use crate::model::{ComponentKind, Host, HostName, Network, Role, Subject};
+use crate::generate::recipe;
+use crate::model::{ComponentKind, Host, HostName, Role, Subject, Topology};
 pub use crate::protocol::faults::{
     ActiveFault, FaultKind, Misfit, Verification, applicable, check, locate, resolve,
 };
@@ -82,9 +83,9 @@ impl From<super::docker::DockerError> for FaultError {
     }
 }
 
-/// The containers of `subject`: components in the host's order, then the
-/// holder (for a host).
-fn containers(lab: &str, host: &Host, subject: &Subject) -> Vec<String> {
+/// The containers of `subject`: components in the host's order, then its
+/// sidecars and the holder (for a host).
+fn containers(topology: &Topology, lab: &str, host: &Host, subject: &Subject) -> Vec<String> {
     match subject {
         Subject::Component(id) => vec![plan::container_name(
             lab,
@@ -96,6 +97,11 @@ fn containers(lab: &str, host: &Host, subject: &Subject) -> Vec<String> {
                 .components
                 .iter()
                 .map(|c| plan::container_name(lab, h, Part::Component(c.kind())))
+                .chain(
+                    recipe::sidecars(topology, host)
+                        .into_iter()
+                        .map(|p| plan::container_name(lab, h, p)),
+                )
                 .collect();
             out.push(plan::holder_name(lab, h));
             out
@@ -109,7 +115,7 @@ fn host_networks(state: &LabState, host: &HostName) -> Vec<(String, String)> {
     addresses
         .host_addresses(host)
         .into_iter()
-        .map(|(net, ip): (Network, _)| (super::names::network(&state.lab, net), ip.to_string()))
+        .map(|(net, ip)| (super::names::network(&state.lab, &net), ip.to_string()))
         .collect()
 }
 
@@ -214,7 +220,7 @@ pub async fn inject(
         .cloned()
         .ok_or_else(|| Misfit::Target(format!("no host {}", subject.host())))?;
     let lab = state.lab.clone();
-    let names = containers(&lab, &host, subject);
+    let names = containers(&state.topology, &lab, &host, subject);
     let holder = plan::holder_name(&lab, &host.name);
     // Every kind but a restart acts on running containers: say so before
     // touching anything.
@@ -535,7 +541,7 @@ async fn undo_fault(
     };
     let lab = &state.lab;
     let holder = plan::holder_name(lab, &host.name);
-    let mut names = containers(lab, &host, subject);
+    let mut names = containers(&state.topology, lab, &host, subject);
     // Coming back: the holder first, then its components.
     names.sort_by_key(|n| *n != holder);
     match fault.kind {
@@ -558,6 +564,7 @@ async fn undo_fault(
                     engine.connect_network(&holder, &net, &ip).await?;
                 }
             }
+            super::region::restore_routes(engine, state, &host.name).await?;
         }
         FaultKind::Slow | FaultKind::Lossy | FaultKind::Latency => unshape(engine, &holder).await?,
         FaultKind::StopReplication => {
@@ -645,22 +652,29 @@ pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<Strin
     for host in &topology.hosts {
         let holder = plan::holder_name(&state.lab, &host.name);
         start_if_stopped(engine, &holder).await?;
-        for c in &host.components {
-            start_if_stopped(
-                engine,
-                &plan::container_name(&state.lab, &host.name, Part::Component(c.kind())),
-            )
-            .await?;
+        let parts = host
+            .components
+            .iter()
+            .map(|c| Part::Component(c.kind()))
+            .chain(recipe::sidecars(&topology, host));
+        for part in parts {
+            start_if_stopped(engine, &plan::container_name(&state.lab, &host.name, part)).await?;
         }
         let on = engine.container_networks(&holder).await?;
+        let mut rejoined = false;
         for (net, ip) in host_networks(state, &host.name) {
             if !on.contains(&net) {
                 engine.connect_network(&holder, &net, &ip).await?;
                 healed.push(format!("{} rejoined {net}", host.name));
+                rejoined = true;
             }
+        }
+        if rejoined {
+            super::region::restore_routes(engine, state, &host.name).await?;
         }
         unshape(engine, &holder).await?;
     }
+    healed.extend(super::region::heal_all(engine, state).await?);
     for (_, lb) in topology.load_balancers() {
         for b in &lb.backends {
             // A load balancer just started may not have its socket yet.

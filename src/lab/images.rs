@@ -29,10 +29,39 @@ pub const BASE_PACKAGES: &[&str] = &[
     "curl",
     "ca-certificates",
     "socat",
+    "keepalived",
     "procps",
     "prometheus",
     "prometheus-mysqld-exporter",
+    "pdns-server",
+    "pdns-backend-bind",
 ];
+
+/// The label on the base image naming the packages it was built with: an
+/// image built by an older topolab (without a program the lab now runs)
+/// is out of date, and is built again like a missing one.
+pub const PACKAGES_LABEL: &str = "topolab.packages";
+
+/// Whether the base image's labels say it has every package of
+/// [`BASE_PACKAGES`].
+pub fn base_is_current(labels: &HashMap<String, String>) -> bool {
+    labels.get(PACKAGES_LABEL).is_some_and(|have| {
+        let have: Vec<&str> = have.split(',').collect();
+        BASE_PACKAGES.iter().all(|p| have.contains(p))
+    })
+}
+
+/// The local base image's state: `None` when present and current, else
+/// what is wrong with it.
+pub async fn base_problem(engine: &Engine) -> Result<Option<&'static str>, ImageError> {
+    Ok(match engine.image_labels(BASE_IMAGE).await? {
+        None => Some("is missing"),
+        Some(labels) if !base_is_current(&labels) => {
+            Some("was built by an older topolab and lacks programs the lab now runs")
+        }
+        Some(_) => None,
+    })
+}
 
 /// Where the images come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +101,7 @@ impl Profile {
                 app: app.to_owned(),
                 db: BASE_IMAGE.to_owned(),
                 monitoring: BASE_IMAGE.to_owned(),
+                dns: BASE_IMAGE.to_owned(),
             },
             Self::Official => Images {
                 holder: app.to_owned(),
@@ -83,6 +113,7 @@ impl Profile {
                     Flavor::Mariadb => "mariadb:10.11".to_owned(),
                 },
                 monitoring: "prom/prometheus:latest".to_owned(),
+                dns: "powerdns/pdns-auth-47:4.7.3".to_owned(),
             },
         }
     }
@@ -146,7 +177,7 @@ pub async fn status(engine: &Engine) -> Result<Vec<(String, bool)>, ImageError> 
         let mut images: Vec<String> = Vec::new();
         for flavor in Flavor::ALL {
             let i = profile.images(flavor, &tag);
-            for image in [i.holder, i.lb, i.web, i.db, i.app, i.monitoring] {
+            for image in [i.holder, i.lb, i.web, i.db, i.app, i.monitoring, i.dns] {
                 if !images.contains(&image) {
                     images.push(image);
                 }
@@ -169,6 +200,9 @@ pub async fn pick_profile(
     flavor: Flavor,
 ) -> Result<Profile, ImageError> {
     let check = async |profile: Profile| -> Result<Option<String>, ImageError> {
+        if profile == Profile::Local && base_problem(engine).await?.is_some() {
+            return Ok(Some(BASE_IMAGE.to_owned()));
+        }
         let images = profile.images(flavor, "app");
         for image in [images.lb, images.web, images.db] {
             if engine.image_labels(&image).await?.is_none() {
@@ -261,6 +295,7 @@ pub async fn pull(engine: &Engine, progress: &(dyn Fn(String) + Sync)) -> Result
             i.web,
             i.db,
             i.monitoring,
+            i.dns,
             "debian:bookworm-slim".to_owned(),
         ] {
             if !seen.contains(&image) {
@@ -441,6 +476,7 @@ pub async fn build_base(
             tag,
             vec![
                 "LABEL topolab.image=base".to_owned(),
+                format!("LABEL {PACKAGES_LABEL}={}", BASE_PACKAGES.join(",")),
                 "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
                 "CMD [\"sleep\", \"infinity\"]".to_owned(),
             ],

@@ -211,7 +211,7 @@ impl<'a> Run<'a> {
                 if options.build_images && options.profile != Some(Profile::Official) =>
             {
                 (self.report)(Progress::Note(format!(
-                    "{image} is missing: building the lab's images here (about a minute, once)"
+                    "{image} is missing or out of date: building the lab's images here (about a minute, once)"
                 )));
                 let note = |line: String| (self.report)(Progress::Note(line));
                 images::build_base(self.engine, &note).await?;
@@ -227,8 +227,10 @@ impl<'a> Run<'a> {
         self.finished(Phase::Images);
         self.check_cancel()?;
 
-        let first_subnet = free_subnet(self.engine).await?;
+        let networks = crate::model::networks(topology).len();
+        let first_subnet = free_subnet(self.engine, networks).await?;
         let ports = choose_ports(topology)?;
+        let dns_ports = choose_dns_ports(topology)?;
         let secrets = Secrets::generate(&topology.domain)?;
         let params = PlanParams {
             lab: lab.to_owned(),
@@ -236,6 +238,7 @@ impl<'a> Run<'a> {
             app_image: app_image.clone(),
             first_subnet,
             ports,
+            dns_ports,
             numbers: crate::model::HostNumbers::new(),
         };
         let plan = plan::plan(topology, &secrets, &params)?;
@@ -252,7 +255,7 @@ impl<'a> Run<'a> {
                     .to_owned(),
             ));
         }
-        let state = LabState::new(
+        let mut state = LabState::new(
             lab.to_owned(),
             topology.clone(),
             profile,
@@ -262,6 +265,7 @@ impl<'a> Run<'a> {
             plan.entry_points.clone(),
             secrets,
         );
+        state.dns_servers = plan.dns_servers.clone();
         Ok((plan, state))
     }
 
@@ -305,13 +309,23 @@ impl<'a> Run<'a> {
             .containers
             .iter()
             .filter(|c| c.part == Part::Monitoring);
-        let (hosts, others) = futures_util::future::join(
+        // The router first: replicas in one region reach their source in
+        // another through it from their first start.
+        let router = plan.containers.iter().find(|c| c.part == Part::Router);
+        let (hosts, others, wan) = futures_util::future::join3(
             all(holders.map(|h| self.bring_up_host(plan, h))),
             all(standalone.map(|c| self.create(plan, c))),
+            async {
+                match router {
+                    Some(r) => self.bring_up_router(plan, r).await,
+                    None => Ok(()),
+                }
+            },
         )
         .await;
         hosts?;
         others?;
+        wan?;
         self.finished(Phase::Hosts);
         self.check_cancel()?;
 
@@ -350,6 +364,12 @@ impl<'a> Run<'a> {
             (self.report)(Progress::Started(Phase::LoadBalancers));
             try_join_all(lbs.iter().map(|c| self.start_container(c))).await?;
             try_join_all(lbs.iter().map(|c| self.wait_ready(c))).await?;
+            try_join_all(
+                plan.vips
+                    .iter()
+                    .map(|(vip, address)| self.wait_vip(plan, vip, *address)),
+            )
+            .await?;
             self.finished(Phase::LoadBalancers);
         }
         // Every entry point answers from here, through its published port.
@@ -363,6 +383,36 @@ impl<'a> Run<'a> {
             self.start_container(monitoring).await?;
             self.wait_ready(monitoring).await?;
             self.finished(Phase::Monitoring);
+        }
+        Ok(())
+    }
+
+    /// Creates and starts the router joining the regions, then says
+    /// whether it delays what crosses it: where the kernel has no netem it
+    /// forwards without the WAN's latency.
+    async fn bring_up_router(&self, plan: &Plan, router: &ContainerPlan) -> Result<(), LabError> {
+        self.create(plan, router).await?;
+        self.start_container(router).await?;
+        let latency_ms = plan.wan_latency_ms;
+        if latency_ms == 0 {
+            return Ok(());
+        }
+        self.explain(format!("docker exec {} tc qdisc show", router.name));
+        // Once the router has set its interfaces up (it says so in a file).
+        let script = format!(
+            "for i in $(seq 50); do [ -e {} ] && break; sleep 0.1; done; tc qdisc show",
+            crate::generate::recipe::ROUTER_READY
+        );
+        let (_, shown) = self
+            .engine
+            .exec(&router.name, &["sh", "-c", &script])
+            .await?;
+        if !shown.contains("netem") {
+            (self.report)(Progress::Note(format!(
+                "the regions are joined without their {latency_ms} ms of latency: this \
+                 machine's kernel has no netem (sch_netem), which delays the router's packets; \
+                 everything else about the regions works"
+            )));
         }
         Ok(())
     }
@@ -435,9 +485,16 @@ impl<'a> Run<'a> {
                 .first()
                 .map(|(n, ip)| (n.clone(), ip.to_string())),
             ports: c.ports.clone(),
+            udp_ports: c.udp_ports.clone(),
             volume: c.volume.clone(),
             init: true,
-            cap_add: holder_capabilities(c.part),
+            cap_add: c.cap_add.clone(),
+            sysctls: c
+                .part
+                .sysctls()
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             ..CreateSpec::default()
         };
         let spec = self.sized(spec, c).await?;
@@ -561,8 +618,48 @@ impl<'a> Run<'a> {
                 self.wait_http(c, holder_of(c), format!("http://127.0.0.1:{port}{path}"))
                     .await
             }
+            Readiness::Dns => self.wait_dns(c).await,
             Readiness::Started => Ok(()),
         }
+    }
+
+    async fn wait_dns(&self, c: &ContainerPlan) -> Result<(), LabError> {
+        let config = format!("--config-dir={}", crate::generate::paths::CONFIG_DIR);
+        let cmd = ["pdns_control", config.as_str(), "rping"];
+        self.explain(format!("docker exec {} {}", c.name, cmd.join(" ")));
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match self.engine.exec(&c.name, &cmd).await {
+                Ok((0, out)) if out.contains("PONG") => return Ok(()),
+                _ => self.not_yet(c, "answering DNS queries", deadline).await?,
+            }
+        }
+    }
+
+    /// Waits until a member of `vip` holds it: its first member's HAProxy
+    /// reaches the address and a member answers there.
+    async fn wait_vip(
+        &self,
+        plan: &Plan,
+        vip: &crate::model::Vip,
+        address: Ipv4Addr,
+    ) -> Result<(), LabError> {
+        let Some(first) = vip.members.first() else {
+            return Ok(());
+        };
+        let Some(c) = plan
+            .containers
+            .iter()
+            .find(|c| c.host == *first && c.part == Part::Component(ComponentKind::Lb))
+        else {
+            return Ok(());
+        };
+        let url = format!(
+            "http://{address}:{}{}",
+            vip.port,
+            crate::generate::vrrp::WHO_PATH
+        );
+        self.wait_http(c, &c.name, url).await
     }
 
     async fn wait_http(&self, c: &ContainerPlan, via: &str, url: String) -> Result<(), LabError> {
@@ -632,6 +729,8 @@ pub(super) fn ready_in(kind: ComponentKind) -> Phase {
         ComponentKind::Nginx => Phase::Web,
         // Started last, once the servers behind it answer.
         ComponentKind::Lb => Phase::LoadBalancers,
+        // Its health checks find the load balancers up at once.
+        ComponentKind::Dns => Phase::LoadBalancers,
     }
 }
 
@@ -662,16 +761,6 @@ fn shell_words(cmd: &[String]) -> String {
         .join(" ")
 }
 
-/// Capabilities a container gets: a holder owns its host's interfaces, so
-/// it alone may shape their traffic (`tc`, for the `slow` fault).
-fn holder_capabilities(part: Part) -> Vec<String> {
-    if part == Part::Holder {
-        vec!["NET_ADMIN".to_owned()]
-    } else {
-        Vec::new()
-    }
-}
-
 fn explain_create(plan: &Plan, c: &ContainerPlan, resources: ResourceMode) -> String {
     let mut words = vec!["docker create".to_owned(), format!("--name {}", c.name)];
     let mut labels: Vec<(String, String)> = plan.labels(&c.host, c.part).into_iter().collect();
@@ -680,7 +769,7 @@ fn explain_create(plan: &Plan, c: &ContainerPlan, resources: ResourceMode) -> St
         words.push(format!("--label {k}={v}"));
     }
     words.push("--init".to_owned());
-    for cap in holder_capabilities(c.part) {
+    for cap in &c.cap_add {
         words.push(format!("--cap-add {cap}"));
     }
     if c.part == Part::Holder {
@@ -728,22 +817,31 @@ fn explain_create(plan: &Plan, c: &ContainerPlan, resources: ResourceMode) -> St
 
 /// A free first /24 for a lab: two consecutive /24s in 10.213.0.0/16 that
 /// no Docker network uses (a lab takes one or two).
-async fn free_subnet(engine: &Engine) -> Result<Ipv4Addr, LabError> {
+async fn free_subnet(engine: &Engine, networks: usize) -> Result<Ipv4Addr, LabError> {
     let used: Vec<(u32, u8)> = engine
         .used_subnets()
         .await?
         .iter()
         .filter_map(|s| parse_cidr(s))
         .collect();
-    (0u8..=127)
-        .map(|k| Ipv4Addr::new(10, 213, k * 2, 0))
+    first_free(&used, networks).ok_or_else(|| {
+        LabError::Refused("no free subnet left in 10.213.0.0/16: remove some labs".to_owned())
+    })
+}
+
+/// The first block of 10.213.0.0/16 that holds `networks` /24s and
+/// overlaps none of `used`. A lab takes an aligned block of a power of two
+/// /24s, two at least: a /23 (or a /22, /21 for a design of regions).
+fn first_free(used: &[(u32, u8)], networks: usize) -> Option<Ipv4Addr> {
+    let block = networks.max(2).next_power_of_two();
+    let step = u8::try_from(block).ok()?;
+    let prefix = 24 - u8::try_from(block.trailing_zeros()).ok()?;
+    (0u8..=255)
+        .step_by(usize::from(step))
+        .map(|third| Ipv4Addr::new(10, 213, third, 0))
         .find(|candidate| {
-            // A lab takes this /24 and the next one: a /23.
-            let mine = (u32::from(*candidate), 23);
+            let mine = (u32::from(*candidate), prefix);
             !used.iter().any(|u| overlaps(*u, mine))
-        })
-        .ok_or_else(|| {
-            LabError::Refused("no free subnet left in 10.213.0.0/16: remove some labs".to_owned())
         })
 }
 
@@ -798,6 +896,37 @@ pub(super) fn choose_ports(
             None
         };
         ports.insert(host.name.clone(), (http, https));
+    }
+    Ok(ports)
+}
+
+/// Published ports of the DNS servers: each one free for both UDP and TCP
+/// on 127.0.0.1 (a DNS client falls back to TCP for a long answer), held
+/// until all are chosen.
+pub(super) fn choose_dns_ports(
+    topology: &Topology,
+) -> Result<BTreeMap<crate::model::HostName, u16>, LabError> {
+    let mut held = Vec::new();
+    let mut ports = BTreeMap::new();
+    for (host, _) in topology.dns_servers() {
+        let mut found = None;
+        for _ in 0..50 {
+            let udp = std::net::UdpSocket::bind(("127.0.0.1", 0))
+                .map_err(|e| LabError::Refused(format!("no free UDP port on 127.0.0.1: {e}")))?;
+            let port = udp
+                .local_addr()
+                .map_err(|e| LabError::Refused(format!("no free UDP port on 127.0.0.1: {e}")))?
+                .port();
+            if let Ok(tcp) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                held.push((udp, tcp));
+                found = Some(port);
+                break;
+            }
+        }
+        let port = found.ok_or_else(|| {
+            LabError::Refused("no port on 127.0.0.1 is free for both UDP and TCP".to_owned())
+        })?;
+        ports.insert(host.name.clone(), port);
     }
     Ok(ports)
 }
@@ -962,5 +1091,19 @@ mod tests {
         assert!(!overlaps(parse_cidr("10.213.6.0/24").expect("cidr"), lab));
         assert!(!overlaps(parse_cidr("172.17.0.0/16").expect("cidr"), lab));
         assert_eq!(parse_cidr("fd00::/64"), None);
+    }
+
+    #[test]
+    fn a_design_of_regions_takes_an_aligned_block_of_its_networks() {
+        let used = [parse_cidr("10.213.0.0/23").expect("cidr")];
+        // Two networks: the next /23.
+        assert_eq!(first_free(&used, 2), Some(Ipv4Addr::new(10, 213, 2, 0)));
+        assert_eq!(first_free(&used, 1), Some(Ipv4Addr::new(10, 213, 2, 0)));
+        // Two regions of two tiers: a /22, clear of the first lab.
+        assert_eq!(first_free(&used, 4), Some(Ipv4Addr::new(10, 213, 4, 0)));
+        // Three regions of two tiers: six networks in a /21.
+        assert_eq!(first_free(&used, 6), Some(Ipv4Addr::new(10, 213, 8, 0)));
+        let full = [parse_cidr("10.213.0.0/16").expect("cidr")];
+        assert_eq!(first_free(&full, 2), None);
     }
 }

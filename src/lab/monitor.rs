@@ -41,6 +41,10 @@ pub const REPLICATION_POLL: Duration = Duration::from_millis(250);
 const COALESCE: Duration = Duration::from_millis(100);
 /// How long one question to a database may take.
 const SQL_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often each DNS server is asked for the site's name.
+const DNS_POLL: Duration = Duration::from_millis(500);
+/// How often the holder of each virtual IP is asked.
+const VIP_POLL: Duration = Duration::from_millis(250);
 
 /// Where batches of observations go.
 pub type ObservationSink = Arc<dyn Fn(Vec<Observation>) + Send + Sync>;
@@ -96,6 +100,28 @@ pub fn spawn(engine: Engine, state: LabState, sink: ObservationSink) -> MonitorH
             cancel.clone(),
         ));
     }
+    for (vip, address) in state.vips() {
+        tokio::spawn(watch_vip(
+            vip.number,
+            SocketAddr::from((address, vip.port)),
+            tx.clone(),
+            cancel.clone(),
+        ));
+    }
+    if !state.dns_servers.is_empty() {
+        // The entry point each address belongs to, for the canvas.
+        let names = Arc::new(super::traffic::targets(&state).entry_names());
+        for d in &state.dns_servers {
+            tokio::spawn(watch_dns(
+                d.host.clone(),
+                SocketAddr::from(([127, 0, 0, 1], d.port)),
+                state.topology.domain.clone(),
+                names.clone(),
+                tx.clone(),
+                cancel.clone(),
+            ));
+        }
+    }
     for host in &state.topology.hosts {
         for c in &host.components {
             let name = plan::container_name(&state.lab, &host.name, Part::Component(c.kind()));
@@ -148,7 +174,7 @@ pub(super) fn identify(
     match Part::from_label(labels.get(super::names::COMPONENT)?)? {
         Part::Holder => Some((host, None)),
         Part::Component(k) => Some((host, Some(k))),
-        Part::Exporter | Part::Monitoring => None,
+        Part::Exporter | Part::Vrrp | Part::Monitoring | Part::Router => None,
     }
 }
 
@@ -571,6 +597,77 @@ async fn watch_replica(
     }
     if let Some((_, c)) = conns.primary.take() {
         let _ = tokio::time::timeout(SQL_TIMEOUT, c.disconnect()).await;
+    }
+}
+
+/// Which load balancer holds virtual IP `vip` (at `addr`); changes only.
+async fn watch_vip(
+    vip: u8,
+    addr: SocketAddr,
+    tx: UnboundedSender<Observation>,
+    cancel: CancellationToken,
+) {
+    let mut last = None;
+    let mut ticker = tokio::time::interval(VIP_POLL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let holder = super::vip::holder(addr).await;
+        if last.as_ref() != Some(&holder) {
+            last = Some(holder.clone());
+            let _ = tx.send(Observation::VipHolder {
+                vip,
+                holder,
+                at: live::now(),
+            });
+        }
+    }
+}
+
+/// What a DNS server answers for the site's name, asked as a client asks;
+/// changes only.
+async fn watch_dns(
+    host: HostName,
+    server: SocketAddr,
+    name: String,
+    entries: Arc<HashMap<Ipv4Addr, String>>,
+    tx: UnboundedSender<Observation>,
+    cancel: CancellationToken,
+) {
+    use super::resolver::{Reply, SERVER_TIMEOUT, ask};
+    let mut last: Option<Result<Vec<String>, String>> = None;
+    let mut ticker = tokio::time::interval(DNS_POLL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let answer = match tokio::time::timeout(SERVER_TIMEOUT, ask(server, &name)).await {
+            Ok(Ok(Reply::Addresses(a))) => {
+                let mut named: Vec<String> = a
+                    .addresses
+                    .iter()
+                    .map(|ip| entries.get(ip).cloned().unwrap_or_else(|| ip.to_string()))
+                    .collect();
+                named.sort();
+                Ok(named)
+            }
+            Ok(Ok(Reply::Other(what))) => Err(what),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no answer".to_owned()),
+        };
+        if last.as_ref() != Some(&answer) {
+            last = Some(answer.clone());
+            let _ = tx.send(Observation::DnsAnswer {
+                host: host.clone(),
+                answer,
+                at: live::now(),
+            });
+        }
     }
 }
 

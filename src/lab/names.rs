@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::generate::{Part, VolumeKind};
-use crate::model::{HostName, Network};
+use crate::model::{HostName, LabNetwork};
 
 /// The label naming a resource's lab.
 pub const LAB: &str = "topolab.lab";
@@ -33,6 +33,7 @@ pub fn container(lab: &str, host: &HostName, part: Part) -> String {
     match part {
         Part::Holder => holder(lab, host),
         Part::Monitoring => format!("topolab-{lab}-monitoring"),
+        Part::Router => format!("topolab-{lab}-wan"),
         other => format!("topolab-{lab}-{host}-{}", other.label()),
     }
 }
@@ -53,8 +54,8 @@ pub fn volume_of(lab: &str, host: &HostName, kind: VolumeKind) -> String {
 }
 
 /// The engine's name of one of the lab's networks.
-pub fn network(lab: &str, net: Network) -> String {
-    format!("topolab-{lab}-{}", net.as_str())
+pub fn network(lab: &str, net: &LabNetwork) -> String {
+    format!("topolab-{lab}-{}", net.name())
 }
 
 /// The labels of a container of `lab`.
@@ -93,7 +94,11 @@ mod tests {
             "topolab-demo-web-01-binlog-reader"
         );
         assert_eq!(volume("demo", &h), "topolab-demo-web-01-db");
-        assert_eq!(network("demo", Network::Back), "topolab-demo-back");
+        let back = LabNetwork {
+            region: None,
+            tier: crate::model::Network::Back,
+        };
+        assert_eq!(network("demo", &back), "topolab-demo-back");
         assert_eq!(lab_filter("demo"), "topolab.lab=demo");
     }
 }

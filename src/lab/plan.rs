@@ -9,8 +9,10 @@ use std::net::Ipv4Addr;
 use super::images::Profile;
 pub use crate::generate::Part;
 use crate::generate::{self, Artifacts, Readiness, Recipe, Secret, Secrets, Settings, recipe};
-use crate::model::{AddressPlan, ComponentKind, Flavor, HostName, HostNumbers, HostSize, Topology};
-pub use crate::protocol::EntryPoint;
+use crate::model::{
+    AddressPlan, ComponentKind, Flavor, HostName, HostNumbers, HostSize, LabNetwork, Topology, Vip,
+};
+pub use crate::protocol::{DnsEndpoint, EntryPoint};
 
 /// A file copied into a container before it starts.
 #[derive(Clone, PartialEq, Eq)]
@@ -52,8 +54,10 @@ pub struct ContainerPlan {
     pub join: Option<String>,
     /// Networks with fixed addresses (holders and Prometheus).
     pub networks: Vec<(String, Ipv4Addr)>,
-    /// (container port, port on 127.0.0.1).
+    /// (container port, port on 127.0.0.1), TCP.
     pub ports: Vec<(u16, u16)>,
+    /// (container port, port on 127.0.0.1), UDP.
+    pub udp_ports: Vec<(u16, u16)>,
     /// Files copied in before start.
     pub files: Vec<FileSpec>,
     /// (volume, mount path).
@@ -66,6 +70,8 @@ pub struct ContainerPlan {
     pub memory_mib: u64,
     /// A database that replicates another.
     pub replica: bool,
+    /// Capabilities beyond Docker's defaults.
+    pub cap_add: Vec<String>,
     /// The size of the host it belongs to (None: not part of a host).
     pub size: Option<HostSize>,
 }
@@ -100,6 +106,13 @@ pub struct Plan {
     pub containers: Vec<ContainerPlan>,
     /// Entry points, in topology order.
     pub entry_points: Vec<EntryPoint>,
+    /// DNS servers, in topology order.
+    pub dns_servers: Vec<DnsEndpoint>,
+    /// Virtual IPs and their addresses.
+    pub vips: Vec<(Vip, Ipv4Addr)>,
+    /// The round trip the router adds between regions, in milliseconds
+    /// (0 without regions).
+    pub wan_latency_ms: u32,
     /// The files as launched.
     pub artifacts: Artifacts,
 }
@@ -117,6 +130,8 @@ pub struct PlanParams {
     pub first_subnet: Ipv4Addr,
     /// Published (HTTP, HTTPS) ports per entry host.
     pub ports: BTreeMap<HostName, (u16, Option<u16>)>,
+    /// Published port (UDP and TCP) per DNS server.
+    pub dns_ports: BTreeMap<HostName, u16>,
     /// The numbers the hosts of a running lab keep (empty: a new lab).
     pub numbers: HostNumbers,
 }
@@ -130,6 +145,21 @@ pub fn holder_name(lab: &str, host: &HostName) -> String {
 pub fn container_name(lab: &str, host: &HostName, part: Part) -> String {
     super::names::container(lab, host, part)
 }
+
+/// Each virtual IP of `topology` with its address in the lab.
+pub fn vip_addresses(topology: &Topology, addresses: &AddressPlan) -> Vec<(Vip, Ipv4Addr)> {
+    topology
+        .vips()
+        .into_iter()
+        .filter_map(|v| {
+            let a = addresses.vip_address(topology, &v)?;
+            Some((v, a))
+        })
+        .collect()
+}
+
+/// The router's name in the lab's labels (its container is `topolab-LAB-wan`).
+pub const ROUTER: &str = "wan";
 
 /// The address Prometheus takes on each network.
 const MONITORING_HOST: u8 = 250;
@@ -163,15 +193,15 @@ pub fn plan(
     let artifacts = generate::generate(topology, &settings, secrets)?;
     let addresses = AddressPlan::numbered(topology, params.first_subnet, &params.numbers);
     let lab = &params.lab;
-    let net_name = |n: crate::model::Network| super::names::network(lab, n);
+    let net_name = |n: &LabNetwork| super::names::network(lab, n);
     let networks = addresses
         .networks()
         .iter()
         .filter_map(|n| {
             Some(NetworkPlan {
-                name: net_name(*n),
-                subnet: addresses.cidr(*n)?,
-                gateway: addresses.gateway(*n)?,
+                name: net_name(n),
+                subnet: addresses.cidr(n)?,
+                gateway: addresses.gateway(n)?,
             })
         })
         .collect();
@@ -206,6 +236,7 @@ pub fn plan(
             join,
             networks: Vec::new(),
             ports: Vec::new(),
+            udp_ports: Vec::new(),
             files,
             volume: r.volume.map(|v| {
                 (
@@ -217,12 +248,14 @@ pub fn plan(
             ready: r.ready,
             memory_mib: r.memory_mib,
             replica: false,
+            cap_add: r.capabilities.iter().map(|c| (*c).to_owned()).collect(),
             size: None,
         }
     };
     let mut containers = Vec::new();
     let mut volumes = Vec::new();
     let mut entry_points = Vec::new();
+    let mut dns_servers = Vec::new();
     let entries: Vec<HostName> = topology
         .entry_points()
         .iter()
@@ -255,14 +288,31 @@ pub fn plan(
                 https: tls,
             });
         }
-        let mut holder = from_recipe(recipe::holder(), h, None);
+        let mut udp_ports = Vec::new();
+        if let Some(dns) = host.dns_server() {
+            let port = *params
+                .dns_ports
+                .get(h)
+                .ok_or_else(|| PlanError::NoPort(h.clone()))?;
+            ports.push((dns.port, port));
+            udp_ports.push((dns.port, port));
+            dns_servers.push(DnsEndpoint {
+                host: h.clone(),
+                port,
+            });
+        }
+        let mut holder = from_recipe(recipe::holder(&addresses, h), h, None);
+        // A holder owns its host's interfaces, so it alone may shape their
+        // traffic (`tc`, for the `slow` fault).
+        holder.cap_add = vec!["NET_ADMIN".to_owned()];
         holder.size = Some(host.size);
         holder.networks = addresses
             .host_addresses(h)
             .into_iter()
-            .map(|(n, ip)| (net_name(n), ip))
+            .map(|(n, ip)| (net_name(&n), ip))
             .collect();
         holder.ports = ports;
+        holder.udp_ports = udp_ports;
         let joins = holder.name.clone();
         containers.push(holder);
         for r in recipe::of_host(topology, &addresses, host) {
@@ -285,12 +335,18 @@ pub fn plan(
         monitoring.networks = addresses
             .networks()
             .iter()
-            .filter_map(|n| {
-                let [a, b, c, _] = addresses.subnet(*n)?.octets();
-                Some((net_name(*n), Ipv4Addr::new(a, b, c, MONITORING_HOST)))
-            })
+            .filter_map(|n| Some((net_name(n), addresses.on(n, MONITORING_HOST)?)))
             .collect();
         containers.push(monitoring);
+    }
+    if addresses.spans_regions() {
+        let mut router = from_recipe(recipe::router(topology), &HostName::new(ROUTER), None);
+        router.networks = addresses
+            .networks()
+            .iter()
+            .filter_map(|n| Some((net_name(n), addresses.router(n)?)))
+            .collect();
+        containers.push(router);
     }
     Ok(Plan {
         lab: lab.clone(),
@@ -301,6 +357,13 @@ pub fn plan(
         volumes,
         containers,
         entry_points,
+        dns_servers,
+        vips: vip_addresses(topology, &addresses),
+        wan_latency_ms: if addresses.spans_regions() {
+            topology.wan.latency_ms
+        } else {
+            0
+        },
         artifacts,
     })
 }
@@ -369,8 +432,168 @@ mod tests {
                 .enumerate()
                 .map(|(i, h)| (h.name.clone(), (18080 + i as u16, Some(18443 + i as u16))))
                 .collect(),
+            dns_ports: t
+                .dns_servers()
+                .enumerate()
+                .map(|(i, (h, _))| (h.name.clone(), 15300 + i as u16))
+                .collect(),
             numbers: HostNumbers::new(),
         }
+    }
+
+    #[test]
+    fn a_dns_server_publishes_its_port_over_udp_and_tcp() {
+        let t = Preset::find("dns")
+            .expect("preset")
+            .topology()
+            .expect("valid");
+        let p = plan(&t, &secrets(), &params(Profile::Local, &t)).expect("plan");
+        let holder = |h: &str| {
+            p.containers
+                .iter()
+                .find(|c| c.part == Part::Holder && c.host.as_str() == h)
+                .expect("holder")
+        };
+        assert_eq!(holder("dns-01").ports, [(53, 15300)]);
+        assert_eq!(holder("dns-01").udp_ports, [(53, 15300)]);
+        assert_eq!(holder("dns-02").udp_ports, [(53, 15301)]);
+        assert!(holder("lb-01").udp_ports.is_empty());
+        let hosts: Vec<&str> = p.dns_servers.iter().map(|d| d.host.as_str()).collect();
+        assert_eq!(hosts, ["dns-01", "dns-02"]);
+        // PowerDNS runs in its own container, ready once it answers.
+        let dns = p
+            .containers
+            .iter()
+            .find(|c| c.part == Part::Component(ComponentKind::Dns) && c.host.as_str() == "dns-01")
+            .expect("dns container");
+        assert_eq!(dns.ready, Readiness::Dns);
+        assert!(dns.files.iter().any(|f| f.path.ends_with("/zone")));
+    }
+
+    #[test]
+    fn keepalived_runs_beside_each_member_of_a_virtual_ip_with_net_admin() {
+        let t = Preset::find("vip")
+            .expect("preset")
+            .topology()
+            .expect("valid");
+        let p = plan(&t, &secrets(), &params(Profile::Local, &t)).expect("plan");
+        for h in ["lb-01", "lb-02"] {
+            let c = p
+                .containers
+                .iter()
+                .find(|c| c.part == Part::Vrrp && c.host.as_str() == h)
+                .expect("a keepalived container");
+            assert_eq!(c.cap_add, ["NET_ADMIN"]);
+            assert_eq!(
+                c.join.as_deref(),
+                Some(holder_name("demo", &h.into()).as_str())
+            );
+            let paths: Vec<&str> = c.files.iter().map(|f| f.path.as_str()).collect();
+            assert_eq!(
+                paths,
+                ["/etc/topolab/keepalived.conf", "/etc/topolab/vrrp-check.sh"]
+            );
+        }
+        // Other components get no capability beyond Docker's defaults.
+        assert!(
+            p.containers
+                .iter()
+                .filter(|c| !matches!(c.part, Part::Holder | Part::Vrrp))
+                .all(|c| c.cap_add.is_empty())
+        );
+        assert_eq!(p.vips.len(), 1);
+        assert_eq!(p.vips[0].1, Ipv4Addr::new(10, 213, 4, 220));
+    }
+
+    #[test]
+    fn each_region_has_its_networks_and_the_router_joins_them() {
+        let t = Preset::find("two-regions")
+            .expect("preset")
+            .topology()
+            .expect("valid");
+        let p = plan(&t, &secrets(), &params(Profile::Local, &t)).expect("plan");
+        let nets: Vec<(&str, &str)> = p
+            .networks
+            .iter()
+            .map(|n| (n.name.as_str(), n.subnet.as_str()))
+            .collect();
+        assert_eq!(
+            nets,
+            [
+                ("topolab-demo-lab-a", "10.213.4.0/24"),
+                ("topolab-demo-lab-b", "10.213.5.0/24")
+            ]
+        );
+        let holder = |h: &str| {
+            p.containers
+                .iter()
+                .find(|c| c.part == Part::Holder && c.host.as_str() == h)
+                .expect("holder")
+        };
+        // A host joins its own region's network only, and routes the other
+        // region's subnet through the router's address on it.
+        let b1 = holder("web-b1");
+        assert_eq!(b1.networks.len(), 1);
+        assert_eq!(b1.networks[0].0, "topolab-demo-lab-b");
+        assert_eq!(
+            b1.cmd.last().map(String::as_str),
+            Some("ip route replace 10.213.4.0/24 via 10.213.5.251 && exec sleep infinity")
+        );
+        let a1 = holder("web-a1");
+        assert_eq!(a1.networks[0].0, "topolab-demo-lab-a");
+        assert!(
+            a1.cmd
+                .iter()
+                .any(|w| w.contains("10.213.5.0/24 via 10.213.4.251"))
+        );
+        // The router: on every network at .251, forwarding, allowed to
+        // shape its interfaces.
+        let router = p
+            .containers
+            .iter()
+            .find(|c| c.part == Part::Router)
+            .expect("a router");
+        assert_eq!(router.name, "topolab-demo-wan");
+        assert_eq!(
+            router.networks,
+            [
+                (
+                    "topolab-demo-lab-a".to_owned(),
+                    Ipv4Addr::new(10, 213, 4, 251)
+                ),
+                (
+                    "topolab-demo-lab-b".to_owned(),
+                    Ipv4Addr::new(10, 213, 5, 251)
+                )
+            ]
+        );
+        assert_eq!(router.cap_add, ["NET_ADMIN"]);
+        assert_eq!(router.part.sysctls(), [("net.ipv4.ip_forward", "1")]);
+        assert!(router.cmd.iter().any(|w| w.contains("netem delay 20ms")));
+        assert_eq!(p.wan_latency_ms, 40);
+        // Each region's virtual IP is on its own region's network.
+        let vips: Vec<(u8, Ipv4Addr)> = p.vips.iter().map(|(v, a)| (v.number, *a)).collect();
+        assert_eq!(
+            vips,
+            [
+                (220, Ipv4Addr::new(10, 213, 4, 220)),
+                (221, Ipv4Addr::new(10, 213, 5, 221))
+            ]
+        );
+        // One region: no router, no routes.
+        let one = Preset::find("vip")
+            .expect("preset")
+            .topology()
+            .expect("valid");
+        let p = plan(&one, &secrets(), &params(Profile::Local, &one)).expect("plan");
+        assert!(p.containers.iter().all(|c| c.part != Part::Router));
+        assert!(
+            p.containers
+                .iter()
+                .filter(|c| c.part == Part::Holder)
+                .all(|c| c.cmd == ["sleep", "infinity"])
+        );
+        assert_eq!(p.wan_latency_ms, 0);
     }
 
     fn secrets() -> Secrets {

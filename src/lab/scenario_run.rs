@@ -496,6 +496,41 @@ impl Run {
                 self.healed = Some(at);
                 self.changed = at;
             }
+            Step::RegionFault { region, kind } => {
+                let kind = *kind;
+                let at = live::now();
+                let done = self
+                    .change(async |e, s| super::region::inject(e, s, region, kind).await)
+                    .await??;
+                self.incidents.push(Incident {
+                    label: format!("region {region} {kind}"),
+                    host: format!("region {region}"),
+                    at,
+                    promotion: false,
+                    check: Some(done.check.to_string()),
+                    target: None,
+                    healed: None,
+                });
+                self.changed = at;
+                say(format!("  fault: {done}"));
+            }
+            Step::HealRegion { region } => {
+                let at = live::now();
+                let healed = self
+                    .change(async |e, s| super::region::heal(e, s, region, None).await)
+                    .await?;
+                for line in healed? {
+                    say(format!("  {line}"));
+                }
+                let label = format!("region {region} ");
+                for i in self.incidents.iter_mut().filter(|i| {
+                    i.healed.is_none() && i.target.is_none() && i.label.starts_with(&label)
+                }) {
+                    i.healed = Some(at);
+                }
+                self.healed = Some(at);
+                self.changed = at;
+            }
             Step::Promote {
                 replica,
                 planned,
@@ -892,6 +927,41 @@ impl Run {
                 let (writable, said) = self.writable().await;
                 (writable == *n, said.join(", "))
             }
+            Expectation::ResolvesTo(hosts) => self.resolves_to(hosts).await,
+            Expectation::VipHeldBy(host) => self.vip_held_by(host).await,
+            Expectation::ServedFromCacheForAtMost(s) => {
+                let Some(fault) = self.incidents.last().map(|i| i.at) else {
+                    return (false, "no fault happened".to_owned());
+                };
+                let traces = self.traces();
+                let after: Vec<&RequestTrace> = traces.iter().filter(|t| t.at >= fault).collect();
+                let last_ok = after.iter().filter(|t| t.ok()).map(|t| t.at).max();
+                let unresolved = after
+                    .iter()
+                    .filter(|t| {
+                        t.error
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with(live::DNS_ERROR))
+                    })
+                    .count();
+                match last_ok {
+                    Some(last) => {
+                        let went_on = (last - fault) as f64 / 1000.0;
+                        (
+                            went_on <= *s && unresolved > 0,
+                            format!(
+                                "served for {went_on:.3} s after the fault, then {unresolved} request(s) could not resolve"
+                            ),
+                        )
+                    }
+                    None => (
+                        false,
+                        format!(
+                            "no request succeeded after the fault ({unresolved} could not resolve)"
+                        ),
+                    ),
+                }
+            }
             Expectation::FirstWriteWithin(s) => match measured.filter(|m| m.incident.promotion) {
                 Some(m) => match m.first_write {
                     Some(w) => {
@@ -907,6 +977,80 @@ impl Run {
 }
 
 impl Run {
+    /// Asks each virtual IP `host` shares who holds it now.
+    async fn vip_held_by(&self, host: &str) -> (bool, String) {
+        let vips: Vec<_> = self
+            .state
+            .vips()
+            .into_iter()
+            .filter(|(v, _)| v.members.iter().any(|m| m.as_str() == host))
+            .collect();
+        if vips.is_empty() {
+            return (false, format!("{host} shares no virtual IP"));
+        }
+        let mut ok = true;
+        let mut said = Vec::new();
+        for (vip, address) in vips {
+            let addr = std::net::SocketAddr::from((address, vip.port));
+            match super::vip::holder(addr).await {
+                Ok(h) => {
+                    ok &= h.as_str() == host;
+                    said.push(format!("{} is on {h}", vip.label()));
+                }
+                Err(why) => {
+                    ok = false;
+                    said.push(format!("{}: {why}", vip.label()));
+                }
+            }
+        }
+        (ok, said.join("; "))
+    }
+
+    /// Asks every DNS server of the lab for the site's name now: each that
+    /// answers must name exactly `hosts` (by their addresses in the lab).
+    async fn resolves_to(&self, hosts: &[String]) -> (bool, String) {
+        if self.state.dns_servers.is_empty() {
+            return (false, "the lab has no DNS server".to_owned());
+        }
+        let by_address = traffic::targets(&self.state).entry_names();
+        let wanted: BTreeSet<String> = hosts.iter().cloned().collect();
+        let mut ok = true;
+        let mut answered = 0;
+        let mut said = Vec::new();
+        for d in &self.state.dns_servers {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], d.port));
+            let reply = tokio::time::timeout(
+                super::resolver::SERVER_TIMEOUT,
+                super::resolver::ask(addr, &self.state.topology.domain),
+            )
+            .await;
+            match reply {
+                Ok(Ok(super::resolver::Reply::Addresses(a))) => {
+                    answered += 1;
+                    let named: BTreeSet<String> = a
+                        .addresses
+                        .iter()
+                        .map(|ip| {
+                            by_address
+                                .get(ip)
+                                .cloned()
+                                .unwrap_or_else(|| ip.to_string())
+                        })
+                        .collect();
+                    ok &= named == wanted;
+                    let list: Vec<String> = named.into_iter().collect();
+                    said.push(format!("{} answers {}", d.host, list.join(", ")));
+                }
+                Ok(Ok(super::resolver::Reply::Other(what))) => {
+                    ok = false;
+                    said.push(format!("{} answers {what}", d.host));
+                }
+                Ok(Err(_)) | Err(_) => said.push(format!("{} does not answer", d.host)),
+            }
+        }
+        (ok && answered > 0, said.join("; "))
+    }
+
     /// Every app server runs `version`: the lab's record, and the last
     /// successful answer of each since the last change.
     fn every_app_runs(&self, version: &str) -> (bool, String) {
@@ -946,6 +1090,9 @@ pub async fn run(
         match step {
             Step::Fault { target, .. } | Step::Heal { target } => {
                 fault::locate(&state.topology, target)?;
+            }
+            Step::RegionFault { region, .. } | Step::HealRegion { region } => {
+                crate::protocol::faults::locate_region(&state.topology, region)?;
             }
             Step::Promote { replica, .. } => {
                 promote::resolve(&state, replica)?;

@@ -42,11 +42,17 @@ pub struct LabState {
     pub app_image: String,
     /// Where clients reach it.
     pub entry_points: Vec<EntryPoint>,
+    /// Where its DNS servers answer on this machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_servers: Vec<crate::protocol::DnsEndpoint>,
     /// The lab's secrets.
     pub secrets: Secrets,
     /// Faults injected and not yet healed.
     #[serde(default)]
     pub faults: Vec<ActiveFault>,
+    /// Regions cut off the others (`partition`), not yet healed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
     /// Each host's number in the lab's subnets, kept while the host exists
     /// (empty in a lab launched before hosts kept them: file order).
     #[serde(default)]
@@ -146,16 +152,23 @@ impl LabState {
             first_subnet,
             app_image,
             entry_points,
+            dns_servers: Vec::new(),
             numbers: host_numbers(&topology, &HostNumbers::new()),
             topology,
             secrets,
             faults: Vec::new(),
+            partitions: Vec::new(),
         }
     }
 
     /// Where each host of the lab is on its networks.
     pub fn addresses(&self) -> AddressPlan {
         AddressPlan::numbered(&self.topology, self.first_subnet, &self.numbers)
+    }
+
+    /// Each virtual IP of the lab with its address.
+    pub fn vips(&self) -> Vec<(crate::model::Vip, std::net::Ipv4Addr)> {
+        super::plan::vip_addresses(&self.topology, &self.addresses())
     }
 
     /// How the lab's files are generated: what runs, where its hosts are.

@@ -10,12 +10,22 @@
 //! be sent to one (no connection) is sent to the other. A request that was
 //! sent is never sent again: a write that timed out may have been done.
 //!
+//! A lab with DNS servers is reached as real clients reach a site: each
+//! request first resolves the site's name through the lab's DNS (a
+//! caching stub resolver, [`super::resolver`]), then connects to one of
+//! the addresses the answer gave (the lab's own addresses: this machine
+//! is on the lab's networks through Docker's bridges), in turn, the next
+//! one when it cannot connect. While the answer is cached a changed
+//! record does not reach the clients; once it expires, a lookup that
+//! fails fails the request.
+//!
 //! Every write carries a value unique to it. With `read_back` on, each
 //! acknowledged write is read back by its client through the same entry
 //! point, bringing the cookie the write's answer set: the read-your-writes
 //! probe ([`OwnRead`]).
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,9 +41,10 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::resolver::{Resolver, Server};
 use super::state::LabState;
 use crate::live::{self, OwnRead, RequestTrace};
-use crate::model::HostName;
+use crate::model::{ClientEntry, HostName, serving_network};
 pub use crate::protocol::{MAX_RATE, Rate, TrafficSettings};
 
 /// Requests in flight at most (a set rate beyond what the lab answers
@@ -49,22 +60,146 @@ const BATCH: Duration = Duration::from_millis(100);
 /// An entry point of the lab.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
-    /// Its host (a load balancer, or a web server without one).
+    /// Its host (a load balancer, or a web server without one); for a
+    /// virtual IP, its first member.
     pub host: HostName,
     /// Where it listens on this machine (`127.0.0.1:PORT`).
     pub addr: SocketAddr,
+    /// Its address and port in the lab (a virtual IP's for its members).
+    pub lab: Option<SocketAddr>,
+    /// A virtual IP (its number): whichever member holds it answers, so a
+    /// request counts for the load balancer that says it handled it.
+    pub vip: Option<u8>,
 }
 
-/// The entry points of a launched lab.
-pub fn targets(state: &LabState) -> Vec<Target> {
-    state
-        .entry_points
+/// Where the generator sends requests: the entry points, and, when the
+/// lab has DNS servers, the resolver clients find them with.
+#[derive(Clone, Debug)]
+pub struct Targets {
+    /// The entry points, as this machine reaches them.
+    pub entries: Vec<Target>,
+    /// The lab's DNS, when it has some.
+    pub dns: Option<DnsRoute>,
+}
+
+impl Targets {
+    /// The entry point each lab address a DNS record may give belongs to,
+    /// by name (`vip .220` for a virtual IP; empty without DNS).
+    pub fn entry_names(&self) -> HashMap<Ipv4Addr, String> {
+        self.dns
+            .iter()
+            .flat_map(|d| &d.by_address)
+            .filter_map(|(a, i)| Some((*a, self.entries.get(*i)?.name())))
+            .collect()
+    }
+}
+
+/// How clients find the entry points through the lab's DNS.
+#[derive(Clone, Debug)]
+pub struct DnsRoute {
+    /// Resolves the site's name, shared by every request of a run.
+    pub resolver: Arc<Resolver>,
+    /// Each entry point's address in the lab (what the records name) and
+    /// its place in [`Targets::entries`].
+    pub by_address: HashMap<Ipv4Addr, usize>,
+}
+
+impl Target {
+    /// How users know it: its host, or `vip .220`.
+    pub fn name(&self) -> String {
+        match self.vip {
+            Some(n) => format!("vip .{n}"),
+            None => self.host.to_string(),
+        }
+    }
+}
+
+impl Targets {
+    /// Whether clients connect to the entry points' addresses in the lab,
+    /// as they would on a network: when they find them through DNS or one
+    /// is a virtual IP, and this machine reaches the lab's addresses.
+    async fn connect_in_lab(&self) -> bool {
+        (self.dns.is_some() || self.entries.iter().any(|e| e.vip.is_some())) && self.direct().await
+    }
+
+    /// Whether this machine reaches the lab's addresses themselves (a
+    /// Docker engine on this machine's own kernel: its bridges are local
+    /// networks here): some entry point's address answers, a refusal
+    /// included (a dead entry point's may not answer at all).
+    async fn direct(&self) -> bool {
+        let probes = self
+            .entries
+            .iter()
+            .filter_map(|e| e.lab)
+            .map(|addr| async move {
+                match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+                    Ok(Ok(_)) => true,
+                    Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+                    Err(_) => false,
+                }
+            });
+        futures_util::future::join_all(probes)
+            .await
+            .into_iter()
+            .any(|reached| reached)
+    }
+}
+
+/// The entry points of a launched lab, and its DNS. Load balancers
+/// sharing a virtual IP are one entry point: the address.
+pub fn targets(state: &LabState) -> Targets {
+    let plan = state.addresses();
+    let t = &state.topology;
+    let entries: Vec<Target> = t
+        .client_entries()
         .iter()
-        .map(|e| Target {
-            host: e.host.clone(),
-            addr: SocketAddr::from(([127, 0, 0, 1], e.http)),
+        .filter_map(|entry| {
+            // Published on the host that stands for the entry.
+            let published = state
+                .entry_points
+                .iter()
+                .find(|e| &e.host == entry.host())?;
+            let (lab, vip) = match entry {
+                ClientEntry::Host { host, kind, port } => (
+                    plan.address(&host.name, serving_network(t, *kind))
+                        .map(|a| SocketAddr::from((a, *port))),
+                    None,
+                ),
+                ClientEntry::Vip(v) => (
+                    plan.vip_address(t, v)
+                        .map(|a| SocketAddr::from((a, v.port))),
+                    Some(v.number),
+                ),
+            };
+            Some(Target {
+                host: published.host.clone(),
+                addr: SocketAddr::from(([127, 0, 0, 1], published.http)),
+                lab,
+                vip,
+            })
         })
-        .collect()
+        .collect();
+    let dns = (!state.dns_servers.is_empty()).then(|| {
+        let mut by_address = HashMap::new();
+        for (place, e) in entries.iter().enumerate() {
+            if let Some(SocketAddr::V4(lab)) = e.lab {
+                by_address.insert(*lab.ip(), place);
+            }
+        }
+        let servers = state
+            .dns_servers
+            .iter()
+            .map(|d| Server {
+                host: d.host.clone(),
+                addr: SocketAddr::from(([127, 0, 0, 1], d.port)),
+            })
+            .collect();
+        DnsRoute {
+            resolver: Arc::new(Resolver::new(t.domain.clone(), servers)),
+            by_address,
+        }
+    });
+    Targets { entries, dns }
 }
 
 /// What a run did, as the generator counts it.
@@ -126,7 +261,7 @@ impl Drop for TrafficHandle {
 }
 
 /// Starts the generator on the current runtime.
-pub fn spawn(targets: Vec<Target>, settings: TrafficSettings, sink: TraceSink) -> TrafficHandle {
+pub fn spawn(targets: Targets, settings: TrafficSettings, sink: TraceSink) -> TrafficHandle {
     let (tx, rx) = watch::channel(settings);
     let cancel = CancellationToken::new();
     let token = cancel.clone();
@@ -270,18 +405,36 @@ impl Entry {
 /// Traces reach `sink` in batches; the last batch is delivered before it
 /// returns.
 pub async fn run(
-    targets: Vec<Target>,
+    targets: Targets,
     mut settings: watch::Receiver<TrafficSettings>,
     sink: TraceSink,
     cancel: CancellationToken,
     duration: Option<Duration>,
 ) -> Result<RunStats, TrafficError> {
-    if targets.is_empty() {
+    if targets.entries.is_empty() {
         return Err(TrafficError::NoEntryPoint);
     }
-    let entries = targets.into_iter().map(Entry::new).collect();
+    let mut targets = targets;
+    // Through DNS or to a virtual IP, clients connect to the address in
+    // the lab, as they would on a network; where this machine cannot
+    // reach the lab's addresses, to the entry point's published port
+    // instead (a virtual IP's first member's).
+    if targets.connect_in_lab().await {
+        for e in &mut targets.entries {
+            if let Some(lab) = e.lab {
+                e.addr = lab;
+            }
+        }
+    } else if targets.entries.iter().any(|e| e.vip.is_some()) {
+        tracing::warn!(
+            "this machine does not reach the lab's addresses: requests for a virtual IP go to \
+             its first load balancer's published port"
+        );
+    }
+    let entries = targets.entries.into_iter().map(Entry::new).collect();
     let shared = Arc::new(Shared {
         entries,
+        dns: targets.dns,
         pending: std::sync::Mutex::new(Vec::new()),
         run: format!("{:x}{:08x}", live::now(), rand::random::<u32>()),
     });
@@ -454,6 +607,7 @@ fn is_write(n: u64, percent: u8) -> bool {
 
 struct Shared {
     entries: Vec<Entry>,
+    dns: Option<DnsRoute>,
     pending: std::sync::Mutex<Vec<RequestTrace>>,
     /// Identifies this run's writes: the time it started and a random
     /// number, so two generators never write the same value.
@@ -469,14 +623,72 @@ impl Shared {
         std::mem::take(&mut *crate::locked(&self.pending))
     }
 
+    /// The entry points request `n` tries, in order: the one its turn
+    /// gives, then the next. Through DNS, the addresses the (cached or
+    /// new) answer gives, from the one its turn gives; an error when the
+    /// name cannot be resolved to an entry point.
+    async fn route(&self, n: u64) -> Result<Vec<usize>, (HostName, String)> {
+        let count = self.entries.len();
+        let Some(dns) = &self.dns else {
+            let first = (n as usize) % count;
+            return Ok(if count > 1 {
+                vec![first, (first + 1) % count]
+            } else {
+                vec![first]
+            });
+        };
+        let at_dns = || {
+            dns.resolver
+                .first_server()
+                .cloned()
+                .unwrap_or_else(|| HostName::new("dns"))
+        };
+        let resolved = dns
+            .resolver
+            .resolve()
+            .await
+            .map_err(|e| (at_dns(), e.to_string()))?;
+        let addresses = &resolved.answer.addresses;
+        let start = (n as usize) % addresses.len();
+        let order: Vec<usize> = (0..addresses.len())
+            .filter_map(|i| {
+                dns.by_address
+                    .get(&addresses[(start + i) % addresses.len()])
+            })
+            .copied()
+            .take(2)
+            .collect();
+        if order.is_empty() {
+            let list: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+            return Err((
+                at_dns(),
+                format!(
+                    "DNS: {} resolved to {}, which no entry point of the lab has",
+                    dns.resolver.name(),
+                    list.join(", ")
+                ),
+            ));
+        }
+        Ok(order)
+    }
+
     /// Sends request `n` (and, for an acknowledged write with `read_back`,
     /// its client's read of it) and keeps the traces. With two entry
     /// points, a request that could not be sent to one goes to the other.
     async fn request(&self, n: u64, write: bool, read_back: bool) {
-        let count = self.entries.len();
-        let mut entry = &self.entries[(n as usize) % count];
         let at = live::now();
         let started = Instant::now();
+        let order = match self.route(n).await {
+            Ok(order) => order,
+            Err((at_host, why)) => {
+                let mut trace = RequestTrace::new(at, write, at_host);
+                trace.error = Some(why);
+                trace.latency_ms = started.elapsed().as_secs_f32() * 1000.0;
+                self.push(trace);
+                return;
+            }
+        };
+        let mut entry = &self.entries[order[0]];
         let value = write.then(|| format!("traffic-{}-{n}", self.run));
         let request = |entry: &Entry| match &value {
             // A value of its own, so that lost writes are counted by what
@@ -496,8 +708,10 @@ impl Shared {
                 .body(Full::new(Bytes::new())),
         };
         let (mut trace, mut answer) = attempt(entry, request(entry), write, at, started).await;
-        if !trace.delivered && count > 1 {
-            entry = &self.entries[(n as usize + 1) % count];
+        if !trace.delivered
+            && let Some(next) = order.get(1)
+        {
+            entry = &self.entries[*next];
             (trace, answer) = attempt(entry, request(entry), write, at, started).await;
         }
         trace.written = value;
@@ -593,6 +807,13 @@ async fn attempt(
                     .map(|v| HostName::new(v.split('/').next().unwrap_or(v)))
             };
             trace.lb = host("x-topolab-lb");
+            // Through a virtual IP, the entry point is whichever member
+            // held the address.
+            if entry.target.vip.is_some()
+                && let Some(lb) = &trace.lb
+            {
+                trace.entry = lb.clone();
+            }
             trace.web = host("x-topolab-web");
             trace.app = host("x-topolab-app");
             trace.db = host("x-topolab-db");

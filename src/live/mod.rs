@@ -44,6 +44,10 @@ const RECENT_LEN: usize = 512;
 /// consequence.
 const CAUSE_WINDOW_MS: Millis = 30_000;
 
+/// How a request's error starts when its client could not resolve the
+/// site's name (the lab's DNS): it was never sent.
+pub const DNS_ERROR: &str = "DNS:";
+
 /// What the traffic generator has done so far.
 #[derive(Clone, Debug, Default)]
 pub struct Totals {
@@ -67,6 +71,11 @@ pub struct Totals {
     pub by_db: BTreeMap<HostName, u64>,
     /// Requests per release that answered them (`X-Topolab-Version`).
     pub by_version: BTreeMap<String, u64>,
+    /// Answered requests per entry point they went to.
+    pub by_entry: BTreeMap<HostName, u64>,
+    /// Failed requests whose client could not resolve the site's name
+    /// (never sent).
+    pub dns_failed: u64,
     /// The first and last request's finish time.
     pub span: Option<(Millis, Millis)>,
 }
@@ -111,6 +120,10 @@ pub struct LiveState {
     backends: BTreeMap<(HostName, HostName), BackendView>,
     unreadable_lbs: BTreeMap<HostName, String>,
     replication: BTreeMap<HostName, (Result<ReplicaStatus, String>, Millis)>,
+    /// What each DNS server answers for the site's name.
+    dns_answers: BTreeMap<HostName, Result<Vec<String>, String>>,
+    /// The member holding each virtual IP, or why none answers there.
+    vip_holders: BTreeMap<u8, Result<HostName, String>>,
     resources: HashMap<(HostName, Option<ComponentKind>), (f32, u64)>,
     nodes: HashMap<ComponentId, Series>,
     edges: HashMap<EdgeKey, Series>,
@@ -185,6 +198,47 @@ impl LiveState {
                 }
             }
             Observation::Replication { host, status, at } => self.on_replica(host, status, at),
+            Observation::VipHolder { vip, holder, at } => {
+                let was = self.vip_holders.insert(vip, holder.clone());
+                if let Some(was) = was
+                    && was != holder
+                {
+                    let (subject, text) = match &holder {
+                        Ok(h) => (
+                            Some(Subject::Component(ComponentId::new(h, ComponentKind::Lb))),
+                            format!("vip .{vip} moved to {h}"),
+                        ),
+                        Err(why) => (None, format!("vip .{vip} does not answer: {why}")),
+                    };
+                    self.push(Transition {
+                        at,
+                        subject,
+                        health: None,
+                        text,
+                    });
+                }
+            }
+            Observation::DnsAnswer { host, answer, at } => {
+                let was = self.dns_answers.insert(host.clone(), answer.clone());
+                // The first answer is the lab's start, not news.
+                if let Some(was) = was
+                    && was != answer
+                {
+                    let text = match &answer {
+                        Ok(entries) => format!("{host}/dns answers {}", entries.join(", ")),
+                        Err(why) => format!("{host}/dns gives no answer: {why}"),
+                    };
+                    self.push(Transition {
+                        at,
+                        subject: Some(Subject::Component(ComponentId::new(
+                            &host,
+                            ComponentKind::Dns,
+                        ))),
+                        health: None,
+                        text,
+                    });
+                }
+            }
             Observation::Resources {
                 host,
                 kind,
@@ -397,6 +451,12 @@ impl LiveState {
             totals.failed += 1;
         }
         totals.latency.add(t.latency_ms);
+        if t.status.is_some() {
+            *totals.by_entry.entry(t.entry.clone()).or_default() += 1;
+        }
+        if t.error.as_deref().is_some_and(|e| e.starts_with(DNS_ERROR)) {
+            totals.dns_failed += 1;
+        }
         if let Some(w) = &t.web {
             *totals.by_web.entry(w.clone()).or_default() += 1;
         }
@@ -443,6 +503,8 @@ impl LiveState {
             ComponentKind::Lb | ComponentKind::Nginx => Some(t.latency_ms),
             ComponentKind::App => t.app_ms,
             ComponentKind::Db => t.db_ms,
+            // Clients ask it before a request; no request passes through it.
+            ComponentKind::Dns => None,
         };
         for id in &path {
             self.nodes
@@ -460,8 +522,14 @@ impl LiveState {
             from = to;
         }
         if path.is_empty() {
-            // No answer at all: an error on the way to the entry point.
-            let to = Endpoint::Component(ComponentId::new(&t.entry, ComponentKind::Lb));
+            // No answer at all: an error on the way to the entry point, or
+            // to the DNS server that could not tell where it is.
+            let kind = if t.error.as_deref().is_some_and(|e| e.starts_with(DNS_ERROR)) {
+                ComponentKind::Dns
+            } else {
+                ComponentKind::Lb
+            };
+            let to = Endpoint::Component(ComponentId::new(&t.entry, kind));
             self.edges
                 .entry((Endpoint::Client, to))
                 .or_default()
@@ -599,6 +667,21 @@ impl LiveState {
                     };
                 }
             }
+            ComponentKind::Dns => match self.dns_answers.get(&id.host) {
+                Some(Ok(entries)) => {
+                    return NodeHealth {
+                        health: Health::Up,
+                        reason: format!("answers {}", entries.join(", ")),
+                    };
+                }
+                Some(Err(why)) => {
+                    return NodeHealth {
+                        health: Health::Degraded,
+                        reason: format!("running; gives no answer: {why}"),
+                    };
+                }
+                None => {}
+            },
             ComponentKind::App => {}
         }
         NodeHealth {
@@ -636,6 +719,18 @@ impl LiveState {
     /// A replica's last report.
     pub fn replication(&self, host: &HostName) -> Option<&Result<ReplicaStatus, String>> {
         self.replication.get(host).map(|(s, _)| s)
+    }
+
+    /// What DNS server `host` answers for the site's name: the entry
+    /// points it names, or why it gave none.
+    pub fn dns_answer(&self, host: &HostName) -> Option<&Result<Vec<String>, String>> {
+        self.dns_answers.get(host)
+    }
+
+    /// The load balancer holding virtual IP `.vip`, or why none answers
+    /// there (`None`: not asked yet).
+    pub fn vip_holder(&self, vip: u8) -> Option<&Result<HostName, String>> {
+        self.vip_holders.get(&vip)
     }
 
     /// A container's state.

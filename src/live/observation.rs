@@ -356,6 +356,25 @@ pub enum Observation {
         /// When.
         at: Millis,
     },
+    /// What a DNS server answers for the site's name changed.
+    DnsAnswer {
+        /// The DNS server's host.
+        host: HostName,
+        /// The entry points its answer names (an address no entry point
+        /// has, as the address), or why it gave none.
+        answer: Result<Vec<String>, String>,
+        /// When.
+        at: Millis,
+    },
+    /// The load balancer holding a virtual IP changed.
+    VipHolder {
+        /// The virtual IP's number (its address's last byte).
+        vip: u8,
+        /// The member that answers at the address, or why none does.
+        holder: Result<HostName, String>,
+        /// When.
+        at: Millis,
+    },
     /// CPU and memory of a container (from Docker's stats stream).
     Resources {
         /// Its host.

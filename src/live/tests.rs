@@ -297,17 +297,26 @@ fn requests_give_rates_errors_latency_and_shares() {
     assert_eq!(l.take_recent().count(), 0);
 }
 
-#[test]
-fn failed_connection_counts_on_the_entry_edge() {
-    let mut l = LiveState::new();
+/// A request sent at 1 s through `entry` that got no answer, for `error`.
+fn unanswered(entry: &str, error: &str) -> RequestTrace {
     let mut t = trace(1_000, "web-01", "web-01", 200, 1.0);
+    t.entry = entry.into();
     t.status = None;
-    t.error = Some("connection refused".into());
+    t.error = Some(error.into());
     t.lb = None;
     t.web = None;
     t.app = None;
     t.db = None;
-    l.apply(Observation::Requests(vec![t]));
+    t
+}
+
+#[test]
+fn failed_connection_counts_on_the_entry_edge() {
+    let mut l = LiveState::new();
+    l.apply(Observation::Requests(vec![unanswered(
+        "lb-01",
+        "connection refused",
+    )]));
     l.tick(5_000);
     let edge = l
         .edge_series(
@@ -316,6 +325,25 @@ fn failed_connection_counts_on_the_entry_edge() {
         )
         .expect("edge");
     assert_eq!(edge.recent(10), (1, 1));
+}
+
+#[test]
+fn an_unresolved_request_counts_on_the_dns_servers_edge() {
+    let mut l = LiveState::new();
+    l.apply(Observation::Requests(vec![unanswered(
+        "dns-01",
+        "DNS: no answer for www.foobar.com from dns-01, dns-02",
+    )]));
+    l.tick(5_000);
+    let edge = l
+        .edge_series(
+            &Endpoint::Client,
+            &Endpoint::Component(ComponentId::new("dns-01", ComponentKind::Dns)),
+        )
+        .expect("edge");
+    assert_eq!(edge.recent(10), (1, 1));
+    assert_eq!(l.totals().dns_failed, 1);
+    assert!(l.totals().by_entry.is_empty(), "nothing answered");
 }
 
 #[test]

@@ -18,15 +18,18 @@ pub enum HostTemplate {
     WebApp,
     /// A database only.
     Database,
+    /// A DNS server answering for the site's name.
+    Dns,
 }
 
 impl HostTemplate {
     /// Every template, in palette order.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::LoadBalancer,
         Self::WebAppDb,
         Self::WebApp,
         Self::Database,
+        Self::Dns,
     ];
 
     /// The palette's label.
@@ -36,6 +39,7 @@ impl HostTemplate {
             Self::WebAppDb => "Web/app/DB server",
             Self::WebApp => "Web/app server",
             Self::Database => "DB server",
+            Self::Dns => "DNS server",
         }
     }
 
@@ -44,6 +48,7 @@ impl HostTemplate {
             Self::LoadBalancer => "lb",
             Self::WebAppDb | Self::WebApp => "web",
             Self::Database => "db",
+            Self::Dns => "dns",
         }
     }
 }
@@ -87,6 +92,9 @@ pub fn add_host(t: &mut Topology, template: HostTemplate) -> HostName {
             Component::with_defaults(ComponentKind::App),
         ]),
         HostTemplate::Database => host.components.push(db()),
+        HostTemplate::Dns => host
+            .components
+            .push(Component::with_defaults(ComponentKind::Dns)),
     }
     host.position = free_spot(t, template);
     if matches!(template, HostTemplate::WebAppDb | HostTemplate::WebApp) {
@@ -104,6 +112,7 @@ pub fn add_host(t: &mut Topology, template: HostTemplate) -> HostName {
 /// `None` (the canvas's tiered layout) when no host has a position.
 fn free_spot(t: &Topology, template: HostTemplate) -> Option<Position> {
     let y = match template {
+        HostTemplate::Dns => -180.0,
         HostTemplate::LoadBalancer => 0.0,
         HostTemplate::WebAppDb | HostTemplate::WebApp => 200.0,
         HostTemplate::Database => 420.0,
@@ -183,7 +192,7 @@ pub fn rename_host(t: &mut Topology, from: &HostName, to: &str) -> Result<HostNa
                         *of = to.clone();
                     }
                 }
-                Component::Nginx(_) | Component::App(_) => {}
+                Component::Nginx(_) | Component::App(_) | Component::Dns(_) => {}
             }
         }
     }

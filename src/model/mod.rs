@@ -19,19 +19,21 @@ pub use names::{
     Subject, dns_label_problem, host_name_problem, is_dns_label, yaml_reading,
 };
 pub use network::{
-    AddressPlan, DEFAULT_FIRST_SUBNET, HostNumbers, Network, host_networks, host_numbers, networks,
-    serving_network,
+    AddressPlan, DEFAULT_FIRST_SUBNET, DEFAULT_REGION, HostNumbers, LabNetwork, MAX_REGIONS,
+    Network, ROUTER_NUMBER, host_networks, host_numbers, lab_region, networks, serving_network,
+    spans_regions, tiers,
 };
 pub use ports::{
-    FIRST_DEFAULT_PORT, HTTPS_OFFSET, PROMETHEUS_PORT, PublishedPort, prometheus_port,
-    published_ports,
+    FIRST_DEFAULT_PORT, FIRST_DNS_PORT, HTTPS_OFFSET, PROMETHEUS_PORT, PublishedPort,
+    dns_published_ports, prometheus_port, published_ports,
 };
 pub use review::{Category, Finding, Severity, review};
 pub use size::{HostSize, MIN_CPUS, MIN_MEMORY_MIB, Machine, cpus_text, sizes_beyond};
 pub use text::{Shown, escape_json, escape_unsafe, is_control_or_bidi, is_unsafe_char};
 pub use topology::{
-    Algorithm, AppServer, Backend, Component, Database, DatabaseSettings, EXPORTER_PORT,
-    FORMAT_VERSION, Failover, Flavor, HealthCheck, Host, LoadBalancer, Monitoring, Position,
-    RELEASES, ReadYourWrites, ReplicationMode, Role, Security, Topology, WebServer,
+    Algorithm, AppServer, Backend, ClientEntry, Component, Database, DatabaseSettings, DnsServer,
+    DnsZone, EXPORTER_PORT, FORMAT_VERSION, Failover, Flavor, HealthCheck, Host, LoadBalancer,
+    Monitoring, Position, RELEASES, ReadYourWrites, ReplicationMode, Role, Security, Topology, Vip,
+    Wan, WebServer, zone_of,
 };
 pub use validate::{MAX_HOSTS, Problem, TextPos, validate};

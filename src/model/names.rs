@@ -138,13 +138,13 @@ pub fn yaml_reading(name: &str) -> Option<&'static str> {
 }
 
 /// Suffixes of the helper containers topolab runs beside a host's own
-/// components (`HOST-exporter`, `HOST-binlog-reader`): a host may not be
-/// named like one.
-pub const HELPER_SUFFIXES: [&str; 2] = ["exporter", "binlog-reader"];
+/// components (`HOST-exporter`, `HOST-binlog-reader`, `HOST-vrrp`): a host
+/// may not be named like one.
+pub const HELPER_SUFFIXES: [&str; 3] = ["exporter", "binlog-reader", "vrrp"];
 
 /// Host names taken by topolab itself: Prometheus's container and compose
-/// service are named `monitoring`.
-pub const RESERVED_HOST_NAMES: [&str; 1] = ["monitoring"];
+/// service are named `monitoring`, the router between regions `wan`.
+pub const RESERVED_HOST_NAMES: [&str; 2] = ["monitoring", "wan"];
 
 /// Why `name` cannot name a host, judged on the name alone (not a DNS
 /// label, read by YAML as something other than text, or named like one
@@ -161,7 +161,8 @@ pub fn host_name_problem(name: &str) -> Option<String> {
     }
     if RESERVED_HOST_NAMES.contains(&name) {
         return Some(format!(
-            "is reserved: topolab names its Prometheus container and service \"{name}\""
+            "is reserved: topolab names its own container and service \"{name}\" \
+             (Prometheus is \"monitoring\", the router between regions \"wan\")"
         ));
     }
     HELPER_SUFFIXES
@@ -191,11 +192,13 @@ pub enum ComponentKind {
     App,
     /// MySQL or MariaDB database server.
     Db,
+    /// DNS server (PowerDNS), authoritative for the site's name.
+    Dns,
 }
 
 impl ComponentKind {
-    /// Every kind, in tier order.
-    pub const ALL: [Self; 4] = [Self::Lb, Self::Nginx, Self::App, Self::Db];
+    /// Every kind: the tiers in order, then DNS.
+    pub const ALL: [Self; 5] = [Self::Lb, Self::Nginx, Self::App, Self::Db, Self::Dns];
 
     /// The short name used in ids, labels and the CLI.
     pub fn as_str(self) -> &'static str {
@@ -204,6 +207,7 @@ impl ComponentKind {
             Self::Nginx => "nginx",
             Self::App => "app",
             Self::Db => "db",
+            Self::Dns => "dns",
         }
     }
 
@@ -214,6 +218,7 @@ impl ComponentKind {
             Self::Nginx => "Nginx",
             Self::App => "application server",
             Self::Db => "MySQL",
+            Self::Dns => "PowerDNS",
         }
     }
 }
@@ -232,7 +237,7 @@ impl FromStr for ComponentKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown component kind {s:?}: expected one of lb, nginx, app, db")
+                format!("unknown component kind {s:?}: expected one of lb, nginx, app, db, dns")
             })
     }
 }

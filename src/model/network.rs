@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::names::{ComponentKind, HostName};
-use super::topology::{Host, Topology};
+use super::topology::{Host, Topology, Vip};
 
 /// A network of the lab. Without segmentation every host is on `Lab`; with
 /// it, load balancers and web servers are on `Front`, apps and databases on
@@ -17,7 +17,7 @@ use super::topology::{Host, Topology};
 pub enum Network {
     /// The one network of an unsegmented topology.
     Lab,
-    /// Clients' side: load balancers and web servers.
+    /// Clients' side: load balancers, web servers and DNS servers.
     Front,
     /// Data side: app servers and databases.
     Back,
@@ -34,8 +34,41 @@ impl Network {
     }
 }
 
-/// The networks of `topology`, in a fixed order.
-pub fn networks(topology: &Topology) -> Vec<Network> {
+/// One network of a lab: a tier, in a region when the design spans
+/// several. Each region has its own tier networks; a router host (the
+/// "WAN") joins them, and traffic between regions crosses it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct LabNetwork {
+    /// The region, when the design spans several (hosts that name none
+    /// are in [`DEFAULT_REGION`]); `None` when it has one.
+    pub region: Option<String>,
+    /// The tier.
+    pub tier: Network,
+}
+
+impl LabNetwork {
+    /// Its short name: `front`, or `front-eu` in a design of regions.
+    pub fn name(&self) -> String {
+        match &self.region {
+            None => self.tier.as_str().to_owned(),
+            Some(r) => format!("{}-{r}", self.tier.as_str()),
+        }
+    }
+}
+
+/// The region of hosts that name none, in a design of several regions.
+pub const DEFAULT_REGION: &str = "default";
+
+/// The most regions a design may span.
+pub const MAX_REGIONS: usize = 4;
+
+/// The last byte of the router's address on every network of a design of
+/// regions (hosts take `.10` to `.209`, virtual IPs `.220` to `.249`,
+/// Prometheus `.250`).
+pub const ROUTER_NUMBER: u8 = 251;
+
+/// The tiers of `topology`, in a fixed order.
+pub fn tiers(topology: &Topology) -> Vec<Network> {
     if topology.security.segmentation {
         vec![Network::Front, Network::Back]
     } else {
@@ -43,13 +76,51 @@ pub fn networks(topology: &Topology) -> Vec<Network> {
     }
 }
 
-/// The networks `host` joins.
+/// Whether `topology`'s hosts run in more than one region: then each
+/// region has its own networks.
+pub fn spans_regions(topology: &Topology) -> bool {
+    topology.regions().len() > 1
+}
+
+/// The region `host`'s networks belong to: `None` when the design has
+/// one region.
+pub fn lab_region(topology: &Topology, host: &Host) -> Option<String> {
+    spans_regions(topology).then(|| host.region.as_deref().unwrap_or(DEFAULT_REGION).to_owned())
+}
+
+/// The networks of `topology`, in a fixed order: each region's tiers.
+pub fn networks(topology: &Topology) -> Vec<LabNetwork> {
+    let regions: Vec<Option<String>> = if spans_regions(topology) {
+        let mut names: Vec<String> = topology
+            .regions()
+            .into_iter()
+            .map(|r| r.unwrap_or(DEFAULT_REGION).to_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names.into_iter().map(Some).collect()
+    } else {
+        vec![None]
+    };
+    regions
+        .into_iter()
+        .flat_map(|region| {
+            tiers(topology).into_iter().map(move |tier| LabNetwork {
+                region: region.clone(),
+                tier,
+            })
+        })
+        .collect()
+}
+
+/// The tiers `host` joins.
 pub fn host_networks(topology: &Topology, host: &Host) -> Vec<Network> {
     if !topology.security.segmentation {
         return vec![Network::Lab];
     }
     let mut nets = Vec::new();
-    if host.has(ComponentKind::Lb) || host.has(ComponentKind::Nginx) {
+    if host.has(ComponentKind::Lb) || host.has(ComponentKind::Nginx) || host.has(ComponentKind::Dns)
+    {
         nets.push(Network::Front);
     }
     if host.has(ComponentKind::App) || host.has(ComponentKind::Db) {
@@ -63,7 +134,7 @@ pub fn host_networks(topology: &Topology, host: &Host) -> Vec<Network> {
 pub fn serving_network(topology: &Topology, kind: ComponentKind) -> Network {
     match (topology.security.segmentation, kind) {
         (false, _) => Network::Lab,
-        (true, ComponentKind::Lb | ComponentKind::Nginx) => Network::Front,
+        (true, ComponentKind::Lb | ComponentKind::Nginx | ComponentKind::Dns) => Network::Front,
         (true, ComponentKind::App | ComponentKind::Db) => Network::Back,
     }
 }
@@ -103,8 +174,8 @@ pub fn host_numbers(topology: &Topology, kept: &HostNumbers) -> HostNumbers {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddressPlan {
     first: Ipv4Addr,
-    networks: Vec<Network>,
-    hosts: Vec<(HostName, u8, Vec<Network>)>,
+    networks: Vec<LabNetwork>,
+    hosts: Vec<(HostName, u8, Vec<LabNetwork>)>,
 }
 
 /// Where an exported docker-compose bundle puts its networks (labs that
@@ -133,7 +204,15 @@ impl AddressPlan {
                 .iter()
                 .map(|h| {
                     let n = numbers.get(&h.name).copied().unwrap_or(0);
-                    (h.name.clone(), n, host_networks(topology, h))
+                    let region = lab_region(topology, h);
+                    let nets = host_networks(topology, h)
+                        .into_iter()
+                        .map(|tier| LabNetwork {
+                            region: region.clone(),
+                            tier,
+                        })
+                        .collect();
+                    (h.name.clone(), n, nets)
                 })
                 .collect(),
         }
@@ -148,50 +227,104 @@ impl AddressPlan {
     }
 
     /// The networks, in order.
-    pub fn networks(&self) -> &[Network] {
+    pub fn networks(&self) -> &[LabNetwork] {
         &self.networks
     }
 
+    /// Whether the networks are per region (joined by a router).
+    pub fn spans_regions(&self) -> bool {
+        self.networks.iter().any(|n| n.region.is_some())
+    }
+
     /// The network address of `net`'s /24.
-    pub fn subnet(&self, net: Network) -> Option<Ipv4Addr> {
-        let k = self.networks.iter().position(|n| *n == net)?;
+    pub fn subnet(&self, net: &LabNetwork) -> Option<Ipv4Addr> {
+        let k = self.networks.iter().position(|n| n == net)?;
         let [a, b, c, _] = self.first.octets();
         Some(Ipv4Addr::new(
             a,
             b,
-            c.wrapping_add(u8::try_from(k).ok()?),
+            c.checked_add(u8::try_from(k).ok()?)?,
             0,
         ))
     }
 
     /// `net`'s subnet in CIDR notation.
-    pub fn cidr(&self, net: Network) -> Option<String> {
+    pub fn cidr(&self, net: &LabNetwork) -> Option<String> {
         self.subnet(net).map(|s| format!("{s}/24"))
     }
 
     /// `net`'s gateway address.
-    pub fn gateway(&self, net: Network) -> Option<Ipv4Addr> {
-        let [a, b, c, _] = self.subnet(net)?.octets();
-        Some(Ipv4Addr::new(a, b, c, 1))
+    pub fn gateway(&self, net: &LabNetwork) -> Option<Ipv4Addr> {
+        self.on(net, 1)
     }
 
-    /// `host`'s address on `net`, if it joins that network.
-    pub fn address(&self, host: &HostName, net: Network) -> Option<Ipv4Addr> {
-        let (_, number, nets) = self.hosts.iter().find(|(h, _, _)| h == host)?;
-        if !nets.contains(&net) {
-            return None;
-        }
+    /// The network of tier `tier` that `host` joins, if any.
+    pub fn network_of(&self, host: &HostName, tier: Network) -> Option<&LabNetwork> {
+        let (_, _, nets) = self.hosts.iter().find(|(h, _, _)| h == host)?;
+        nets.iter().find(|n| n.tier == tier)
+    }
+
+    /// `host`'s address on its network of tier `tier`, if it joins one.
+    pub fn address(&self, host: &HostName, tier: Network) -> Option<Ipv4Addr> {
+        let net = self.network_of(host, tier)?;
+        let number = self.number(host)?;
+        self.on(net, FIRST_HOST.checked_add(number)?)
+    }
+
+    /// The address `.number` on `net` (a virtual IP's, Prometheus's).
+    pub fn on(&self, net: &LabNetwork, number: u8) -> Option<Ipv4Addr> {
         let [a, b, c, _] = self.subnet(net)?.octets();
-        let d = FIRST_HOST.checked_add(*number)?;
-        Some(Ipv4Addr::new(a, b, c, d))
+        Some(Ipv4Addr::new(a, b, c, number))
+    }
+
+    /// `vip`'s address: on its load balancers' serving network.
+    pub fn vip_address(&self, topology: &Topology, vip: &Vip) -> Option<Ipv4Addr> {
+        let first = vip.members.first()?;
+        let net = self.network_of(first, serving_network(topology, ComponentKind::Lb))?;
+        self.on(net, vip.number)
     }
 
     /// `host`'s networks with its address on each.
-    pub fn host_addresses(&self, host: &HostName) -> Vec<(Network, Ipv4Addr)> {
+    pub fn host_addresses(&self, host: &HostName) -> Vec<(LabNetwork, Ipv4Addr)> {
+        let Some((_, _, nets)) = self.hosts.iter().find(|(h, _, _)| h == host) else {
+            return Vec::new();
+        };
         self.networks
             .iter()
-            .filter_map(|n| self.address(host, *n).map(|a| (*n, a)))
+            .filter(|n| nets.contains(n))
+            .filter_map(|n| self.address(host, n.tier).map(|a| (n.clone(), a)))
             .collect()
+    }
+
+    /// The router's address on `net`, in a design of regions.
+    pub fn router(&self, net: &LabNetwork) -> Option<Ipv4Addr> {
+        net.region.as_ref()?;
+        self.on(net, ROUTER_NUMBER)
+    }
+
+    /// Where `host` sends traffic for the other regions: each subnet of
+    /// another region in a tier `host` joins, via the router's address on
+    /// `host`'s own network of that tier. Tiers stay apart across regions
+    /// as within one: a load balancer gets no route to a database.
+    pub fn routes(&self, host: &HostName) -> Vec<(String, Ipv4Addr)> {
+        let Some((_, _, nets)) = self.hosts.iter().find(|(h, _, _)| h == host) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for own in nets {
+            let Some(via) = self.router(own) else {
+                continue;
+            };
+            for other in &self.networks {
+                if other.tier == own.tier
+                    && other.region != own.region
+                    && let Some(cidr) = self.cidr(other)
+                {
+                    out.push((cidr, via));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -224,7 +357,11 @@ mod tests {
             plan.address(&web, Network::Back),
             Some(Ipv4Addr::new(10, 9, 5, 11))
         );
-        assert_eq!(plan.cidr(Network::Back).as_deref(), Some("10.9.5.0/24"));
+        let back = LabNetwork {
+            region: None,
+            tier: Network::Back,
+        };
+        assert_eq!(plan.cidr(&back).as_deref(), Some("10.9.5.0/24"));
     }
 
     #[test]

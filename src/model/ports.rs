@@ -14,6 +14,9 @@ use super::topology::Topology;
 pub const FIRST_DEFAULT_PORT: u16 = 8080;
 /// A load balancer's HTTPS is published this far above its HTTP port.
 pub const HTTPS_OFFSET: u16 = 100;
+/// Published port (UDP and TCP) of DNS server number 0; server `i` gets
+/// this plus `i`.
+pub const FIRST_DNS_PORT: u16 = 5300;
 /// Where Prometheus is published when monitoring is on.
 pub const PROMETHEUS_PORT: u16 = 9090;
 /// The highest TCP port.
@@ -83,6 +86,20 @@ pub fn published_ports(topology: &Topology) -> Vec<PublishedPort> {
         .collect()
 }
 
+/// Where each DNS server of `topology` is published (UDP and TCP), in
+/// topology order: [`FIRST_DNS_PORT`] + its place among the DNS servers.
+pub fn dns_published_ports(topology: &Topology) -> Vec<(HostName, u32, u16)> {
+    topology
+        .dns_servers()
+        .enumerate()
+        .map(|(i, (host, dns))| {
+            let port =
+                u32::from(FIRST_DNS_PORT).saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+            (host.name.clone(), port, dns.port)
+        })
+        .collect()
+}
+
 /// Where Prometheus is published, when monitoring is on.
 pub fn prometheus_port(topology: &Topology) -> Option<u16> {
     topology.monitoring.enabled.then_some(PROMETHEUS_PORT)
@@ -111,6 +128,12 @@ pub(super) fn port_uses(topology: &Topology) -> Vec<PortUse> {
                 who: format!("{}/{kind} (HTTPS, its HTTP port + {HTTPS_OFFSET})", p.host),
             });
         }
+    }
+    for (host, port, _) in dns_published_ports(topology) {
+        uses.push(PortUse {
+            port,
+            who: format!("{host}/dns (DNS, by its place)"),
+        });
     }
     if let Some(port) = prometheus_port(topology) {
         uses.push(PortUse {

@@ -300,6 +300,8 @@ fn spofs(t: &Topology) -> Vec<Finding> {
             });
         }
     }
+    findings.extend(dns(t));
+    findings.extend(unreachable_entries(t));
     let regions = t.regions();
     if let [region] = regions.as_slice()
         && !t.hosts.is_empty()
@@ -314,13 +316,124 @@ fn spofs(t: &Topology) -> Vec<Finding> {
             explanation: "A single region, behind a single DNS record: if the region or the DNS \
                 path fails, the whole site is down, however many servers it has."
                 .to_owned(),
-            fix: "Place servers in a second region and serve the site from both (DNS failover \
-                or anycast)."
+            fix: "Place servers in a second region and serve the site from both: a load \
+                balancer and a web server with a replica there, and health-checked DNS records \
+                naming both regions' entry points."
                 .to_owned(),
-            action: None,
+            action: Some(FixAction::AddSecondRegion),
         });
     }
     findings
+}
+
+/// How clients find the site: no DNS server in the design, a single one,
+/// and records that name dead entry points.
+fn dns(t: &Topology) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if t.hosts.is_empty() {
+        return findings;
+    }
+    let domain = &t.domain;
+    let servers: Vec<&Host> = t.dns_servers().map(|(h, _)| h).collect();
+    match servers.as_slice() {
+        [] => findings.push(Finding {
+            id: "spof-dns",
+            category: Category::Spof,
+            severity: Severity::Medium,
+            subjects: Vec::new(),
+            title: format!("No DNS server in the design answers for {domain}"),
+            explanation: format!(
+                "Clients find {domain} through DNS. Left outside the design, its record is a \
+                 single one managed by hand: when an entry point dies or moves, clients are \
+                 still sent to it, and a DNS outage cannot be shown."
+            ),
+            fix: format!(
+                "Add a DNS server that answers for {domain}, then health-check its records."
+            ),
+            action: Some(FixAction::AddDnsServer),
+        }),
+        [only] => findings.push(single_dns(
+            t,
+            ComponentId::new(&only.name, ComponentKind::Dns),
+        )),
+        _ => {}
+    }
+    if !servers.is_empty() && !t.dns.health_checked && t.entry_points().len() > 1 {
+        findings.push(Finding {
+            id: "spof-dns-records",
+            category: Category::Spof,
+            severity: Severity::Medium,
+            subjects: servers
+                .iter()
+                .map(|h| Subject::Component(ComponentId::new(&h.name, ComponentKind::Dns)))
+                .collect(),
+            title: "The DNS records name every entry point, up or down".to_owned(),
+            explanation: "A plain record stays when its load balancer dies: clients that \
+                resolve to it wait, then fail or try the next address, until someone edits \
+                the zone."
+                .to_owned(),
+            fix: "Health-check the records: the DNS server answers only with the entry points \
+                  that accept connections."
+                .to_owned(),
+            action: Some(FixAction::HealthCheckDns),
+        });
+    }
+    findings
+}
+
+/// Two or more load balancers that clients have no way to choose between:
+/// no DNS record names them and they share no virtual IP, so a client
+/// knows one address and fails with it.
+fn unreachable_entries(t: &Topology) -> Vec<Finding> {
+    let lbs: Vec<&Host> = t.load_balancers().map(|(h, _)| h).collect();
+    let alone: Vec<&Host> = lbs
+        .iter()
+        .copied()
+        .filter(|h| h.load_balancer().is_some_and(|lb| lb.vip.is_none()))
+        .collect();
+    if lbs.len() < 2 || alone.is_empty() || t.dns_servers().next().is_some() {
+        return Vec::new();
+    }
+    let names: Vec<String> = alone.iter().map(|h| h.name.to_string()).collect();
+    vec![Finding {
+        id: "entry-without-failover",
+        category: Category::Spof,
+        severity: Severity::Medium,
+        subjects: alone
+            .iter()
+            .map(|h| Subject::Component(ComponentId::new(&h.name, ComponentKind::Lb)))
+            .collect(),
+        title: format!(
+            "Clients cannot move between the load balancers {}",
+            names.join(", ")
+        ),
+        explanation: "Each load balancer has its own address, and neither a DNS record             naming them all nor a shared virtual IP tells clients about the others: a client             that knows a dead one's address fails, however many others serve."
+            .to_owned(),
+        fix: "Give them a virtual IP: keepalived keeps the address on one that serves."
+            .to_owned(),
+        action: Some(FixAction::ShareVirtualIp),
+    }]
+}
+
+/// The finding about `id`, the design's only DNS server.
+fn single_dns(t: &Topology, id: ComponentId) -> Finding {
+    Finding {
+        id: "spof-dns",
+        category: Category::Spof,
+        severity: Severity::Medium,
+        subjects: vec![Subject::Component(id.clone())],
+        title: format!("The DNS server {id} is a single point of failure"),
+        explanation: format!(
+            "While {id} is down, clients go on with the answers they cached, for the \
+             records' TTL ({} s); after that no new client finds {}, however many servers \
+             answer behind it.",
+            t.dns.ttl_s, t.domain
+        ),
+        fix: "Add a second DNS server: a client asks the next one when the first does not \
+              answer."
+            .to_owned(),
+        action: Some(FixAction::AddDnsServer),
+    }
 }
 
 fn component_spof(t: &Topology, id: ComponentId, what: &str) -> Finding {
@@ -336,10 +449,19 @@ fn component_spof(t: &Topology, id: ComponentId, what: &str) -> Finding {
                 "Only one HAProxy instance: if {id} dies, clients lose {what} even though \
                  every backend is healthy."
             ),
-            fix: "Add a second load balancer with the same backends, reached through a second \
-                DNS record or a floating IP."
-                .to_owned(),
-            action: Some(FixAction::AddLoadBalancer),
+            fix: if t.dns_servers().next().is_some() {
+                "Add a second load balancer with the same backends: the DNS records name both."
+                    .to_owned()
+            } else {
+                "Add a second load balancer with the same backends, sharing a virtual IP with \
+                 the first: keepalived moves the address to whichever serves."
+                    .to_owned()
+            },
+            action: Some(if t.dns_servers().next().is_some() {
+                FixAction::AddLoadBalancer
+            } else {
+                FixAction::ShareVirtualIp
+            }),
         },
         ComponentKind::Db => {
             let has_replica = t
@@ -413,6 +535,9 @@ fn component_spof(t: &Topology, id: ComponentId, what: &str) -> Finding {
             fix: "Run a second web/app server behind a load balancer.".to_owned(),
             action: None,
         },
+        // Losing it costs no request until cached answers expire: judged
+        // by `dns()`, not by the requests' reach.
+        ComponentKind::Dns => single_dns(t, id),
     }
 }
 
@@ -685,11 +810,14 @@ mod tests {
         assert_eq!(crate::model::validate(&t), vec![]);
         let ids: Vec<&str> = review(&t).iter().map(|f| f.id).collect();
         // Only the primary takes writes; two balancers and 197 servers
-        // leave no other single point of failure.
+        // leave no other single point of failure, but clients have no way
+        // to move between the balancers.
         assert_eq!(
             ids,
             [
                 "spof-primary-database",
+                "spof-dns",
+                "entry-without-failover",
                 "spof-single-region",
                 "security-no-segmentation",
                 "security-no-tls",

@@ -34,6 +34,12 @@ pub struct Topology {
     /// Metrics collection (Prometheus and exporters).
     #[serde(default)]
     pub monitoring: Monitoring,
+    /// The records the topology's DNS servers answer with.
+    #[serde(default, skip_serializing_if = "DnsZone::is_default")]
+    pub dns: DnsZone,
+    /// The network between regions (used when hosts run in several).
+    #[serde(default, skip_serializing_if = "Wan::is_default")]
+    pub wan: Wan,
     /// The machines of the design (the reference design's "servers").
     pub hosts: Vec<Host>,
 }
@@ -83,6 +89,8 @@ pub enum Component {
     App(AppServer),
     /// MySQL or MariaDB.
     Db(Database),
+    /// PowerDNS, authoritative for the site's zone.
+    Dns(DnsServer),
 }
 
 impl Component {
@@ -93,6 +101,7 @@ impl Component {
             Self::Nginx(_) => ComponentKind::Nginx,
             Self::App(_) => ComponentKind::App,
             Self::Db(_) => ComponentKind::Db,
+            Self::Dns(_) => ComponentKind::Dns,
         }
     }
 
@@ -103,6 +112,7 @@ impl Component {
             ComponentKind::Nginx => Self::Nginx(WebServer::default()),
             ComponentKind::App => Self::App(AppServer::default()),
             ComponentKind::Db => Self::Db(Database::default()),
+            ComponentKind::Dns => Self::Dns(DnsServer::default()),
         }
     }
 
@@ -130,6 +140,7 @@ impl Component {
                 }
                 ports
             }
+            Self::Dns(dns) => vec![(dns.port, "DNS (UDP and TCP)")],
         }
     }
 }
@@ -188,6 +199,83 @@ pub struct LoadBalancer {
     /// Port on 127.0.0.1 of the machine running the lab; `None`: topolab picks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub published_port: Option<u16>,
+    /// The virtual IP this load balancer shares with the others giving the
+    /// same number: the last byte of an address on the load balancers'
+    /// network, [`Vip::FIRST`] to [`Vip::LAST`]. keepalived (VRRP) keeps
+    /// it on one of them at a time and moves it when that one fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vip: Option<u8>,
+}
+
+/// A virtual IP shared by load balancers (see [`LoadBalancer::vip`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vip {
+    /// The last byte of its address.
+    pub number: u8,
+    /// The load balancers sharing it, in file order: the first is
+    /// preferred (VRRP priority highest) and takes it back when it returns.
+    pub members: Vec<HostName>,
+    /// The port clients connect to (the members' `port`).
+    pub port: u16,
+}
+
+impl Vip {
+    /// The first number a virtual IP may have: hosts take `.10` to `.209`.
+    pub const FIRST: u8 = 220;
+    /// The last number a virtual IP may have.
+    pub const LAST: u8 = 249;
+
+    /// How it is named to users: `vip .220`.
+    pub fn label(&self) -> String {
+        format!("vip .{}", self.number)
+    }
+}
+
+/// One thing clients connect to (see [`Topology::client_entries`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEntry<'a> {
+    /// A host's own address: a load balancer, or a web server when the
+    /// design has no load balancer.
+    Host {
+        /// The host.
+        host: &'a Host,
+        /// What listens: [`ComponentKind::Lb`] or [`ComponentKind::Nginx`].
+        kind: ComponentKind,
+        /// Its port.
+        port: u16,
+    },
+    /// A virtual IP shared by load balancers.
+    Vip(Vip),
+}
+
+impl ClientEntry<'_> {
+    /// How users know it: `lb-01`, or `vip .220 (lb-01, lb-02)`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Host { host, .. } => host.name.to_string(),
+            Self::Vip(vip) => {
+                let members: Vec<String> = vip.members.iter().map(ToString::to_string).collect();
+                format!("{} ({})", vip.label(), members.join(", "))
+            }
+        }
+    }
+
+    /// The host that stands for it: the host, or the virtual IP's first
+    /// member.
+    pub fn host(&self) -> &HostName {
+        match self {
+            Self::Host { host, .. } => &host.name,
+            Self::Vip(vip) => &vip.members[0],
+        }
+    }
+
+    /// The port clients connect to.
+    pub fn port(&self) -> u16 {
+        match self {
+            Self::Host { port, .. } => *port,
+            Self::Vip(vip) => vip.port,
+        }
+    }
 }
 
 impl Default for LoadBalancer {
@@ -204,6 +292,7 @@ impl Default for LoadBalancer {
             port: 80,
             tls_port: 443,
             published_port: None,
+            vip: None,
         }
     }
 }
@@ -396,6 +485,92 @@ impl Default for Database {
     }
 }
 
+/// A DNS server (PowerDNS): authoritative for the zone of the site's
+/// name, it answers with the entry points' addresses (see [`DnsZone`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsServer {
+    /// Port it answers on, UDP and TCP.
+    pub port: u16,
+}
+
+impl Default for DnsServer {
+    fn default() -> Self {
+        Self { port: 53 }
+    }
+}
+
+/// What the topology's DNS servers answer for the site's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsZone {
+    /// How long a client may keep an answer, in seconds: a changed record
+    /// reaches a client only once its cached answer expires.
+    pub ttl_s: u32,
+    /// Answer with the entry points that pass a health check only
+    /// (PowerDNS's LUA records and `ifportup`): a dead load balancer
+    /// leaves the answers within about a second.
+    pub health_checked: bool,
+}
+
+impl DnsZone {
+    /// The longest TTL accepted: a day.
+    pub const MAX_TTL_S: u32 = 86_400;
+
+    /// Whether it has the default settings (not written to files).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for DnsZone {
+    fn default() -> Self {
+        Self {
+            ttl_s: 5,
+            health_checked: false,
+        }
+    }
+}
+
+/// The network between regions: in the lab, a router host joins the
+/// regions' networks and delays what crosses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Wan {
+    /// The round trip between two regions, in milliseconds, added by the
+    /// router (Linux's netem, half each way) where the kernel has it.
+    pub latency_ms: u32,
+}
+
+impl Wan {
+    /// The longest round trip accepted: two seconds.
+    pub const MAX_LATENCY_MS: u32 = 2_000;
+
+    /// Whether it has the default settings (not written to files).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for Wan {
+    fn default() -> Self {
+        // About the round trip between two regions of one continent.
+        Self { latency_ms: 40 }
+    }
+}
+
+/// The zone the site's name is in, and the name's label in it: for
+/// `www.foobar.com`, `("foobar.com", "www")`; a two-label name is the
+/// zone's apex, `("foobar.com", "@")`.
+pub fn zone_of(domain: &str) -> (String, String) {
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() <= 2 {
+        (domain.to_owned(), "@".to_owned())
+    } else {
+        (labels[1..].join("."), labels[0].to_owned())
+    }
+}
+
 /// A database's part in replication.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -550,6 +725,8 @@ impl Topology {
             databases,
             security,
             monitoring,
+            dns,
+            wan,
             hosts,
         } = self;
         let host = |a: &Host, b: &Host| {
@@ -567,6 +744,8 @@ impl Topology {
             && *databases == other.databases
             && *security == other.security
             && *monitoring == other.monitoring
+            && *dns == other.dns
+            && *wan == other.wan
             && hosts.len() == other.hosts.len()
             && hosts.iter().zip(&other.hosts).all(|(a, b)| host(a, b))
     }
@@ -581,6 +760,8 @@ impl Topology {
             databases: DatabaseSettings::default(),
             security: Security::default(),
             monitoring: Monitoring::default(),
+            dns: DnsZone::default(),
+            wan: Wan::default(),
             hosts: Vec::new(),
         }
     }
@@ -653,6 +834,63 @@ impl Topology {
         regions.sort();
         regions.dedup();
         regions
+    }
+
+    /// Every DNS server with its host.
+    pub fn dns_servers(&self) -> impl Iterator<Item = (&Host, &DnsServer)> {
+        self.hosts
+            .iter()
+            .filter_map(|h| h.dns_server().map(|d| (h, d)))
+    }
+
+    /// The virtual IPs, by number, each with its load balancers.
+    pub fn vips(&self) -> Vec<Vip> {
+        let mut vips: Vec<Vip> = Vec::new();
+        for (h, lb) in self.load_balancers() {
+            let Some(number) = lb.vip else { continue };
+            match vips.iter_mut().find(|v| v.number == number) {
+                Some(v) => v.members.push(h.name.clone()),
+                None => vips.push(Vip {
+                    number,
+                    members: vec![h.name.clone()],
+                    port: lb.port,
+                }),
+            }
+        }
+        vips.sort_by_key(|v| v.number);
+        vips
+    }
+
+    /// The virtual IP `host`'s load balancer shares, if any.
+    pub fn vip_of(&self, host: &HostName) -> Option<Vip> {
+        let number = self.host(host)?.load_balancer()?.vip?;
+        self.vips().into_iter().find(|v| v.number == number)
+    }
+
+    /// What clients connect to, in topology order: each entry point
+    /// (see [`Self::entry_points`]), except that load balancers sharing a
+    /// virtual IP are one entry, the address, at its first member's place.
+    pub fn client_entries(&self) -> Vec<ClientEntry<'_>> {
+        let vips = self.vips();
+        let mut out = Vec::new();
+        for host in self.entry_points() {
+            let Some((kind, port)) = host.entry_listener() else {
+                continue;
+            };
+            let vip = host
+                .load_balancer()
+                .and_then(|lb| lb.vip)
+                .and_then(|n| vips.iter().find(|v| v.number == n));
+            match vip {
+                Some(vip) if vip.members.first() == Some(&host.name) => {
+                    out.push(ClientEntry::Vip(vip.clone()));
+                }
+                // Reached through the address, named by its first member.
+                Some(_) => {}
+                None => out.push(ClientEntry::Host { host, kind, port }),
+            }
+        }
+        out
     }
 
     /// The hosts clients connect to: every load balancer, or every web
@@ -746,6 +984,24 @@ impl Host {
         })
     }
 
+    /// On an entry host, what clients connect to and its port: its load
+    /// balancer, else its web server.
+    pub fn entry_listener(&self) -> Option<(ComponentKind, u16)> {
+        match (self.load_balancer(), self.web_server()) {
+            (Some(lb), _) => Some((ComponentKind::Lb, lb.port)),
+            (None, Some(web)) => Some((ComponentKind::Nginx, web.port)),
+            (None, None) => None,
+        }
+    }
+
+    /// The host's DNS server.
+    pub fn dns_server(&self) -> Option<&DnsServer> {
+        self.components.iter().find_map(|c| match c {
+            Component::Dns(dns) => Some(dns),
+            _ => None,
+        })
+    }
+
     /// The host's database, for editing.
     pub fn database_mut(&mut self) -> Option<&mut Database> {
         self.components.iter_mut().find_map(|c| match c {
@@ -758,6 +1014,14 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_zone_is_the_name_without_its_first_label() {
+        let z = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(zone_of("www.foobar.com"), z("foobar.com", "www"));
+        assert_eq!(zone_of("foobar.com"), z("foobar.com", "@"));
+        assert_eq!(zone_of("a.b.example.org"), z("b.example.org", "a"));
+    }
 
     #[test]
     fn moving_hosts_does_not_change_the_lab_but_a_setting_does() {

@@ -10,7 +10,9 @@ use super::names::{
 };
 use super::ports::{MAX_PORT, PortUse, collisions, port_uses};
 use super::text::{Shown, is_control_or_bidi};
-use super::topology::{FORMAT_VERSION, Failover, Host, RELEASES, ReadYourWrites, Role, Topology};
+use super::topology::{
+    DnsZone, FORMAT_VERSION, Failover, Host, RELEASES, ReadYourWrites, Role, Topology, Vip, Wan,
+};
 
 /// More hosts than this is refused: every host needs an address in one /24.
 pub const MAX_HOSTS: usize = 200;
@@ -90,6 +92,9 @@ pub fn validate(topology: &Topology) -> Vec<Problem> {
     v.load_balancers();
     v.web_and_app();
     v.replication();
+    v.dns();
+    v.vips();
+    v.regions();
     v.problems
 }
 
@@ -189,6 +194,202 @@ impl<'a> Validator<'a> {
             self.general(
                 "nothing serves clients: add a load balancer or a web server (nginx)".to_owned(),
             );
+        }
+    }
+
+    /// The DNS zone's settings, and what its records can name.
+    fn dns(&mut self) {
+        let t = self.topology;
+        let zone = t.dns;
+        if zone.ttl_s == 0 || zone.ttl_s > DnsZone::MAX_TTL_S {
+            self.general(format!(
+                "dns: ttl_s is {}; it must be 1 to {} (a TTL of 0 tells clients not to \
+                 cache at all, which few do)",
+                zone.ttl_s,
+                DnsZone::MAX_TTL_S
+            ));
+        }
+        let servers: Vec<&Host> = t.dns_servers().map(|(h, _)| h).collect();
+        if zone.health_checked && servers.is_empty() {
+            self.general(
+                "dns: health_checked is on, but no host runs a DNS server (add a dns component)"
+                    .to_owned(),
+            );
+        }
+        if servers.is_empty() {
+            return;
+        }
+        if t.domain.split('.').count() < 2 {
+            self.general(format!(
+                "domain {:?} has one label: a DNS server needs a zone above the name \
+                 (e.g. \"www.{}.com\")",
+                t.domain, t.domain
+            ));
+        }
+        // A health check connects to one port on every entry point.
+        let entry_ports: BTreeSet<u16> = t
+            .entry_points()
+            .iter()
+            .filter_map(|h| h.entry_listener().map(|(_, port)| port))
+            .collect();
+        if zone.health_checked && entry_ports.len() > 1 {
+            self.general(format!(
+                "dns: health_checked records check one port on every entry point, but the \
+                 entry points listen on {}: give them the same port",
+                entry_ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ));
+        }
+        let (_, label) = super::topology::zone_of(&t.domain);
+        for h in servers {
+            if h.name.as_str() == label {
+                self.about(
+                    host(&h.name),
+                    format!(
+                        "a DNS server's host is named in the zone like the site ({}): rename it",
+                        t.domain
+                    ),
+                );
+            }
+            if h.components.len() > 1 {
+                self.about(
+                    component(&h.name, ComponentKind::Dns),
+                    "a DNS server runs on a host of its own (its failure should be its own)"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+
+    /// Virtual IPs: in their range, shared by two or more load balancers
+    /// of one region listening on one port.
+    fn vips(&mut self) {
+        let t = self.topology;
+        for (h, lb) in t.load_balancers() {
+            if let Some(n) = lb.vip
+                && !(Vip::FIRST..=Vip::LAST).contains(&n)
+            {
+                self.about(
+                    component(&h.name, ComponentKind::Lb),
+                    format!(
+                        "vip {n} is outside .{} to .{}, the part of the load balancers' \
+                         subnet kept for virtual IPs (hosts take .10 upward)",
+                        Vip::FIRST,
+                        Vip::LAST
+                    ),
+                );
+            }
+        }
+        for vip in t.vips() {
+            let first = &vip.members[0];
+            let subject = || component(first, ComponentKind::Lb);
+            if vip.members.len() < 2 {
+                self.about(
+                    subject(),
+                    format!(
+                        "{} has no other load balancer: give a second one the same vip \
+                         (a virtual IP moves between two or more)",
+                        vip.label()
+                    ),
+                );
+            }
+            let members: Vec<&Host> = vip.members.iter().filter_map(|m| self.host(m)).collect();
+            let regions: BTreeSet<Option<&str>> =
+                members.iter().map(|h| h.region.as_deref()).collect();
+            if regions.len() > 1 {
+                self.about(
+                    subject(),
+                    format!(
+                        "{} joins load balancers of different regions ({}): a virtual IP \
+                         moves only within one region's network",
+                        vip.label(),
+                        regions
+                            .iter()
+                            .map(|r| r.unwrap_or("the default region"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                );
+            }
+            let ports: BTreeSet<u16> = members
+                .iter()
+                .filter_map(|h| h.load_balancer().map(|lb| lb.port))
+                .collect();
+            if ports.len() > 1 {
+                self.about(
+                    subject(),
+                    format!(
+                        "{}'s load balancers listen on {}: give them the same port",
+                        vip.label(),
+                        ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Regions: a few, each reachable by clients, and a WAN latency in
+    /// range.
+    fn regions(&mut self) {
+        let t = self.topology;
+        if t.wan.latency_ms > Wan::MAX_LATENCY_MS {
+            self.general(format!(
+                "wan: latency_ms is {}; it must be 0 to {}",
+                t.wan.latency_ms,
+                Wan::MAX_LATENCY_MS
+            ));
+        }
+        if !super::network::spans_regions(t) {
+            return;
+        }
+        let regions = t.regions();
+        let name = |r: Option<&str>| r.unwrap_or(super::network::DEFAULT_REGION).to_owned();
+        if regions.len() > super::network::MAX_REGIONS {
+            self.general(format!(
+                "the hosts run in {} regions ({}); a lab spans at most {}",
+                regions.len(),
+                regions
+                    .iter()
+                    .map(|r| name(*r))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                super::network::MAX_REGIONS
+            ));
+        }
+        if regions.contains(&None) && regions.contains(&Some(super::network::DEFAULT_REGION)) {
+            self.general(format!(
+                "some hosts name no region and some name region {:?}, which is what the \
+                 others are called: name their region",
+                super::network::DEFAULT_REGION
+            ));
+        }
+        let entries = t.entry_points();
+        for region in regions {
+            let Some(first) = t.hosts.iter().find(|h| h.region.as_deref() == region) else {
+                continue;
+            };
+            if !entries.iter().any(|e| e.region.as_deref() == region) {
+                let what = if t.load_balancers().next().is_some() {
+                    "a load balancer"
+                } else {
+                    "a web server"
+                };
+                self.about(
+                    host(&first.name),
+                    format!(
+                        "region {} has no entry point, so no client reaches it: give it {what}, \
+                         or move its hosts to another region",
+                        name(region)
+                    ),
+                );
+            }
         }
     }
 

@@ -119,6 +119,85 @@ impl FromStr for FaultKind {
     }
 }
 
+/// A fault on a whole region of a design of regions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegionFaultKind {
+    /// Every host of the region down at once (SIGKILL), as when a region
+    /// loses power: recorded as a `kill` of each host.
+    RegionOutage,
+    /// The region cut off the other regions: the router drops what
+    /// crosses between them, silently, while the region's hosts run on
+    /// and clients still reach its entry points.
+    Partition,
+}
+
+impl RegionFaultKind {
+    /// Every kind.
+    pub const ALL: [Self; 2] = [Self::RegionOutage, Self::Partition];
+
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RegionOutage => "region-outage",
+            Self::Partition => "partition",
+        }
+    }
+
+    /// What it does, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::RegionOutage => "every host of the region down at once",
+            Self::Partition => "the region cut off the other regions, its hosts running",
+        }
+    }
+}
+
+impl fmt::Display for RegionFaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RegionFaultKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown region fault {s:?}: expected region-outage or partition")
+            })
+    }
+}
+
+/// Checks that `region` is a region of `topology`'s lab, one of several.
+pub fn locate_region(topology: &Topology, region: &str) -> Result<(), Misfit> {
+    let names: Vec<String> = topology
+        .hosts
+        .iter()
+        .filter_map(|h| crate::model::lab_region(topology, h))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if names.is_empty() {
+        return Err(Misfit::Target(
+            "this lab runs in one region: a region fault needs a design of several (the \
+             two-regions preset, or the review's \"Add a second region\")"
+                .to_owned(),
+        ));
+    }
+    if names.iter().any(|n| n == region) {
+        Ok(())
+    } else {
+        Err(Misfit::Target(format!(
+            "no region {region} in this lab (its regions: {})",
+            names.join(", ")
+        )))
+    }
+}
+
 /// Whether a fault was seen to take effect.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", content = "seen", rename_all = "kebab-case")]

@@ -9,9 +9,10 @@ mod types;
 
 use std::fmt;
 
-pub use faults::{ActiveFault, FaultKind, Misfit, Verification};
+pub use faults::{ActiveFault, FaultKind, Misfit, RegionFaultKind, Verification};
 pub use types::{
-    ApplyProgress, Assessment, EntryPoint, MAX_RATE, Phase, Progress, Rate, TrafficSettings,
+    ApplyProgress, Assessment, DnsEndpoint, EntryPoint, MAX_RATE, Phase, Progress, Rate,
+    TrafficSettings,
 };
 
 use crate::generate::Artifacts;
@@ -137,6 +138,26 @@ pub enum LabCommand {
         /// What to do.
         kind: FaultKind,
     },
+    /// A fault on a whole region (`topolab fault LAB region-outage REGION`).
+    RegionFault {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: LabName,
+        /// The region.
+        region: String,
+        /// What to do.
+        kind: RegionFaultKind,
+    },
+    /// Heal a region's faults, both kinds.
+    HealRegion {
+        /// This command.
+        id: CommandId,
+        /// The lab.
+        lab: LabName,
+        /// The region.
+        region: String,
+    },
     /// Heal a target's faults, or all (`None`).
     Heal {
         /// This command.
@@ -252,6 +273,8 @@ impl LabCommand {
             | Self::Watch { id, .. }
             | Self::Traffic { id, .. }
             | Self::Fault { id, .. }
+            | Self::RegionFault { id, .. }
+            | Self::HealRegion { id, .. }
             | Self::Heal { id, .. }
             | Self::Assess { id, .. }
             | Self::Promote { id, .. }

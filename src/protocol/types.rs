@@ -120,6 +120,15 @@ pub struct EntryPoint {
     pub https: Option<u16>,
 }
 
+/// A DNS server of a running lab, as this machine reaches it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DnsEndpoint {
+    /// Its host.
+    pub host: HostName,
+    /// Its port on 127.0.0.1, UDP and TCP.
+    pub port: u16,
+}
+
 /// The highest rate the generator is asked to hold.
 pub const MAX_RATE: f64 = 20_000.0;
 /// How fast to send.

@@ -71,8 +71,9 @@ fn step_host(step: &Step) -> Option<&HostName> {
         | Step::RemoveComponent { host, .. }
         | Step::RemoveHost(host) => Some(host),
         Step::AddHost { host, .. } => Some(&host.name),
-        Step::Record(Record::Flavor(_) | Record::Failover(_))
+        Step::Record(Record::Flavor(_) | Record::Failover(_) | Record::Wan(_))
         | Step::Replication(_)
+        | Step::Dns(_)
         | Step::Monitoring(_) => None,
     }
 }

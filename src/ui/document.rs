@@ -414,6 +414,8 @@ fn differs_only_in_places(a: &Topology, b: &Topology) -> bool {
         databases,
         security,
         monitoring,
+        dns,
+        wan,
         hosts,
     } = a;
     *version == b.version
@@ -423,6 +425,8 @@ fn differs_only_in_places(a: &Topology, b: &Topology) -> bool {
         && *databases == b.databases
         && *security == b.security
         && *monitoring == b.monitoring
+        && *dns == b.dns
+        && *wan == b.wan
         && hosts.len() == b.hosts.len()
         && hosts
             .iter()

@@ -72,6 +72,9 @@ pub fn kind(kind: ComponentKind) -> &'static str {
         ComponentKind::Db => {
             "MySQL: in a Primary -> Replica topology, the primary takes every write and the replica replays its binary log."
         }
+        ComponentKind::Dns => {
+            "PowerDNS, authoritative for the site's zone: clients ask it for the site's name and get the entry points' addresses, which they keep for the records' TTL. With health-checked records it answers only with the entry points that accept connections."
+        }
     }
 }
 
@@ -95,6 +98,9 @@ pub fn template(t: HostTemplate) -> &'static str {
         }
         HostTemplate::WebApp => {
             "A server with Nginx and the app; it joins every load balancer's backends."
+        }
+        HostTemplate::Dns => {
+            "A DNS server answering for the site's name with every entry point's address. A second one keeps new clients finding the site while one is down."
         }
         HostTemplate::Database => {
             "A database server: a replica of the primary (or the primary, if there is none)."

@@ -8,9 +8,9 @@ use super::app::TopolabApp;
 use super::explain;
 use super::intent::Intent;
 use crate::model::{
-    Algorithm, AppServer, Backend, Component, ComponentId, ComponentKind, Failover, Flavor, Host,
-    HostName, LoadBalancer, RELEASES, ReadYourWrites, ReplicationMode, Role, Subject, Topology,
-    rename_host,
+    Algorithm, AppServer, Backend, Component, ComponentId, ComponentKind, DnsZone, Failover,
+    Flavor, Host, HostName, LoadBalancer, RELEASES, ReadYourWrites, ReplicationMode, Role, Subject,
+    Topology, Vip, rename_host,
 };
 
 impl TopolabApp {
@@ -359,7 +359,30 @@ fn component_ui(ui: &mut egui::Ui, t: &mut Topology, id: &ComponentId) {
                 ui.end_row();
             });
         }
+        Component::Dns(dns) => {
+            egui::Grid::new("dns").num_columns(2).show(ui, |ui| {
+                tip(ui, "Port", "The port PowerDNS answers on, UDP and TCP (published on 127.0.0.1 for the lab's clients).");
+                bounded(ui, &mut dns.port, 1..=65535, "the port");
+                ui.end_row();
+            });
+        }
     }
+    if id.kind == ComponentKind::Dns {
+        ui.separator();
+        ui.label(RichText::new("Records (every DNS server answers alike)").strong());
+        dns_zone_ui(ui, &mut t.dns);
+    }
+}
+
+/// The DNS records' settings: their TTL, and whether they are health-checked.
+fn dns_zone_ui(ui: &mut egui::Ui, zone: &mut DnsZone) {
+    egui::Grid::new("dns-zone").num_columns(2).show(ui, |ui| {
+        tip(ui, "TTL (s)", "How long a client keeps an answer: a changed record, a dead entry point or a dead DNS server reaches it only once its answer expires (1-86400).");
+        bounded(ui, &mut zone.ttl_s, 1..=DnsZone::MAX_TTL_S, "the TTL");
+        ui.end_row();
+    });
+    ui.checkbox(&mut zone.health_checked, "Health-checked records")
+        .on_hover_text("PowerDNS connects to every entry point each second and answers only with those that accept (its LUA records' ifportup); off, the records name every entry point, up or down.");
 }
 
 /// The app's read-your-writes setting, as two rows of its grid: the way
@@ -544,6 +567,18 @@ fn lb_settings_ui(ui: &mut egui::Ui, lb: &mut LoadBalancer) {
                 ui.add(egui::DragValue::new(&mut port).range(1..=65535));
             }
             lb.published_port = pinned.then_some(port);
+        });
+        ui.end_row();
+        tip(ui, "Virtual IP", "An address this load balancer shares with the others given the same number (.220 to .249 of their network): keepalived (VRRP) keeps it on one that serves and moves it within a fraction of a second when that one fails. Clients and DNS records use the address.");
+        let mut shared = lb.vip.is_some();
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut shared, "share");
+            let mut number = lb.vip.unwrap_or(Vip::FIRST);
+            if shared {
+                ui.label(".");
+                ui.add(egui::DragValue::new(&mut number).range(Vip::FIRST..=Vip::LAST));
+            }
+            lb.vip = shared.then_some(number);
         });
         ui.end_row();
     });

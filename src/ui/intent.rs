@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::files::DiagramFormat;
 use crate::model::{ComponentId, FixAction, HostName, HostTemplate, Subject, Topology};
-use crate::protocol::{FaultKind, LabName, TrafficSettings};
+use crate::protocol::{FaultKind, LabName, RegionFaultKind, TrafficSettings};
 
 /// Something the user asked for while a frame was drawn.
 #[derive(Clone, Debug)]
@@ -107,6 +107,10 @@ pub enum Intent {
     Fault(Subject, FaultKind),
     /// Heal a target's faults, or every fault (`None`).
     Heal(Option<Subject>),
+    /// A fault on a whole region of a lab of regions.
+    RegionFault(String, RegionFaultKind),
+    /// Heal a region's faults.
+    HealRegion(String),
     /// Ask what promoting this replica would cost (opens the dialog).
     Assess(HostName),
     /// Promote a replica.

@@ -259,6 +259,32 @@ impl TopolabApp {
                 }
             }
         });
+        // A host of a lab of regions offers its region's faults.
+        if let Subject::Host(h) = subject
+            && let Some(region) = topology
+                .host(h)
+                .and_then(|host| crate::model::lab_region(topology, host))
+        {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!("Region {region}:"));
+                for kind in crate::protocol::RegionFaultKind::ALL {
+                    if ui
+                        .small_button(kind.as_str())
+                        .on_hover_text(kind.describe())
+                        .clicked()
+                    {
+                        intents.push(Intent::RegionFault(region.clone(), kind));
+                    }
+                }
+                if ui
+                    .small_button("✚ Heal region")
+                    .on_hover_text("Start the region's hosts again and join it to the others")
+                    .clicked()
+                {
+                    intents.push(Intent::HealRegion(region.clone()));
+                }
+            });
+        }
         // Heal and Promote on one row under the faults: they do not move
         // when a fault's line appears.
         let host = subject.host();

@@ -56,6 +56,7 @@ pub fn show(
     overlay.at_size(&live.state, hosts);
     overlay.faults(&live.faults);
     overlay.link_numbers(&live.state);
+    overlay.vips(&live.state, hosts);
     overlay.clients(&live.state, entry_points, ui.visuals().text_color());
     let now = ui.input(|i| i.time);
     overlay.dots(live.dots_on_canvas(), now);
@@ -380,6 +381,17 @@ impl<'a> Overlay<'a> {
             let Subject::Component(id) = subject else {
                 continue;
             };
+            if id.kind == ComponentKind::Dns {
+                // What clients asking it are told now.
+                let (text, health) = match state.dns_answer(&id.host) {
+                    Some(Ok(entries)) => (format!("answers {}", entries.join(", ")), Health::Up),
+                    Some(Err(why)) => (format!("no answer: {why}"), Health::Down),
+                    None => continue,
+                };
+                let at = self.to_screen(center) + Vec2::new(0.0, 30.0 * self.zoom);
+                self.label(at, text, health_color(health));
+                continue;
+            }
             if id.kind != ComponentKind::Db || labelled.contains(&id) {
                 continue;
             }
@@ -387,6 +399,28 @@ impl<'a> Overlay<'a> {
                 let at = self.to_screen(center) + Vec2::new(0.0, 30.0 * self.zoom);
                 self.label(at, stale, health_color(Health::Degraded));
             }
+        }
+    }
+
+    /// Under each load balancer sharing a virtual IP: whether it holds the
+    /// address now, as the address itself answers.
+    fn vips(&self, state: &LiveState, hosts: &[Host]) {
+        for host in hosts {
+            let Some(vip) = host.load_balancer().and_then(|lb| lb.vip) else {
+                continue;
+            };
+            let id = ComponentId::new(&host.name, ComponentKind::Lb);
+            let Some(center) = self.positions.component(&id) else {
+                continue;
+            };
+            let (text, health) = match state.vip_holder(vip) {
+                Some(Ok(h)) if *h == host.name => (format!("holds vip .{vip}"), Health::Up),
+                Some(Ok(h)) => (format!("standby: vip .{vip} is on {h}"), Health::Unknown),
+                Some(Err(why)) => (format!("vip .{vip}: {why}"), Health::Down),
+                None => continue,
+            };
+            let at = self.to_screen(center) + Vec2::new(0.0, 30.0 * self.zoom);
+            self.label(at, text, health_color(health));
         }
     }
 

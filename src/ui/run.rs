@@ -131,6 +131,29 @@ impl TopolabApp {
             Intent::Logs(component) => self.logs(component),
             Intent::Fault(target, kind) => self.fault(target, kind),
             Intent::Heal(target) => self.heal(target),
+            Intent::RegionFault(region, kind) => {
+                let sent = self.send_to_lab(|lab, id| LabCommand::RegionFault {
+                    id,
+                    lab,
+                    region: region.clone(),
+                    kind,
+                });
+                if sent.is_some() {
+                    self.note(format!("region {region}: {}…", kind.describe()), false);
+                }
+            }
+            Intent::HealRegion(region) => {
+                if self
+                    .send_to_lab(|lab, id| LabCommand::HealRegion {
+                        id,
+                        lab,
+                        region: region.clone(),
+                    })
+                    .is_some()
+                {
+                    self.note(format!("healing region {region}…"), false);
+                }
+            }
             Intent::Assess(replica) => self.assess(replica),
             Intent::Promote {
                 replica,

@@ -350,3 +350,35 @@ pub fn failed(traces: &[RequestTrace]) -> Vec<String> {
         .map(|t| format!("{t:?}"))
         .collect()
 }
+
+/// What DNS server `host` of the lab answers for the site's name now: the
+/// entry points its addresses belong to (`lb-01`, `vip .220`), and the
+/// TTL; `None` when it does not answer within a second.
+pub fn dns_answer(
+    state: &LabState,
+    host: &str,
+) -> Option<(std::collections::BTreeSet<String>, u32)> {
+    use topolab::lab::resolver::{Reply, ask};
+    let d = state
+        .dns_servers
+        .iter()
+        .find(|d| d.host.as_str() == host)
+        .expect("a DNS server of the lab");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], d.port));
+    let reply = RT
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(1), ask(addr, &state.topology.domain)).await
+        })
+        .ok()?
+        .ok()?;
+    let Reply::Addresses(a) = reply else {
+        panic!("{host} answered {reply:?}");
+    };
+    let names = traffic::targets(state).entry_names();
+    let named = a
+        .addresses
+        .iter()
+        .map(|ip| names.get(ip).cloned().unwrap_or_else(|| ip.to_string()))
+        .collect();
+    Some((named, a.ttl_s))
+}

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use topolab::generate::Secrets;
+use topolab::model::{Topology, validate};
 
 /// Fixed secrets for golden files: never used by a real lab.
 pub fn fixed_secrets() -> Secrets {
@@ -57,4 +58,17 @@ pub fn run(cmd: &mut Command) -> (bool, String, String) {
 /// The topolab binary built for these tests.
 pub fn topolab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_topolab"))
+}
+
+/// The preset named `name`, parsed.
+pub fn preset(name: &str) -> Topology {
+    topolab::preset::Preset::find(name)
+        .expect("preset exists")
+        .topology()
+        .expect("preset is valid")
+}
+
+/// `t`'s validation problems, as printed.
+pub fn problems(t: &Topology) -> Vec<String> {
+    validate(t).iter().map(ToString::to_string).collect()
 }

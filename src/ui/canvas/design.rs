@@ -1,6 +1,7 @@
 //! What the design says beyond hosts and links, drawn over the canvas in
 //! design and live mode alike: the tier networks as zones with the
-//! firewall between them, the clients (and the DNS that spreads them over
+//! firewall between them, the regions and the WAN router joining them,
+//! the clients (and the DNS that spreads them over
 //! two load balancers) above the entry points, and Prometheus with its
 //! scrape links when monitoring is on. TLS shows in the load balancers'
 //! labels (`graph.rs`).
@@ -33,6 +34,9 @@ pub fn show(
     let font = FontId::proportional((12.0 * view.zoom).clamp(9.0, 14.0));
     if t.security.segmentation {
         zones(&painter, t, &component, view.zoom, &font);
+    }
+    if crate::model::spans_regions(t) {
+        regions(&painter, t, &shown.hosts, view.zoom, &font);
     }
     if !live {
         clients(&painter, t, &component, view.zoom, &font, text);
@@ -138,6 +142,72 @@ fn zones(
     }
 }
 
+/// Each region as a frame around its hosts, labelled below, and the WAN
+/// that joins them with the round trip it adds.
+fn regions(
+    painter: &egui::Painter,
+    t: &Topology,
+    hosts: &[(crate::model::HostName, Rect)],
+    zoom: f32,
+    font: &FontId,
+) {
+    let teal = Color32::from_rgb(80, 170, 160);
+    let mut frames: Vec<(String, Rect)> = Vec::new();
+    for (name, r) in hosts {
+        let Some(region) = t.host(name).and_then(|h| crate::model::lab_region(t, h)) else {
+            continue;
+        };
+        match frames.iter_mut().find(|(n, _)| *n == region) {
+            Some((_, frame)) => *frame = frame.union(*r),
+            None => frames.push((region, *r)),
+        }
+    }
+    if frames.len() < 2 {
+        return;
+    }
+    let margin = 12.0 * zoom;
+    for (region, frame) in &mut frames {
+        *frame = frame.expand(margin);
+        painter.rect_stroke(
+            *frame,
+            10.0,
+            Stroke::new(1.5, teal.gamma_multiply(0.7)),
+            egui::StrokeKind::Outside,
+        );
+        painter.text(
+            frame.left_bottom() + Vec2::new(6.0, 3.0),
+            egui::Align2::LEFT_TOP,
+            format!("region {region}"),
+            font.clone(),
+            teal,
+        );
+    }
+    // The WAN below the regions, joined to each.
+    let bottom = frames
+        .iter()
+        .map(|(_, f)| f.bottom())
+        .fold(f32::MIN, f32::max);
+    let x = frames.iter().map(|(_, f)| f.center().x).sum::<f32>() / frames.len() as f32;
+    let label = if t.wan.latency_ms > 0 {
+        format!("🌐 WAN router · {} ms round trip", t.wan.latency_ms)
+    } else {
+        "🌐 WAN router".to_owned()
+    };
+    let wan = node(
+        painter,
+        Pos2::new(x, bottom + 42.0 * zoom),
+        &label,
+        font,
+        teal.gamma_multiply(0.9),
+    );
+    for (_, f) in &frames {
+        painter.line_segment(
+            [wan.center_top(), f.center_bottom()],
+            Stroke::new(1.5, teal.gamma_multiply(0.7)),
+        );
+    }
+}
+
 /// The clients above each entry point, and the DNS name that spreads them
 /// over two or more load balancers.
 fn clients(
@@ -155,8 +225,15 @@ fn clients(
     if entries.is_empty() {
         return;
     }
+    // With DNS servers in the design, the clients ask them first: the
+    // clients sit above them too.
+    let servers: Vec<(String, Rect)> = t
+        .dns_servers()
+        .filter_map(|(h, _)| Some((h.name.to_string(), component(&h.name, ComponentKind::Dns)?)))
+        .collect();
     let top = entries
         .iter()
+        .chain(servers.iter().map(|(_, r)| r))
         .map(|r| r.top())
         .fold(f32::INFINITY, f32::min);
     let x = entries.iter().map(|r| r.center().x).sum::<f32>() / entries.len() as f32;
@@ -168,20 +245,30 @@ fn clients(
         format!("👥 clients · http://{}", t.domain)
     };
     let box_ = node(painter, at, &label, font, grey);
-    if entries.len() > 1 {
-        // Two load balancers, two DNS records.
-        let names: Vec<String> = t
-            .load_balancers()
-            .map(|(h, _)| h.name.to_string())
-            .collect();
+    let banner = box_.center_top() - Vec2::new(0.0, 16.0 * zoom.max(0.6));
+    if let Some(said) = graph::dns_banner(t) {
         node(
             painter,
-            box_.center_top() - Vec2::new(0.0, 16.0 * zoom.max(0.6)),
-            &format!(
-                "DNS: {} has the addresses of {}",
-                t.domain,
-                names.join(", ")
-            ),
+            banner,
+            &said,
+            font,
+            graph::kind_color(ComponentKind::Dns),
+        );
+        for (_, r) in &servers {
+            arrow(
+                painter,
+                box_.center_bottom(),
+                r.center_top(),
+                Stroke::new(1.5, text.gamma_multiply(0.6)),
+                true,
+            );
+        }
+    } else if let Some(text) = super::graph::entry_banner(t) {
+        // Two load balancers and two DNS records, or one virtual IP.
+        node(
+            painter,
+            banner,
+            &text,
             font,
             Color32::from_rgb(70, 110, 160),
         );

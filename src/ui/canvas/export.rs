@@ -252,13 +252,26 @@ pub fn svg(t: &Topology) -> String {
                 false,
             );
         }
+        // With DNS servers in the design, the clients ask them first.
+        for (h, _) in t.dns_servers() {
+            if let Some(d) = component(&h.name, ComponentKind::Dns) {
+                line(
+                    &mut out,
+                    graph::edge_point(r, d.center()),
+                    graph::edge_point(d, r.center()),
+                    CLIENT_LINK,
+                    true,
+                );
+            }
+        }
         node(&mut out, r, &text, CLIENT_LINK);
-        let lbs: Vec<String> = t
-            .load_balancers()
-            .map(|(h, _)| h.name.to_string())
-            .collect();
-        if lbs.len() > 1 {
-            let text = format!("DNS: {} has the addresses of {}", t.domain, lbs.join(", "));
+        if let Some(text) = graph::dns_banner(t) {
+            let dns = Rect::from_center_size(
+                r.center_top() - Vec2::new(0.0, 16.0),
+                Vec2::new(text_width(&text, 12.0) + 20.0, 24.0),
+            );
+            node(&mut out, dns, &text, kind_color(ComponentKind::Dns));
+        } else if let Some(text) = graph::entry_banner(t) {
             let dns = Rect::from_center_size(
                 r.center_top() - Vec2::new(0.0, 16.0),
                 Vec2::new(text_width(&text, 12.0) + 20.0, 24.0),
@@ -336,7 +349,8 @@ fn legend_rows(t: &Topology, g: &graph::CanvasGraph) -> Vec<(String, LinkKind)> 
         LinkKind::Writes => 3,
         LinkKind::Reads => 4,
         LinkKind::Replication => 5,
-        LinkKind::Contains => 6,
+        LinkKind::Names => 6,
+        LinkKind::Contains => 7,
     };
     kinds.sort_by_key(order);
     kinds

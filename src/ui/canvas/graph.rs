@@ -11,7 +11,8 @@ use petgraph::stable_graph::{DefaultIx, NodeIndex, StableGraph};
 
 use super::shapes::{LinkShape, NodeShape};
 use crate::model::{
-    ComponentId, ComponentKind, Host, HostName, Position, ReplicationMode, Role, Subject, Topology,
+    ClientEntry, ComponentId, ComponentKind, Host, HostName, Position, ReplicationMode, Role,
+    Subject, Topology,
 };
 
 /// Width of a host box.
@@ -63,6 +64,8 @@ pub enum LinkKind {
     Reads,
     /// Primary to replica.
     Replication,
+    /// A DNS server's record naming an entry point.
+    Names,
     /// Inside a host box (not drawn).
     Contains,
 }
@@ -76,6 +79,7 @@ impl LinkKind {
             Self::Writes => Color32::from_rgb(230, 120, 60),
             Self::Reads => Color32::from_rgb(80, 150, 220),
             Self::Replication => Color32::from_rgb(220, 170, 50),
+            Self::Names => Color32::from_rgb(60, 170, 180),
             Self::Contains => Color32::TRANSPARENT,
         }
     }
@@ -84,7 +88,7 @@ impl LinkKind {
     pub fn dashed(self) -> bool {
         matches!(
             self,
-            Self::Backend { backup: true } | Self::Replication | Self::Reads
+            Self::Backend { backup: true } | Self::Replication | Self::Reads | Self::Names
         )
     }
 
@@ -97,6 +101,7 @@ impl LinkKind {
             Self::Writes => "app -> primary (writes)",
             Self::Reads => "app -> replica (reads)",
             Self::Replication => "primary -> replica",
+            Self::Names => "DNS record -> entry point",
             Self::Contains => "",
         }
     }
@@ -109,6 +114,7 @@ pub fn kind_color(kind: ComponentKind) -> Color32 {
         ComponentKind::Nginx => Color32::from_rgb(50, 140, 80),
         ComponentKind::App => Color32::from_rgb(40, 110, 180),
         ComponentKind::Db => Color32::from_rgb(200, 100, 40),
+        ComponentKind::Dns => Color32::from_rgb(30, 150, 160),
     }
 }
 
@@ -119,6 +125,53 @@ pub fn kind_icon(kind: ComponentKind) -> &'static str {
         ComponentKind::Nginx => "🌐",
         ComponentKind::App => "⚙",
         ComponentKind::Db => "🗄",
+        ComponentKind::Dns => "📖",
+    }
+}
+
+/// What the design's DNS servers answer, in a line for the canvas and the
+/// diagram; `None` without DNS servers.
+pub fn dns_banner(t: &Topology) -> Option<String> {
+    let servers: Vec<String> = t.dns_servers().map(|(h, _)| h.name.to_string()).collect();
+    if servers.is_empty() {
+        return None;
+    }
+    let entries = entry_names(t);
+    Some(format!(
+        "DNS: {} answer{} {} with {} ({}, TTL {} s)",
+        servers.join(", "),
+        if servers.len() == 1 { "s" } else { "" },
+        t.domain,
+        entries.join(", "),
+        if t.dns.health_checked {
+            "health-checked"
+        } else {
+            "plain records"
+        },
+        t.dns.ttl_s
+    ))
+}
+
+/// What clients connect to, as users know it: each entry point, load
+/// balancers sharing a virtual IP once as `vip .220 (lb-01, lb-02)`.
+pub fn entry_names(t: &Topology) -> Vec<String> {
+    t.client_entries().iter().map(ClientEntry::label).collect()
+}
+
+/// The banner above the clients when the design has no DNS server but
+/// more than one entry point, or a virtual IP: where the site's name
+/// points.
+pub fn entry_banner(t: &Topology) -> Option<String> {
+    let entries = entry_names(t);
+    let has_vip = !t.vips().is_empty();
+    match entries.as_slice() {
+        [one] if has_vip => Some(format!("{} has the address of {one}", t.domain)),
+        [_, _, ..] => Some(format!(
+            "DNS: {} has the addresses of {}",
+            t.domain,
+            entries.join(", ")
+        )),
+        _ => None,
     }
 }
 
@@ -128,14 +181,18 @@ pub type CanvasGraph = Graph<NodeData, LinkKind, Directed, DefaultIx, NodeShape,
 /// Where every host box goes: its stored position, or a tier (load
 /// balancers on top, web/app servers, database-only hosts below).
 pub fn host_positions(t: &Topology) -> HashMap<HostName, Pos2> {
-    let mut tiers: [Vec<&Host>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    // DNS servers above the load balancers, in a row of their own only
+    // when there are some.
+    let mut tiers: [Vec<&Host>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for h in &t.hosts {
-        let tier = if h.has(ComponentKind::Lb) {
+        let tier = if h.has(ComponentKind::Dns) {
             0
-        } else if h.has(ComponentKind::Nginx) || h.has(ComponentKind::App) {
+        } else if h.has(ComponentKind::Lb) {
             1
-        } else {
+        } else if h.has(ComponentKind::Nginx) || h.has(ComponentKind::App) {
             2
+        } else {
+            3
         };
         tiers[tier].push(h);
     }
@@ -144,6 +201,9 @@ pub fn host_positions(t: &Topology) -> HashMap<HostName, Pos2> {
     const PER_ROW: usize = 8;
     let mut out = HashMap::new();
     let mut row0 = 0usize;
+    if tiers[0].is_empty() {
+        tiers.rotate_left(1);
+    }
     for hosts in &tiers {
         for (i, h) in hosts.iter().enumerate() {
             let auto = Pos2::new(
@@ -268,6 +328,15 @@ fn add_links(
                 }
             }
         }
+        if let Some(from) = node(&h.name, ComponentKind::Dns) {
+            for entry in t.entry_points() {
+                let to = node(&entry.name, ComponentKind::Lb)
+                    .or_else(|| node(&entry.name, ComponentKind::Nginx));
+                if let Some(to) = to {
+                    g.add_edge(from, to, LinkKind::Names);
+                }
+            }
+        }
         if let Some(db) = h.database()
             && let Role::Replica { of } = &db.role
             && let (Some(from), Some(to)) = (
@@ -335,6 +404,18 @@ pub fn describe_link(t: &Topology, from: &Subject, to: &Subject, kind: LinkKind)
             ReplicationMode::Async => "asynchronous replication: the primary does not wait, so the replica can lag and a failover can lose the last writes".to_owned(),
             ReplicationMode::SemiSync => "semi-synchronous replication: the primary waits until a replica has received each commit".to_owned(),
         },
+        LinkKind::Names => {
+            let ttl = t.dns.ttl_s;
+            if t.dns.health_checked {
+                format!(
+                    "a health-checked record: the DNS server answers with this entry point's address while it accepts connections; clients keep an answer {ttl} s"
+                )
+            } else {
+                format!(
+                    "a plain record: the DNS server answers with this entry point's address, up or down; clients keep an answer {ttl} s"
+                )
+            }
+        }
         LinkKind::Contains => String::new(),
     };
     format!("{from} -> {to}: {what}")
