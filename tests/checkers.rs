@@ -45,6 +45,7 @@ fn haproxy_accepts_every_generated_config() {
         return;
     };
     let mut checked = 0;
+    let mut nat_checked = 0;
     for (t, secrets, files) in bundles(Flavor::Mysql) {
         let dir = export_to(&files);
         let root = dir.path().join("bundle");
@@ -70,8 +71,16 @@ fn haproxy_accepts_every_generated_config() {
             assert!(ok, "{}: haproxy -c failed:\n{out}\n{err}\n{text}", t.name);
             checked += 1;
         }
+        // The forwarder of the virtual IPs' published ports.
+        let nat = root.join("nat/haproxy.cfg");
+        if !t.vips().is_empty() {
+            let (ok, out, err) = run(Command::new(&haproxy).arg("-c").arg("-f").arg(&nat));
+            assert!(ok, "{}: haproxy -c nat failed:\n{out}\n{err}", t.name);
+            nat_checked += 1;
+        }
     }
     assert!(checked >= 5, "only {checked} configs checked");
+    assert!(nat_checked >= 2, "only {nat_checked} nat configs checked");
 }
 
 #[test]

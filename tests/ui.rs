@@ -291,6 +291,7 @@ fn launch_sends_the_command_and_progress_moves_the_bar() {
             id,
             lab: lab("reference"),
             entry_points: vec![],
+            vip_ports: vec![],
             artifacts: Box::new(Artifacts::default()),
         })
         .expect("send");
@@ -484,10 +485,48 @@ fn launched(h: &mut Harness<'static, TopolabApp>, stub: &mut Stub) {
                 http: 8080,
                 https: None,
             }],
+            vip_ports: vec![],
             artifacts: Box::new(Artifacts::default()),
         })
         .expect("send");
     step(h);
+}
+
+/// A lab with a virtual IP: the status bar gives the address's published
+/// port (which follows it) before the members' own.
+#[test]
+fn the_status_bar_gives_a_virtual_ips_published_port_first() {
+    let (mut h, mut stub) = app("vip");
+    let (id, _) = start_launch(&mut h, &mut stub);
+    let entry = |host: &str, http| topolab::lab::plan::EntryPoint {
+        host: HostName::new(host),
+        http,
+        https: None,
+    };
+    stub.events
+        .send(LabEvent::Launched {
+            id,
+            lab: lab("vip"),
+            entry_points: vec![entry("lb-01", 8080), entry("lb-02", 8081)],
+            vip_ports: vec![topolab::protocol::VipEndpoint {
+                number: 220,
+                http: 8082,
+                https: None,
+            }],
+            artifacts: Box::new(Artifacts::default()),
+        })
+        .expect("send");
+    stub.events
+        .send(LabEvent::Finished {
+            id,
+            result: Ok("lab vip is running".to_owned()),
+        })
+        .expect("send");
+    step(&mut h);
+    h.get_by_label_contains("lab vip is running: vip .220 http://127.0.0.1:8082, ");
+    h.get_by_label_contains(
+        "Lab: vip running  vip .220 http://127.0.0.1:8082  http://127.0.0.1:8080  http://127.0.0.1:8081",
+    );
 }
 
 #[test]
@@ -925,6 +964,7 @@ fn a_lab_found_with_a_damaged_state_file_says_why_it_cannot_be_attached() {
             lab: lab("broken"),
             topology: None,
             entry_points: Vec::new(),
+            vip_ports: Vec::new(),
             faults: Vec::new(),
             state_error: Some(why.to_owned()),
         }]))
@@ -1038,6 +1078,7 @@ fn an_edit_while_a_lab_runs_offers_a_relaunch() {
             id,
             lab: lab("reference"),
             entry_points: vec![],
+            vip_ports: vec![],
             artifacts: Box::new(Artifacts::default()),
         },
         LabEvent::Finished {

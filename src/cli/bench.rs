@@ -305,13 +305,16 @@ pub async fn history(
 /// load balancer with `fault` (its HAProxy, or with `host` the whole
 /// host), waits until another member answers at the address, reports the
 /// outage clients saw and the requests that failed, then heals and waits
-/// until the first member holds the address again.
+/// until the first member holds the address again. With `published` the
+/// requests go to the address's published port on 127.0.0.1 (through the
+/// lab's `nat`), as from a machine that cannot reach the lab's network.
 pub async fn vip(
     lab: String,
     rate: f64,
     runs: usize,
     host: bool,
     fault: crate::lab::fault::FaultKind,
+    published: bool,
 ) -> anyhow::Result<()> {
     use std::net::SocketAddr;
 
@@ -346,8 +349,13 @@ pub async fn vip(
             }
         }
     };
+    let through = match state.vip_ports.iter().find(|p| p.number == vip.number) {
+        Some(p) if published => format!("127.0.0.1:{}, the published port", p.http),
+        None if published => anyhow::bail!("lab {lab} has no published port for {}", vip.label()),
+        _ => addr.to_string(),
+    };
     println!(
-        "{} ({addr}) shared by {}; {rate} req/s; {fault} on {} of the holder each run",
+        "{} shared by {}; {rate} req/s to {through}; {fault} on {} of the holder each run",
         vip.label(),
         vip.members
             .iter()
@@ -363,7 +371,14 @@ pub async fn vip(
         {
             anyhow::bail!("{first} does not hold {} before run {run}", vip.label());
         }
-        let (sender, kept) = recorded_traffic(traffic::targets(&state), rate);
+        let mut targets = traffic::targets(&state);
+        if published {
+            // Without a lab address the generator sends to the port.
+            for e in &mut targets.entries {
+                e.lab = None;
+            }
+        }
+        let (sender, kept) = recorded_traffic(targets, rate);
         tokio::time::sleep(Duration::from_secs(2)).await;
         let target = if host {
             Subject::Host(first.clone())

@@ -76,7 +76,7 @@ pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow
         }
     }
     for (vip, address) in &launched.plan.vips {
-        println!("  {}", vip_line(vip, *address));
+        println!("  {}", vip_line(vip, *address, &launched.plan.vip_ports));
     }
     for d in &launched.plan.dns_servers {
         println!("  dns 127.0.0.1:{} UDP and TCP  ({})", d.port, d.host);
@@ -85,11 +85,27 @@ pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow
     Ok(())
 }
 
-/// A virtual IP, its address and its load balancers.
-fn vip_line(vip: &crate::model::Vip, address: std::net::Ipv4Addr) -> String {
+/// A virtual IP: where it is published here, its address and its load
+/// balancers.
+fn vip_line(
+    vip: &crate::model::Vip,
+    address: std::net::Ipv4Addr,
+    published: &[crate::protocol::VipEndpoint],
+) -> String {
     let members: Vec<String> = vip.members.iter().map(ToString::to_string).collect();
+    let here = published
+        .iter()
+        .find(|p| p.number == vip.number)
+        .map(|p| {
+            let https = p
+                .https
+                .map(|s| format!(" and https://127.0.0.1:{s}"))
+                .unwrap_or_default();
+            format!("http://127.0.0.1:{}{https}, ", p.http)
+        })
+        .unwrap_or_default();
     format!(
-        "{} http://{address}:{}  (in the lab; keepalived moves it between {})",
+        "{} {here}http://{address}:{} in the lab  (keepalived moves it between {})",
         vip.label(),
         vip.port,
         members.join(" and ")
@@ -192,7 +208,7 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
                 Ok(h) => format!("held by {h}"),
                 Err(why) => format!("not answering here: {why}"),
             };
-            println!("  {}, {held}", vip_line(&vip, address));
+            println!("  {}, {held}", vip_line(&vip, address, &s.vip_ports));
         }
         if !s.dns_servers.is_empty() {
             let zone = s.topology.dns;
@@ -260,6 +276,7 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
                 Part::Holder => host.clone(),
                 // topolab's own: no host of the design.
                 Part::Router => "wan (router)".to_owned(),
+                Part::Nat => "nat (vip ports)".to_owned(),
                 Part::Monitoring => "monitoring".to_owned(),
                 other => format!("{host}/{}", other.label()),
             };

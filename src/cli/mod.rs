@@ -372,6 +372,10 @@ enum BenchWhat {
         /// The fault: kill, stop or pause (a host that hangs).
         #[arg(long, default_value = "kill", value_parser = parse_fault)]
         fault: crate::lab::fault::FaultKind,
+        /// Send to the virtual IP's published port on 127.0.0.1 (the lab's
+        /// nat forwards it to the address) instead of the address itself.
+        #[arg(long)]
+        published: bool,
     },
     /// Time a region outage under load in a lab of regions: kill every
     /// host of the region (the primary's by default), then time until DNS
@@ -671,6 +675,7 @@ pub fn run() -> ExitCode {
                     runs,
                     host,
                     fault,
+                    published,
                 },
         }) => {
             if !(rate.is_finite() && (1.0..=crate::protocol::MAX_RATE).contains(&rate)) || runs == 0
@@ -686,7 +691,7 @@ pub fn run() -> ExitCode {
                 eprintln!("error: --fault must be kill, stop or pause");
                 return ExitCode::from(2);
             }
-            block_on(bench::vip(lab, rate, runs, host, fault))
+            block_on(bench::vip(lab, rate, runs, host, fault, published))
         }
         Some(Command::Bench {
             what: BenchWhat::Checker { writes },

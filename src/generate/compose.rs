@@ -236,6 +236,7 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         }
         labels(&mut o, ctx, &HostName::new(r.part.label()), r.part.label());
     }
+    nat_service(&mut o, ctx);
     emit!(o);
     emit!(o, "networks:");
     for net in ctx.plan.networks() {
@@ -281,6 +282,64 @@ pub(super) fn compose(ctx: &Ctx) -> String {
         }
     }
     o
+}
+
+/// The variable that overrides a virtual IP's published port:
+/// `TOPOLAB_VIP_220_HTTP_PORT`.
+fn vip_port_var(number: u8, scheme: &str) -> String {
+    format!("TOPOLAB_VIP_{number}_{scheme}_PORT")
+}
+
+/// The forwarder of the virtual IPs' published ports, on each virtual IP's
+/// network (see [`super::nat`]).
+fn nat_service(o: &mut String, ctx: &Ctx) {
+    let t = ctx.topology;
+    let ports = crate::model::vip_published_ports(t);
+    if ports.is_empty() {
+        return;
+    }
+    emit!(
+        o,
+        "  # The virtual IPs' published ports: each connection goes on to the address,"
+    );
+    emit!(o, "  # so whichever load balancer holds it answers.");
+    let r = recipe::nat();
+    let host = HostName::new(r.part.label());
+    emit!(o, "  {}:", r.part.label());
+    emit!(o, "    image: ${{{}}}", r.image.env_var());
+    emit!(o, "    init: true");
+    command(o, &r.command);
+    emit!(o, "    networks:");
+    let mut joined = Vec::new();
+    for vip in t.vips() {
+        if let Some(net) = ctx.plan.vip_network(t, &vip)
+            && !joined.contains(net)
+            && let Some(addr) = ctx.plan.on(net, crate::model::NAT_NUMBER)
+        {
+            emit!(o, "      {}:", net.name());
+            emit!(o, "        ipv4_address: {addr}");
+            joined.push(net.clone());
+        }
+    }
+    emit!(o, "    ports:");
+    for p in &ports {
+        let (http, https) = super::nat::listens(p);
+        emit!(
+            o,
+            "      - \"127.0.0.1:${{{}:-{}}}:{http}\"",
+            vip_port_var(p.number, "HTTP"),
+            p.http
+        );
+        if let (Some(outside), Some(inside)) = (p.https, https) {
+            emit!(
+                o,
+                "      - \"127.0.0.1:${{{}:-{outside}}}:{inside}\"",
+                vip_port_var(p.number, "HTTPS"),
+            );
+        }
+    }
+    volumes(o, &r, &host);
+    labels(o, ctx, &host, r.part.label());
 }
 
 pub(super) fn env_file(ctx: &Ctx) -> String {
@@ -333,6 +392,14 @@ pub(super) fn readme(ctx: &Ctx) -> String {
             p.host
         );
     }
+    for p in crate::model::vip_published_ports(t) {
+        emit!(
+            o,
+            "curl -i http://127.0.0.1:{}/     # through vip .{}, whichever load balancer holds it",
+            p.http,
+            p.number
+        );
+    }
     for (host, port, _) in crate::model::dns_published_ports(t) {
         emit!(
             o,
@@ -361,6 +428,16 @@ pub(super) fn readme(ctx: &Ctx) -> String {
         emit!(
             o,
             "The DNS servers' ports (UDP and TCP) change the same way (`TOPOLAB_DNS_PORT_...`).\n"
+        );
+    }
+    if !t.vips().is_empty() {
+        emit!(
+            o,
+            "A virtual IP's port is published by the `nat` service, which forwards it to the"
+        );
+        emit!(
+            o,
+            "address, so it follows the address (`TOPOLAB_VIP_<number>_HTTP_PORT`).\n"
         );
     }
     emit!(o, "## Files\n");

@@ -8,6 +8,7 @@ pub mod dns;
 mod haproxy;
 mod monitoring;
 mod mysql;
+pub mod nat;
 mod nginx;
 pub mod recipe;
 pub mod release;
@@ -307,6 +308,9 @@ pub fn generate(
         for (path, text) in release::files(&ctx) {
             out.add(path, text);
         }
+    }
+    if !topology.vips().is_empty() {
+        out.add("nat/haproxy.cfg", nat::haproxy_cfg(&ctx));
     }
     if topology.monitoring.enabled {
         out.add("monitoring/prometheus.yml", monitoring::prometheus(&ctx));

@@ -25,6 +25,8 @@ pub enum Part {
     Monitoring,
     /// The router joining the regions' networks (the "WAN").
     Router,
+    /// The forwarder of the virtual IPs' published ports.
+    Nat,
 }
 
 impl Part {
@@ -38,6 +40,7 @@ impl Part {
             Self::Vrrp => "vrrp",
             Self::Monitoring => "monitoring",
             Self::Router => "wan",
+            Self::Nat => "nat",
         }
     }
 
@@ -57,6 +60,7 @@ impl Part {
             "vrrp" => Some(Self::Vrrp),
             "monitoring" => Some(Self::Monitoring),
             "wan" => Some(Self::Router),
+            "nat" => Some(Self::Nat),
             other => other.parse().ok().map(Self::Component),
         }
     }
@@ -466,6 +470,33 @@ pub fn router(topology: &Topology) -> Recipe {
     }
 }
 
+/// The forwarder of the virtual IPs' published ports (see
+/// [`super::nat`]): HAProxy in TCP mode, on each virtual IP's network.
+pub fn nat() -> Recipe {
+    Recipe {
+        part: Part::Nat,
+        image: ImageRole::Lb,
+        command: vec![
+            "haproxy".to_owned(),
+            "-W".to_owned(),
+            "-db".to_owned(),
+            "-f".to_owned(),
+            config("haproxy.cfg"),
+        ],
+        files: vec![FileMount {
+            artifact: "nat/haproxy.cfg".to_owned(),
+            path: config("haproxy.cfg"),
+            mode: 0o644,
+        }],
+        secrets: Vec::new(),
+        volume: None,
+        serves_on: None,
+        ready: Readiness::Started,
+        memory_mib: 20,
+        capabilities: &[],
+    }
+}
+
 /// What the router logs when the kernel cannot delay its packets.
 pub const NO_NETEM: &str = "no netem";
 /// The file the router writes once its interfaces are set up.
@@ -521,7 +552,7 @@ pub fn of_host(topology: &Topology, plan: &AddressPlan, host: &Host) -> Vec<Reci
         match part {
             Part::Vrrp => out.push(vrrp(host)),
             Part::Exporter => out.push(exporter(topology, plan, host)),
-            Part::Holder | Part::Component(_) | Part::Monitoring | Part::Router => {}
+            Part::Holder | Part::Component(_) | Part::Monitoring | Part::Router | Part::Nat => {}
         }
     }
     out
@@ -575,6 +606,7 @@ mod tests {
             Part::Exporter,
             Part::Monitoring,
             Part::Router,
+            Part::Nat,
         ]);
         for p in parts {
             assert_eq!(Part::from_label(p.label()), Some(p));

@@ -261,6 +261,7 @@ impl Actor {
                 id,
                 lab: lab.clone(),
                 entry_points: launched.entry_points.clone(),
+                vip_ports: launched.plan.vip_ports.clone(),
                 artifacts: Box::new(launched.plan.artifacts.clone()),
             });
             Ok(format!("lab {lab} is running"))
@@ -307,6 +308,10 @@ impl Actor {
                     entry_points: state
                         .as_ref()
                         .map(|s| s.entry_points.clone())
+                        .unwrap_or_default(),
+                    vip_ports: state
+                        .as_ref()
+                        .map(|s| s.vip_ports.clone())
                         .unwrap_or_default(),
                     // A damaged state file is said, not hidden.
                     state_error: state.err().map(|e| error_chain(&e)),

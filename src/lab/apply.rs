@@ -170,8 +170,14 @@ pub(super) fn plan_of(state: &LabState) -> Result<Plan, LabError> {
         .iter()
         .map(|d| (d.host.clone(), d.port))
         .collect();
+    let vip_ports = state
+        .vip_ports
+        .iter()
+        .map(|v| (v.number, (v.http, v.https)))
+        .collect();
     let params = PlanParams {
         dns_ports,
+        vip_ports,
         lab: state.lab.clone(),
         profile: state.profile,
         app_image: state.app_image.clone(),
@@ -362,7 +368,9 @@ impl Exec<'_> {
         }
         let mut only = after.topology.clone();
         only.hosts.retain(|h| new.contains(&h.name));
-        for (host, (http, https)) in launch::choose_ports(&only)? {
+        // A new host is no member of a virtual IP (those need a relaunch).
+        let (ports, _) = launch::choose_ports(&only)?;
+        for (host, (http, https)) in ports {
             self.note(format!("{host} is reached at http://127.0.0.1:{http}/"));
             after
                 .entry_points
@@ -487,7 +495,7 @@ impl Exec<'_> {
                 _ => 4,
             },
             Part::Exporter | Part::Vrrp => 5,
-            Part::Monitoring | Part::Router => 6,
+            Part::Monitoring | Part::Router | Part::Nat => 6,
         };
         let stage = |n: u8| -> Vec<&ContainerPlan> {
             added.iter().copied().filter(|c| order(c) == n).collect()
@@ -867,6 +875,12 @@ impl Exec<'_> {
                     self.explain(format!("docker kill -s HUP {}", c.name));
                     self.engine.kill(&c.name, "SIGHUP").await?;
                     self.note(format!("{}'s keepalived reread its configuration", c.host));
+                }
+                Part::Nat => {
+                    self.upload_files(c).await?;
+                    self.explain(format!("docker kill -s USR2 {}", c.name));
+                    self.engine.kill(&c.name, "SIGUSR2").await?;
+                    self.note("the virtual IPs' forwarder reloaded".to_owned());
                 }
                 Part::Holder | Part::Exporter | Part::Router => {}
             }

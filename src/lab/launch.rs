@@ -229,7 +229,7 @@ impl<'a> Run<'a> {
 
         let networks = crate::model::networks(topology).len();
         let first_subnet = free_subnet(self.engine, networks).await?;
-        let ports = choose_ports(topology)?;
+        let (ports, vip_ports) = choose_ports(topology)?;
         let dns_ports = choose_dns_ports(topology)?;
         let secrets = Secrets::generate(&topology.domain)?;
         let params = PlanParams {
@@ -239,6 +239,7 @@ impl<'a> Run<'a> {
             first_subnet,
             ports,
             dns_ports,
+            vip_ports,
             numbers: crate::model::HostNumbers::new(),
         };
         let plan = plan::plan(topology, &secrets, &params)?;
@@ -266,6 +267,7 @@ impl<'a> Run<'a> {
             secrets,
         );
         state.dns_servers = plan.dns_servers.clone();
+        state.vip_ports = plan.vip_ports.clone();
         Ok((plan, state))
     }
 
@@ -308,7 +310,7 @@ impl<'a> Run<'a> {
         let standalone = plan
             .containers
             .iter()
-            .filter(|c| c.part == Part::Monitoring);
+            .filter(|c| matches!(c.part, Part::Monitoring | Part::Nat));
         // The router first: replicas in one region reach their source in
         // another through it from their first start.
         let router = plan.containers.iter().find(|c| c.part == Part::Router);
@@ -370,12 +372,20 @@ impl<'a> Run<'a> {
                     .map(|(vip, address)| self.wait_vip(plan, vip, *address)),
             )
             .await?;
+            // The virtual IPs' published ports, once each address is held.
+            if let Some(nat) = plan.containers.iter().find(|c| c.part == Part::Nat) {
+                self.start_container(nat).await?;
+            }
             self.finished(Phase::LoadBalancers);
         }
         // Every entry point answers from here, through its published port.
         if Engine::is_local() {
             for e in &plan.entry_points {
-                self.wait_published(e).await?;
+                self.wait_published(&e.host.to_string(), e.http).await?;
+            }
+            for v in &plan.vip_ports {
+                self.wait_published(&format!("vip .{}", v.number), v.http)
+                    .await?;
             }
         }
         if let Some(monitoring) = plan.containers.iter().find(|c| c.part == Part::Monitoring) {
@@ -673,8 +683,9 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    async fn wait_published(&self, e: &EntryPoint) -> Result<(), LabError> {
-        let url = format!("http://127.0.0.1:{}/", e.http);
+    /// Waits until `what`'s published HTTP `port` answers 200.
+    async fn wait_published(&self, what: &str, port: u16) -> Result<(), LabError> {
+        let url = format!("http://127.0.0.1:{port}/");
         self.explain(format!("curl -i {url}"));
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(1))
@@ -690,7 +701,7 @@ impl<'a> Run<'a> {
                 other if Instant::now() > deadline => {
                     return Err(LabError::Step {
                         phase: "entry point",
-                        why: format!("{url} ({}) does not answer 200: {other:?}", e.host),
+                        why: format!("{url} ({what}) does not answer 200: {other:?}"),
                     });
                 }
                 _ => {}
@@ -864,12 +875,17 @@ fn overlaps(a: (u32, u8), b: (u32, u8)) -> bool {
     a.0 & mask == b.0 & mask
 }
 
+/// Published (HTTP, HTTPS) ports per entry host, and per virtual IP.
+type ChosenPorts = (
+    BTreeMap<crate::model::HostName, (u16, Option<u16>)>,
+    BTreeMap<u8, (u16, Option<u16>)>,
+);
+
 /// Published ports: those the topology pins (refused when taken), else
-/// free ones picked now. Every listener is held until all ports are
-/// chosen, so two entry points never get the same one.
-pub(super) fn choose_ports(
-    topology: &Topology,
-) -> Result<BTreeMap<crate::model::HostName, (u16, Option<u16>)>, LabError> {
+/// free ones picked now, for each entry point and then each virtual IP.
+/// Every listener is held until all ports are chosen, so two never get
+/// the same one.
+pub(super) fn choose_ports(topology: &Topology) -> Result<ChosenPorts, LabError> {
     let mut held = Vec::new();
     let mut bind = |port: u16| -> std::io::Result<u16> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
@@ -897,7 +913,16 @@ pub(super) fn choose_ports(
         };
         ports.insert(host.name.clone(), (http, https));
     }
-    Ok(ports)
+    let mut vips = BTreeMap::new();
+    for v in crate::model::vip_published_ports(topology) {
+        let http = bind(0).map_err(no_port)?;
+        let https = match v.https {
+            Some(_) => Some(bind(0).map_err(no_port)?),
+            None => None,
+        };
+        vips.insert(v.number, (http, https));
+    }
+    Ok((ports, vips))
 }
 
 /// Published ports of the DNS servers: each one free for both UDP and TCP

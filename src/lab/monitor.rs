@@ -174,7 +174,7 @@ pub(super) fn identify(
     match Part::from_label(labels.get(super::names::COMPONENT)?)? {
         Part::Holder => Some((host, None)),
         Part::Component(k) => Some((host, Some(k))),
-        Part::Exporter | Part::Vrrp | Part::Monitoring | Part::Router => None,
+        Part::Exporter | Part::Vrrp | Part::Monitoring | Part::Router | Part::Nat => None,
     }
 }
 

@@ -34,6 +34,7 @@ pub fn container(lab: &str, host: &HostName, part: Part) -> String {
         Part::Holder => holder(lab, host),
         Part::Monitoring => format!("topolab-{lab}-monitoring"),
         Part::Router => format!("topolab-{lab}-wan"),
+        Part::Nat => format!("topolab-{lab}-nat"),
         other => format!("topolab-{lab}-{host}-{}", other.label()),
     }
 }

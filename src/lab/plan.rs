@@ -10,9 +10,10 @@ use super::images::Profile;
 pub use crate::generate::Part;
 use crate::generate::{self, Artifacts, Readiness, Recipe, Secret, Secrets, Settings, recipe};
 use crate::model::{
-    AddressPlan, ComponentKind, Flavor, HostName, HostNumbers, HostSize, LabNetwork, Topology, Vip,
+    AddressPlan, ComponentKind, Flavor, HostName, HostNumbers, HostSize, LabNetwork, NAT_NUMBER,
+    Topology, Vip,
 };
-pub use crate::protocol::{DnsEndpoint, EntryPoint};
+pub use crate::protocol::{DnsEndpoint, EntryPoint, VipEndpoint};
 
 /// A file copied into a container before it starts.
 #[derive(Clone, PartialEq, Eq)]
@@ -110,6 +111,8 @@ pub struct Plan {
     pub dns_servers: Vec<DnsEndpoint>,
     /// Virtual IPs and their addresses.
     pub vips: Vec<(Vip, Ipv4Addr)>,
+    /// The virtual IPs' published ports (the `nat` forwards them).
+    pub vip_ports: Vec<VipEndpoint>,
     /// The round trip the router adds between regions, in milliseconds
     /// (0 without regions).
     pub wan_latency_ms: u32,
@@ -132,6 +135,8 @@ pub struct PlanParams {
     pub ports: BTreeMap<HostName, (u16, Option<u16>)>,
     /// Published port (UDP and TCP) per DNS server.
     pub dns_ports: BTreeMap<HostName, u16>,
+    /// Published (HTTP, HTTPS) ports per virtual IP (by number).
+    pub vip_ports: BTreeMap<u8, (u16, Option<u16>)>,
     /// The numbers the hosts of a running lab keep (empty: a new lab).
     pub numbers: HostNumbers,
 }
@@ -161,6 +166,10 @@ pub fn vip_addresses(topology: &Topology, addresses: &AddressPlan) -> Vec<(Vip, 
 /// The router's name in the lab's labels (its container is `topolab-LAB-wan`).
 pub const ROUTER: &str = "wan";
 
+/// The virtual IPs' forwarder's name in the lab's labels (its container is
+/// `topolab-LAB-nat`).
+pub const NAT: &str = "nat";
+
 /// The address Prometheus takes on each network.
 const MONITORING_HOST: u8 = 250;
 
@@ -173,6 +182,9 @@ pub enum PlanError {
     /// An entry point has no port.
     #[error("no published port chosen for {0}")]
     NoPort(HostName),
+    /// A virtual IP has no port.
+    #[error("no published port chosen for vip .{0}")]
+    NoVipPort(u8),
 }
 
 /// The plan of `topology` with `params`.
@@ -348,6 +360,37 @@ pub fn plan(
             .collect();
         containers.push(router);
     }
+    let mut vip_ports = Vec::new();
+    let vips = crate::model::vip_published_ports(topology);
+    if !vips.is_empty() {
+        let mut nat = from_recipe(recipe::nat(), &HostName::new(NAT), None);
+        for v in &vips {
+            let (http, https) = *params
+                .vip_ports
+                .get(&v.number)
+                .ok_or(PlanError::NoVipPort(v.number))?;
+            let (inside_http, inside_https) = generate::nat::listens(v);
+            nat.ports.push((inside_http, http));
+            if let (Some(inside), Some(outside)) = (inside_https, https) {
+                nat.ports.push((inside, outside));
+            }
+            vip_ports.push(VipEndpoint {
+                number: v.number,
+                http,
+                https: https.filter(|_| inside_https.is_some()),
+            });
+        }
+        // On each network a virtual IP is on, once.
+        for (vip, _) in vip_addresses(topology, &addresses) {
+            if let Some(net) = addresses.vip_network(topology, &vip)
+                && let Some(ip) = addresses.on(net, NAT_NUMBER)
+                && !nat.networks.iter().any(|(n, _)| *n == net_name(net))
+            {
+                nat.networks.push((net_name(net), ip));
+            }
+        }
+        containers.push(nat);
+    }
     Ok(Plan {
         lab: lab.clone(),
         profile: params.profile,
@@ -359,6 +402,7 @@ pub fn plan(
         entry_points,
         dns_servers,
         vips: vip_addresses(topology, &addresses),
+        vip_ports,
         wan_latency_ms: if addresses.spans_regions() {
             topology.wan.latency_ms
         } else {
@@ -436,6 +480,12 @@ mod tests {
                 .dns_servers()
                 .enumerate()
                 .map(|(i, (h, _))| (h.name.clone(), 15300 + i as u16))
+                .collect(),
+            vip_ports: t
+                .vips()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.number, (19080 + i as u16, Some(19443 + i as u16))))
                 .collect(),
             numbers: HostNumbers::new(),
         }
@@ -579,6 +629,39 @@ mod tests {
                 (220, Ipv4Addr::new(10, 213, 4, 220)),
                 (221, Ipv4Addr::new(10, 213, 5, 221))
             ]
+        );
+        // Each virtual IP's published port is forwarded by the nat, which
+        // sits at .252 on both regions' networks.
+        let nat = p
+            .containers
+            .iter()
+            .find(|c| c.part == Part::Nat)
+            .expect("a nat");
+        assert_eq!(nat.name, "topolab-demo-nat");
+        assert_eq!(
+            nat.networks,
+            [
+                (
+                    "topolab-demo-lab-a".to_owned(),
+                    Ipv4Addr::new(10, 213, 4, 252)
+                ),
+                (
+                    "topolab-demo-lab-b".to_owned(),
+                    Ipv4Addr::new(10, 213, 5, 252)
+                )
+            ]
+        );
+        assert_eq!(nat.ports, [(10_220, 19080), (10_221, 19081)]);
+        let published: Vec<(u8, u16)> = p.vip_ports.iter().map(|v| (v.number, v.http)).collect();
+        assert_eq!(published, [(220, 19080), (221, 19081)]);
+        let cfg = &nat.files[0].content;
+        assert!(
+            cfg.contains("bind :10220") && cfg.contains("10.213.4.220:80"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains("bind :10221") && cfg.contains("10.213.5.221:80"),
+            "{cfg}"
         );
         // One region: no router, no routes.
         let one = Preset::find("vip")

@@ -45,6 +45,9 @@ pub struct LabState {
     /// Where its DNS servers answer on this machine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_servers: Vec<crate::protocol::DnsEndpoint>,
+    /// Where its virtual IPs are published on this machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vip_ports: Vec<crate::protocol::VipEndpoint>,
     /// The lab's secrets.
     pub secrets: Secrets,
     /// Faults injected and not yet healed.
@@ -153,6 +156,7 @@ impl LabState {
             app_image,
             entry_points,
             dns_servers: Vec::new(),
+            vip_ports: Vec::new(),
             numbers: host_numbers(&topology, &HostNumbers::new()),
             topology,
             secrets,

@@ -171,9 +171,13 @@ pub fn targets(state: &LabState) -> Targets {
                     Some(v.number),
                 ),
             };
+            // A virtual IP's own published port follows the address.
+            let port = vip
+                .and_then(|n| state.vip_ports.iter().find(|p| p.number == n))
+                .map_or(published.http, |p| p.http);
             Some(Target {
                 host: published.host.clone(),
-                addr: SocketAddr::from(([127, 0, 0, 1], published.http)),
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
                 lab,
                 vip,
             })
@@ -418,18 +422,14 @@ pub async fn run(
     // Through DNS or to a virtual IP, clients connect to the address in
     // the lab, as they would on a network; where this machine cannot
     // reach the lab's addresses, to the entry point's published port
-    // instead (a virtual IP's first member's).
+    // instead (a virtual IP's is forwarded to the address by the lab's
+    // `nat`, so it follows the address too).
     if targets.connect_in_lab().await {
         for e in &mut targets.entries {
             if let Some(lab) = e.lab {
                 e.addr = lab;
             }
         }
-    } else if targets.entries.iter().any(|e| e.vip.is_some()) {
-        tracing::warn!(
-            "this machine does not reach the lab's addresses: requests for a virtual IP go to \
-             its first load balancer's published port"
-        );
     }
     let entries = targets.entries.into_iter().map(Entry::new).collect();
     let shared = Arc::new(Shared {

@@ -20,12 +20,12 @@ pub use names::{
 };
 pub use network::{
     AddressPlan, DEFAULT_FIRST_SUBNET, DEFAULT_REGION, HostNumbers, LabNetwork, MAX_REGIONS,
-    Network, ROUTER_NUMBER, host_networks, host_numbers, lab_region, networks, serving_network,
-    spans_regions, tiers,
+    NAT_NUMBER, Network, ROUTER_NUMBER, host_networks, host_numbers, lab_region, networks,
+    serving_network, spans_regions, tiers,
 };
 pub use ports::{
-    FIRST_DEFAULT_PORT, FIRST_DNS_PORT, HTTPS_OFFSET, PROMETHEUS_PORT, PublishedPort,
-    dns_published_ports, prometheus_port, published_ports,
+    FIRST_DEFAULT_PORT, FIRST_DNS_PORT, HTTPS_OFFSET, PROMETHEUS_PORT, PublishedPort, VipPort,
+    dns_published_ports, prometheus_port, published_ports, vip_published_ports,
 };
 pub use review::{Category, Finding, Severity, review};
 pub use size::{HostSize, MIN_CPUS, MIN_MEMORY_MIB, Machine, cpus_text, sizes_beyond};

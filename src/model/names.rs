@@ -143,8 +143,9 @@ pub fn yaml_reading(name: &str) -> Option<&'static str> {
 pub const HELPER_SUFFIXES: [&str; 3] = ["exporter", "binlog-reader", "vrrp"];
 
 /// Host names taken by topolab itself: Prometheus's container and compose
-/// service are named `monitoring`, the router between regions `wan`.
-pub const RESERVED_HOST_NAMES: [&str; 2] = ["monitoring", "wan"];
+/// service are named `monitoring`, the router between regions `wan`, the
+/// forwarder of the virtual IPs' published ports `nat`.
+pub const RESERVED_HOST_NAMES: [&str; 3] = ["monitoring", "wan", "nat"];
 
 /// Why `name` cannot name a host, judged on the name alone (not a DNS
 /// label, read by YAML as something other than text, or named like one
@@ -162,7 +163,8 @@ pub fn host_name_problem(name: &str) -> Option<String> {
     if RESERVED_HOST_NAMES.contains(&name) {
         return Some(format!(
             "is reserved: topolab names its own container and service \"{name}\" \
-             (Prometheus is \"monitoring\", the router between regions \"wan\")"
+             (Prometheus is \"monitoring\", the router between regions \"wan\", \
+             the forwarder of the virtual IPs' ports \"nat\")"
         ));
     }
     HELPER_SUFFIXES

@@ -67,6 +67,10 @@ pub const MAX_REGIONS: usize = 4;
 /// Prometheus `.250`).
 pub const ROUTER_NUMBER: u8 = 251;
 
+/// The last byte of the address of the forwarder that publishes the
+/// virtual IPs' ports (`nat`), on each network a virtual IP is on.
+pub const NAT_NUMBER: u8 = 252;
+
 /// The tiers of `topology`, in a fixed order.
 pub fn tiers(topology: &Topology) -> Vec<Network> {
     if topology.security.segmentation {
@@ -279,9 +283,14 @@ impl AddressPlan {
 
     /// `vip`'s address: on its load balancers' serving network.
     pub fn vip_address(&self, topology: &Topology, vip: &Vip) -> Option<Ipv4Addr> {
+        self.on(self.vip_network(topology, vip)?, vip.number)
+    }
+
+    /// The network `vip`'s address is on: its load balancers' serving
+    /// network (in their region).
+    pub fn vip_network(&self, topology: &Topology, vip: &Vip) -> Option<&LabNetwork> {
         let first = vip.members.first()?;
-        let net = self.network_of(first, serving_network(topology, ComponentKind::Lb))?;
-        self.on(net, vip.number)
+        self.network_of(first, serving_network(topology, ComponentKind::Lb))
     }
 
     /// `host`'s networks with its address on each.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::names::{ComponentKind, HostName};
-use super::topology::Topology;
+use super::topology::{Host, Topology};
 
 /// Published HTTP port of entry point number 0 when the topology pins none;
 /// entry point `i` gets this plus `i`.
@@ -86,6 +86,51 @@ pub fn published_ports(topology: &Topology) -> Vec<PublishedPort> {
         .collect()
 }
 
+/// What a virtual IP publishes: its address's ports, forwarded by the
+/// `nat` container to whichever load balancer holds the address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VipPort {
+    /// The virtual IP's number (`.220`).
+    pub number: u8,
+    /// Where its HTTP port is published.
+    pub http: u32,
+    /// The port its load balancers listen on for HTTP.
+    pub http_target: u16,
+    /// Where its HTTPS port is published, when TLS is on.
+    pub https: Option<u32>,
+    /// The port its load balancers listen on for HTTPS.
+    pub https_target: Option<u16>,
+}
+
+/// What each virtual IP of `topology` publishes, in number order: HTTP on
+/// [`FIRST_DEFAULT_PORT`] + the number of entry points + its place among
+/// the virtual IPs (after every entry point's own port), HTTPS
+/// [`HTTPS_OFFSET`] above.
+pub fn vip_published_ports(topology: &Topology) -> Vec<VipPort> {
+    let first = u32::from(FIRST_DEFAULT_PORT)
+        .saturating_add(u32::try_from(topology.entry_points().len()).unwrap_or(u32::MAX));
+    let tls = topology.security.tls;
+    topology
+        .vips()
+        .into_iter()
+        .enumerate()
+        .map(|(i, vip)| {
+            let http = first.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+            let tls_port = topology
+                .host(&vip.members[0])
+                .and_then(Host::load_balancer)
+                .map(|lb| lb.tls_port);
+            VipPort {
+                number: vip.number,
+                http,
+                http_target: vip.port,
+                https: tls.then_some(http.saturating_add(u32::from(HTTPS_OFFSET))),
+                https_target: tls_port.filter(|_| tls),
+            }
+        })
+        .collect()
+}
+
 /// Where each DNS server of `topology` is published (UDP and TCP), in
 /// topology order: [`FIRST_DNS_PORT`] + its place among the DNS servers.
 pub fn dns_published_ports(topology: &Topology) -> Vec<(HostName, u32, u16)> {
@@ -126,6 +171,18 @@ pub(super) fn port_uses(topology: &Topology) -> Vec<PortUse> {
             uses.push(PortUse {
                 port: https,
                 who: format!("{}/{kind} (HTTPS, its HTTP port + {HTTPS_OFFSET})", p.host),
+            });
+        }
+    }
+    for v in vip_published_ports(topology) {
+        uses.push(PortUse {
+            port: v.http,
+            who: format!("vip .{} (HTTP, after the entry points)", v.number),
+        });
+        if let Some(https) = v.https {
+            uses.push(PortUse {
+                port: https,
+                who: format!("vip .{} (HTTPS, its HTTP port + {HTTPS_OFFSET})", v.number),
             });
         }
     }
@@ -195,6 +252,28 @@ mod tests {
         let p = published_ports(&t);
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].http, p[0].https, p[0].http_target), (8080, None, 80));
+    }
+
+    #[test]
+    fn a_virtual_ip_publishes_after_the_entry_points() {
+        let mut t = Topology::new("t");
+        let member = |name: &str| {
+            Host::new(name).with([Component::Lb(LoadBalancer {
+                vip: Some(220),
+                ..LoadBalancer::default()
+            })])
+        };
+        t.hosts = vec![member("a"), member("b"), lb("c", None)];
+        t.security.tls = true;
+        let v = vip_published_ports(&t);
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            (v[0].number, v[0].http, v[0].https),
+            (220, 8083, Some(8183))
+        );
+        assert_eq!((v[0].http_target, v[0].https_target), (80, Some(443)));
+        // No port is published twice: the members keep 8080 and 8081.
+        assert!(collisions(&port_uses(&t)).is_empty());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 pub use faults::{ActiveFault, FaultKind, Misfit, RegionFaultKind, Verification};
 pub use types::{
     ApplyProgress, Assessment, DnsEndpoint, EntryPoint, MAX_RATE, Phase, Progress, Rate,
-    TrafficSettings,
+    TrafficSettings, VipEndpoint,
 };
 
 use crate::generate::Artifacts;
@@ -309,6 +309,8 @@ pub enum LabEvent {
         lab: LabName,
         /// Where clients reach it.
         entry_points: Vec<EntryPoint>,
+        /// Where its virtual IPs are published.
+        vip_ports: Vec<VipEndpoint>,
         /// The files as launched (e.g. MariaDB's for a `mysql` topology).
         artifacts: Box<Artifacts>,
     },
@@ -429,6 +431,8 @@ pub struct FoundLab {
     pub topology: Option<Box<Topology>>,
     /// Where clients reach it, from its state.
     pub entry_points: Vec<EntryPoint>,
+    /// Where its virtual IPs are published, from its state.
+    pub vip_ports: Vec<VipEndpoint>,
     /// Faults in effect, from its state.
     pub faults: Vec<ActiveFault>,
     /// Why its state could not be read, when it could not.

@@ -129,6 +129,18 @@ pub struct DnsEndpoint {
     pub port: u16,
 }
 
+/// A virtual IP's published ports on this machine: the lab's `nat`
+/// forwards them to the address, so they follow it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VipEndpoint {
+    /// The virtual IP's number (`.220`).
+    pub number: u8,
+    /// Its HTTP port on 127.0.0.1.
+    pub http: u16,
+    /// Its HTTPS port on 127.0.0.1, when TLS is on.
+    pub https: Option<u16>,
+}
+
 /// The highest rate the generator is asked to hold.
 pub const MAX_RATE: f64 = 20_000.0;
 /// How fast to send.

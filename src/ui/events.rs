@@ -10,6 +10,7 @@ use crate::model::Problem;
 use crate::preset;
 use crate::protocol::{
     CommandId, EntryPoint, FoundLab, LabEvent, LabName, Progress, Rate, TrafficSettings,
+    VipEndpoint,
 };
 
 use super::app::{Tab, TopolabApp};
@@ -43,9 +44,10 @@ impl TopolabApp {
             LabEvent::Launched {
                 lab,
                 entry_points,
+                vip_ports,
                 artifacts,
                 ..
-            } => self.launched(lab, entry_points, artifacts),
+            } => self.launched(lab, entry_points, vip_ports, artifacts),
             LabEvent::Live { lab, observations } => {
                 if self.shows_lab(&lab) {
                     for o in observations {
@@ -155,11 +157,14 @@ impl TopolabApp {
     }
 
     /// A launch finished: the lab runs.
-    fn launched(&mut self, lab: LabName, entry_points: Vec<EntryPoint>, artifacts: Box<Artifacts>) {
-        let urls: Vec<String> = entry_points
-            .iter()
-            .map(|e| format!("http://127.0.0.1:{}", e.http))
-            .collect();
+    fn launched(
+        &mut self,
+        lab: LabName,
+        entry_points: Vec<EntryPoint>,
+        vip_ports: Vec<VipEndpoint>,
+        artifacts: Box<Artifacts>,
+    ) {
+        let urls = entry_urls(&entry_points, &vip_ports);
         self.note(format!("lab {lab} is running: {}", urls.join(", ")), false);
         self.reset_live();
         // What a learner does next: send requests and watch them.
@@ -168,6 +173,7 @@ impl TopolabApp {
         self.lab.running = Some(Running {
             lab,
             entry_points,
+            vip_ports,
             artifacts: Some(artifacts),
             topology,
         });
@@ -383,4 +389,18 @@ impl TopolabApp {
             self.followups.deferred.push(next);
         }
     }
+}
+
+/// Where a running lab is reached from this machine: each virtual IP's
+/// published port first (it follows the address), then each entry point's.
+pub(super) fn entry_urls(entry_points: &[EntryPoint], vip_ports: &[VipEndpoint]) -> Vec<String> {
+    vip_ports
+        .iter()
+        .map(|v| format!("vip .{} http://127.0.0.1:{}", v.number, v.http))
+        .chain(
+            entry_points
+                .iter()
+                .map(|e| format!("http://127.0.0.1:{}", e.http)),
+        )
+        .collect()
 }

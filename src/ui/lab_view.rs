@@ -16,7 +16,7 @@ use crate::live::{self, LiveState, Observation, RequestTrace};
 use crate::model::{ComponentId, HostName, Subject, Topology};
 use crate::protocol::{
     ActiveFault, CommandId, EntryPoint, FaultKind, FoundLab, LabName, Phase, Rate, TrafficSettings,
-    Verification,
+    Verification, VipEndpoint,
 };
 use crate::stopwatch::{self, Incident};
 
@@ -179,6 +179,8 @@ pub struct Running {
     pub lab: LabName,
     /// Where clients reach it.
     pub entry_points: Vec<EntryPoint>,
+    /// Where its virtual IPs are published.
+    pub vip_ports: Vec<VipEndpoint>,
     /// The files as launched, when this app launched it.
     pub artifacts: Option<Box<Artifacts>>,
     /// What runs (roles follow promotions), when known.

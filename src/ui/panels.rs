@@ -319,11 +319,7 @@ impl TopolabApp {
                     RichText::new(text).color(WARN)
                 }
                 (_, _, Some(r)) => {
-                    let urls: Vec<String> = r
-                        .entry_points
-                        .iter()
-                        .map(|e| format!("http://127.0.0.1:{}", e.http))
-                        .collect();
+                    let urls = super::events::entry_urls(&r.entry_points, &r.vip_ports);
                     RichText::new(format!("Lab: {} running  {}", r.lab, urls.join("  "))).color(OK)
                 }
                 _ => RichText::new("Lab: not running"),

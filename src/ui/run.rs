@@ -350,6 +350,7 @@ impl TopolabApp {
         self.lab.running = Some(Running {
             lab: found.lab.clone(),
             entry_points: found.entry_points,
+            vip_ports: found.vip_ports,
             artifacts: None,
             topology: found.topology,
         });

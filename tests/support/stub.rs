@@ -106,6 +106,7 @@ pub fn running() -> (Harness<'static, TopolabApp>, Stub) {
         id,
         lab: lab(),
         entry_points: vec![],
+        vip_ports: vec![],
         artifacts: Box::new(Artifacts::default()),
     });
     stub.send(LabEvent::Finished {
