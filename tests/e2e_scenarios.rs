@@ -9,7 +9,9 @@ use support::lab::{Lab, docker};
 
 /// Runs a shipped scenario on a fresh lab and returns its report.
 fn run_scenario(topology: &str, lab_name: &str, scenario: &str) -> String {
+    let started = std::time::Instant::now();
     let lab = Lab::up(topology, lab_name);
+    println!("{lab_name}: up in {:.1} s", started.elapsed().as_secs_f64());
     run_on(&lab, scenario)
 }
 
@@ -18,6 +20,7 @@ fn run_on(lab: &Lab, scenario: &str) -> String {
     let dir = tempfile::tempdir().expect("dir");
     let report = dir.path().join("report.md");
     let file = format!("presets/scenarios/{scenario}.scenario.ron");
+    let started = std::time::Instant::now();
     let out = lab.run(&[
         "scenario",
         &lab.name,
@@ -25,6 +28,8 @@ fn run_on(lab: &Lab, scenario: &str) -> String {
         "--report",
         report.to_str().expect("path"),
     ]);
+    // How long each lesson takes (the suite's share of CI's time).
+    println!("{scenario}: {:.1} s", started.elapsed().as_secs_f64());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
