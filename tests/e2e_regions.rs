@@ -175,4 +175,25 @@ fn regions_are_joined_by_the_router_and_cut_apart_by_their_faults() {
             .then_some(()))
         .is_some()
     );
+
+    // A host cut off its network and joined again has its routes to the
+    // other region back (they left with the interface).
+    lab.cli_exits(0, &["fault", &lab.name, "web-b1", "disconnect"]);
+    assert!(!reaches(&lab, "web-b1", &a1, 3306));
+    lab.cli_exits(0, &["heal", &lab.name, "web-b1"]);
+    assert!(
+        reaches(&lab, "web-b1", &a1, 3306),
+        "web-b1 lost its route to region a after rejoining its network"
+    );
+
+    // `heal --all` lifts a partition too.
+    lab.cli_exits(0, &["fault", &lab.name, "partition", "b"]);
+    assert!(!reaches(&lab, "web-b1", &a1, 3306));
+    lab.cli_exits(0, &["heal", &lab.name, "--all"]);
+    assert!(
+        reaches(&lab, "web-b1", &a1, 3306),
+        "heal --all left region b cut off"
+    );
+    let st = state(&lab);
+    assert!(st.partitions.is_empty(), "{:?}", st.partitions);
 }
