@@ -107,6 +107,20 @@ fn bad_vips_are_refused_with_what_to_do() {
         "{p:?}"
     );
 
+    // With TLS, HTTPS through the address reaches whichever member holds
+    // it on the same port.
+    let mut t = preset("vip");
+    t.security.tls = true;
+    assert_eq!(problems(&t), Vec::<String>::new());
+    t.hosts[1].load_balancer_mut().expect("lb").tls_port = 8443;
+    let p = problems(&t);
+    assert!(
+        p.iter().any(|m| m.contains(
+            "vip .220's load balancers listen for HTTPS on 443 and 8443: give them the same tls_port"
+        )),
+        "{p:?}"
+    );
+
     let mut t = preset("vip");
     t.hosts[1].region = Some("eu-west".to_owned());
     let p = problems(&t);

@@ -329,6 +329,16 @@ pub async fn vip(
         anyhow::bail!("lab {lab} has no virtual IP (give two load balancers the same `vip`)");
     };
     let addr = SocketAddr::from((*address, vip.port));
+    // Where the requests go, and where who holds the address is asked:
+    // the address itself, or with `published` its port on this machine.
+    let (probe, through) = match state.vip_ports.iter().find(|p| p.number == vip.number) {
+        Some(p) if published => (
+            SocketAddr::from(([127, 0, 0, 1], p.http)),
+            format!("127.0.0.1:{}, the published port", p.http),
+        ),
+        None if published => anyhow::bail!("lab {lab} has no published port for {}", vip.label()),
+        _ => (addr, addr.to_string()),
+    };
     let first = vip.members[0].clone();
     // Until `wanted` (None: a member other than the first) answers at the
     // address; who, or None past `limit`.
@@ -337,7 +347,7 @@ pub async fn vip(
         async move {
             let started = Instant::now();
             loop {
-                let now = crate::lab::vip::holder(addr).await.ok();
+                let now = crate::lab::vip::holder(probe).await.ok();
                 let done = match &wanted {
                     Some(w) => now.as_ref() == Some(w),
                     None => now.as_ref().is_some_and(|h| *h != first),
@@ -348,11 +358,6 @@ pub async fn vip(
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
-    };
-    let through = match state.vip_ports.iter().find(|p| p.number == vip.number) {
-        Some(p) if published => format!("127.0.0.1:{}, the published port", p.http),
-        None if published => anyhow::bail!("lab {lab} has no published port for {}", vip.label()),
-        _ => addr.to_string(),
     };
     println!(
         "{} shared by {}; {rate} req/s to {through}; {fault} on {} of the holder each run",

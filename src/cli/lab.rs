@@ -204,7 +204,15 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
             println!("  entry http://127.0.0.1:{} ({})", e.http, e.host);
         }
         for (vip, address) in s.vips() {
-            let held = match crate::lab::vip::holder(SocketAddr::from((address, vip.port))).await {
+            // Asked at the address, else (a machine that does not reach
+            // the lab's network) through its published port.
+            let mut asked = crate::lab::vip::holder(SocketAddr::from((address, vip.port))).await;
+            if asked.is_err()
+                && let Some(p) = s.vip_ports.iter().find(|p| p.number == vip.number)
+            {
+                asked = crate::lab::vip::holder(SocketAddr::from(([127, 0, 0, 1], p.http))).await;
+            }
+            let held = match asked {
                 Ok(h) => format!("held by {h}"),
                 Err(why) => format!("not answering here: {why}"),
             };

@@ -675,6 +675,11 @@ pub async fn heal_all(engine: &Engine, state: &mut LabState) -> Result<Vec<Strin
         unshape(engine, &holder).await?;
     }
     healed.extend(super::region::heal_all(engine, state).await?);
+    // The lab's own containers beside the hosts.
+    if !state.vip_ports.is_empty() {
+        let nat = plan::container_name(&state.lab, &HostName::new(plan::NAT), Part::Nat);
+        start_if_stopped(engine, &nat).await?;
+    }
     for (_, lb) in topology.load_balancers() {
         for b in &lb.backends {
             // A load balancer just started may not have its socket yet.

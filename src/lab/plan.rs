@@ -362,7 +362,9 @@ pub fn plan(
     }
     let mut vip_ports = Vec::new();
     let vips = crate::model::vip_published_ports(topology);
-    if !vips.is_empty() {
+    // A lab recorded before the virtual IPs had ports of their own runs no
+    // nat: its plan has none either.
+    if !vips.is_empty() && !params.vip_ports.is_empty() {
         let mut nat = from_recipe(recipe::nat(), &HostName::new(NAT), None);
         for v in &vips {
             let (http, https) = *params

@@ -103,19 +103,34 @@ pub struct VipPort {
 }
 
 /// What each virtual IP of `topology` publishes, in number order: HTTP on
-/// [`FIRST_DEFAULT_PORT`] + the number of entry points + its place among
-/// the virtual IPs (after every entry point's own port), HTTPS
-/// [`HTTPS_OFFSET`] above.
+/// the first port from [`FIRST_DEFAULT_PORT`] + the number of entry points
+/// (after every entry point's own port by its place) that no entry point
+/// publishes (a pinned one may) and whose HTTPS port, [`HTTPS_OFFSET`]
+/// above, is free too. A virtual IP's port is not pinned: an exported
+/// bundle's `.env` can change it.
 pub fn vip_published_ports(topology: &Topology) -> Vec<VipPort> {
-    let first = u32::from(FIRST_DEFAULT_PORT)
+    let mut taken: std::collections::BTreeSet<u32> = published_ports(topology)
+        .iter()
+        .flat_map(|p| [Some(p.http), p.https])
+        .flatten()
+        .chain(prometheus_port(topology).map(u32::from))
+        .collect();
+    let mut next = u32::from(FIRST_DEFAULT_PORT)
         .saturating_add(u32::try_from(topology.entry_points().len()).unwrap_or(u32::MAX));
     let tls = topology.security.tls;
     topology
         .vips()
         .into_iter()
-        .enumerate()
-        .map(|(i, vip)| {
-            let http = first.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+        .map(|vip| {
+            let https_of = |http: u32| http.saturating_add(u32::from(HTTPS_OFFSET));
+            while taken.contains(&next) || (tls && taken.contains(&https_of(next))) {
+                next = next.saturating_add(1);
+            }
+            let http = next;
+            taken.insert(http);
+            if tls {
+                taken.insert(https_of(http));
+            }
             let tls_port = topology
                 .host(&vip.members[0])
                 .and_then(Host::load_balancer)
@@ -273,6 +288,11 @@ mod tests {
         );
         assert_eq!((v[0].http_target, v[0].https_target), (80, Some(443)));
         // No port is published twice: the members keep 8080 and 8081.
+        assert!(collisions(&port_uses(&t)).is_empty());
+        // A port pinned where the virtual IP's would be moves it on.
+        t.hosts[2] = lb("c", Some(8083));
+        let v = vip_published_ports(&t);
+        assert_eq!((v[0].http, v[0].https), (8084, Some(8184)));
         assert!(collisions(&port_uses(&t)).is_empty());
     }
 

@@ -265,7 +265,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Virtual IPs: in their range, shared by two or more load balancers
-    /// of one region listening on one port.
+    /// of one region listening on one port (and one HTTPS port with TLS).
     fn vips(&mut self) {
         let t = self.topology;
         for (h, lb) in t.load_balancers() {
@@ -314,23 +314,41 @@ impl<'a> Validator<'a> {
                     ),
                 );
             }
-            let ports: BTreeSet<u16> = members
-                .iter()
-                .filter_map(|h| h.load_balancer().map(|lb| lb.port))
-                .collect();
-            if ports.len() > 1 {
-                self.about(
-                    subject(),
-                    format!(
-                        "{}'s load balancers listen on {}: give them the same port",
-                        vip.label(),
-                        ports
-                            .iter()
-                            .map(u16::to_string)
-                            .collect::<Vec<_>>()
-                            .join(" and ")
-                    ),
-                );
+            // Clients reach whichever member holds the address on the same
+            // ports: HTTP always, HTTPS when TLS is on.
+            let mut listens: Vec<(&str, &str, BTreeSet<u16>)> = vec![(
+                "",
+                "port",
+                members
+                    .iter()
+                    .filter_map(|h| h.load_balancer().map(|lb| lb.port))
+                    .collect(),
+            )];
+            if t.security.tls {
+                listens.push((
+                    "for HTTPS ",
+                    "tls_port",
+                    members
+                        .iter()
+                        .filter_map(|h| h.load_balancer().map(|lb| lb.tls_port))
+                        .collect(),
+                ));
+            }
+            for (what, field, ports) in listens {
+                if ports.len() > 1 {
+                    self.about(
+                        subject(),
+                        format!(
+                            "{}'s load balancers listen {what}on {}: give them the same {field}",
+                            vip.label(),
+                            ports
+                                .iter()
+                                .map(u16::to_string)
+                                .collect::<Vec<_>>()
+                                .join(" and "),
+                        ),
+                    );
+                }
             }
         }
     }
