@@ -46,10 +46,11 @@ pub(super) fn haproxy_cfg(ctx: &Ctx) -> String {
     emit!(o, "    retries 10");
     emit!(o, "    timeout client 60s");
     emit!(o, "    timeout server 60s");
-    for port in crate::model::vip_published_ports(t) {
-        let Some(vip) = t.vips().into_iter().find(|v| v.number == port.number) else {
-            continue;
-        };
+    // Both in number order, one for one.
+    for (port, vip) in crate::model::vip_published_ports(t)
+        .into_iter()
+        .zip(t.vips())
+    {
         let Some(address) = ctx.plan.vip_address(t, &vip) else {
             continue;
         };

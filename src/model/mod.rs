@@ -16,7 +16,7 @@ pub use edit::{HostTemplate, add_host, delete_component, delete_host, rename_hos
 pub use fix::{FixAction, unused_name};
 pub use names::{
     ComponentId, ComponentKind, HELPER_SUFFIXES, HostName, MAX_LABEL_LEN, RESERVED_HOST_NAMES,
-    Subject, dns_label_problem, host_name_problem, is_dns_label, yaml_reading,
+    Subject, dns_label_problem, host_name_problem, is_dns_label, parse_one_of, yaml_reading,
 };
 pub use network::{
     AddressPlan, DEFAULT_FIRST_SUBNET, DEFAULT_REGION, HostNumbers, LabNetwork, MAX_REGIONS,

@@ -235,13 +235,22 @@ impl FromStr for ComponentKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown component kind {s:?}: expected one of lb, nginx, app, db, dns")
-            })
+        parse_one_of(s, &Self::ALL, Self::as_str, "component kind")
     }
+}
+
+/// The one of `all` whose `name` is `s`, or why not: "unknown `what` "s":
+/// expected one of ..." (the parse of every named kind).
+pub fn parse_one_of<T: Copy>(
+    s: &str,
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+    what: &str,
+) -> Result<T, String> {
+    all.iter().copied().find(|k| name(*k) == s).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|k| name(*k)).collect();
+        format!("unknown {what} {s:?}: expected one of {}", names.join(", "))
+    })
 }
 
 /// A component, named `HOST/KIND` everywhere (CLI, messages, labels, JSON).

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ComponentKind, Role, Subject, Topology};
+use crate::model::{ComponentKind, Role, Subject, Topology, parse_one_of};
 
 /// What to do to a target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -109,13 +109,7 @@ impl FromStr for FaultKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown fault {s:?}: expected one of {}", names.join(", "))
-            })
+        parse_one_of(s, &Self::ALL, Self::as_str, "fault")
     }
 }
 
@@ -163,12 +157,7 @@ impl FromStr for RegionFaultKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown region fault {s:?}: expected region-outage or partition")
-            })
+        parse_one_of(s, &Self::ALL, Self::as_str, "region fault")
     }
 }
 
