@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::generate::release::Release;
-use crate::generate::{AppConfig, DbEndpoint};
+use crate::generate::{AppConfig, DbEndpoint, HostPort};
 use crate::model::{Flavor, ReadYourWrites};
 
 /// How long a reader that failed is skipped before it is tried again.
@@ -146,8 +146,8 @@ struct App {
     /// [`MAX_WAITS`] at once (each holds one of the replica's connections).
     waits: tokio::sync::Semaphore,
     databases: RwLock<Databases>,
-    pools: Mutex<HashMap<SocketAddr, mysql_async::Pool>>,
-    reader_down_until: Mutex<HashMap<SocketAddr, Instant>>,
+    pools: Mutex<HashMap<HostPort, mysql_async::Pool>>,
+    reader_down_until: Mutex<HashMap<HostPort, Instant>>,
 }
 
 /// Reads the config at `path` and serves until the process is stopped.
@@ -349,11 +349,11 @@ impl App {
     async fn pool(&self, db: &DbEndpoint) -> mysql_async::Pool {
         let mut pools = self.pools.lock().await;
         pools
-            .entry(db.address)
+            .entry(db.address.clone())
             .or_insert_with(|| {
                 let opts = mysql_async::OptsBuilder::default()
-                    .ip_or_hostname(db.address.ip().to_string())
-                    .tcp_port(db.address.port())
+                    .ip_or_hostname(db.address.host.clone())
+                    .tcp_port(db.address.port)
                     .user(Some(self.user.clone()))
                     .pass(Some(self.password.clone()))
                     .db_name(Some(self.schema.clone()))
@@ -533,7 +533,7 @@ impl App {
                     self.reader_down_until
                         .lock()
                         .await
-                        .insert(reader.address, Instant::now() + READER_BACKOFF);
+                        .insert(reader.address.clone(), Instant::now() + READER_BACKOFF);
                     last_error = e;
                 }
             }

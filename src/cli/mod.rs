@@ -70,7 +70,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Write every generated config, a docker-compose.yml, .env and a README to DIR.
+    /// Write every generated config, a docker-compose.yml, .env and a README to DIR
+    /// (or, with --target kubernetes, manifests for a cluster).
     ///
     /// The bundle is written whole or not at all: into a new DIR, or into an
     /// existing one (empty, or with --force) file by file with the old
@@ -92,6 +93,16 @@ enum Command {
         /// Database program to generate for (default: the topology's).
         #[arg(long, value_enum)]
         flavor: Option<FlavorArg>,
+        /// What the bundle runs on: Docker Compose, or Kubernetes (a
+        /// StatefulSet per host in a namespace of the design's own).
+        #[arg(long, value_enum, default_value_t = TargetArg::Compose)]
+        target: TargetArg,
+        /// Kubernetes: the type of the entry points' Services.
+        #[arg(long, value_enum, default_value_t = ServiceTypeArg::NodePort)]
+        service_type: ServiceTypeArg,
+        /// Kubernetes: the cluster's DNS domain.
+        #[arg(long, default_value = "cluster.local")]
+        cluster_domain: String,
     },
     /// Draw a topology as a diagram for slides and notes: SVG or PNG by
     /// FILE's extension, laid out as the app's canvas lays it out.
@@ -455,6 +466,36 @@ impl From<ProfileArg> for crate::lab::images::Profile {
     }
 }
 
+/// What an exported bundle runs on.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TargetArg {
+    /// docker-compose.yml, .env and the configs.
+    Compose,
+    /// Kubernetes manifests (kubectl apply -k DIR).
+    Kubernetes,
+}
+
+/// How a Kubernetes bundle's entry points are reached.
+#[derive(Clone, Copy, ValueEnum)]
+enum ServiceTypeArg {
+    /// A port on every node.
+    NodePort,
+    /// A load balancer of the cluster's.
+    LoadBalancer,
+    /// Inside the cluster only (kubectl port-forward).
+    ClusterIp,
+}
+
+impl From<ServiceTypeArg> for generate::kube::ServiceType {
+    fn from(s: ServiceTypeArg) -> Self {
+        match s {
+            ServiceTypeArg::NodePort => Self::NodePort,
+            ServiceTypeArg::LoadBalancer => Self::LoadBalancer,
+            ServiceTypeArg::ClusterIp => Self::ClusterIp,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FlavorArg {
     Mysql,
@@ -514,7 +555,16 @@ pub fn run() -> ExitCode {
             dir,
             force,
             flavor,
-        }) => export(&topology, &dir, force, flavor.map(Flavor::from)),
+            target,
+            service_type,
+            cluster_domain,
+        }) => {
+            let kube = (target == TargetArg::Kubernetes).then(|| generate::kube::KubeOptions {
+                service_type: service_type.into(),
+                cluster_domain,
+            });
+            export(&topology, &dir, force, flavor.map(Flavor::from), kube)
+        }
         Some(Command::Diagram { topology, file }) => diagram(&topology, &file),
         Some(Command::Up {
             topology,
@@ -1027,7 +1077,13 @@ fn diagram(arg: &str, file: &Path) -> ExitCode {
     }
 }
 
-fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCode {
+fn export(
+    arg: &str,
+    dir: &Path,
+    force: bool,
+    flavor: Option<Flavor>,
+    kube: Option<generate::kube::KubeOptions>,
+) -> ExitCode {
     let topology = match load(arg) {
         Ok(t) => t,
         Err(code) => return code,
@@ -1066,10 +1122,15 @@ fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCod
             settings.images = profile.images(settings.flavor, &tag);
         }
     }
-    let artifacts = match generate::generate(&topology, &settings, &secrets) {
+    let generated = match &kube {
+        Some(options) => generate::kube::generate(&topology, &settings, &secrets, options)
+            .map_err(|e| e.to_string()),
+        None => generate::generate(&topology, &settings, &secrets).map_err(|e| e.to_string()),
+    };
+    let artifacts = match generated {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("topolab: {}", Shown(&e.to_string()));
+            eprintln!("topolab: {}", Shown(&e));
             return ExitCode::from(INVALID);
         }
     };
@@ -1077,8 +1138,9 @@ fn export(arg: &str, dir: &Path, force: bool, flavor: Option<Flavor>) -> ExitCod
         Ok(()) => {
             let dir = dir.display().to_string();
             let line = format!(
-                "wrote {} files to {dir} ({} flavor); see {dir}/README.md",
+                "wrote {} files to {dir} ({}{} flavor); see {dir}/README.md",
                 artifacts.len(),
+                if kube.is_some() { "Kubernetes, " } else { "" },
                 settings.flavor.as_str(),
             );
             let _ = writeln!(std::io::stdout(), "{}", Shown(&line));

@@ -1,6 +1,7 @@
 //! The app server's config (JSON): where it listens, which database takes
 //! its writes and which serve its reads.
 
+use std::fmt;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
@@ -63,18 +64,81 @@ fn default_release() -> String {
 pub struct DbEndpoint {
     /// The database's host (its `X-Topolab-Db` header is `HOST/db`).
     pub host: HostName,
-    /// Address and port.
-    pub address: SocketAddr,
+    /// Where it listens: an address in a lab of fixed addresses, a name
+    /// where the platform gives none (Kubernetes).
+    pub address: HostPort,
+}
+
+/// A host (an IPv4 address or a DNS name) and a port, written
+/// `HOST:PORT` in the config.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HostPort {
+    /// The address or name.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl HostPort {
+    /// `host:port`.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+        }
+    }
+}
+
+impl From<SocketAddr> for HostPort {
+    fn from(addr: SocketAddr) -> Self {
+        Self::new(addr.ip().to_string(), addr.port())
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+impl TryFrom<String> for HostPort {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        let (host, port) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("\"{s}\" is not HOST:PORT"))?;
+        let port = port
+            .parse()
+            .map_err(|_| format!("\"{s}\": the port is not a number from 0 to 65535"))?;
+        let host_ok = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !host_ok {
+            return Err(format!(
+                "\"{s}\": the host is not an IPv4 address or a DNS name"
+            ));
+        }
+        Ok(Self::new(host, port))
+    }
+}
+
+impl From<HostPort> for String {
+    fn from(hp: HostPort) -> Self {
+        hp.to_string()
+    }
 }
 
 pub(super) fn config(ctx: &Ctx, host: &Host, app: &AppServer) -> String {
     let t = ctx.topology;
     let endpoint = |h: &Host| -> Option<DbEndpoint> {
         let port = h.database()?.port;
-        let ip = ctx.address(&h.name, ComponentKind::Db)?;
+        let at = ctx.endpoint(&h.name, ComponentKind::Db)?;
         Some(DbEndpoint {
             host: h.name.clone(),
-            address: SocketAddr::from((ip, port)),
+            address: HostPort::new(at, port),
         })
     };
     let writer = t.primary_of_group(&app.group).and_then(endpoint);

@@ -37,6 +37,33 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
         emit!(o, "    ssl-default-bind-options ssl-min-ver TLSv1.2");
     }
     emit!(o);
+    if ctx.names.is_some() {
+        emit!(
+            o,
+            "# Servers are names: a restarted pod comes back at a new address. HAProxy"
+        );
+        emit!(
+            o,
+            "# asks the cluster's DNS (the nameservers of /etc/resolv.conf) every second"
+        );
+        emit!(
+            o,
+            "# and follows the answer; a name that does not resolve leaves its server"
+        );
+        emit!(o, "# down until it does.");
+        emit!(o, "resolvers cluster");
+        emit!(o, "    parse-resolv-conf");
+        emit!(o, "    resolve_retries 3");
+        emit!(o, "    timeout resolve 1s");
+        emit!(o, "    timeout retry 1s");
+        emit!(o, "    hold valid 1s");
+        emit!(o, "    hold other 1s");
+        emit!(o, "    hold refused 1s");
+        emit!(o, "    hold nx 1s");
+        emit!(o, "    hold timeout 1s");
+        emit!(o, "    hold obsolete 1s");
+        emit!(o);
+    }
     emit!(o, "defaults");
     emit!(o, "    mode http");
     emit!(o, "    log global");
@@ -149,13 +176,18 @@ pub(super) fn config(ctx: &Ctx, host: &Host, lb: &LoadBalancer) -> String {
         let Some(web) = target.web_server() else {
             continue;
         };
-        let Some(addr) = ctx.address(&b.host, ComponentKind::Nginx) else {
+        let Some(addr) = ctx.endpoint(&b.host, ComponentKind::Nginx) else {
             continue;
         };
         let backup = if b.backup { " backup" } else { "" };
+        let resolve = if ctx.names.is_some() {
+            " resolvers cluster init-addr last,libc,none resolve-prefer ipv4"
+        } else {
+            ""
+        };
         emit!(
             o,
-            "    server {} {addr}:{} weight {}{backup}",
+            "    server {} {addr}:{} weight {}{backup}{resolve}",
             b.host,
             web.port,
             b.weight

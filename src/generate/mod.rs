@@ -6,6 +6,7 @@ mod app;
 mod compose;
 pub mod dns;
 mod haproxy;
+pub mod kube;
 mod monitoring;
 mod mysql;
 pub mod nat;
@@ -14,11 +15,12 @@ pub mod recipe;
 pub mod release;
 mod secrets;
 pub mod vrrp;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-pub use app::{AppConfig, DbEndpoint};
+pub use app::{AppConfig, DbEndpoint, HostPort};
 pub use mysql::SEMI_SYNC_TIMEOUT_MS;
 pub use recipe::{FileMount, ImageRole, Part, Readiness, Recipe, Volume, VolumeKind};
 pub use secrets::{Secret, Secrets, SecretsError};
@@ -223,6 +225,10 @@ struct Ctx<'a> {
     topology: &'a Topology,
     settings: &'a Settings,
     plan: AddressPlan,
+    /// Where hosts have no fixed addresses (Kubernetes), the domain their
+    /// names are in: peers are reached as `HOST.DOMAIN`, resolved when
+    /// they connect. `None`: by the address plan's fixed addresses.
+    names: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -230,6 +236,15 @@ impl Ctx<'_> {
     fn address(&self, host: &HostName, kind: ComponentKind) -> Option<Ipv4Addr> {
         self.plan
             .address(host, serving_network(self.topology, kind))
+    }
+
+    /// How a peer reaches `host`'s `kind`: its fixed address, or its name
+    /// where hosts have none.
+    fn endpoint(&self, host: &HostName, kind: ComponentKind) -> Option<String> {
+        match &self.names {
+            Some(domain) => self.topology.host(host).map(|_| format!("{host}.{domain}")),
+            None => self.address(host, kind).map(|a| a.to_string()),
+        }
     }
 
     fn header(&self, comment: &str, what: &str) -> String {
@@ -259,6 +274,7 @@ pub fn generate(
         topology,
         settings,
         plan: AddressPlan::numbered(topology, settings.first_subnet, &settings.numbers),
+        names: None,
     };
     let mut out = Artifacts::default();
     for host in &topology.hosts {

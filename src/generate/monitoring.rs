@@ -15,7 +15,7 @@ pub(super) fn prometheus(ctx: &Ctx) -> String {
     emit!(o, "  - job_name: haproxy");
     emit!(o, "    static_configs:");
     for (h, lb) in t.load_balancers() {
-        if let Some(addr) = ctx.address(&h.name, ComponentKind::Lb) {
+        if let Some(addr) = ctx.endpoint(&h.name, ComponentKind::Lb) {
             emit!(o, "      - targets: [\"{addr}:{}\"]", lb.stats_port);
             emit!(o, "        labels: {{ host: \"{}\" }}", h.name);
         }
@@ -23,7 +23,7 @@ pub(super) fn prometheus(ctx: &Ctx) -> String {
     emit!(o, "  - job_name: mysql");
     emit!(o, "    static_configs:");
     for (h, _) in t.databases() {
-        if let Some(addr) = ctx.address(&h.name, ComponentKind::Db) {
+        if let Some(addr) = ctx.endpoint(&h.name, ComponentKind::Db) {
             emit!(
                 o,
                 "      - targets: [\"{addr}:{}\"]",

@@ -27,7 +27,14 @@ pub(super) fn my_cnf(ctx: &Ctx, host: &Host, db: &Database) -> String {
     emit!(o, "datadir = {}", paths::DB_DATA);
     emit!(o, "socket = {}", paths::DB_SOCKET);
     emit!(o, "port = {}", db.port);
-    if ctx.topology.security.segmentation {
+    if ctx.topology.security.segmentation && ctx.names.is_some() {
+        emit!(
+            o,
+            "# The pod has one address: its NetworkPolicy, not this setting, keeps the"
+        );
+        emit!(o, "# front tier from this port.");
+        emit!(o, "bind-address = 0.0.0.0");
+    } else if ctx.topology.security.segmentation {
         let net = serving_network(ctx.topology, ComponentKind::Db);
         let addr = ctx.address(me, ComponentKind::Db);
         emit!(
@@ -249,8 +256,8 @@ pub(super) fn bootstrap_sql(ctx: &Ctx, host: &Host, db: &Database) -> String {
     }
     if let Role::Replica { of } = &db.role {
         let source = ctx
-            .address(of, ComponentKind::Db)
-            .map_or_else(|| of.to_string(), |a| a.to_string());
+            .endpoint(of, ComponentKind::Db)
+            .unwrap_or_else(|| of.to_string());
         let port = ctx
             .topology
             .host(of)

@@ -86,6 +86,17 @@ pub enum ImageRole {
 }
 
 impl ImageRole {
+    /// Every image role.
+    pub const ALL: [Self; 7] = [
+        Self::Holder,
+        Self::Lb,
+        Self::Web,
+        Self::App,
+        Self::Db,
+        Self::Monitoring,
+        Self::Dns,
+    ];
+
     /// The `.env` variable naming this image in the bundle.
     pub fn env_var(self) -> &'static str {
         match self {
@@ -384,6 +395,11 @@ pub fn exporter(topology: &Topology, plan: &AddressPlan, host: &Host) -> Recipe 
     let addr = plan
         .address(&host.name, serving_network(topology, ComponentKind::Db))
         .map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
+    exporter_at(host, &addr)
+}
+
+/// The MySQL exporter beside `host`'s database, reaching it at `addr`.
+pub fn exporter_at(host: &Host, addr: &str) -> Recipe {
     let port = host.database().map_or(3306, |d| d.port);
     let script = format!(
         "export DATA_SOURCE_NAME=\"monitor:$(cat {})@({addr}:{port})/\"; \
