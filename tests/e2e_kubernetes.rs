@@ -69,6 +69,15 @@ fn the_exported_pods_serve_and_haproxy_follows_a_pod_to_its_new_address() {
             pods.logs("topolab-e2e-k8s-lb-01-0-lb")
         );
 
+        // Every container's readiness probe passes.
+        for set in ["lb-01", "web-01", "web-02"] {
+            let unready = eventually(Duration::from_secs(30), || {
+                let u = pods.unready(set);
+                u.is_empty().then_some(())
+            });
+            assert!(unready.is_some(), "{set}: {:?}", pods.unready(set));
+        }
+
         // A write through the load balancer, read back (from the replica,
         // which replicates from its primary by name).
         let c = client();

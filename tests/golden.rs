@@ -1,12 +1,14 @@
 //! Golden files: the bundle of `reference.ron` with fixed secrets, for both
-//! database flavors. `UPDATE_GOLDEN=1 cargo test --test golden` rewrites
+//! database flavors, and the Kubernetes manifests of `reference` and
+//! `secured-monitored`. `UPDATE_GOLDEN=1 cargo test --test golden` rewrites
 //! them; review the diff before committing.
 
 mod support;
 
 use std::path::Path;
 
-use topolab::generate::{Settings, generate};
+use topolab::generate::kube::{self, KubeOptions};
+use topolab::generate::{Artifacts, Settings, generate};
 use topolab::model::Flavor;
 use topolab::preset::Preset;
 
@@ -20,10 +22,32 @@ fn golden(flavor: Flavor) {
     let files = generate(&t, &settings, &support::fixed_secrets()).expect("generates");
     let again = generate(&t, &settings, &support::fixed_secrets()).expect("generates");
     assert_eq!(files, again, "generation is not deterministic");
+    compare(&files, &format!("reference-{}", flavor.as_str()));
+}
 
+/// The Kubernetes manifests of `preset` (MariaDB, the local images).
+fn golden_kubernetes(preset: &str) {
+    let t = Preset::find(preset)
+        .expect("preset")
+        .topology()
+        .expect("valid");
+    let mut settings = Settings::for_topology(&t);
+    settings.flavor = Flavor::Mariadb;
+    let options = KubeOptions::default();
+    let files =
+        kube::generate(&t, &settings, &support::fixed_secrets(), &options).expect("generates");
+    let again =
+        kube::generate(&t, &settings, &support::fixed_secrets(), &options).expect("generates");
+    assert_eq!(files, again, "generation is not deterministic");
+    compare(&files, &format!("{preset}-kubernetes"));
+}
+
+/// `files` against the golden folder `name`, or written there with
+/// `UPDATE_GOLDEN=1`.
+fn compare(files: &Artifacts, name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
-        .join(format!("reference-{}", flavor.as_str()));
+        .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         let _ = std::fs::remove_dir_all(&dir);
         for (rel, text) in files.iter() {
@@ -41,7 +65,7 @@ fn golden(flavor: Flavor) {
         let want = std::fs::read_to_string(dir.join(rel)).expect("golden file");
         assert!(
             want == text,
-            "{rel} ({flavor:?}) differs from its golden file; UPDATE_GOLDEN=1 rewrites it.\n--- generated ---\n{text}"
+            "{name}/{rel} differs from its golden file; UPDATE_GOLDEN=1 rewrites it.\n--- generated ---\n{text}"
         );
     }
 }
@@ -68,4 +92,14 @@ fn reference_bundle_mysql() {
 #[test]
 fn reference_bundle_mariadb() {
     golden(Flavor::Mariadb);
+}
+
+#[test]
+fn reference_kubernetes_manifests() {
+    golden_kubernetes("reference");
+}
+
+#[test]
+fn secured_monitored_kubernetes_manifests() {
+    golden_kubernetes("secured-monitored");
 }

@@ -441,9 +441,15 @@ fn container(ctx: &Ctx, host: &Host, r: &Recipe) -> Value {
         c["volumeMounts"] = json!(mounts);
     }
     let probe = match &r.ready {
-        Readiness::Http { port, path } => {
-            Some(json!({ "httpGet": { "path": path, "port": port } }))
-        }
+        // Asked from inside the pod, as the lab asks: the app listens on
+        // the pod's loopback only, out of the kubelet's reach.
+        Readiness::Http { port, path } => Some(json!({ "exec": { "command": [
+            "curl",
+            "-fsS",
+            "-o",
+            "/dev/null",
+            format!("http://127.0.0.1:{port}{path}"),
+        ] } })),
         Readiness::Sql => {
             let admin = match ctx.settings.flavor {
                 Flavor::Mariadb => "mariadb-admin",
@@ -879,12 +885,9 @@ fn readme(ctx: &Ctx, options: &KubeOptions) -> String {
         );
         emit!(
             o,
-            "  network plugin enforces them (Calico, Cilium; k3s's default does; kind's"
+            "  network plugin enforces them (Calico and Cilium do, for example); elsewhere"
         );
-        emit!(
-            o,
-            "  default kindnet does since v0.24). Elsewhere every pod reaches every other."
-        );
+        emit!(o, "  every pod reaches every other.");
         emit!(
             o,
             "  The databases listen on all of the pod's addresses; the policy, not"

@@ -358,6 +358,46 @@ impl PodsOnDocker {
         }
     }
 
+    /// Runs each container's readiness probe (an `exec` command) in it:
+    /// the containers whose probe failed, with its output.
+    pub fn unready(&self, set: &str) -> Vec<String> {
+        let s = self
+            .manifests
+            .get("StatefulSet", set)
+            .unwrap_or_else(|| panic!("no StatefulSet {set}"));
+        let mut out = Vec::new();
+        for c in list(&s["spec"]["template"]["spec"]["containers"]) {
+            let probe = &c["readinessProbe"];
+            if probe.is_null() {
+                continue;
+            }
+            let command: Vec<&str> = list(&probe["exec"]["command"])
+                .iter()
+                .map(|w| w.as_str().expect("word"))
+                .collect();
+            assert!(!command.is_empty(), "a probe that is not exec: {probe}");
+            let name = format!(
+                "{}-{}",
+                self.holder_name(set),
+                c["name"].as_str().expect("name")
+            );
+            let run = Command::new("docker")
+                .arg("exec")
+                .arg(&name)
+                .args(&command)
+                .output()
+                .expect("docker");
+            if !run.status.success() {
+                out.push(format!(
+                    "{name}: {} {}",
+                    String::from_utf8_lossy(&run.stdout),
+                    String::from_utf8_lossy(&run.stderr)
+                ));
+            }
+        }
+        out
+    }
+
     fn docker_volume(&self, set: &str, name: &str) -> String {
         let volume = format!("topolab-{}-{set}-{name}", self.lab);
         docker(&words(&[
@@ -428,4 +468,8 @@ fn string_map(v: &Value) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+fn list(v: &Value) -> &[Value] {
+    v.as_array().map_or(&[], Vec::as_slice)
 }
