@@ -1,7 +1,8 @@
 //! `topolab bench launch`: launches and tears down a topology N times and
 //! prints the median time of each phase. `topolab bench capacity`: ramps
 //! the rate through a running lab and prints the knee and the bottleneck.
-//! Measurements, not tests.
+//! `topolab bench scale`: launch time and memory against the number of web
+//! servers. Measurements, not tests.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::capacity::{self, Step};
 use crate::lab::capacity_run::{self, RampOptions};
-use crate::lab::docker::Engine;
+use crate::lab::docker::{Engine, NetworkDriver};
 use crate::lab::launch::{self, Phase, UpOptions};
 use crate::model::Topology;
 use crate::model::cpus_text;
@@ -21,63 +22,191 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-/// Runs the benchmark and prints the table.
-pub async fn launch(topology: Topology, runs: usize) -> anyhow::Result<()> {
-    let engine = Engine::connect().await?;
+/// One launch and teardown of `topolab`'s lab `name` on `networks`: when
+/// each phase finished, and how long the teardown took.
+async fn launch_once(
+    engine: &Engine,
+    topology: &Topology,
+    name: &str,
+    networks: NetworkDriver,
+) -> anyhow::Result<(Vec<(Phase, Duration)>, Duration)> {
     let cancel = CancellationToken::new();
-    let mut phases: BTreeMap<Phase, Vec<Duration>> = BTreeMap::new();
-    let mut teardowns = Vec::new();
-    // One untimed launch first, so that building the app image for this
-    // binary is not measured.
-    let warmup = UpOptions {
-        name: Some(format!("bench-{}-warmup", topology.name)),
+    let options = UpOptions {
+        name: Some(name.to_owned()),
+        networks,
         ..UpOptions::default()
     };
-    launch::up(&engine, &topology, &warmup, &cancel, &|_| {}).await?;
-    launch::down(&engine, warmup.name.as_deref().unwrap_or_default(), &|_| {}).await?;
+    let launched = launch::up(engine, topology, &options, &cancel, &|_| {}).await?;
+    let started = Instant::now();
+    launch::down(engine, name, &|_| {}).await?;
+    Ok((launched.phases, started.elapsed()))
+}
+
+/// When the last phase finished.
+fn ready_at(phases: &[(Phase, Duration)]) -> Duration {
+    phases.last().map(|(_, at)| *at).unwrap_or_default()
+}
+
+/// Runs the benchmark and prints the table. With `overlay`, each run
+/// launches the topology on bridges and then on overlays of the engine's
+/// swarm, and the table compares them.
+pub async fn launch(topology: Topology, runs: usize, overlay: bool) -> anyhow::Result<()> {
+    let engine = Engine::connect().await?;
+    let drivers: &[NetworkDriver] = if overlay {
+        &[NetworkDriver::Bridge, NetworkDriver::Overlay]
+    } else {
+        &[NetworkDriver::Bridge]
+    };
+    // One untimed launch first on each, so that building the app image for
+    // this binary (and the swarm's first overlay) is not measured.
+    for (i, driver) in drivers.iter().enumerate() {
+        let warmup = format!("bench-{}-warmup{i}", topology.name);
+        launch_once(&engine, &topology, &warmup, *driver).await?;
+    }
+    let mut phases: BTreeMap<(Phase, usize), Vec<Duration>> = BTreeMap::new();
+    let mut teardowns: Vec<Vec<Duration>> = vec![Vec::new(); drivers.len()];
     for i in 1..=runs {
-        let name = format!("bench-{}-{i}", topology.name);
-        let options = UpOptions {
-            name: Some(name.clone()),
-            ..UpOptions::default()
-        };
-        let launched = launch::up(&engine, &topology, &options, &cancel, &|_| {}).await?;
-        let started = Instant::now();
-        launch::down(&engine, &name, &|_| {}).await?;
-        let teardown = started.elapsed();
-        let total = launched
-            .phases
-            .last()
-            .map(|(_, at)| *at)
-            .unwrap_or_default();
-        println!(
-            "run {i}: ready in {:.2} s, torn down in {:.2} s",
-            total.as_secs_f64(),
-            teardown.as_secs_f64()
-        );
-        for (phase, at) in launched.phases {
-            phases.entry(phase).or_default().push(at);
+        for (d, driver) in drivers.iter().enumerate() {
+            let name = format!("bench-{}-{i}{}", topology.name, &driver.as_str()[..1]);
+            let (launched, teardown) = launch_once(&engine, &topology, &name, *driver).await?;
+            println!(
+                "run {i} on {}s: ready in {:.2} s, torn down in {:.2} s",
+                driver.as_str(),
+                ready_at(&launched).as_secs_f64(),
+                teardown.as_secs_f64()
+            );
+            for (phase, at) in launched {
+                phases.entry((phase, d)).or_default().push(at);
+            }
+            teardowns[d].push(teardown);
         }
-        teardowns.push(teardown);
     }
     println!();
     println!(
         "{} — median of {runs} runs (time from the start of `up`)",
         topology.name
     );
-    println!("{:<24} {:>9}", "phase", "done at");
-    let mut total = Duration::ZERO;
-    for (phase, times) in phases {
-        let m = median(times);
-        total = total.max(m);
-        println!("{:<24} {:>7.2} s", phase.label(), m.as_secs_f64());
+    let mut head = format!("{:<24}", "phase");
+    for driver in drivers {
+        head.push_str(&format!(" {:>10}", format!("{}s", driver.as_str())));
     }
-    println!("{:<24} {:>7.2} s", "total (all ready)", total.as_secs_f64());
+    if overlay {
+        head.push_str(&format!(" {:>8}", "ratio"));
+    }
+    println!("{head}");
+    let mut totals = vec![Duration::ZERO; drivers.len()];
+    let mut rows: BTreeMap<Phase, Vec<Duration>> = BTreeMap::new();
+    for ((phase, d), times) in phases {
+        let m = median(times);
+        totals[d] = totals[d].max(m);
+        rows.entry(phase)
+            .or_insert_with(|| vec![Duration::ZERO; drivers.len()])[d] = m;
+    }
+    let teardown: Vec<Duration> = teardowns.into_iter().map(median).collect();
+    let print_row = |label: &str, values: &[Duration]| {
+        let mut line = format!("{label:<24}");
+        for v in values {
+            line.push_str(&format!(" {:>8.2} s", v.as_secs_f64()));
+        }
+        if let [bridge, over] = values
+            && bridge.as_secs_f64() > 0.0
+        {
+            line.push_str(&format!(
+                " {:>8.2}",
+                over.as_secs_f64() / bridge.as_secs_f64()
+            ));
+        }
+        println!("{line}");
+    };
+    for (phase, values) in &rows {
+        print_row(phase.label(), values);
+    }
+    print_row("total (all ready)", &totals);
+    print_row("teardown", &teardown);
+    Ok(())
+}
+
+/// A design of `web_servers` small web servers (Nginx + app, 0.25 CPU and
+/// 256 MiB each) behind one load balancer, writing to one database host.
+pub fn scale_design(web_servers: usize) -> Topology {
+    use crate::model::{HostSize, HostTemplate, add_host};
+    let mut t = Topology::new(&format!("scale-{web_servers}"));
+    add_host(&mut t, HostTemplate::Database);
+    for _ in 0..web_servers {
+        add_host(&mut t, HostTemplate::WebApp);
+    }
+    add_host(&mut t, HostTemplate::LoadBalancer);
+    for h in &mut t.hosts {
+        if h.database().is_none() {
+            h.size = HostSize {
+                cpus: 0.25,
+                memory_mib: 256,
+            };
+        }
+    }
+    t
+}
+
+/// `topolab bench scale`: launch time, teardown and memory against the
+/// number of web servers, one lab at a time.
+pub async fn scale(sizes: &[usize], overlay: bool) -> anyhow::Result<()> {
+    let engine = Engine::connect().await?;
+    let driver = if overlay {
+        NetworkDriver::Overlay
+    } else {
+        NetworkDriver::Bridge
+    };
+    // The app image of this binary, built before anything is timed.
+    let warmup = scale_design(1);
+    launch_once(&engine, &warmup, "bench-scale-warmup", driver).await?;
     println!(
-        "{:<24} {:>7.2} s",
-        "teardown",
-        median(teardowns).as_secs_f64()
+        "{:>12} {:>6} {:>11} {:>13} {:>10} {:>14} {:>13}",
+        "web servers",
+        "hosts",
+        "containers",
+        "ready after",
+        "per host",
+        "torn down in",
+        "MiB per host"
     );
+    for &n in sizes {
+        let t = scale_design(n);
+        let name = format!("bench-scale-{n}");
+        let cancel = CancellationToken::new();
+        let options = UpOptions {
+            name: Some(name.clone()),
+            networks: driver,
+            timeout: Some(Duration::from_secs(300)),
+            ..UpOptions::default()
+        };
+        let launched = launch::up(&engine, &t, &options, &cancel, &|_| {}).await?;
+        let ready = ready_at(&launched.phases);
+        let containers = engine
+            .containers(&crate::lab::names::lab_filter(&name))
+            .await?;
+        let usages =
+            futures_util::future::join_all(containers.iter().map(|c| engine.usage_now(&c.name)))
+                .await;
+        let memory: u64 = usages
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|u| u.memory_bytes)
+            .sum();
+        let started = Instant::now();
+        launch::down(&engine, &name, &|_| {}).await?;
+        let teardown = started.elapsed();
+        let hosts = t.hosts.len();
+        println!(
+            "{:>12} {:>6} {:>11} {:>11.2} s {:>8.2} s {:>12.2} s {:>13.0}",
+            n,
+            hosts,
+            containers.len(),
+            ready.as_secs_f64(),
+            ready.as_secs_f64() / hosts as f64,
+            teardown.as_secs_f64(),
+            memory as f64 / (1024.0 * 1024.0) / hosts as f64
+        );
+    }
     Ok(())
 }
 

@@ -56,7 +56,14 @@ pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow
         .name
         .clone()
         .unwrap_or_else(|| topology.name.clone());
-    println!("launching lab {lab} ({} hosts)", topology.hosts.len());
+    println!(
+        "launching lab {lab} ({} hosts{})",
+        topology.hosts.len(),
+        match options.networks {
+            crate::lab::docker::NetworkDriver::Bridge => "",
+            crate::lab::docker::NetworkDriver::Overlay => ", on overlays of this engine's swarm",
+        }
+    );
     let report = printer(explain);
     let result = launch::up(&engine, &topology, &options, &cancel, &report).await;
     watcher.abort();
@@ -196,9 +203,13 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
     println!("lab {lab}");
     if let Some(s) = &state {
         println!(
-            "  profile {}, databases run {}",
+            "  profile {}, databases run {}, networks: {}",
             s.profile.as_str(),
-            s.flavor.as_str()
+            s.flavor.as_str(),
+            match s.network_driver {
+                crate::lab::docker::NetworkDriver::Bridge => "bridges of this engine",
+                crate::lab::docker::NetworkDriver::Overlay => "overlays of this engine's swarm",
+            }
         );
         for e in &s.entry_points {
             println!("  entry http://127.0.0.1:{} ({})", e.http, e.host);

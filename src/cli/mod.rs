@@ -135,6 +135,12 @@ enum Command {
         /// minute, once; what `topolab images build` does).
         #[arg(long)]
         build_images: bool,
+        /// Make the lab's networks attachable overlays of the engine's
+        /// swarm (same fixed addresses) instead of bridges. The engine
+        /// must manage a swarm: `docker swarm init --advertise-addr
+        /// 127.0.0.1` makes a swarm of one.
+        #[arg(long)]
+        overlay: bool,
     },
     /// Remove a lab: every container, network and volume it created.
     Down {
@@ -341,6 +347,21 @@ enum BenchWhat {
         /// How many timed runs.
         #[arg(short = 'n', default_value_t = 3)]
         runs: usize,
+        /// Launch each run on bridges and then on overlays of the engine's
+        /// swarm, and compare them.
+        #[arg(long)]
+        overlay: bool,
+    },
+    /// Launch labs of more and more small web servers (one load balancer,
+    /// one database) one at a time: ready time, teardown and memory per
+    /// host against the lab's size.
+    Scale {
+        /// The numbers of web servers.
+        #[arg(long, value_delimiter = ',', default_value = "2,8,16,32")]
+        web_servers: Vec<usize>,
+        /// On overlays of the engine's swarm instead of bridges.
+        #[arg(long)]
+        overlay: bool,
     },
     /// Ramp an open-loop rate through a running lab until p95 latency passes
     /// the target or more than 1% of requests fail; print each step, the knee
@@ -572,6 +593,7 @@ pub fn run() -> ExitCode {
             explain,
             images,
             build_images,
+            overlay,
         }) => {
             let topology = match load(&topology) {
                 Ok(t) => t,
@@ -582,6 +604,11 @@ pub fn run() -> ExitCode {
                 profile: images.map(Into::into),
                 timeout: None,
                 build_images,
+                networks: if overlay {
+                    crate::lab::docker::NetworkDriver::Overlay
+                } else {
+                    crate::lab::docker::NetworkDriver::Bridge
+                },
             };
             block_on(lab::up(topology, options, explain))
         }
@@ -765,11 +792,23 @@ pub fn run() -> ExitCode {
             block_on(bench::history(lab, seconds, rounds, concurrency))
         }
         Some(Command::Bench {
-            what: BenchWhat::Launch { topology, runs },
+            what:
+                BenchWhat::Launch {
+                    topology,
+                    runs,
+                    overlay,
+                },
         }) => match load(&topology) {
-            Ok(t) => block_on(bench::launch(t, runs)),
+            Ok(t) => block_on(bench::launch(t, runs, overlay)),
             Err(code) => code,
         },
+        Some(Command::Bench {
+            what:
+                BenchWhat::Scale {
+                    web_servers,
+                    overlay,
+                },
+        }) => block_on(bench::scale(&web_servers, overlay)),
         Some(Command::Bench {
             what:
                 BenchWhat::Capacity {

@@ -158,12 +158,49 @@ impl std::fmt::Display for ContainerState {
 pub struct NetworkSpec<'a> {
     /// Name.
     pub name: &'a str,
+    /// Bridge or overlay.
+    pub driver: NetworkDriver,
     /// CIDR, e.g. `10.213.0.0/24`.
     pub subnet: &'a str,
     /// Gateway address.
     pub gateway: &'a str,
     /// Labels.
     pub labels: &'a HashMap<String, String>,
+}
+
+/// How a lab's networks are made: bridges of one engine (the default), or
+/// attachable overlays of the engine's swarm, on which plain containers
+/// keep the same fixed addresses and which every node of the swarm can
+/// join.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkDriver {
+    /// A Linux bridge on this engine.
+    #[default]
+    Bridge,
+    /// An attachable overlay of the swarm (VXLAN between its nodes).
+    Overlay,
+}
+
+impl NetworkDriver {
+    /// Docker's name of the driver.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bridge => "bridge",
+            Self::Overlay => "overlay",
+        }
+    }
+}
+
+/// What the engine is in a swarm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmRole {
+    /// `inactive`, `pending`, `active`, `error` or `locked`.
+    pub state: String,
+    /// Whether it is a manager (only a manager creates overlays).
+    pub manager: bool,
+    /// How many nodes the swarm has.
+    pub nodes: i64,
 }
 
 /// A container to create. No `Debug`: `env` holds secrets.
@@ -553,11 +590,25 @@ impl Engine {
             .collect())
     }
 
-    /// Creates a bridge network.
+    /// What this engine is in a swarm.
+    pub async fn swarm(&self) -> Result<SwarmRole, DockerError> {
+        let info = self.docker.info().await.map_err(call("docker info"))?;
+        let swarm = info.swarm.unwrap_or_default();
+        Ok(SwarmRole {
+            state: swarm
+                .local_node_state
+                .map_or_else(|| "inactive".to_owned(), |s| s.to_string()),
+            manager: swarm.control_available.unwrap_or(false),
+            nodes: swarm.nodes.unwrap_or(0),
+        })
+    }
+
+    /// Creates a network: a bridge, or an attachable overlay.
     pub async fn create_network(&self, spec: &NetworkSpec<'_>) -> Result<(), DockerError> {
         let request = NetworkCreateRequest {
             name: spec.name.to_owned(),
-            driver: Some("bridge".to_owned()),
+            driver: Some(spec.driver.as_str().to_owned()),
+            attachable: Some(spec.driver == NetworkDriver::Overlay),
             ipam: Some(Ipam {
                 config: Some(vec![IpamConfig {
                     subnet: Some(spec.subnet.to_owned()),

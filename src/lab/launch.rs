@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
-use super::docker::{CGROUP_ROOT, CreateSpec, Engine, NetworkSpec, ResourceMode};
+use super::docker::{CGROUP_ROOT, CreateSpec, Engine, NetworkDriver, NetworkSpec, ResourceMode};
 pub use super::error::LabError;
 use super::images::{self, ImageError, Profile};
 use super::plan::{self, ContainerPlan, EntryPoint, Part, Plan, PlanParams};
@@ -34,6 +34,8 @@ pub struct UpOptions {
     /// Build the local images first when they are missing (about a
     /// minute, once) instead of failing.
     pub build_images: bool,
+    /// Bridges, or overlays of the engine's swarm.
+    pub networks: NetworkDriver,
 }
 
 /// What a successful launch made.
@@ -227,6 +229,9 @@ impl<'a> Run<'a> {
         self.finished(Phase::Images);
         self.check_cancel()?;
 
+        if options.networks == NetworkDriver::Overlay {
+            check_swarm(self.engine).await?;
+        }
         let networks = crate::model::networks(topology).len();
         let first_subnet = free_subnet(self.engine, networks).await?;
         let (ports, vip_ports) = choose_ports(topology)?;
@@ -242,7 +247,8 @@ impl<'a> Run<'a> {
             vip_ports,
             numbers: crate::model::HostNumbers::new(),
         };
-        let plan = plan::plan(topology, &secrets, &params)?;
+        let mut plan = plan::plan(topology, &secrets, &params)?;
+        plan.network_driver = options.networks;
         self.flavor = plan.flavor;
         if let Some(note) = plan.flavor_note() {
             (self.report)(Progress::Note(note));
@@ -268,6 +274,7 @@ impl<'a> Run<'a> {
         );
         state.dns_servers = plan.dns_servers.clone();
         state.vip_ports = plan.vip_ports.clone();
+        state.network_driver = plan.network_driver;
         Ok((plan, state))
     }
 
@@ -276,8 +283,12 @@ impl<'a> Run<'a> {
         (self.report)(Progress::Started(Phase::Networks));
         let labels = plan.lab_labels();
         all(plan.networks.iter().map(|n| {
+            let driver = match plan.network_driver {
+                NetworkDriver::Bridge => String::new(),
+                NetworkDriver::Overlay => "--driver overlay --attachable ".to_owned(),
+            };
             self.explain(format!(
-                "docker network create --subnet {} --gateway {} --label topolab.lab={} {}",
+                "docker network create {driver}--subnet {} --gateway {} --label topolab.lab={} {}",
                 n.subnet, n.gateway, plan.lab, n.name
             ));
             let gateway = n.gateway.to_string();
@@ -286,6 +297,7 @@ impl<'a> Run<'a> {
                 engine
                     .create_network(&NetworkSpec {
                         name: &n.name,
+                        driver: plan.network_driver,
                         subnet: &n.subnet,
                         gateway: &gateway,
                         labels,
@@ -824,6 +836,25 @@ fn explain_create(plan: &Plan, c: &ContainerPlan, resources: ResourceMode) -> St
     words.push(c.image.clone());
     words.push(shell_words(&c.cmd));
     words.join(" ")
+}
+
+/// An overlay needs an engine that manages a swarm: says what is missing
+/// and the command that sets it up.
+async fn check_swarm(engine: &Engine) -> Result<(), LabError> {
+    let role = engine.swarm().await?;
+    if role.state != "active" {
+        return Err(LabError::Refused(format!(
+            "--overlay needs the engine to be in a swarm (it is {}):              `docker swarm init --advertise-addr 127.0.0.1` makes this engine a swarm of one",
+            role.state
+        )));
+    }
+    if !role.manager {
+        return Err(LabError::Refused(
+            "--overlay needs a manager of the swarm to create the lab's networks, and this              engine is a worker: run topolab against a manager (DOCKER_HOST)"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// A free first /24 for a lab: two consecutive /24s in 10.213.0.0/16 that

@@ -118,6 +118,8 @@ pub struct Plan {
     pub wan_latency_ms: u32,
     /// The files as launched.
     pub artifacts: Artifacts,
+    /// Bridges, or overlays of the engine's swarm.
+    pub network_driver: super::docker::NetworkDriver,
 }
 
 /// What the plan needs beyond the topology.
@@ -411,6 +413,7 @@ pub fn plan(
             0
         },
         artifacts,
+        network_driver: super::docker::NetworkDriver::Bridge,
     })
 }
 

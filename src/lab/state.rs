@@ -48,6 +48,9 @@ pub struct LabState {
     /// Where its virtual IPs are published on this machine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vip_ports: Vec<crate::protocol::VipEndpoint>,
+    /// Whether its networks are bridges or overlays of a swarm.
+    #[serde(default)]
+    pub network_driver: super::docker::NetworkDriver,
     /// The lab's secrets.
     pub secrets: Secrets,
     /// Faults injected and not yet healed.
@@ -157,6 +160,7 @@ impl LabState {
             entry_points,
             dns_servers: Vec::new(),
             vip_ports: Vec::new(),
+            network_driver: super::docker::NetworkDriver::Bridge,
             numbers: host_numbers(&topology, &HostNumbers::new()),
             topology,
             secrets,

@@ -98,13 +98,21 @@ pub struct Lab {
 impl Lab {
     /// `topolab up TOPOLOGY --name NAME`; panics with the output on failure.
     pub fn up(topology: &str, name: &str) -> Self {
+        Self::up_with(topology, name, &[])
+    }
+
+    /// `topolab up TOPOLOGY --name NAME EXTRA...`; panics with the output
+    /// on failure.
+    pub fn up_with(topology: &str, name: &str, extra: &[&str]) -> Self {
         let data = tempfile::tempdir().expect("data dir");
         let mut lab = Self {
             name: name.to_owned(),
             stdout: String::new(),
             data,
         };
-        let out = lab.run(&["up", topology, "--name", name]);
+        let mut args = vec!["up", topology, "--name", name];
+        args.extend_from_slice(extra);
+        let out = lab.run(&args);
         assert!(
             out.status.success(),
             "up {topology} failed:\n{}\n{}",

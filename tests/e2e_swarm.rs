@@ -1,0 +1,182 @@
+//! End-to-end: a lab on overlays of a swarm. The test makes this engine a
+//! swarm of one when it is not in one, and leaves it as it found it. The
+//! reference design on attachable overlays, with the same fixed addresses
+//! as on bridges, must answer with round robin, take a fault and its heal,
+//! promote its replica, and leave nothing labelled behind. Skipped with a
+//! message when no engine is reachable, unless `TOPOLAB_E2E=require` (CI).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use support::lab::{Lab, client, docker, eventually, http, leftovers};
+
+const LAB: &str = "e2e-ov";
+
+fn docker_out(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker").args(args).output().expect("docker");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .trim()
+        .to_owned(),
+    )
+}
+
+/// This engine's swarm state (`inactive`, `active`, ...).
+fn swarm_state() -> String {
+    docker_out(&["info", "--format", "{{.Swarm.LocalNodeState}}"]).1
+}
+
+/// A swarm of one made for the test, left again on drop (with the bridge
+/// the swarm made, when it was not there before).
+struct Swarm {
+    made: bool,
+    had_gwbridge: bool,
+}
+
+impl Swarm {
+    fn ensure() -> Self {
+        let had_gwbridge = docker_out(&["network", "inspect", "docker_gwbridge"]).0;
+        if swarm_state() == "active" {
+            return Self {
+                made: false,
+                had_gwbridge,
+            };
+        }
+        let (ok, out) = docker_out(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+        assert!(ok, "docker swarm init: {out}");
+        Self {
+            made: true,
+            had_gwbridge,
+        }
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        if self.made {
+            let _ = docker_out(&["swarm", "leave", "--force"]);
+            if !self.had_gwbridge {
+                let _ = docker_out(&["network", "rm", "docker_gwbridge"]);
+            }
+        }
+    }
+}
+
+/// Which apps answered `n` GETs of `url`.
+fn apps(url: &str, n: usize) -> BTreeSet<String> {
+    let c = client();
+    (0..n)
+        .filter_map(|_| http(&c, url, None).ok())
+        .filter(|r| r.status == 200)
+        .map(|r| r.header("x-topolab-app").to_owned())
+        .collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn the_reference_lab_runs_on_overlays_of_a_swarm() {
+    let Some(_docker) = docker() else {
+        return;
+    };
+    if swarm_state() == "inactive" {
+        // Without a swarm, --overlay says what is missing and makes nothing.
+        let data = tempfile::tempdir().expect("data dir");
+        let out = support::topolab()
+            .env("TOPOLAB_DATA_DIR", data.path())
+            .args(["up", "reference", "--name", "e2e-ov-no", "--overlay"])
+            .output()
+            .expect("topolab runs");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("docker swarm init"), "{text}");
+        assert_eq!(leftovers("e2e-ov-no"), (0, 0, 0));
+    } else {
+        eprintln!("this engine is in a swarm already: the refusal without one is not checked");
+    }
+    let swarm = Swarm::ensure();
+    {
+        let lab = Lab::up_with("reference", LAB, &["--overlay"]);
+        let (_, driver) = docker_out(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Driver}} {{.Attachable}}",
+            &format!("topolab-{LAB}-lab"),
+        ]);
+        assert_eq!(driver, "overlay true");
+        assert_eq!(lab.state()["network_driver"], "overlay");
+        let status = lab.cli_exits(0, &["status", LAB]);
+        assert!(
+            status.contains("overlays of this engine's swarm"),
+            "{status}"
+        );
+        // The same fixed address as on a bridge.
+        let (_, ip) = docker_out(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &format!("topolab-{LAB}-web-01"),
+        ]);
+        let state = lab.state();
+        let number = state["numbers"]["web-01"]
+            .as_u64()
+            .expect("web-01's number");
+        let subnet = state["first_subnet"].as_str().expect("first subnet");
+        let planned = format!(
+            "{}.{}",
+            subnet.rsplit_once('.').expect("an address").0,
+            10 + number
+        );
+        assert_eq!(ip, planned, "web-01 is not at its planned address");
+
+        let url = lab.entry_urls()[0].clone();
+        let both = set(&["web-01/app", "web-02/app"]);
+        assert_eq!(apps(&url, 6), both);
+
+        // A fault and its heal.
+        lab.cli_exits(0, &["fault", LAB, "web-01", "kill"]);
+        let alone = eventually(Duration::from_secs(10), || {
+            (apps(&url, 4) == set(&["web-02/app"])).then_some(())
+        });
+        assert!(alone.is_some(), "web-02 should serve alone");
+        lab.cli_exits(0, &["heal", LAB, "web-01"]);
+        let back = eventually(Duration::from_secs(30), || {
+            (apps(&url, 6) == both).then_some(())
+        });
+        assert!(
+            back.is_some(),
+            "web-01 did not come back: {:?}",
+            apps(&url, 6)
+        );
+
+        // Promotion: writes go to web-02's database.
+        lab.cli_exits(0, &["promote", LAB, "web-02", "--planned"]);
+        let c = client();
+        let write = eventually(Duration::from_secs(20), || {
+            let r = http(
+                &c,
+                &format!("{url}/api/items"),
+                Some(serde_json::json!({ "value": "on-an-overlay" })),
+            )
+            .ok()?;
+            (r.status < 300 && r.header("x-topolab-db") == "web-02/db").then_some(r)
+        });
+        assert!(write.is_some(), "no write reached the promoted web-02");
+
+        lab.cli_exits(0, &["down", LAB]);
+        assert_eq!(leftovers(LAB), (0, 0, 0), "down left something");
+    }
+    drop(swarm);
+    assert_eq!(leftovers(LAB), (0, 0, 0));
+}
