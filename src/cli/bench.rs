@@ -130,7 +130,7 @@ pub async fn launch(topology: Topology, runs: usize, overlay: bool) -> anyhow::R
 /// 256 MiB each) behind one load balancer, writing to one database host.
 pub fn scale_design(web_servers: usize) -> Topology {
     use crate::model::{HostSize, HostTemplate, add_host};
-    let mut t = Topology::new(&format!("scale-{web_servers}"));
+    let mut t = Topology::new(format!("scale-{web_servers}"));
     add_host(&mut t, HostTemplate::Database);
     for _ in 0..web_servers {
         add_host(&mut t, HostTemplate::WebApp);
