@@ -58,6 +58,7 @@ pub mod gtid;
 pub mod lab;
 pub mod live;
 pub mod model;
+pub mod placement;
 pub mod preset;
 pub mod protocol;
 pub mod scenario;
