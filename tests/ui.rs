@@ -1289,6 +1289,35 @@ fn an_export_offers_to_show_its_folder() {
 }
 
 #[test]
+fn a_kubernetes_export_writes_manifests_or_says_why_it_cannot() {
+    let (mut h, _stub) = app("reference");
+    let dir = tempfile::tempdir().expect("dir");
+    h.get_by_label("File").click();
+    step(&mut h);
+    h.get_by_label_contains("Export for Kubernetes").click();
+    step(&mut h);
+    answer_path_field(&mut h, &dir.path().join("bundles"), |h| {
+        h.query_by_label("Show in folder").is_some()
+    });
+    let manifests = dir.path().join("bundles/reference-kubernetes");
+    assert!(manifests.join("kustomization.yaml").is_file());
+    assert!(manifests.join("lb-01.yaml").is_file());
+
+    // A design with a virtual IP cannot run on a cluster: the status bar
+    // says why and nothing is written.
+    let (mut h, _stub) = app("vip");
+    h.get_by_label("File").click();
+    step(&mut h);
+    h.get_by_label_contains("Export for Kubernetes").click();
+    step(&mut h);
+    answer_path_field(&mut h, &dir.path().join("bundles"), |h| {
+        h.query_by_label_contains("export failed").is_some()
+    });
+    h.get_by_label_contains("virtual IP");
+    assert!(!dir.path().join("bundles/vip-kubernetes").exists());
+}
+
+#[test]
 fn the_diagram_is_exported_as_svg_and_png() {
     let (mut h, _stub) = app("reference");
     let dir = tempfile::tempdir().expect("dir");

@@ -730,7 +730,7 @@ impl TopolabApp {
                 intents.push(Intent::New);
             }
             if take(cmd, Key::E) {
-                intents.push(Intent::ExportDialog);
+                intents.push(Intent::ExportDialog(super::files::ExportTarget::Compose));
             }
             if take(cmd, Key::L) {
                 intents.push(Intent::Launch);

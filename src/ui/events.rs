@@ -341,7 +341,7 @@ impl TopolabApp {
             Some(path) => self.followups.deferred.push(match purpose {
                 PathPurpose::Open => Intent::Open(path),
                 PathPurpose::Save => Intent::SaveTo(path),
-                PathPurpose::Export => Intent::ExportTo(path),
+                PathPurpose::Export(to) => Intent::ExportTo(path, to),
                 PathPurpose::Diagram(format) => Intent::DiagramTo(path, format),
                 PathPurpose::Report => Intent::ReportTo(path),
                 PathPurpose::History => Intent::HistoryTo(path),

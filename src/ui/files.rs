@@ -14,6 +14,25 @@ use crate::preset;
 /// Recent files kept.
 const RECENT_MAX: usize = 10;
 
+/// What an exported bundle runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportTarget {
+    /// docker-compose.yml, .env and the configs.
+    Compose,
+    /// Kubernetes manifests (a pod per host).
+    Kubernetes,
+}
+
+impl ExportTarget {
+    /// The folder made for the design `name` (inside the one chosen).
+    pub fn folder(self, name: &str) -> String {
+        match self {
+            Self::Compose => name.to_owned(),
+            Self::Kubernetes => format!("{name}-kubernetes"),
+        }
+    }
+}
+
 /// What a file dialog or the path field is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathPurpose {
@@ -21,8 +40,9 @@ pub enum PathPurpose {
     Open,
     /// Save the topology.
     Save,
-    /// Export the configs into a folder.
-    Export,
+    /// Export the configs into a folder: a docker-compose bundle, or
+    /// Kubernetes manifests.
+    Export(ExportTarget),
     /// Export the design's diagram as an image file.
     Diagram(DiagramFormat),
     /// Save a lab report (Markdown).
@@ -40,7 +60,7 @@ impl PathPurpose {
             Self::Report => Some(("Markdown", "md")),
             Self::History => Some(("JSON Lines", "jsonl")),
             Self::Diagram(format) => Some((format.extension(), format.extension())),
-            Self::Open | Self::Export => None,
+            Self::Open | Self::Export(_) => None,
         }
     }
 
@@ -251,18 +271,28 @@ impl FileJobs {
         });
     }
 
-    /// Exports the configs of `t` into a new folder in `dir`.
-    pub(super) fn export(&self, t: Topology, dir: PathBuf) {
+    /// Exports the configs of `t` for `to` into a new folder in `dir`.
+    pub(super) fn export(&self, t: Topology, dir: PathBuf, to: ExportTarget) {
         self.background(move || {
             if !dir.exists() {
                 let _ = std::fs::create_dir_all(&dir);
             }
-            let target = dir.join(&t.name);
+            let target = dir.join(to.folder(&t.name));
             let result = Secrets::generate(&t.domain)
                 .map_err(|e| e.to_string())
                 .and_then(|secrets| {
-                    crate::generate::generate(&t, &Settings::for_topology(&t), &secrets)
-                        .map_err(|e| e.to_string())
+                    let settings = Settings::for_topology(&t);
+                    match to {
+                        ExportTarget::Compose => crate::generate::generate(&t, &settings, &secrets)
+                            .map_err(|e| e.to_string()),
+                        ExportTarget::Kubernetes => crate::generate::kube::generate(
+                            &t,
+                            &settings,
+                            &secrets,
+                            &crate::generate::kube::KubeOptions::default(),
+                        )
+                        .map_err(|e| e.to_string()),
+                    }
                 })
                 .and_then(|files| {
                     if target.exists() {

@@ -45,9 +45,9 @@ pub enum Intent {
     /// Save to this path.
     SaveTo(PathBuf),
     /// Pick a folder to export into.
-    ExportDialog,
+    ExportDialog(super::files::ExportTarget),
     /// Export the configs into this folder.
-    ExportTo(PathBuf),
+    ExportTo(PathBuf, super::files::ExportTarget),
     /// Ask where to write the design's diagram in this format.
     DiagramDialog(DiagramFormat),
     /// Write the design's diagram to this file in this format.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use egui::RichText;
 
-use super::files::{DiagramFormat, PathPurpose};
+use super::files::{DiagramFormat, ExportTarget, PathPurpose};
 use super::intent::Intent;
 use super::style::{ERROR, health_color, impact_color};
 use crate::change::{Action, ChangePlan, Step};
@@ -244,7 +244,10 @@ fn path_field_ui(
         let what = match purpose {
             PathPurpose::Open => "Open a topology file",
             PathPurpose::Save => "Save the topology as",
-            PathPurpose::Export => "Export the configs into the folder",
+            PathPurpose::Export(ExportTarget::Compose) => "Export the configs into the folder",
+            PathPurpose::Export(ExportTarget::Kubernetes) => {
+                "Export Kubernetes manifests into the folder"
+            }
             PathPurpose::Report => "Save the lab report as",
             PathPurpose::History => "Save the history of writes and probes as",
             PathPurpose::Diagram(format) => match format {
@@ -278,18 +281,18 @@ fn path_field_ui(
                     ui.label(RichText::new(format!("{} is not a file", p.display())).color(ERROR));
                 }
                 PathPurpose::Save
-                | PathPurpose::Export
+                | PathPurpose::Export(_)
                 | PathPurpose::Diagram(_)
                 | PathPurpose::Report
                 | PathPurpose::History => {
                     let folder = match purpose {
-                        PathPurpose::Export => Some(p.clone()),
+                        PathPurpose::Export(_) => Some(p.clone()),
                         _ => p.parent().map(PathBuf::from),
                     };
                     if let Some(f) = folder.filter(|f| !f.as_os_str().is_empty() && !f.exists()) {
                         ui.label(format!("{} does not exist: OK creates it", f.display()));
                     }
-                    if purpose != PathPurpose::Export {
+                    if !matches!(purpose, PathPurpose::Export(_)) {
                         ui.weak(format!("saves to {}", p.display()));
                     }
                 }
@@ -307,7 +310,7 @@ fn path_field_ui(
                 intents.push(match purpose {
                     PathPurpose::Open => Intent::Open(p),
                     PathPurpose::Save => Intent::SaveTo(p),
-                    PathPurpose::Export => Intent::ExportTo(p),
+                    PathPurpose::Export(to) => Intent::ExportTo(p, to),
                     PathPurpose::Diagram(format) => Intent::DiagramTo(p, format),
                     PathPurpose::Report => Intent::ReportTo(p),
                     PathPurpose::History => Intent::HistoryTo(p),
@@ -348,7 +351,7 @@ pub fn chosen_path(purpose: PathPurpose, text: &str) -> Option<PathBuf> {
 pub fn proposed_path(purpose: PathPurpose, design: &str) -> String {
     match (purpose, purpose.file_name(design)) {
         (_, Some(name)) => format!("~/topolab/{name}"),
-        (PathPurpose::Export, None) => "~/topolab".to_owned(),
+        (PathPurpose::Export(_), None) => "~/topolab".to_owned(),
         (_, None) => "~/topolab/".to_owned(),
     }
 }

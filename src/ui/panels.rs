@@ -7,7 +7,7 @@ use egui::{Color32, FontId, RichText, TextFormat};
 use super::app::{Tab, TopolabApp};
 use super::canvas::ViewRequest;
 use super::explain;
-use super::files::DiagramFormat;
+use super::files::{DiagramFormat, ExportTarget};
 use super::intent::Intent;
 use super::lab_view::Operation;
 use super::style::{ERROR, OK, WARN};
@@ -42,7 +42,16 @@ impl TopolabApp {
                 intents.push(Intent::SaveAsDialog);
             }
             if ui.button("Export configs…  (Ctrl+E)").clicked() {
-                intents.push(Intent::ExportDialog);
+                intents.push(Intent::ExportDialog(ExportTarget::Compose));
+            }
+            if ui
+                .button("Export for Kubernetes…")
+                .on_hover_text(
+                    "Manifests for a cluster: a pod per host, configs by name, a Service per entry point",
+                )
+                .clicked()
+            {
+                intents.push(Intent::ExportDialog(ExportTarget::Kubernetes));
             }
             if ui
                 .button("Export diagram as SVG…")

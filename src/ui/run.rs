@@ -56,8 +56,8 @@ impl TopolabApp {
             },
             Intent::SaveAsDialog => self.file_dialog(PathPurpose::Save, ctx),
             Intent::SaveTo(path) => self.save_to(path),
-            Intent::ExportDialog => self.file_dialog(PathPurpose::Export, ctx),
-            Intent::ExportTo(dir) => self.files.export(self.doc.topology().clone(), dir),
+            Intent::ExportDialog(to) => self.file_dialog(PathPurpose::Export(to), ctx),
+            Intent::ExportTo(dir, to) => self.files.export(self.doc.topology().clone(), dir, to),
             Intent::DiagramDialog(format) => self.file_dialog(PathPurpose::Diagram(format), ctx),
             Intent::ReportDialog(text) => {
                 self.followups.report = Some(text);
