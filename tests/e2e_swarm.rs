@@ -8,67 +8,12 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
 
 use support::lab::{Lab, client, docker, eventually, http, leftovers};
+use support::swarm::{Swarm, docker_at, swarm_state};
 
 const LAB: &str = "e2e-ov";
-
-fn docker_out(args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker").args(args).output().expect("docker");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .trim()
-        .to_owned(),
-    )
-}
-
-/// This engine's swarm state (`inactive`, `active`, ...).
-fn swarm_state() -> String {
-    docker_out(&["info", "--format", "{{.Swarm.LocalNodeState}}"]).1
-}
-
-/// A swarm of one made for the test, left again on drop (with the bridge
-/// the swarm made, when it was not there before).
-struct Swarm {
-    made: bool,
-    had_gwbridge: bool,
-}
-
-impl Swarm {
-    fn ensure() -> Self {
-        let had_gwbridge = docker_out(&["network", "inspect", "docker_gwbridge"]).0;
-        if swarm_state() == "active" {
-            return Self {
-                made: false,
-                had_gwbridge,
-            };
-        }
-        let (ok, out) = docker_out(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
-        assert!(ok, "docker swarm init: {out}");
-        Self {
-            made: true,
-            had_gwbridge,
-        }
-    }
-}
-
-impl Drop for Swarm {
-    fn drop(&mut self) {
-        if self.made {
-            let _ = docker_out(&["swarm", "leave", "--force"]);
-            if !self.had_gwbridge {
-                let _ = docker_out(&["network", "rm", "docker_gwbridge"]);
-            }
-        }
-    }
-}
 
 /// Which apps answered `n` GETs of `url`.
 fn apps(url: &str, n: usize) -> BTreeSet<String> {
@@ -107,13 +52,16 @@ fn the_reference_lab_runs_on_overlays_of_a_swarm() {
     let swarm = Swarm::ensure();
     {
         let lab = Lab::up_with("reference", LAB, &["--overlay"]);
-        let (_, driver) = docker_out(&[
-            "network",
-            "inspect",
-            "-f",
-            "{{.Driver}} {{.Attachable}}",
-            &format!("topolab-{LAB}-lab"),
-        ]);
+        let (_, driver) = docker_at(
+            None,
+            &[
+                "network",
+                "inspect",
+                "-f",
+                "{{.Driver}} {{.Attachable}}",
+                &format!("topolab-{LAB}-lab"),
+            ],
+        );
         assert_eq!(driver, "overlay true");
         assert_eq!(lab.state()["network_driver"], "overlay");
         let status = lab.cli_exits(0, &["status", LAB]);
@@ -122,12 +70,15 @@ fn the_reference_lab_runs_on_overlays_of_a_swarm() {
             "{status}"
         );
         // The same fixed address as on a bridge.
-        let (_, ip) = docker_out(&[
-            "inspect",
-            "-f",
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-            &format!("topolab-{LAB}-web-01"),
-        ]);
+        let (_, ip) = docker_at(
+            None,
+            &[
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                &format!("topolab-{LAB}-web-01"),
+            ],
+        );
         let state = lab.state();
         let number = state["numbers"]["web-01"]
             .as_u64()

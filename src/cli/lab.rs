@@ -829,3 +829,89 @@ pub async fn scenario(
     }
     Ok(outcome.failed.is_empty())
 }
+
+/// `topolab engines [DESIGN] --engine NAME=URL...`: what each engine is,
+/// what keeps them from carrying a lab together, and, with a design, where
+/// its hosts would run. With `copy`, first copies the lab's images to the
+/// engines that lack them. Exit 0 when nothing is missing.
+pub async fn engines(
+    topology: Option<Topology>,
+    engines: Vec<crate::lab::engines::EngineRef>,
+    copy: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    use crate::lab::engines;
+    use crate::lab::images::{Profile, app_image_tag};
+    let tag = app_image_tag(Profile::Local)?;
+    let set = Profile::Local.images(crate::model::Flavor::Mariadb, &tag);
+    let mut images: Vec<String> = crate::generate::recipe::ImageRole::ALL
+        .iter()
+        .map(|r| set.get(*r).to_owned())
+        .collect();
+    images.sort();
+    images.dedup();
+    let mut surveys = engines::survey(&engines, &images).await;
+    if copy {
+        let copied = engines::copy_images(&surveys, &|line| println!("{line}")).await?;
+        if copied > 0 {
+            surveys = engines::survey(&engines, &images).await;
+        }
+    }
+    for s in &surveys {
+        match &s.found {
+            Ok(f) => println!(
+                "engine {} ({}{}): Docker {}, swarm {}{}, {} MiB, {}",
+                s.engine.name,
+                s.engine.url,
+                s.engine
+                    .region
+                    .as_deref()
+                    .map(|r| format!(", region {r}"))
+                    .unwrap_or_default(),
+                f.version,
+                if f.swarm.state != "active" {
+                    f.swarm.state.clone()
+                } else if f.swarm.manager {
+                    "manager".to_owned()
+                } else {
+                    "worker".to_owned()
+                },
+                if f.swarm.node_id.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (node {})", f.swarm.node_id)
+                },
+                f.memory_mib,
+                if f.missing.is_empty() {
+                    "has the lab's images".to_owned()
+                } else {
+                    format!("lacks {}", f.missing.join(", "))
+                }
+            ),
+            Err(why) => println!("engine {} ({}): {why}", s.engine.name, s.engine.url),
+        }
+    }
+    let problems = engines::problems(&surveys);
+    if !problems.is_empty() {
+        println!("missing:");
+        for p in &problems {
+            println!("  - {p}");
+        }
+    }
+    if let Some(t) = topology {
+        let specs = engines::specs(&surveys);
+        match crate::placement::place(&t, &specs) {
+            Ok(placed) => {
+                println!("placement of {}:", t.name);
+                for line in crate::placement::describe(&t, &specs, &placed) {
+                    println!("  {line}");
+                }
+            }
+            Err(e) => println!("placement of {}: {e}", t.name),
+        }
+    }
+    Ok(if problems.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
+}

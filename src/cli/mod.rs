@@ -142,6 +142,24 @@ enum Command {
         #[arg(long)]
         overlay: bool,
     },
+    /// The Docker engines a lab may span (nodes of one swarm): what each is,
+    /// what is missing for them to carry a lab together, and where DESIGN's
+    /// hosts would run (by region, then by size). Running one lab over
+    /// several engines is not built yet; this is its check.
+    ///
+    /// Exit status: 0 nothing missing, 1 something is (listed with what to do).
+    Engines {
+        /// A topology file or preset to place on the engines.
+        topology: Option<String>,
+        /// An engine: NAME=URL, or NAME@REGION=URL for an engine that
+        /// stands for a region (URL: unix:///PATH or tcp://HOST:PORT).
+        #[arg(long = "engine", required = true)]
+        engines: Vec<crate::lab::engines::EngineRef>,
+        /// Copy the lab's images to the engines that lack them, from one
+        /// that has them (docker save | docker load, through their APIs).
+        #[arg(long)]
+        copy_images: bool,
+    },
     /// Remove a lab: every container, network and volume it created.
     Down {
         /// The lab (default: the only one running).
@@ -613,6 +631,17 @@ pub fn run() -> ExitCode {
             block_on(lab::up(topology, options, explain))
         }
         Some(Command::Down { lab }) => block_on(lab::down(lab)),
+        Some(Command::Engines {
+            topology,
+            engines,
+            copy_images,
+        }) => {
+            let topology = match topology.map(|t| load(&t)).transpose() {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            run_async(lab::engines(topology, engines, copy_images))
+        }
         Some(Command::Status {
             lab: Some(lab),
             watch: true,

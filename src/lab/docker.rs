@@ -201,6 +201,8 @@ pub struct SwarmRole {
     pub manager: bool,
     /// How many nodes the swarm has.
     pub nodes: i64,
+    /// This engine's node id in the swarm (empty outside one).
+    pub node_id: String,
 }
 
 /// A container to create. No `Debug`: `env` holds secrets.
@@ -354,6 +356,70 @@ impl Engine {
             .map_err(|_| DockerError::Unreachable("no answer within 5 s".to_owned()))?
             .map_err(|e| DockerError::Unreachable(engine_message(&e)))?;
         Ok(Self { docker })
+    }
+
+    /// Connects to the engine at `url`: `unix:///path/to/docker.sock`, or
+    /// `tcp://HOST:PORT` (plain HTTP, as `DOCKER_HOST` says it).
+    pub async fn connect_to(url: &str) -> Result<Self, DockerError> {
+        const TIMEOUT_S: u64 = 120;
+        let docker = if url.starts_with("unix://") {
+            Docker::connect_with_unix(url, TIMEOUT_S, bollard::API_DEFAULT_VERSION)
+        } else if url.starts_with("tcp://") || url.starts_with("http://") {
+            Docker::connect_with_http(url, TIMEOUT_S, bollard::API_DEFAULT_VERSION)
+        } else {
+            return Err(DockerError::Unreachable(format!(
+                "{url} is not unix:///PATH or tcp://HOST:PORT"
+            )));
+        }
+        .map_err(|e| DockerError::Unreachable(format!("{url}: {}", engine_message(&e))))?;
+        let docker = tokio::time::timeout(Duration::from_secs(5), docker.negotiate_version())
+            .await
+            .map_err(|_| DockerError::Unreachable(format!("{url}: no answer within 5 s")))?
+            .map_err(|e| DockerError::Unreachable(format!("{url}: {}", engine_message(&e))))?;
+        Ok(Self { docker })
+    }
+
+    /// The engine's version (`20.10.24`).
+    pub async fn version(&self) -> Result<String, DockerError> {
+        let v = self
+            .docker
+            .version()
+            .await
+            .map_err(call("docker version"))?;
+        Ok(v.version.unwrap_or_default())
+    }
+
+    /// The ids of the swarm's nodes, as its manager knows them.
+    pub async fn swarm_nodes(&self) -> Result<Vec<String>, DockerError> {
+        let nodes = self
+            .docker
+            .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+            .await
+            .map_err(call("list the swarm's nodes"))?;
+        Ok(nodes.into_iter().filter_map(|n| n.id).collect())
+    }
+
+    /// Copies `image` from this engine to `to` (`docker save | docker
+    /// load`), streamed: never pulled from a registry.
+    pub async fn copy_image_to(&self, to: &Engine, image: &str) -> Result<(), DockerError> {
+        let tar = self.docker.export_image(image);
+        let mut load = to.docker.import_image_stream(
+            bollard::query_parameters::ImportImageOptionsBuilder::default()
+                .quiet(true)
+                .build(),
+            tar,
+            None,
+        );
+        while let Some(step) = load.next().await {
+            let step = step.map_err(call(format!("copy image {image}")))?;
+            if let Some(e) = step.error_detail.and_then(|d| d.message) {
+                return Err(DockerError::Call {
+                    what: format!("copy image {image}"),
+                    why: e,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Whether the engine is local (a unix socket), so that ports it
@@ -600,6 +666,7 @@ impl Engine {
                 .map_or_else(|| "inactive".to_owned(), |s| s.to_string()),
             manager: swarm.control_available.unwrap_or(false),
             nodes: swarm.nodes.unwrap_or(0),
+            node_id: swarm.node_id.unwrap_or_default(),
         })
     }
 

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod capacity_run;
 pub mod deploy;
 pub mod docker;
+pub mod engines;
 pub mod error;
 pub mod fault;
 pub mod haproxy;

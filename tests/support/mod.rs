@@ -4,6 +4,7 @@
 pub mod kube;
 pub mod lab;
 pub mod stub;
+pub mod swarm;
 
 use std::path::PathBuf;
 use std::process::Command;
