@@ -105,4 +105,11 @@ fn two_engines_are_checked_given_the_images_and_share_a_design() {
 
     drop(second);
     drop(swarm);
+    // The first engine's default bridge is still there (an engine
+    // started beside it with `--bridge none` would delete it).
+    let (ok, _) = docker_at(None, &["run", "--rm", "topolab-base:bookworm", "true"]);
+    assert!(
+        ok,
+        "the first engine cannot start a container on its default bridge"
+    );
 }

@@ -429,3 +429,15 @@ fn the_cli_refuses_what_kubernetes_cannot_run_and_writes_nothing() {
     let lb = std::fs::read_to_string(out_dir.join("lb-01.yaml")).expect("lb-01.yaml");
     assert!(lb.contains("type: ClusterIP"), "{lb}");
 }
+
+#[test]
+fn a_host_named_like_one_of_the_bundles_own_objects_is_refused() {
+    let mut t = topology("reference");
+    topolab::model::rename_host(&mut t, &"web-02".into(), "lb-01-entry").expect("renamed");
+    let e = bundle(&t, &KubeOptions::default()).expect_err("refused");
+    assert!(
+        e.to_string()
+            .contains("lb-01-entry: the bundle names one of its own objects so"),
+        "{e}"
+    );
+}

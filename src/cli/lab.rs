@@ -890,23 +890,27 @@ pub async fn engines(
             Err(why) => println!("engine {} ({}): {why}", s.engine.name, s.engine.url),
         }
     }
-    let problems = engines::problems(&surveys);
+    let mut problems = engines::problems(&surveys);
+    let mut placed_lines = Vec::new();
+    if let Some(t) = &topology {
+        let specs = engines::specs(&surveys);
+        match crate::placement::place(t, &specs) {
+            Ok(placed) => placed_lines = crate::placement::describe(t, &specs, &placed),
+            Err(e) => problems.push(format!("{} cannot be placed: {e}", t.name)),
+        }
+    }
     if !problems.is_empty() {
         println!("missing:");
         for p in &problems {
             println!("  - {p}");
         }
     }
-    if let Some(t) = topology {
-        let specs = engines::specs(&surveys);
-        match crate::placement::place(&t, &specs) {
-            Ok(placed) => {
-                println!("placement of {}:", t.name);
-                for line in crate::placement::describe(&t, &specs, &placed) {
-                    println!("  {line}");
-                }
-            }
-            Err(e) => println!("placement of {}: {e}", t.name),
+    if let Some(t) = &topology
+        && !placed_lines.is_empty()
+    {
+        println!("placement of {}:", t.name);
+        for line in placed_lines {
+            println!("  {line}");
         }
     }
     Ok(if problems.is_empty() {

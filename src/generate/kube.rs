@@ -119,7 +119,27 @@ pub fn unsupported(topology: &Topology) -> Vec<String> {
             host.name
         ));
     }
+    let entries: Vec<String> = published_ports(topology)
+        .iter()
+        .map(|p| format!("{}-entry", p.host))
+        .collect();
     for host in &topology.hosts {
+        let h = host.name.as_str();
+        if !h.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.push(format!(
+                "{h}: a Service's name starts with a letter; rename the host"
+            ));
+        }
+        if h.len() > 52 {
+            out.push(format!(
+                "{h}: a StatefulSet's name has at most 52 characters; shorten the host's name"
+            ));
+        }
+        if entries.iter().any(|e| e == h) || h == "releases" {
+            out.push(format!(
+                "{h}: the bundle names one of its own objects so; rename the host"
+            ));
+        }
         if namespace(topology).len() + host.name.as_str().len() + 1 > 63 {
             out.push(format!(
                 "{}: \"{}.{}\" is longer than a DNS label may be (63); shorten the design's \
@@ -393,7 +413,13 @@ fn container(ctx: &Ctx, host: &Host, r: &Recipe) -> Value {
     let mut mounts = Vec::new();
     // The volume first: the release files are mounted inside it.
     if let Some(v) = r.volume {
-        mounts.push(json!({ "name": volume_name(v.kind), "mountPath": v.path }));
+        let mut mount = json!({ "name": volume_name(v.kind), "mountPath": v.path });
+        if v.kind == VolumeKind::Data {
+            // A fresh volume may hold `lost+found`, and MySQL refuses to
+            // initialize a data directory that is not empty.
+            mount["subPath"] = json!("data");
+        }
+        mounts.push(mount);
     }
     for f in &r.files {
         let (map, key) = config_map_key(&f.artifact);
@@ -418,7 +444,8 @@ fn container(ctx: &Ctx, host: &Host, r: &Recipe) -> Value {
         "imagePullPolicy": "IfNotPresent",
         "command": r.command,
         "resources": {
-            "requests": { "memory": quantity_mib(r.memory_mib) },
+            // What it needs at rest, never more than its limit.
+            "requests": { "memory": quantity_mib(r.memory_mib.min(u64::from(host.size.memory_mib))) },
             "limits": {
                 "cpu": cpus_text(host.size.cpus),
                 "memory": quantity_mib(u64::from(host.size.memory_mib)),
@@ -440,17 +467,30 @@ fn container(ctx: &Ctx, host: &Host, r: &Recipe) -> Value {
     if !mounts.is_empty() {
         c["volumeMounts"] = json!(mounts);
     }
-    let probe = match &r.ready {
-        // Asked from inside the pod, as the lab asks: the app listens on
-        // the pod's loopback only, out of the kubelet's reach.
-        Readiness::Http { port, path } => Some(json!({ "exec": { "command": [
-            "curl",
-            "-fsS",
-            "-o",
-            "/dev/null",
-            format!("http://127.0.0.1:{port}{path}"),
-        ] } })),
-        Readiness::Sql => {
+    let probe = match (&r.ready, r.part) {
+        // A load balancer is ready once it listens: its `/` goes on to the
+        // apps and the databases, and a database outage must not take the
+        // entry point out of its Service.
+        (Readiness::Http { port, .. }, recipe::Part::Component(ComponentKind::Lb)) => {
+            Some(json!({ "tcpSocket": { "port": port } }))
+        }
+        // The app listens on the pod's loopback only, out of the kubelet's
+        // reach: asked from inside, with the curl its image has.
+        (Readiness::Http { port, path }, recipe::Part::Component(ComponentKind::App)) => {
+            Some(json!({ "exec": { "command": [
+                "curl",
+                "-fsS",
+                "-o",
+                "/dev/null",
+                format!("http://127.0.0.1:{port}{path}"),
+            ] } }))
+        }
+        // The others listen on the pod's address: the kubelet asks there,
+        // which needs no program in their images.
+        (Readiness::Http { port, path }, _) => {
+            Some(json!({ "httpGet": { "path": path, "port": port } }))
+        }
+        (Readiness::Sql, _) => {
             let admin = match ctx.settings.flavor {
                 Flavor::Mariadb => "mariadb-admin",
                 Flavor::Mysql => "mysqladmin",
@@ -461,7 +501,7 @@ fn container(ctx: &Ctx, host: &Host, r: &Recipe) -> Value {
                 "ping",
             ] } }))
         }
-        Readiness::Dns | Readiness::Started => None,
+        (Readiness::Dns | Readiness::Started, _) => None,
     };
     if let Some(mut probe) = probe {
         probe["periodSeconds"] = json!(2);
@@ -601,7 +641,10 @@ fn stateful_set(ctx: &Ctx, name: &str, host: &Host, recipes: &[Recipe]) -> [Valu
         .any(|r| r.volume.is_some_and(|v| v.kind == VolumeKind::Data))
     {
         spec["volumeClaimTemplates"] = json!([{
-            "metadata": { "name": volume_name(VolumeKind::Data) },
+            "metadata": {
+                "name": volume_name(VolumeKind::Data),
+                "labels": labels(ctx.topology, Some(name)),
+            },
             "spec": {
                 "accessModes": ["ReadWriteOnce"],
                 "resources": { "requests": { "storage": "1Gi" } },
@@ -691,7 +734,8 @@ fn network_policies(ctx: &Ctx) -> Vec<Value> {
     let mut out = vec![json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": meta(ctx, "deny-by-default", None),
+        // A dot: no host's policy can take this name.
+        "metadata": meta(ctx, "deny.by-default", None),
         "spec": { "podSelector": {}, "policyTypes": ["Ingress"] },
     })];
     for host in &t.hosts {
@@ -706,13 +750,14 @@ fn network_policies(ctx: &Ctx) -> Vec<Value> {
                     (recipe::Part::Component(ComponentKind::Lb), _) => None,
                     (recipe::Part::Exporter, _) => Some(vec!["monitoring"]),
                     (recipe::Part::Component(kind), _) => {
+                        // The host itself among them: its app reaches its own
+                        // database by name, at the pod's own address, which
+                        // a policy may not exempt.
                         let net = serving_network(t, kind);
                         let mut peers: Vec<&str> = t
                             .hosts
                             .iter()
-                            .filter(|p| {
-                                p.name != host.name && ctx.plan.address(&p.name, net).is_some()
-                            })
+                            .filter(|p| ctx.plan.address(&p.name, net).is_some())
                             .map(|p| p.name.as_str())
                             .collect();
                         if kind == ComponentKind::Db && t.monitoring.enabled {
@@ -782,6 +827,10 @@ fn readme(ctx: &Ctx, options: &KubeOptions) -> String {
     }
     names.sort_unstable();
     names.dedup();
+    // topolab's own images are built here; the others (the official
+    // profile's) come from their registries.
+    let (names, pulled): (Vec<&str>, Vec<&str>) =
+        names.into_iter().partition(|n| n.starts_with("topolab-"));
     let mut o = format!("# {} on Kubernetes — generated by topolab\n\n", t.name);
     if !t.description.is_empty() {
         emit!(o, "{}\n", t.description);
@@ -798,11 +847,11 @@ fn readme(ctx: &Ctx, options: &KubeOptions) -> String {
     emit!(o, "## Load the images\n");
     emit!(
         o,
-        "The images are built on your machine (`topolab images build`), not pulled from"
+        "topolab's images are built on your machine (`topolab images build`), not pulled"
     );
     emit!(
         o,
-        "a registry. Load them into the cluster's nodes first, for example:\n"
+        "from a registry. Load them into the cluster's nodes first, for example:\n"
     );
     emit!(o, "```sh");
     emit!(
@@ -815,6 +864,13 @@ fn readme(ctx: &Ctx, options: &KubeOptions) -> String {
     }
     emit!(o, "minikube image load {}   # minikube", names.join(" "));
     emit!(o, "```\n");
+    if !pulled.is_empty() {
+        emit!(
+            o,
+            "The others ({}) come from their registry: a cluster that reaches it pulls them.\n",
+            pulled.join(", ")
+        );
+    }
     emit!(
         o,
         "Every container says `imagePullPolicy: IfNotPresent`, so a loaded image is used"
@@ -847,9 +903,8 @@ fn readme(ctx: &Ctx, options: &KubeOptions) -> String {
     }
     emit!(
         o,
-        "kubectl delete -k .   # everything, the databases' volume claims left for you:"
+        "kubectl delete -k .   # everything: the namespace goes, and the databases' volumes with it"
     );
-    emit!(o, "kubectl -n {ns} delete pvc -l topolab.lab={}", t.name);
     emit!(o, "```\n");
     emit!(o, "## How it differs from the lab\n");
     emit!(
@@ -934,7 +989,18 @@ fn readme(ctx: &Ctx, options: &KubeOptions) -> String {
         o,
         "  promoted by hand: stop replication on it, make it writable, and point the"
     );
-    emit!(o, "  apps' `app.json` (in its ConfigMap) at it.");
+    emit!(
+        o,
+        "  apps' `app.json` (in their ConfigMaps) at it, then restart the apps' pods"
+    );
+    emit!(
+        o,
+        "  (`kubectl -n {ns} rollout restart statefulset/HOST`): a file mounted from a"
+    );
+    emit!(
+        o,
+        "  ConfigMap by `subPath` is not updated in a running pod."
+    );
     emit!(o, "\n## Files\n");
     emit!(
         o,

@@ -89,14 +89,49 @@ fn write_list(out: &mut String, items: &[Value], indent: usize) {
 
 /// Whether `s` reads back exactly as a literal block: several lines, the
 /// first not indented, no trailing blank lines beyond one newline, and
-/// only printable characters.
+/// only characters YAML prints as they are and does not take for a line
+/// break.
 fn literal_block(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\t', '\n'])
         && !s.ends_with("\n\n")
-        && !s.contains('\r')
-        && s.chars().all(|c| c == '\n' || c == '\t' || !c.is_control())
+        && s.chars().all(|c| c == '\n' || as_is(c))
         && s.lines().all(|l| !l.ends_with([' ', '\t']))
+}
+
+/// Whether YAML reads `c` back as itself inside a scalar: printable, and
+/// not one of the characters it takes for a line break (NEL, U+2028,
+/// U+2029) or a byte order mark.
+fn as_is(c: char) -> bool {
+    match c {
+        '\t' | ' '..='~' => true,
+        '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}' => false,
+        c => !c.is_control() && u32::from(c) >= 0xA0,
+    }
+}
+
+/// `s` double-quoted, every character YAML would not read back as itself
+/// escaped (`\uXXXX`, a form YAML shares with JSON).
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if as_is(c) => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04X}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn scalar(value: &Value) -> String {
@@ -127,7 +162,7 @@ fn string(s: &str) -> String {
     if plain_chars && first_ok && !reserved && !s.ends_with(':') && !s.contains(": ") {
         s.to_owned()
     } else {
-        serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+        quoted(s)
     }
 }
 
@@ -149,6 +184,17 @@ mod tests {
         assert_eq!(document(&v), want);
     }
 
+    proptest::proptest! {
+        /// Whatever the text (keys too), a YAML reader gets it back.
+        #[test]
+        fn every_string_reads_back_as_itself(key in "\\PC{0,12}", text in "(\\PC|\\s){0,40}") {
+            let doc = document(&json!({ "k": text, "m": { key.clone(): [text.clone()] } }));
+            let back: serde_json::Value = serde_yaml::from_str(&doc).expect("YAML");
+            proptest::prop_assert_eq!(&back["k"], &json!(text), "{}", doc);
+            proptest::prop_assert_eq!(&back["m"][&key][0], &json!(text), "{}", doc);
+        }
+    }
+
     #[test]
     fn strings_that_would_read_back_otherwise_are_quoted() {
         for s in [
@@ -165,6 +211,17 @@ mod tests {
         ] {
             assert_eq!(string(s), s);
         }
+        // Characters YAML takes for line breaks or does not print are
+        // escaped, inside a block's text too.
+        assert_eq!(
+            string("a\u{85}b\u{2028}c\u{7f}"),
+            "\"a\\u0085b\\u2028c\\u007F\""
+        );
+        assert!(scalar(&json!("x\u{2028}y\nz\n")).starts_with('"'));
+        assert_eq!(
+            string("tab\there \"q\" \\"),
+            "\"tab\\there \\\"q\\\" \\\\\""
+        );
         // Text a block would change is quoted instead.
         assert!(scalar(&json!(" lead\nx\n")).starts_with('"'));
         assert!(scalar(&json!("a\n\n")).starts_with('"'));

@@ -361,7 +361,8 @@ impl Engine {
     /// Connects to the engine at `url`: `unix:///path/to/docker.sock`, or
     /// `tcp://HOST:PORT` (plain HTTP, as `DOCKER_HOST` says it).
     pub async fn connect_to(url: &str) -> Result<Self, DockerError> {
-        const TIMEOUT_S: u64 = 120;
+        // Loading an image answers only once the whole image is in.
+        const TIMEOUT_S: u64 = 600;
         let docker = if url.starts_with("unix://") {
             Docker::connect_with_unix(url, TIMEOUT_S, bollard::API_DEFAULT_VERSION)
         } else if url.starts_with("tcp://") || url.starts_with("http://") {
@@ -377,6 +378,19 @@ impl Engine {
             .map_err(|_| DockerError::Unreachable(format!("{url}: no answer within 5 s")))?
             .map_err(|e| DockerError::Unreachable(format!("{url}: {}", engine_message(&e))))?;
         Ok(Self { docker })
+    }
+
+    /// What tells this engine from another: its id, its machine's name and
+    /// its data folder (two engines on one machine may share an id, which
+    /// comes from a key file).
+    pub async fn identity(&self) -> Result<String, DockerError> {
+        let info = self.docker.info().await.map_err(call("docker info"))?;
+        Ok(format!(
+            "{} {} {}",
+            info.id.unwrap_or_default(),
+            info.name.unwrap_or_default(),
+            info.docker_root_dir.unwrap_or_default()
+        ))
     }
 
     /// The engine's version (`20.10.24`).

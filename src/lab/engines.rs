@@ -78,6 +78,9 @@ pub struct Found {
     pub missing: Vec<String>,
     /// The nodes of its swarm, when it is a manager.
     pub nodes: Vec<String>,
+    /// What tells the engine from others (the same engine reached by two
+    /// URLs has one).
+    pub id: String,
 }
 
 /// Asks every engine, one after the other, what it is.
@@ -97,6 +100,7 @@ async fn ask(engine: &EngineRef, images: &[String]) -> Result<Found, DockerError
     let docker = Engine::connect_to(&engine.url).await?;
     let version = docker.version().await?;
     let swarm = docker.swarm().await?;
+    let id = docker.identity().await?;
     let (_, _, memory) = docker.resources().await?;
     let mut missing = Vec::new();
     for image in images {
@@ -115,6 +119,7 @@ async fn ask(engine: &EngineRef, images: &[String]) -> Result<Found, DockerError
         memory_mib: memory / (1024 * 1024),
         missing,
         nodes,
+        id,
     })
 }
 
@@ -154,6 +159,17 @@ pub fn problems(surveys: &[Survey]) -> Vec<String> {
                     }
                 }
             }
+        }
+    }
+    for (i, s) in found.iter().enumerate() {
+        if let Some((o, _)) = found[..i]
+            .iter()
+            .find(|(_, f)| !f.id.is_empty() && f.id == s.1.id)
+        {
+            out.push(format!(
+                "{} and {} are the same engine: give each engine once",
+                o.engine.name, s.0.engine.name
+            ));
         }
     }
     let mut names: Vec<&str> = surveys.iter().map(|s| s.engine.name.as_str()).collect();
@@ -237,6 +253,7 @@ mod tests {
             memory_mib: 4096,
             missing: missing.iter().map(|s| (*s).to_owned()).collect(),
             nodes: nodes.iter().map(|s| (*s).to_owned()).collect(),
+            id: format!("engine-{node}"),
         }
     }
 
@@ -294,6 +311,14 @@ mod tests {
                     survey("b", Ok(found("inactive", false, "", &[], &[]))),
                 ],
                 want: vec!["a does not answer", "b is not in a swarm (inactive)"],
+            },
+            Case {
+                what: "one engine given twice",
+                surveys: vec![
+                    survey("a", Ok(found("active", true, "n1", &["n1"], &[]))),
+                    survey("b", Ok(found("active", true, "n1", &["n1"], &[]))),
+                ],
+                want: vec!["a and b are the same engine"],
             },
             Case {
                 what: "workers only",

@@ -844,13 +844,15 @@ async fn check_swarm(engine: &Engine) -> Result<(), LabError> {
     let role = engine.swarm().await?;
     if role.state != "active" {
         return Err(LabError::Refused(format!(
-            "--overlay needs the engine to be in a swarm (it is {}):              `docker swarm init --advertise-addr 127.0.0.1` makes this engine a swarm of one",
+            "--overlay needs the engine to be in a swarm (it is {}): \
+             `docker swarm init --advertise-addr 127.0.0.1` makes this engine a swarm of one",
             role.state
         )));
     }
     if !role.manager {
         return Err(LabError::Refused(
-            "--overlay needs a manager of the swarm to create the lab's networks, and this              engine is a worker: run topolab against a manager (DOCKER_HOST)"
+            "--overlay needs a manager of the swarm to create the lab's networks, and this \
+             engine is a worker: run topolab against a manager (DOCKER_HOST)"
                 .to_owned(),
         ));
     }

@@ -281,7 +281,10 @@ impl FileJobs {
             let result = Secrets::generate(&t.domain)
                 .map_err(|e| e.to_string())
                 .and_then(|secrets| {
-                    let settings = Settings::for_topology(&t);
+                    // The local images carry MariaDB only: a MySQL design's
+                    // bundle runs MariaDB in its place, as the lab does.
+                    let mut settings = Settings::for_topology(&t);
+                    settings.flavor = crate::model::Flavor::Mariadb;
                     match to {
                         ExportTarget::Compose => crate::generate::generate(&t, &settings, &secrets)
                             .map_err(|e| e.to_string()),

@@ -371,19 +371,40 @@ impl PodsOnDocker {
             if probe.is_null() {
                 continue;
             }
-            let command: Vec<&str> = list(&probe["exec"]["command"])
-                .iter()
-                .map(|w| w.as_str().expect("word"))
-                .collect();
-            assert!(!command.is_empty(), "a probe that is not exec: {probe}");
             let name = format!(
                 "{}-{}",
                 self.holder_name(set),
                 c["name"].as_str().expect("name")
             );
+            // An exec probe runs in the container; the kubelet's HTTP and
+            // TCP probes go to the pod's address, asked here from its
+            // holder (which has curl and bash).
+            let pod_ip = self.address(set);
+            let (container, command): (String, Vec<String>) = if probe.get("exec").is_some() {
+                let words = list(&probe["exec"]["command"])
+                    .iter()
+                    .map(|w| w.as_str().expect("word").to_owned())
+                    .collect();
+                (name.clone(), words)
+            } else if let Some(get) = probe.get("httpGet") {
+                let url = format!(
+                    "http://{pod_ip}:{}{}",
+                    get["port"],
+                    get["path"].as_str().expect("path")
+                );
+                (
+                    self.holder_name(set),
+                    words(&["curl", "-fsS", "-m", "2", "-o", "/dev/null", &url]),
+                )
+            } else if let Some(tcp) = probe.get("tcpSocket") {
+                let script = format!("exec 3<>/dev/tcp/{pod_ip}/{}", tcp["port"]);
+                (self.holder_name(set), words(&["bash", "-c", &script]))
+            } else {
+                panic!("{name}: a probe of a kind the runner does not know: {probe}");
+            };
             let run = Command::new("docker")
                 .arg("exec")
-                .arg(&name)
+                .arg(&container)
                 .args(&command)
                 .output()
                 .expect("docker");

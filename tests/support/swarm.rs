@@ -75,8 +75,13 @@ impl Drop for Swarm {
     }
 }
 
-/// A second engine on this machine, stopped and its folders removed on
-/// drop. No bridge and no iptables rules of its own: it runs no lab here.
+/// The bridge of the second engine: its own, because an engine started
+/// with `--bridge none` deletes `docker0`, the first engine's, which shares
+/// this network namespace.
+const SECOND_BRIDGE: &str = "topolab-e2e-d2";
+
+/// A second engine on this machine, stopped, its bridge and its folders
+/// removed on drop. No iptables rules of its own: it runs no lab here.
 pub struct SecondEngine {
     /// Its `DOCKER_HOST`.
     pub url: String,
@@ -92,6 +97,20 @@ impl SecondEngine {
         std::fs::write(p("daemon.json"), "{}").expect("config");
         let socket = p("docker.sock");
         let log = std::fs::File::create(p("log")).expect("log");
+        let _ = Command::new("ip")
+            .args(["link", "del", SECOND_BRIDGE])
+            .status();
+        for args in [
+            vec!["link", "add", SECOND_BRIDGE, "type", "bridge"],
+            vec!["addr", "add", "10.213.250.1/24", "dev", SECOND_BRIDGE],
+            vec!["link", "set", SECOND_BRIDGE, "up"],
+        ] {
+            let ok = Command::new("ip")
+                .args(&args)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "ip {}", args.join(" "));
+        }
         let child = Command::new(dockerd)
             .arg("--config-file")
             .arg(p("daemon.json"))
@@ -103,7 +122,12 @@ impl SecondEngine {
             .arg(p("exec"))
             .arg("--pidfile")
             .arg(p("docker.pid"))
-            .args(["--bridge", "none", "--iptables=false", "--ip-masq=false"])
+            .args([
+                "--bridge",
+                SECOND_BRIDGE,
+                "--iptables=false",
+                "--ip-masq=false",
+            ])
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -149,5 +173,8 @@ impl Drop for SecondEngine {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = Command::new("ip")
+            .args(["link", "del", SECOND_BRIDGE])
+            .status();
     }
 }
