@@ -441,3 +441,17 @@ fn a_host_named_like_one_of_the_bundles_own_objects_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn long_names_are_refused_only_where_kubernetes_refuses_them() {
+    // A long design name and a long host name, each within its limit.
+    let mut t = topology("reference");
+    t.name = "a-design-with-a-rather-long-name-for-a-class".to_owned();
+    topolab::model::rename_host(&mut t, &"web-02".into(), "web-server-with-a-long-name-02")
+        .expect("renamed");
+    assert!(kube::unsupported(&t).is_empty(), "{:?}", kube::unsupported(&t));
+    // A namespace longer than a DNS label.
+    t.name = "d".repeat(60);
+    let why = kube::unsupported(&t);
+    assert!(why.iter().any(|w| w.contains("namespace")), "{why:?}");
+}
