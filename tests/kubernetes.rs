@@ -449,7 +449,11 @@ fn long_names_are_refused_only_where_kubernetes_refuses_them() {
     t.name = "a-design-with-a-rather-long-name-for-a-class".to_owned();
     topolab::model::rename_host(&mut t, &"web-02".into(), "web-server-with-a-long-name-02")
         .expect("renamed");
-    assert!(kube::unsupported(&t).is_empty(), "{:?}", kube::unsupported(&t));
+    assert!(
+        kube::unsupported(&t).is_empty(),
+        "{:?}",
+        kube::unsupported(&t)
+    );
     // A namespace longer than a DNS label.
     t.name = "d".repeat(60);
     let why = kube::unsupported(&t);
