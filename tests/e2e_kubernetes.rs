@@ -11,20 +11,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use support::kube::PodsOnDocker;
-use support::lab::{client, docker, eventually, http, leftovers};
-use support::topolab;
+use support::lab::{apps_answering, client, docker, eventually, http, leftovers};
 
 const LAB: &str = "e2e-k8s";
-
-/// Which apps answered `n` GETs of `url`.
-fn apps(url: &str, n: usize) -> BTreeSet<String> {
-    let c = client();
-    (0..n)
-        .filter_map(|_| http(&c, url, None).ok())
-        .filter(|r| r.status == 200)
-        .map(|r| r.header("x-topolab-app").to_owned())
-        .collect()
-}
 
 #[test]
 fn the_exported_pods_serve_and_haproxy_follows_a_pod_to_its_new_address() {
@@ -33,18 +22,7 @@ fn the_exported_pods_serve_and_haproxy_follows_a_pod_to_its_new_address() {
     };
     let dir = tempfile::tempdir().expect("tmp");
     let bundle = dir.path().join("k8s");
-    let out = topolab()
-        .args([
-            "export",
-            "reference",
-            "--target",
-            "kubernetes",
-            "--flavor",
-            "mariadb",
-        ])
-        .arg(&bundle)
-        .output()
-        .expect("topolab runs");
+    let out = support::kube::export("reference", &bundle, &["--flavor", "mariadb"]);
     assert!(
         out.status.success(),
         "{}",
@@ -59,13 +37,13 @@ fn the_exported_pods_serve_and_haproxy_follows_a_pod_to_its_new_address() {
 
         // Round robin over both pods, which HAProxy found by name.
         let served = eventually(Duration::from_secs(60), || {
-            let seen = apps(&url, 6);
+            let seen = apps_answering(&url, 6);
             (seen == both).then_some(seen)
         });
         assert!(
             served.is_some(),
             "the load balancer never reached both apps: {:?}\n{}",
-            apps(&url, 6),
+            apps_answering(&url, 6),
             pods.logs("topolab-e2e-k8s-lb-01-0-lb")
         );
 
@@ -120,7 +98,7 @@ fn the_exported_pods_serve_and_haproxy_follows_a_pod_to_its_new_address() {
             .expect("docker");
         assert!(squatter.status.success());
         let only_two = eventually(Duration::from_secs(20), || {
-            let seen = apps(&url, 4);
+            let seen = apps_answering(&url, 4);
             (seen == BTreeSet::from(["web-02/app".to_owned()])).then_some(())
         });
         assert!(
@@ -131,13 +109,13 @@ fn the_exported_pods_serve_and_haproxy_follows_a_pod_to_its_new_address() {
         let after = pods.address("web-01");
         assert_ne!(before, after, "the pod came back at its old address");
         let back = eventually(Duration::from_secs(30), || {
-            let seen = apps(&url, 6);
+            let seen = apps_answering(&url, 6);
             (seen == both).then_some(seen)
         });
         assert!(
             back.is_some(),
             "HAProxy did not follow web-01 from {before} to {after}: {:?}\n{}",
-            apps(&url, 6),
+            apps_answering(&url, 6),
             pods.logs("topolab-e2e-k8s-lb-01-0-lb")
         );
     }

@@ -10,20 +10,10 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::lab::{Lab, client, docker, eventually, http, leftovers};
+use support::lab::{Lab, apps_answering, client, docker, eventually, http, leftovers};
 use support::swarm::{Swarm, docker_at, swarm_state};
 
 const LAB: &str = "e2e-ov";
-
-/// Which apps answered `n` GETs of `url`.
-fn apps(url: &str, n: usize) -> BTreeSet<String> {
-    let c = client();
-    (0..n)
-        .filter_map(|_| http(&c, url, None).ok())
-        .filter(|r| r.status == 200)
-        .map(|r| r.header("x-topolab-app").to_owned())
-        .collect()
-}
 
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
@@ -93,22 +83,22 @@ fn the_reference_lab_runs_on_overlays_of_a_swarm() {
 
         let url = lab.entry_urls()[0].clone();
         let both = set(&["web-01/app", "web-02/app"]);
-        assert_eq!(apps(&url, 6), both);
+        assert_eq!(apps_answering(&url, 6), both);
 
         // A fault and its heal.
         lab.cli_exits(0, &["fault", LAB, "web-01", "kill"]);
         let alone = eventually(Duration::from_secs(10), || {
-            (apps(&url, 4) == set(&["web-02/app"])).then_some(())
+            (apps_answering(&url, 4) == set(&["web-02/app"])).then_some(())
         });
         assert!(alone.is_some(), "web-02 should serve alone");
         lab.cli_exits(0, &["heal", LAB, "web-01"]);
         let back = eventually(Duration::from_secs(30), || {
-            (apps(&url, 6) == both).then_some(())
+            (apps_answering(&url, 6) == both).then_some(())
         });
         assert!(
             back.is_some(),
             "web-01 did not come back: {:?}",
-            apps(&url, 6)
+            apps_answering(&url, 6)
         );
 
         // Promotion: writes go to web-02's database.

@@ -390,11 +390,7 @@ fn the_kubernetes_schemas_accept_every_manifest() {
 fn the_cli_refuses_what_kubernetes_cannot_run_and_writes_nothing() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out_dir = tmp.path().join("k8s");
-    let out = support::topolab()
-        .args(["export", "two-regions", "--target", "kubernetes"])
-        .arg(&out_dir)
-        .output()
-        .expect("topolab runs");
+    let out = support::kube::export("two-regions", &out_dir, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("regions"), "{err}");
@@ -404,18 +400,7 @@ fn the_cli_refuses_what_kubernetes_cannot_run_and_writes_nothing() {
         out_dir.display()
     );
 
-    let out = support::topolab()
-        .args([
-            "export",
-            "reference",
-            "--target",
-            "kubernetes",
-            "--service-type",
-            "cluster-ip",
-        ])
-        .arg(&out_dir)
-        .output()
-        .expect("topolab runs");
+    let out = support::kube::export("reference", &out_dir, &["--service-type", "cluster-ip"]);
     assert!(
         out.status.success(),
         "{}",

@@ -276,61 +276,9 @@ pub fn generate(
         plan: AddressPlan::numbered(topology, settings.first_subnet, &settings.numbers),
         names: None,
     };
-    let mut out = Artifacts::default();
-    for host in &topology.hosts {
-        let h = &host.name;
-        // Every kind is matched: a new one has no files until it has some.
-        for component in &host.components {
-            match component {
-                Component::Lb(lb) => {
-                    out.add(format!("{h}/haproxy.cfg"), haproxy::config(&ctx, host, lb));
-                    if let Some(vip) = topology.vip_of(h) {
-                        out.add(
-                            format!("{h}/keepalived.conf"),
-                            vrrp::keepalived_conf(&ctx, host, &vip),
-                        );
-                        out.add(
-                            format!("{h}/vrrp-check.sh"),
-                            vrrp::check_script(&ctx, host, lb),
-                        );
-                    }
-                    if topology.security.tls {
-                        out.add(format!("{h}/tls/lab.pem"), secrets.tls_cert_pem.clone());
-                    }
-                }
-                Component::Nginx(web) => {
-                    out.add(format!("{h}/nginx.conf"), nginx::config(&ctx, host, web));
-                }
-                Component::App(app) => {
-                    out.add(format!("{h}/app.json"), app::config(&ctx, host, app));
-                }
-                Component::Db(db) => {
-                    out.add(format!("{h}/my.cnf"), mysql::my_cnf(&ctx, host, db));
-                    out.add(
-                        format!("{h}/bootstrap.sql"),
-                        mysql::bootstrap_sql(&ctx, host, db),
-                    );
-                    out.add(format!("{h}/db-start.sh"), mysql::start_script(&ctx, host));
-                }
-                Component::Dns(dns) => {
-                    out.add(format!("{h}/pdns.conf"), dns::pdns_conf(&ctx, host, dns));
-                    out.add(format!("{h}/named.conf"), dns::named_conf(&ctx, host));
-                    out.add(format!("{h}/zone"), dns::zone_file(&ctx, host));
-                }
-            }
-        }
-    }
-    if topology.hosts.iter().any(|h| h.has(ComponentKind::App)) {
-        for (path, text) in release::files(&ctx) {
-            out.add(path, text);
-        }
-    }
+    let mut out = config_files(&ctx, secrets);
     if !topology.vips().is_empty() {
         out.add("nat/haproxy.cfg", nat::haproxy_cfg(&ctx));
-    }
-    if topology.monitoring.enabled {
-        out.add("monitoring/prometheus.yml", monitoring::prometheus(&ctx));
-        out.add("monitoring/alerts.yml", monitoring::alerts(&ctx));
     }
     out.add("docker-compose.yml", compose::compose(&ctx));
     out.add(".env", compose::env_file(&ctx));
@@ -342,6 +290,67 @@ pub fn generate(
     }
     out.add("README.md", compose::readme(&ctx));
     Ok(out)
+}
+
+/// The configs every bundle carries: each host's programs' files, the
+/// application's releases, and Prometheus's files when monitoring is on.
+/// The lab and the compose bundle (by address) and the Kubernetes bundle
+/// (by name, `ctx.names`) all take them from here.
+fn config_files(ctx: &Ctx, secrets: &Secrets) -> Artifacts {
+    let mut out = Artifacts::default();
+    for host in &ctx.topology.hosts {
+        let h = &host.name;
+        // Every kind is matched: a new one has no files until it has some.
+        for component in &host.components {
+            match component {
+                Component::Lb(lb) => {
+                    out.add(format!("{h}/haproxy.cfg"), haproxy::config(ctx, host, lb));
+                    if let Some(vip) = ctx.topology.vip_of(h) {
+                        out.add(
+                            format!("{h}/keepalived.conf"),
+                            vrrp::keepalived_conf(ctx, host, &vip),
+                        );
+                        out.add(
+                            format!("{h}/vrrp-check.sh"),
+                            vrrp::check_script(ctx, host, lb),
+                        );
+                    }
+                    if ctx.topology.security.tls {
+                        out.add(format!("{h}/tls/lab.pem"), secrets.tls_cert_pem.clone());
+                    }
+                }
+                Component::Nginx(web) => {
+                    out.add(format!("{h}/nginx.conf"), nginx::config(ctx, host, web));
+                }
+                Component::App(app) => {
+                    out.add(format!("{h}/app.json"), app::config(ctx, host, app));
+                }
+                Component::Db(db) => {
+                    out.add(format!("{h}/my.cnf"), mysql::my_cnf(ctx, host, db));
+                    out.add(
+                        format!("{h}/bootstrap.sql"),
+                        mysql::bootstrap_sql(ctx, host, db),
+                    );
+                    out.add(format!("{h}/db-start.sh"), mysql::start_script(ctx, host));
+                }
+                Component::Dns(dns) => {
+                    out.add(format!("{h}/pdns.conf"), dns::pdns_conf(ctx, host, dns));
+                    out.add(format!("{h}/named.conf"), dns::named_conf(ctx, host));
+                    out.add(format!("{h}/zone"), dns::zone_file(ctx, host));
+                }
+            }
+        }
+    }
+    if ctx.topology.hosts.iter().any(|h| h.has(ComponentKind::App)) {
+        for (path, text) in release::files(ctx) {
+            out.add(path, text);
+        }
+    }
+    if ctx.topology.monitoring.enabled {
+        out.add("monitoring/prometheus.yml", monitoring::prometheus(ctx));
+        out.add("monitoring/alerts.yml", monitoring::alerts(ctx));
+    }
+    out
 }
 
 /// Appends one formatted line to a `String`.

@@ -199,8 +199,6 @@ pub struct SwarmRole {
     pub state: String,
     /// Whether it is a manager (only a manager creates overlays).
     pub manager: bool,
-    /// How many nodes the swarm has.
-    pub nodes: i64,
     /// This engine's node id in the swarm (empty outside one).
     pub node_id: String,
 }
@@ -679,7 +677,6 @@ impl Engine {
                 .local_node_state
                 .map_or_else(|| "inactive".to_owned(), |s| s.to_string()),
             manager: swarm.control_available.unwrap_or(false),
-            nodes: swarm.nodes.unwrap_or(0),
             node_id: swarm.node_id.unwrap_or_default(),
         })
     }

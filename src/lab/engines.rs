@@ -247,7 +247,6 @@ mod tests {
             swarm: SwarmRole {
                 state: state.to_owned(),
                 manager,
-                nodes: nodes.len() as i64,
                 node_id: node.to_owned(),
             },
             memory_mib: 4096,

@@ -54,6 +54,16 @@ impl Manifests {
     }
 }
 
+/// `topolab export DESIGN DIR --target kubernetes EXTRA...`.
+pub fn export(design: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+    super::topolab()
+        .args(["export", design, "--target", "kubernetes"])
+        .args(extra)
+        .arg(dir)
+        .output()
+        .expect("topolab runs")
+}
+
 /// Every YAML document of `path`, as JSON.
 pub fn read_docs(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -271,6 +271,16 @@ pub fn http(
     })
 }
 
+/// Which apps (`x-topolab-app`) answered `n` GETs of `url` with 200.
+pub fn apps_answering(url: &str, n: usize) -> std::collections::BTreeSet<String> {
+    let c = client();
+    (0..n)
+        .filter_map(|_| http(&c, url, None).ok())
+        .filter(|r| r.status == 200)
+        .map(|r| r.header("x-topolab-app").to_owned())
+        .collect()
+}
+
 /// A plain HTTP client with a short timeout.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
