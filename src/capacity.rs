@@ -21,10 +21,17 @@ pub const MACHINE_SATURATED: f64 = 0.9;
 /// A step whose answers fall this far behind the rate asked for did not
 /// sustain it.
 pub const SUSTAINED: f64 = 0.9;
+/// A step that missed the targets while the hypervisor took at least this
+/// share of the machine's CPU time (steal time: the machine's own CPUs
+/// were ready to run but the host ran something else) is in doubt: on a
+/// shared virtual machine such bursts stall every process of the lab
+/// alike, and a knee measured through them can be half the real one. The
+/// ramp sets such a step aside and measures its rate again.
+pub const STOLEN_LIMIT: f64 = 0.03;
 
 /// The column heads of [`Step::line`].
 pub const STEP_HEADER: &str =
-    "     rate  answered   p50 ms   p95 ms   p99 ms  errors  machine  verdict";
+    "     rate  answered   p50 ms   p95 ms   p99 ms  errors  machine  stolen  verdict";
 
 /// What a step must meet to count as served.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,8 +82,16 @@ pub struct Step {
     /// CPU per container.
     pub cpu: Vec<ContainerCpu>,
     /// The machine's CPU in use, as a share of all its cores (None: not
-    /// measured, e.g. a remote engine).
+    /// measured, e.g. a remote engine). Time the hypervisor took counts as
+    /// in use: the lab could not have it.
     pub machine_busy: Option<f64>,
+    /// The share of the machine's CPU time the hypervisor took for other
+    /// guests during the step (None: not measured).
+    pub stolen: Option<f64>,
+    /// Set aside: the step missed the targets while the hypervisor took
+    /// [`STOLEN_LIMIT`] or more of the machine, and its rate was measured
+    /// again. It counts neither for the knee nor for the bottleneck.
+    pub set_aside: bool,
     /// Per host, the share of the kernel's CPU periods (100 ms) in which
     /// its quota ran out and its processes had to wait for the next one.
     pub throttled: BTreeMap<HostName, f64>,
@@ -113,23 +128,39 @@ impl Step {
         }
     }
 
-    /// "served", or why the step missed the targets.
+    /// "served", or why the step missed the targets (and, when it was set
+    /// aside, why).
     pub fn verdict(&self, targets: Targets) -> String {
-        self.missed(targets).unwrap_or_else(|| "served".to_owned())
+        let verdict = self.missed(targets).unwrap_or_else(|| "served".to_owned());
+        if self.set_aside {
+            format!(
+                "{verdict}; set aside, measured again: the hypervisor took {} of the machine's CPU",
+                self.stolen.map_or("-".to_owned(), percent)
+            )
+        } else {
+            verdict
+        }
+    }
+
+    /// Whether the step missed the targets while the hypervisor took
+    /// [`STOLEN_LIMIT`] or more of the machine: a miss that may say more
+    /// about the machine's neighbours than about the lab.
+    pub fn disturbed(&self, targets: Targets) -> bool {
+        self.missed(targets).is_some() && self.stolen.is_some_and(|s| s >= STOLEN_LIMIT)
     }
 
     /// The step as one fixed-width line under [`STEP_HEADER`].
     pub fn line(&self, targets: Targets) -> String {
         format!(
-            "{:>9.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>6.2}% {:>8}  {}",
+            "{:>9.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>6.2}% {:>8} {:>7}  {}",
             self.offered,
             self.answered,
             self.p50_ms,
             self.p95_ms,
             self.p99_ms,
             self.error_ratio() * 100.0,
-            self.machine_busy
-                .map_or("-".to_owned(), |b| format!("{:.0}%", b * 100.0)),
+            self.machine_busy.map_or("-".to_owned(), percent),
+            self.stolen.map_or("-".to_owned(), percent),
             self.verdict(targets)
         )
     }
@@ -171,12 +202,13 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// The index of the knee: the highest-rate step that met the targets.
+/// The index of the knee: the highest-rate step that met the targets
+/// (steps set aside do not count).
 pub fn knee(steps: &[Step], targets: Targets) -> Option<usize> {
     steps
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.missed(targets).is_none())
+        .filter(|(_, s)| !s.set_aside && s.missed(targets).is_none())
         .max_by(|(_, a), (_, b)| a.offered.total_cmp(&b.offered))
         .map(|(i, _)| i)
 }
@@ -187,9 +219,36 @@ pub fn saturated_step(steps: &[Step], targets: Targets) -> Option<&Step> {
     let k = &steps[knee(steps, targets)?];
     steps
         .iter()
-        .filter(|s| s.offered > k.offered && s.missed(targets).is_some())
+        .filter(|s| !s.set_aside && s.offered > k.offered && s.missed(targets).is_some())
         .min_by(|a, b| a.offered.total_cmp(&b.offered))
         .or(Some(k))
+}
+
+/// The step a ramp's result rests on, when the hypervisor spoiled it: the
+/// lowest counted step above the knee (or, with no knee, the lowest
+/// counted step) missed the targets while it took [`STOLEN_LIMIT`] or more
+/// of the machine, after the ramp had run out of steps to set aside. The
+/// knee may then be well below the lab's, and the bottleneck named there
+/// may be the machine's neighbours: a verdict that rests on it is in doubt.
+pub fn in_doubt(steps: &[Step], targets: Targets) -> Option<&Step> {
+    let decisive = match knee(steps, targets) {
+        Some(_) => saturated_step(steps, targets).filter(|s| s.missed(targets).is_some())?,
+        None => steps
+            .iter()
+            .filter(|s| !s.set_aside)
+            .min_by(|a, b| a.offered.total_cmp(&b.offered))?,
+    };
+    decisive.disturbed(targets).then_some(decisive)
+}
+
+/// Why a ramp is in doubt, in words (see [`in_doubt`]).
+pub fn doubt(step: &Step) -> String {
+    format!(
+        "in doubt: the hypervisor took {} of the machine's CPU during the step at {:.0} req/s \
+         that the knee rests on (measure again when the machine is quieter)",
+        step.stolen.map_or("-".to_owned(), percent),
+        step.offered
+    )
 }
 
 /// The next rate of the ramp after `rate` met the targets: geometric
@@ -414,7 +473,7 @@ pub fn cpu_summary(step: &Step, sizes: &BTreeMap<HostName, HostSize>) -> String 
 
 /// The knee and the bottleneck in one line.
 pub fn summary(steps: &[Step], targets: Targets, sizes: &BTreeMap<HostName, HostSize>) -> String {
-    match (knee(steps, targets), saturated_step(steps, targets)) {
+    let line = match (knee(steps, targets), saturated_step(steps, targets)) {
         (Some(k), Some(past)) => format!(
             "knee {:.0} req/s (p95 {:.1} ms); bottleneck at {:.0} req/s: {}",
             steps[k].offered,
@@ -423,6 +482,10 @@ pub fn summary(steps: &[Step], targets: Targets, sizes: &BTreeMap<HostName, Host
             bottleneck(past, sizes)
         ),
         _ => "no knee: no step met the targets".to_owned(),
+    };
+    match in_doubt(steps, targets) {
+        Some(step) => format!("{line}; {}", doubt(step)),
+        None => line,
     }
 }
 
@@ -446,15 +509,15 @@ pub fn report(
     );
     let _ = writeln!(
         o,
-        "| rate (req/s) | answered | p50 ms | p95 ms | p99 ms | errors | machine CPU | verdict |"
+        "| rate (req/s) | answered | p50 ms | p95 ms | p99 ms | errors | machine CPU | stolen | verdict |"
     );
-    let _ = writeln!(o, "|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(o, "|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let mut by_rate: Vec<&Step> = steps.iter().collect();
     by_rate.sort_by(|a, b| a.offered.total_cmp(&b.offered));
     for s in by_rate {
         let _ = writeln!(
             o,
-            "| {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2}% | {} | {} |",
+            "| {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2}% | {} | {} | {} |",
             s.offered,
             s.answered,
             s.p50_ms,
@@ -462,6 +525,7 @@ pub fn report(
             s.p99_ms,
             s.error_ratio() * 100.0,
             s.machine_busy.map_or("-".to_owned(), percent),
+            s.stolen.map_or("-".to_owned(), percent),
             s.verdict(targets)
         );
     }
@@ -483,6 +547,9 @@ pub fn report(
                     past.offered,
                     bottleneck(past, sizes)
                 );
+            }
+            if let Some(step) = in_doubt(steps, targets) {
+                let _ = writeln!(o, "**In doubt:** {}.\n", doubt(step));
             }
             let _ = writeln!(o, "CPU at the knee, against each host's size:\n");
             let _ = writeln!(o, "| host | size | used | share | by container |");
@@ -586,6 +653,105 @@ mod tests {
         assert_eq!(knee(&behind, targets), Some(2));
         // No step served: no knee.
         assert_eq!(knee(&steps[4..], targets), None);
+    }
+
+    #[test]
+    fn a_miss_while_the_hypervisor_took_the_machine_is_in_doubt_and_set_aside() {
+        let targets = Targets::default();
+        let stolen = |mut s: Step, share: f64| {
+            s.stolen = Some(share);
+            s
+        };
+        // Only a miss is in doubt, and only from STOLEN_LIMIT on.
+        assert!(stolen(step(200.0, 80.0, 0), STOLEN_LIMIT).disturbed(targets));
+        assert!(!stolen(step(200.0, 80.0, 0), STOLEN_LIMIT - 0.005).disturbed(targets));
+        assert!(!stolen(step(200.0, 20.0, 0), 0.5).disturbed(targets));
+        assert!(
+            !step(200.0, 80.0, 0).disturbed(targets),
+            "steal not measured"
+        );
+
+        // A step set aside counts neither as the knee nor as the step past
+        // it: here 150 was served on its second try, and 160 missed.
+        let mut aside = stolen(step(150.0, 90.0, 0), 0.08);
+        aside.set_aside = true;
+        let steps = vec![
+            step(100.0, 5.0, 0),
+            aside.clone(),
+            stolen(step(150.0, 30.0, 0), 0.01),
+            step(160.0, 70.0, 0),
+        ];
+        assert_eq!(knee(&steps, targets), Some(2));
+        let past = saturated_step(&steps, targets).expect("a step past the knee");
+        assert!((past.offered - 160.0).abs() < f64::EPSILON, "{past:?}");
+        // Set aside, its own verdict says why; without the retry it would
+        // have been the step past the knee.
+        assert_eq!(
+            aside.verdict(targets),
+            "p95 90.0 ms (target 50 ms); set aside, measured again: the hypervisor took 8% of the machine's CPU"
+        );
+        let mut counted = steps.clone();
+        counted[1].set_aside = false;
+        counted[2].p95_ms = 60.0;
+        assert_eq!(knee(&counted, targets), Some(0));
+        let past = saturated_step(&counted, targets).expect("a step past the knee");
+        assert!((past.offered - 150.0).abs() < f64::EPSILON, "{past:?}");
+        // The line and the report show the stolen share.
+        assert!(
+            aside.line(targets).contains("     8%  p95 90.0 ms"),
+            "{}",
+            aside.line(targets)
+        );
+    }
+
+    #[test]
+    fn a_knee_that_rests_on_a_disturbed_step_is_in_doubt() {
+        let targets = Targets::default();
+        let stolen = |mut s: Step, share: f64| {
+            s.stolen = Some(share);
+            s
+        };
+        let sizes = reference_sizes(0.05);
+        // 30 served, 35 missed at 30% stolen with no set-aside left: the
+        // knee rests on 35's miss.
+        let steps = vec![
+            stolen(step(30.0, 40.0, 0), 0.26),
+            stolen(step(35.0, 96.0, 0), 0.30),
+        ];
+        let doubtful = in_doubt(&steps, targets).expect("in doubt");
+        assert!((doubtful.offered - 35.0).abs() < f64::EPSILON);
+        let line = summary(&steps, targets, &sizes);
+        assert!(
+            line.ends_with(
+                "in doubt: the hypervisor took 30% of the machine's CPU during the step at \
+                 35 req/s that the knee rests on (measure again when the machine is quieter)"
+            ),
+            "{line}"
+        );
+        assert!(report("lab", &steps, targets, &sizes, 0).contains("**In doubt:** "));
+        // The same miss on a quiet machine is the lab's own.
+        let quiet = vec![
+            stolen(step(30.0, 40.0, 0), 0.26),
+            stolen(step(35.0, 96.0, 0), 0.01),
+        ];
+        assert_eq!(in_doubt(&quiet, targets), None);
+        assert!(!summary(&quiet, targets, &sizes).contains("in doubt"));
+        // A disturbed miss set aside, then measured again quietly: no doubt.
+        let mut aside = stolen(step(35.0, 96.0, 0), 0.30);
+        aside.set_aside = true;
+        let retried = vec![
+            stolen(step(30.0, 40.0, 0), 0.26),
+            aside,
+            stolen(step(35.0, 90.0, 0), 0.0),
+        ];
+        assert_eq!(in_doubt(&retried, targets), None);
+        // No knee: the lowest step's miss decides.
+        let none = vec![stolen(step(20.0, 200.0, 0), 0.2)];
+        assert!(in_doubt(&none, targets).is_some());
+        assert_eq!(
+            in_doubt(&[stolen(step(20.0, 200.0, 0), 0.0)], targets),
+            None
+        );
     }
 
     #[test]
@@ -711,7 +877,7 @@ mod tests {
         // The bottleneck is named where the ramp went past the knee.
         assert!(text.contains("**Bottleneck** (at 140 req/s): web-01/app and web-02/app at 100%"));
         assert!(text.contains(
-            "| 140 | 140 | 30.0 | 90.0 | 135.0 | 0.00% | - | p95 90.0 ms (target 50 ms) |"
+            "| 140 | 140 | 30.0 | 90.0 | 135.0 | 0.00% | - | - | p95 90.0 ms (target 50 ms) |"
         ));
         assert!(text.contains("| web-01 | 0.25 CPU | 0.24 | 96% | app 0.24 |"));
     }

@@ -7,8 +7,13 @@
 //! engine that would be the least loaded (its hosts' memory against its
 //! own) with the host on it. A host's components always run on its engine,
 //! joined to its holder, so a host is never split.
+//!
+//! The first engine is the lab's home: hosts that publish a port on its
+//! machine's 127.0.0.1 (the entry points and DNS servers that topolab, the
+//! user's browser and `dig` reach there) always run on it, whatever their
+//! region.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{HostName, Topology, lab_region, spans_regions};
 
@@ -57,10 +62,25 @@ pub enum PlacementError {
     },
 }
 
+/// The hosts that publish a port on the home engine's machine: entry
+/// points and DNS servers.
+pub fn publishing(topology: &Topology) -> BTreeSet<HostName> {
+    topology
+        .entry_points()
+        .into_iter()
+        .map(|h| h.name.clone())
+        .chain(topology.dns_servers().map(|(h, _)| h.name.clone()))
+        .collect()
+}
+
 /// Places every host of `topology` on one of `engines` (see the module
-/// documentation). Deterministic: the same design and engines give the
-/// same placement.
-pub fn place(topology: &Topology, engines: &[EngineSpec]) -> Result<Placement, PlacementError> {
+/// documentation); the hosts in `home` on the first. Deterministic: the
+/// same design and engines give the same placement.
+pub fn place(
+    topology: &Topology,
+    engines: &[EngineSpec],
+    home: &BTreeSet<HostName>,
+) -> Result<Placement, PlacementError> {
     if engines.is_empty() {
         return Err(PlacementError::NoEngines);
     }
@@ -70,7 +90,9 @@ pub fn place(topology: &Topology, engines: &[EngineSpec]) -> Result<Placement, P
     let mut homeless: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for host in &topology.hosts {
         let all: Vec<usize> = (0..engines.len()).collect();
-        let list = if regions {
+        let list = if home.contains(&host.name) {
+            vec![0]
+        } else if regions {
             let region = lab_region(topology, host).unwrap_or_default();
             let named: Vec<usize> = all
                 .iter()

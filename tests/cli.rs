@@ -296,3 +296,30 @@ fn diagram_writes_svg_or_png_by_the_extension_and_refuses_other_names() {
     );
     assert!(!dir.path().join("missing").exists());
 }
+
+/// The tests' own guard against a hung program: it is killed at its limit,
+/// and the error names it and keeps what it printed; a program that ends
+/// in time gives its whole output.
+#[test]
+fn a_program_that_hangs_is_killed_and_named() {
+    let err = support::output_within(
+        Command::new("sh").args(["-c", "echo before; exec sleep 60"]),
+        std::time::Duration::from_millis(500),
+    )
+    .expect_err("sleep 60 outlives half a second");
+    assert!(
+        err.contains("\"sh\"") && err.contains("was killed"),
+        "{err}"
+    );
+    assert!(err.contains("before"), "{err}");
+    let done = support::output_within(
+        Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+        std::time::Duration::from_secs(60),
+    )
+    .expect("sh ends at once");
+    assert_eq!(done.status.code(), Some(3));
+    assert_eq!(
+        (done.stdout.as_slice(), done.stderr.as_slice()),
+        (&b"out\n"[..], &b"err\n"[..])
+    );
+}

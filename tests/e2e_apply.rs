@@ -3,6 +3,7 @@
 //! message when no engine is reachable, unless `TOPOLAB_E2E=require` (CI).
 
 mod support;
+use support::Bounded;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -90,7 +91,7 @@ fn containers_of(lab: &Lab, host: &str) -> Vec<String> {
     let out = std::process::Command::new("docker")
         .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
         .arg(format!("label=topolab.lab={}", lab.name))
-        .output()
+        .bounded()
         .expect("docker");
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -323,7 +324,7 @@ fn destructive_changes_need_yes_and_an_interrupted_apply_converges() {
     assert!(containers_of(&lab, "web-02").is_empty());
     let volumes = std::process::Command::new("docker")
         .args(["volume", "ls", "-q"])
-        .output()
+        .bounded()
         .expect("docker");
     assert!(
         !String::from_utf8_lossy(&volumes.stdout).contains(&format!("topolab-{}-web-02", lab.name)),

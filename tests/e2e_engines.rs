@@ -8,6 +8,7 @@
 //! `TOPOLAB_E2E=require` (CI).
 
 mod support;
+use support::Bounded;
 
 use support::lab::docker;
 use support::swarm::{SecondEngine, Swarm, docker_at};
@@ -17,7 +18,7 @@ fn engines(args: &[&str]) -> (Option<i32>, String) {
     let out = topolab()
         .arg("engines")
         .args(args)
-        .output()
+        .bounded()
         .expect("topolab runs");
     (
         out.status.code(),

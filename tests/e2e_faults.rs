@@ -4,6 +4,7 @@
 //! `TOPOLAB_E2E=require` (CI).
 
 mod support;
+use support::Bounded;
 
 use std::process::Command;
 use std::time::Duration;
@@ -330,7 +331,7 @@ fn network_pause_and_drain_faults_heal_back_to_the_launched_lab() {
                 "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}",
                 c,
             ])
-            .output()
+            .bounded()
             .expect("docker");
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
@@ -380,7 +381,7 @@ fn network_pause_and_drain_faults_heal_back_to_the_launched_lab() {
     // Changes made behind topolab's back are undone too.
     let stopped = Command::new("docker")
         .args(["stop", "-t", "1", "topolab-e2e-f8-web-01-nginx"])
-        .output()
+        .bounded()
         .expect("docker");
     assert!(stopped.status.success());
     lab.sql("web-02", "STOP SLAVE");

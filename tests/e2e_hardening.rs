@@ -8,6 +8,7 @@
 //! is reachable, unless `TOPOLAB_E2E=require` (CI).
 
 mod support;
+use support::Bounded;
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -85,7 +86,7 @@ fn writable(lab: &Lab, hosts: &[&str]) -> Vec<String> {
 fn container_state(_lab: &Lab, name: &str) -> String {
     let out = Command::new("docker")
         .args(["inspect", "-f", "{{.State.Status}}", name])
-        .output()
+        .bounded()
         .expect("docker");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
@@ -239,7 +240,7 @@ fn a_promotion_that_fails_after_the_replica_is_writable_has_saved_the_new_roles(
     // writable.
     let gone = Command::new("docker")
         .args(["rm", "-f", "topolab-e2e-h5-web-01-app"])
-        .output()
+        .bounded()
         .expect("docker");
     assert!(gone.status.success());
     let (ok, text) = run(&lab, &["promote", "e2e-h5", "web-02"]);
@@ -354,7 +355,7 @@ fn no_secret_shows_in_any_container_and_the_bootstrap_file_is_gone() {
     assert!(values.len() >= 7);
     let ids = Command::new("docker")
         .args(["ps", "-aq", "--filter", "label=topolab.lab=e2e-h8"])
-        .output()
+        .bounded()
         .expect("docker");
     let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
         .split_whitespace()
@@ -364,7 +365,7 @@ fn no_secret_shows_in_any_container_and_the_bootstrap_file_is_gone() {
     let inspect = Command::new("docker")
         .arg("inspect")
         .args(&ids)
-        .output()
+        .bounded()
         .expect("docker");
     let inspect = String::from_utf8_lossy(&inspect.stdout);
     for v in &values {
@@ -479,14 +480,14 @@ fn the_binlog_reader_never_removes_a_container_it_did_not_create() {
     let name = "topolab-e2e-h11-web-01-binlog-reader";
     let made = Command::new("docker")
         .args(["create", "--name", name, "topolab-base:bookworm", "true"])
-        .output()
+        .bounded()
         .expect("docker");
     assert!(made.status.success(), "{}", output(&made));
     run_ok(&lab, &["fault", "e2e-h11", "web-01/db", "kill"]);
     let refused = run_fails(&lab, &["promote", "e2e-h11", "web-02", "--accept-loss"]);
     assert!(refused.contains("did not create"), "{refused}");
     assert_eq!(container_state(&lab, name), "created");
-    let _ = Command::new("docker").args(["rm", "-f", name]).output();
+    let _ = Command::new("docker").args(["rm", "-f", name]).bounded();
     // Nothing was promoted: web-02 is still a read-only replica.
     assert_eq!(writable(&lab, &["web-02"]), Vec::<String>::new());
 }

@@ -6,6 +6,7 @@
 //! `TOPOLAB_E2E=require` (CI).
 
 mod support;
+use support::Bounded;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -94,7 +95,7 @@ fn the_exported_pods_serve_and_haproxy_follows_a_pod_to_its_new_address() {
             .args(["run", "-d", "--label", &format!("topolab.lab={LAB}")])
             .args(["--network", &format!("topolab-{LAB}-pods")])
             .args(["topolab-base:bookworm", "sleep", "infinity"])
-            .output()
+            .bounded()
             .expect("docker");
         assert!(squatter.status.success());
         let only_two = eventually(Duration::from_secs(20), || {

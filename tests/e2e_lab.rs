@@ -3,6 +3,7 @@
 //! reachable, unless `TOPOLAB_E2E=require` (CI).
 
 mod support;
+use support::Bounded;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -282,7 +283,7 @@ fn a_pinned_port_that_is_taken_fails_clearly_and_leaves_nothing() {
         .arg(&file)
         .args(["--name", "e2e-port"])
         .env("TOPOLAB_DATA_DIR", dir.path())
-        .output()
+        .bounded()
         .expect("topolab runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -304,7 +305,7 @@ fn the_exported_bundle_runs_with_docker_compose() {
     let out = topolab()
         .args(["export", "reference", "--flavor", "mariadb"])
         .arg(&bundle)
-        .output()
+        .bounded()
         .expect("export");
     assert!(
         out.status.success(),
@@ -318,7 +319,7 @@ fn the_exported_bundle_runs_with_docker_compose() {
             .current_dir(&bundle)
             .env("COMPOSE_PROJECT_NAME", "topolab-e2e-compose")
             .env("TOPOLAB_HTTP_PORT_LB_01", port.to_string())
-            .output()
+            .bounded()
             .expect("docker-compose")
     };
     struct Down<'a>(&'a dyn Fn(&[&str]) -> std::process::Output);

@@ -3,6 +3,7 @@
 //! reachable, unless `TOPOLAB_E2E=require` (CI).
 
 mod support;
+use support::Bounded;
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -146,7 +147,7 @@ fn traffic_paths_shares_health_and_a_stopped_nginx_seen_by_haproxy() {
     // the monitor says so, with the cause.
     let stopped = Command::new("docker")
         .args(["stop", "-t", "1", "topolab-e2e-live-web-01-nginx"])
-        .output()
+        .bounded()
         .expect("docker");
     assert!(stopped.status.success());
     let down = wait_for(&live, Duration::from_secs(10), |l| {

@@ -6,6 +6,7 @@
 //! message when no engine is reachable, unless `TOPOLAB_E2E=require` (CI).
 
 mod support;
+use support::Bounded;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -30,7 +31,7 @@ fn the_reference_lab_runs_on_overlays_of_a_swarm() {
         let out = support::topolab()
             .env("TOPOLAB_DATA_DIR", data.path())
             .args(["up", "reference", "--name", "e2e-ov-no", "--overlay"])
-            .output()
+            .bounded()
             .expect("topolab runs");
         let text = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{text}");

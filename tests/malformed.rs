@@ -755,3 +755,22 @@ fn all_problems_are_reported_at_once() {
         );
     }
 }
+
+#[test]
+fn a_malformed_engines_file_exits_2_naming_its_line_and_launches_nothing() {
+    let file = write_temp(b"# engines\na=unix:///var/run/docker.sock\nb=ssh://10.0.0.7\n");
+    let path = file.path().to_str().expect("a UTF-8 path");
+    for args in [
+        vec!["up", "reference", "--engines-file", path],
+        vec!["engines", "reference", "--engines-file", path],
+    ] {
+        let out = support::topolab()
+            .args(&args)
+            .output()
+            .expect("topolab runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("line 3:"), "{err}");
+        assert!(err.contains("unix:///PATH or tcp://HOST:PORT"), "{err}");
+    }
+}

@@ -1527,3 +1527,36 @@ fn the_load_balancer_fix_shares_a_virtual_ip_and_the_inspector_edits_it() {
     step(&mut h);
     assert_eq!(h.state().doc.topology().vips()[0].members.len(), 2);
 }
+
+/// A ramp's step set aside (the hypervisor took the machine, so its rate
+/// was measured again) is listed with why, and the step that replaced it
+/// decides the verdict.
+#[test]
+fn the_capacity_tab_lists_a_step_set_aside_with_its_reason() {
+    let (mut h, mut stub) = support::stub::running();
+    h.get_by_label("Capacity").click();
+    step(&mut h);
+    h.get_by_label("▶ Ramp").click();
+    step(&mut h);
+    let id = stub.sent_id("capacity", |c| matches!(c, LabCommand::Capacity { .. }));
+    let measured = |p95_ms: f64, stolen: f64, set_aside: bool| {
+        let mut s = topolab::capacity::Step::from_traces(200.0, 5.0, &[]);
+        s.answered = 200.0;
+        s.requests = 1000;
+        s.p95_ms = p95_ms;
+        s.stolen = Some(stolen);
+        s.set_aside = set_aside;
+        LabEvent::CapacityStep {
+            id,
+            step: Box::new(s),
+            bottleneck: "web-01/app at 99% of its host's 0.5 CPU".to_owned(),
+        }
+    };
+    stub.send(measured(140.0, 0.12, true));
+    stub.send(measured(20.0, 0.01, false));
+    step(&mut h);
+    h.get_by_label(
+        "p95 140.0 ms (target 50 ms); set aside, measured again: the hypervisor took 12% of the machine's CPU",
+    );
+    assert_eq!(h.query_all_by_label("served").count(), 1);
+}

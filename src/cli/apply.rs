@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::change::{ChangePlan, Impact};
-use crate::lab::docker::Engine;
 use crate::model::Topology;
 use crate::protocol::ApplyProgress;
 
@@ -107,7 +106,7 @@ pub async fn apply(
         eprintln!("topolab: refused: {destructive} destructive action(s); pass --yes to go ahead");
         return Ok(ExitCode::from(1));
     }
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
     let watcher = tokio::spawn(async move {

@@ -160,14 +160,15 @@ pub async fn scale(sizes: &[usize], overlay: bool) -> anyhow::Result<()> {
     let warmup = scale_design(1);
     launch_once(&engine, &warmup, "bench-scale-warmup", driver).await?;
     println!(
-        "{:>12} {:>6} {:>11} {:>13} {:>10} {:>14} {:>13}",
+        "{:>12} {:>6} {:>11} {:>13} {:>10} {:>14} {:>13} {:>22}",
         "web servers",
         "hosts",
         "containers",
         "ready after",
         "per host",
         "torn down in",
-        "MiB per host"
+        "MiB per host",
+        "monitor CPU per host"
     );
     for &n in sizes {
         let t = scale_design(n);
@@ -192,22 +193,74 @@ pub async fn scale(sizes: &[usize], overlay: bool) -> anyhow::Result<()> {
             .filter_map(Result::ok)
             .map(|u| u.memory_bytes)
             .sum();
+        let monitor = monitor_cost(&engine, &name).await?;
         let started = Instant::now();
         launch::down(&engine, &name, &|_| {}).await?;
         let teardown = started.elapsed();
         let hosts = t.hosts.len();
+        let per_host = |share: Option<f64>| {
+            share.map_or_else(
+                || "?".to_owned(),
+                |s| format!("{:.2}%", 100.0 * s / hosts as f64),
+            )
+        };
         println!(
-            "{:>12} {:>6} {:>11} {:>11.2} s {:>8.2} s {:>12.2} s {:>13.0}",
+            "{:>12} {:>6} {:>11} {:>11.2} s {:>8.2} s {:>12.2} s {:>13.0} {:>22}",
             n,
             hosts,
             containers.len(),
             ready.as_secs_f64(),
             ready.as_secs_f64() / hosts as f64,
             teardown.as_secs_f64(),
-            memory as f64 / (1024.0 * 1024.0) / hosts as f64
+            memory as f64 / (1024.0 * 1024.0) / hosts as f64,
+            format!("{} + {} engine", per_host(monitor.0), per_host(monitor.1))
         );
     }
     Ok(())
+}
+
+/// What watching lab `lab` costs: the share of one core this process (the
+/// monitor: container events, HAProxy's runtime API, replication, stats)
+/// and the local Docker engine use over [`MONITOR_WINDOW`], after the
+/// monitor has settled. `None` where a process's CPU time cannot be read.
+async fn monitor_cost(engine: &Engine, lab: &str) -> anyhow::Result<(Option<f64>, Option<f64>)> {
+    let state = crate::lab::state::LabState::load(lab)?
+        .ok_or_else(|| anyhow::anyhow!("lab {lab} has no state"))?;
+    let monitor = crate::lab::monitor::spawn(engine.clone(), state, std::sync::Arc::new(|_| {}));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let dockerd = std::fs::read_to_string("/var/run/docker.pid")
+        .ok()
+        .map(|p| p.trim().to_owned());
+    let before = (
+        cpu_seconds("self"),
+        dockerd.as_deref().and_then(cpu_seconds),
+    );
+    tokio::time::sleep(MONITOR_WINDOW).await;
+    let after = (
+        cpu_seconds("self"),
+        dockerd.as_deref().and_then(cpu_seconds),
+    );
+    monitor.stop();
+    let share = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / MONITOR_WINDOW.as_secs_f64());
+    Ok((share(before.0, after.0), share(before.1, after.1)))
+}
+
+/// How long [`monitor_cost`] measures.
+const MONITOR_WINDOW: Duration = Duration::from_secs(10);
+
+/// The CPU time (user and system) process `pid` (or `self`) has used, in
+/// seconds, from /proc.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    // Linux reports these in USER_HZ, fixed at 100 by its ABI.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's name, in parentheses, the fields from the
+    // third (state) on: utime is the 14th, stime the 15th.
+    let rest = text.get(text.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS_PER_SECOND)
 }
 
 /// `topolab bench capacity`: the ramp, a line per step as it finishes, then
@@ -218,7 +271,7 @@ pub async fn capacity(
     report: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let state = super::lab::require_state(&lab)?;
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let cancel = CancellationToken::new();
     let interrupt = cancel.clone();
     let ctrl_c = tokio::spawn(async move {
@@ -451,7 +504,7 @@ pub async fn vip(
     use crate::live::RequestTrace;
     use crate::model::{ComponentId, ComponentKind, Subject};
 
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let state = super::lab::require_state(&lab)?;
     let vips = state.vips();
     let Some((vip, address)) = vips.first() else {
@@ -588,7 +641,7 @@ pub async fn region(lab: String, rate: f64, region: Option<String>) -> anyhow::R
     use crate::model::{HostName, Role, Subject, lab_region};
     use crate::protocol::RegionFaultKind;
 
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let state = super::lab::require_state(&lab)?;
     let t = state.topology.clone();
     if !state.addresses().spans_regions() {

@@ -9,7 +9,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::deploy::{Request, RolledBack};
 use crate::lab::deploy::{Outcome, Watch};
-use crate::lab::docker::Engine;
 
 /// How `deploy` was asked to run.
 pub struct DeployOptions {
@@ -53,7 +52,7 @@ pub async fn deploy(
     if options.dry_run {
         return Ok(ExitCode::SUCCESS);
     }
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
     let watcher = tokio::spawn(async move {
@@ -127,7 +126,7 @@ pub async fn orchestrator(lab: String, seconds: Option<f64>) -> anyhow::Result<E
         eprintln!("topolab: --seconds must be a positive number");
         return Ok(ExitCode::from(1));
     }
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {

@@ -36,8 +36,15 @@ fn printer(explain: bool) -> impl Fn(Progress) + Sync {
 
 /// `topolab up`: launches and returns once everything is ready; Ctrl-C
 /// cancels and cleans up.
-pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow::Result<()> {
-    let engine = Engine::connect().await?;
+pub async fn up(topology: Topology, mut options: UpOptions, explain: bool) -> anyhow::Result<()> {
+    let engine = if options.engines.is_empty() {
+        Engine::connect().await?
+    } else {
+        let lab = options.name.as_deref().unwrap_or(&topology.name);
+        let (engine, placement) = span(lab, &topology, &options.engines).await?;
+        options.placement = placement;
+        engine
+    };
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
     let watcher = tokio::spawn(async move {
@@ -61,9 +68,16 @@ pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow
         topology.hosts.len(),
         match options.networks {
             crate::lab::docker::NetworkDriver::Bridge => "",
+            crate::lab::docker::NetworkDriver::Overlay if options.engines.len() > 1 =>
+                ", on overlays of the engines' swarm",
             crate::lab::docker::NetworkDriver::Overlay => ", on overlays of this engine's swarm",
         }
     );
+    if !options.engines.is_empty() {
+        for line in placement_lines(&topology, &options.engines, &options.placement) {
+            println!("  {line}");
+        }
+    }
     let report = printer(explain);
     let result = launch::up(&engine, &topology, &options, &cancel, &report).await;
     watcher.abort();
@@ -90,6 +104,87 @@ pub async fn up(topology: Topology, options: UpOptions, explain: bool) -> anyhow
     }
     println!("stop it with: topolab down {}", launched.lab);
     Ok(())
+}
+
+/// The engines of a lab over several, checked: each answers, they are
+/// nodes of one swarm, the first manages it; the design's hosts placed on
+/// them. Images an engine lacks are not a problem here: the launch copies
+/// them from the home engine.
+async fn span(
+    lab: &str,
+    topology: &Topology,
+    engines: &[crate::lab::engines::EngineRef],
+) -> anyhow::Result<(Engine, crate::placement::Placement)> {
+    use crate::lab::engines;
+    let surveys = engines::survey(engines, &[]).await;
+    let mut problems = engines::problems(&surveys);
+    if let Some(Ok(home)) = surveys.first().map(|s| &s.found)
+        && home.swarm.state == "active"
+        && !home.swarm.manager
+    {
+        problems.push(format!(
+            "{} is a worker: the first engine is the lab's home and must manage the swarm \
+             (it creates the lab's networks); give a manager first",
+            engines[0].name
+        ));
+    }
+    let home = &engines[0];
+    let local = ["unix://", "tcp://127.0.0.1:", "tcp://localhost:"];
+    if !local.iter().any(|l| home.url.starts_with(l)) {
+        problems.push(format!(
+            "{} is not this machine's engine: the first engine is the lab's home, which \
+             publishes the lab's ports on 127.0.0.1 here; give this machine's engine first",
+            home.name
+        ));
+    }
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "these engines cannot carry one lab:\n  - {}",
+            problems.join("\n  - ")
+        );
+    }
+    let specs = engines::specs(&surveys);
+    let placement =
+        crate::placement::place(topology, &specs, &crate::placement::publishing(topology))
+            .map_err(|e| {
+                anyhow::anyhow!("{} cannot be placed on these engines: {e}", topology.name)
+            })?;
+    let engine = engines::connect_span(lab, engines, &placement).await?;
+    Ok((engine, placement))
+}
+
+/// Where each host runs, one line per engine.
+fn placement_lines(
+    topology: &Topology,
+    engines: &[crate::lab::engines::EngineRef],
+    placement: &crate::placement::Placement,
+) -> Vec<String> {
+    engines
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let hosts: Vec<&str> = placement
+                .iter()
+                .filter(|(_, on)| **on == e.name)
+                .map(|(h, _)| h.as_str())
+                .collect();
+            let memory: u32 = hosts
+                .iter()
+                .filter_map(|h| topology.host(&crate::model::HostName::from(*h)))
+                .map(|h| h.size.memory_mib)
+                .sum();
+            format!(
+                "engine {}{}: {} ({memory} MiB)",
+                e.name,
+                if i == 0 { " (home)" } else { "" },
+                if hosts.is_empty() {
+                    "no host".to_owned()
+                } else {
+                    hosts.join(", ")
+                }
+            )
+        })
+        .collect()
 }
 
 /// A virtual IP: where it is published here, its address and its load
@@ -150,6 +245,7 @@ pub async fn down(lab: Option<String>) -> anyhow::Result<()> {
         }
     };
     let started = Instant::now();
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let removed = launch::down(&engine, &lab, &|_| {}).await?;
     if removed.containers + removed.networks + removed.volumes == 0
         && LabState::load(&lab)?.is_none()
@@ -169,28 +265,28 @@ pub async fn down(lab: Option<String>) -> anyhow::Result<()> {
 
 /// `topolab status`: `Ok(false)` when the lab asked for does not exist.
 pub async fn status(lab: Option<String>) -> anyhow::Result<bool> {
-    let engine = Engine::connect().await?;
-    let labs = match lab {
-        Some(l) => {
-            launch::check_lab_name(&l)?;
-            if engine
-                .containers(&crate::lab::names::lab_filter(&l))
-                .await?
-                .is_empty()
-            {
-                eprintln!("no lab named {l} is running");
-                return Ok(false);
-            }
-            vec![l]
+    if let Some(l) = lab {
+        launch::check_lab_name(&l)?;
+        let engine = crate::lab::engines::for_lab(&l).await?;
+        if engine
+            .containers(&crate::lab::names::lab_filter(&l))
+            .await?
+            .is_empty()
+        {
+            eprintln!("no lab named {l} is running");
+            return Ok(false);
         }
-        None => running_labs(&engine).await?,
-    };
+        print_lab(&engine, &l).await?;
+        return Ok(true);
+    }
+    let engine = Engine::connect().await?;
+    let labs = running_labs(&engine).await?;
     if labs.is_empty() {
         println!("no lab is running");
         return Ok(true);
     }
     for lab in labs {
-        print_lab(&engine, &lab).await?;
+        print_lab(&crate::lab::engines::for_lab(&lab).await?, &lab).await?;
     }
     Ok(true)
 }
@@ -208,9 +304,18 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
             s.flavor.as_str(),
             match s.network_driver {
                 crate::lab::docker::NetworkDriver::Bridge => "bridges of this engine",
+                crate::lab::docker::NetworkDriver::Overlay if s.engines.len() > 1 =>
+                    "overlays of the engines' swarm",
                 crate::lab::docker::NetworkDriver::Overlay => "overlays of this engine's swarm",
             }
         );
+        let lost = engine.unreachable();
+        for line in placement_lines(&s.topology, &s.engines, &s.placement) {
+            println!("  {line}");
+        }
+        for e in s.engines.iter().filter(|e| lost.contains(&e.name)) {
+            println!("  engine {} ({}) does not answer", e.name, e.url);
+        }
         for e in &s.entry_points {
             println!("  entry http://127.0.0.1:{} ({})", e.http, e.host);
         }
@@ -287,6 +392,21 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
             .or_default()
             .push((part, format!("{} ({})", c.state, c.status)));
     }
+    // Hosts on an engine that does not answer are not listed by it.
+    if let Some(s) = &state {
+        let lost = engine.unreachable();
+        for (host, on) in &s.placement {
+            if lost.contains(on) && !by_host.contains_key(host.as_str()) {
+                by_host.insert(
+                    host.to_string(),
+                    vec![(
+                        Part::Holder,
+                        format!("{} (engine {on})", crate::live::RunState::Unreachable),
+                    )],
+                );
+            }
+        }
+    }
     for (host, mut parts) in by_host {
         parts.sort_by_key(|(p, _)| *p);
         let name = crate::model::HostName::new(host.as_str());
@@ -296,6 +416,7 @@ async fn print_lab(engine: &Engine, lab: &str) -> anyhow::Result<()> {
                 // topolab's own: no host of the design.
                 Part::Router => "wan (router)".to_owned(),
                 Part::Nat => "nat (vip ports)".to_owned(),
+                Part::Reach => "reach (database ports)".to_owned(),
                 Part::Monitoring => "monitoring".to_owned(),
                 other => format!("{host}/{}", other.label()),
             };
@@ -386,7 +507,7 @@ pub(super) fn require_state(lab: &str) -> anyhow::Result<LabState> {
 /// every second until Ctrl-C.
 pub async fn watch(lab: String) -> anyhow::Result<()> {
     let state = require_state(&lab)?;
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let live = Arc::new(Mutex::new(LiveState::new()));
     let sink_live = live.clone();
     let _monitor = monitor::spawn(
@@ -576,7 +697,7 @@ pub async fn check_data(
         None => None,
     };
     let state = require_state(&lab)?;
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let data = crate::lab::replication::holdings(&engine, &state).await;
     for (db, e) in &data.unreadable {
         println!("- {db}/db cannot be read: {e}");
@@ -690,7 +811,7 @@ async fn lock_state(lab: &str) -> anyhow::Result<crate::lab::state::Locked> {
 /// `topolab fault LAB TARGET KIND`, or `topolab fault LAB region-outage|partition REGION`.
 pub async fn fault(lab: String, first: String, second: String) -> anyhow::Result<()> {
     let words = super::fault_words(&first, &second).map_err(anyhow::Error::msg)?;
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let (target, kind) = match words {
         super::FaultWords::On(target, kind) => {
             let target: Subject = target.parse().map_err(anyhow::Error::msg)?;
@@ -726,7 +847,7 @@ pub async fn heal(
         let Some(region) = region else {
             anyhow::bail!("heal {kind} needs the region: `topolab heal {lab} {kind} REGION`");
         };
-        let engine = Engine::connect().await?;
+        let engine = crate::lab::engines::for_lab(&lab).await?;
         let mut state = lock_state(&lab).await?;
         let result = crate::lab::region::heal(&engine, &mut state, &region, Some(kind)).await;
         state.save()?;
@@ -744,7 +865,7 @@ pub async fn heal(
             "heal takes one target: {t} {extra}? (`heal LAB TARGET`, or `heal LAB partition REGION`)"
         );
     }
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let subject: Option<Subject> = target
         .as_deref()
         .map(str::parse)
@@ -778,7 +899,7 @@ pub async fn promote(
     planned: bool,
     accept_loss: bool,
 ) -> anyhow::Result<()> {
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     let replica: Subject = replica.parse().map_err(anyhow::Error::msg)?;
     let mut state = lock_state(&lab).await?;
     let result =
@@ -806,7 +927,7 @@ pub async fn scenario(
         .map_err(|e| anyhow::anyhow!("{} is not a valid scenario: {e}", file.display()))?;
     scenario.folder = file.parent().map(std::path::Path::to_owned);
     let state = require_state(&lab)?;
-    let engine = Engine::connect().await?;
+    let engine = crate::lab::engines::for_lab(&lab).await?;
     println!("scenario {}: {}", scenario.name, scenario.description);
     let outcome =
         crate::lab::scenario_run::run(engine, state, &scenario, &|line| println!("{line}"), None)
@@ -894,7 +1015,7 @@ pub async fn engines(
     let mut placed_lines = Vec::new();
     if let Some(t) = &topology {
         let specs = engines::specs(&surveys);
-        match crate::placement::place(t, &specs) {
+        match crate::placement::place(t, &specs, &crate::placement::publishing(t)) {
             Ok(placed) => placed_lines = crate::placement::describe(t, &specs, &placed),
             Err(e) => problems.push(format!("{} cannot be placed: {e}", t.name)),
         }

@@ -141,11 +141,23 @@ enum Command {
         /// 127.0.0.1` makes a swarm of one.
         #[arg(long)]
         overlay: bool,
+        /// Spread the lab over these Docker engines, nodes of one swarm
+        /// (repeatable): NAME=URL, or NAME@REGION=URL for an engine that
+        /// stands for a region (URL: unix:///PATH or tcp://HOST:PORT). The
+        /// first is the lab's home: a manager of the swarm, beside this
+        /// topolab, where its networks, its published ports and its
+        /// monitoring are. Implies --overlay.
+        #[arg(long = "engine")]
+        engines: Vec<crate::lab::engines::EngineRef>,
+        /// A file of engines, one NAME=URL (or NAME@REGION=URL) a line,
+        /// after those of --engine; `#` starts a comment.
+        #[arg(long)]
+        engines_file: Option<PathBuf>,
     },
     /// The Docker engines a lab may span (nodes of one swarm): what each is,
     /// what is missing for them to carry a lab together, and where DESIGN's
-    /// hosts would run (by region, then by size). Running one lab over
-    /// several engines is not built yet; this is its check.
+    /// hosts would run (by region, then by size; entry points and DNS
+    /// servers on the first). `topolab up --engine ...` launches it so.
     ///
     /// Exit status: 0 nothing missing, 1 something is (listed with what to do).
     Engines {
@@ -153,8 +165,12 @@ enum Command {
         topology: Option<String>,
         /// An engine: NAME=URL, or NAME@REGION=URL for an engine that
         /// stands for a region (URL: unix:///PATH or tcp://HOST:PORT).
-        #[arg(long = "engine", required = true)]
+        #[arg(long = "engine", required_unless_present = "engines_file")]
         engines: Vec<crate::lab::engines::EngineRef>,
+        /// A file of engines, one NAME=URL (or NAME@REGION=URL) a line,
+        /// after those of --engine; `#` starts a comment.
+        #[arg(long)]
+        engines_file: Option<PathBuf>,
         /// Copy the lab's images to the engines that lack them, from one
         /// that has them (docker save | docker load, through their APIs).
         #[arg(long)]
@@ -612,34 +628,45 @@ pub fn run() -> ExitCode {
             images,
             build_images,
             overlay,
+            mut engines,
+            engines_file,
         }) => {
             let topology = match load(&topology) {
                 Ok(t) => t,
                 Err(code) => return code,
             };
+            if let Err(code) = read_engines_file(engines_file.as_deref(), &mut engines) {
+                return code;
+            }
             let options = crate::lab::launch::UpOptions {
                 name,
                 profile: images.map(Into::into),
                 timeout: None,
                 build_images,
-                networks: if overlay {
+                networks: if overlay || !engines.is_empty() {
                     crate::lab::docker::NetworkDriver::Overlay
                 } else {
                     crate::lab::docker::NetworkDriver::Bridge
                 },
+                engines,
+                placement: crate::placement::Placement::new(),
             };
             block_on(lab::up(topology, options, explain))
         }
         Some(Command::Down { lab }) => block_on(lab::down(lab)),
         Some(Command::Engines {
             topology,
-            engines,
+            mut engines,
+            engines_file,
             copy_images,
         }) => {
             let topology = match topology.map(|t| load(&t)).transpose() {
                 Ok(t) => t,
                 Err(code) => return code,
             };
+            if let Err(code) = read_engines_file(engines_file.as_deref(), &mut engines) {
+                return code;
+            }
             run_async(lab::engines(topology, engines, copy_images))
         }
         Some(Command::Status {
@@ -1282,4 +1309,25 @@ pub fn fault_words(a: &str, b: &str) -> Result<FaultWords, String> {
         return Ok(FaultWords::Region(kind, b.to_owned()));
     }
     Ok(FaultWords::On(a.to_owned(), parse_fault(b)?))
+}
+
+/// Adds the engines of `file` (if any) to `engines`; says what is wrong
+/// with it (exit 2) otherwise.
+fn read_engines_file(
+    file: Option<&std::path::Path>,
+    engines: &mut Vec<crate::lab::engines::EngineRef>,
+) -> Result<(), ExitCode> {
+    let Some(file) = file else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("topolab: cannot read {}: {e}", file.display());
+        ExitCode::from(2)
+    })?;
+    let listed = crate::lab::engines::parse_engines_file(&text).map_err(|e| {
+        eprintln!("topolab: {}: {e}", file.display());
+        ExitCode::from(2)
+    })?;
+    engines.extend(listed);
+    Ok(())
 }

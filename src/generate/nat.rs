@@ -74,6 +74,36 @@ pub(super) fn haproxy_cfg(ctx: &Ctx) -> String {
     o
 }
 
+/// The `reach` forwarder's config: one TCP listener per database
+/// (`(name, address, port, listen)`), each on to the database at its
+/// address on the lab's network. A database that does
+/// not answer is not waited for longer than a client would: the connect
+/// timeout is long, so the client's own timeout says "did not answer", as
+/// it does when it reaches the lab's network directly.
+pub fn reach_cfg(databases: &[(String, std::net::Ipv4Addr, u16, u16)]) -> String {
+    let mut o = String::new();
+    emit!(
+        o,
+        "# topolab's way in to the databases of a lab on overlays:"
+    );
+    emit!(o, "# this machine has no leg on an overlay network.");
+    emit!(o, "global");
+    emit!(o, "    maxconn 256");
+    emit!(o);
+    emit!(o, "defaults");
+    emit!(o, "    mode tcp");
+    emit!(o, "    timeout connect 30s");
+    emit!(o, "    timeout client 1h");
+    emit!(o, "    timeout server 1h");
+    for (name, address, port, listen) in databases {
+        emit!(o);
+        emit!(o, "listen {name}");
+        emit!(o, "    bind :{listen}");
+        emit!(o, "    server {name} {address}:{port}");
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use crate::generate::{Artifacts, Secrets, Settings, generate};

@@ -27,6 +27,9 @@ pub enum Part {
     Router,
     /// The forwarder of the virtual IPs' published ports.
     Nat,
+    /// The forwarder that lets topolab reach the databases of a lab on
+    /// overlays (the lab's own, not the design's).
+    Reach,
 }
 
 impl Part {
@@ -41,6 +44,7 @@ impl Part {
             Self::Monitoring => "monitoring",
             Self::Router => "wan",
             Self::Nat => "nat",
+            Self::Reach => "reach",
         }
     }
 
@@ -61,6 +65,7 @@ impl Part {
             "monitoring" => Some(Self::Monitoring),
             "wan" => Some(Self::Router),
             "nat" => Some(Self::Nat),
+            "reach" => Some(Self::Reach),
             other => other.parse().ok().map(Self::Component),
         }
     }
@@ -489,21 +494,36 @@ pub fn router(topology: &Topology) -> Recipe {
 /// The forwarder of the virtual IPs' published ports (see
 /// [`super::nat`]): HAProxy in TCP mode, on each virtual IP's network.
 pub fn nat() -> Recipe {
+    let mut r = tcp_forwarder(Part::Nat, config("haproxy.cfg"));
+    r.files.push(FileMount {
+        artifact: "nat/haproxy.cfg".to_owned(),
+        path: config("haproxy.cfg"),
+        mode: 0o644,
+    });
+    r
+}
+
+/// The forwarder that lets topolab reach a lab's databases on overlays
+/// (see [`super::nat::reach_cfg`]): HAProxy in TCP mode, its config
+/// written by the lab.
+pub fn reach() -> Recipe {
+    tcp_forwarder(Part::Reach, reach_config())
+}
+
+/// HAProxy in TCP mode (the load balancers' image) reading `config`: the
+/// lab's own forwarders.
+fn tcp_forwarder(part: Part, config: String) -> Recipe {
     Recipe {
-        part: Part::Nat,
+        part,
         image: ImageRole::Lb,
         command: vec![
             "haproxy".to_owned(),
             "-W".to_owned(),
             "-db".to_owned(),
             "-f".to_owned(),
-            config("haproxy.cfg"),
+            config,
         ],
-        files: vec![FileMount {
-            artifact: "nat/haproxy.cfg".to_owned(),
-            path: config("haproxy.cfg"),
-            mode: 0o644,
-        }],
+        files: Vec::new(),
         secrets: Vec::new(),
         volume: None,
         serves_on: None,
@@ -511,6 +531,11 @@ pub fn nat() -> Recipe {
         memory_mib: 20,
         capabilities: &[],
     }
+}
+
+/// Where the `reach` forwarder reads its config.
+pub fn reach_config() -> String {
+    config("reach.cfg")
 }
 
 /// What the router logs when the kernel cannot delay its packets.
@@ -568,7 +593,12 @@ pub fn of_host(topology: &Topology, plan: &AddressPlan, host: &Host) -> Vec<Reci
         match part {
             Part::Vrrp => out.push(vrrp(host)),
             Part::Exporter => out.push(exporter(topology, plan, host)),
-            Part::Holder | Part::Component(_) | Part::Monitoring | Part::Router | Part::Nat => {}
+            Part::Holder
+            | Part::Component(_)
+            | Part::Monitoring
+            | Part::Router
+            | Part::Nat
+            | Part::Reach => {}
         }
     }
     out
@@ -623,6 +653,7 @@ mod tests {
             Part::Monitoring,
             Part::Router,
             Part::Nat,
+            Part::Reach,
         ]);
         for p in parts {
             assert_eq!(Part::from_label(p.label()), Some(p));

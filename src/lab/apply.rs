@@ -114,6 +114,8 @@ pub async fn apply(
         let mut after = before.clone();
         action.step.record(&mut after.topology);
         after.numbers = host_numbers(&after.topology, &before.numbers);
+        after.place_new_hosts();
+        engine.place(&super::engines::prefixes(&after.lab, &after.placement));
         let exec = Exec {
             engine,
             report,
@@ -133,6 +135,7 @@ pub async fn apply(
     // Order, positions and the description: the design's, as recorded.
     state.topology = plan.target.clone();
     state.numbers = host_numbers(&state.topology, &state.numbers);
+    state.place_new_hosts();
     save(&state).await?;
     Ok(Applied { plan, took })
 }
@@ -184,6 +187,7 @@ pub(super) fn plan_of(state: &LabState) -> Result<Plan, LabError> {
         first_subnet: state.first_subnet,
         ports,
         numbers: host_numbers(&state.topology, &state.numbers),
+        reach_ports: state.reach_ports.clone(),
     };
     Ok(plan::plan(&state.topology, &state.secrets, &params)?)
 }
@@ -495,7 +499,7 @@ impl Exec<'_> {
                 _ => 4,
             },
             Part::Exporter | Part::Vrrp => 5,
-            Part::Monitoring | Part::Router | Part::Nat => 6,
+            Part::Monitoring | Part::Router | Part::Nat | Part::Reach => 6,
         };
         let stage = |n: u8| -> Vec<&ContainerPlan> {
             added.iter().copied().filter(|c| order(c) == n).collect()
@@ -875,6 +879,12 @@ impl Exec<'_> {
                     self.explain(format!("docker kill -s HUP {}", c.name));
                     self.engine.kill(&c.name, "SIGHUP").await?;
                     self.note(format!("{}'s keepalived reread its configuration", c.host));
+                }
+                Part::Reach => {
+                    self.upload_files(c).await?;
+                    self.explain(format!("docker kill -s USR2 {}", c.name));
+                    self.engine.kill(&c.name, "SIGUSR2").await?;
+                    self.note("the databases' forwarder reloaded".to_owned());
                 }
                 Part::Nat => {
                     self.upload_files(c).await?;

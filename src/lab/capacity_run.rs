@@ -112,8 +112,8 @@ async fn snapshot(engine: &Engine, names: &[(HostName, String, String)]) -> Vec<
         .collect()
 }
 
-/// The machine's (busy, total) CPU jiffies, when the engine is this machine.
-fn machine_now() -> Option<(u64, u64)> {
+/// The machine's CPU jiffies, when the engine is this machine.
+fn machine_now() -> Option<Jiffies> {
     if Engine::is_local() {
         machine_jiffies()
     } else {
@@ -150,18 +150,50 @@ fn cgroup_usage(holder_id: &str) -> Option<(u64, u64)> {
     Some((cpu, usage.saturating_sub(inactive)))
 }
 
-/// (busy, total) jiffies of all CPUs, from /proc/stat.
-fn machine_jiffies() -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = text.lines().next()?.strip_prefix("cpu ")?;
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let total: u64 = v.iter().take(8).sum();
-    // idle and iowait are the 4th and 5th fields.
-    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
-    Some((total.saturating_sub(idle), total))
+/// CPU time of all the machine's CPUs so far, in jiffies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Jiffies {
+    /// Not idle: working, or taken by the hypervisor.
+    busy: u64,
+    /// Taken by the hypervisor for other guests (steal time).
+    stolen: u64,
+    /// All of it.
+    total: u64,
+}
+
+impl Jiffies {
+    /// From the first line of /proc/stat (`cpu user nice system idle
+    /// iowait irq softirq steal ...`).
+    fn parse(stat: &str) -> Option<Self> {
+        let line = stat.lines().next()?.strip_prefix("cpu ")?;
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let total: u64 = v.iter().take(8).sum();
+        // idle and iowait are the 4th and 5th fields, steal the 8th.
+        let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+        Some(Self {
+            busy: total.saturating_sub(idle),
+            stolen: v.get(7).copied().unwrap_or(0),
+            total,
+        })
+    }
+
+    /// The (busy, stolen) shares of the machine's CPU time from `self` to
+    /// `later`.
+    fn shares_until(self, later: Self) -> Option<(f64, f64)> {
+        let total = later.total.checked_sub(self.total).filter(|&t| t > 0)? as f64;
+        let share = |a: u64, b: u64| b.saturating_sub(a) as f64 / total;
+        Some((
+            share(self.busy, later.busy),
+            share(self.stolen, later.stolen),
+        ))
+    }
+}
+
+fn machine_jiffies() -> Option<Jiffies> {
+    Jiffies::parse(&std::fs::read_to_string("/proc/stat").ok()?)
 }
 
 /// How to turn CPU time between two snapshots into cores.
@@ -221,12 +253,6 @@ fn cpu_between(
         })
         .collect();
     (cpu, throttled)
-}
-
-/// The machine's busy share between two readings of [`machine_now`].
-fn machine_busy(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
-    let ((b_busy, b_total), (a_busy, a_total)) = (before?, after?);
-    (a_total > b_total).then(|| a_busy.saturating_sub(b_busy) as f64 / (a_total - b_total) as f64)
 }
 
 /// What each host uses now: (cores over `over`, memory in bytes), its
@@ -332,16 +358,27 @@ pub async fn step(
     let mut result = Step::from_traces(rate, seconds, &traces);
     let (cpu, throttled) = cpu_between(&names, &before, &after, Over::Load(load));
     result.cpu = cpu;
-    result.machine_busy = machine_busy(machine_before, machine_after);
+    if let Some((busy, stolen)) = machine_before
+        .zip(machine_after)
+        .and_then(|(before, after)| before.shares_until(after))
+    {
+        result.machine_busy = Some(busy);
+        result.stolen = Some(stolen);
+    }
     result.throttled = throttled;
     Ok(result)
 }
+
+/// Most steps one ramp sets aside (see [`Measuring::measure`]), so that a machine
+/// whose neighbours never let go still gets its ramp finished.
+const SET_ASIDE_AT_MOST: u32 = 4;
 
 /// Ramps the rate until a step misses the targets (or the highest rate is
 /// reached), then narrows the knee down between the last two rates; `each`
 /// hears every step as it finishes. When even the first rate misses, it
 /// halves the rate until one is served (down to [`LOWEST_RATE`]), so the
-/// start rate is a guess, not a promise.
+/// start rate is a guess, not a promise. A miss while the hypervisor took
+/// the machine is measured again (see [`Measuring::measure`]).
 pub async fn ramp(
     engine: &Engine,
     state: &LabState,
@@ -358,16 +395,22 @@ pub async fn ramp(
         ..*options
     };
     step(engine, state, options.start_rate, &warm, cancel).await?;
-    let mut steps = Vec::new();
+    let mut ramp = Measuring {
+        engine,
+        state,
+        options,
+        cancel,
+        each,
+        steps: Vec::new(),
+        set_aside_left: SET_ASIDE_AT_MOST,
+    };
     let mut rate = options.start_rate.min(options.max_rate);
     let mut served: Option<f64> = None;
     let mut missed_at: Option<f64> = None;
     loop {
-        let s = step(engine, state, rate, options, cancel).await?;
-        each(&s);
+        let s = ramp.measure(rate).await?;
         let missed = s.missed(options.targets).is_some();
-        let next = next_rate(&s, options.targets).min(options.max_rate);
-        steps.push(s);
+        let next = next_rate(s, options.targets).min(options.max_rate);
         if missed {
             missed_at = Some(rate);
             // Up: the knee is below this rate. Down: keep halving.
@@ -400,18 +443,85 @@ pub async fn ramp(
             if mid <= low || mid >= high {
                 break;
             }
-            let s = step(engine, state, mid, options, cancel).await?;
-            each(&s);
-            if s.missed(options.targets).is_some() {
+            if ramp.measure(mid).await?.missed(options.targets).is_some() {
                 high = mid;
                 settle(cancel).await?;
             } else {
                 low = mid;
             }
-            steps.push(s);
         }
     }
-    Ok(steps)
+    Ok(ramp.steps)
+}
+
+/// A ramp under way: what each step needs, the steps so far (those set
+/// aside included), and how many more it may set aside.
+struct Measuring<'a> {
+    engine: &'a Engine,
+    state: &'a LabState,
+    options: &'a RampOptions,
+    cancel: &'a CancellationToken,
+    /// Hears every step as it finishes.
+    each: &'a (dyn Fn(&Step) + Sync),
+    steps: Vec<Step>,
+    set_aside_left: u32,
+}
+
+impl Measuring<'_> {
+    /// One step at `rate`, kept and heard by `each`. A step that missed the
+    /// targets while the hypervisor took [`crate::capacity::STOLEN_LIMIT`]
+    /// or more of the machine is kept set aside, and the rate is measured
+    /// again after a pause (while `set_aside_left` allows): on a shared
+    /// virtual machine a neighbour's burst stalls the whole lab, and one
+    /// such step read as the lab's limit can halve a knee. Returns the step
+    /// that counts.
+    async fn measure(&mut self, rate: f64) -> Result<&Step, RampError> {
+        loop {
+            let mut s = step(self.engine, self.state, rate, self.options, self.cancel).await?;
+            s.set_aside = self.set_aside_left > 0 && s.disturbed(self.options.targets);
+            (self.each)(&s);
+            let counts = !s.set_aside;
+            self.steps.push(s);
+            if counts {
+                return Ok(&self.steps[self.steps.len() - 1]);
+            }
+            self.set_aside_left -= 1;
+            settle(self.cancel).await?;
+            quiet(self.cancel).await?;
+        }
+    }
+}
+
+/// Longest wait, after a step set aside, for a second in which the
+/// hypervisor leaves the machine alone.
+const QUIET_AT_MOST: Duration = Duration::from_secs(20);
+
+/// Waits, second by second, for one in which the hypervisor took less than
+/// [`crate::capacity::STOLEN_LIMIT`] of the machine (its neighbours' bursts
+/// come and go), for at most [`QUIET_AT_MOST`]; at once where steal is
+/// not measured (a remote engine).
+async fn quiet(cancel: &CancellationToken) -> Result<(), RampError> {
+    let Some(mut before) = machine_now() else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    while started.elapsed() < QUIET_AT_MOST {
+        tokio::select! {
+            () = cancel.cancelled() => return Err(RampError::Cancelled),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let Some(now) = machine_now() else {
+            return Ok(());
+        };
+        if before
+            .shares_until(now)
+            .is_some_and(|(_, stolen)| stolen < crate::capacity::STOLEN_LIMIT)
+        {
+            return Ok(());
+        }
+        before = now;
+    }
+    Ok(())
 }
 
 /// A second without load after a step that missed the targets, so the
@@ -420,5 +530,33 @@ async fn settle(cancel: &CancellationToken) -> Result<(), RampError> {
     tokio::select! {
         () = cancel.cancelled() => Err(RampError::Cancelled),
         () = tokio::time::sleep(Duration::from_secs(1)) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machine_s_busy_and_stolen_shares_come_from_proc_stat() {
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        let before =
+            Jiffies::parse("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 1 2 3\n").expect("a cpu line");
+        assert_eq!(
+            before,
+            Jiffies {
+                busy: 190,
+                stolen: 35,
+                total: 1000
+            }
+        );
+        // 200 jiffies later: 60 working, 20 taken by the hypervisor, 120 idle.
+        let after = Jiffies::parse("cpu  140 0 65 920 10 0 10 55 0 0").expect("a cpu line");
+        let (busy, stolen) = before.shares_until(after).expect("time passed");
+        assert!((busy - 0.4).abs() < 1e-9, "{busy}");
+        assert!((stolen - 0.1).abs() < 1e-9, "{stolen}");
+        // No time between the readings, or a line that is not the total.
+        assert_eq!(before.shares_until(before), None);
+        assert_eq!(Jiffies::parse("cpu0 1 2 3 4"), None);
     }
 }

@@ -1,7 +1,8 @@
 //! Every call to the Docker Engine (bollard) goes through here. Callers see
 //! plain data and [`DockerError`]s that say what failed and how to fix it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -72,11 +73,35 @@ pub fn is_not_found(e: &DockerError) -> bool {
     matches!(e, DockerError::Call { why, .. } if why.contains("No such") || why.contains("not found"))
 }
 
-/// A connection to the engine (cheap to clone).
+/// A connection to the engine (cheap to clone). For a lab that spans the
+/// engines of a swarm, a connection to each of them: every call about a
+/// container or volume goes to the engine its host runs on, lists and
+/// events merge all of them, and networks and images are the first
+/// engine's (the lab's home, a manager of the swarm).
 #[derive(Clone, Debug)]
 pub struct Engine {
     docker: Docker,
+    span: Option<Arc<Span>>,
 }
+
+/// The other engines of a lab that spans several.
+#[derive(Debug)]
+struct Span {
+    /// The home engine's name.
+    home: String,
+    /// The others, by name.
+    others: Vec<(String, Docker)>,
+    /// Resource name prefixes (`topolab-LAB-HOST`) and the index in
+    /// `others` of the engine their resources are on (`None`: home); the
+    /// longest first. Replaced when hosts are added ([`Engine::place`]).
+    prefixes: std::sync::RwLock<Vec<(String, Option<usize>)>>,
+    /// Engines that did not answer the last list, by name.
+    unreachable: Mutex<BTreeSet<String>>,
+}
+
+/// How long a list waits for one engine of a span before calling it
+/// unreachable.
+const SPAN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A container as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -353,7 +378,7 @@ impl Engine {
             .await
             .map_err(|_| DockerError::Unreachable("no answer within 5 s".to_owned()))?
             .map_err(|e| DockerError::Unreachable(engine_message(&e)))?;
-        Ok(Self { docker })
+        Ok(Self { docker, span: None })
     }
 
     /// Connects to the engine at `url`: `unix:///path/to/docker.sock`, or
@@ -375,7 +400,158 @@ impl Engine {
             .await
             .map_err(|_| DockerError::Unreachable(format!("{url}: no answer within 5 s")))?
             .map_err(|e| DockerError::Unreachable(format!("{url}: {}", engine_message(&e))))?;
-        Ok(Self { docker })
+        Ok(Self { docker, span: None })
+    }
+
+    /// One engine for a lab over several: `self` is its home (named
+    /// `home`); `others` run the hosts that `placement` (resource name
+    /// prefix, engine name) puts on them. A prefix placed on the home
+    /// engine, or on no engine given, stays at home.
+    pub fn spanning(
+        self,
+        home: &str,
+        others: Vec<(String, Engine)>,
+        placement: &[(String, String)],
+    ) -> Self {
+        let others: Vec<(String, Docker)> =
+            others.into_iter().map(|(n, e)| (n, e.docker)).collect();
+        let span = Span {
+            home: home.to_owned(),
+            prefixes: std::sync::RwLock::new(Vec::new()),
+            others,
+            unreachable: Mutex::new(BTreeSet::new()),
+        };
+        span.place(placement);
+        Self {
+            docker: self.docker,
+            span: Some(Arc::new(span)),
+        }
+    }
+
+    /// Routes by `placement` (resource name prefix, engine name) from now
+    /// on, in every clone of this engine: hosts were added or removed.
+    pub fn place(&self, placement: &[(String, String)]) {
+        if let Some(span) = &self.span {
+            span.place(placement);
+        }
+    }
+
+    /// The name of the engine that runs `resource` (a container or volume),
+    /// when the lab spans engines.
+    pub fn engine_of(&self, resource: &str) -> Option<&str> {
+        let span = self.span.as_ref()?;
+        Some(match span.route(resource) {
+            Some(i) => &span.others[i].0,
+            None => &span.home,
+        })
+    }
+
+    /// Says that these engines of the span do not answer (until the next
+    /// list of containers asks them again).
+    pub fn set_unreachable(&self, names: BTreeSet<String>) {
+        if let Some(span) = &self.span
+            && let Ok(mut u) = span.unreachable.lock()
+        {
+            *u = names;
+        }
+    }
+
+    /// Engines of the span that did not answer the last list of
+    /// containers, by name (none for a single engine).
+    pub fn unreachable(&self) -> BTreeSet<String> {
+        self.span
+            .as_ref()
+            .map(|s| s.unreachable.lock().map(|u| u.clone()).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// The client of the engine that runs `resource`; an error at once
+    /// when that engine did not answer the last list.
+    fn at(&self, resource: &str) -> Result<&Docker, DockerError> {
+        let Some(span) = &self.span else {
+            return Ok(&self.docker);
+        };
+        let Some(i) = span.route(resource) else {
+            return Ok(&self.docker);
+        };
+        let (name, docker) = &span.others[i];
+        if span.unreachable.lock().is_ok_and(|u| u.contains(name)) {
+            return Err(DockerError::Unreachable(format!(
+                "engine {name}, which runs {resource}, does not answer"
+            )));
+        }
+        Ok(docker)
+    }
+
+    /// Every engine's client with its name: the home one first.
+    fn all(&self) -> Vec<(&str, &Docker)> {
+        let mut all = vec![(
+            self.span.as_ref().map_or("", |s| s.home.as_str()),
+            &self.docker,
+        )];
+        if let Some(span) = &self.span {
+            all.extend(span.others.iter().map(|(n, d)| (n.as_str(), d)));
+        }
+        all
+    }
+
+    /// A client of the engine at `url` that has not asked it anything yet
+    /// (an engine of a lab that does not answer now): its calls fail until
+    /// it answers, and then speak API 1.41.
+    pub fn unchecked(url: &str) -> Result<Self, DockerError> {
+        const TIMEOUT_S: u64 = 120;
+        let version = bollard::ClientVersion {
+            major_version: 1,
+            minor_version: 41,
+        };
+        let docker = if url.starts_with("unix://") {
+            Docker::connect_with_unix(url, TIMEOUT_S, &version)
+        } else {
+            Docker::connect_with_http(url, TIMEOUT_S, &version)
+        }
+        .map_err(|e| DockerError::Unreachable(format!("{url}: {}", engine_message(&e))))?;
+        Ok(Self { docker, span: None })
+    }
+
+    /// Whether this is a lab over several engines.
+    pub fn spans(&self) -> bool {
+        self.span.is_some()
+    }
+
+    /// Copies each of `images` that an engine of the span lacks, or has in
+    /// another version (another id under the same tag), from the home
+    /// engine; returns (engine, image) for each copy made.
+    pub async fn spread_images(
+        &self,
+        images: &[String],
+    ) -> Result<Vec<(String, String)>, DockerError> {
+        let mut copied = Vec::new();
+        let Some(span) = &self.span else {
+            return Ok(copied);
+        };
+        let home = Engine {
+            docker: self.docker.clone(),
+            span: None,
+        };
+        for image in images {
+            let want = home.image_id(image).await?;
+            for (name, docker) in &span.others {
+                let other = Engine {
+                    docker: docker.clone(),
+                    span: None,
+                };
+                if other.image_id(image).await? != want {
+                    home.copy_image_to(&other, image)
+                        .await
+                        .map_err(|e| DockerError::Call {
+                            what: format!("copy {image} to engine {name}"),
+                            why: e.to_string(),
+                        })?;
+                    copied.push((name.clone(), image.clone()));
+                }
+            }
+        }
+        Ok(copied)
     }
 
     /// What tells this engine from another: its id, its machine's name and
@@ -464,11 +640,17 @@ impl Engine {
     /// A container's full id.
     pub async fn container_id(&self, container: &str) -> Result<String, DockerError> {
         let info = self
-            .docker
+            .at(container)?
             .inspect_container(container, None)
             .await
             .map_err(call(format!("inspect {container}")))?;
         Ok(info.id.unwrap_or_default())
+    }
+
+    /// An image's id (its content's digest, the same on every engine that
+    /// has it), if it exists.
+    pub async fn image_id(&self, image: &str) -> Result<Option<String>, DockerError> {
+        Ok(self.inspect_image(image).await?.and_then(|i| i.id))
     }
 
     /// Whether an image exists; its labels if it does.
@@ -476,8 +658,19 @@ impl Engine {
         &self,
         image: &str,
     ) -> Result<Option<HashMap<String, String>>, DockerError> {
+        Ok(self
+            .inspect_image(image)
+            .await?
+            .map(|i| i.config.and_then(|c| c.labels).unwrap_or_default()))
+    }
+
+    /// An image as the engine describes it, or `None` when it has none.
+    async fn inspect_image(
+        &self,
+        image: &str,
+    ) -> Result<Option<bollard::models::ImageInspect>, DockerError> {
         match self.docker.inspect_image(image).await {
-            Ok(i) => Ok(Some(i.config.and_then(|c| c.labels).unwrap_or_default())),
+            Ok(i) => Ok(Some(i)),
             Err(e) => {
                 let err = call(format!("inspect image {image}"))(e);
                 if is_not_found(&err) {
@@ -586,7 +779,7 @@ impl Engine {
         let name = spec.name.as_str();
         self.create_container(spec).await?;
         self.start(name).await?;
-        let mut wait = self.docker.wait_container(name, None);
+        let mut wait = self.at(name)?.wait_container(name, None);
         while let Some(status) = wait.next().await {
             // A non-zero exit arrives as an error; the state below has it.
             if status.is_err() {
@@ -719,7 +912,7 @@ impl Engine {
             labels: Some(labels.clone()),
             ..Default::default()
         };
-        self.docker
+        self.at(name)?
             .create_volume(request)
             .await
             .map_err(call(format!("create volume {name}")))?;
@@ -802,7 +995,7 @@ impl Engine {
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();
-        self.docker
+        self.at(&spec.name)?
             .create_container(Some(options), body)
             .await
             .map_err(call(format!("create container {}", spec.name)))?;
@@ -826,7 +1019,7 @@ impl Engine {
                 ..Default::default()
             }),
         };
-        self.docker
+        self.at(container)?
             .connect_network(network, request)
             .await
             .map_err(call(format!("connect {container} to {network}")))
@@ -835,7 +1028,7 @@ impl Engine {
     /// Copies a tarball into a container (extracted at `/`).
     pub async fn upload(&self, container: &str, tar: Bytes) -> Result<(), DockerError> {
         let options = UploadToContainerOptionsBuilder::default().path("/").build();
-        self.docker
+        self.at(container)?
             .upload_to_container(container, Some(options), bollard::body_full(tar))
             .await
             .map_err(call(format!("copy configs into {container}")))
@@ -846,7 +1039,7 @@ impl Engine {
         let options = bollard::query_parameters::KillContainerOptionsBuilder::default()
             .signal(signal)
             .build();
-        self.docker
+        self.at(container)?
             .kill_container(container, Some(options))
             .await
             .map_err(call(format!("kill {container}")))
@@ -857,7 +1050,7 @@ impl Engine {
         let options = bollard::query_parameters::StopContainerOptionsBuilder::default()
             .t(seconds)
             .build();
-        self.docker
+        self.at(container)?
             .stop_container(container, Some(options))
             .await
             .map_err(call(format!("stop {container}")))
@@ -868,7 +1061,7 @@ impl Engine {
         let options = bollard::query_parameters::RestartContainerOptionsBuilder::default()
             .t(seconds)
             .build();
-        self.docker
+        self.at(container)?
             .restart_container(container, Some(options))
             .await
             .map_err(call(format!("restart {container}")))
@@ -888,7 +1081,7 @@ impl Engine {
             memory_swap: Some(memory),
             ..Default::default()
         };
-        self.docker
+        self.at(container)?
             .update_container(container, body)
             .await
             .map_err(call(format!("update the limits of {container}")))
@@ -896,7 +1089,7 @@ impl Engine {
 
     /// Freezes a container.
     pub async fn pause(&self, container: &str) -> Result<(), DockerError> {
-        self.docker
+        self.at(container)?
             .pause_container(container)
             .await
             .map_err(call(format!("pause {container}")))
@@ -904,7 +1097,7 @@ impl Engine {
 
     /// Thaws a container.
     pub async fn unpause(&self, container: &str) -> Result<(), DockerError> {
-        self.docker
+        self.at(container)?
             .unpause_container(container)
             .await
             .map_err(call(format!("unpause {container}")))
@@ -920,7 +1113,7 @@ impl Engine {
             container: container.to_owned(),
             force: Some(true),
         };
-        self.docker
+        self.at(container)?
             .disconnect_network(network, request)
             .await
             .map_err(call(format!("disconnect {container} from {network}")))
@@ -929,7 +1122,7 @@ impl Engine {
     /// The networks a container is on.
     pub async fn container_networks(&self, container: &str) -> Result<Vec<String>, DockerError> {
         let info = self
-            .docker
+            .at(container)?
             .inspect_container(container, None)
             .await
             .map_err(call(format!("inspect {container}")))?;
@@ -944,7 +1137,7 @@ impl Engine {
 
     /// Starts a container.
     pub async fn start(&self, container: &str) -> Result<(), DockerError> {
-        self.docker
+        self.at(container)?
             .start_container(container, None)
             .await
             .map_err(call(format!("start {container}")))
@@ -970,7 +1163,7 @@ impl Engine {
     ) -> Result<(i64, String), DockerError> {
         let what = || format!("run `{}` in {container}", cmd.join(" "));
         let exec = self
-            .docker
+            .at(container)?
             .create_exec(
                 container,
                 bollard::models::ExecConfig {
@@ -984,7 +1177,7 @@ impl Engine {
             .map_err(call(what()))?;
         let mut text = String::new();
         if let bollard::exec::StartExecResults::Attached { mut output, .. } = self
-            .docker
+            .at(container)?
             .start_exec(&exec.id, None)
             .await
             .map_err(call(what()))?
@@ -995,7 +1188,7 @@ impl Engine {
             }
         }
         let code = self
-            .docker
+            .at(container)?
             .inspect_exec(&exec.id)
             .await
             .map_err(call(what()))?
@@ -1007,7 +1200,7 @@ impl Engine {
     /// A container's state and exit code.
     pub async fn state(&self, container: &str) -> Result<(ContainerState, i64), DockerError> {
         let info = self
-            .docker
+            .at(container)?
             .inspect_container(container, None)
             .await
             .map_err(call(format!("inspect {container}")))?;
@@ -1034,7 +1227,10 @@ impl Engine {
         container: &str,
         options: bollard::query_parameters::LogsOptions,
     ) -> String {
-        let mut stream = self.docker.logs(container, Some(options));
+        let Ok(docker) = self.at(container) else {
+            return String::new();
+        };
+        let mut stream = docker.logs(container, Some(options));
         let mut text = String::new();
         while let Some(Ok(chunk)) = stream.next().await {
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
@@ -1053,32 +1249,50 @@ impl Engine {
         self.log_text(container, options).await
     }
 
-    /// Containers carrying `label` (`key` or `key=value`), stopped ones too.
+    /// Containers carrying `label` (`key` or `key=value`), stopped ones too,
+    /// on every engine of the lab. An engine of a span that does not
+    /// answer within a few seconds is left out and named by
+    /// [`Engine::unreachable`]; the home engine must answer.
     pub async fn containers(&self, label: &str) -> Result<Vec<ContainerInfo>, DockerError> {
-        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let list = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(call("list containers"))?;
-        Ok(list
-            .into_iter()
-            .map(|c| ContainerInfo {
-                name: c
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .unwrap_or_default()
-                    .trim_start_matches('/')
-                    .to_owned(),
-                state: ContainerState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default()),
-                status: c.status.unwrap_or_default(),
-                labels: c.labels.unwrap_or_default(),
-            })
-            .collect())
+        // The home engine answers in its own time (a busy one may take a
+        // while); another engine of a span that does not answer within a
+        // few seconds is taken for unreachable.
+        let lists = futures_util::future::join_all(self.all().into_iter().enumerate().map(
+            |(i, (name, docker))| async move {
+                let list = if i == 0 {
+                    list_containers(docker, label).await
+                } else {
+                    tokio::time::timeout(SPAN_TIMEOUT, list_containers(docker, label))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(DockerError::Unreachable(format!(
+                                "{name}: no answer within {} s",
+                                SPAN_TIMEOUT.as_secs()
+                            )))
+                        })
+                };
+                (name, list)
+            },
+        ))
+        .await;
+        let mut all = Vec::new();
+        let mut unreachable = BTreeSet::new();
+        for (i, (name, list)) in lists.into_iter().enumerate() {
+            match list {
+                Ok(list) => all.extend(list),
+                Err(e) if i == 0 => return Err(e),
+                Err(e) => {
+                    tracing::warn!(engine = name, error = %e, "an engine of the lab did not answer");
+                    unreachable.insert(name.to_owned());
+                }
+            }
+        }
+        if let Some(span) = &self.span
+            && let Ok(mut u) = span.unreachable.lock()
+        {
+            *u = unreachable;
+        }
+        Ok(all)
     }
 
     /// Names of networks carrying `label`.
@@ -1101,17 +1315,33 @@ impl Engine {
         let options = ListVolumesOptionsBuilder::default()
             .filters(&filters)
             .build();
-        let vols = self
-            .docker
-            .list_volumes(Some(options))
-            .await
-            .map_err(call("list volumes"))?;
-        Ok(vols
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| v.name)
-            .collect())
+        // As for containers: an engine of a span that does not answer is
+        // left out (and named by `unreachable`).
+        let lost = self.unreachable();
+        let mut names = Vec::new();
+        for (i, (engine, docker)) in self.all().into_iter().enumerate() {
+            if lost.contains(engine) {
+                continue;
+            }
+            let list = docker.list_volumes(Some(options.clone()));
+            let vols = if i == 0 {
+                list.await.map_err(call("list volumes"))?
+            } else {
+                match tokio::time::timeout(SPAN_TIMEOUT, list).await {
+                    Ok(Ok(v)) => v,
+                    Ok(Err(_)) | Err(_) => {
+                        if let Some(span) = &self.span
+                            && let Ok(mut u) = span.unreachable.lock()
+                        {
+                            u.insert(engine.to_owned());
+                        }
+                        continue;
+                    }
+                }
+            };
+            names.extend(vols.volumes.unwrap_or_default().into_iter().map(|v| v.name));
+        }
+        Ok(names)
     }
 
     /// State changes of the containers carrying `label`, as they happen.
@@ -1126,8 +1356,25 @@ impl Engine {
         let options = bollard::query_parameters::EventsOptionsBuilder::default()
             .filters(&filters)
             .build();
-        let docker = self.docker.clone();
-        async_stream_events(docker, options)
+        // Another engine's stream ends at its first error (it does not
+        // answer: the monitor's next list says so), so that one silent
+        // engine does not end the home engine's stream too.
+        let streams: Vec<_> = self
+            .all()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, docker))| {
+                let stream = async_stream_events(docker.clone(), options.clone());
+                if i == 0 {
+                    stream.boxed()
+                } else {
+                    stream
+                        .take_while(|r| futures_util::future::ready(r.is_ok()))
+                        .boxed()
+                }
+            })
+            .collect();
+        futures_util::stream::select_all(streams)
     }
 
     /// A container's CPU time and memory now (no waiting for a second
@@ -1138,7 +1385,7 @@ impl Engine {
             .stream(false)
             .one_shot(true)
             .build();
-        let mut stream = self.docker.stats(container, Some(options));
+        let mut stream = self.at(container)?.stats(container, Some(options));
         let s = stream
             .next()
             .await
@@ -1159,11 +1406,18 @@ impl Engine {
             .stream(true)
             .build();
         let what = format!("read the stats of {container}");
-        let docker = self.docker.clone();
+        let docker = self.at(container).cloned();
         let container = container.to_owned();
-        futures_util::stream::once(async move { docker.stats(&container, Some(options)) })
-            .flatten()
-            .map(move |r| Ok(usage_of(r.map_err(call(what.clone()))?)))
+        futures_util::stream::once(async move {
+            match docker {
+                Ok(docker) => docker
+                    .stats(&container, Some(options))
+                    .map(move |r| Ok(usage_of(r.map_err(call(what.clone()))?)))
+                    .boxed(),
+                Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+            }
+        })
+        .flatten()
     }
 
     /// Starts `cmd` in a running container with its input and output
@@ -1175,7 +1429,7 @@ impl Engine {
     ) -> Result<ExecSession, DockerError> {
         let what = format!("run `{}` in {container}", cmd.join(" "));
         let exec = self
-            .docker
+            .at(container)?
             .create_exec(
                 container,
                 bollard::models::ExecConfig {
@@ -1189,7 +1443,7 @@ impl Engine {
             .await
             .map_err(call(what.clone()))?;
         match self
-            .docker
+            .at(container)?
             .start_exec(&exec.id, None)
             .await
             .map_err(call(what.clone()))?
@@ -1214,7 +1468,7 @@ impl Engine {
             .force(true)
             .v(true)
             .build();
-        let result = self.docker.remove_container(name, Some(options)).await;
+        let result = self.at(name)?.remove_container(name, Some(options)).await;
         gone(result, || format!("remove container {name}"))
     }
 
@@ -1227,11 +1481,71 @@ impl Engine {
     /// Removes a volume.
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
         let result = self
-            .docker
+            .at(name)?
             .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
             .await;
         gone(result, || format!("remove volume {name}"))
     }
+}
+
+impl Span {
+    /// Sets the prefixes of `placement`. Every host's prefix is kept, the
+    /// home ones too: a host whose name starts with another's must not be
+    /// taken for it.
+    fn place(&self, placement: &[(String, String)]) {
+        let mut prefixes: Vec<(String, Option<usize>)> = placement
+            .iter()
+            .map(|(prefix, engine)| {
+                (
+                    prefix.clone(),
+                    self.others.iter().position(|(n, _)| n == engine),
+                )
+            })
+            .collect();
+        prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        if let Ok(mut p) = self.prefixes.write() {
+            *p = prefixes;
+        }
+    }
+
+    /// The index of the engine that runs `resource`, if not the home one.
+    fn route(&self, resource: &str) -> Option<usize> {
+        let prefixes = self.prefixes.read().ok()?;
+        prefixes
+            .iter()
+            .find_map(|(prefix, i)| {
+                let rest = resource.strip_prefix(prefix.as_str())?;
+                (rest.is_empty() || rest.starts_with('-')).then_some(*i)
+            })
+            .flatten()
+    }
+}
+
+/// One engine's containers carrying `label`.
+async fn list_containers(docker: &Docker, label: &str) -> Result<Vec<ContainerInfo>, DockerError> {
+    let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let list = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(call("list containers"))?;
+    Ok(list
+        .into_iter()
+        .map(|c| ContainerInfo {
+            name: c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            state: ContainerState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default()),
+            status: c.status.unwrap_or_default(),
+            labels: c.labels.unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// The event stream as an owned stream (the engine client is cloned in).
@@ -1263,4 +1577,55 @@ fn async_stream_events(
                 at_ms,
             }))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_resource_goes_to_its_hosts_engine_and_the_rest_stays_home() {
+        let home = Engine::unchecked("tcp://10.0.0.1:2375").expect("a client");
+        let b = Engine::unchecked("tcp://10.0.0.2:2375").expect("a client");
+        let engine = home.spanning(
+            "a",
+            vec![("b".to_owned(), b)],
+            &[
+                ("topolab-lab-web-01".to_owned(), "b".to_owned()),
+                ("topolab-lab-web-01-x".to_owned(), "a".to_owned()),
+                ("topolab-lab-lb-01".to_owned(), "a".to_owned()),
+            ],
+        );
+        assert!(engine.spans());
+        for (resource, want) in [
+            // The holder, its components, its volumes.
+            ("topolab-lab-web-01", "b"),
+            ("topolab-lab-web-01-db", "b"),
+            ("topolab-lab-web-01-data", "b"),
+            ("topolab-lab-web-01-binlog-reader", "b"),
+            // A longer host name that starts the same is another host.
+            ("topolab-lab-web-01-x", "a"),
+            ("topolab-lab-web-01-x-app", "a"),
+            ("topolab-lab-web-010", "a"),
+            // The lab's own containers, and what no placement names.
+            ("topolab-lab-monitoring", "a"),
+            ("topolab-lab-reach", "a"),
+            ("topolab-lab-web-09", "a"),
+        ] {
+            assert_eq!(engine.engine_of(resource), Some(want), "{resource}");
+        }
+        // A call about a resource on an engine that does not answer fails
+        // at once, naming the engine; the others go ahead.
+        engine.set_unreachable(BTreeSet::from(["b".to_owned()]));
+        let e = engine
+            .at("topolab-lab-web-01-db")
+            .expect_err("b does not answer");
+        assert!(e.to_string().contains("engine b"), "{e}");
+        assert!(engine.at("topolab-lab-lb-01").is_ok());
+        assert_eq!(engine.unreachable(), BTreeSet::from(["b".to_owned()]));
+        // One engine: no span, everything at home.
+        let one = Engine::unchecked("tcp://10.0.0.1:2375").expect("a client");
+        assert!(!one.spans());
+        assert_eq!(one.engine_of("topolab-lab-web-01"), None);
+    }
 }

@@ -7,15 +7,17 @@
 use std::str::FromStr;
 
 use super::docker::{DockerError, Engine, SwarmRole};
-use crate::placement::EngineSpec;
+use super::state::LabState;
+use crate::placement::{EngineSpec, Placement};
 
 /// An engine given on the command line: `NAME=URL`, or `NAME@REGION=URL`
 /// for an engine that stands for a region of the design.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EngineRef {
     /// Its name in topolab's output and placement.
     pub name: String,
     /// The region it stands for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Where its API answers (`unix:///var/run/docker.sock`, `tcp://HOST:2375`).
     pub url: String,
@@ -54,6 +56,86 @@ impl FromStr for EngineRef {
             url: url.to_owned(),
         })
     }
+}
+
+/// The engines a lab runs on, as its state records them (see
+/// [`connect_span`]); a lab on one engine uses `DOCKER_HOST`'s.
+pub async fn connect_lab(state: &LabState) -> Result<Engine, DockerError> {
+    if state.engines.is_empty() {
+        Engine::connect().await
+    } else {
+        connect_span(&state.lab, &state.engines, &state.placement).await
+    }
+}
+
+/// One engine for lab `lab` over `engines`: the first is its home, the
+/// others run the hosts `placement` puts on them. An engine other than the
+/// home one that does not answer now is kept (its hosts show as
+/// unreachable); the home engine must answer.
+pub async fn connect_span(
+    lab: &str,
+    engines: &[EngineRef],
+    placement: &Placement,
+) -> Result<Engine, DockerError> {
+    let Some((home, others)) = engines.split_first() else {
+        return Engine::connect().await;
+    };
+    let engine = Engine::connect_to(&home.url).await.map_err(|e| {
+        DockerError::Unreachable(format!("engine {} (the lab's home): {e}", home.name))
+    })?;
+    let mut clients = Vec::new();
+    let mut lost = std::collections::BTreeSet::new();
+    for e in others {
+        let client = match Engine::connect_to(&e.url).await {
+            Ok(c) => c,
+            Err(why) => {
+                tracing::warn!(engine = %e.name, error = %why, "an engine of the lab does not answer");
+                lost.insert(e.name.clone());
+                Engine::unchecked(&e.url)?
+            }
+        };
+        clients.push((e.name.clone(), client));
+    }
+    let engine = engine.spanning(&home.name, clients, &prefixes(lab, placement));
+    engine.set_unreachable(lost);
+    Ok(engine)
+}
+
+/// What an engine over several routes by: each host's resource name
+/// prefix (its holder's name) and its engine.
+pub fn prefixes(lab: &str, placement: &Placement) -> Vec<(String, String)> {
+    placement
+        .iter()
+        .map(|(host, engine)| (super::names::holder(lab, host), engine.clone()))
+        .collect()
+}
+
+/// The engine of lab `lab`: the engines its state records when it spans
+/// several, else `DOCKER_HOST`'s (also for a lab this machine has no state
+/// of).
+pub async fn for_lab(lab: &str) -> Result<Engine, super::launch::LabError> {
+    match LabState::load(lab)? {
+        Some(state) if !state.engines.is_empty() => Ok(connect_lab(&state).await?),
+        _ => Ok(Engine::connect().await?),
+    }
+}
+
+/// The engines of an engines file: one `NAME=URL` (or `NAME@REGION=URL`)
+/// a line; blank lines and what follows `#` are skipped. An error names
+/// the line.
+pub fn parse_engines_file(text: &str) -> Result<Vec<EngineRef>, String> {
+    let mut engines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        engines.push(line.parse().map_err(|e| format!("line {}: {e}", i + 1))?);
+    }
+    if engines.is_empty() {
+        return Err("names no engine".to_owned());
+    }
+    Ok(engines)
 }
 
 /// What one engine said.
@@ -285,6 +367,21 @@ mod tests {
         ] {
             assert!(bad.parse::<EngineRef>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_engines_file_names_one_engine_a_line() {
+        let text = "# the class's machines\n\na=unix:///var/run/docker.sock\n  b@eu=tcp://10.0.0.7:2375  # the lab room\n";
+        let engines = parse_engines_file(text).expect("valid");
+        assert_eq!(
+            engines.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(engines[1].region.as_deref(), Some("eu"));
+        assert_eq!(engines[1].url, "tcp://10.0.0.7:2375");
+        let bad = parse_engines_file("a=unix:///x\nb=ssh://host\n").expect_err("refused");
+        assert!(bad.starts_with("line 2:"), "{bad}");
+        assert!(parse_engines_file("# nothing\n").is_err());
     }
 
     #[test]

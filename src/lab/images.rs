@@ -348,6 +348,8 @@ pub fn debian_mirror() -> Option<String> {
         .flatten()
         .flatten()
         .map(|e| e.path())
+        // What apt reads: not the files set aside (`x.list.disabled`).
+        .filter(|p| p.extension().is_some_and(|e| e == "list" || e == "sources"))
         .collect();
     files.sort();
     files.push(PathBuf::from("/etc/apt/sources.list"));
@@ -381,6 +383,9 @@ fn debian_release() -> Option<String> {
         .map(|s| s.trim_matches('"').to_owned())
 }
 
+/// How long debootstrap may take (it takes about a minute and a half).
+const DEBOOTSTRAP_LIMIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Builds the local base image: debootstrap of this machine's Debian
 /// release with [`BASE_PACKAGES`], cleaned, then `docker import`ed.
 /// `progress` receives one line per stage.
@@ -412,15 +417,35 @@ pub async fn build_base(
         "debootstrap {release} with {} packages (about a minute)",
         BASE_PACKAGES.len()
     ));
-    let output = tokio::process::Command::new(debootstrap)
+    // debootstrap downloads with wget, whose defaults wait 15 minutes on a
+    // silent connection and try 20 times: a stalled mirror would hold the
+    // build for hours. These give up on a silent connection after a minute,
+    // and the whole bootstrap after DEBOOTSTRAP_LIMIT.
+    let wgetrc = work.path().join("wgetrc");
+    std::fs::write(
+        &wgetrc,
+        "connect_timeout = 30\nread_timeout = 60\ntries = 5\n",
+    )
+    .map_err(|e| err(format!("{}: {e}", wgetrc.display())))?;
+    let run = tokio::process::Command::new(debootstrap)
         .arg("--variant=minbase")
         .arg(format!("--include={}", BASE_PACKAGES.join(",")))
         .arg(format!("--cache-dir={}", cache.display()))
         .arg(&release)
         .arg(&root)
         .arg(&mirror)
-        .output()
+        .env("WGETRC", &wgetrc)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(DEBOOTSTRAP_LIMIT, run)
         .await
+        .map_err(|_| {
+            err(format!(
+                "debootstrap did not finish within {} minutes: is the Debian mirror {mirror} \
+                 answering? (`apt-get update` tells)",
+                DEBOOTSTRAP_LIMIT.as_secs() / 60
+            ))
+        })?
         .map_err(|e| err(format!("cannot run debootstrap: {e}")))?;
     if !output.status.success() {
         let log = String::from_utf8_lossy(&output.stdout);

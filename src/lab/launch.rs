@@ -36,6 +36,11 @@ pub struct UpOptions {
     pub build_images: bool,
     /// Bridges, or overlays of the engine's swarm.
     pub networks: NetworkDriver,
+    /// The engines the lab spans, its home first (empty: one engine). The
+    /// engine given to [`up`] must span them ([`Engine::spanning`]).
+    pub engines: Vec<super::engines::EngineRef>,
+    /// Each host's engine, when it spans several.
+    pub placement: crate::placement::Placement,
 }
 
 /// What a successful launch made.
@@ -246,9 +251,24 @@ impl<'a> Run<'a> {
             dns_ports,
             vip_ports,
             numbers: crate::model::HostNumbers::new(),
+            reach_ports: if options.networks == NetworkDriver::Overlay {
+                choose_reach_ports(topology)?
+            } else {
+                BTreeMap::new()
+            },
         };
         let mut plan = plan::plan(topology, &secrets, &params)?;
         plan.network_driver = options.networks;
+        if self.engine.spans() {
+            let mut images: Vec<String> = plan.containers.iter().map(|c| c.image.clone()).collect();
+            images.sort();
+            images.dedup();
+            for (engine, image) in self.engine.spread_images(&images).await? {
+                (self.report)(Progress::Note(format!(
+                    "copied {image} to engine {engine} (save and load through the engines' APIs)"
+                )));
+            }
+        }
         self.flavor = plan.flavor;
         if let Some(note) = plan.flavor_note() {
             (self.report)(Progress::Note(note));
@@ -275,6 +295,9 @@ impl<'a> Run<'a> {
         state.dns_servers = plan.dns_servers.clone();
         state.vip_ports = plan.vip_ports.clone();
         state.network_driver = plan.network_driver;
+        state.engines = options.engines.clone();
+        state.reach_ports = params.reach_ports.clone();
+        state.placement = options.placement.clone();
         Ok((plan, state))
     }
 
@@ -322,7 +345,7 @@ impl<'a> Run<'a> {
         let standalone = plan
             .containers
             .iter()
-            .filter(|c| matches!(c.part, Part::Monitoring | Part::Nat));
+            .filter(|c| matches!(c.part, Part::Monitoring | Part::Nat | Part::Reach));
         // The router first: replicas in one region reach their source in
         // another through it from their first start.
         let router = plan.containers.iter().find(|c| c.part == Part::Router);
@@ -340,6 +363,10 @@ impl<'a> Run<'a> {
         hosts?;
         others?;
         wan?;
+        // topolab's way in to the databases of a lab on overlays.
+        if let Some(reach) = plan.containers.iter().find(|c| c.part == Part::Reach) {
+            self.start_container(reach).await?;
+        }
         self.finished(Phase::Hosts);
         self.check_cancel()?;
 
@@ -958,6 +985,23 @@ pub(super) fn choose_ports(topology: &Topology) -> Result<ChosenPorts, LabError>
     Ok((ports, vips))
 }
 
+/// Where topolab reaches each database of a lab on overlays: a free port
+/// on 127.0.0.1 each, held until all are chosen.
+fn choose_reach_ports(
+    topology: &Topology,
+) -> Result<BTreeMap<crate::model::HostName, u16>, LabError> {
+    let mut held = Vec::new();
+    let mut ports = BTreeMap::new();
+    for (host, _) in topology.databases() {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| Ok((l.local_addr()?.port(), l)))
+            .map_err(|e| LabError::Refused(format!("no free port on 127.0.0.1: {e}")))?;
+        ports.insert(host.name.clone(), listener.0);
+        held.push(listener.1);
+    }
+    Ok(ports)
+}
+
 /// Published ports of the DNS servers: each one free for both UDP and TCP
 /// on 127.0.0.1 (a DNS client falls back to TCP for a long answer), held
 /// until all are chosen.
@@ -1014,7 +1058,10 @@ async fn check_resources(
             size.memory_mib
         )));
     }
-    check_memory(plan, machine.memory_mib)?;
+    // Over several engines, placement has checked each engine's memory.
+    if !engine.spans() {
+        check_memory(plan, machine.memory_mib)?;
+    }
     Ok(mode)
 }
 
@@ -1086,6 +1133,19 @@ pub async fn down(
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         let containers = engine.containers(&label).await?;
+        // An engine of the lab that does not answer: nothing is removed, so
+        // that the lab's record (which says where its hosts run) stays
+        // true until it answers again.
+        let lost = engine.unreachable();
+        if !lost.is_empty() {
+            let names: Vec<String> = lost.into_iter().collect();
+            return Err(LabError::Refused(format!(
+                "lab {lab}: engine {} does not answer, so its hosts' containers and volumes \
+                 cannot be removed; nothing was removed: run `topolab down {lab}` again once \
+                 it answers",
+                names.join(", ")
+            )));
+        }
         for r in futures_util::future::join_all(
             containers.iter().map(|c| engine.remove_container(&c.name)),
         )

@@ -174,7 +174,9 @@ pub(super) fn identify(
     match Part::from_label(labels.get(super::names::COMPONENT)?)? {
         Part::Holder => Some((host, None)),
         Part::Component(k) => Some((host, Some(k))),
-        Part::Exporter | Part::Vrrp | Part::Monitoring | Part::Router | Part::Nat => None,
+        Part::Exporter | Part::Vrrp | Part::Monitoring | Part::Router | Part::Nat | Part::Reach => {
+            None
+        }
     }
 }
 
@@ -186,6 +188,9 @@ async fn watch_containers(
     cancel: CancellationToken,
 ) {
     let label = super::names::lab_filter(&state.lab);
+    // The containers seen so far, to say which are cut off when their
+    // engine stops answering.
+    let mut seen: HashMap<String, (HostName, Option<ComponentKind>)> = HashMap::new();
     loop {
         // Subscribe first, then list: nothing falls between the two.
         let mut events = Box::pin(engine.container_events(&label));
@@ -194,6 +199,7 @@ async fn watch_containers(
                 let at = live::now();
                 for c in list {
                     if let Some((host, kind)) = identify(&c.labels) {
+                        seen.insert(c.name.clone(), (host.clone(), kind));
                         let _ = tx.send(Observation::Container {
                             host,
                             kind,
@@ -205,12 +211,33 @@ async fn watch_containers(
                         });
                     }
                 }
+                let unreachable = engine.unreachable();
+                for (host, kind) in cut_off(&engine, &state, &seen, &unreachable) {
+                    let _ = tx.send(Observation::Container {
+                        host,
+                        kind,
+                        state: RunState::Unreachable,
+                        at,
+                    });
+                }
             }
             Err(e) => tracing::warn!(error = %e, "cannot list the lab's containers"),
         }
+        // Over several engines, list again every few seconds: an engine
+        // whose machine is cut off may never end its event stream.
+        let spans = engine.spans();
+        let relist = async move {
+            if spans {
+                tokio::time::sleep(SPAN_RELIST).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::pin!(relist);
         loop {
             let next = tokio::select! {
                 () = cancel.cancelled() => return,
+                () = &mut relist => break,
                 next = events.next() => next,
             };
             let Some(Ok(event)) = next else { break };
@@ -238,6 +265,40 @@ async fn watch_containers(
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
+}
+
+/// How often the monitor lists the containers of a lab over several
+/// engines.
+const SPAN_RELIST: Duration = Duration::from_secs(5);
+
+/// The containers (and each host's holder) on engines that do not answer.
+fn cut_off(
+    engine: &Engine,
+    state: &LabState,
+    seen: &HashMap<String, (HostName, Option<ComponentKind>)>,
+    unreachable: &std::collections::BTreeSet<String>,
+) -> Vec<(HostName, Option<ComponentKind>)> {
+    if unreachable.is_empty() {
+        return Vec::new();
+    }
+    let on_lost = |name: &str| {
+        engine
+            .engine_of(name)
+            .is_some_and(|e| unreachable.contains(e))
+    };
+    let mut out: Vec<(HostName, Option<ComponentKind>)> = seen
+        .iter()
+        .filter(|(name, _)| on_lost(name))
+        .map(|(_, who)| who.clone())
+        .collect();
+    for host in &state.topology.hosts {
+        if on_lost(&super::names::holder(&state.lab, &host.name)) {
+            out.push((host.name.clone(), None));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The exit code in Docker's status text, e.g. `Exited (137) 3 seconds ago`.
@@ -377,7 +438,8 @@ async fn haproxy_session(
     }
 }
 
-/// Where each database of the lab is reached from this machine.
+/// Where each database of the lab is on the lab's network (see
+/// [`connect`] for how this machine reaches it).
 pub(super) fn database_addresses(state: &LabState) -> BTreeMap<HostName, SocketAddr> {
     let addresses = state.addresses();
     let net = serving_network(&state.topology, ComponentKind::Db);
@@ -391,11 +453,27 @@ pub(super) fn database_addresses(state: &LabState) -> BTreeMap<HostName, SocketA
         .collect()
 }
 
-/// A read-only connection as the `monitor` user.
+/// Where this machine connects to reach the database at `address` on the
+/// lab's network: the address itself, or, in a lab on overlays (which this
+/// machine has no leg on), the `reach` forwarder's port for it.
+pub(super) fn reachable(state: &LabState, address: SocketAddr) -> SocketAddr {
+    if state.reach_ports.is_empty() {
+        return address;
+    }
+    database_addresses(state)
+        .into_iter()
+        .find(|(_, a)| *a == address)
+        .and_then(|(host, _)| state.reach_ports.get(&host))
+        .map_or(address, |port| SocketAddr::from(([127, 0, 0, 1], *port)))
+}
+
+/// A read-only connection as the `monitor` user to the database at
+/// `address` on the lab's network.
 pub(super) async fn connect(
     state: &LabState,
     address: SocketAddr,
 ) -> Result<mysql_async::Conn, String> {
+    let address = reachable(state, address);
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(address.ip().to_string())
         .tcp_port(address.port())

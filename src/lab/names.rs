@@ -35,6 +35,7 @@ pub fn container(lab: &str, host: &HostName, part: Part) -> String {
         Part::Monitoring => format!("topolab-{lab}-monitoring"),
         Part::Router => format!("topolab-{lab}-wan"),
         Part::Nat => format!("topolab-{lab}-nat"),
+        Part::Reach => format!("topolab-{lab}-reach"),
         other => format!("topolab-{lab}-{host}-{}", other.label()),
     }
 }

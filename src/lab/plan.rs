@@ -11,7 +11,7 @@ pub use crate::generate::Part;
 use crate::generate::{self, Artifacts, Readiness, Recipe, Secret, Secrets, Settings, recipe};
 use crate::model::{
     AddressPlan, ComponentKind, Flavor, HostName, HostNumbers, HostSize, LabNetwork, NAT_NUMBER,
-    Topology, Vip,
+    REACH_NUMBER, Topology, Vip,
 };
 pub use crate::protocol::{DnsEndpoint, EntryPoint, VipEndpoint};
 
@@ -141,6 +141,9 @@ pub struct PlanParams {
     pub vip_ports: BTreeMap<u8, (u16, Option<u16>)>,
     /// The numbers the hosts of a running lab keep (empty: a new lab).
     pub numbers: HostNumbers,
+    /// Where each database is published on 127.0.0.1 through the `reach`
+    /// forwarder (a lab on overlays; empty: none).
+    pub reach_ports: BTreeMap<HostName, u16>,
 }
 
 /// Container name of `host`'s holder.
@@ -171,6 +174,48 @@ pub const ROUTER: &str = "wan";
 /// The virtual IPs' forwarder's name in the lab's labels (its container is
 /// `topolab-LAB-nat`).
 pub const NAT: &str = "nat";
+
+/// The databases' forwarder's name in the lab's labels (its container is
+/// `topolab-LAB-reach`), in a lab on overlays.
+pub const REACH: &str = "reach";
+
+/// The `reach` forwarder: on each network a database serves on, each
+/// database's SQL port published where `params` says.
+fn reach(
+    topology: &Topology,
+    addresses: &AddressPlan,
+    params: &PlanParams,
+    net_name: &dyn Fn(&LabNetwork) -> String,
+    mut reach: ContainerPlan,
+) -> ContainerPlan {
+    let tier = crate::model::serving_network(topology, ComponentKind::Db);
+    let mut databases = Vec::new();
+    for (host, db) in topology.databases() {
+        let (Some(net), Some(ip), Some(published)) = (
+            addresses.network_of(&host.name, tier),
+            addresses.address(&host.name, tier),
+            params.reach_ports.get(&host.name),
+        ) else {
+            continue;
+        };
+        // Inside, each database's listener takes its published port: a
+        // database added or removed later moves no other.
+        reach.ports.push((*published, *published));
+        databases.push((host.name.to_string(), ip, db.port, *published));
+        if !reach.networks.iter().any(|(n, _)| *n == net_name(net))
+            && let Some(at) = addresses.on(net, REACH_NUMBER)
+        {
+            reach.networks.push((net_name(net), at));
+        }
+    }
+    reach.files.push(FileSpec {
+        path: recipe::reach_config(),
+        content: generate::nat::reach_cfg(&databases),
+        mode: 0o644,
+        source: Some("reach/haproxy.cfg".to_owned()),
+    });
+    reach
+}
 
 /// The address Prometheus takes on each network.
 const MONITORING_HOST: u8 = 250;
@@ -395,6 +440,10 @@ pub fn plan(
         }
         containers.push(nat);
     }
+    if !params.reach_ports.is_empty() {
+        let forwarder = from_recipe(recipe::reach(), &HostName::new(REACH), None);
+        containers.push(reach(topology, &addresses, params, &net_name, forwarder));
+    }
     Ok(Plan {
         lab: lab.clone(),
         profile: params.profile,
@@ -493,6 +542,7 @@ mod tests {
                 .map(|(i, v)| (v.number, (19080 + i as u16, Some(19443 + i as u16))))
                 .collect(),
             numbers: HostNumbers::new(),
+            reach_ports: BTreeMap::new(),
         }
     }
 
@@ -786,5 +836,45 @@ mod tests {
                 "topolab-demo-web-02-db"
             ]
         );
+    }
+
+    #[test]
+    fn a_lab_on_overlays_reaches_its_databases_through_its_forwarder() {
+        let t = Preset::find("reference")
+            .and_then(|p| p.topology().ok())
+            .expect("preset");
+        let secrets = Secrets::generate(&t.domain).expect("secrets");
+        let bridges = plan(&t, &secrets, &params(Profile::Local, &t)).expect("plan");
+        assert!(bridges.containers.iter().all(|c| c.part != Part::Reach));
+
+        let mut p = params(Profile::Local, &t);
+        p.reach_ports = BTreeMap::from([
+            (HostName::new("web-01"), 40001),
+            (HostName::new("web-02"), 40002),
+        ]);
+        let overlays = plan(&t, &secrets, &p).expect("plan");
+        let reach = overlays
+            .containers
+            .iter()
+            .find(|c| c.part == Part::Reach)
+            .expect("a reach forwarder");
+        assert_eq!(reach.name, "topolab-demo-reach");
+        assert_eq!(reach.ports, [(40001, 40001), (40002, 40002)]);
+        assert_eq!(
+            reach.networks,
+            [(
+                "topolab-demo-lab".to_owned(),
+                Ipv4Addr::new(10, 213, 4, 253)
+            )]
+        );
+        let cfg = &reach.files[0].content;
+        let addresses = AddressPlan::new(&t, Ipv4Addr::new(10, 213, 4, 0));
+        for (i, host) in ["web-01", "web-02"].into_iter().enumerate() {
+            let ip = addresses
+                .address(&HostName::new(host), crate::model::Network::Lab)
+                .expect("address");
+            assert!(cfg.contains(&format!("bind :{}", 40001 + i)), "{cfg}");
+            assert!(cfg.contains(&format!("{ip}:3306")), "{cfg}");
+        }
     }
 }

@@ -28,6 +28,10 @@ pub struct Outcome {
     pub passed: usize,
     /// Expectations that failed, with what was seen.
     pub failed: Vec<String>,
+    /// Expectations that did not hold on a measurement the hypervisor
+    /// spoiled (a capacity ramp in doubt, [`capacity::in_doubt`]): not
+    /// judged, with what was seen and why.
+    pub in_doubt: Vec<String>,
     /// The stopwatch of every fault and promotion.
     pub measured: Vec<Measured>,
     /// The report, as Markdown.
@@ -572,6 +576,9 @@ impl Run {
                 if ok {
                     outcome.passed += 1;
                     say(format!("  ✔ {e} ({seen})"));
+                } else if let Some(why) = self.doubt(e) {
+                    say(format!("  ? {e}: not judged, {why} ({seen})"));
+                    outcome.in_doubt.push(format!("{e}: {why} ({seen})"));
                 } else {
                     say(format!("  ✖ {e}: {seen}"));
                     outcome.failed.push(format!("{e}: {seen}"));
@@ -728,6 +735,22 @@ impl Run {
 
     fn ramp(&self, label: &str) -> Option<&Ramp> {
         self.ramps.iter().find(|(l, _)| l == label).map(|(_, r)| r)
+    }
+
+    /// Why a capacity expectation that did not hold cannot be judged: a
+    /// ramp it rests on is in doubt (the hypervisor took the machine during
+    /// the step its knee rests on). `None` for every other expectation.
+    fn doubt(&self, expectation: &Expectation) -> Option<String> {
+        let labels = match expectation {
+            Expectation::KneeRatioAtLeast { of, over, .. } => vec![of, over],
+            Expectation::BottleneckOn { label, .. } => vec![label],
+            _ => return None,
+        };
+        labels.into_iter().find_map(|label| {
+            let ramp = self.ramp(label)?;
+            let step = capacity::in_doubt(&ramp.steps, ramp.targets)?;
+            Some(format!("{label} is {}", capacity::doubt(step)))
+        })
     }
 
     /// Whether `expectation` holds, and what was seen.
@@ -1274,8 +1297,18 @@ fn report(
         outcome.passed,
         outcome.failed.len()
     );
+    if !outcome.in_doubt.is_empty() {
+        let _ = writeln!(
+            o,
+            "{} not judged: the measurement they rest on was spoiled by the machine.",
+            outcome.in_doubt.len()
+        );
+    }
     for f in &outcome.failed {
         let _ = writeln!(o, "- ✖ {f}");
+    }
+    for d in &outcome.in_doubt {
+        let _ = writeln!(o, "- ? {d}");
     }
     o
 }

@@ -51,6 +51,18 @@ pub struct LabState {
     /// Whether its networks are bridges or overlays of a swarm.
     #[serde(default)]
     pub network_driver: super::docker::NetworkDriver,
+    /// The engines it spans, its home first (empty: the one engine of
+    /// `DOCKER_HOST`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<super::engines::EngineRef>,
+    /// Each host's engine, by name, when it spans engines.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub placement: crate::placement::Placement,
+    /// Where each database is published on 127.0.0.1 for topolab, through
+    /// the `reach` forwarder (a lab on overlays, which this machine has no
+    /// leg on).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub reach_ports: std::collections::BTreeMap<crate::model::HostName, u16>,
     /// The lab's secrets.
     pub secrets: Secrets,
     /// Faults injected and not yet healed.
@@ -161,11 +173,30 @@ impl LabState {
             dns_servers: Vec::new(),
             vip_ports: Vec::new(),
             network_driver: super::docker::NetworkDriver::Bridge,
+            engines: Vec::new(),
+            reach_ports: std::collections::BTreeMap::new(),
+            placement: crate::placement::Placement::new(),
             numbers: host_numbers(&topology, &HostNumbers::new()),
             topology,
             secrets,
             faults: Vec::new(),
             partitions: Vec::new(),
+        }
+    }
+
+    /// Keeps the placement of a lab over several engines in step with its
+    /// hosts: a host added while it runs (`apply`) runs on the home engine,
+    /// where the engine's calls go for a host placed nowhere; a removed
+    /// host leaves the placement.
+    pub fn place_new_hosts(&mut self) {
+        let Some(home) = self.engines.first().map(|e| e.name.clone()) else {
+            return;
+        };
+        let hosts: Vec<crate::model::HostName> =
+            self.topology.hosts.iter().map(|h| h.name.clone()).collect();
+        self.placement.retain(|h, _| hosts.contains(h));
+        for host in hosts {
+            self.placement.entry(host).or_insert_with(|| home.clone());
         }
     }
 

@@ -300,7 +300,7 @@ impl LiveState {
             RunState::Running => Health::Up,
             RunState::Paused => Health::Paused,
             RunState::Restarting | RunState::Created => Health::Degraded,
-            RunState::Exited(_) | RunState::Removed => Health::Down,
+            RunState::Exited(_) | RunState::Removed | RunState::Unreachable => Health::Down,
         };
         self.push(Transition {
             at,
@@ -318,7 +318,10 @@ impl LiveState {
                 h == host
                     && matches!(
                         state,
-                        RunState::Exited(_) | RunState::Removed | RunState::Paused
+                        RunState::Exited(_)
+                            | RunState::Removed
+                            | RunState::Paused
+                            | RunState::Unreachable
                     )
                     && *when <= at
                     && at - *when <= CAUSE_WINDOW_MS
@@ -329,10 +332,10 @@ impl LiveState {
                     Some(k) => format!("its {}", k.program()),
                     None => "its host".to_owned(),
                 };
-                let verb = if *state == RunState::Paused {
-                    "froze"
-                } else {
-                    "died"
+                let verb = match state {
+                    RunState::Paused => "froze",
+                    RunState::Unreachable => "became unreachable",
+                    _ => "died",
                 };
                 (format!("{what} {verb}"), *when)
             })

@@ -101,6 +101,8 @@ pub enum RunState {
     Exited(i64),
     /// Removed.
     Removed,
+    /// Its engine (a machine of the lab's swarm) does not answer.
+    Unreachable,
 }
 
 impl RunState {
@@ -127,6 +129,7 @@ impl fmt::Display for RunState {
             Self::Exited(137) => f.write_str("killed (exit 137)"),
             Self::Exited(code) => write!(f, "exited ({code})"),
             Self::Removed => f.write_str("removed"),
+            Self::Unreachable => f.write_str("down: engine unreachable"),
         }
     }
 }

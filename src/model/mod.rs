@@ -20,8 +20,8 @@ pub use names::{
 };
 pub use network::{
     AddressPlan, DEFAULT_FIRST_SUBNET, DEFAULT_REGION, HostNumbers, LabNetwork, MAX_REGIONS,
-    NAT_NUMBER, Network, ROUTER_NUMBER, host_networks, host_numbers, lab_region, networks,
-    serving_network, spans_regions, tiers,
+    NAT_NUMBER, Network, REACH_NUMBER, ROUTER_NUMBER, host_networks, host_numbers, lab_region,
+    networks, serving_network, spans_regions, tiers,
 };
 pub use ports::{
     FIRST_DEFAULT_PORT, FIRST_DNS_PORT, HTTPS_OFFSET, PROMETHEUS_PORT, PublishedPort, VipPort,

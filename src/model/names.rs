@@ -145,7 +145,7 @@ pub const HELPER_SUFFIXES: [&str; 3] = ["exporter", "binlog-reader", "vrrp"];
 /// Host names taken by topolab itself: Prometheus's container and compose
 /// service are named `monitoring`, the router between regions `wan`, the
 /// forwarder of the virtual IPs' published ports `nat`.
-pub const RESERVED_HOST_NAMES: [&str; 3] = ["monitoring", "wan", "nat"];
+pub const RESERVED_HOST_NAMES: [&str; 4] = ["monitoring", "wan", "nat", "reach"];
 
 /// Why `name` cannot name a host, judged on the name alone (not a DNS
 /// label, read by YAML as something other than text, or named like one
@@ -164,7 +164,8 @@ pub fn host_name_problem(name: &str) -> Option<String> {
         return Some(format!(
             "is reserved: topolab names its own container and service \"{name}\" \
              (Prometheus is \"monitoring\", the router between regions \"wan\", \
-             the forwarder of the virtual IPs' ports \"nat\")"
+             the forwarder of the virtual IPs' ports \"nat\", the databases' forwarder \
+             of a lab on overlays \"reach\")"
         ));
     }
     HELPER_SUFFIXES

@@ -71,6 +71,11 @@ pub const ROUTER_NUMBER: u8 = 251;
 /// virtual IPs' ports (`nat`), on each network a virtual IP is on.
 pub const NAT_NUMBER: u8 = 252;
 
+/// The last byte of the address of the forwarder that lets topolab reach
+/// the databases of a lab on overlays (`reach`), on each network a
+/// database serves on. This machine has no leg on an overlay.
+pub const REACH_NUMBER: u8 = 253;
+
 /// The tiers of `topology`, in a fixed order.
 pub fn tiers(topology: &Topology) -> Vec<Network> {
     if topology.security.segmentation {

@@ -102,7 +102,8 @@ fn hosts_are_placed_by_region_then_balanced_by_size() {
     ];
     for case in cases {
         let t = design(&case.hosts);
-        let placed = place(&t, &case.engines).unwrap_or_else(|e| panic!("{}: {e}", case.what));
+        let placed = place(&t, &case.engines, &BTreeSet::new())
+            .unwrap_or_else(|e| panic!("{}: {e}", case.what));
         let want: BTreeMap<String, Vec<String>> = case
             .want
             .into_iter()
@@ -117,7 +118,7 @@ fn hosts_are_placed_by_region_then_balanced_by_size() {
         );
         // The same input gives the same placement.
         assert_eq!(
-            place(&t, &case.engines).as_ref(),
+            place(&t, &case.engines, &BTreeSet::new()).as_ref(),
             Ok(&placed),
             "{}",
             case.what
@@ -162,7 +163,12 @@ fn what_cannot_be_placed_is_refused_with_the_reason() {
     ];
     for case in cases {
         let t = design(&case.hosts);
-        assert_eq!(place(&t, &case.engines), Err(case.want), "{}", case.what);
+        assert_eq!(
+            place(&t, &case.engines, &BTreeSet::new()),
+            Err(case.want),
+            "{}",
+            case.what
+        );
     }
 }
 
@@ -174,7 +180,7 @@ fn the_placement_reads_one_line_per_engine() {
         engine("b", None, 2048),
         engine("c", None, 512),
     ];
-    let placed = place(&t, &engines).expect("placed");
+    let placed = place(&t, &engines, &BTreeSet::new()).expect("placed");
     assert_eq!(
         describe(&t, &engines, &placed),
         [
@@ -183,4 +189,43 @@ fn the_placement_reads_one_line_per_engine() {
             "c: no host (0 of 512 MiB)"
         ]
     );
+}
+
+#[test]
+fn hosts_that_publish_a_port_run_on_the_first_engine() {
+    // The reference design: its load balancer is its entry point.
+    let t = crate::preset::Preset::find("reference")
+        .and_then(|p| p.topology().ok())
+        .expect("the reference preset");
+    let home = publishing(&t);
+    assert_eq!(
+        home.iter().map(HostName::as_str).collect::<Vec<_>>(),
+        ["lb-01"]
+    );
+    // A larger second engine would take every host but the entry point.
+    let engines = [engine("home", None, 1024), engine("big", None, 65536)];
+    let placed = place(&t, &engines, &home).expect("placed");
+    assert_eq!(placed[&HostName::from("lb-01")], "home");
+    assert!(
+        placed
+            .iter()
+            .filter(|(h, _)| h.as_str() != "lb-01")
+            .all(|(_, e)| e == "big"),
+        "{placed:?}"
+    );
+    // In a design of regions too, and the home engine's room counts.
+    let mut regional = design(&[(Some("eu"), 1024), (Some("us"), 256)]);
+    let web = HostName::from("web-01");
+    let pinned = BTreeSet::from([web.clone()]);
+    let engines = [
+        engine("eu-1", Some("eu"), 4096),
+        engine("us-1", Some("us"), 4096),
+    ];
+    let placed = place(&regional, &engines, &pinned).expect("placed");
+    assert_eq!(placed[&web], "eu-1");
+    regional.hosts[1].size.memory_mib = 8192;
+    assert!(matches!(
+        place(&regional, &engines, &pinned),
+        Err(PlacementError::DoesNotFit { .. })
+    ));
 }

@@ -105,6 +105,8 @@ impl TopolabApp {
                     ui.label(format!("{:.1} ms", step.p95_ms));
                     ui.label(format!("{:.2}%", step.error_ratio() * 100.0));
                     match step.missed(targets) {
+                        // Measured again: the hypervisor took the machine.
+                        Some(_) if step.set_aside => ui.weak(step.verdict(targets)),
                         None => ui.colored_label(Color32::from_rgb(0x30, 0xa0, 0x50), "served"),
                         Some(why) => ui.colored_label(Color32::from_rgb(0xd0, 0x80, 0x20), why),
                     };
@@ -124,7 +126,13 @@ fn plot(
     value: impl Fn(&Step) -> f64,
     target: Option<f64>,
 ) {
-    let mut points: Vec<[f64; 2]> = steps.iter().map(|(s, _)| [s.offered, value(s)]).collect();
+    // A step set aside was measured again: it is the machine's curve, not
+    // the lab's.
+    let mut points: Vec<[f64; 2]> = steps
+        .iter()
+        .filter(|(s, _)| !s.set_aside)
+        .map(|(s, _)| [s.offered, value(s)])
+        .collect();
     // The ramp narrows the knee down after passing it: draw by rate.
     points.sort_by(|a, b| a[0].total_cmp(&b[0]));
     Plot::new(id)

@@ -11,6 +11,8 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::Bounded;
+
 /// Every object of a bundle, in the order `kustomization.yaml` lists
 /// their files.
 pub struct Manifests {
@@ -60,7 +62,7 @@ pub fn export(design: &str, dir: &Path, extra: &[&str]) -> std::process::Output 
         .args(["export", design, "--target", "kubernetes"])
         .args(extra)
         .arg(dir)
-        .output()
+        .bounded()
         .expect("topolab runs")
 }
 
@@ -80,7 +82,7 @@ pub fn read_docs(path: &Path) -> Vec<Value> {
 fn docker(args: &[String]) -> String {
     let out = Command::new("docker")
         .args(args)
-        .output()
+        .bounded()
         .expect("docker runs");
     assert!(
         out.status.success(),
@@ -416,7 +418,7 @@ impl PodsOnDocker {
                 .arg("exec")
                 .arg(&container)
                 .args(&command)
-                .output()
+                .bounded()
                 .expect("docker");
             if !run.status.success() {
                 out.push(format!(
@@ -445,7 +447,7 @@ impl PodsOnDocker {
     pub fn logs(&self, container: &str) -> String {
         let out = Command::new("docker")
             .args(["logs", "--tail", "30", container])
-            .output()
+            .bounded()
             .expect("docker");
         format!(
             "{}{}",
@@ -462,7 +464,7 @@ impl Drop for PodsOnDocker {
             let out = Command::new("docker")
                 .args(args)
                 .args(["--filter", &filter, "-q"])
-                .output();
+                .bounded();
             out.map(|o| {
                 String::from_utf8_lossy(&o.stdout)
                     .split_whitespace()
@@ -476,17 +478,17 @@ impl Drop for PodsOnDocker {
             let _ = Command::new("docker")
                 .args(["rm", "-f", "-v"])
                 .args(&containers)
-                .output();
+                .bounded();
         }
         let _ = Command::new("docker")
             .args(["network", "rm", &self.network])
-            .output();
+            .bounded();
         let volumes = ids(&["volume", "ls"]);
         if !volumes.is_empty() {
             let _ = Command::new("docker")
                 .args(["volume", "rm", "-f"])
                 .args(&volumes)
-                .output();
+                .bounded();
         }
     }
 }

@@ -13,7 +13,7 @@ use topolab::lab::state::LabState;
 use topolab::lab::traffic::{self, Rate, RunStats, TrafficSettings};
 use topolab::live::RequestTrace;
 
-use super::topolab;
+use super::{Bounded, topolab};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -43,10 +43,11 @@ pub fn docker() -> Option<MutexGuard<'static, ()>> {
     IMAGES.call_once(|| {
         // Builds the base image when missing (about 90 s) and the app
         // image of this build.
-        let out = topolab()
-            .args(["images", "build"])
-            .output()
-            .expect("topolab runs");
+        let out = super::output_within(
+            topolab().args(["images", "build"]),
+            Duration::from_secs(1200),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             out.status.success(),
             "images build failed: {}",
@@ -72,7 +73,7 @@ pub fn leftovers(lab: &str) -> (usize, usize, usize) {
             .arg("--filter")
             .arg(format!("label=topolab.lab={lab}"))
             .arg("-q")
-            .output()
+            .bounded()
             .expect("docker");
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -110,6 +111,23 @@ impl Lab {
             stdout: String::new(),
             data,
         };
+        // A test's lab names are its own: one left on this engine was left
+        // by an earlier run that was killed before its guards dropped (a
+        // timeout, a cancelled job). It is removed, and said, rather than
+        // failing this run with "already exists".
+        if leftovers(name) != (0, 0, 0) {
+            let out = lab.run(&["down", name]);
+            eprintln!(
+                "removed lab {name}, left by an earlier run: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                leftovers(name),
+                (0, 0, 0),
+                "lab {name} left by an earlier run"
+            );
+        }
         let mut args = vec!["up", topology, "--name", name];
         args.extend_from_slice(extra);
         let out = lab.run(&args);
@@ -132,7 +150,7 @@ impl Lab {
 
     /// Runs topolab with `args`.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("topolab runs")
+        self.command().args(args).bounded().expect("topolab runs")
     }
 
     /// Runs topolab with `args`: its exit code and its output (stdout,
@@ -207,7 +225,7 @@ impl Lab {
             .arg("exec")
             .arg(container)
             .args(args)
-            .output()
+            .bounded()
             .expect("docker");
         (
             out.status.code().unwrap_or(-1),
@@ -222,7 +240,8 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let _ = self.run(&["down", &self.name]);
+        // No panic here: a test that failed is unwinding already.
+        let _ = self.command().args(["down", &self.name]).bounded();
     }
 }
 
