@@ -21,13 +21,16 @@ fn run_on(lab: &Lab, scenario: &str) -> String {
     let report = dir.path().join("report.md");
     let file = format!("presets/scenarios/{scenario}.scenario.ron");
     let started = std::time::Instant::now();
-    let out = lab.run(&[
-        "scenario",
-        &lab.name,
-        &file,
-        "--report",
-        report.to_str().expect("path"),
-    ]);
+    let out = lab.run_within(
+        &[
+            "scenario",
+            &lab.name,
+            &file,
+            "--report",
+            report.to_str().expect("path"),
+        ],
+        std::time::Duration::from_secs(900),
+    );
     // How long each lesson takes (the suite's share of CI's time).
     println!("{scenario}: {:.1} s", started.elapsed().as_secs_f64());
     let stdout = String::from_utf8_lossy(&out.stdout);

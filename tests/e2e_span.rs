@@ -128,14 +128,14 @@ fn one_lab_runs_over_two_engines_of_a_swarm() {
         // Round robin over the overlay, between the engines.
         let url = lab.entry_urls()[0].clone();
         let both: BTreeSet<String> = [format!("{near}/app"), format!("{far}/app")].into();
-        let all = eventually(Duration::from_secs(10), || {
+        let all = eventually(Duration::from_secs(30), || {
             (apps_answering(&url, 6) == both).then_some(())
         });
         assert!(all.is_some(), "{:?}", apps_answering(&url, 6));
 
         // status: where each host runs, and the replica's replication,
         // read from this machine through the lab's forwarder.
-        let status = eventually(Duration::from_secs(10), || {
+        let status = eventually(Duration::from_secs(30), || {
             let s = lab.cli_exits(0, &["status", LAB]);
             s.contains("replication: IO Yes, SQL Yes").then_some(s)
         })
@@ -150,7 +150,7 @@ fn one_lab_runs_over_two_engines_of_a_swarm() {
         // A fault and its heal on the far host.
         lab.cli_exits(0, &["fault", LAB, far, "kill"]);
         let alone: BTreeSet<String> = [format!("{near}/app")].into();
-        let served = eventually(Duration::from_secs(10), || {
+        let served = eventually(Duration::from_secs(30), || {
             (apps_answering(&url, 4) == alone).then_some(())
         });
         assert!(served.is_some(), "{near} should serve alone");
@@ -164,7 +164,7 @@ fn one_lab_runs_over_two_engines_of_a_swarm() {
         let replica = if far == "web-02" { far } else { near };
         lab.cli_exits(0, &["promote", LAB, replica, "--planned"]);
         let c = client();
-        let write = eventually(Duration::from_secs(20), || {
+        let write = eventually(Duration::from_secs(30), || {
             let r = http(
                 &c,
                 &format!("{url}/api/items"),
@@ -191,7 +191,12 @@ fn one_lab_runs_over_two_engines_of_a_swarm() {
         assert_eq!(down_code, Some(1), "{refused}");
         assert!(refused.contains("engine b does not answer"), "{refused}");
         assert_eq!(lab.state()["placement"]["lb-01"], "a", "the record stays");
-        assert_eq!(apps_answering(&url, 6), both, "nothing was removed");
+        // Nothing was removed: both hosts still serve (allowing for checks
+        // that timed out while the machine was busy with the frozen engine).
+        let still = eventually(Duration::from_secs(30), || {
+            (apps_answering(&url, 6) == both).then_some(())
+        });
+        assert!(still.is_some(), "{:?}", apps_answering(&url, 6));
 
         lab.cli_exits(0, &["down", LAB]);
         assert_eq!(leftovers(LAB), (0, 0, 0), "down left something here");

@@ -487,41 +487,8 @@ impl Measuring<'_> {
             }
             self.set_aside_left -= 1;
             settle(self.cancel).await?;
-            quiet(self.cancel).await?;
         }
     }
-}
-
-/// Longest wait, after a step set aside, for a second in which the
-/// hypervisor leaves the machine alone.
-const QUIET_AT_MOST: Duration = Duration::from_secs(20);
-
-/// Waits, second by second, for one in which the hypervisor took less than
-/// [`crate::capacity::STOLEN_LIMIT`] of the machine (its neighbours' bursts
-/// come and go), for at most [`QUIET_AT_MOST`]; at once where steal is
-/// not measured (a remote engine).
-async fn quiet(cancel: &CancellationToken) -> Result<(), RampError> {
-    let Some(mut before) = machine_now() else {
-        return Ok(());
-    };
-    let started = Instant::now();
-    while started.elapsed() < QUIET_AT_MOST {
-        tokio::select! {
-            () = cancel.cancelled() => return Err(RampError::Cancelled),
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-        let Some(now) = machine_now() else {
-            return Ok(());
-        };
-        if before
-            .shares_until(now)
-            .is_some_and(|(_, stolen)| stolen < crate::capacity::STOLEN_LIMIT)
-        {
-            return Ok(());
-        }
-        before = now;
-    }
-    Ok(())
 }
 
 /// A second without load after a step that missed the targets, so the

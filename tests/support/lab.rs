@@ -153,6 +153,13 @@ impl Lab {
         self.command().args(args).bounded().expect("topolab runs")
     }
 
+    /// Runs topolab with `args`, killing it after `limit` rather than the
+    /// usual [`super::PROGRAM_LIMIT`] (a whole lesson of capacity ramps
+    /// takes minutes, more on a crowded machine).
+    pub fn run_within(&self, args: &[&str], limit: Duration) -> Output {
+        super::output_within(self.command().args(args), limit).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Runs topolab with `args`: its exit code and its output (stdout,
     /// then stderr).
     pub fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
