@@ -142,11 +142,14 @@ impl Step {
         }
     }
 
-    /// Whether the step missed the targets while the hypervisor took
-    /// [`STOLEN_LIMIT`] or more of the machine: a miss that may say more
-    /// about the machine's neighbours than about the lab.
+    /// Whether the step missed the targets on latency or rate (not on
+    /// errors) while the hypervisor took [`STOLEN_LIMIT`] or more of the
+    /// machine: a miss that may say more about the machine's neighbours
+    /// than about the lab.
     pub fn disturbed(&self, targets: Targets) -> bool {
-        self.missed(targets).is_some() && self.stolen.is_some_and(|s| s >= STOLEN_LIMIT)
+        self.missed(targets).is_some()
+            && self.error_ratio() <= targets.max_errors
+            && self.stolen.is_some_and(|s| s >= STOLEN_LIMIT)
     }
 
     /// The step as one fixed-width line under [`STEP_HEADER`].
@@ -214,49 +217,83 @@ pub fn knee(steps: &[Step], targets: Targets) -> Option<usize> {
 }
 
 /// The step that shows the bottleneck: the lowest rate above the knee that
-/// missed the targets (where something ran out), else the knee itself.
+/// missed the targets (where something ran out) on a quiet machine, else
+/// the lowest that missed at all, else the knee itself.
 pub fn saturated_step(steps: &[Step], targets: Targets) -> Option<&Step> {
     let k = &steps[knee(steps, targets)?];
-    steps
+    let misses = misses_above(steps, targets, k.offered);
+    misses
         .iter()
-        .filter(|s| !s.set_aside && s.offered > k.offered && s.missed(targets).is_some())
-        .min_by(|a, b| a.offered.total_cmp(&b.offered))
+        .find(|s| !s.disturbed(targets))
+        .or(misses.first())
+        .copied()
         .or(Some(k))
 }
 
-/// The step a ramp's result rests on, when the hypervisor spoiled it: the
+/// The counted steps above `rate` that missed the targets, lowest first.
+fn misses_above(steps: &[Step], targets: Targets, rate: f64) -> Vec<&Step> {
+    let mut misses: Vec<&Step> = steps
+        .iter()
+        .filter(|s| !s.set_aside && s.offered > rate && s.missed(targets).is_some())
+        .collect();
+    misses.sort_by(|a, b| a.offered.total_cmp(&b.offered));
+    misses
+}
+
+/// The step a ramp's knee rests on, when the hypervisor spoiled it: the
 /// lowest counted step above the knee (or, with no knee, the lowest
 /// counted step) missed the targets while it took [`STOLEN_LIMIT`] or more
-/// of the machine, after the ramp had run out of steps to set aside. The
-/// knee may then be well below the lab's, and the bottleneck named there
-/// may be the machine's neighbours: a verdict that rests on it is in doubt.
+/// of the machine, after the ramp had run out of steps to set aside, and
+/// no miss on a quiet machine bounds the knee within a fine step
+/// ([`FINE`]) of it. The lab's knee may then be well above the one
+/// measured: a verdict that rests on it is in doubt.
 pub fn in_doubt(steps: &[Step], targets: Targets) -> Option<&Step> {
-    let decisive = match knee(steps, targets) {
-        Some(_) => saturated_step(steps, targets).filter(|s| s.missed(targets).is_some())?,
-        None => steps
+    let Some(k) = knee(steps, targets) else {
+        return steps
             .iter()
             .filter(|s| !s.set_aside)
-            .min_by(|a, b| a.offered.total_cmp(&b.offered))?,
+            .min_by(|a, b| a.offered.total_cmp(&b.offered))
+            .filter(|s| s.disturbed(targets));
     };
-    decisive.disturbed(targets).then_some(decisive)
+    let rate = steps[k].offered;
+    let misses = misses_above(steps, targets, rate);
+    let lowest = *misses.first()?;
+    let bounded = misses
+        .iter()
+        .any(|s| !s.disturbed(targets) && s.offered <= rate * FINE);
+    (lowest.disturbed(targets) && !bounded).then_some(lowest)
+}
+
+/// The highest the lab's knee can be, by this ramp: the lowest rate above
+/// the knee that missed the targets on a quiet machine (`None`: no such
+/// step, the ramp sets no bound).
+pub fn quiet_bound(steps: &[Step], targets: Targets) -> Option<f64> {
+    let rate = knee(steps, targets).map_or(0.0, |k| steps[k].offered);
+    misses_above(steps, targets, rate)
+        .into_iter()
+        .find(|s| !s.disturbed(targets))
+        .map(|s| s.offered)
 }
 
 /// Why a ramp is in doubt, in words (see [`in_doubt`]).
 pub fn doubt(step: &Step) -> String {
     format!(
         "in doubt: the hypervisor took {} of the machine's CPU during the step at {:.0} req/s \
-         that the knee rests on (measure again when the machine is quieter)",
+         that the ramp's result rests on (measure again when the machine is quieter)",
         step.stolen.map_or("-".to_owned(), percent),
         step.offered
     )
 }
+
+/// The finer factor between two rates of the ramp, used near the target.
+pub const FINE: f64 = 1.15;
 
 /// The next rate of the ramp after `rate` met the targets: geometric
 /// steps while far from the limit, finer ones once p95 has used up half
 /// the target.
 pub fn next_rate(step: &Step, targets: Targets) -> f64 {
     let factor = if step.p95_ms > targets.p95_ms / 2.0 || step.error_ratio() > 0.0 {
-        1.15
+        FINE
     } else {
         1.4
     };
@@ -548,9 +585,6 @@ pub fn report(
                     bottleneck(past, sizes)
                 );
             }
-            if let Some(step) = in_doubt(steps, targets) {
-                let _ = writeln!(o, "**In doubt:** {}.\n", doubt(step));
-            }
             let _ = writeln!(o, "CPU at the knee, against each host's size:\n");
             let _ = writeln!(o, "| host | size | used | share | by container |");
             let _ = writeln!(o, "|---|---:|---:|---:|---|");
@@ -578,6 +612,9 @@ pub fn report(
                     .unwrap_or_else(|| "no step ran".to_owned())
             );
         }
+    }
+    if let Some(step) = in_doubt(steps, targets) {
+        let _ = writeln!(o, "\n**In doubt:** {}.", doubt(step));
     }
     o
 }
@@ -724,7 +761,8 @@ mod tests {
         assert!(
             line.ends_with(
                 "in doubt: the hypervisor took 30% of the machine's CPU during the step at \
-                 35 req/s that the knee rests on (measure again when the machine is quieter)"
+                 35 req/s that the ramp's result rests on (measure again when the machine is \
+                 quieter)"
             ),
             "{line}"
         );
@@ -745,9 +783,38 @@ mod tests {
             stolen(step(35.0, 90.0, 0), 0.0),
         ];
         assert_eq!(in_doubt(&retried, targets), None);
+        // A quiet miss within a fine step of the knee bounds it: a weak,
+        // disturbed miss below that (as on the way down) is no doubt, and
+        // the bottleneck is read where the quiet miss ran.
+        let bounded = vec![
+            stolen(step(100.0, 90.0, 0), 0.2),
+            stolen(step(50.0, 5.0, 0), 0.0),
+            stolen(step(98.0, 30.0, 0), 0.0),
+            stolen(step(103.0, 70.0, 0), 0.01),
+        ];
+        assert_eq!(in_doubt(&bounded, targets), None);
+        let past = saturated_step(&bounded, targets).expect("past the knee");
+        assert!((past.offered - 103.0).abs() < f64::EPSILON, "{past:?}");
+        assert_eq!(quiet_bound(&bounded, targets), Some(103.0));
+        // A quiet miss far above leaves the knee in doubt, and bounds it.
+        let mut far = bounded.clone();
+        far[3].offered = 140.0;
+        let doubtful = in_doubt(&far, targets).expect("in doubt");
+        assert!((doubtful.offered - 100.0).abs() < f64::EPSILON);
+        assert_eq!(quiet_bound(&far, targets), Some(140.0));
+        assert_eq!(quiet_bound(&steps, targets), None, "no quiet miss");
+        // A miss on errors is the lab's, whatever the hypervisor took.
+        let failing = vec![
+            stolen(step(30.0, 40.0, 0), 0.2),
+            stolen(step(35.0, 20.0, 50), 0.3),
+        ];
+        assert!(!failing[1].disturbed(targets));
+        assert_eq!(in_doubt(&failing, targets), None);
         // No knee: the lowest step's miss decides.
         let none = vec![stolen(step(20.0, 200.0, 0), 0.2)];
         assert!(in_doubt(&none, targets).is_some());
+        let text = report("lab", &none, targets, &sizes, 0);
+        assert!(text.contains("**In doubt:** "), "{text}");
         assert_eq!(
             in_doubt(&[stolen(step(20.0, 200.0, 0), 0.0)], targets),
             None

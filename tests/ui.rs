@@ -868,6 +868,52 @@ fn fault_badges_say_what_the_lab_saw_of_each_fault() {
 }
 
 #[test]
+fn a_scenario_with_a_check_not_judged_says_so_instead_of_every_expectation_held() {
+    let (mut h, mut stub) = app("small-web");
+    launched(&mut h, &mut stub);
+    stub.sent();
+    h.get_by_label("Lab").click();
+    step(&mut h);
+    h.get_by_label("Run scenario").click();
+    step(&mut h);
+    h.get_by_label("add-a-server").click();
+    step(&mut h);
+    let id = match stub.sent().as_slice() {
+        [LabCommand::Scenario { id, .. }] => *id,
+        other => panic!("expected one Scenario, got {other:?}"),
+    };
+    for line in [
+        "  ✔ with one web server, web-01 ran out of CPU (at 46 req/s: web-01/app at 96%)",
+        "  ? the knee with three web servers is at least 2× the knee with one web server: not \
+         judged, three web servers is in doubt: the hypervisor took 25% of the machine's CPU \
+         during the step at 120 req/s that the ramp's result rests on (measure again when the \
+         machine is quieter) (100 against 60 req/s: 1.67×)",
+    ] {
+        stub.events
+            .send(LabEvent::ScenarioLine {
+                id,
+                line: line.to_owned(),
+            })
+            .expect("send");
+    }
+    stub.events
+        .send(LabEvent::Finished {
+            id,
+            result: Ok("scenario add-a-server: 1 expectation(s) held, 1 not judged".to_owned()),
+        })
+        .expect("send");
+    step(&mut h);
+    h.get_by_label(
+        "Scenario add-a-server — nothing failed, 1 not judged: the hypervisor spoiled a measurement",
+    );
+    assert!(
+        h.query_by_label_contains("every expectation held")
+            .is_none()
+    );
+    h.get_by_label_contains("? the knee with three web servers");
+}
+
+#[test]
 fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
     let (mut h, mut stub) = app("reference");
     launched(&mut h, &mut stub);

@@ -328,6 +328,9 @@ pub async fn capacity(
             capacity_run::LOWEST_RATE
         ),
     }
+    if let Some(step) = capacity::in_doubt(&steps, options.targets) {
+        println!("{}", capacity::doubt(step));
+    }
     if let Some(path) = report {
         let text = capacity::report(
             &lab,

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use futures_util::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
-use super::docker::{CGROUP_ROOT, CreateSpec, Engine, NetworkDriver, NetworkSpec, ResourceMode};
+use super::docker::{
+    CGROUP_ROOT, ContainerInfo, CreateSpec, Engine, NetworkDriver, NetworkSpec, ResourceMode,
+};
 pub use super::error::LabError;
 use super::images::{self, ImageError, Profile};
 use super::plan::{self, ContainerPlan, EntryPoint, Part, Plan, PlanParams};
@@ -1107,6 +1109,16 @@ pub struct Removed {
 
 /// Removes every container, network and volume labelled with `lab`, and
 /// its state; nothing else.
+/// Whether a lab's container runs in its host holder's network namespace
+/// (a component, an exporter, keepalived): it has no network endpoint of
+/// its own.
+fn joins_a_holder(c: &ContainerInfo) -> bool {
+    c.labels
+        .get(super::names::COMPONENT)
+        .and_then(|l| Part::from_label(l))
+        .is_some_and(|p| matches!(p, Part::Component(_) | Part::Exporter | Part::Vrrp))
+}
+
 pub async fn down(
     engine: &Engine,
     lab: &str,
@@ -1146,11 +1158,22 @@ pub async fn down(
                 names.join(", ")
             )));
         }
-        for r in futures_util::future::join_all(
-            containers.iter().map(|c| engine.remove_container(&c.name)),
-        )
-        .await
-        {
+        // Docker 20.10's libnetwork can deadlock when two containers leave
+        // one network at the same moment (moby/moby#42545, fixed in later
+        // engines; seen here in a teardown): every network call hangs
+        // until the engine restarts. The containers that join a holder's
+        // namespace have no endpoint and go together; those with endpoints
+        // of their own (holders, the router, the forwarders, Prometheus)
+        // go one after the other.
+        let (joined, own): (Vec<&ContainerInfo>, Vec<&ContainerInfo>) =
+            containers.iter().partition(|c| joins_a_holder(c));
+        let mut results =
+            futures_util::future::join_all(joined.iter().map(|c| engine.remove_container(&c.name)))
+                .await;
+        for c in own {
+            results.push(engine.remove_container(&c.name).await);
+        }
+        for r in results {
             match r {
                 Ok(()) => removed.containers += 1,
                 Err(e) => last_error = Some(e),

@@ -737,20 +737,43 @@ impl Run {
         self.ramps.iter().find(|(l, _)| l == label).map(|(_, r)| r)
     }
 
-    /// Why a capacity expectation that did not hold cannot be judged: a
-    /// ramp it rests on is in doubt (the hypervisor took the machine during
-    /// the step its knee rests on). `None` for every other expectation.
+    /// Why a capacity expectation that did not hold cannot be judged, or
+    /// `None` when its failure stands. A knee the hypervisor spoiled
+    /// ([`capacity::in_doubt`]) can only be too low: a ratio fails for it
+    /// when the ramp above the line is in doubt and its knee could still
+    /// reach the ratio (no quiet miss bounds it below that), or when the
+    /// ramp below has no knee for that reason; a bottleneck, when the step
+    /// it was read at missed while the hypervisor took the machine (or, with
+    /// no knee, the ramp is in doubt). `None` for other expectations.
     fn doubt(&self, expectation: &Expectation) -> Option<String> {
-        let labels = match expectation {
-            Expectation::KneeRatioAtLeast { of, over, .. } => vec![of, over],
-            Expectation::BottleneckOn { label, .. } => vec![label],
-            _ => return None,
-        };
-        labels.into_iter().find_map(|label| {
+        let spoiled = |label: &str| {
             let ramp = self.ramp(label)?;
             let step = capacity::in_doubt(&ramp.steps, ramp.targets)?;
-            Some(format!("{label} is {}", capacity::doubt(step)))
-        })
+            Some((ramp, format!("{label} is {}", capacity::doubt(step))))
+        };
+        match expectation {
+            Expectation::KneeRatioAtLeast { of, over, ratio } => {
+                let below = self.ramp(over).and_then(Ramp::knee);
+                let Some(below) = below else {
+                    return spoiled(over).map(|(_, why)| why);
+                };
+                let (ramp, why) = spoiled(of)?;
+                let could_reach = capacity::quiet_bound(&ramp.steps, ramp.targets)
+                    .is_none_or(|bound| bound / below >= *ratio);
+                could_reach.then_some(why)
+            }
+            Expectation::BottleneckOn { label, .. } => {
+                let ramp = self.ramp(label)?;
+                match capacity::saturated_step(&ramp.steps, ramp.targets) {
+                    Some(step) if step.disturbed(ramp.targets) => {
+                        Some(format!("{label} is {}", capacity::doubt(step)))
+                    }
+                    Some(_) => None,
+                    None => spoiled(label).map(|(_, why)| why),
+                }
+            }
+            _ => None,
+        }
     }
 
     /// Whether `expectation` holds, and what was seen.
@@ -1300,8 +1323,13 @@ fn report(
     if !outcome.in_doubt.is_empty() {
         let _ = writeln!(
             o,
-            "{} not judged: the measurement they rest on was spoiled by the machine.",
-            outcome.in_doubt.len()
+            "{} not judged: the hypervisor spoiled the measurement {}.",
+            outcome.in_doubt.len(),
+            if outcome.in_doubt.len() == 1 {
+                "it rests on"
+            } else {
+                "they rest on"
+            }
         );
     }
     for f in &outcome.failed {

@@ -393,6 +393,13 @@ impl TopolabApp {
         };
         let state = match run.passed {
             None => RichText::new(format!("Scenario {} — running…", run.name)).strong(),
+            Some(true) if run.not_judged() > 0 => RichText::new(format!(
+                "Scenario {} — nothing failed, {} not judged: the hypervisor spoiled a measurement",
+                run.name,
+                run.not_judged()
+            ))
+            .strong()
+            .color(health_color(Health::Degraded)),
             Some(true) => RichText::new(format!("Scenario {} — every expectation held", run.name))
                 .strong()
                 .color(health_color(Health::Up)),
@@ -416,6 +423,8 @@ impl TopolabApp {
                 text.color(health_color(Health::Up))
             } else if line.trim_start().starts_with('✖') {
                 text.color(health_color(Health::Down))
+            } else if line.trim_start().starts_with("? ") {
+                text.color(health_color(Health::Degraded))
             } else {
                 text.monospace()
             };

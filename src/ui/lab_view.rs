@@ -322,6 +322,16 @@ impl ScenarioRun {
         Some(self.lines[start..].join("\n") + "\n")
     }
 
+    /// How many expectations were not judged (`?` lines: a capacity
+    /// measurement the hypervisor spoiled).
+    pub fn not_judged(&self) -> usize {
+        let steps = self.report_start().unwrap_or(self.lines.len());
+        self.lines[..steps]
+            .iter()
+            .filter(|l| l.trim_start().starts_with("? "))
+            .count()
+    }
+
     /// Where the report begins in its lines.
     pub fn report_start(&self) -> Option<usize> {
         self.lines

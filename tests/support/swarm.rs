@@ -39,21 +39,42 @@ pub fn swarm_state() -> String {
     docker_at(None, &["info", "--format", "{{.Swarm.LocalNodeState}}"]).1
 }
 
-/// In CI (`TOPOLAB_E2E=require`), leaves a swarm that an earlier run of
-/// these tests made and could not leave (it was killed): one that
-/// advertises an address these tests use and runs no service. Whether the
-/// engine is out of a swarm now.
+/// The node label these tests put on a swarm they make, so that a later
+/// run can tell a swarm left by a killed run from anyone else's.
+const MADE_BY_TESTS: &str = "topolab.e2e-made";
+
+/// Marks the swarm just made by these tests (see [`MADE_BY_TESTS`]).
+fn mark_made() {
+    let (ok, out) = docker_at(
+        None,
+        &[
+            "node",
+            "update",
+            "--label-add",
+            &format!("{MADE_BY_TESTS}=1"),
+            &node_id(),
+        ],
+    );
+    assert!(ok, "docker node update: {out}");
+}
+
+/// The default engine's node id in its swarm.
+fn node_id() -> String {
+    docker_at(None, &["info", "--format", "{{.Swarm.NodeID}}"]).1
+}
+
+/// Leaves a swarm that an earlier run of these tests made and could not
+/// leave (it was killed): one whose node carries [`MADE_BY_TESTS`] and
+/// that runs no service. Whether the engine is out of a swarm now.
 fn leave_a_test_swarm() -> bool {
-    if std::env::var("TOPOLAB_E2E").as_deref() != Ok("require") {
-        return false;
-    }
-    let address = docker_at(None, &["info", "--format", "{{.Swarm.NodeAddr}}"]).1;
+    let format = format!("{{{{ index .Spec.Labels \"{MADE_BY_TESTS}\" }}}}");
+    let (inspected, label) = docker_at(None, &["node", "inspect", &node_id(), "--format", &format]);
     let (listed, services) = docker_at(None, &["service", "ls", "-q"]);
-    if ![HOST_ADDR, "127.0.0.1"].contains(&address.as_str()) || !listed || !services.is_empty() {
+    if !inspected || label != "1" || !listed || !services.is_empty() {
         return false;
     }
     let (ok, out) = docker_at(None, &["swarm", "leave", "--force"]);
-    eprintln!("left a swarm at {address} that an earlier run of the tests made: {out}");
+    eprintln!("left a swarm that an earlier run of the tests made and did not leave: {out}");
     ok && swarm_state() == "inactive"
 }
 
@@ -75,6 +96,7 @@ impl Swarm {
         let had_gwbridge = docker_at(None, &["network", "inspect", "docker_gwbridge"]).0;
         let (ok, out) = docker_at(None, &["swarm", "init", "--advertise-addr", address]);
         assert!(ok, "docker swarm init: {out}");
+        mark_made();
         Some(Self {
             made: true,
             had_gwbridge,
@@ -84,7 +106,7 @@ impl Swarm {
     /// Makes the default engine a swarm manager if it is in no swarm.
     pub fn ensure() -> Self {
         let had_gwbridge = docker_at(None, &["network", "inspect", "docker_gwbridge"]).0;
-        if swarm_state() == "active" {
+        if swarm_state() == "active" && !leave_a_test_swarm() {
             return Self {
                 made: false,
                 had_gwbridge,
@@ -92,6 +114,7 @@ impl Swarm {
         }
         let (ok, out) = docker_at(None, &["swarm", "init", "--advertise-addr", "127.0.0.1"]);
         assert!(ok, "docker swarm init: {out}");
+        mark_made();
         Self {
             made: true,
             had_gwbridge,
