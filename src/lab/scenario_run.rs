@@ -739,12 +739,13 @@ impl Run {
 
     /// Why a capacity expectation that did not hold cannot be judged, or
     /// `None` when its failure stands. A knee the hypervisor spoiled
-    /// ([`capacity::in_doubt`]) can only be too low: a ratio fails for it
-    /// when the ramp above the line is in doubt and its knee could still
-    /// reach the ratio (no quiet miss bounds it below that), or when the
-    /// ramp below has no knee for that reason; a bottleneck, when the step
-    /// it was read at missed while the hypervisor took the machine (or, with
-    /// no knee, the ramp is in doubt). `None` for other expectations.
+    /// ([`capacity::in_doubt`]) can only be too low. So a knee ratio that
+    /// failed is not judged when the ramp whose knee is divided (`of`) is
+    /// in doubt and no quiet miss bounds that knee below the ratio, or when
+    /// the other ramp (`over`) has no knee because of the hypervisor; a
+    /// bottleneck, when the step it was read at missed while the hypervisor
+    /// took the machine (or, with no knee, when the ramp is in doubt).
+    /// `None` for other expectations.
     fn doubt(&self, expectation: &Expectation) -> Option<String> {
         let spoiled = |label: &str| {
             let ramp = self.ramp(label)?;
