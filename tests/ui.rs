@@ -867,17 +867,23 @@ fn fault_badges_say_what_the_lab_saw_of_each_fault() {
     assert!(h.query_by_label_contains("In effect:").is_none());
 }
 
+/// On a launched lab: Lab → Run scenario → `name`, with what was sent
+/// before cleared (the Scenario command is then the only one sent).
+fn run_shipped_scenario(h: &mut Harness<'static, TopolabApp>, stub: &mut Stub, name: &str) {
+    stub.sent();
+    h.get_by_label("Lab").click();
+    step(h);
+    h.get_by_label("Run scenario").click();
+    step(h);
+    h.get_by_label(name).click();
+    step(h);
+}
+
 #[test]
 fn a_scenario_with_a_check_not_judged_says_so_instead_of_every_expectation_held() {
     let (mut h, mut stub) = app("small-web");
     launched(&mut h, &mut stub);
-    stub.sent();
-    h.get_by_label("Lab").click();
-    step(&mut h);
-    h.get_by_label("Run scenario").click();
-    step(&mut h);
-    h.get_by_label("add-a-server").click();
-    step(&mut h);
+    run_shipped_scenario(&mut h, &mut stub, "add-a-server");
     let id = match stub.sent().as_slice() {
         [LabCommand::Scenario { id, .. }] => *id,
         other => panic!("expected one Scenario, got {other:?}"),
@@ -917,13 +923,7 @@ fn a_scenario_with_a_check_not_judged_says_so_instead_of_every_expectation_held(
 fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
     let (mut h, mut stub) = app("reference");
     launched(&mut h, &mut stub);
-    stub.sent();
-    h.get_by_label("Lab").click();
-    step(&mut h);
-    h.get_by_label("Run scenario").click();
-    step(&mut h);
-    h.get_by_label("web-server-failure").click();
-    step(&mut h);
+    run_shipped_scenario(&mut h, &mut stub, "web-server-failure");
     let id = match stub.sent().as_slice() {
         [LabCommand::Scenario { id, lab, source }] => {
             assert_eq!(lab, "reference");
