@@ -1107,8 +1107,6 @@ pub struct Removed {
     pub volumes: usize,
 }
 
-/// Removes every container, network and volume labelled with `lab`, and
-/// its state; nothing else.
 /// Whether a lab's container runs in its host holder's network namespace
 /// (a component, an exporter, keepalived): it has no network endpoint of
 /// its own.
@@ -1119,6 +1117,8 @@ fn joins_a_holder(c: &ContainerInfo) -> bool {
         .is_some_and(|p| matches!(p, Part::Component(_) | Part::Exporter | Part::Vrrp))
 }
 
+/// Removes every container, network and volume labelled with `lab`, and
+/// its state; nothing else.
 pub async fn down(
     engine: &Engine,
     lab: &str,
