@@ -2,7 +2,8 @@
 //! swarm of one when it is not in one, and leaves it as it found it. The
 //! reference design on attachable overlays, with the same fixed addresses
 //! as on bridges, must answer with round robin, take a fault and its heal,
-//! promote its replica, and leave nothing labelled behind. Skipped with a
+//! take a new replica by `apply` (read through the forwarder), promote its
+//! replica, and leave nothing labelled behind. Skipped with a
 //! message when no engine is reachable, unless `TOPOLAB_E2E=require` (CI).
 
 mod support;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use support::lab::{Lab, apps_answering, client, docker, eventually, http, leftovers};
 use support::swarm::{Swarm, docker_at, swarm_state};
+use topolab::model::{Component, Database, Host, HostName, Role};
 
 const LAB: &str = "e2e-ov";
 
@@ -101,6 +103,43 @@ fn the_reference_lab_runs_on_overlays_of_a_swarm() {
             "web-01 did not come back: {:?}",
             apps_answering(&url, 6)
         );
+
+        // apply: a new replica on a new host. This machine has no leg on
+        // the overlay, so `status` reads it through the forwarder, which
+        // publishes a port for it.
+        let mut design = topolab::preset::Preset::find("reference")
+            .expect("preset")
+            .topology()
+            .expect("valid");
+        design
+            .hosts
+            .push(Host::new("db-03").with([Component::Db(Database {
+                role: Role::Replica {
+                    of: HostName::new("web-01"),
+                },
+                ..Database::default()
+            })]));
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("with-db-03.ron");
+        std::fs::write(&file, topolab::preset::to_ron(&design).expect("ron")).expect("write");
+        let applied = lab.cli_exits(0, &["apply", LAB, file.to_str().expect("path")]);
+        assert!(
+            applied.contains("db-03's database is reached at 127.0.0.1:"),
+            "{applied}"
+        );
+        assert!(
+            lab.state()["reach_ports"]["db-03"].is_u64(),
+            "no port for db-03"
+        );
+        let replicating = |s: &String| {
+            s.lines()
+                .any(|l| l.contains("db-03/db replication: IO Yes, SQL Yes"))
+        };
+        let status = eventually(Duration::from_secs(30), || {
+            Some(lab.cli_exits(0, &["status", LAB])).filter(replicating)
+        })
+        .unwrap_or_else(|| lab.cli_exits(0, &["status", LAB]));
+        assert!(replicating(&status), "{status}");
 
         // Promotion: writes go to web-02's database.
         lab.cli_exits(0, &["promote", LAB, "web-02", "--planned"]);

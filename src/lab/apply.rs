@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
-use super::docker::{Engine, ResourceMode};
+use super::docker::{Engine, NetworkDriver, ResourceMode};
 use super::error::LabError;
 use super::haproxy;
 use super::launch::{self, Run};
@@ -367,6 +367,9 @@ impl Exec<'_> {
                     .push(crate::protocol::DnsEndpoint { host, port });
             }
         }
+        if after.network_driver == NetworkDriver::Overlay {
+            self.reach_new_databases(after)?;
+        }
         if new.is_empty() {
             return Ok(());
         }
@@ -379,6 +382,29 @@ impl Exec<'_> {
             after
                 .entry_points
                 .push(crate::protocol::EntryPoint { host, http, https });
+        }
+        Ok(())
+    }
+
+    /// A lab on overlays: each new database gets a port of the `reach`
+    /// forwarder on 127.0.0.1 (this machine has no leg on an overlay, so
+    /// `status` and the monitor read the databases through it), and a
+    /// database that is gone gives its port back.
+    fn reach_new_databases(&self, after: &mut LabState) -> Result<(), LabError> {
+        let databases: Vec<HostName> = after
+            .topology
+            .databases()
+            .map(|(h, _)| h.name.clone())
+            .collect();
+        after.reach_ports.retain(|h, _| databases.contains(h));
+        let mut only = after.topology.clone();
+        only.hosts
+            .retain(|h| databases.contains(&h.name) && !after.reach_ports.contains_key(&h.name));
+        for (host, port) in launch::choose_reach_ports(&only)? {
+            self.note(format!(
+                "{host}'s database is reached at 127.0.0.1:{port} through the forwarder"
+            ));
+            after.reach_ports.insert(host, port);
         }
         Ok(())
     }
@@ -563,10 +589,11 @@ impl Exec<'_> {
                 phase: "replica",
                 why: e.to_string(),
             })?;
-        self.note(format!(
-            "{host}/db caught up with {of}/db ({})",
-            position.trim()
-        ));
+        let position = match position.trim() {
+            "" => "no transaction written yet",
+            p => p,
+        };
+        self.note(format!("{host}/db caught up with {of}/db ({position})"));
         Ok(())
     }
 
@@ -602,6 +629,24 @@ impl Exec<'_> {
                 self.engine.remove_volume(&volume).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Removes `c` and makes it again from `new`, then waits until it is
+    /// ready.
+    async fn recreate(
+        &self,
+        new: &Plan,
+        c: &ContainerPlan,
+        flavor: Flavor,
+    ) -> Result<(), LabError> {
+        self.explain(format!("docker rm -f {}", c.name));
+        self.engine.remove_container(&c.name).await?;
+        let forward = self.forward();
+        let run = self.run(&forward, flavor);
+        run.create(new, c).await?;
+        run.start_container(c).await?;
+        run.wait_ready(c).await?;
         Ok(())
     }
 
@@ -879,6 +924,12 @@ impl Exec<'_> {
                     self.explain(format!("docker kill -s HUP {}", c.name));
                     self.engine.kill(&c.name, "SIGHUP").await?;
                     self.note(format!("{}'s keepalived reread its configuration", c.host));
+                }
+                Part::Reach if o.ports != c.ports || o.networks != c.networks => {
+                    // A database added or gone: a published port or a
+                    // network cannot change on a running container.
+                    self.recreate(new, c, after.flavor).await?;
+                    self.note("the databases' forwarder was made again".to_owned());
                 }
                 Part::Reach => {
                     self.upload_files(c).await?;

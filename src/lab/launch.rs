@@ -989,7 +989,7 @@ pub(super) fn choose_ports(topology: &Topology) -> Result<ChosenPorts, LabError>
 
 /// Where topolab reaches each database of a lab on overlays: a free port
 /// on 127.0.0.1 each, held until all are chosen.
-fn choose_reach_ports(
+pub(super) fn choose_reach_ports(
     topology: &Topology,
 ) -> Result<BTreeMap<crate::model::HostName, u16>, LabError> {
     let mut held = Vec::new();
