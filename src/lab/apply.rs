@@ -227,6 +227,18 @@ impl Exec<'_> {
         after: &mut LabState,
         step: &Step,
     ) -> Result<(), LabError> {
+        self.act(before, after, step).await?;
+        self.sync_reach(&plan_of(before)?, &plan_of(after)?, after)
+            .await
+    }
+
+    /// What `step` changes in the running lab.
+    async fn act(
+        &self,
+        before: &LabState,
+        after: &mut LabState,
+        step: &Step,
+    ) -> Result<(), LabError> {
         // What runs before the step and after it, generated once.
         self.add_entry_points(before, after)?;
         let (old, new) = (&plan_of(before)?, &plan_of(after)?);
@@ -400,7 +412,7 @@ impl Exec<'_> {
         let mut only = after.topology.clone();
         only.hosts
             .retain(|h| databases.contains(&h.name) && !after.reach_ports.contains_key(&h.name));
-        for (host, port) in launch::choose_reach_ports(&only)? {
+        for (host, port) in launch::choose_reach_ports(&only, &after.published_ports())? {
             self.note(format!(
                 "{host}'s database is reached at 127.0.0.1:{port} through the forwarder"
             ));
@@ -630,6 +642,56 @@ impl Exec<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The `reach` forwarder of a lab on overlays follows the lab's
+    /// databases whatever the step was (a port may have been given on any
+    /// step, to a database an older topolab added without one): made when
+    /// it does not run yet, made again when a database came or went (a
+    /// running container cannot publish another port or join another
+    /// network). One that cannot be made again is made as it was, which
+    /// is what the lab's record still says after the failed step. The
+    /// last database's forwarder goes with it (`remove_gone`).
+    async fn sync_reach(&self, old: &Plan, new: &Plan, after: &LabState) -> Result<(), LabError> {
+        let reach = |p: &Plan| p.containers.iter().find(|c| c.part == Part::Reach).cloned();
+        let Some(c) = reach(new) else {
+            return Ok(());
+        };
+        match reach(old) {
+            None => {
+                // A step that adds containers has made it already.
+                if self.engine.state(&c.name).await.is_ok() {
+                    return Ok(());
+                }
+                let forward = self.forward();
+                let run = self.run(&forward, after.flavor);
+                run.create(new, &c).await?;
+                run.start_container(&c).await?;
+                run.wait_ready(&c).await?;
+                self.note(format!("{} is up", c.name));
+                Ok(())
+            }
+            Some(o) if o.ports != c.ports || o.networks != c.networks => {
+                match self.recreate(new, &c, after.flavor).await {
+                    Ok(()) => {
+                        self.note("the databases' forwarder was made again".to_owned());
+                        Ok(())
+                    }
+                    Err(e) => {
+                        self.note(match self.recreate(old, &o, after.flavor).await {
+                            Ok(()) => "the databases' forwarder runs as it was".to_owned(),
+                            Err(back) => format!(
+                                "the databases' forwarder could not be made as it was either \
+                                 ({back}): `topolab status` cannot read the databases until \
+                                 the lab is relaunched"
+                            ),
+                        });
+                        Err(e)
+                    }
+                }
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     /// Removes `c` and makes it again from `new`, then waits until it is
@@ -925,12 +987,8 @@ impl Exec<'_> {
                     self.engine.kill(&c.name, "SIGHUP").await?;
                     self.note(format!("{}'s keepalived reread its configuration", c.host));
                 }
-                Part::Reach if o.ports != c.ports || o.networks != c.networks => {
-                    // A database added or gone: a published port or a
-                    // network cannot change on a running container.
-                    self.recreate(new, c, after.flavor).await?;
-                    self.note("the databases' forwarder was made again".to_owned());
-                }
+                // A database came or went: `sync_reach` makes it again.
+                Part::Reach if o.ports != c.ports || o.networks != c.networks => {}
                 Part::Reach => {
                     self.upload_files(c).await?;
                     self.explain(format!("docker kill -s USR2 {}", c.name));

@@ -243,6 +243,17 @@ impl<'a> Run<'a> {
         let first_subnet = free_subnet(self.engine, networks).await?;
         let (ports, vip_ports) = choose_ports(topology)?;
         let dns_ports = choose_dns_ports(topology)?;
+        let reach_ports = if options.networks == NetworkDriver::Overlay {
+            let entry = ports.values().chain(vip_ports.values());
+            let taken = entry
+                .flat_map(|(http, https)| [Some(*http), *https])
+                .flatten()
+                .chain(dns_ports.values().copied())
+                .collect();
+            choose_reach_ports(topology, &taken)?
+        } else {
+            BTreeMap::new()
+        };
         let secrets = Secrets::generate(&topology.domain)?;
         let params = PlanParams {
             lab: lab.to_owned(),
@@ -253,11 +264,7 @@ impl<'a> Run<'a> {
             dns_ports,
             vip_ports,
             numbers: crate::model::HostNumbers::new(),
-            reach_ports: if options.networks == NetworkDriver::Overlay {
-                choose_reach_ports(topology)?
-            } else {
-                BTreeMap::new()
-            },
+            reach_ports,
         };
         let mut plan = plan::plan(topology, &secrets, &params)?;
         plan.network_driver = options.networks;
@@ -988,18 +995,31 @@ pub(super) fn choose_ports(topology: &Topology) -> Result<ChosenPorts, LabError>
 }
 
 /// Where topolab reaches each database of a lab on overlays: a free port
-/// on 127.0.0.1 each, held until all are chosen.
+/// on 127.0.0.1 each, none of `taken` (ports the lab publishes already,
+/// which an engine without its userland proxy does not hold open), held
+/// until all are chosen.
 pub(super) fn choose_reach_ports(
     topology: &Topology,
+    taken: &std::collections::BTreeSet<u16>,
 ) -> Result<BTreeMap<crate::model::HostName, u16>, LabError> {
+    let no_port = |e: std::io::Error| LabError::Refused(format!("no free port on 127.0.0.1: {e}"));
     let mut held = Vec::new();
     let mut ports = BTreeMap::new();
     for (host, _) in topology.databases() {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| Ok((l.local_addr()?.port(), l)))
-            .map_err(|e| LabError::Refused(format!("no free port on 127.0.0.1: {e}")))?;
-        ports.insert(host.name.clone(), listener.0);
-        held.push(listener.1);
+        let mut found = None;
+        for _ in 0..50 {
+            let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(no_port)?;
+            let port = listener.local_addr().map_err(no_port)?.port();
+            held.push(listener);
+            if !taken.contains(&port) {
+                found = Some(port);
+                break;
+            }
+        }
+        let port = found.ok_or_else(|| {
+            LabError::Refused("no free port on 127.0.0.1 that the lab does not use".to_owned())
+        })?;
+        ports.insert(host.name.clone(), port);
     }
     Ok(ports)
 }

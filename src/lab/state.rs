@@ -205,6 +205,22 @@ impl LabState {
         AddressPlan::numbered(&self.topology, self.first_subnet, &self.numbers)
     }
 
+    /// Every port the lab publishes on 127.0.0.1: its entry points, DNS
+    /// servers, virtual IPs and database forwarder.
+    pub fn published_ports(&self) -> std::collections::BTreeSet<u16> {
+        let entry = self
+            .entry_points
+            .iter()
+            .flat_map(|e| [Some(e.http), e.https]);
+        let vips = self.vip_ports.iter().flat_map(|v| [Some(v.http), v.https]);
+        entry
+            .chain(vips)
+            .flatten()
+            .chain(self.dns_servers.iter().map(|d| d.port))
+            .chain(self.reach_ports.values().copied())
+            .collect()
+    }
+
     /// Each virtual IP of the lab with its address.
     pub fn vips(&self) -> Vec<(crate::model::Vip, std::net::Ipv4Addr)> {
         super::plan::vip_addresses(&self.topology, &self.addresses())
@@ -444,6 +460,44 @@ fn set_private(_path: &std::path::Path, _mode: u32) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_published_port_is_listed_once() {
+        use crate::model::HostName;
+        use crate::protocol::{DnsEndpoint, VipEndpoint};
+        let topology = crate::preset::Preset::find("reference")
+            .expect("preset")
+            .topology()
+            .expect("valid");
+        let entry = EntryPoint {
+            host: HostName::new("lb-01"),
+            http: 8080,
+            https: Some(8443),
+        };
+        let mut state = LabState::new(
+            "demo".to_owned(),
+            topology,
+            Profile::Local,
+            Flavor::Mysql,
+            Ipv4Addr::new(10, 213, 0, 0),
+            "app".to_owned(),
+            vec![entry],
+            Secrets::generate("www.foobar.com").expect("secrets"),
+        );
+        state.dns_servers.push(DnsEndpoint {
+            host: HostName::new("dns-01"),
+            port: 5353,
+        });
+        state.vip_ports.push(VipEndpoint {
+            number: 220,
+            http: 9080,
+            https: None,
+        });
+        state.reach_ports.insert(HostName::new("web-01"), 40001);
+        state.reach_ports.insert(HostName::new("web-02"), 8080);
+        let ports: Vec<u16> = state.published_ports().into_iter().collect();
+        assert_eq!(ports, [5353, 8080, 8443, 9080, 40001]);
+    }
 
     #[test]
     fn the_lock_serializes_changes_and_a_held_lock_is_reported_busy() {
