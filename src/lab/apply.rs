@@ -352,7 +352,8 @@ impl Exec<'_> {
         }
     }
 
-    /// New entry hosts (a new load balancer) get a published port.
+    /// New entry hosts (a new load balancer), new DNS servers and, on
+    /// overlays, new databases get a published port.
     fn add_entry_points(&self, before: &LabState, after: &mut LabState) -> Result<(), LabError> {
         let new: Vec<HostName> = after
             .topology
