@@ -867,6 +867,17 @@ fn fault_badges_say_what_the_lab_saw_of_each_fault() {
     assert!(h.query_by_label_contains("In effect:").is_none());
 }
 
+/// The lab's side of scenario `id`: each of `lines`, as the scenario
+/// prints them.
+fn scenario_lines(stub: &Stub, id: CommandId, lines: &[&str]) {
+    for line in lines {
+        stub.send(LabEvent::ScenarioLine {
+            id,
+            line: (*line).to_owned(),
+        });
+    }
+}
+
 /// On a launched lab: Lab → Run scenario → `name`, with what was sent
 /// before cleared (the Scenario command is then the only one sent).
 fn run_shipped_scenario(h: &mut Harness<'static, TopolabApp>, stub: &mut Stub, name: &str) {
@@ -888,26 +899,21 @@ fn a_scenario_with_a_check_not_judged_says_so_instead_of_every_expectation_held(
         [LabCommand::Scenario { id, .. }] => *id,
         other => panic!("expected one Scenario, got {other:?}"),
     };
-    for line in [
-        "  ✔ with one web server, web-01 ran out of CPU (at 46 req/s: web-01/app at 96%)",
-        "  ? the knee with three web servers is at least 2× the knee with one web server: not \
-         judged, three web servers is in doubt: the hypervisor took 25% of the machine's CPU \
-         during the step at 120 req/s that the ramp's result rests on (measure again when the \
-         machine is quieter) (100 against 60 req/s: 1.67×)",
-    ] {
-        stub.events
-            .send(LabEvent::ScenarioLine {
-                id,
-                line: line.to_owned(),
-            })
-            .expect("send");
-    }
-    stub.events
-        .send(LabEvent::Finished {
-            id,
-            result: Ok("scenario add-a-server: 1 expectation(s) held, 1 not judged".to_owned()),
-        })
-        .expect("send");
+    scenario_lines(
+        &stub,
+        id,
+        &[
+            "  ✔ with one web server, web-01 ran out of CPU (at 46 req/s: web-01/app at 96%)",
+            "  ? the knee with three web servers is at least 2× the knee with one web server: \
+             not judged, three web servers is in doubt: the hypervisor took 25% of the \
+             machine's CPU during the step at 120 req/s that the ramp's result rests on \
+             (measure again when the machine is quieter) (100 against 60 req/s: 1.67×)",
+        ],
+    );
+    stub.send(LabEvent::Finished {
+        id,
+        result: Ok("scenario add-a-server: 1 expectation(s) held, 1 not judged".to_owned()),
+    });
     step(&mut h);
     h.get_by_label(
         "Scenario add-a-server — nothing failed, 1 not judged: the hypervisor spoiled a measurement",
@@ -932,20 +938,14 @@ fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
         }
         other => panic!("expected one Scenario, got {other:?}"),
     };
-    let say = |lines: &[&str]| {
-        for line in lines {
-            stub.events
-                .send(LabEvent::ScenarioLine {
-                    id,
-                    line: (*line).to_owned(),
-                })
-                .expect("send");
-        }
-    };
-    say(&[
-        "▶ Killing web-01's Nginx.",
-        "  ✔ web-01 reported down within 1 s (after 0.108 s)",
-    ]);
+    scenario_lines(
+        &stub,
+        id,
+        &[
+            "▶ Killing web-01's Nginx.",
+            "  ✔ web-01 reported down within 1 s (after 0.108 s)",
+        ],
+    );
     step(&mut h);
     h.get_by_label_contains("running…");
     // In the Scenario tab, and in the card over the canvas while it runs.
@@ -971,12 +971,16 @@ fn a_shipped_scenario_runs_from_the_lab_menu_and_shows_its_steps() {
     );
     // The report comes last: drawn (headings without their marks, bold
     // without stars), and saved as the Markdown it is.
-    say(&[
-        "# Lab report: web-server-failure",
-        "",
-        "## Stopwatch",
-        "- failed requests: **0** of 120",
-    ]);
+    scenario_lines(
+        &stub,
+        id,
+        &[
+            "# Lab report: web-server-failure",
+            "",
+            "## Stopwatch",
+            "- failed requests: **0** of 120",
+        ],
+    );
     step(&mut h);
     h.get_by_label("Lab report: web-server-failure");
     h.get_by_label("Stopwatch");

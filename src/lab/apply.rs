@@ -228,6 +228,9 @@ impl Exec<'_> {
         step: &Step,
     ) -> Result<(), LabError> {
         self.act(before, after, step).await?;
+        if after.network_driver != NetworkDriver::Overlay {
+            return Ok(());
+        }
         self.sync_reach(&plan_of(before)?, &plan_of(after)?, after)
             .await
     }
@@ -664,11 +667,7 @@ impl Exec<'_> {
                 if self.engine.state(&c.name).await.is_ok() {
                     return Ok(());
                 }
-                let forward = self.forward();
-                let run = self.run(&forward, after.flavor);
-                run.create(new, &c).await?;
-                run.start_container(&c).await?;
-                run.wait_ready(&c).await?;
+                self.make(new, &c, after.flavor).await?;
                 self.note(format!("{} is up", c.name));
                 Ok(())
             }
@@ -695,8 +694,7 @@ impl Exec<'_> {
         }
     }
 
-    /// Removes `c` and makes it again from `new`, then waits until it is
-    /// ready.
+    /// Removes `c` and makes it again from `new`.
     async fn recreate(
         &self,
         new: &Plan,
@@ -705,12 +703,16 @@ impl Exec<'_> {
     ) -> Result<(), LabError> {
         self.explain(format!("docker rm -f {}", c.name));
         self.engine.remove_container(&c.name).await?;
+        self.make(new, c, flavor).await
+    }
+
+    /// Creates `c` from `new`, starts it and waits until it is ready.
+    async fn make(&self, new: &Plan, c: &ContainerPlan, flavor: Flavor) -> Result<(), LabError> {
         let forward = self.forward();
         let run = self.run(&forward, flavor);
         run.create(new, c).await?;
         run.start_container(c).await?;
-        run.wait_ready(c).await?;
-        Ok(())
+        run.wait_ready(c).await
     }
 
     /// Restarts `c` with its new files and waits until it is ready.

@@ -996,60 +996,68 @@ pub(super) fn choose_ports(topology: &Topology) -> Result<ChosenPorts, LabError>
 
 /// Where topolab reaches each database of a lab on overlays: a free port
 /// on 127.0.0.1 each, none of `taken` (ports the lab publishes already,
-/// which an engine without its userland proxy does not hold open), held
-/// until all are chosen.
+/// which an engine without its userland proxy does not hold open).
 pub(super) fn choose_reach_ports(
     topology: &Topology,
     taken: &std::collections::BTreeSet<u16>,
 ) -> Result<BTreeMap<crate::model::HostName, u16>, LabError> {
     let no_port = |e: std::io::Error| LabError::Refused(format!("no free port on 127.0.0.1: {e}"));
     let mut held = Vec::new();
-    let mut ports = BTreeMap::new();
-    for (host, _) in topology.databases() {
-        let mut found = None;
-        for _ in 0..50 {
+    pick_ports(
+        topology.databases().map(|(h, _)| h),
+        "no free port on 127.0.0.1 that the lab does not use",
+        || {
             let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(no_port)?;
             let port = listener.local_addr().map_err(no_port)?.port();
             held.push(listener);
-            if !taken.contains(&port) {
-                found = Some(port);
-                break;
-            }
-        }
-        let port = found.ok_or_else(|| {
-            LabError::Refused("no free port on 127.0.0.1 that the lab does not use".to_owned())
-        })?;
-        ports.insert(host.name.clone(), port);
-    }
-    Ok(ports)
+            Ok((!taken.contains(&port)).then_some(port))
+        },
+    )
 }
 
 /// Published ports of the DNS servers: each one free for both UDP and TCP
-/// on 127.0.0.1 (a DNS client falls back to TCP for a long answer), held
-/// until all are chosen.
+/// on 127.0.0.1 (a DNS client falls back to TCP for a long answer).
 pub(super) fn choose_dns_ports(
     topology: &Topology,
 ) -> Result<BTreeMap<crate::model::HostName, u16>, LabError> {
+    let no_port =
+        |e: std::io::Error| LabError::Refused(format!("no free UDP port on 127.0.0.1: {e}"));
     let mut held = Vec::new();
+    pick_ports(
+        topology.dns_servers().map(|(h, _)| h),
+        "no port on 127.0.0.1 is free for both UDP and TCP",
+        || {
+            let udp = std::net::UdpSocket::bind(("127.0.0.1", 0)).map_err(no_port)?;
+            let port = udp.local_addr().map_err(no_port)?.port();
+            Ok(std::net::TcpListener::bind(("127.0.0.1", port))
+                .ok()
+                .map(|tcp| {
+                    held.push((udp, tcp));
+                    port
+                }))
+        },
+    )
+}
+
+/// A port for each of `hosts`: `try_port` binds one and says whether it
+/// will do (`Some`), at most 50 tries a host, else the error `none`. What
+/// `try_port` binds it keeps until every host has its port, so no two
+/// hosts get the same one.
+fn pick_ports<'t>(
+    hosts: impl Iterator<Item = &'t crate::model::Host>,
+    none: &str,
+    mut try_port: impl FnMut() -> Result<Option<u16>, LabError>,
+) -> Result<BTreeMap<crate::model::HostName, u16>, LabError> {
     let mut ports = BTreeMap::new();
-    for (host, _) in topology.dns_servers() {
+    for host in hosts {
         let mut found = None;
         for _ in 0..50 {
-            let udp = std::net::UdpSocket::bind(("127.0.0.1", 0))
-                .map_err(|e| LabError::Refused(format!("no free UDP port on 127.0.0.1: {e}")))?;
-            let port = udp
-                .local_addr()
-                .map_err(|e| LabError::Refused(format!("no free UDP port on 127.0.0.1: {e}")))?
-                .port();
-            if let Ok(tcp) = std::net::TcpListener::bind(("127.0.0.1", port)) {
-                held.push((udp, tcp));
-                found = Some(port);
+            found = try_port()?;
+            if found.is_some() {
                 break;
             }
         }
-        let port = found.ok_or_else(|| {
-            LabError::Refused("no port on 127.0.0.1 is free for both UDP and TCP".to_owned())
-        })?;
+        let port = found.ok_or_else(|| LabError::Refused(none.to_owned()))?;
         ports.insert(host.name.clone(), port);
     }
     Ok(ports)

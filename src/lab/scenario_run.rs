@@ -747,10 +747,12 @@ impl Run {
     /// took the machine (or, with no knee, when the ramp is in doubt).
     /// `None` for other expectations.
     fn doubt(&self, expectation: &Expectation) -> Option<String> {
+        let why =
+            |label: &str, step: &capacity::Step| format!("{label} is {}", capacity::doubt(step));
         let spoiled = |label: &str| {
             let ramp = self.ramp(label)?;
             let step = capacity::in_doubt(&ramp.steps, ramp.targets)?;
-            Some((ramp, format!("{label} is {}", capacity::doubt(step))))
+            Some((ramp, why(label, step)))
         };
         match expectation {
             Expectation::KneeRatioAtLeast { of, over, ratio } => {
@@ -766,9 +768,7 @@ impl Run {
             Expectation::BottleneckOn { label, .. } => {
                 let ramp = self.ramp(label)?;
                 match capacity::saturated_step(&ramp.steps, ramp.targets) {
-                    Some(step) if step.disturbed(ramp.targets) => {
-                        Some(format!("{label} is {}", capacity::doubt(step)))
-                    }
+                    Some(step) if step.disturbed(ramp.targets) => Some(why(label, step)),
                     Some(_) => None,
                     None => spoiled(label).map(|(_, why)| why),
                 }

@@ -391,12 +391,13 @@ impl TopolabApp {
         let Some(run) = &self.lab.live.scenario else {
             return;
         };
+        let not_judged = run.not_judged();
         let state = match run.passed {
             None => RichText::new(format!("Scenario {} — running…", run.name)).strong(),
-            Some(true) if run.not_judged() > 0 => RichText::new(format!(
-                "Scenario {} — nothing failed, {} not judged: the hypervisor spoiled a measurement",
-                run.name,
-                run.not_judged()
+            Some(true) if not_judged > 0 => RichText::new(format!(
+                "Scenario {} — nothing failed, {not_judged} not judged: the hypervisor spoiled a \
+                 measurement",
+                run.name
             ))
             .strong()
             .color(health_color(Health::Degraded)),
